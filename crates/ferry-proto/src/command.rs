@@ -1,0 +1,565 @@
+//! FTP commands: RFC 959 section 4.1 in its order, then the extensions (RFC 2389 FEAT/OPTS, RFC
+//! 2428 EPRT/EPSV, RFC 3659 SIZE/MDTM/REST/MLST/MLSD, RFC 4217 AUTH/PBSZ/PROT, the MFMT draft).
+//!
+//! [`Command::parse`] takes one line without its line ending. Path arguments stay raw bytes: names
+//! that are not UTF-8 pass through untouched; [`crate::VirtualPath`] gives them meaning. This
+//! module does NOT check sequencing (RNFR before RNTO, login before commands): the session does.
+
+use std::net::{SocketAddr, SocketAddrV4};
+
+use crate::addr;
+use crate::reply::{Reply, ReplyCode};
+use crate::time;
+
+/// Longest verb we look at; anything longer is not a command.
+const MAX_VERB_LEN: usize = 8;
+
+/// TYPE (RFC 959 section 3.1.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransferType {
+    /// `TYPE A` (or `A N`): text, converted to and from CRLF line endings.
+    Ascii,
+    /// `TYPE I` or `TYPE L 8`: bytes as they are.
+    Image,
+}
+
+/// MODE (RFC 959 section 3.4); only stream mode is implemented.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransferMode {
+    /// `MODE S`.
+    Stream,
+}
+
+/// STRU (RFC 959 section 3.1.2); only file structure is implemented.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StructureKind {
+    /// `STRU F`.
+    File,
+}
+
+/// Data channel protection level, `PROT` (RFC 4217 section 9).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProtLevel {
+    /// `C`: clear.
+    Clear,
+    /// `S`: safe (integrity only); not offered by TLS.
+    Safe,
+    /// `E`: confidential; not offered by TLS.
+    Confidential,
+    /// `P`: private (TLS).
+    Private,
+}
+
+/// The argument of `EPSV` (RFC 2428 section 3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EpsvArg {
+    /// No argument: the protocol of the control connection.
+    Any,
+    /// `EPSV ALL`: from now on only EPSV may set up data connections.
+    All,
+    /// `EPSV 1` (IPv4) or `EPSV 2` (IPv6).
+    Protocol(u8),
+}
+
+/// One parsed command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// USER name.
+    User(Vec<u8>),
+    /// PASS password (never log it: see [`Command::for_log`]).
+    Pass(Vec<u8>),
+    /// ACCT account.
+    Acct(Vec<u8>),
+    /// CWD / XCWD path.
+    Cwd(Vec<u8>),
+    /// CDUP / XCUP.
+    Cdup,
+    /// SMNT (not implemented; parsed so it gets 502).
+    Smnt,
+    /// QUIT.
+    Quit,
+    /// REIN: back to the state just after the greeting.
+    Rein,
+    /// PORT h1,h2,h3,h4,p1,p2.
+    Port(SocketAddrV4),
+    /// PASV.
+    Pasv,
+    /// TYPE.
+    Type(TransferType),
+    /// STRU.
+    Stru(StructureKind),
+    /// MODE.
+    Mode(TransferMode),
+    /// RETR path.
+    Retr(Vec<u8>),
+    /// STOR path.
+    Stor(Vec<u8>),
+    /// STOU (optionally with a name hint).
+    Stou(Option<Vec<u8>>),
+    /// APPE path.
+    Appe(Vec<u8>),
+    /// ALLO (arguments ignored).
+    Allo,
+    /// REST offset (RFC 3659 stream-mode restart).
+    Rest(u64),
+    /// RNFR path.
+    Rnfr(Vec<u8>),
+    /// RNTO path.
+    Rnto(Vec<u8>),
+    /// ABOR.
+    Abor,
+    /// DELE path.
+    Dele(Vec<u8>),
+    /// RMD / XRMD path.
+    Rmd(Vec<u8>),
+    /// MKD / XMKD path.
+    Mkd(Vec<u8>),
+    /// PWD / XPWD.
+    Pwd,
+    /// LIST [path], with any `ls` flags removed.
+    List(Option<Vec<u8>>),
+    /// NLST [path], with any `ls` flags removed.
+    Nlst(Option<Vec<u8>>),
+    /// SITE subcommand.
+    Site(Vec<u8>),
+    /// SYST.
+    Syst,
+    /// STAT [path].
+    Stat(Option<Vec<u8>>),
+    /// HELP [command].
+    Help(Option<Vec<u8>>),
+    /// NOOP.
+    Noop,
+    /// FEAT (RFC 2389).
+    Feat,
+    /// OPTS command-name [options] (RFC 2389).
+    Opts(Vec<u8>),
+    /// EPRT |proto|addr|port| (RFC 2428).
+    Eprt(SocketAddr),
+    /// EPSV [1|2|ALL] (RFC 2428).
+    Epsv(EpsvArg),
+    /// SIZE path (RFC 3659).
+    Size(Vec<u8>),
+    /// MDTM path (RFC 3659).
+    Mdtm(Vec<u8>),
+    /// MFMT time path (draft-somers-ftp-mfxx): seconds since the Unix epoch, UTC.
+    Mfmt(i64, Vec<u8>),
+    /// MLST [path] (RFC 3659).
+    Mlst(Option<Vec<u8>>),
+    /// MLSD [path] (RFC 3659).
+    Mlsd(Option<Vec<u8>>),
+    /// AUTH mechanism (RFC 4217).
+    Auth(Vec<u8>),
+    /// PBSZ size (RFC 4217).
+    Pbsz(u64),
+    /// PROT level (RFC 4217).
+    Prot(ProtLevel),
+    /// CCC (RFC 4217).
+    Ccc,
+}
+
+/// Why a line is not a command we can run; [`Reply::from`] gives the reply for each.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CommandError {
+    /// Not a command we know: 500.
+    #[error("unknown command {0}")]
+    Unknown(String),
+    /// A command we know of but do not implement: 502.
+    #[error("{0} not implemented")]
+    NotImplemented(&'static str),
+    /// The command needs an argument it did not get: 501.
+    #[error("{0} needs an argument")]
+    MissingArgument(&'static str),
+    /// The argument is malformed: 501.
+    #[error("bad argument to {0}")]
+    BadArgument(&'static str),
+    /// The argument is well formed but names something we do not implement: 504.
+    #[error("{0} not implemented for that parameter")]
+    UnsupportedParameter(&'static str),
+}
+
+impl From<&CommandError> for Reply {
+    fn from(error: &CommandError) -> Reply {
+        match error {
+            CommandError::Unknown(verb) => {
+                Reply::new(ReplyCode::SYNTAX_ERROR, format!("Unknown command {verb}."))
+            }
+            CommandError::NotImplemented(verb) => Reply::new(
+                ReplyCode::NOT_IMPLEMENTED,
+                format!("{verb} not implemented."),
+            ),
+            CommandError::MissingArgument(verb) => Reply::new(
+                ReplyCode::SYNTAX_ERROR_ARGS,
+                format!("{verb} needs an argument."),
+            ),
+            CommandError::BadArgument(verb) => Reply::new(
+                ReplyCode::SYNTAX_ERROR_ARGS,
+                format!("Bad argument to {verb}."),
+            ),
+            CommandError::UnsupportedParameter(verb) => Reply::new(
+                ReplyCode::PARAMETER_NOT_IMPLEMENTED,
+                format!("{verb} not implemented for that parameter."),
+            ),
+        }
+    }
+}
+
+impl Command {
+    /// Parses one command line (without CRLF).
+    pub fn parse(line: &[u8]) -> Result<Command, CommandError> {
+        let (verb, arg) = match line.iter().position(|&b| b == b' ') {
+            Some(space) => (&line[..space], Some(&line[space + 1..])),
+            None => (line, None),
+        };
+        // An empty argument counts as none ("LIST " from some clients).
+        let arg = arg.filter(|a| !a.is_empty());
+        if verb.is_empty() || verb.len() > MAX_VERB_LEN || !verb.iter().all(u8::is_ascii_alphabetic)
+        {
+            let shown = String::from_utf8_lossy(&verb[..verb.len().min(MAX_VERB_LEN)]);
+            return Err(CommandError::Unknown(sanitize_verb(&shown)));
+        }
+        let verb = verb.to_ascii_uppercase();
+        let verb = std::str::from_utf8(&verb).unwrap_or_default();
+        let owned = |name| {
+            arg.map(<[u8]>::to_vec)
+                .ok_or(CommandError::MissingArgument(name))
+        };
+        let text = |name| {
+            arg.and_then(|a| std::str::from_utf8(a).ok())
+                .map(str::trim)
+                .ok_or(CommandError::BadArgument(name))
+        };
+        let command = match verb {
+            "USER" => Command::User(owned("USER")?),
+            // An empty password is legal (anonymous with some clients).
+            "PASS" => Command::Pass(arg.map(<[u8]>::to_vec).unwrap_or_default()),
+            "ACCT" => Command::Acct(owned("ACCT")?),
+            "CWD" | "XCWD" => Command::Cwd(owned("CWD")?),
+            "CDUP" | "XCUP" => Command::Cdup,
+            "SMNT" => return Err(CommandError::NotImplemented("SMNT")),
+            "QUIT" => Command::Quit,
+            "REIN" => Command::Rein,
+            "PORT" => {
+                let text = text("PORT")?;
+                Command::Port(addr::parse_port(text).ok_or(CommandError::BadArgument("PORT"))?)
+            }
+            "PASV" => Command::Pasv,
+            "TYPE" => Command::Type(parse_type(text("TYPE")?)?),
+            "STRU" => match text("STRU")?.to_ascii_uppercase().as_str() {
+                "F" => Command::Stru(StructureKind::File),
+                "R" | "P" => return Err(CommandError::UnsupportedParameter("STRU")),
+                _ => return Err(CommandError::BadArgument("STRU")),
+            },
+            "MODE" => match text("MODE")?.to_ascii_uppercase().as_str() {
+                "S" => Command::Mode(TransferMode::Stream),
+                "B" | "C" | "Z" => return Err(CommandError::UnsupportedParameter("MODE")),
+                _ => return Err(CommandError::BadArgument("MODE")),
+            },
+            "RETR" => Command::Retr(owned("RETR")?),
+            "STOR" => Command::Stor(owned("STOR")?),
+            "STOU" => Command::Stou(arg.map(<[u8]>::to_vec)),
+            "APPE" => Command::Appe(owned("APPE")?),
+            "ALLO" => Command::Allo,
+            "REST" => Command::Rest(
+                text("REST")?
+                    .parse()
+                    .map_err(|_| CommandError::BadArgument("REST"))?,
+            ),
+            "RNFR" => Command::Rnfr(owned("RNFR")?),
+            "RNTO" => Command::Rnto(owned("RNTO")?),
+            "ABOR" => Command::Abor,
+            "DELE" => Command::Dele(owned("DELE")?),
+            "RMD" | "XRMD" => Command::Rmd(owned("RMD")?),
+            "MKD" | "XMKD" => Command::Mkd(owned("MKD")?),
+            "PWD" | "XPWD" => Command::Pwd,
+            "LIST" => Command::List(arg.and_then(strip_ls_flags)),
+            "NLST" => Command::Nlst(arg.and_then(strip_ls_flags)),
+            "SITE" => Command::Site(owned("SITE")?),
+            "SYST" => Command::Syst,
+            "STAT" => Command::Stat(arg.map(<[u8]>::to_vec)),
+            "HELP" => Command::Help(arg.map(<[u8]>::to_vec)),
+            "NOOP" => Command::Noop,
+            "FEAT" => Command::Feat,
+            "OPTS" => Command::Opts(owned("OPTS")?),
+            "EPRT" => {
+                let text = text("EPRT")?;
+                Command::Eprt(addr::parse_eprt(text).ok_or(CommandError::BadArgument("EPRT"))?)
+            }
+            "EPSV" => Command::Epsv(match arg {
+                None => EpsvArg::Any,
+                Some(_) => match text("EPSV")?.to_ascii_uppercase().as_str() {
+                    "ALL" => EpsvArg::All,
+                    "1" => EpsvArg::Protocol(1),
+                    "2" => EpsvArg::Protocol(2),
+                    _ => return Err(CommandError::UnsupportedParameter("EPSV")),
+                },
+            }),
+            "SIZE" => Command::Size(owned("SIZE")?),
+            "MDTM" => Command::Mdtm(owned("MDTM")?),
+            "MFMT" => {
+                let arg = owned("MFMT")?;
+                let space = arg
+                    .iter()
+                    .position(|&b| b == b' ')
+                    .ok_or(CommandError::BadArgument("MFMT"))?;
+                let stamp = std::str::from_utf8(&arg[..space])
+                    .ok()
+                    .and_then(time::parse_timeval)
+                    .ok_or(CommandError::BadArgument("MFMT"))?;
+                let path = arg[space + 1..].to_vec();
+                if path.is_empty() {
+                    return Err(CommandError::MissingArgument("MFMT"));
+                }
+                Command::Mfmt(stamp, path)
+            }
+            "MLST" => Command::Mlst(arg.map(<[u8]>::to_vec)),
+            "MLSD" => Command::Mlsd(arg.map(<[u8]>::to_vec)),
+            "AUTH" => Command::Auth(owned("AUTH")?),
+            "PBSZ" => Command::Pbsz(
+                text("PBSZ")?
+                    .parse()
+                    .map_err(|_| CommandError::BadArgument("PBSZ"))?,
+            ),
+            "PROT" => Command::Prot(match text("PROT")?.to_ascii_uppercase().as_str() {
+                "C" => ProtLevel::Clear,
+                "S" => ProtLevel::Safe,
+                "E" => ProtLevel::Confidential,
+                "P" => ProtLevel::Private,
+                _ => return Err(CommandError::BadArgument("PROT")),
+            }),
+            "CCC" => Command::Ccc,
+            other => return Err(CommandError::Unknown(other.to_string())),
+        };
+        Ok(command)
+    }
+
+    /// The command's verb, in upper case, as RFC 959 names it.
+    pub fn verb(&self) -> &'static str {
+        match self {
+            Command::User(_) => "USER",
+            Command::Pass(_) => "PASS",
+            Command::Acct(_) => "ACCT",
+            Command::Cwd(_) => "CWD",
+            Command::Cdup => "CDUP",
+            Command::Smnt => "SMNT",
+            Command::Quit => "QUIT",
+            Command::Rein => "REIN",
+            Command::Port(_) => "PORT",
+            Command::Pasv => "PASV",
+            Command::Type(_) => "TYPE",
+            Command::Stru(_) => "STRU",
+            Command::Mode(_) => "MODE",
+            Command::Retr(_) => "RETR",
+            Command::Stor(_) => "STOR",
+            Command::Stou(_) => "STOU",
+            Command::Appe(_) => "APPE",
+            Command::Allo => "ALLO",
+            Command::Rest(_) => "REST",
+            Command::Rnfr(_) => "RNFR",
+            Command::Rnto(_) => "RNTO",
+            Command::Abor => "ABOR",
+            Command::Dele(_) => "DELE",
+            Command::Rmd(_) => "RMD",
+            Command::Mkd(_) => "MKD",
+            Command::Pwd => "PWD",
+            Command::List(_) => "LIST",
+            Command::Nlst(_) => "NLST",
+            Command::Site(_) => "SITE",
+            Command::Syst => "SYST",
+            Command::Stat(_) => "STAT",
+            Command::Help(_) => "HELP",
+            Command::Noop => "NOOP",
+            Command::Feat => "FEAT",
+            Command::Opts(_) => "OPTS",
+            Command::Eprt(_) => "EPRT",
+            Command::Epsv(_) => "EPSV",
+            Command::Size(_) => "SIZE",
+            Command::Mdtm(_) => "MDTM",
+            Command::Mfmt(..) => "MFMT",
+            Command::Mlst(_) => "MLST",
+            Command::Mlsd(_) => "MLSD",
+            Command::Auth(_) => "AUTH",
+            Command::Pbsz(_) => "PBSZ",
+            Command::Prot(_) => "PROT",
+            Command::Ccc => "CCC",
+        }
+    }
+
+    /// The raw line as it may be logged: the password of PASS is masked.
+    pub fn for_log(line: &[u8]) -> String {
+        let upper: Vec<u8> = line.iter().take(5).map(u8::to_ascii_uppercase).collect();
+        if upper.starts_with(b"PASS") && (line.len() == 4 || line.get(4) == Some(&b' ')) {
+            return "PASS ****".to_string();
+        }
+        String::from_utf8_lossy(line)
+            .chars()
+            .map(|c| if c.is_control() { '?' } else { c })
+            .collect()
+    }
+}
+
+fn sanitize_verb(verb: &str) -> String {
+    verb.chars()
+        .map(|c| if c.is_ascii_graphic() { c } else { '?' })
+        .collect()
+}
+
+fn parse_type(text: &str) -> Result<TransferType, CommandError> {
+    let upper = text.to_ascii_uppercase();
+    let mut words = upper.split_ascii_whitespace();
+    let kind = words.next().ok_or(CommandError::MissingArgument("TYPE"))?;
+    let param = words.next();
+    if words.next().is_some() {
+        return Err(CommandError::BadArgument("TYPE"));
+    }
+    match (kind, param) {
+        ("A", None | Some("N")) => Ok(TransferType::Ascii),
+        ("I", None) | ("L", Some("8")) => Ok(TransferType::Image),
+        ("A" | "E", Some("T" | "C")) | ("E", None | Some("N")) | ("L", Some(_)) => {
+            Err(CommandError::UnsupportedParameter("TYPE"))
+        }
+        _ => Err(CommandError::BadArgument("TYPE")),
+    }
+}
+
+/// Removes leading `ls` options ("-la", "-a -l") that clients put before a LIST/NLST path.
+fn strip_ls_flags(arg: &[u8]) -> Option<Vec<u8>> {
+    let mut rest = arg;
+    while rest.first() == Some(&b'-') {
+        match rest.iter().position(|&b| b == b' ') {
+            Some(space) => rest = &rest[space + 1..],
+            None => return None,
+        }
+        while rest.first() == Some(&b' ') {
+            rest = &rest[1..];
+        }
+    }
+    if rest.is_empty() {
+        None
+    } else {
+        Some(rest.to_vec())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(line: &str) -> Command {
+        match Command::parse(line.as_bytes()) {
+            Ok(command) => command,
+            Err(error) => panic!("{line:?} did not parse: {error}"),
+        }
+    }
+
+    fn code(line: &[u8]) -> u16 {
+        match Command::parse(line) {
+            Ok(command) => panic!("{line:?} parsed as {command:?}"),
+            Err(error) => Reply::from(&error).code.0,
+        }
+    }
+
+    #[test]
+    fn verbs_are_case_insensitive_and_aliases_map() {
+        assert_eq!(ok("user bob"), Command::User(b"bob".to_vec()));
+        assert_eq!(ok("XPWD"), Command::Pwd);
+        assert_eq!(ok("xcup"), Command::Cdup);
+        assert_eq!(ok("XMKD a b"), Command::Mkd(b"a b".to_vec()));
+        assert_eq!(ok("XRMD d"), Command::Rmd(b"d".to_vec()));
+        assert_eq!(ok("XCWD /x"), Command::Cwd(b"/x".to_vec()));
+    }
+
+    #[test]
+    fn paths_keep_spaces_and_raw_bytes() {
+        assert_eq!(
+            ok("RETR my file.txt"),
+            Command::Retr(b"my file.txt".to_vec())
+        );
+        assert_eq!(
+            Command::parse(b"STOR caf\xe9"),
+            Ok(Command::Stor(b"caf\xe9".to_vec()))
+        );
+    }
+
+    #[test]
+    fn list_flags_are_dropped() {
+        assert_eq!(ok("LIST"), Command::List(None));
+        assert_eq!(ok("LIST -la"), Command::List(None));
+        assert_eq!(
+            ok("LIST -a -l sub dir"),
+            Command::List(Some(b"sub dir".to_vec()))
+        );
+        assert_eq!(ok("NLST -1 x"), Command::Nlst(Some(b"x".to_vec())));
+        assert_eq!(ok("LIST "), Command::List(None));
+    }
+
+    #[test]
+    fn types() {
+        assert_eq!(ok("TYPE A"), Command::Type(TransferType::Ascii));
+        assert_eq!(ok("TYPE a n"), Command::Type(TransferType::Ascii));
+        assert_eq!(ok("TYPE I"), Command::Type(TransferType::Image));
+        assert_eq!(ok("TYPE L 8"), Command::Type(TransferType::Image));
+        assert_eq!(code(b"TYPE E"), 504);
+        assert_eq!(code(b"TYPE L 16"), 504);
+        assert_eq!(code(b"TYPE X"), 501);
+        assert_eq!(code(b"TYPE"), 501);
+    }
+
+    #[test]
+    fn reply_codes_for_errors() {
+        assert_eq!(code(b"FOO"), 500);
+        assert_eq!(code(b""), 500);
+        assert_eq!(code(b"RETR"), 501);
+        assert_eq!(code(b"REST abc"), 501);
+        assert_eq!(code(b"PORT 1,2,3"), 501);
+        assert_eq!(code(b"MODE B"), 504);
+        assert_eq!(code(b"STRU R"), 504);
+        assert_eq!(code(b"SMNT x"), 502);
+        assert_eq!(code(b"EPSV 3"), 504);
+        assert_eq!(code(b"\xff\xfe"), 500);
+        assert_eq!(code(b"VERYLONGVERB"), 500);
+    }
+
+    #[test]
+    fn addresses_and_numbers() {
+        assert_eq!(ok("REST 100"), Command::Rest(100));
+        assert_eq!(
+            ok("PORT 127,0,0,1,4,1"),
+            Command::Port("127.0.0.1:1025".parse().unwrap())
+        );
+        assert_eq!(
+            ok("EPRT |2|::1|5000|"),
+            Command::Eprt("[::1]:5000".parse().unwrap())
+        );
+        assert_eq!(ok("EPSV"), Command::Epsv(EpsvArg::Any));
+        assert_eq!(ok("EPSV all"), Command::Epsv(EpsvArg::All));
+        assert_eq!(ok("EPSV 2"), Command::Epsv(EpsvArg::Protocol(2)));
+        assert_eq!(
+            ok("MFMT 20200102030405 a b"),
+            Command::Mfmt(1577934245, b"a b".to_vec())
+        );
+        assert_eq!(code(b"MFMT 2020 x"), 501);
+        assert_eq!(ok("PROT p"), Command::Prot(ProtLevel::Private));
+        assert_eq!(ok("PBSZ 0"), Command::Pbsz(0));
+    }
+
+    #[test]
+    fn pass_is_masked_in_logs() {
+        assert_eq!(Command::for_log(b"PASS secret"), "PASS ****");
+        assert_eq!(Command::for_log(b"pass secret"), "PASS ****");
+        assert_eq!(Command::for_log(b"PASSX y"), "PASSX y");
+        assert_eq!(Command::for_log(b"RETR a\x07b"), "RETR a?b");
+    }
+
+    #[test]
+    fn verb_round_trip() {
+        for line in [
+            "USER a", "PASV", "LIST", "MLSD", "STOU", "ABOR", "FEAT", "CCC",
+        ] {
+            assert_eq!(
+                ok(line).verb(),
+                &line[..4.min(line.len())].trim().to_string()
+            );
+        }
+    }
+}

@@ -1,0 +1,216 @@
+//! [`VirtualPath`]: the path a client names, normalised once, that can never climb above `/`.
+//!
+//! A client's path is resolved against the session's current folder: `.` is dropped, `..` removes
+//! one component and stops at the root, both `/` and `\` separate components (Windows clients send
+//! backslashes), and empty components vanish. NUL bytes and over-long paths are refused. What is
+//! left is a list of plain names, so a storage backend joins them beneath its root and nothing
+//! in the text can point outside it. Symlinks are the backend's business.
+
+use std::fmt;
+
+/// Longest path accepted, in bytes (Linux PATH_MAX).
+pub const MAX_PATH_LEN: usize = 4096;
+/// Longest single name accepted, in bytes (Linux NAME_MAX).
+pub const MAX_NAME_LEN: usize = 255;
+
+/// Why a client's path was refused (all answer 553 or 501).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum PathError {
+    /// The path contains a NUL byte.
+    #[error("path contains a NUL byte")]
+    Nul,
+    /// The path or one of its names is too long.
+    #[error("path too long")]
+    TooLong,
+    /// Not a single plain name where one was needed.
+    #[error("not a file name")]
+    NotAName,
+}
+
+/// A normalised absolute path below the user's root: a list of names, none of them empty, `.` or
+/// `..`, none containing `/`, `\` or NUL.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct VirtualPath {
+    names: Vec<Vec<u8>>,
+}
+
+impl VirtualPath {
+    /// The root, `/`.
+    pub fn root() -> VirtualPath {
+        VirtualPath::default()
+    }
+
+    /// Resolves `input` against `self` (the current folder): absolute if it starts with a
+    /// separator, relative otherwise.
+    pub fn resolve(&self, input: &[u8]) -> Result<VirtualPath, PathError> {
+        if input.contains(&0) {
+            return Err(PathError::Nul);
+        }
+        if input.len() > MAX_PATH_LEN {
+            return Err(PathError::TooLong);
+        }
+        let absolute = matches!(input.first(), Some(b'/' | b'\\'));
+        let mut names = if absolute {
+            Vec::new()
+        } else {
+            self.names.clone()
+        };
+        for name in input.split(|&b| b == b'/' || b == b'\\') {
+            match name {
+                b"" | b"." => {}
+                b".." => {
+                    names.pop();
+                }
+                name if name.len() > MAX_NAME_LEN => return Err(PathError::TooLong),
+                name => names.push(name.to_vec()),
+            }
+        }
+        let path = VirtualPath { names };
+        if path.len_bytes() > MAX_PATH_LEN {
+            return Err(PathError::TooLong);
+        }
+        Ok(path)
+    }
+
+    fn len_bytes(&self) -> usize {
+        self.names.iter().map(|n| n.len() + 1).sum()
+    }
+
+    /// True for `/`.
+    pub fn is_root(&self) -> bool {
+        self.names.is_empty()
+    }
+
+    /// The names from the root down.
+    pub fn names(&self) -> impl Iterator<Item = &[u8]> {
+        self.names.iter().map(Vec::as_slice)
+    }
+
+    /// The last name, `None` for the root.
+    pub fn file_name(&self) -> Option<&[u8]> {
+        self.names.last().map(Vec::as_slice)
+    }
+
+    /// The folder holding this path (the root's parent is the root).
+    pub fn parent(&self) -> VirtualPath {
+        let mut names = self.names.clone();
+        names.pop();
+        VirtualPath { names }
+    }
+
+    /// This path with one more name. `name` must be a plain name; separators in it are refused
+    /// by treating it as a path relative to `self` that must add exactly one name.
+    pub fn join(&self, name: &[u8]) -> Result<VirtualPath, PathError> {
+        let joined = self.resolve(name)?;
+        if joined.names.len() != self.names.len() + 1 || joined.parent() != *self {
+            return Err(PathError::NotAName);
+        }
+        Ok(joined)
+    }
+
+    /// True when `self` is `other` or lies below it.
+    pub fn starts_with(&self, other: &VirtualPath) -> bool {
+        self.names.starts_with(&other.names)
+    }
+
+    /// The path as bytes, `/a/b` (`/` for the root).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        if self.names.is_empty() {
+            return b"/".to_vec();
+        }
+        let mut out = Vec::with_capacity(self.len_bytes());
+        for name in &self.names {
+            out.push(b'/');
+            out.extend_from_slice(name);
+        }
+        out
+    }
+
+    /// The path relative to the root, `a/b` (empty for the root), for joining beneath a folder.
+    pub fn relative_bytes(&self) -> Vec<u8> {
+        let bytes = self.to_bytes();
+        bytes[1..].to_vec()
+    }
+}
+
+impl fmt::Display for VirtualPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&String::from_utf8_lossy(&self.to_bytes()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn resolve(cwd: &str, input: &str) -> String {
+        let cwd = VirtualPath::root().resolve(cwd.as_bytes()).unwrap();
+        cwd.resolve(input.as_bytes()).unwrap().to_string()
+    }
+
+    #[test]
+    fn normalises() {
+        assert_eq!(resolve("/", "a/b"), "/a/b");
+        assert_eq!(resolve("/a", "b/../c"), "/a/c");
+        assert_eq!(resolve("/a", "/x//y/./z/"), "/x/y/z");
+        assert_eq!(resolve("/a/b", ".."), "/a");
+        assert_eq!(resolve("/a/b", ""), "/a/b");
+    }
+
+    #[test]
+    fn never_climbs_above_root() {
+        assert_eq!(resolve("/", ".."), "/");
+        assert_eq!(resolve("/a", "../../../../etc/passwd"), "/etc/passwd");
+        assert_eq!(resolve("/a", "..\\..\\..\\windows"), "/windows");
+        assert_eq!(resolve("/", "\\etc"), "/etc");
+    }
+
+    #[test]
+    fn refuses_nul_and_long() {
+        let root = VirtualPath::root();
+        assert_eq!(root.resolve(b"a\0b"), Err(PathError::Nul));
+        assert_eq!(root.resolve(&vec![b'a'; 256]), Err(PathError::TooLong));
+        assert_eq!(root.resolve(&vec![b'a'; 5000]), Err(PathError::TooLong));
+        let deep = "a/".repeat(2047);
+        assert!(root.resolve(deep.as_bytes()).is_ok());
+        let cwd = root.resolve(deep.as_bytes()).unwrap();
+        assert_eq!(cwd.resolve(b"bbbb"), Err(PathError::TooLong));
+    }
+
+    #[test]
+    fn join_takes_one_name() {
+        let root = VirtualPath::root();
+        assert_eq!(root.join(b"x").unwrap().to_string(), "/x");
+        assert!(root.join(b"..").is_err());
+        assert!(root.join(b"a/b").is_err());
+        assert!(root.join(b"").is_err());
+    }
+
+    #[test]
+    fn bytes_forms() {
+        let p = VirtualPath::root().resolve(b"a/b\xff").unwrap();
+        assert_eq!(p.to_bytes(), b"/a/b\xff");
+        assert_eq!(p.relative_bytes(), b"a/b\xff");
+        assert_eq!(VirtualPath::root().relative_bytes(), b"");
+        assert_eq!(p.file_name(), Some(&b"b\xff"[..]));
+        assert_eq!(p.parent().to_string(), "/a");
+    }
+
+    proptest! {
+        #[test]
+        fn any_input_stays_below_root(cwd in proptest::collection::vec(any::<u8>(), 0..64),
+                                      input in proptest::collection::vec(any::<u8>(), 0..256)) {
+            let Ok(cwd) = VirtualPath::root().resolve(&cwd) else { return Ok(()) };
+            if let Ok(path) = cwd.resolve(&input) {
+                for name in path.names() {
+                    prop_assert!(!name.is_empty());
+                    prop_assert!(name != b"." && name != b"..");
+                    prop_assert!(!name.contains(&b'/') && !name.contains(&b'\\') && !name.contains(&0));
+                }
+                // Resolving the result again from anywhere gives the same path.
+                prop_assert_eq!(VirtualPath::root().resolve(&path.to_bytes()), Ok(path));
+            }
+        }
+    }
+}
