@@ -292,12 +292,21 @@ impl Session {
                 return Ok(Flow::Continue);
             }
         };
-        // REST applies to the next command only (RFC 3659 section 5.4).
-        let rest = if matches!(command, Command::Rest(_)) {
-            None
-        } else {
-            self.rest.take()
-        };
+        // REST applies to the next transfer (RFC 3659 section 5.4); clients set up the data
+        // connection and the type in between, so those keep it, and anything else drops it.
+        let keeps_rest = matches!(
+            command,
+            Command::Rest(_)
+                | Command::Pasv
+                | Command::Epsv(_)
+                | Command::Port(_)
+                | Command::Eprt(_)
+                | Command::Type(_)
+                | Command::Mode(_)
+                | Command::Stru(_)
+                | Command::Noop
+        );
+        let rest = if keeps_rest { None } else { self.rest.take() };
         if !matches!(command, Command::Rnto(_)) && !matches!(command, Command::Rnfr(_)) {
             self.rename_from = None;
         }
