@@ -310,3 +310,20 @@ fn many_sessions_at_once() {
     }
     assert_eq!(names_in(&server.root).len(), 40);
 }
+
+#[test]
+fn abor_sent_as_urgent_data_is_seen() {
+    let server = TestServer::start();
+    std::fs::write(server.path("huge.bin"), random_bytes(32 * 1024 * 1024, 6)).unwrap();
+    let mut client = server.anonymous();
+    let mut data = client.passive();
+    client.expect("RETR huge.bin", 150);
+    let mut first = vec![0u8; 65536];
+    data.read_exact(&mut first).unwrap();
+    // As Python's ftplib sends it: the whole line with MSG_OOB, so the LF is the urgent byte.
+    let socket = socket2::SockRef::from(&client.stream);
+    socket.send_out_of_band(b"ABOR\r\n").unwrap();
+    assert_eq!(client.read_reply().code.0, 426);
+    assert_eq!(client.read_reply().code.0, 226);
+    client.expect("NOOP", 200);
+}
