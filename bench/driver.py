@@ -1,0 +1,821 @@
+#!/usr/bin/env python3
+"""Side-by-side FTP server benchmark: ferryd against vsftpd, Pure-FTPd and pyftpdlib.
+
+Started by bench/run, which installs the peers and builds ferryd first. Every server runs on its
+own loopback port, logs in the same named user (`ferrybench`, with a password) and serves its own
+folder under /dev/shm. Each workload runs on every server in turn (the order rotates each round),
+for several rounds; the table shows medians and ferryd/peer ratios.
+
+Every loop is bounded (counts, timeouts and an overall deadline) and every server started here is
+killed on exit, whatever happens.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import atexit
+import ftplib
+import io
+import os
+import platform
+import pwd
+import re
+import resource
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+HOST = "127.0.0.1"
+USER = "ferrybench"  # the same name and password on every server
+PASSWORD = "bench-Pw-7"
+SYSTEM_USER = USER  # the local account behind vsftpd (PAM) and Pure-FTPd (virtual user)
+SHM = Path("/dev/shm/ferry-bench")
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+
+# --------------------------------------------------------------------------------------------
+# Servers
+# --------------------------------------------------------------------------------------------
+
+
+_next_port = 0
+
+
+def fresh_port(base: int) -> int:
+    """A port no earlier trial used: a server's own TIME_WAIT sockets would stop a restart on the
+    same port (Pure-FTPd binds without SO_REUSEADDR)."""
+    global _next_port
+    _next_port += 1
+    return base + _next_port
+
+
+@dataclass
+class Server:
+    name: str
+    root: Path  # the folder it serves (the user's home)
+    command: Callable[[int], list[str]]  # argv for a given port
+    base_port: int = 21000
+    port: int = 0
+    env: dict[str, str] = field(default_factory=dict)
+    proc: subprocess.Popen | None = None
+    log: Path | None = None
+    base_procs: int = 1  # processes when no session is open
+
+    def start(self, workdir: Path) -> None:
+        self.log = workdir / f"{self.name}.log"
+        self.port = fresh_port(self.base_port)
+        with open(self.log, "ab") as log:
+            self.proc = subprocess.Popen(
+                self.command(self.port),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own process group: we kill exactly that group
+                env={**os.environ, **self.env},
+            )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited: {self.log.read_text(errors='replace')[-2000:]}")
+            try:
+                with ftplib.FTP() as ftp:
+                    ftp.connect(HOST, self.port, timeout=5)
+                    ftp.login(USER, PASSWORD)
+                    ftp.quit()
+                time.sleep(0.3)
+                self.base_procs = len(self.pids())
+                return
+            except (OSError, ftplib.Error):
+                time.sleep(0.2)
+        raise RuntimeError(f"{self.name} did not accept a login on port {self.port} within 30 s")
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        try:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+        # Fork-per-session servers leave children in the group: make sure nothing stays.
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
+        self.proc = None
+
+    def pids(self) -> list[int]:
+        """The server process and all its descendants (forked sessions)."""
+        if self.proc is None:
+            return []
+        children: dict[int, list[int]] = {}
+        for entry in os.scandir("/proc"):
+            if not entry.name.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry.name}/stat", "rb") as f:
+                    stat = f.read()
+            except OSError:
+                continue
+            ppid = int(stat[stat.rindex(b")") + 2 :].split()[1])
+            children.setdefault(ppid, []).append(int(entry.name))
+        out, todo = [], [self.proc.pid]
+        while todo:
+            pid = todo.pop()
+            out.append(pid)
+            todo.extend(children.get(pid, []))
+        return out
+
+    def pss_kib(self) -> tuple[int, int]:
+        """Summed PSS (KiB) of the server's processes, and how many there are."""
+        total, count = 0, 0
+        for pid in self.pids():
+            try:
+                with open(f"/proc/{pid}/smaps_rollup") as f:
+                    for line in f:
+                        if line.startswith("Pss:"):
+                            total += int(line.split()[1])
+                            count += 1
+                            break
+            except OSError:
+                continue
+        return total, count
+
+
+def prepare_user() -> tuple[int, int]:
+    """Creates (once) the local account that vsftpd and Pure-FTPd log in as; sets its password."""
+    try:
+        entry = pwd.getpwnam(SYSTEM_USER)
+    except KeyError:
+        subprocess.run(
+            ["useradd", "--system", "--no-create-home", "--home-dir", str(SHM / "vsftpd"),
+             "--shell", "/usr/sbin/nologin", SYSTEM_USER],
+            check=True,
+        )
+        entry = pwd.getpwnam(SYSTEM_USER)
+    subprocess.run(["chpasswd"], input=f"{SYSTEM_USER}:{PASSWORD}\n", text=True, check=True)
+    return entry.pw_uid, entry.pw_gid
+
+
+def make_servers(args, workdir: Path, uid: int, gid: int) -> list[Server]:
+    peers = Path(args.peers_root)
+    servers: list[Server] = []
+    base = args.base_port
+
+    def folder(name: str) -> Path:
+        path = SHM / name
+        path.mkdir(parents=True, exist_ok=True)
+        for f in ("big.bin", "small.bin"):
+            target = path / f
+            if not target.exists():
+                os.link(SHM / "src" / f, target)  # one copy in memory, the same pages for all
+        os.chown(path, uid, gid)
+        return path
+
+    # ferryd's users file: an Argon2id hash made by `ferryd user add` (m=19456, t=2, p=1).
+    users = workdir / "ferryd-users.toml"
+    users.unlink(missing_ok=True)
+    subprocess.run(
+        [args.ferryd, "user", "add", USER, "--users", str(users), "--password-stdin"],
+        input=PASSWORD + "\n", text=True, check=True, stdout=subprocess.DEVNULL,
+    )
+    argon2_hash = re.search(r'password = "([^"]+)"', users.read_text()).group(1)
+    if "ferryd" in args.servers:
+        root = folder("ferryd")
+        servers.append(Server(
+            "ferryd", root,
+            lambda port, root=root: [args.ferryd, str(root), "--bind", f"{HOST}:{port}",
+                                     "--users", str(users)],
+            base, env=dict(kv.split("=", 1) for kv in args.ferryd_env),
+        ))
+
+    if "vsftpd" in args.servers:
+        root = folder("vsftpd")
+        empty = workdir / "vsftpd-empty"
+        empty.mkdir(exist_ok=True)
+        os.chmod(empty, 0o555)
+        pam = Path("/etc/pam.d/ferrybench-vsftpd")
+        pam.write_text("auth required pam_unix.so\naccount required pam_unix.so\n")
+
+        def vsftpd(port: int, root=root, empty=empty) -> list[str]:
+            conf = workdir / "vsftpd.conf"
+            conf.write_text("\n".join([
+                "listen=YES", "listen_ipv6=NO", f"listen_address={HOST}", f"listen_port={port}",
+                "background=NO", "seccomp_sandbox=NO", "anonymous_enable=NO", "local_enable=YES",
+                "write_enable=YES", "local_umask=022", f"local_root={root}", "check_shell=NO",
+                "pam_service_name=ferrybench-vsftpd", f"secure_chroot_dir={empty}",
+                "max_clients=20000", "max_per_ip=20000", "xferlog_enable=NO",
+                "dirmessage_enable=NO", "connect_from_port_20=NO", "idle_session_timeout=900",
+                "use_sendfile=YES", "userlist_enable=NO", "tcp_wrappers=NO", "",
+            ]))
+            return [str(peers / "usr/sbin/vsftpd"), str(conf)]
+
+        servers.append(Server("vsftpd", root, vsftpd, base))
+
+    if "pure-ftpd" in args.servers:
+        root = folder("pure-ftpd")
+        passwd = workdir / "pureftpd.passwd"
+        pdb = workdir / "pureftpd.pdb"
+        # pure-pw would hash with Argon2id at t=1023 (seconds per login); give Pure-FTPd the very
+        # hash string ferryd checks instead, so both pay the same for a login.
+        passwd.write_text(f"{USER}:{argon2_hash}:{uid}:{gid}::{root}/./::::::::::::\n")
+        pdb.unlink(missing_ok=True)
+        subprocess.run(
+            [str(peers / "usr/bin/pure-pw"), "mkdb", str(pdb), "-f", str(passwd)],
+            check=True, stdout=subprocess.DEVNULL,
+        )
+        servers.append(Server("pure-ftpd", root, lambda port: [
+            str(peers / "usr/sbin/pure-ftpd"), "-S", f"{HOST},{port}", "-l", f"puredb:{pdb}",
+            "-E", "-H", "-c", "20000", "-C", "20000", "-u", "100", "-I", "15",
+        ], base))
+
+    if "pyftpdlib" in args.servers:
+        root = folder("pyftpdlib")
+        servers.append(Server("pyftpdlib", root, lambda port, root=root: [
+            sys.executable, str(HERE / "pyftpd.py"), str(port), USER, PASSWORD, str(root),
+        ], base))
+    return servers
+
+
+# --------------------------------------------------------------------------------------------
+# A minimal asyncio FTP client for the concurrent and idle rows
+# --------------------------------------------------------------------------------------------
+
+
+class FtpError(Exception):
+    pass
+
+
+MIN_AVAILABLE_GIB = 4.0  # a trial is cut short when the machine has less memory available
+
+
+def mem_available_gib() -> float:
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) / 2**20
+    return float("inf")
+
+
+MAX_SERVER_GIB = 8.0  # ... or when the server's main process holds more than this (--max-server-gib)
+
+
+def rss_gib(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**30
+    except OSError:
+        return 0.0
+
+
+async def guarded_wait(tasks: list, limit: float, pid: int) -> str | None:
+    """Waits for `tasks` at most `limit` seconds, and cancels them all if the machine runs low on
+    memory or the server process `pid` grows past MAX_SERVER_GIB (a server that keeps memory per
+    login must not take the shared machine down). Returns why it stopped early, or None."""
+    deadline = time.monotonic() + limit
+    reason = None
+    pending = set(tasks)
+    while pending:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            reason = f"stopped after {limit:.0f} s"
+            break
+        if mem_available_gib() < MIN_AVAILABLE_GIB:
+            reason = f"stopped: machine memory available fell below {MIN_AVAILABLE_GIB} GiB"
+            break
+        if rss_gib(pid) > MAX_SERVER_GIB:
+            reason = f"stopped: server RSS passed {MAX_SERVER_GIB} GiB"
+            break
+        _, pending = await asyncio.wait(pending, timeout=min(0.5, left))
+    for task in pending:
+        task.cancel()
+    await asyncio.gather(*pending, return_exceptions=True)
+    return reason
+
+
+async def read_reply(reader: asyncio.StreamReader) -> tuple[int, str]:
+    line = await reader.readline()
+    if len(line) < 4:
+        raise FtpError(f"short reply {line!r}")
+    code, text = line[:3], line
+    if line[3:4] == b"-":  # multi-line reply: until "code "
+        for _ in range(1000):
+            more = await reader.readline()
+            if not more:
+                raise FtpError("connection closed in a multi-line reply")
+            text += more
+            if more[:3] == code and more[3:4] == b" ":
+                break
+    return int(code), text.decode("latin-1")
+
+
+async def command(reader, writer, line: str, expect: tuple[int, ...]) -> str:
+    writer.write(line.encode() + b"\r\n")
+    await writer.drain()
+    code, text = await read_reply(reader)
+    if code not in expect:
+        raise FtpError(f"{line.split()[0]}: {text.strip()}")
+    return text
+
+
+async def login(host: str, port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    reader, writer = await asyncio.open_connection(host, port, limit=1 << 16)
+    try:
+        code, text = await read_reply(reader)
+        if code != 220:
+            raise FtpError(f"greeting: {text.strip()}")
+        await command(reader, writer, f"USER {USER}", (331, 230))
+        await command(reader, writer, f"PASS {PASSWORD}", (230,))
+    except BaseException:
+        writer.close()
+        raise
+    return reader, writer
+
+
+async def data_command(reader, writer, host: str, line: str) -> int:
+    """EPSV, connect, send `line`, read the data to its end and the final reply; returns bytes."""
+    text = await command(reader, writer, "EPSV", (229,))
+    port = int(text[text.index("(|||") + 4 : text.rindex("|)")])
+    dreader, dwriter = await asyncio.open_connection(host, port, limit=1 << 16)
+    try:
+        await command(reader, writer, line, (125, 150))
+        received = 0
+        while chunk := await dreader.read(65536):
+            received += len(chunk)
+    finally:
+        dwriter.close()
+    code, text = await read_reply(reader)
+    if code != 226:
+        raise FtpError(f"{line}: {text.strip()}")
+    return received
+
+
+async def one_session(host: str, port: int) -> float:
+    start = time.perf_counter()
+    reader, writer = await login(host, port)
+    try:
+        await command(reader, writer, "TYPE I", (200,))
+        await data_command(reader, writer, host, "LIST")
+        got = await data_command(reader, writer, host, "RETR small.bin")
+        if got != 4096:
+            raise FtpError(f"RETR small.bin gave {got} bytes")
+        await command(reader, writer, "QUIT", (221,))
+    finally:
+        writer.close()
+    return time.perf_counter() - start
+
+
+async def concurrent_sessions(server: Server, clients: int, timeout: float) -> dict:
+    port = server.port
+    async def guarded() -> float | None:
+        try:
+            return await asyncio.wait_for(one_session(HOST, port), timeout)
+        except (OSError, FtpError, asyncio.TimeoutError, EOFError, ValueError):
+            return None
+
+    start = time.perf_counter()
+    tasks = [asyncio.ensure_future(guarded()) for _ in range(clients)]
+    stopped = await guarded_wait(tasks, timeout + 10, server.proc.pid)
+    wall = time.perf_counter() - start
+    ok = sorted(t.result() for t in tasks if not t.cancelled() and t.result() is not None)
+    p99 = ok[min(len(ok) - 1, int(len(ok) * 0.99))] if ok else float("nan")
+    result = {"sessions_per_s": len(ok) / wall, "p99_ms": p99 * 1000, "failures": clients - len(ok)}
+    if stopped:
+        result["note"] = stopped
+    return result
+
+
+async def idle_sessions(server: Server, count: int, window: int, timeout: float,
+                        limit: float) -> dict:
+    before, _ = server.pss_kib()
+    held: list[asyncio.StreamWriter] = []
+    failures = 0
+    gate = asyncio.Semaphore(window)
+
+    async def one() -> None:
+        nonlocal failures
+        async with gate:
+            try:
+                _, writer = await asyncio.wait_for(login(HOST, server.port), timeout)
+                held.append(writer)
+            except (OSError, FtpError, asyncio.TimeoutError, EOFError, ValueError):
+                failures += 1
+
+    start = time.perf_counter()
+    tasks = [asyncio.ensure_future(one()) for _ in range(count)]
+    try:
+        # Bounded as a whole: logins not done by then count as failures.
+        stopped = await guarded_wait(tasks, limit, server.proc.pid)
+        failures = count - len(held)
+        login_s = time.perf_counter() - start
+        await asyncio.sleep(1.0)  # let forked sessions settle
+        after, procs = server.pss_kib()
+    finally:
+        for writer in held:
+            writer.close()
+    per_session = (after - before) / max(1, len(held))
+    result = {"login_all_s": login_s, "pss_kib_per_session": per_session,
+              "idle_failures": failures, "processes": procs, "server_pss_MiB": after / 1024}
+    if stopped:
+        result["note"] = stopped
+    return result
+
+
+# --------------------------------------------------------------------------------------------
+# Workloads
+# --------------------------------------------------------------------------------------------
+
+
+def run_curl(argv: list[str], timeout: float) -> tuple[float, float]:
+    """Runs curl with a -w of size and times; returns (bytes, seconds of transfer proper)."""
+    out = subprocess.run(
+        ["curl", "-sS", "--fail", "--max-time", str(int(timeout)), "-w",
+         "%{size_download} %{size_upload} %{time_pretransfer} %{time_total}", *argv],
+        capture_output=True, text=True, timeout=timeout + 10,
+    )
+    if out.returncode != 0:
+        raise RuntimeError(f"curl failed ({out.returncode}): {out.stderr.strip()}")
+    down, up, pre, total = out.stdout.split()
+    return max(float(down), float(up)), float(total) - float(pre)
+
+
+def w_download(server: Server, args) -> dict:
+    size, secs = run_curl(
+        ["-o", "/dev/null", f"ftp://{USER}:{PASSWORD}@{HOST}:{server.port}/big.bin"], args.timeout
+    )
+    if size != args.big_bytes:
+        raise RuntimeError(f"downloaded {size} of {args.big_bytes} bytes")
+    return {"download_MBps": size / secs / 1e6}
+
+
+def w_upload(server: Server, args) -> dict:
+    for leftover in server.root.glob("*up.bin*"):
+        leftover.unlink()
+    size, secs = run_curl(
+        ["-T", str(SHM / "src" / "big.bin"), f"ftp://{USER}:{PASSWORD}@{HOST}:{server.port}/up.bin"],
+        args.timeout,
+    )
+    stored = (server.root / "up.bin").stat().st_size
+    (server.root / "up.bin").unlink()
+    if stored != args.big_bytes:
+        raise RuntimeError(f"stored {stored} of {args.big_bytes} bytes")
+    return {"upload_MBps": size / secs / 1e6}
+
+
+def w_small_files(server: Server, args) -> dict:
+    folder = server.root / "many"
+    if folder.exists():
+        shutil.rmtree(folder)
+    payload = os.urandom(4096)
+    got = bytearray()
+    with ftplib.FTP() as ftp:
+        ftp.connect(HOST, server.port, timeout=args.timeout)
+        ftp.login(USER, PASSWORD)
+        ftp.voidcmd("TYPE I")
+        ftp.mkd("many")
+        ftp.cwd("many")
+        start = time.perf_counter()
+        for i in range(args.files):
+            ftp.storbinary(f"STOR f{i:05}", io.BytesIO(payload))
+        up = time.perf_counter() - start
+        start = time.perf_counter()
+        for i in range(args.files):
+            got.clear()
+            ftp.retrbinary(f"RETR f{i:05}", got.extend)
+            if got != payload:
+                raise RuntimeError(f"f{i:05} came back different")
+        down = time.perf_counter() - start
+        ftp.quit()
+    shutil.rmtree(folder)
+    return {"small_up_files_per_s": args.files / up, "small_down_files_per_s": args.files / down}
+
+
+def w_concurrent(n: int):
+    def run(server: Server, args) -> dict:
+        result = asyncio.run(concurrent_sessions(server, n, args.timeout))
+        return {f"c{n}_{k}": v for k, v in result.items()}
+
+    return run
+
+
+def w_idle(server: Server, args) -> dict:
+    result = asyncio.run(
+        idle_sessions(server, args.idle, args.idle_window, args.timeout, args.idle_max_seconds)
+    )
+    return result
+
+
+# --------------------------------------------------------------------------------------------
+# The machine's own limits
+# --------------------------------------------------------------------------------------------
+
+
+def machine_limits(args) -> dict:
+    out: dict[str, float] = {}
+    if shutil.which("iperf3"):
+        port = args.base_port - 1
+        server = subprocess.Popen(
+            ["iperf3", "-s", "-1", "-B", HOST, "-p", str(port)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        )
+        try:
+            time.sleep(0.5)
+            import json
+
+            run = subprocess.run(
+                ["iperf3", "-c", HOST, "-p", str(port), "-t", str(args.iperf_seconds), "-J"],
+                capture_output=True, text=True, timeout=args.iperf_seconds + 30,
+            )
+            report = json.loads(run.stdout)
+            out["loopback_tcp_MBps"] = report["end"]["sum_received"]["bits_per_second"] / 8e6
+        finally:
+            try:
+                os.killpg(server.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            server.wait(timeout=5)
+    big = SHM / "src" / "big.bin"
+    start = time.perf_counter()
+    subprocess.run(["dd", f"if={big}", "of=/dev/null", "bs=1M"], check=True, capture_output=True,
+                   timeout=args.timeout)
+    out["page_cache_read_MBps"] = args.big_bytes / (time.perf_counter() - start) / 1e6
+    scratch = SHM / "src" / "write-test.bin"
+    start = time.perf_counter()
+    subprocess.run(["dd", "if=/dev/zero", f"of={scratch}", "bs=1M", f"count={args.big_mib}"],
+                   check=True, capture_output=True, timeout=args.timeout)
+    out["shm_write_fresh_MBps"] = args.big_bytes / (time.perf_counter() - start) / 1e6
+    scratch.unlink()
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Report
+# --------------------------------------------------------------------------------------------
+
+# metric -> (label, unit, higher is better)
+METRICS = {
+    "download_MBps": ("1 GiB download (curl)", "MB/s", True),
+    "upload_MBps": ("1 GiB upload (curl), fresh tmpfs pages", "MB/s", True),
+    "small_up_files_per_s": ("4 KiB files up, one session", "files/s", True),
+    "small_down_files_per_s": ("4 KiB files down, one session", "files/s", True),
+    "login_all_s": ("idle sessions: time to log all in", "s", False),
+    "pss_kib_per_session": ("idle sessions: PSS per session", "KiB", False),
+    "idle_failures": ("idle sessions: failures", "", False),
+}
+
+
+def metric_info(key: str) -> tuple[str, str, bool]:
+    if key in METRICS:
+        return METRICS[key]
+    if key.startswith("c") and "_" in key:
+        n, rest = key[1:].split("_", 1)
+        return {
+            "sessions_per_s": (f"{n} concurrent sessions: rate", "sessions/s", True),
+            "p99_ms": (f"{n} concurrent sessions: p99 latency", "ms", False),
+            "failures": (f"{n} concurrent sessions: failures", "", False),
+        }[rest]
+    return key, "", True
+
+
+def fmt(value: float | None) -> str:
+    if value is None:
+        return "–"
+    if value != value:  # NaN
+        return "n/a"
+    if abs(value) >= 100 or value == int(value):
+        return f"{value:,.0f}"
+    return f"{value:.3g}"
+
+
+def table(results: dict, names: list[str], label_sizes: dict) -> str:
+    peers = [n for n in names if n != "ferryd"]
+    head = ["Workload", "unit", *names, *[f"ferryd/{p}" for p in peers]]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    keys = [k for k in results if k not in ("machine",)]
+    for key in keys:
+        label, unit, higher = metric_info(key)
+        label = label.replace("1 GiB", label_sizes["big"]).replace("4 KiB files", label_sizes["files"])
+        arrow = "↑" if higher else "↓"
+        meds = {n: median(results[key].get(n, [])) for n in names}
+        row = [f"{label} {arrow}", unit, *[fmt(meds[n]) for n in names]]
+        for p in peers:
+            a, b = meds.get("ferryd"), meds.get(p)
+            row.append(f"{a / b:.2f}×" if a is not None and b not in (None, 0) and a == a and b == b else "–")
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)
+
+
+def median(values: list[float]) -> float | None:
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+# --------------------------------------------------------------------------------------------
+# Main
+# --------------------------------------------------------------------------------------------
+
+
+def main() -> int:
+    global MAX_SERVER_GIB
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--ferryd", default=str(REPO / "target/release/ferryd"))
+    p.add_argument("--ferryd-env", action="append", default=[], metavar="NAME=VALUE",
+                   help="environment for ferryd (e.g. MALLOC_MMAP_THRESHOLD_=131072); repeatable")
+    p.add_argument("--peers-root", default="/var/tmp/ferry-bench/root",
+                   help="folder where vsftpd and Pure-FTPd were unpacked (dpkg -x)")
+    p.add_argument("--quick", action="store_true",
+                   help="smoke run: 64 MiB file, 100 files, 50 sessions, 500 idle, 1 round")
+    p.add_argument("--rounds", type=int)
+    p.add_argument("--big-mib", type=int)
+    p.add_argument("--files", type=int)
+    p.add_argument("--concurrency", help="comma-separated client counts (default 50,200,500)")
+    p.add_argument("--idle", type=int, help="idle logged-in sessions (default 10000)")
+    p.add_argument("--idle-window", type=int, default=200, help="logins in flight at once")
+    p.add_argument("--idle-max-seconds", type=float,
+                   help="bound on the whole idle login phase (default 600; quick 120)")
+    p.add_argument("--idle-rounds", type=int, help="rounds that include the idle row (default: all)")
+    p.add_argument("--max-server-gib", type=float, default=MAX_SERVER_GIB,
+                   help="cut a trial short when the server's main process holds more memory")
+    p.add_argument("--servers", default="ferryd,vsftpd,pure-ftpd,pyftpdlib")
+    p.add_argument("--workloads", default="limits,download,upload,small,concurrent,idle")
+    p.add_argument("--base-port", type=int, default=21000,
+                   help="servers take ports above this, a fresh one per trial; keep it below "
+                   "the ephemeral range (net.ipv4.ip_local_port_range)")
+    p.add_argument("--timeout", type=float, default=120, help="seconds for any one trial")
+    p.add_argument("--max-minutes", type=float, help="stop starting trials after this long")
+    p.add_argument("--results", help="write the markdown report to this file")
+    args = p.parse_args()
+
+    quick = args.quick
+    args.rounds = args.rounds or (1 if quick else 3)
+    args.big_mib = args.big_mib or (64 if quick else 1024)
+    args.files = args.files or (100 if quick else 1000)
+    args.concurrency = [int(c) for c in (args.concurrency or ("50" if quick else "50,200,500")).split(",")]
+    args.idle = args.idle if args.idle is not None else (500 if quick else 10000)
+    args.max_minutes = args.max_minutes or (8 if quick else 90)
+    args.idle_max_seconds = args.idle_max_seconds or (120 if quick else 600)
+    args.idle_rounds = args.idle_rounds if args.idle_rounds is not None else args.rounds
+    args.iperf_seconds = 2 if quick else 5
+    args.big_bytes = args.big_mib * 1024 * 1024
+    MAX_SERVER_GIB = args.max_server_gib
+    args.servers = args.servers.split(",")
+    workloads = args.workloads.split(",")
+
+    if os.geteuid() != 0:
+        print("bench: must run as root (vsftpd and Pure-FTPd switch to a local user)", file=sys.stderr)
+        return 2
+    # Idle sessions: our client sockets plus the servers' (they inherit this limit).
+    want = args.idle + 2000  # our client sockets; each server has its own table
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < want:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (want, max(hard, want)))
+        except (ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            print(f"bench: RLIMIT_NOFILE capped at {hard}; idle sessions may fail", file=sys.stderr)
+
+    workdir = Path(f"/var/tmp/ferry-bench/run-{os.getpid()}")
+    workdir.mkdir(parents=True, exist_ok=True)
+    (SHM / "src").mkdir(parents=True, exist_ok=True)
+    big = SHM / "src" / "big.bin"
+    if not big.exists() or big.stat().st_size != args.big_bytes:
+        for name in ("ferryd", "vsftpd", "pure-ftpd", "pyftpdlib"):
+            shutil.rmtree(SHM / name, ignore_errors=True)
+        with open(big, "wb") as f:
+            chunk = os.urandom(1 << 20)
+            for _ in range(args.big_mib):
+                f.write(chunk)
+    small = SHM / "src" / "small.bin"
+    if not small.exists():
+        small.write_bytes(os.urandom(4096))
+    os.chmod(big, 0o644)
+    os.chmod(small, 0o644)
+
+    uid, gid = prepare_user()
+    servers = make_servers(args, workdir, uid, gid)
+    atexit.register(lambda: [s.stop() for s in servers])
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, lambda *_: sys.exit(1))
+    for s in servers:  # fail early on a server that cannot start
+        s.start(workdir)
+        s.stop()
+        print(f"bench: {s.name} starts, serving {s.root}", flush=True)
+
+    plan: list[tuple[str, object]] = []
+    if "download" in workloads:
+        plan.append(("download", w_download))
+    if "upload" in workloads:
+        plan.append(("upload", w_upload))
+    if "small" in workloads:
+        plan.append(("small", w_small_files))
+    if "concurrent" in workloads:
+        for n in args.concurrency:
+            plan.append((f"concurrent-{n}", w_concurrent(n)))
+    if "idle" in workloads:
+        plan.append(("idle", w_idle))
+
+    results: dict[str, dict[str, list[float]]] = {}
+    machine: dict[str, list[float]] = {}
+    loads: list[tuple[float, float, float]] = [os.getloadavg()]
+    started = time.monotonic()
+    deadline = started + args.max_minutes * 60
+    names = [s.name for s in servers]
+    errors: list[str] = []
+    for rnd in range(args.rounds):
+        if "limits" in workloads and time.monotonic() < deadline:
+            for k, v in machine_limits(args).items():
+                machine.setdefault(k, []).append(v)
+        order = servers[rnd % len(servers):] + servers[: rnd % len(servers)]
+        for wname, work in plan:
+            if wname == "idle" and rnd >= args.idle_rounds:
+                continue
+            for s in order:
+                if time.monotonic() > deadline:
+                    errors.append(f"round {rnd + 1}: {wname} on {s.name} skipped (past --max-minutes)")
+                    continue
+                t0 = time.monotonic()
+                # A fresh server for every trial: no trial pays for memory an earlier one left.
+                try:
+                    s.start(workdir)
+                    values = work(s, args)
+                except Exception as e:  # one failed trial must not stop the others
+                    errors.append(f"round {rnd + 1}: {wname} on {s.name}: {e}")
+                    print(f"bench: {errors[-1]}", flush=True)
+                    continue
+                finally:
+                    s.stop()
+                if "note" in values:
+                    errors.append(f"round {rnd + 1}: {wname} on {s.name}: {values.pop('note')}")
+                for k, v in values.items():
+                    if k in ("processes", "server_pss_MiB"):
+                        continue
+                    results.setdefault(k, {}).setdefault(s.name, []).append(v)
+                shown = ", ".join(f"{k}={fmt(v)}" for k, v in values.items())
+                shown += f" [load {os.getloadavg()[0]:.1f}]"
+                print(f"bench: round {rnd + 1} {wname:>15} {s.name:>9}: {shown} "
+                      f"({time.monotonic() - t0:.1f} s)", flush=True)
+            loads.append(os.getloadavg())
+    for s in servers:
+        s.stop()
+    elapsed = time.monotonic() - started
+
+    sizes = {"big": f"{args.big_mib} MiB" if args.big_mib != 1024 else "1 GiB",
+             "files": f"{args.files:,} × 4 KiB files"}
+    report = render(args, results, machine, loads, names, sizes, errors, elapsed)
+    print()
+    print(report)
+    if args.results:
+        Path(args.results).write_text(report)
+        print(f"bench: wrote {args.results}")
+    print(f"bench: server logs in {workdir}")
+    return 0
+
+
+def render(args, results, machine, loads, names, sizes, errors, elapsed) -> str:
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    one_min = [l[0] for l in loads]
+    ferry_rev = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
+                               capture_output=True, text=True).stdout.strip()
+    lines = [
+        f"Run: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {args.rounds} round(s), "
+        f"medians; {elapsed / 60:.1f} min; ferryd at {ferry_rev}.",
+        f"Machine: {os.cpu_count()} CPUs ({platform.processor() or platform.machine()}), "
+        f"{mem:.1f} GiB memory, Linux {platform.release()}.",
+        f"Load average (1 min) during the run: min {min(one_min):.2f}, median "
+        f"{statistics.median(one_min):.2f}, max {max(one_min):.2f} (sampled after each workload).",
+        "",
+        "Machine limits (same run):",
+        "",
+    ]
+    for k, vs in machine.items():
+        label = {"loopback_tcp_MBps": "loopback TCP, one stream (iperf3)",
+                 "page_cache_read_MBps": "page-cache read (dd bs=1M of the big file in /dev/shm)",
+                 "shm_write_fresh_MBps": "/dev/shm write into fresh pages (dd bs=1M)"}.get(k, k)
+        lines.append(f"- {label}: {fmt(median(vs))} MB/s")
+    dl = median(results.get("download_MBps", {}).get("ferryd", []))
+    tcp = median(machine.get("loopback_tcp_MBps", []))
+    if dl and tcp:
+        lines.append(f"- ferryd download / loopback TCP: {dl / tcp:.0%} (target ≥ 70%)")
+    lines += ["", "↑ higher is better, ↓ lower is better; the ratio is ferryd / peer.", "",
+              table(results, names, sizes)]
+    if errors:
+        lines += ["", "Trials that failed or were skipped:", ""] + [f"- {e}" for e in errors]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
