@@ -15,8 +15,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import atexit
+import fcntl
 import ftplib
 import io
+import json
 import os
 import platform
 import pwd
@@ -555,8 +557,6 @@ def machine_limits(args) -> dict:
         )
         try:
             time.sleep(0.5)
-            import json
-
             run = subprocess.run(
                 ["iperf3", "-c", HOST, "-p", str(port), "-t", str(args.iperf_seconds), "-J"],
                 capture_output=True, text=True, timeout=args.iperf_seconds + 30,
@@ -624,7 +624,8 @@ def fmt(value: float | str | None) -> str:
     return f"{value:.3g}"
 
 
-def table(results: dict, names: list[str], label_sizes: dict) -> str:
+def table(results: dict, names: list[str], label_sizes: dict, cut: set) -> str:
+    """`cut` holds (metric prefix, server) pairs whose trial was stopped early: marked †."""
     peers = [n for n in names if n != "ferryd"]
     head = ["Workload", "unit", *names, *[f"ferryd/{p}" for p in peers]]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -634,7 +635,15 @@ def table(results: dict, names: list[str], label_sizes: dict) -> str:
         label = label.replace("1 GiB", label_sizes["big"]).replace("4 KiB files", label_sizes["files"])
         arrow = "↑" if higher else "↓"
         meds = {n: median(results[key].get(n, [])) for n in names}
-        row = [f"{label} {arrow}", unit, *[fmt(meds[n]) for n in names]]
+
+        def cell(n: str) -> str:
+            mark = "†" if any(key.startswith(prefix) and n == who for prefix, who in cut) else ""
+            return fmt(meds[n]) + mark
+
+        row = [f"{label} {arrow}", unit, *[cell(n) for n in names]]
+        if "failures" in key:  # a ratio of failure counts means nothing
+            lines.append("| " + " | ".join(row + ["–"] * len(peers)) + " |")
+            continue
         for p in peers:
             a, b = meds.get("ferryd"), meds.get(p)
             row.append(f"{a / b:.2f}×" if a is not None and b not in (None, 0) and a == a and b == b else "–")
@@ -712,6 +721,14 @@ def main() -> int:
             resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
             print(f"bench: RLIMIT_NOFILE capped at {hard}; idle sessions may fail", file=sys.stderr)
 
+    # One run at a time: a second one would rewrite the shared files under the first.
+    Path("/var/tmp/ferry-bench").mkdir(parents=True, exist_ok=True)
+    lock = open("/var/tmp/ferry-bench/lock", "w")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        print("bench: another bench run is in progress (/var/tmp/ferry-bench/lock)", file=sys.stderr)
+        return 2
     workdir = Path(f"/var/tmp/ferry-bench/run-{os.getpid()}")
     workdir.mkdir(parents=True, exist_ok=True)
     (SHM / "src").mkdir(parents=True, exist_ok=True)
@@ -763,6 +780,7 @@ def main() -> int:
     deadline = started + args.max_minutes * 60
     names = [s.name for s in servers]
     errors: list[str] = []
+    cut: set[tuple[str, str]] = set()
     for rnd in range(args.rounds):
         if "limits" in workloads and time.monotonic() < deadline:
             for k, v in machine_limits(args).items():
@@ -788,6 +806,8 @@ def main() -> int:
                     s.stop()
                 if "note" in values:
                     errors.append(f"round {rnd + 1}: {wname} on {s.name}: {values.pop('note')}")
+                    prefix = "c" + wname.split("-")[1] + "_" if wname.startswith("concurrent") else ""
+                    cut.update((k, s.name) for k in values if not prefix or k.startswith(prefix))
                 for k, v in values.items():
                     if k in ("processes", "server_pss_MiB"):
                         continue
@@ -803,7 +823,9 @@ def main() -> int:
 
     sizes = {"big": f"{args.big_mib} MiB" if args.big_mib != 1024 else "1 GiB",
              "files": f"{args.files:,} × 4 KiB files"}
-    report = render(args, results, machine, loads, names, sizes, errors, elapsed)
+    report = render(args, results, machine, loads, names, sizes, errors, elapsed, cut)
+    raw = workdir / "raw.json"
+    raw.write_text(json.dumps({"results": results, "machine": machine, "loads": loads}, indent=1))
     print()
     print(report)
     if args.results:
@@ -813,7 +835,7 @@ def main() -> int:
     return 0
 
 
-def render(args, results, machine, loads, names, sizes, errors, elapsed) -> str:
+def render(args, results, machine, loads, names, sizes, errors, elapsed, cut) -> str:
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     one_min = [l[0] for l in loads]
     ferry_rev = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
@@ -839,7 +861,10 @@ def render(args, results, machine, loads, names, sizes, errors, elapsed) -> str:
     if dl and tcp:
         lines.append(f"- ferryd download / loopback TCP: {dl / tcp:.0%} (target ≥ 70%)")
     lines += ["", "↑ higher is better, ↓ lower is better; the ratio is ferryd / peer.", "",
-              table(results, names, sizes)]
+              table(results, names, sizes, cut)]
+    if cut:
+        lines += ["", "† stopped early in at least one round (see below): over what it did "
+                  "before it was stopped."]
     lines += ["", "Not measured yet (TODO hooks in bench/driver.py):", ""]
     lines += [f"- {row}" for row in TODO_ROWS]
     if errors:
