@@ -1,0 +1,168 @@
+//! lftp against ferryd: `mirror -R` of a nested tree into the server and `mirror` back, compared
+//! byte for byte; the same in active mode; and lftp's everyday file commands.
+//!
+//! Needs `lftp` (`apt-get install lftp`); fails, never skips, when it is missing.
+
+mod common;
+
+use std::path::Path;
+
+use common::{TestServer, assert_same_tree, command, pattern, read, run_ok, tool, write};
+
+/// Settings that keep lftp from retrying or waiting for long, and make any failed command fail
+/// the whole run.
+const SAFE: &str = "set net:max-retries 1; set net:timeout 10; set net:reconnect-interval-base 1; \
+                    set cmd:fail-exit yes; set xfer:clobber on";
+
+/// Runs one lftp script (`lftp -c`) against `server` and fails the test unless it exits with 0.
+async fn lftp(server: &TestServer, settings: &str, script: &str) -> String {
+    let full = format!(
+        "{SAFE}; {settings}; open -u anonymous,interop@ {}; {script}",
+        server.url("")
+    );
+    let output = run_ok(command(tool("lftp", "lftp")).arg("-c").arg(&full)).await;
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// `path` quoted for an lftp command line.
+fn quoted(path: &Path) -> String {
+    let text = path.to_str().expect("temporary paths are UTF-8");
+    assert!(!text.contains('"'), "no quotes in temporary paths: {text}");
+    format!("\"{text}\"")
+}
+
+/// Writes a nested tree of `files` files (plus one of 5 MiB when `big`) below `root`: empty and
+/// small and larger files, names with spaces, quotes, brackets and non-ASCII UTF-8, an empty
+/// folder and a deep one.
+fn make_tree(root: &Path, files: usize, big: bool) {
+    let folders = [
+        "",
+        "alpha",
+        "alpha/beta gamma",
+        "alpha/beta gamma/δέλτα",
+        "日本語 フォルダ",
+        "deep/1/2/3/4/5",
+        "with [brackets] & 'quotes'",
+    ];
+    let names = [
+        "file {i}.txt",
+        "ünïcödé-{i}.dat",
+        "emoji 🚀 {i}.bin",
+        "{i} leading digit",
+        "it's {i}",
+        "no_extension_{i}",
+        "Ελληνικά {i}.txt",
+    ];
+    let sizes = [0, 1, 100, 4096, 65_536, 10_007, 131_073, 333];
+    for i in 0..files {
+        let folder = folders[i % folders.len()];
+        let name = names[(i / folders.len()) % names.len()].replace("{i}", &i.to_string());
+        let size = sizes[i % sizes.len()] + if i % 3 == 0 { i } else { 0 };
+        let seed = u8::try_from(i % 251).expect("below 251");
+        write(&root.join(folder).join(name), &pattern(size, seed));
+    }
+    std::fs::create_dir_all(root.join("empty folder")).expect("an empty folder");
+    if big {
+        write(
+            &root.join("alpha/big file 5 MiB.bin"),
+            &pattern(5 * 1024 * 1024 + 17, 99),
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mirror_a_nested_tree_up_and_back() {
+    let server = TestServer::start().await;
+    let scratch = tempfile::tempdir().expect("scratch folder");
+    let source = scratch.path().join("source");
+    let back = scratch.path().join("back");
+    make_tree(&source, 300, true);
+    let entries = common::tree(&source, &|_| false);
+    assert!(
+        entries.len() > 300,
+        "{} entries in the source tree",
+        entries.len()
+    );
+
+    lftp(
+        &server,
+        "",
+        &format!(
+            "mirror -R --parallel=4 {} /upload; mirror --parallel=4 /upload {}",
+            quoted(&source),
+            quoted(&back)
+        ),
+    )
+    .await;
+
+    let nothing = |_: &str| false;
+    assert_same_tree(&source, &server.root().join("upload"), &nothing);
+    assert_same_tree(&source, &back, &nothing);
+    // Nothing else on the server: no temporary upload files left behind.
+    let top: Vec<_> = std::fs::read_dir(server.root())
+        .expect("list the root")
+        .map(|entry| entry.expect("an entry").file_name())
+        .collect();
+    assert_eq!(top, ["upload"], "only the mirrored folder at the top");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mirror_in_active_mode() {
+    let server = TestServer::start().await;
+    let scratch = tempfile::tempdir().expect("scratch folder");
+    let source = scratch.path().join("source");
+    let back = scratch.path().join("back");
+    make_tree(&source, 40, false);
+
+    lftp(
+        &server,
+        "set ftp:passive-mode off",
+        &format!(
+            "mirror -R {} /active; mirror /active {}",
+            quoted(&source),
+            quoted(&back)
+        ),
+    )
+    .await;
+
+    let nothing = |_: &str| false;
+    assert_same_tree(&source, &server.root().join("active"), &nothing);
+    assert_same_tree(&source, &back, &nothing);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn everyday_commands() {
+    let server = TestServer::start().await;
+    let scratch = tempfile::tempdir().expect("scratch folder");
+    let data = pattern(70_000, 7);
+    let local = scratch.path().join("local file.bin");
+    write(&local, &data);
+    let fetched = scratch.path().join("fetched.bin");
+
+    let output = lftp(
+        &server,
+        "",
+        &format!(
+            "mkdir -p \"new dir/sub\"; cd \"new dir\"; put {} -o \"up ü.bin\"; \
+             mv \"up ü.bin\" renamed.bin; get renamed.bin -o {}; cls -1; \
+             put {} -o doomed.bin; rm doomed.bin; rmdir sub; cd ..; cls -1 --sort=name",
+            quoted(&local),
+            quoted(&fetched),
+            quoted(&local)
+        ),
+    )
+    .await;
+
+    assert_eq!(read(&server.root().join("new dir/renamed.bin")), data);
+    assert_eq!(read(&fetched), data);
+    assert!(
+        !server.root().join("new dir/sub").exists(),
+        "rmdir removed it"
+    );
+    assert!(
+        !server.root().join("new dir/doomed.bin").exists(),
+        "rm removed it"
+    );
+    let lines: Vec<&str> = output.lines().collect();
+    assert_eq!(lines, ["renamed.bin", "sub/", "new dir/"], "cls output");
+}
