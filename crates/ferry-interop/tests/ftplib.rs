@@ -10,23 +10,8 @@ mod common;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-use common::{TestServer, command, pattern, read, run_ok, tool, write};
+use common::{TestServer, ftplib, pattern, read, write};
 use ferry_server::User;
-
-/// The suite's script, run by `python3`.
-const SUITE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/py/ftplib_suite.py");
-
-/// Runs one section of the Python suite against `server`; fails the test unless it exits with 0.
-async fn ftplib(server: &TestServer, section: &str) {
-    run_ok(
-        command(tool("python3", "python3"))
-            .arg(SUITE)
-            .arg(section)
-            .arg(server.host())
-            .arg(server.addr.port().to_string()),
-    )
-    .await;
-}
 
 /// The bytes the Python suite's `payload(size, seed)` makes.
 fn payload(size: usize, seed: usize) -> Vec<u8> {

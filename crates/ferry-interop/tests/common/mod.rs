@@ -156,6 +156,22 @@ pub(crate) fn command(program: impl AsRef<OsStr>) -> Command {
     command
 }
 
+/// The Python ftplib suite, run by `python3`.
+const FTPLIB_SUITE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/py/ftplib_suite.py");
+
+/// Runs one section of the Python ftplib suite against `server`; fails the test unless it exits
+/// with 0.
+pub(crate) async fn ftplib(server: &TestServer, section: &str) {
+    run_ok(
+        command(tool("python3", "python3"))
+            .arg(FTPLIB_SUITE)
+            .arg(section)
+            .arg(server.host())
+            .arg(server.addr.port().to_string()),
+    )
+    .await;
+}
+
 /// Bytes that are different at every offset for a long stretch, so a transfer that skips or
 /// repeats a block shows up.
 pub(crate) fn pattern(len: usize, seed: u8) -> Vec<u8> {

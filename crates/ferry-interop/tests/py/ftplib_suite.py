@@ -153,6 +153,19 @@ def section_session(host, port):
     expect_code(550, ftp.delete, "missing.txt")
     expect_code(550, ftp.rename, "missing.txt", "other.txt")
 
+    # A command line over the length limit gets 500 and the session goes on.
+    expect_code(500, ftp.sendcmd, "NOOP " + "x" * 20_000)
+    expect_reply(200, "NOOP", ftp)
+    # Names that are not UTF-8 never crash anything.
+    ftp.encoding = "latin-1"
+    try:
+        reply = ftp.sendcmd("MKD caf\xe9")
+        print(f"MKD of a non-UTF-8 name -> {reply}")
+    except ftplib.all_errors as error:
+        check(str(error)[:1] == "5", "MKD of a non-UTF-8 name -> 5xx", str(error))
+    ftp.encoding = "utf-8"
+    expect_reply(200, "NOOP", ftp)
+
     # REIN: back to "not logged in", the control connection stays.
     expect_reply(220, "REIN", ftp)
     expect_code(530, ftp.sendcmd, "PWD")
