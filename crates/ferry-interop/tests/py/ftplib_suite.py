@@ -120,6 +120,8 @@ def section_session(host, port):
     for fact in ["type", "size", "modify", "perm", "unique"]:
         check(fact in mlst.lower(), f"MLST fact {fact} offered", mlst)
 
+    acct = ftp.sendcmd("ACCT billing")
+    check(acct[:3] in ("202", "230"), "ACCT after login -> 202 (not needed)", acct)
     expect_reply(215, "SYST", ftp)
     expect_reply(200, "NOOP", ftp)
     help_text = expect_reply(214, "HELP", ftp)
@@ -319,6 +321,10 @@ def section_abort(host, port):
     ftp.voidcmd("TYPE I")
     conn = ftp.transfercmd("RETR big.bin")
     check(len(conn.recv(65536)) > 0, "the download started")
+    # STAT and NOOP are answered while the transfer runs.
+    status = expect_reply(211, "STAT", ftp)
+    check("big.bin" in status, "STAT during RETR names the transfer", status)
+    expect_reply(200, "NOOP", ftp)
     ftp.putcmd("ABOR")
     reply = ftp.getmultiline()  # getresp() would raise on the expected 4xx
     check(reply.startswith("426"), "plain ABOR during RETR -> 426 first", reply)
