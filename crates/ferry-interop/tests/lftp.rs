@@ -6,6 +6,7 @@
 mod common;
 
 use std::path::Path;
+use std::time::{Duration, SystemTime};
 
 use common::{TestServer, assert_same_tree, command, pattern, read, run_ok, tool, write};
 
@@ -29,6 +30,28 @@ fn quoted(path: &Path) -> String {
     let text = path.to_str().expect("temporary paths are UTF-8");
     assert!(!text.contains('"'), "no quotes in temporary paths: {text}");
     format!("\"{text}\"")
+}
+
+/// Names in the `tricky` folder of every tree; the first one is dated [`old_time`].
+const TRICKY: [&str; 6] = [
+    "semi;colon=eq.txt",
+    " leading space.txt",
+    "trailing space ",
+    "  two  spaces",
+    "-la",
+    "#hash%percent+plus",
+];
+
+/// 2021-03-04 05:06:07 UTC, which mirroring must keep (lftp sets it with MFMT).
+fn old_time() -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_secs(1_614_834_367)
+}
+
+/// The modification time of a file.
+fn modified(path: &Path) -> SystemTime {
+    std::fs::metadata(path)
+        .and_then(|metadata| metadata.modified())
+        .expect("a modification time")
 }
 
 /// Writes a nested tree of `files` files (plus one of 5 MiB when `big`) below `root`: empty and
@@ -62,6 +85,21 @@ fn make_tree(root: &Path, files: usize, big: bool) {
         write(&root.join(folder).join(name), &pattern(size, seed));
     }
     std::fs::create_dir_all(root.join("empty folder")).expect("an empty folder");
+    // Names that trip listing parsers: leading, trailing and double spaces, a leading dash,
+    // the `;` and `=` of MLSD facts.
+    for (i, name) in TRICKY.iter().enumerate() {
+        write(
+            &root.join("tricky").join(name),
+            format!("tricky {i}\n").as_bytes(),
+        );
+    }
+    let dated = std::fs::File::options()
+        .write(true)
+        .open(root.join("tricky").join(TRICKY[0]))
+        .expect("open a file to date it");
+    dated
+        .set_modified(old_time())
+        .expect("set a modification time");
     if big {
         write(
             &root.join("alpha/big file 5 MiB.bin"),
@@ -98,6 +136,17 @@ async fn mirror_a_nested_tree_up_and_back() {
     let nothing = |_: &str| false;
     assert_same_tree(&source, &server.root().join("upload"), &nothing);
     assert_same_tree(&source, &back, &nothing);
+    let dated = Path::new("tricky").join(TRICKY[0]);
+    assert_eq!(
+        modified(&server.root().join("upload").join(&dated)),
+        old_time(),
+        "MFMT on upload"
+    );
+    assert_eq!(
+        modified(&back.join(&dated)),
+        old_time(),
+        "time kept on download"
+    );
     // Nothing else on the server: no temporary upload files left behind.
     let top: Vec<_> = std::fs::read_dir(server.root())
         .expect("list the root")
@@ -107,7 +156,7 @@ async fn mirror_a_nested_tree_up_and_back() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn mirror_in_active_mode() {
+async fn mirror_in_active_mode_with_list_instead_of_mlsd() {
     let server = TestServer::start().await;
     let scratch = tempfile::tempdir().expect("scratch folder");
     let source = scratch.path().join("source");
@@ -116,7 +165,7 @@ async fn mirror_in_active_mode() {
 
     lftp(
         &server,
-        "set ftp:passive-mode off",
+        "set ftp:passive-mode off; set ftp:use-mlsd off",
         &format!(
             "mirror -R {} /active; mirror /active {}",
             quoted(&source),
