@@ -279,3 +279,50 @@ async fn passive_with_pasv_when_epsv_is_disabled() {
     );
     assert!(String::from_utf8_lossy(&listing.stdout).contains("pasv.bin"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_clients_at_once() {
+    const CLIENTS: usize = 16;
+    let server = TestServer::start().await;
+    let scratch = tempfile::tempdir().expect("scratch folder");
+    let files: Vec<(String, Vec<u8>)> = (0..CLIENTS)
+        .map(|i| {
+            let seed = u8::try_from(i).expect("few clients");
+            (format!("client {i}.bin"), pattern(100_000 + i * 1000, seed))
+        })
+        .collect();
+    for (name, data) in &files {
+        write(&scratch.path().join(name), data);
+    }
+
+    // Every upload at once, half passive and half active, then every download at once.
+    for upload in [true, false] {
+        let mut running = tokio::task::JoinSet::new();
+        for (i, (name, _)) in files.iter().enumerate() {
+            let mut command = curl();
+            if i % 2 == 1 {
+                command.args(["-P", "-"]);
+            }
+            let local = scratch.path().join(name);
+            let url = server.url(&name.replace(' ', "%20"));
+            if upload {
+                command.arg("-T").arg(&local).arg(url);
+            } else {
+                command.arg("-o").arg(local.with_extension("back")).arg(url);
+            }
+            running.spawn(async move { run_ok(&mut command).await.status.success() });
+        }
+        while let Some(finished) = running.join_next().await {
+            assert!(finished.expect("a curl task"), "curl succeeded");
+        }
+    }
+    for (name, data) in &files {
+        assert_eq!(
+            &read(&server.root().join(name)),
+            data,
+            "{name} on the server"
+        );
+        let back = scratch.path().join(name).with_extension("back");
+        assert_eq!(&read(&back), data, "{name} downloaded");
+    }
+}
