@@ -326,3 +326,38 @@ async fn many_clients_at_once() {
         assert_eq!(&read(&back), data, "{name} downloaded");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn byte_ranges_end_with_abor() {
+    let server = TestServer::start().await;
+    let scratch = tempfile::tempdir().expect("scratch folder");
+    let data = pattern(5_000_000, 8);
+    write(&server.root().join("ranged.bin"), &data);
+
+    // curl asks REST 100 + RETR, reads 100 bytes, then sends ABOR (426, 226) and quits. Two URLs
+    // in one run: the second range comes after the first one's ABOR.
+    let first = scratch.path().join("first.bin");
+    let second = scratch.path().join("second.bin");
+    let output = run_ok(
+        curl()
+            .args(["--verbose", "-r", "100-199", "-o"])
+            .arg(&first)
+            .arg(server.url("ranged.bin"))
+            .arg("-o")
+            .arg(&second)
+            .arg(server.url("ranged.bin")),
+    )
+    .await;
+    assert_eq!(read(&first), &data[100..200]);
+    assert_eq!(read(&second), &data[100..200]);
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("< 426"),
+        "the range ended with ABOR and 426"
+    );
+
+    // `curl -I`: SIZE and MDTM as headers.
+    let head = run_ok(curl().arg("-I").arg(server.url("ranged.bin"))).await;
+    let head = String::from_utf8_lossy(&head.stdout).into_owned();
+    assert!(head.contains("Content-Length: 5000000"), "{head}");
+    assert!(head.contains("Last-Modified: "), "{head}");
+}

@@ -215,3 +215,32 @@ async fn everyday_commands() {
     let lines: Vec<&str> = output.lines().collect();
     assert_eq!(lines, ["renamed.bin", "sub/", "new dir/"], "cls output");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn segmented_download_and_resumed_upload() {
+    let server = TestServer::start().await;
+    let scratch = tempfile::tempdir().expect("scratch folder");
+    let big = pattern(5 * 1024 * 1024 + 3, 11);
+    write(&server.root().join("segmented.bin"), &big);
+    // An upload that stopped after its first 1,000,000 bytes.
+    let upload = pattern(3_000_000, 12);
+    write(&server.root().join("resume me.bin"), &upload[..1_000_000]);
+    let local = scratch.path().join("resume me.bin");
+    write(&local, &upload);
+    let fetched = scratch.path().join("segmented.bin");
+
+    // pget: four connections, each REST to its offset then closing early; put -c: continue.
+    lftp(
+        &server,
+        "",
+        &format!(
+            "pget -n 4 segmented.bin -o {}; put -c {} -o \"resume me.bin\"",
+            quoted(&fetched),
+            quoted(&local)
+        ),
+    )
+    .await;
+
+    assert_eq!(read(&fetched), big, "pget -n 4");
+    assert_eq!(read(&server.root().join("resume me.bin")), upload, "put -c");
+}
