@@ -135,3 +135,16 @@ async fn abor_during_large_download() {
     );
     assert_eq!(names(server.root()), ["big.bin", "small.txt"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn size_in_ascii_mode_and_stat_reply_codes() {
+    let server = TestServer::start().await;
+    write(&server.root().join("ascii-lf.txt"), b"one\ntwo\nthree\n");
+
+    ftplib(&server, "rfc_details").await;
+
+    assert_eq!(
+        read(&server.root().join("ascii-lf.txt")),
+        b"one\ntwo\nthree\n"
+    );
+}

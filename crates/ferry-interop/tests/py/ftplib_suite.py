@@ -310,6 +310,28 @@ def section_transfers(host, port):
     ftp.quit()
 
 
+def section_rfc_details(host, port):
+    """Reply details clients rely on less often: SIZE counts what TYPE A would send (RFC 3659
+    section 4), STAT of a file is 213 and of a folder 212 (RFC 959 section 4.2)."""
+    ftp = connect(host, port)
+    ftp.login()
+    # ascii-lf.txt is "one\ntwo\nthree\n" on disk: 14 bytes, 17 in TYPE A.
+    check(ftp.size("ascii-lf.txt") == 14, "SIZE in TYPE I")
+    ftp.voidcmd("TYPE A")
+    sent = len(raw_transfer(ftp, "RETR ascii-lf.txt"))
+    try:
+        reply = ftp.sendcmd("SIZE ascii-lf.txt")
+        check(reply == f"213 {sent}", "SIZE in TYPE A is what RETR sends (or 550)", reply)
+    except ftplib.error_perm as error:
+        check(str(error).startswith("550"), "SIZE in TYPE A refused with 550", str(error))
+    ftp.voidcmd("TYPE I")
+    ftp.mkd("folder")
+    check(ftp.sendcmd("STAT folder").startswith("212"), "STAT of a folder -> 212")
+    status = ftp.sendcmd("STAT ascii-lf.txt")
+    check(status.startswith("213") and "ascii-lf.txt" in status, "STAT of a file -> 213", status)
+    ftp.quit()
+
+
 def section_abort(host, port):
     """ABOR while a large download is running: 426 then 226, and the session goes on."""
     ftp = connect(host, port)
@@ -368,6 +390,7 @@ SECTIONS = {
     "session": section_session,
     "navigation": section_navigation,
     "transfers": section_transfers,
+    "rfc_details": section_rfc_details,
     "abort": section_abort,
     "ipv6": section_ipv6,
 }
