@@ -10,6 +10,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::auth::{Anonymous, UsersFile};
+use crate::tls::TlsSettings;
 
 /// Where ferryd listens when told nothing.
 pub const DEFAULT_BIND: &str = "127.0.0.1:2121";
@@ -64,6 +65,13 @@ pub struct Config {
     /// The IPv4 address PASV replies advertise; `None` uses the control connection's local
     /// address.
     pub passive_address: Option<IpAddr>,
+    /// FTPS (RFC 4217); `None` answers AUTH with 502.
+    pub tls: Option<TlsSettings>,
+    /// Refuse USER/PASS before AUTH TLS, and data transfers without PROT P.
+    pub require_tls: bool,
+    /// Refuse TLS data connections that do not resume the control connection's session
+    /// (Python's ftplib cannot resume, so this is off by default).
+    pub require_tls_session_reuse: bool,
 }
 
 impl Config {
@@ -81,6 +89,9 @@ impl Config {
             max_sessions_per_ip: DEFAULT_MAX_SESSIONS_PER_IP,
             passive_ports: None,
             passive_address: None,
+            tls: None,
+            require_tls: false,
+            require_tls_session_reuse: false,
         }
     }
 
@@ -93,6 +104,9 @@ impl Config {
             && (low == 0 || low > high)
         {
             return Err(format!("passive port range {low}-{high} is empty"));
+        }
+        if self.require_tls && self.tls.is_none() {
+            return Err("TLS is required but no certificate is configured".into());
         }
         if self.max_line < 64 {
             return Err("max line length must be at least 64".into());
@@ -141,6 +155,18 @@ pub struct FileSettings {
     pub passive_ports: Option<String>,
     /// Address advertised in PASV replies.
     pub passive_address: Option<IpAddr>,
+    /// TLS certificate chain (PEM).
+    pub tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM).
+    pub tls_key: Option<PathBuf>,
+    /// Make a self-signed certificate at start.
+    pub tls_self_signed: Option<bool>,
+    /// Implicit FTPS listen addresses.
+    pub implicit_bind: Option<Vec<SocketAddr>>,
+    /// Require TLS for login and data.
+    pub require_tls: Option<bool>,
+    /// Require TLS session reuse on data connections.
+    pub require_tls_session_reuse: Option<bool>,
 }
 
 /// Parses "LOW-HIGH".

@@ -13,6 +13,8 @@ pub mod config;
 mod data;
 mod listener;
 mod session;
+mod stream;
+pub mod tls;
 mod transfer;
 
 use std::io;

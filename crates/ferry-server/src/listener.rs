@@ -71,13 +71,27 @@ impl Server {
 
     /// Accepts sessions on `listener` until `shutdown` is cancelled.
     pub async fn serve(&self, listener: TcpListener, shutdown: CancellationToken) {
+        self.accept_loop(listener, shutdown, false).await;
+    }
+
+    /// Accepts implicit-FTPS sessions (TLS from the first byte) on `listener`.
+    pub async fn serve_implicit(&self, listener: TcpListener, shutdown: CancellationToken) {
+        self.accept_loop(listener, shutdown, true).await;
+    }
+
+    async fn accept_loop(
+        &self,
+        listener: TcpListener,
+        shutdown: CancellationToken,
+        implicit: bool,
+    ) {
         loop {
             let accepted = tokio::select! {
                 () = shutdown.cancelled() => break,
                 accepted = listener.accept() => accepted,
             };
             match accepted {
-                Ok((stream, peer)) => self.admit(stream, peer, &shutdown),
+                Ok((stream, peer)) => self.admit(stream, peer, &shutdown, implicit),
                 Err(error) => {
                     tracing::warn!(%error, "accept failed");
                     tokio::time::sleep(ACCEPT_BACKOFF).await;
@@ -92,7 +106,13 @@ impl Server {
         self.tracker.wait().await;
     }
 
-    fn admit(&self, stream: TcpStream, peer: SocketAddr, shutdown: &CancellationToken) {
+    fn admit(
+        &self,
+        stream: TcpStream,
+        peer: SocketAddr,
+        shutdown: &CancellationToken,
+        implicit: bool,
+    ) {
         let _ = stream.set_nodelay(true);
         // Clients send ABOR as TCP urgent data (ftplib's MSG_OOB, RFC 959 section 4.1.3 Synch);
         // without this the kernel takes the urgent byte (the LF) out of the stream.
@@ -124,7 +144,7 @@ impl Server {
         let shared = Arc::clone(&self.shared);
         let shutdown = shutdown.child_token();
         self.tracker.spawn(async move {
-            session::run(stream, peer, shared, shutdown).await;
+            session::run(stream, peer, shared, shutdown, implicit).await;
             drop(permit);
         });
     }

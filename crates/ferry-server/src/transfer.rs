@@ -19,7 +19,10 @@ use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use rustls::HandshakeKind;
+
 use crate::data::{self, DataSetup};
+use crate::stream::Stream;
 
 /// Size of the buffers that move file data.
 const BUFFER_SIZE: usize = 256 * 1024;
@@ -85,6 +88,9 @@ pub(crate) enum Failure {
     /// The storage failed: its kind's reply.
     #[error("storage: {0}")]
     Storage(StorageError),
+    /// TLS on the data connection failed or did not resume the session: 522.
+    #[error("data connection TLS: {0}")]
+    Tls(String),
     /// ABOR or shutdown.
     #[error("cancelled")]
     Cancelled,
@@ -101,31 +107,37 @@ pub(crate) struct Running {
     pub(crate) verb: &'static str,
 }
 
+/// TLS for a data connection (after `PROT P`).
+#[derive(Debug, Clone)]
+pub(crate) struct DataTls {
+    /// The configuration the control connection used, so the session can be resumed.
+    pub(crate) config: Arc<rustls::ServerConfig>,
+    /// Refuse data connections that do not resume the control connection's session.
+    pub(crate) require_reuse: bool,
+}
+
+/// Everything a transfer task needs.
+#[derive(Debug)]
+pub(crate) struct Plan {
+    pub(crate) setup: DataSetup,
+    pub(crate) peer_ip: IpAddr,
+    pub(crate) timeout: Duration,
+    pub(crate) tls: Option<DataTls>,
+    pub(crate) work: Work,
+    pub(crate) verb: &'static str,
+    pub(crate) name: String,
+}
+
 /// Starts a transfer task.
-pub(crate) fn start(
-    setup: DataSetup,
-    peer_ip: IpAddr,
-    timeout: Duration,
-    work: Work,
-    verb: &'static str,
-    name: String,
-) -> Running {
+pub(crate) fn start(plan: Plan) -> Running {
     let (sender, events) = mpsc::channel(2);
     let cancel = CancellationToken::new();
     let bytes = Arc::new(AtomicU64::new(0));
     let task_cancel = cancel.clone();
     let task_bytes = Arc::clone(&bytes);
+    let (verb, name) = (plan.verb, plan.name.clone());
     tokio::spawn(async move {
-        let result = transfer(
-            setup,
-            peer_ip,
-            timeout,
-            work,
-            &sender,
-            &task_bytes,
-            &task_cancel,
-        )
-        .await;
+        let result = transfer(plan, &sender, &task_bytes, &task_cancel).await;
         let _ = sender.send(Event::Done(result)).await;
     });
     Running {
@@ -139,19 +151,35 @@ pub(crate) fn start(
 }
 
 async fn transfer(
-    setup: DataSetup,
-    peer_ip: IpAddr,
-    timeout: Duration,
-    work: Work,
+    plan: Plan,
     events: &mpsc::Sender<Event>,
     bytes: &AtomicU64,
     cancel: &CancellationToken,
 ) -> Result<(), Failure> {
+    let Plan {
+        setup,
+        peer_ip,
+        timeout,
+        tls,
+        work,
+        ..
+    } = plan;
+    let opened = async {
+        let tcp = data::connect(setup, peer_ip, timeout)
+            .await
+            .map_err(Failure::Connect)?;
+        // 150 goes out once TCP is connected and before any TLS handshake: clients such as
+        // Python's ftplib start the handshake only after they have read it.
+        let _ = events.send(Event::Connected).await;
+        match tls {
+            None => Ok(Stream::Plain(tcp)),
+            Some(tls) => handshake(tcp, tls, timeout).await,
+        }
+    };
     let mut stream = tokio::select! {
         () = cancel.cancelled() => return Err(Failure::Cancelled),
-        stream = data::connect(setup, peer_ip, timeout) => stream.map_err(Failure::Connect)?,
+        stream = opened => stream?,
     };
-    let _ = events.send(Event::Connected).await;
     let sent = match work {
         // An upload stops by itself on cancel, so that its partial is flushed before we answer.
         Work::Receive { upload, ascii } => {
@@ -175,13 +203,27 @@ async fn transfer(
         }
     };
     sent?;
+    // For TLS this sends close_notify, which tells the client the data is complete.
     stream.shutdown().await.map_err(Failure::Network)
+}
+
+/// The server side of a TLS handshake on a data connection (RFC 4217 section 7).
+async fn handshake(tcp: TcpStream, tls: DataTls, timeout: Duration) -> Result<Stream, Failure> {
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls.config);
+    let stream = tokio::time::timeout(timeout, acceptor.accept(tcp))
+        .await
+        .map_err(|_| Failure::Tls("handshake timed out".into()))?
+        .map_err(|e| Failure::Tls(e.to_string()))?;
+    if tls.require_reuse && stream.get_ref().1.handshake_kind() != Some(HandshakeKind::Resumed) {
+        return Err(Failure::Tls("session reuse required".into()));
+    }
+    Ok(Stream::Tls(Box::new(stream)))
 }
 
 async fn send_file(
     mut download: Download,
     ascii: bool,
-    stream: &mut TcpStream,
+    stream: &mut Stream,
     bytes: &AtomicU64,
 ) -> Result<(), Failure> {
     let mut buffer = vec![0u8; BUFFER_SIZE];
@@ -210,7 +252,7 @@ async fn send_file(
 async fn receive_file(
     mut upload: Upload,
     ascii: bool,
-    mut stream: TcpStream,
+    mut stream: Stream,
     bytes: &AtomicU64,
     cancel: &CancellationToken,
 ) -> Result<(), Failure> {
@@ -244,6 +286,8 @@ async fn receive_file(
         let _ = upload.abort().await;
         return Err(failure);
     }
+    // Answer the client's close_notify with ours: ftplib waits for it (ssl unwrap).
+    let _ = stream.shutdown().await;
     if pending_cr {
         upload
             .write_all(b"\r")
@@ -257,7 +301,7 @@ async fn send_listing(
     source: ListSource,
     format: &ListFormat,
     now: i64,
-    stream: &mut TcpStream,
+    stream: &mut Stream,
     bytes: &AtomicU64,
 ) -> Result<(), Failure> {
     let mut out = Vec::with_capacity(LISTING_FLUSH + 1024);
