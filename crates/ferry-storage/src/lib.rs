@@ -18,6 +18,7 @@ mod error;
 mod local;
 #[cfg(feature = "s3")]
 mod s3;
+mod s3_config;
 
 use std::io;
 use std::pin::Pin;
@@ -28,7 +29,8 @@ pub use ferry_proto::VirtualPath;
 pub use ferry_proto::listing::{Entry, EntryKind};
 pub use local::{LocalStorage, PARTIAL_PREFIX};
 #[cfg(feature = "s3")]
-pub use s3::{S3Config, S3Storage};
+pub use s3::S3Storage;
+pub use s3_config::S3Config;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 /// A result with a [`StorageError`].
@@ -59,6 +61,16 @@ pub enum Storage {
 }
 
 impl Storage {
+    /// Checks that the backend answers (a request to the bucket on S3; nothing for a folder,
+    /// which was opened already).
+    pub async fn check(&self) -> Result<()> {
+        match self {
+            Storage::Local(_) => Ok(()),
+            #[cfg(feature = "s3")]
+            Storage::S3(s3) => s3.check().await,
+        }
+    }
+
     /// Facts about one path.
     pub async fn stat(&self, path: &VirtualPath) -> Result<Entry> {
         match self {

@@ -37,18 +37,20 @@ use std::io;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, ready};
+use std::time::Duration;
 
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
 use opendal::options::ListOptions;
-use opendal::{Buffer, BufferStream, Metadata, Operator, Writer};
+use opendal::{Buffer, BufferStream, HttpTransporter, Metadata, Operator, Writer};
+use opendal_http_transport_reqwest::ReqwestTransport;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::mpsc;
 
 use crate::local::{BusyGuard, UNIQUE_TRIES, check_name, is_reserved};
 use crate::{
-    Download, DownloadInner, Entry, EntryKind, ErrorKind, ListStream, Result, StorageError, Upload,
-    UploadInner, VirtualPath, WriteMode,
+    Download, DownloadInner, Entry, EntryKind, ErrorKind, ListStream, Result, S3Config,
+    StorageError, Upload, UploadInner, VirtualPath, WriteMode,
 };
 
 /// Size of a multipart upload's parts (S3 wants at least 5 MiB but for the last).
@@ -59,67 +61,12 @@ pub(crate) const PARTS_IN_FLIGHT: usize = 2;
 const READ_CHUNK: usize = 4 << 20;
 /// Ranges a download fetches ahead of the client.
 const READS_IN_FLIGHT: usize = 2;
+/// How long connecting to the S3 endpoint may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long the S3 endpoint may stay silent during a request.
+const READ_TIMEOUT: Duration = Duration::from_secs(120);
 /// How many entries a listing reads ahead of the client.
 const LIST_AHEAD: usize = 64;
-
-/// Where the bucket is and how to reach it.
-#[derive(Clone, Default, PartialEq, Eq)]
-pub struct S3Config {
-    /// The bucket's name.
-    pub bucket: String,
-    /// The key prefix that is the served root (`""` for the whole bucket).
-    pub prefix: String,
-    /// The endpoint, `scheme://host:port` (`None`: AWS).
-    pub endpoint: Option<String>,
-    /// The region (`None`: `us-east-1`).
-    pub region: Option<String>,
-    /// Access key; with the secret it replaces the usual AWS credential chain.
-    pub access_key_id: Option<String>,
-    /// Secret key.
-    pub secret_access_key: Option<String>,
-    /// Session token for temporary credentials.
-    pub session_token: Option<String>,
-}
-
-impl fmt::Debug for S3Config {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // Never print the secrets.
-        f.debug_struct("S3Config")
-            .field("bucket", &self.bucket)
-            .field("prefix", &self.prefix)
-            .field("endpoint", &self.endpoint)
-            .field("region", &self.region)
-            .field("access_key_id", &self.access_key_id)
-            .finish_non_exhaustive()
-    }
-}
-
-impl S3Config {
-    /// Parses `s3://BUCKET[/PREFIX]`.
-    pub fn from_url(url: &str) -> std::result::Result<S3Config, String> {
-        let rest = url
-            .strip_prefix("s3://")
-            .ok_or_else(|| format!("{url}: expected s3://BUCKET[/PREFIX]"))?;
-        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-        if bucket.is_empty() {
-            return Err(format!("{url}: no bucket name"));
-        }
-        Ok(S3Config {
-            bucket: bucket.to_string(),
-            prefix: prefix.trim_matches('/').to_string(),
-            ..S3Config::default()
-        })
-    }
-
-    /// `s3://BUCKET/PREFIX`, for messages.
-    pub fn url(&self) -> String {
-        if self.prefix.is_empty() {
-            format!("s3://{}", self.bucket)
-        } else {
-            format!("s3://{}/{}", self.bucket, self.prefix)
-        }
-    }
-}
 
 /// A bucket (or a prefix of one) on an S3-compatible store. See the module documentation for
 /// how it differs from a folder.
@@ -200,6 +147,18 @@ fn file_entry(name: Vec<u8>, meta: &Metadata) -> Entry {
     }
 }
 
+/// The HTTP client: rustls with ring, and timeouts so that a silent server fails a request
+/// rather than hanging a session.
+fn http_client() -> Result<reqwest::Client> {
+    // The process-wide provider reqwest needs; ignore "already installed".
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .read_timeout(READ_TIMEOUT)
+        .build()
+        .map_err(|e| StorageError::new(ErrorKind::Other, format!("HTTP client: {e}")))
+}
+
 fn name_of(path: &VirtualPath) -> Vec<u8> {
     path.file_name().unwrap_or(b"/").to_vec()
 }
@@ -209,9 +168,8 @@ fn not_found() -> StorageError {
 }
 
 impl S3Storage {
-    /// Connects to the bucket and checks that it answers.
-    pub async fn open(config: &S3Config) -> Result<S3Storage> {
-        opendal::install_default();
+    /// Sets up the client for the bucket (no request yet: see [`S3Storage::check`]).
+    pub fn open(config: &S3Config) -> Result<S3Storage> {
         let mut builder = opendal::services::S3::default()
             .bucket(&config.bucket)
             .root(&format!("/{}", config.prefix))
@@ -231,11 +189,19 @@ impl S3Storage {
             }
         }
         let operator = Operator::new(builder).map_err(storage_error)?;
-        operator.check().await.map_err(storage_error)?;
+        let context = operator
+            .context()
+            .with_http_transport(HttpTransporter::new(ReqwestTransport::new(http_client()?)));
+        let operator = operator.with_context(context);
         Ok(S3Storage {
             operator,
             busy: Arc::default(),
         })
+    }
+
+    /// Asks the bucket for a listing, to fail at start rather than at the first client.
+    pub async fn check(&self) -> Result<()> {
+        self.operator.check().await.map_err(storage_error)
     }
 
     /// Facts about a key that may be a file, a folder or nothing.

@@ -35,8 +35,9 @@ fn config(server: &S3Server, prefix: &str) -> S3Config {
 async fn open(server: &S3Server, prefix: &str) -> Storage {
     let started = Instant::now();
     loop {
-        match S3Storage::open(&config(server, prefix)).await {
-            Ok(storage) => return Storage::S3(storage),
+        let storage = Storage::S3(S3Storage::open(&config(server, prefix)).unwrap());
+        match storage.check().await {
+            Ok(()) => return storage,
             Err(e) if started.elapsed() < Duration::from_secs(30) => {
                 let _ = e;
                 tokio::time::sleep(Duration::from_millis(200)).await;
