@@ -11,8 +11,8 @@
 //! - RNFR/RNTO is a server-side copy, then a delete: not atomic. A folder is copied key by key
 //!   and then deleted; a failure half-way leaves both copies.
 //! - RETR reads ranges, so REST n + RETR starts at byte n without reading what comes before.
-//! - STOR streams into a multipart upload of 8 MiB parts with at most 2 parts in flight
-//!   (`PART_SIZE`, `PARTS_IN_FLIGHT`), so memory stays bounded whatever the file size
+//! - STOR streams into a multipart upload of 8 MiB parts, one part uploading while the next
+//!   fills (`PART_SIZE`, `PARTS_IN_FLIGHT`), so memory stays bounded whatever the file size
 //!   (small files go up in one PUT). The object appears only when the upload completes
 //!   ([`Upload::commit`]); an aborted or dropped upload aborts the multipart upload, so nothing
 //!   is kept to resume: [`S3Storage::partial_size`] is always `None`.
@@ -53,10 +53,13 @@ use crate::{
     StorageError, Upload, UploadInner, VirtualPath, WriteMode,
 };
 
-/// Size of a multipart upload's parts (S3 wants at least 5 MiB but for the last).
+/// Size of a multipart upload's parts (S3 wants at least 5 MiB but for the last, and at most
+/// 10,000 parts).
 pub(crate) const PART_SIZE: usize = 8 << 20;
-/// Parts uploaded at once. One upload holds about `(PARTS_IN_FLIGHT + 1) * PART_SIZE` bytes.
-pub(crate) const PARTS_IN_FLIGHT: usize = 2;
+/// Parts uploaded at once. One upload holds about `(PARTS_IN_FLIGHT + 1) * PART_SIZE` bytes:
+/// measured through ferryd, +17 MiB with 1 and 8 MiB parts, +55 MiB with 2 (more buffers
+/// alive across threads). With S3's limit of 10,000 parts the largest upload is about 78 GiB.
+pub(crate) const PARTS_IN_FLIGHT: usize = 1;
 /// Size of the ranges a download fetches.
 const READ_CHUNK: usize = 4 << 20;
 /// Ranges a download fetches ahead of the client.
