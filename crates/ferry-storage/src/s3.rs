@@ -41,7 +41,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
-use opendal::options::ListOptions;
+use opendal::options::{ListOptions, ReadOptions};
 use opendal::{Buffer, BufferStream, HttpTransporter, Metadata, Operator, Writer};
 use opendal_http_transport_reqwest::ReqwestTransport;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -364,23 +364,22 @@ impl S3Storage {
         };
         let guard = BusyGuard::take(&self.busy, &target)?;
         let key = key(&target)?;
-        // The old object's bytes that the new one starts with.
-        let keep = match mode {
-            WriteMode::Create | WriteMode::Unique | WriteMode::Resume(0) => 0,
+        // The old object's bytes that the new one starts with, and its ETag.
+        let (keep, etag) = match mode {
+            WriteMode::Create | WriteMode::Unique | WriteMode::Resume(0) => (0, None),
             WriteMode::Append | WriteMode::Resume(_) => {
-                let size = self
-                    .file_metadata(&target, &key)
-                    .await?
-                    .map(|meta| meta.content_length());
+                let meta = self.file_metadata(&target, &key).await?;
+                let size = meta.as_ref().map(Metadata::content_length);
+                let etag = meta.and_then(|meta| meta.etag().map(str::to_string));
                 match (mode, size) {
-                    (WriteMode::Resume(offset), Some(size)) if offset <= size => offset,
+                    (WriteMode::Resume(offset), Some(size)) if offset <= size => (offset, etag),
                     (WriteMode::Resume(_), _) => {
                         return Err(StorageError::new(
                             ErrorKind::Unsupported,
                             "restart point beyond the stored object (S3 keeps no partial uploads)",
                         ));
                     }
-                    (_, size) => size.unwrap_or(0),
+                    (_, size) => (size.unwrap_or(0), etag),
                 }
             }
         };
@@ -393,7 +392,14 @@ impl S3Storage {
             .map_err(storage_error)?;
         if keep > 0 {
             // Whole parts are copied server-side; the rest streams through us.
-            if let Err(e) = writer.copy_from(&key, 0..keep).await {
+            // Copy from the very object measured: if another upload replaced it meanwhile, fail
+            // rather than splice two objects.
+            let options = ReadOptions {
+                range: (0..keep).into(),
+                if_match: etag,
+                ..ReadOptions::default()
+            };
+            if let Err(e) = writer.copy_from_options(&key, options).await {
                 let _ = writer.abort().await;
                 return Err(storage_error(e));
             }
