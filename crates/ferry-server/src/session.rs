@@ -23,11 +23,11 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
-use crate::Shared;
 use crate::auth::{self, Anonymous};
 use crate::data::{self, DataSetup};
 use crate::stream::Stream;
 use crate::transfer::{self, DataTls, Event, Failure, ListFormat, ListSource, Plan, Running, Work};
+use crate::{Shared, limits};
 
 /// Bytes read from the control connection at a time.
 const READ_CHUNK: usize = 4096;
@@ -89,6 +89,8 @@ struct Session {
     pbsz: bool,
     /// The data protection level from PROT; clear until PROT P.
     prot: ProtLevel,
+    /// Set by a handler whose reply ends the session (a ban).
+    closing: bool,
 }
 
 /// Runs one session to its end. With `implicit`, TLS starts with the first byte (implicit
@@ -140,6 +142,7 @@ pub(crate) async fn run(
         connected_at: Instant::now(),
         pbsz: false,
         prot: ProtLevel::Clear,
+        closing: false,
     };
     let reason = session.serve().await;
     if let Some(running) = session.running.take() {
@@ -252,7 +255,19 @@ impl Session {
             return "write failed";
         }
         let mut buffer = vec![0u8; READ_CHUNK];
+        // Shutdown: until when a running transfer may go on, and whether it was cut already.
+        let mut drain_until: Option<Instant> = None;
+        let mut cut = false;
         loop {
+            if drain_until.is_some() && self.running.is_none() {
+                let _ = self
+                    .send(&reply(
+                        ReplyCode::SERVICE_NOT_AVAILABLE,
+                        "Server shutting down.",
+                    ))
+                    .await;
+                return "server shutdown";
+            }
             if let Some(reason) = self.drain_lines().await {
                 return reason;
             }
@@ -262,6 +277,7 @@ impl Session {
             };
             let reading = self.deferred.len() < MAX_DEFERRED;
             let transferring = self.running.is_some();
+            let draining = drain_until.is_some();
             tokio::select! {
                 read = self.stream.read(&mut buffer), if reading => match read {
                     Ok(0) => return "client closed the connection",
@@ -281,15 +297,45 @@ impl Session {
                         return "write failed";
                     }
                 }
-                () = self.shutdown.cancelled() => {
-                    let _ = self.send(&reply(ReplyCode::SERVICE_NOT_AVAILABLE, "Server shutting down.")).await;
-                    return "server shutdown";
+                () = self.shutdown.cancelled(), if !draining => {
+                    // Idle: 421 now. Transferring: let it finish within the grace period.
+                    drain_until = Some(Instant::now() + self.shared.config.shutdown_grace);
+                    if transferring {
+                        tracing::info!(peer = %self.peer, "shutting down after the running transfer");
+                    }
+                }
+                () = tokio::time::sleep_until(drain_until.unwrap_or(timeout).into()), if draining => {
+                    if cut {
+                        return "server shutdown";
+                    }
+                    // Grace is over: abort the transfer (426 follows), then 421.
+                    if let Some(running) = &self.running {
+                        running.cancel.cancel();
+                    }
+                    cut = true;
+                    drain_until = Some(Instant::now() + ABORT_WAIT);
                 }
                 () = tokio::time::sleep_until(timeout.into()), if !transferring => {
                     let _ = self.send(&reply(ReplyCode::SERVICE_NOT_AVAILABLE, "Timeout: closing control connection.")).await;
                     return "timeout";
                 }
             }
+        }
+    }
+
+    /// False when the client has closed the control connection (a non-blocking peek sees the
+    /// end of the stream). Bytes waiting to be read, or none yet, mean it is alive.
+    fn control_alive(&self) -> bool {
+        let tcp = match &self.stream {
+            Stream::Plain(tcp) => tcp,
+            Stream::Tls(tls) => tls.get_ref().0,
+            Stream::Closed => return false,
+        };
+        let mut probe = [std::mem::MaybeUninit::<u8>::uninit(); 1];
+        match socket2::SockRef::from(tcp).peek(&mut probe) {
+            Ok(0) => false,
+            Ok(_) => true,
+            Err(e) => e.kind() == std::io::ErrorKind::WouldBlock,
         }
     }
 
@@ -391,7 +437,11 @@ impl Session {
         if let Some(answer) = answer {
             self.send(&answer).await?;
         }
-        Ok(Flow::Continue)
+        Ok(if self.closing {
+            Flow::Close
+        } else {
+            Flow::Continue
+        })
     }
 
     fn user_name(&self) -> &str {
@@ -583,6 +633,9 @@ impl Session {
         match self.authenticate(&name, password).await {
             Some(account) => {
                 tracing::info!(peer = %self.peer, user = %account.name, "logged in");
+                if !auth::is_anonymous_name(&name) {
+                    self.shared.logins.succeeded(self.peer.ip().to_canonical());
+                }
                 let text = if account.read_only {
                     "Logged in (read-only)."
                 } else {
@@ -593,9 +646,24 @@ impl Session {
                 reply(ReplyCode::LOGGED_IN, text)
             }
             None => {
-                tracing::warn!(peer = %self.peer, user = %String::from_utf8_lossy(&name), "login failed");
+                let ip = self.peer.ip().to_canonical();
+                let user = String::from_utf8_lossy(&name).into_owned();
+                tracing::warn!(peer = %self.peer, %user, "login failed");
                 self.login = Login::User;
-                reply(ReplyCode::NOT_LOGGED_IN, "Login incorrect.")
+                match self.shared.logins.failed(ip, Instant::now()) {
+                    limits::Verdict::Delay(delay) => {
+                        tokio::time::sleep(delay).await;
+                        reply(ReplyCode::NOT_LOGGED_IN, "Login incorrect.")
+                    }
+                    limits::Verdict::Banned => {
+                        tracing::warn!(peer = %self.peer, %user, "too many failed logins; address banned");
+                        self.closing = true;
+                        reply(
+                            ReplyCode::SERVICE_NOT_AVAILABLE,
+                            "Too many failed logins; closing.",
+                        )
+                    }
+                }
             }
         }
     }
@@ -977,6 +1045,18 @@ impl Session {
                 return Some(reply(ReplyCode::FILE_UNAVAILABLE, "Not a folder."));
             }
             Ok(entry) => ListSource::Entries(vec![entry]),
+            // `LIST *.txt`, `NLST a?c`: a pattern in the last name, matched against its folder.
+            Err(error)
+                if error.kind() == ErrorKind::NotFound
+                    && !matches!(format, ListFormat::Machine { .. })
+                    && full.file_name().is_some_and(transfer::is_glob) =>
+            {
+                let pattern = full.file_name().unwrap_or_default().to_vec();
+                match storage.list(&full.parent()).await {
+                    Ok(stream) => ListSource::Matching(stream, pattern),
+                    Err(error) => return Some(storage_reply(&error)),
+                }
+            }
             Err(error) => return Some(storage_reply(&error)),
         };
         let work = Work::List {
@@ -1003,6 +1083,10 @@ impl Session {
                 };
                 let text = format!("Opening {mode} mode data connection for {}.", running.name);
                 self.send(&reply(ReplyCode::FILE_STATUS_OK, text)).await
+            }
+            Some(Event::UploadEnded(answer)) => {
+                let _ = answer.send(self.control_alive());
+                Ok(())
             }
             Some(Event::Done(result)) => {
                 let Some(running) = self.running.take() else {
