@@ -154,6 +154,17 @@ impl Storage {
         }
     }
 
+    /// Deletes partial uploads older than `max_age` (left by crashes or abandoned resumes);
+    /// returns how many. Newer ones stay so that their clients can resume them. S3 keeps no
+    /// partial objects (0); a bucket lifecycle rule aborts stale multipart uploads.
+    pub async fn remove_stale_partials(&self, max_age: std::time::Duration) -> Result<usize> {
+        match self {
+            Storage::Local(local) => local.remove_stale_partials(max_age).await,
+            #[cfg(feature = "s3")]
+            Storage::S3(_) => Ok(0),
+        }
+    }
+
     /// Sets a file's modification time (seconds since the Unix epoch). S3 answers
     /// [`ErrorKind::Unsupported`]: an object's time is when it was written.
     pub async fn set_modified(&self, path: &VirtualPath, secs: i64) -> Result<()> {
@@ -183,6 +194,8 @@ impl ListStream {
 pub struct Download {
     /// The file's total size (not counting the offset).
     pub size: u64,
+    /// Where reading starts (REST).
+    pub offset: u64,
     inner: DownloadInner,
 }
 

@@ -344,6 +344,7 @@ impl S3Storage {
         };
         Ok(Download {
             size,
+            offset,
             inner: DownloadInner::S3(S3Download {
                 stream,
                 buffer: None,
