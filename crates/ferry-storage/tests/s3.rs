@@ -371,6 +371,19 @@ async fn conformance(server: &S3Server) {
         assert_eq!(kind(storage.stat(&path("d2")).await), ErrorKind::NotFound);
     }
 
+    // A listing longer than one S3 page (1000 keys) streams whole.
+    let names_wanted: Vec<String> = (0..1003).map(|i| format!("f{i:04}")).collect();
+    for batch in names_wanted.chunks(32) {
+        futures::future::join_all(batch.iter().map(|name| {
+            let storage = storage.clone();
+            async move { store(&storage, &format!("many/{name}"), b"x").await }
+        }))
+        .await;
+    }
+    let listed = names(&storage, "many").await;
+    assert_eq!(listed.len(), names_wanted.len());
+    assert!(listed.iter().map(|(n, _)| n).eq(names_wanted.iter()));
+
     // What S3 does not do, and the names nobody may use.
     assert_eq!(
         kind(storage.set_modified(&path("u.txt"), 0).await),
