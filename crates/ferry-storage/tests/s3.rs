@@ -384,10 +384,23 @@ async fn conformance(server: &S3Server) {
     assert_eq!(listed.len(), names_wanted.len());
     assert!(listed.iter().map(|(n, _)| n).eq(names_wanted.iter()));
 
+    // STOR into a folder that does not exist makes it (a key makes its prefixes).
+    store(&storage, "implicit/f.txt", b"f").await;
+    assert_eq!(
+        storage.stat(&path("implicit")).await.unwrap().kind,
+        EntryKind::Dir
+    );
+    storage.remove_file(&path("implicit/f.txt")).await.unwrap();
+
     // What S3 does not do, and the names nobody may use.
     assert_eq!(
         kind(storage.set_modified(&path("u.txt"), 0).await),
         ErrorKind::Unsupported
+    );
+    let not_utf8 = VirtualPath::root().resolve(b"bad\xff.txt").unwrap();
+    assert_eq!(
+        kind(storage.write(&not_utf8, WriteMode::Create).await),
+        ErrorKind::BadName
     );
     for name in [".ferry-partial.x", "d/.ferry-partial.y"] {
         assert_eq!(
