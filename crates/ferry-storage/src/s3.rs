@@ -20,8 +20,10 @@
 //!   it, or its first n): whole parts are copied server-side (UploadPartCopy), the rest is
 //!   streamed through us, then the client's bytes follow. The old object stays visible, whole,
 //!   until the new one completes; a failed upload leaves it untouched. REST beyond the old
-//!   object's size, or with no object, is [`ErrorKind::Unsupported`]. OpenDAL's S3 "append" is
-//!   never used: ordinary S3 servers ignore its write-offset header and replace the object.
+//!   object's size, or with no object, is [`ErrorKind::Unsupported`]; so is an old object over
+//!   5 GiB (one copy call's limit). The copy takes one request per part, before the upload is
+//!   handed back. OpenDAL's S3 "append" is never used: ordinary S3 servers ignore its
+//!   write-offset header and replace the object.
 //! - MFMT is [`ErrorKind::Unsupported`]: an object's time is when it was written.
 //! - STOU picks a name nobody has at that moment; two nodes racing for the same name can both
 //!   pick it (no conditional write is relied on, since not every server enforces one).
