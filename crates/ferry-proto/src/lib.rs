@@ -18,7 +18,9 @@ mod path;
 mod reply;
 pub mod time;
 
-pub use command::{Command, CommandError, ProtLevel, StructureKind, TransferMode, TransferType};
+pub use command::{
+    Command, CommandError, EpsvArg, ProtLevel, StructureKind, TransferMode, TransferType,
+};
 pub use line::{LineBuffer, LineError};
 pub use path::{MAX_NAME_LEN, MAX_PATH_LEN, PathError, VirtualPath};
 pub use reply::{Reply, ReplyCode, ReplyDecoder, ReplyError};

@@ -1,1 +1,59 @@
-//! placeholder
+//! ferryd's library: a listener, one task per FTP session, data transfers and their limits.
+//!
+//! [`run`] serves one already-bound listener until the shutdown token is cancelled; tests start it
+//! on port 0. [`Server`] serves several listeners from one shared state. Each session is a task
+//! that owns its state outright; a session's failure ends that session only, never the accept
+//! loop. On shutdown the listeners stop accepting and every session says 421 and closes.
+//!
+//! This crate does NOT parse FTP (that is `ferry-proto`) or touch files directly (that is
+//! `ferry-storage`).
+
+pub mod auth;
+pub mod config;
+mod data;
+mod listener;
+mod session;
+mod transfer;
+
+use std::io;
+use std::sync::Arc;
+
+pub use auth::{Anonymous, User, UsersFile};
+pub use config::{Config, LogFormat};
+use ferry_storage::{LocalStorage, Storage};
+pub use listener::Server;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+/// Serves `listener` with `config` until `shutdown` is cancelled, then waits for the sessions to
+/// close.
+pub async fn run(
+    listener: TcpListener,
+    config: Config,
+    shutdown: CancellationToken,
+) -> io::Result<()> {
+    let server = Server::new(config)?;
+    server.serve(listener, shutdown).await;
+    server.wait().await;
+    Ok(())
+}
+
+/// Opens the storage backend for `config`.
+fn open_storage(config: &Config) -> io::Result<Storage> {
+    Ok(Storage::Local(LocalStorage::open(&config.root)?))
+}
+
+/// The state every session shares.
+#[derive(Debug)]
+struct Shared {
+    config: Config,
+    storage: Storage,
+}
+
+impl Shared {
+    fn new(config: Config) -> io::Result<Arc<Shared>> {
+        config.validate().map_err(io::Error::other)?;
+        let storage = open_storage(&config)?;
+        Ok(Arc::new(Shared { config, storage }))
+    }
+}

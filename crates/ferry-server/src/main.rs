@@ -1,1 +1,364 @@
-fn main() {}
+//! `ferryd`: parses flags, builds a [`Config`], binds, and serves until Ctrl-C or SIGTERM.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand};
+use ferry_server::Server;
+use ferry_server::auth::{Anonymous, User, UsersFile};
+use ferry_server::config::{self, Config, FileSettings, LogFormat};
+use tokio_util::sync::CancellationToken;
+
+/// Serve a folder over FTP.
+#[derive(Debug, Parser)]
+#[command(name = "ferryd", version, args_conflicts_with_subcommands = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Commands>,
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+#[derive(Debug, Args)]
+struct ServeArgs {
+    /// The folder to serve (default: the current folder).
+    root: Option<PathBuf>,
+    /// Address to listen on, IPv4 or IPv6; repeat for several (default 127.0.0.1:2121).
+    #[arg(long = "bind", value_name = "ADDR")]
+    bind: Vec<SocketAddr>,
+    /// Users file (TOML with Argon2id hashes); see `ferryd user add`.
+    #[arg(long, value_name = "FILE")]
+    users: Option<PathBuf>,
+    /// Anonymous access (default: write on loopback without a users file, off otherwise).
+    #[arg(long, value_enum)]
+    anonymous: Option<Anonymous>,
+    /// Settings file (TOML); flags win over it.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Log format.
+    #[arg(long, value_enum)]
+    log_format: Option<LogFormat>,
+    /// Passive data ports, LOW-HIGH (default: any free port).
+    #[arg(long, value_name = "LOW-HIGH")]
+    passive_ports: Option<String>,
+    /// Address to advertise in PASV replies (default: the address the client connected to).
+    #[arg(long, value_name = "IP")]
+    passive_address: Option<std::net::IpAddr>,
+    /// Seconds a logged-in session may stay silent.
+    #[arg(long, value_name = "SECONDS")]
+    idle_timeout: Option<u64>,
+    /// Seconds a connection has to log in.
+    #[arg(long, value_name = "SECONDS")]
+    login_timeout: Option<u64>,
+    /// Seconds to wait for a data connection.
+    #[arg(long, value_name = "SECONDS")]
+    data_timeout: Option<u64>,
+    /// Sessions at once, in total.
+    #[arg(long, value_name = "N")]
+    max_sessions: Option<usize>,
+    /// Sessions at once from one client IP.
+    #[arg(long, value_name = "N")]
+    max_sessions_per_ip: Option<usize>,
+    /// Longest command line accepted, in bytes.
+    #[arg(long, value_name = "BYTES")]
+    max_line: Option<usize>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Commands {
+    /// Manage the users file.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Add a user (or replace its password and settings).
+    Add {
+        /// The login name.
+        name: String,
+        /// The users file.
+        #[arg(long, value_name = "FILE")]
+        users: PathBuf,
+        /// Home folder below the served root (default: the root).
+        #[arg(long, value_name = "DIR", default_value = "")]
+        home: String,
+        /// The user may only list and download.
+        #[arg(long)]
+        read_only: bool,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Remove a user.
+    Remove {
+        /// The login name.
+        name: String,
+        /// The users file.
+        #[arg(long, value_name = "FILE")]
+        users: PathBuf,
+    },
+    /// List the users.
+    List {
+        /// The users file.
+        #[arg(long, value_name = "FILE")]
+        users: PathBuf,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Some(Commands::User(command)) => manage_users(command),
+        None => serve(cli.serve),
+    }
+}
+
+fn manage_users(command: UserCommand) -> anyhow::Result<()> {
+    match command {
+        UserCommand::Add {
+            name,
+            users,
+            home,
+            read_only,
+            password_stdin,
+        } => {
+            if name.is_empty() || name.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                bail!("user name must be non-empty, without spaces");
+            }
+            let password = read_password(password_stdin)?;
+            if password.is_empty() {
+                bail!("empty password");
+            }
+            let mut file = UsersFile::load(&users)?;
+            let user = User::new(password.as_bytes(), home, read_only)?;
+            user.home_path()
+                .map_err(|e| anyhow::anyhow!("bad home folder: {e}"))?;
+            file.users.insert(name.clone(), user);
+            file.save(&users)?;
+            println!("User {name} saved in {}", users.display());
+        }
+        UserCommand::Remove { name, users } => {
+            let mut file = UsersFile::load(&users)?;
+            if file.users.remove(&name).is_none() {
+                bail!("no user {name} in {}", users.display());
+            }
+            file.save(&users)?;
+            println!("User {name} removed from {}", users.display());
+        }
+        UserCommand::List { users } => {
+            let file = UsersFile::load(&users)?;
+            for (name, user) in &file.users {
+                let home = if user.home.is_empty() {
+                    "/"
+                } else {
+                    &user.home
+                };
+                let access = if user.read_only {
+                    "read-only"
+                } else {
+                    "read-write"
+                };
+                println!("{name}\thome={home}\t{access}");
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The password from stdin's first line, or typed at a terminal without echo.
+fn read_password(from_stdin: bool) -> anyhow::Result<String> {
+    let stdin = std::io::stdin();
+    if from_stdin || !stdin.is_terminal() {
+        let mut line = String::new();
+        stdin.lock().read_line(&mut line)?;
+        return Ok(line.trim_end_matches(['\r', '\n']).to_string());
+    }
+    eprint!("Password: ");
+    std::io::stderr().flush()?;
+    let echo_off = std::process::Command::new("stty")
+        .arg("-echo")
+        .status()
+        .is_ok_and(|s| s.success());
+    let mut line = String::new();
+    let read = stdin.lock().read_line(&mut line);
+    if echo_off {
+        let _ = std::process::Command::new("stty").arg("echo").status();
+    }
+    eprintln!();
+    read?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_string())
+}
+
+fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let settings = match &args.config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).with_context(|| path.display().to_string())?;
+            toml::from_str::<FileSettings>(&text).with_context(|| path.display().to_string())?
+        }
+        None => FileSettings::default(),
+    };
+    let log_format = args.log_format.or(settings.log_format).unwrap_or_default();
+    init_logging(log_format);
+
+    let root = match args.root.or(settings.root) {
+        Some(root) => root,
+        None => std::env::current_dir()?,
+    };
+    let root = root
+        .canonicalize()
+        .with_context(|| format!("cannot serve {}", root.display()))?;
+    let mut binds = if args.bind.is_empty() {
+        settings.bind.unwrap_or_default()
+    } else {
+        args.bind
+    };
+    if binds.is_empty() {
+        binds.push(config::DEFAULT_BIND.parse()?);
+    }
+    let users_path = args.users.or(settings.users);
+    let users = match &users_path {
+        Some(path) => UsersFile::load(path)?,
+        None => UsersFile::default(),
+    };
+    let anonymous = args
+        .anonymous
+        .or(settings.anonymous)
+        .unwrap_or_else(|| config::default_anonymous(&binds, users_path.is_some()));
+
+    let mut config = Config::for_folder(&root);
+    config.users = users;
+    config.anonymous = anonymous;
+    let secs = |flag: Option<u64>, file: Option<u64>, default: Duration| {
+        flag.or(file).map_or(default, Duration::from_secs)
+    };
+    config.idle_timeout = secs(
+        args.idle_timeout,
+        settings.idle_timeout,
+        config.idle_timeout,
+    );
+    config.login_timeout = secs(
+        args.login_timeout,
+        settings.login_timeout,
+        config.login_timeout,
+    );
+    config.data_timeout = secs(
+        args.data_timeout,
+        settings.data_timeout,
+        config.data_timeout,
+    );
+    config.max_sessions = args
+        .max_sessions
+        .or(settings.max_sessions)
+        .unwrap_or(config.max_sessions);
+    config.max_sessions_per_ip = args
+        .max_sessions_per_ip
+        .or(settings.max_sessions_per_ip)
+        .unwrap_or(config.max_sessions_per_ip);
+    config.max_line = args
+        .max_line
+        .or(settings.max_line)
+        .unwrap_or(config.max_line);
+    if let Some(range) = args.passive_ports.or(settings.passive_ports) {
+        config.passive_ports = Some(config::parse_port_range(&range).map_err(anyhow::Error::msg)?);
+    }
+    config.passive_address = args.passive_address.or(settings.passive_address);
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let server = Server::new(config.clone())?;
+        let mut listeners = Vec::new();
+        for bind in &binds {
+            let listener = listen(*bind).with_context(|| format!("cannot listen on {bind}"))?;
+            listeners.push((listener.local_addr()?, listener));
+        }
+        println!("Welcome to the FTP server.");
+        println!("To get started, connect a client.");
+        for (addr, _) in &listeners {
+            println!("Listening on ftp://{addr}");
+        }
+        println!("Serving {}", root.display());
+        let who = match (config.users.users.len(), config.anonymous) {
+            (0, Anonymous::Off) => "nobody (no users file and anonymous access is off)".to_string(),
+            (n, anonymous) => {
+                let mut parts = Vec::new();
+                if n > 0 {
+                    parts.push(format!(
+                        "{n} user(s) from {}",
+                        users_path
+                            .as_deref()
+                            .map_or("?".into(), |p| p.display().to_string())
+                    ));
+                }
+                match anonymous {
+                    Anonymous::Off => {}
+                    Anonymous::Read => parts.push("anonymous (read-only)".into()),
+                    Anonymous::Write => parts.push("anonymous (read and write)".into()),
+                }
+                parts.join(", ")
+            }
+        };
+        println!("Who may log in: {who}");
+        let _ = std::io::stdout().flush();
+
+        let shutdown = CancellationToken::new();
+        let mut tasks = Vec::new();
+        for (_, listener) in listeners {
+            let server = server.clone();
+            let shutdown = shutdown.clone();
+            tasks.push(tokio::spawn(async move {
+                server.serve(listener, shutdown).await
+            }));
+        }
+        wait_for_signal().await;
+        tracing::info!("shutting down");
+        shutdown.cancel();
+        for task in tasks {
+            let _ = task.await;
+        }
+        server.wait().await;
+        anyhow::Ok(())
+    })
+}
+
+/// Binds with a listen backlog sized for bursts of clients (the kernel caps it at somaxconn).
+fn listen(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let domain = if addr.is_ipv4() {
+        socket2::Domain::IPV4
+    } else {
+        socket2::Domain::IPV6
+    };
+    let socket = socket2::Socket::new(domain, socket2::Type::STREAM, Some(socket2::Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    if addr.is_ipv6() {
+        socket.set_only_v6(true)?;
+    }
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(4096)?;
+    tokio::net::TcpListener::from_std(socket.into())
+}
+
+async fn wait_for_signal() {
+    let mut terminate =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        Some(()) = async { match &mut terminate { Some(t) => t.recv().await, None => None } } => {}
+    }
+}
+
+fn init_logging(format: LogFormat) {
+    let builder = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_target(false);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}

@@ -1,0 +1,201 @@
+//! Who may log in: the users file (TOML, Argon2id hashes) and anonymous access.
+//!
+//! The users file maps names to a PHC-format Argon2id hash, a home folder below the served root
+//! and a read-only flag:
+//!
+//! ```toml
+//! [users.alice]
+//! password = "$argon2id$v=19$m=19456,t=2,p=1$..."
+//! home = "alice"
+//! read_only = false
+//! ```
+//!
+//! This module does NOT throttle failed logins or keep sessions: the session does.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::Path;
+
+use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use ferry_proto::VirtualPath;
+use serde::{Deserialize, Serialize};
+
+/// Anonymous access (`anonymous` or `ftp`, any password).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Anonymous {
+    /// Anonymous logins are refused.
+    Off,
+    /// Anonymous users may list and download.
+    Read,
+    /// Anonymous users may also upload, rename and delete.
+    Write,
+}
+
+/// One named user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    /// Argon2id hash in PHC string format.
+    pub password: String,
+    /// Home folder, relative to the served root ("" or "/" for the root itself).
+    #[serde(default)]
+    pub home: String,
+    /// The user may not change anything.
+    #[serde(default)]
+    pub read_only: bool,
+}
+
+/// The users file.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UsersFile {
+    /// Users by name.
+    #[serde(default)]
+    pub users: BTreeMap<String, User>,
+}
+
+/// Why the users file could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum UsersError {
+    /// Reading or writing the file failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML of the expected shape.
+    #[error("{path}: {message}")]
+    Parse {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// Hashing failed.
+    #[error("password hashing failed: {0}")]
+    Hash(String),
+    /// A user's home is not a usable path.
+    #[error("user {0}: home folder is not a valid path")]
+    BadHome(String),
+}
+
+impl UsersFile {
+    /// Reads a users file; a missing file is an empty one.
+    pub fn load(path: &Path) -> Result<UsersFile, UsersError> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(UsersFile::default()),
+            Err(source) => {
+                return Err(UsersError::Io {
+                    path: path.display().to_string(),
+                    source,
+                });
+            }
+        };
+        let file: UsersFile = toml::from_str(&text).map_err(|e| UsersError::Parse {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        })?;
+        for (name, user) in &file.users {
+            user.home_path()
+                .map_err(|_| UsersError::BadHome(name.clone()))?;
+        }
+        Ok(file)
+    }
+
+    /// Writes the file (through a temporary file renamed into place).
+    pub fn save(&self, path: &Path) -> Result<(), UsersError> {
+        let io_error = |source| UsersError::Io {
+            path: path.display().to_string(),
+            source,
+        };
+        let text = toml::to_string(self).map_err(|e| UsersError::Parse {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        })?;
+        let mut temp = path.as_os_str().to_owned();
+        temp.push(".tmp");
+        std::fs::write(&temp, text).map_err(io_error)?;
+        std::fs::rename(&temp, path).map_err(io_error)
+    }
+}
+
+impl User {
+    /// A user with `password` hashed now.
+    pub fn new(password: &[u8], home: String, read_only: bool) -> Result<User, UsersError> {
+        Ok(User {
+            password: hash_password(password)?,
+            home,
+            read_only,
+        })
+    }
+
+    /// The home folder as a path below the served root.
+    pub fn home_path(&self) -> Result<VirtualPath, ferry_proto::PathError> {
+        VirtualPath::root().resolve(self.home.as_bytes())
+    }
+
+    /// Checks a password against the stored hash (slow by design: call off the async runtime).
+    pub fn verify(&self, password: &[u8]) -> bool {
+        match PasswordHash::new(&self.password) {
+            Ok(hash) => Argon2::default().verify_password(password, &hash).is_ok(),
+            Err(_) => false,
+        }
+    }
+}
+
+/// Hashes a password with Argon2id and a random salt.
+pub fn hash_password(password: &[u8]) -> Result<String, UsersError> {
+    let mut salt = [0u8; 16];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut random| random.read_exact(&mut salt))
+        .map_err(|e| UsersError::Hash(e.to_string()))?;
+    let salt = SaltString::encode_b64(&salt).map_err(|e| UsersError::Hash(e.to_string()))?;
+    Argon2::default()
+        .hash_password(password, &salt)
+        .map(|hash| hash.to_string())
+        .map_err(|e| UsersError::Hash(e.to_string()))
+}
+
+/// True for the names that mean an anonymous login.
+pub fn is_anonymous_name(name: &[u8]) -> bool {
+    name.eq_ignore_ascii_case(b"anonymous") || name.eq_ignore_ascii_case(b"ftp")
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn hash_and_verify() {
+        let user = User::new(b"s3cret", "alice".into(), false).unwrap();
+        assert!(user.password.starts_with("$argon2id$"));
+        assert!(user.verify(b"s3cret"));
+        assert!(!user.verify(b"wrong"));
+    }
+
+    #[test]
+    fn file_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("users.toml");
+        assert!(UsersFile::load(&path).unwrap().users.is_empty());
+        let mut file = UsersFile::default();
+        file.users
+            .insert("bob".into(), User::new(b"pw", "/bob".into(), true).unwrap());
+        file.save(&path).unwrap();
+        let loaded = UsersFile::load(&path).unwrap();
+        assert_eq!(loaded, file);
+        assert!(loaded.users["bob"].verify(b"pw"));
+        assert_eq!(loaded.users["bob"].home_path().unwrap().to_string(), "/bob");
+    }
+
+    #[test]
+    fn anonymous_names() {
+        assert!(is_anonymous_name(b"Anonymous"));
+        assert!(is_anonymous_name(b"ftp"));
+        assert!(!is_anonymous_name(b"alice"));
+    }
+}

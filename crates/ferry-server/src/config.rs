@@ -1,0 +1,186 @@
+//! The server's settings: plain data with safe defaults, filled from flags and `--config` TOML.
+//!
+//! Every limit is a setting; its doc says what it costs. Nothing here panics on bad input:
+//! [`Config::validate`] returns an error instead.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::auth::{Anonymous, UsersFile};
+
+/// Where ferryd listens when told nothing.
+pub const DEFAULT_BIND: &str = "127.0.0.1:2121";
+/// Longest command line accepted; longer lines get 500 and are skipped. Bounds per-session
+/// memory.
+pub const DEFAULT_MAX_LINE: usize = 8192;
+/// A session silent this long is closed with 421.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
+/// A connection that has not logged in within this time is closed with 421.
+pub const DEFAULT_LOGIN_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long to wait for a data connection (PASV nobody connects to, PORT that never answers).
+pub const DEFAULT_DATA_TIMEOUT: Duration = Duration::from_secs(30);
+/// Sessions at once, over all clients. Each idle session costs a task and a few KiB.
+pub const DEFAULT_MAX_SESSIONS: usize = 20_000;
+/// Sessions at once from one client IP.
+pub const DEFAULT_MAX_SESSIONS_PER_IP: usize = 10_000;
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human words on the terminal.
+    #[default]
+    Text,
+    /// One JSON object a line.
+    Json,
+}
+
+/// Everything a running server needs to know.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The served folder.
+    pub root: PathBuf,
+    /// Named users (empty: anonymous only).
+    pub users: UsersFile,
+    /// Anonymous access.
+    pub anonymous: Anonymous,
+    /// See [`DEFAULT_MAX_LINE`].
+    pub max_line: usize,
+    /// See [`DEFAULT_IDLE_TIMEOUT`].
+    pub idle_timeout: Duration,
+    /// See [`DEFAULT_LOGIN_TIMEOUT`].
+    pub login_timeout: Duration,
+    /// See [`DEFAULT_DATA_TIMEOUT`].
+    pub data_timeout: Duration,
+    /// See [`DEFAULT_MAX_SESSIONS`].
+    pub max_sessions: usize,
+    /// See [`DEFAULT_MAX_SESSIONS_PER_IP`].
+    pub max_sessions_per_ip: usize,
+    /// Passive ports to use (inclusive); `None` lets the kernel pick.
+    pub passive_ports: Option<(u16, u16)>,
+    /// The IPv4 address PASV replies advertise; `None` uses the control connection's local
+    /// address.
+    pub passive_address: Option<IpAddr>,
+}
+
+impl Config {
+    /// Serves `root` to anonymous users with write access: the quick share on loopback.
+    pub fn for_folder(root: impl Into<PathBuf>) -> Config {
+        Config {
+            root: root.into(),
+            users: UsersFile::default(),
+            anonymous: Anonymous::Write,
+            max_line: DEFAULT_MAX_LINE,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            login_timeout: DEFAULT_LOGIN_TIMEOUT,
+            data_timeout: DEFAULT_DATA_TIMEOUT,
+            max_sessions: DEFAULT_MAX_SESSIONS,
+            max_sessions_per_ip: DEFAULT_MAX_SESSIONS_PER_IP,
+            passive_ports: None,
+            passive_address: None,
+        }
+    }
+
+    /// Checks the settings that can be wrong.
+    pub fn validate(&self) -> Result<(), String> {
+        if !self.root.is_dir() {
+            return Err(format!("{} is not a folder", self.root.display()));
+        }
+        if let Some((low, high)) = self.passive_ports
+            && (low == 0 || low > high)
+        {
+            return Err(format!("passive port range {low}-{high} is empty"));
+        }
+        if self.max_line < 64 {
+            return Err("max line length must be at least 64".into());
+        }
+        Ok(())
+    }
+}
+
+/// The anonymous default: write when every bind address is loopback and there is no users
+/// file (the quick share), off otherwise.
+pub fn default_anonymous(binds: &[SocketAddr], has_users_file: bool) -> Anonymous {
+    if !has_users_file && binds.iter().all(|b| b.ip().is_loopback()) {
+        Anonymous::Write
+    } else {
+        Anonymous::Off
+    }
+}
+
+/// The `--config` file: the same settings as the flags, all optional.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileSettings {
+    /// Served folder.
+    pub root: Option<PathBuf>,
+    /// Listen addresses.
+    pub bind: Option<Vec<SocketAddr>>,
+    /// Users file.
+    pub users: Option<PathBuf>,
+    /// Anonymous access.
+    pub anonymous: Option<Anonymous>,
+    /// Log format.
+    pub log_format: Option<LogFormat>,
+    /// Longest command line.
+    pub max_line: Option<usize>,
+    /// Idle timeout, seconds.
+    pub idle_timeout: Option<u64>,
+    /// Login timeout, seconds.
+    pub login_timeout: Option<u64>,
+    /// Data connection timeout, seconds.
+    pub data_timeout: Option<u64>,
+    /// Sessions at once.
+    pub max_sessions: Option<usize>,
+    /// Sessions at once per client IP.
+    pub max_sessions_per_ip: Option<usize>,
+    /// Passive port range, "LOW-HIGH".
+    pub passive_ports: Option<String>,
+    /// Address advertised in PASV replies.
+    pub passive_address: Option<IpAddr>,
+}
+
+/// Parses "LOW-HIGH".
+pub fn parse_port_range(text: &str) -> Result<(u16, u16), String> {
+    let (low, high) = text
+        .split_once('-')
+        .ok_or_else(|| format!("{text}: expected LOW-HIGH"))?;
+    let port = |p: &str| p.trim().parse::<u16>().map_err(|e| format!("{text}: {e}"));
+    Ok((port(low)?, port(high)?))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn anonymous_default_depends_on_binds() {
+        let lo: SocketAddr = "127.0.0.1:2121".parse().unwrap();
+        let lo6: SocketAddr = "[::1]:2121".parse().unwrap();
+        let any: SocketAddr = "0.0.0.0:2121".parse().unwrap();
+        assert_eq!(default_anonymous(&[lo, lo6], false), Anonymous::Write);
+        assert_eq!(default_anonymous(&[lo], true), Anonymous::Off);
+        assert_eq!(default_anonymous(&[lo, any], false), Anonymous::Off);
+    }
+
+    #[test]
+    fn port_ranges() {
+        assert_eq!(parse_port_range("50000-50100"), Ok((50000, 50100)));
+        assert!(parse_port_range("5").is_err());
+        assert!(parse_port_range("a-b").is_err());
+    }
+
+    #[test]
+    fn file_settings_parse() {
+        let settings: FileSettings =
+            toml::from_str("bind = [\"127.0.0.1:21\"]\nanonymous = \"read\"\nidle_timeout = 5")
+                .unwrap();
+        assert_eq!(settings.anonymous, Some(Anonymous::Read));
+        assert_eq!(settings.idle_timeout, Some(5));
+        assert!(toml::from_str::<FileSettings>("nonsense = 1").is_err());
+    }
+}

@@ -1,0 +1,140 @@
+//! The accept loop and the limits applied at the door.
+//!
+//! Sessions in total and per client IP are counted here; over a limit the connection is
+//! accepted, told `421` and closed, rather than left queued in the kernel. Accept errors (out of
+//! file descriptors) back off briefly instead of spinning.
+
+use std::collections::HashMap;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use ferry_proto::{Reply, ReplyCode};
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::Config;
+use crate::{Shared, session};
+
+/// How long the accept loop pauses after an accept error.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
+/// A running server: shared state and the sessions it spawned.
+#[derive(Debug, Clone)]
+pub struct Server {
+    shared: Arc<Shared>,
+    tracker: TaskTracker,
+    counts: Arc<Mutex<SessionCounts>>,
+}
+
+#[derive(Debug, Default)]
+struct SessionCounts {
+    total: usize,
+    per_ip: HashMap<IpAddr, usize>,
+}
+
+/// One admitted session; dropping it frees its place.
+#[derive(Debug)]
+pub(crate) struct SessionPermit {
+    counts: Arc<Mutex<SessionCounts>>,
+    ip: IpAddr,
+}
+
+impl Drop for SessionPermit {
+    fn drop(&mut self) {
+        let mut counts = self
+            .counts
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        counts.total = counts.total.saturating_sub(1);
+        if let Some(count) = counts.per_ip.get_mut(&self.ip) {
+            *count -= 1;
+            if *count == 0 {
+                counts.per_ip.remove(&self.ip);
+            }
+        }
+    }
+}
+
+impl Server {
+    /// Checks the configuration and opens the storage.
+    pub fn new(config: Config) -> io::Result<Server> {
+        Ok(Server {
+            shared: Shared::new(config)?,
+            tracker: TaskTracker::new(),
+            counts: Arc::default(),
+        })
+    }
+
+    /// Accepts sessions on `listener` until `shutdown` is cancelled.
+    pub async fn serve(&self, listener: TcpListener, shutdown: CancellationToken) {
+        loop {
+            let accepted = tokio::select! {
+                () = shutdown.cancelled() => break,
+                accepted = listener.accept() => accepted,
+            };
+            match accepted {
+                Ok((stream, peer)) => self.admit(stream, peer, &shutdown),
+                Err(error) => {
+                    tracing::warn!(%error, "accept failed");
+                    tokio::time::sleep(ACCEPT_BACKOFF).await;
+                }
+            }
+        }
+    }
+
+    /// Waits until every session has ended (after shutdown).
+    pub async fn wait(&self) {
+        self.tracker.close();
+        self.tracker.wait().await;
+    }
+
+    fn admit(&self, stream: TcpStream, peer: SocketAddr, shutdown: &CancellationToken) {
+        let _ = stream.set_nodelay(true);
+        let ip = peer.ip().to_canonical();
+        let config = &self.shared.config;
+        let permit = {
+            let mut counts = self
+                .counts
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            let per_ip = counts.per_ip.get(&ip).copied().unwrap_or(0);
+            if counts.total >= config.max_sessions || per_ip >= config.max_sessions_per_ip {
+                None
+            } else {
+                counts.total += 1;
+                *counts.per_ip.entry(ip).or_insert(0) += 1;
+                Some(SessionPermit {
+                    counts: Arc::clone(&self.counts),
+                    ip,
+                })
+            }
+        };
+        let Some(permit) = permit else {
+            tracing::warn!(%peer, "session limit reached; refused");
+            self.tracker.spawn(refuse(stream));
+            return;
+        };
+        let shared = Arc::clone(&self.shared);
+        let shutdown = shutdown.child_token();
+        self.tracker.spawn(async move {
+            session::run(stream, peer, shared, shutdown).await;
+            drop(permit);
+        });
+    }
+}
+
+async fn refuse(mut stream: TcpStream) {
+    let reply = Reply::new(
+        ReplyCode::SERVICE_NOT_AVAILABLE,
+        "Too many sessions; try again later.",
+    );
+    let _ = tokio::time::timeout(Duration::from_secs(5), async {
+        let _ = stream.write_all(&reply.to_bytes()).await;
+        let _ = stream.shutdown().await;
+    })
+    .await;
+}

@@ -1,0 +1,1137 @@
+//! One FTP session: the control connection, its state, and the handlers of RFC 959 and its
+//! extensions. The task owns every piece of its state; nothing is shared but the read-only
+//! [`Shared`] and the storage.
+//!
+//! The loop reads bounded lines, parses them with `ferry-proto`, checks sequencing (login before
+//! commands, RNFR before RNTO, REST before a transfer) and writes the reply each handler returns.
+//! A transfer runs in its own task ([`crate::transfer`]); meanwhile ABOR, STAT, NOOP and QUIT are
+//! answered at once and other commands wait their turn.
+
+use std::collections::VecDeque;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use ferry_proto::listing::{self, Entry, EntryKind};
+use ferry_proto::{
+    Command, EpsvArg, LineBuffer, LineError, PathError, Reply, ReplyCode, TransferType,
+    VirtualPath, addr, time,
+};
+use ferry_storage::{ErrorKind, StorageError, WriteMode};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_util::sync::CancellationToken;
+
+use crate::Shared;
+use crate::auth::{self, Anonymous};
+use crate::data::{self, DataSetup};
+use crate::transfer::{self, Event, Failure, ListFormat, ListSource, Running, Work};
+
+/// Bytes read from the control connection at a time.
+const READ_CHUNK: usize = 4096;
+/// Commands held back while a transfer runs; past this we stop reading.
+const MAX_DEFERRED: usize = 16;
+/// How long ABOR waits for the transfer task to stop.
+const ABORT_WAIT: Duration = Duration::from_secs(10);
+
+/// Whether the session goes on after a command.
+#[derive(Debug, PartialEq, Eq)]
+enum Flow {
+    Continue,
+    Close,
+}
+
+/// Where the login stands.
+#[derive(Debug)]
+enum Login {
+    /// Waiting for USER.
+    User,
+    /// USER given; waiting for PASS.
+    Pass(Vec<u8>),
+    /// Logged in.
+    Done(Account),
+}
+
+/// The logged-in user's view.
+#[derive(Debug, Clone)]
+struct Account {
+    name: String,
+    /// The user's root, below the served root.
+    home: VirtualPath,
+    read_only: bool,
+}
+
+/// A session's state.
+struct Session {
+    stream: TcpStream,
+    peer: SocketAddr,
+    local: SocketAddr,
+    shared: Arc<Shared>,
+    shutdown: CancellationToken,
+    lines: LineBuffer,
+    deferred: VecDeque<Vec<u8>>,
+    login: Login,
+    /// Current folder, in the user's view (`/` is the user's home).
+    cwd: VirtualPath,
+    transfer_type: TransferType,
+    rest: Option<u64>,
+    rename_from: Option<VirtualPath>,
+    epsv_all: bool,
+    data: Option<DataSetup>,
+    running: Option<Running>,
+    last_activity: Instant,
+    connected_at: Instant,
+}
+
+/// Runs one session to its end.
+pub(crate) async fn run(
+    stream: TcpStream,
+    peer: SocketAddr,
+    shared: Arc<Shared>,
+    shutdown: CancellationToken,
+) {
+    let local = match stream.local_addr() {
+        Ok(local) => local,
+        Err(error) => {
+            tracing::warn!(%peer, %error, "connection lost before greeting");
+            return;
+        }
+    };
+    tracing::info!(%peer, "connected");
+    let max_line = shared.config.max_line;
+    let mut session = Session {
+        stream,
+        peer,
+        local,
+        shared,
+        shutdown,
+        lines: LineBuffer::new(max_line),
+        deferred: VecDeque::new(),
+        login: Login::User,
+        cwd: VirtualPath::root(),
+        transfer_type: TransferType::Image,
+        rest: None,
+        rename_from: None,
+        epsv_all: false,
+        data: None,
+        running: None,
+        last_activity: Instant::now(),
+        connected_at: Instant::now(),
+    };
+    let reason = session.serve().await;
+    if let Some(running) = session.running.take() {
+        running.cancel.cancel();
+    }
+    tracing::info!(%peer, reason, "disconnected");
+}
+
+fn now_unix() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// Doubles `"` as RFC 959 appendix II asks for pathnames in 257 replies.
+fn quote_path(path: &VirtualPath) -> String {
+    path.to_string().replace('"', "\"\"")
+}
+
+fn reply(code: ReplyCode, text: impl Into<String>) -> Reply {
+    Reply::new(code, text)
+}
+
+/// The one mapping from a storage failure to a reply.
+fn storage_reply(error: &StorageError) -> Reply {
+    let (code, text) = match error.kind() {
+        ErrorKind::NotFound => (ReplyCode::FILE_UNAVAILABLE, "No such file or folder."),
+        ErrorKind::PermissionDenied => (ReplyCode::FILE_UNAVAILABLE, "Permission denied."),
+        ErrorKind::AlreadyExists => (ReplyCode::FILE_UNAVAILABLE, "Already exists."),
+        ErrorKind::WrongKind => (
+            ReplyCode::FILE_UNAVAILABLE,
+            "Not a plain file or not a folder.",
+        ),
+        ErrorKind::NotEmpty => (ReplyCode::FILE_UNAVAILABLE, "Folder not empty."),
+        ErrorKind::NoSpace => (
+            ReplyCode::INSUFFICIENT_STORAGE,
+            "Insufficient storage space.",
+        ),
+        ErrorKind::QuotaExceeded => (ReplyCode::EXCEEDED_STORAGE, "Storage allocation exceeded."),
+        ErrorKind::BadName => (ReplyCode::BAD_FILE_NAME, "File name not allowed."),
+        ErrorKind::Busy => (
+            ReplyCode::FILE_BUSY,
+            "File busy: another upload to it is running.",
+        ),
+        ErrorKind::Unsupported => (ReplyCode(554), "Requested action not taken: invalid REST."),
+        ErrorKind::Other => (ReplyCode::LOCAL_ERROR, "Local error in processing."),
+    };
+    reply(code, text)
+}
+
+fn path_reply(error: PathError) -> Reply {
+    match error {
+        PathError::Nul | PathError::NotAName => {
+            reply(ReplyCode::BAD_FILE_NAME, "File name not allowed.")
+        }
+        PathError::TooLong => reply(ReplyCode::BAD_FILE_NAME, "Path too long."),
+    }
+}
+
+/// Commands answered while a transfer runs.
+fn is_urgent(line: &[u8]) -> bool {
+    let verb: Vec<u8> = line.iter().take(5).map(u8::to_ascii_uppercase).collect();
+    let verb = verb.split(|&b| b == b' ').next().unwrap_or_default();
+    matches!(verb, b"ABOR" | b"STAT" | b"NOOP" | b"QUIT")
+}
+
+const FEATURES: &[&str] = &[
+    "EPRT",
+    "EPSV",
+    "MDTM",
+    "MFMT",
+    "MLST type*;size*;modify*;perm*;unique*;UNIX.mode*;",
+    "PASV",
+    "REST STREAM",
+    "SIZE",
+    "TVFS",
+    "UTF8",
+];
+
+const HELP_COMMANDS: &str = "ABOR ACCT ALLO APPE CDUP CWD DELE EPRT EPSV FEAT HELP LIST MDTM MFMT \
+     MKD MLSD MLST MODE NLST NOOP OPTS PASS PASV PORT PWD QUIT REIN REST RETR RMD RNFR RNTO SITE \
+     SIZE STAT STOR STOU STRU SYST TYPE USER XCUP XCWD XMKD XPWD XRMD";
+
+impl Session {
+    async fn send(&mut self, reply: &Reply) -> std::io::Result<()> {
+        self.stream.write_all(&reply.to_bytes()).await
+    }
+
+    /// The session loop; returns why it ended.
+    async fn serve(&mut self) -> &'static str {
+        let greeting = reply(ReplyCode::SERVICE_READY, "Welcome to the FTP server.");
+        if self.send(&greeting).await.is_err() {
+            return "write failed";
+        }
+        let mut buffer = vec![0u8; READ_CHUNK];
+        loop {
+            if let Some(reason) = self.drain_lines().await {
+                return reason;
+            }
+            let timeout = match self.login {
+                Login::Done(_) => self.last_activity + self.shared.config.idle_timeout,
+                _ => self.connected_at + self.shared.config.login_timeout,
+            };
+            let reading = self.deferred.len() < MAX_DEFERRED;
+            let transferring = self.running.is_some();
+            tokio::select! {
+                read = self.stream.read(&mut buffer), if reading => match read {
+                    Ok(0) => return "client closed the connection",
+                    Ok(n) => {
+                        self.last_activity = Instant::now();
+                        self.lines.extend(&buffer[..n]);
+                    }
+                    Err(_) => return "connection error",
+                },
+                event = next_event(&mut self.running), if transferring => {
+                    if self.on_transfer_event(event).await.is_err() {
+                        return "write failed";
+                    }
+                }
+                () = self.shutdown.cancelled() => {
+                    let _ = self.send(&reply(ReplyCode::SERVICE_NOT_AVAILABLE, "Server shutting down.")).await;
+                    return "server shutdown";
+                }
+                () = tokio::time::sleep_until(timeout.into()), if !transferring => {
+                    let _ = self.send(&reply(ReplyCode::SERVICE_NOT_AVAILABLE, "Timeout: closing control connection.")).await;
+                    return "timeout";
+                }
+            }
+        }
+    }
+
+    /// Handles the lines that can be handled now.
+    async fn drain_lines(&mut self) -> Option<&'static str> {
+        loop {
+            let line = if self.running.is_none() && !self.deferred.is_empty() {
+                self.deferred.pop_front().map(Ok)
+            } else {
+                self.lines.next_line()
+            };
+            let line = line?;
+            let line = match line {
+                Ok(line) => line,
+                Err(LineError::TooLong) => {
+                    let too_long = reply(ReplyCode::SYNTAX_ERROR, "Command line too long.");
+                    if self.send(&too_long).await.is_err() {
+                        return Some("write failed");
+                    }
+                    continue;
+                }
+            };
+            if self.running.is_some() && !is_urgent(&line) {
+                self.deferred.push_back(line);
+                if self.deferred.len() >= MAX_DEFERRED {
+                    return None;
+                }
+                continue;
+            }
+            match self.handle_line(&line).await {
+                Ok(Flow::Continue) => {}
+                Ok(Flow::Close) => return Some("quit"),
+                Err(_) => return Some("write failed"),
+            }
+        }
+    }
+
+    async fn handle_line(&mut self, line: &[u8]) -> std::io::Result<Flow> {
+        tracing::info!(peer = %self.peer, user = self.user_name(), command = %Command::for_log(line));
+        let command = match Command::parse(line) {
+            Ok(command) => command,
+            Err(error) => {
+                self.send(&Reply::from(&error)).await?;
+                return Ok(Flow::Continue);
+            }
+        };
+        // REST applies to the next command only (RFC 3659 section 5.4).
+        let rest = if matches!(command, Command::Rest(_)) {
+            None
+        } else {
+            self.rest.take()
+        };
+        if !matches!(command, Command::Rnto(_)) && !matches!(command, Command::Rnfr(_)) {
+            self.rename_from = None;
+        }
+        if let Command::Quit = command {
+            if let Some(running) = self.running.take() {
+                running.cancel.cancel();
+            }
+            self.send(&reply(ReplyCode::CLOSING_CONTROL, "Goodbye."))
+                .await?;
+            return Ok(Flow::Close);
+        }
+        let answer = self.dispatch(command, rest).await;
+        if let Some(answer) = answer {
+            self.send(&answer).await?;
+        }
+        Ok(Flow::Continue)
+    }
+
+    fn user_name(&self) -> &str {
+        match &self.login {
+            Login::Done(account) => &account.name,
+            _ => "-",
+        }
+    }
+
+    /// Handles one command; `None` when the handler already replied (transfers).
+    async fn dispatch(&mut self, command: Command, rest: Option<u64>) -> Option<Reply> {
+        // Commands that need no login (RFC 959 section 5.4 lets these through).
+        match &command {
+            Command::User(name) => return Some(self.user(name.clone())),
+            Command::Pass(password) => return Some(self.pass(password).await),
+            Command::Rein => return Some(self.rein()),
+            Command::Feat => return Some(feat()),
+            Command::Syst => return Some(reply(ReplyCode::SYSTEM_TYPE, "UNIX Type: L8")),
+            Command::Noop => return Some(reply(ReplyCode::OK, "NOOP ok.")),
+            Command::Help(_) => return Some(help()),
+            Command::Opts(options) => return Some(opts(options)),
+            Command::Abor => return Some(self.abor().await),
+            Command::Auth(_) | Command::Pbsz(_) | Command::Prot(_) | Command::Ccc => {
+                return Some(reply(ReplyCode::NOT_IMPLEMENTED, "TLS is not configured."));
+            }
+            _ => {}
+        }
+        let Login::Done(account) = &self.login else {
+            return Some(reply(
+                ReplyCode::NOT_LOGGED_IN,
+                "Please log in with USER and PASS first.",
+            ));
+        };
+        let account = account.clone();
+        if let Some(answer) = self.check_write(&command, &account) {
+            return Some(answer);
+        }
+        match command {
+            Command::Acct(_) => Some(reply(ReplyCode::SUPERFLUOUS, "ACCT not needed.")),
+            Command::Pwd => Some(reply(
+                ReplyCode::PATH_CREATED,
+                format!("\"{}\" is the current folder.", quote_path(&self.cwd)),
+            )),
+            Command::Cwd(path) => Some(self.cwd(&account, &path).await),
+            Command::Cdup => Some(self.cwd(&account, b"..").await),
+            Command::Type(kind) => {
+                self.transfer_type = kind;
+                Some(reply(
+                    ReplyCode::OK,
+                    match kind {
+                        TransferType::Ascii => "Switching to ASCII mode.",
+                        TransferType::Image => "Switching to Binary mode.",
+                    },
+                ))
+            }
+            Command::Mode(_) => Some(reply(ReplyCode::OK, "Mode set to S.")),
+            Command::Stru(_) => Some(reply(ReplyCode::OK, "Structure set to F.")),
+            Command::Allo => Some(reply(ReplyCode::SUPERFLUOUS, "ALLO not needed.")),
+            Command::Rest(offset) => {
+                self.rest = Some(offset);
+                Some(reply(
+                    ReplyCode::FILE_ACTION_PENDING,
+                    format!("Restarting at {offset}. Send STOR or RETR to start the transfer."),
+                ))
+            }
+            Command::Pasv => Some(self.pasv()),
+            Command::Epsv(arg) => Some(self.epsv(arg)),
+            Command::Port(target) => Some(self.active(SocketAddr::V4(target))),
+            Command::Eprt(target) => Some(self.active(target)),
+            Command::Retr(path) => self.retr(&account, &path, rest.unwrap_or(0)).await,
+            Command::Stor(path) => {
+                let mode = match rest {
+                    Some(offset) if offset > 0 => WriteMode::Resume(offset),
+                    _ => WriteMode::Create,
+                };
+                self.store(&account, &path, mode, "STOR").await
+            }
+            Command::Appe(path) => self.store(&account, &path, WriteMode::Append, "APPE").await,
+            Command::Stou(hint) => {
+                let hint = hint.unwrap_or_else(|| b"ferry.upload".to_vec());
+                self.store(&account, &hint, WriteMode::Unique, "STOU").await
+            }
+            Command::List(path) => self.list(&account, path.as_deref(), ListFormat::Long).await,
+            Command::Nlst(path) => {
+                self.list(&account, path.as_deref(), ListFormat::Names)
+                    .await
+            }
+            Command::Mlsd(path) => {
+                let format = ListFormat::Machine {
+                    file_perm: if account.read_only { "r" } else { "adfrw" },
+                    dir_perm: if account.read_only { "el" } else { "cdeflmp" },
+                };
+                self.list(&account, path.as_deref(), format).await
+            }
+            Command::Mlst(path) => Some(self.mlst(&account, path.as_deref()).await),
+            Command::Size(path) => Some(self.size(&account, &path).await),
+            Command::Mdtm(path) => Some(self.mdtm(&account, &path).await),
+            Command::Mfmt(secs, path) => Some(self.mfmt(&account, secs, &path).await),
+            Command::Dele(path) => Some(self.simple(&account, &path, Op::Delete).await),
+            Command::Rmd(path) => Some(self.simple(&account, &path, Op::RemoveDir).await),
+            Command::Mkd(path) => Some(self.simple(&account, &path, Op::MakeDir).await),
+            Command::Rnfr(path) => Some(self.rnfr(&account, &path).await),
+            Command::Rnto(path) => Some(self.rnto(&account, &path).await),
+            Command::Site(args) => Some(site(&args)),
+            Command::Stat(path) => Some(self.stat(&account, path.as_deref()).await),
+            Command::Smnt => Some(reply(ReplyCode::NOT_IMPLEMENTED, "SMNT not implemented.")),
+            // Handled above.
+            Command::User(_)
+            | Command::Pass(_)
+            | Command::Rein
+            | Command::Feat
+            | Command::Syst
+            | Command::Noop
+            | Command::Help(_)
+            | Command::Opts(_)
+            | Command::Abor
+            | Command::Auth(_)
+            | Command::Pbsz(_)
+            | Command::Prot(_)
+            | Command::Ccc
+            | Command::Quit => None,
+        }
+    }
+
+    /// Refuses commands that change things for read-only users.
+    fn check_write(&self, command: &Command, account: &Account) -> Option<Reply> {
+        let writes = matches!(
+            command,
+            Command::Stor(_)
+                | Command::Stou(_)
+                | Command::Appe(_)
+                | Command::Dele(_)
+                | Command::Rmd(_)
+                | Command::Mkd(_)
+                | Command::Rnfr(_)
+                | Command::Rnto(_)
+                | Command::Mfmt(..)
+        );
+        (writes && account.read_only).then(|| {
+            reply(
+                ReplyCode::FILE_UNAVAILABLE,
+                "Permission denied: read-only access.",
+            )
+        })
+    }
+
+    // --- Login (RFC 959 section 4.1.1) ---
+
+    fn user(&mut self, name: Vec<u8>) -> Reply {
+        if let Login::Done(_) = self.login {
+            return reply(
+                ReplyCode::BAD_SEQUENCE,
+                "Already logged in; use REIN first.",
+            );
+        }
+        self.login = Login::Pass(name);
+        // The same answer for every name, known or not.
+        reply(ReplyCode::NEED_PASSWORD, "Password required.")
+    }
+
+    async fn pass(&mut self, password: &[u8]) -> Reply {
+        let name = match &self.login {
+            Login::Pass(name) => name.clone(),
+            Login::Done(_) => return reply(ReplyCode::BAD_SEQUENCE, "Already logged in."),
+            Login::User => return reply(ReplyCode::BAD_SEQUENCE, "Send USER first."),
+        };
+        match self.authenticate(&name, password).await {
+            Some(account) => {
+                tracing::info!(peer = %self.peer, user = %account.name, "logged in");
+                let text = if account.read_only {
+                    "Logged in (read-only)."
+                } else {
+                    "Logged in."
+                };
+                self.login = Login::Done(account);
+                self.cwd = VirtualPath::root();
+                reply(ReplyCode::LOGGED_IN, text)
+            }
+            None => {
+                tracing::warn!(peer = %self.peer, user = %String::from_utf8_lossy(&name), "login failed");
+                self.login = Login::User;
+                reply(ReplyCode::NOT_LOGGED_IN, "Login incorrect.")
+            }
+        }
+    }
+
+    async fn authenticate(&self, name: &[u8], password: &[u8]) -> Option<Account> {
+        let config = &self.shared.config;
+        let name_text = String::from_utf8_lossy(name).into_owned();
+        if let Some(user) = config.users.users.get(&name_text) {
+            let user = user.clone();
+            let password = password.to_vec();
+            let checked =
+                tokio::task::spawn_blocking(move || user.verify(&password).then_some(user));
+            let user = checked.await.ok().flatten()?;
+            let home = user.home_path().ok()?;
+            return Some(Account {
+                name: name_text,
+                home,
+                read_only: user.read_only,
+            });
+        }
+        if auth::is_anonymous_name(name) && config.anonymous != Anonymous::Off {
+            return Some(Account {
+                name: "anonymous".into(),
+                home: VirtualPath::root(),
+                read_only: config.anonymous == Anonymous::Read,
+            });
+        }
+        None
+    }
+
+    fn rein(&mut self) -> Reply {
+        if let Some(running) = self.running.take() {
+            running.cancel.cancel();
+        }
+        self.login = Login::User;
+        self.cwd = VirtualPath::root();
+        self.transfer_type = TransferType::Image;
+        self.rest = None;
+        self.rename_from = None;
+        self.data = None;
+        self.epsv_all = false;
+        reply(ReplyCode::SERVICE_READY, "Ready for a new user.")
+    }
+
+    // --- Paths ---
+
+    /// Resolves a client path to (the user's view, the storage path).
+    fn resolve(
+        &self,
+        account: &Account,
+        input: &[u8],
+    ) -> Result<(VirtualPath, VirtualPath), Reply> {
+        let view = self.cwd.resolve(input).map_err(path_reply)?;
+        let full = account
+            .home
+            .resolve(&view.relative_bytes())
+            .map_err(path_reply)?;
+        Ok((view, full))
+    }
+
+    async fn cwd(&mut self, account: &Account, input: &[u8]) -> Reply {
+        let (view, full) = match self.resolve(account, input) {
+            Ok(paths) => paths,
+            Err(answer) => return answer,
+        };
+        match self.shared.storage.stat(&full).await {
+            Ok(entry) if entry.kind == EntryKind::Dir => {
+                self.cwd = view;
+                reply(
+                    ReplyCode::FILE_ACTION_OK,
+                    format!("Folder changed to \"{}\".", quote_path(&self.cwd)),
+                )
+            }
+            Ok(_) => reply(ReplyCode::FILE_UNAVAILABLE, "Not a folder."),
+            Err(error) => storage_reply(&error),
+        }
+    }
+
+    // --- Data connection set-up (RFC 959 4.1.2, RFC 2428) ---
+
+    fn pasv(&mut self) -> Reply {
+        if self.epsv_all {
+            return reply(ReplyCode::BAD_SEQUENCE, "EPSV ALL in effect; use EPSV.");
+        }
+        let advertised = match (
+            self.shared.config.passive_address,
+            self.local.ip().to_canonical(),
+        ) {
+            (Some(IpAddr::V4(ip)), _) | (None, IpAddr::V4(ip)) => ip,
+            _ => return reply(ReplyCode::CANT_OPEN_DATA, "PASV needs IPv4; use EPSV."),
+        };
+        match self.open_passive() {
+            Ok(port) => reply(
+                ReplyCode::PASSIVE_MODE,
+                addr::format_pasv_reply(std::net::SocketAddrV4::new(advertised, port)),
+            ),
+            Err(answer) => answer,
+        }
+    }
+
+    fn epsv(&mut self, arg: EpsvArg) -> Reply {
+        match arg {
+            EpsvArg::All => {
+                self.epsv_all = true;
+                return reply(ReplyCode::OK, "EPSV ALL ok.");
+            }
+            EpsvArg::Protocol(protocol) => {
+                let ours = if self.local.ip().to_canonical().is_ipv4() {
+                    1
+                } else {
+                    2
+                };
+                if protocol != ours {
+                    return reply(
+                        ReplyCode(522),
+                        format!("Network protocol not supported, use ({ours})."),
+                    );
+                }
+            }
+            EpsvArg::Any => {}
+        }
+        match self.open_passive() {
+            Ok(port) => reply(
+                ReplyCode::EXTENDED_PASSIVE_MODE,
+                addr::format_epsv_reply(port),
+            ),
+            Err(answer) => answer,
+        }
+    }
+
+    fn open_passive(&mut self) -> Result<u16, Reply> {
+        self.data = None;
+        let listener = data::listen_passive(self.local.ip(), self.shared.config.passive_ports)
+            .and_then(|listener| Ok((listener.local_addr()?.port(), listener)));
+        match listener {
+            Ok((port, listener)) => {
+                self.data = Some(DataSetup::Passive(listener));
+                Ok(port)
+            }
+            Err(error) => {
+                tracing::warn!(peer = %self.peer, %error, "passive listener failed");
+                Err(reply(
+                    ReplyCode::CANT_OPEN_DATA,
+                    "Can't open passive connection.",
+                ))
+            }
+        }
+    }
+
+    fn active(&mut self, target: SocketAddr) -> Reply {
+        if self.epsv_all {
+            return reply(ReplyCode::BAD_SEQUENCE, "EPSV ALL in effect; use EPSV.");
+        }
+        // RFC 2577: no bounce to other hosts or to privileged ports.
+        if target.ip().to_canonical() != self.peer.ip().to_canonical() {
+            tracing::warn!(peer = %self.peer, %target, "PORT to a foreign address refused");
+            return reply(
+                ReplyCode::SYNTAX_ERROR_ARGS,
+                "Rejected: data connection to a foreign address.",
+            );
+        }
+        if target.port() < 1024 {
+            return reply(ReplyCode::SYNTAX_ERROR_ARGS, "Rejected: privileged port.");
+        }
+        self.data = Some(DataSetup::Active(target));
+        reply(ReplyCode::OK, "PORT command successful.")
+    }
+
+    // --- Transfers ---
+
+    fn start_transfer(&mut self, work: Work, verb: &'static str, name: String) -> Option<Reply> {
+        let Some(setup) = self.data.take() else {
+            return Some(reply(
+                ReplyCode::CANT_OPEN_DATA,
+                "Use PORT, PASV or EPSV first.",
+            ));
+        };
+        let peer_ip = self.peer.ip().to_canonical();
+        let timeout = self.shared.config.data_timeout;
+        self.running = Some(transfer::start(setup, peer_ip, timeout, work, verb, name));
+        None
+    }
+
+    async fn retr(&mut self, account: &Account, input: &[u8], offset: u64) -> Option<Reply> {
+        let (view, full) = match self.resolve(account, input) {
+            Ok(paths) => paths,
+            Err(answer) => return Some(answer),
+        };
+        let download = match self.shared.storage.read(&full, offset).await {
+            Ok(download) => download,
+            Err(error) => return Some(storage_reply(&error)),
+        };
+        let ascii = self.transfer_type == TransferType::Ascii;
+        let size = download.size;
+        self.start_transfer(
+            Work::Send { download, ascii },
+            "RETR",
+            format!("{view} ({size} bytes)"),
+        )
+    }
+
+    async fn store(
+        &mut self,
+        account: &Account,
+        input: &[u8],
+        mode: WriteMode,
+        verb: &'static str,
+    ) -> Option<Reply> {
+        let (_, full) = match self.resolve(account, input) {
+            Ok(paths) => paths,
+            Err(answer) => return Some(answer),
+        };
+        if self.data.is_none() {
+            return Some(reply(
+                ReplyCode::CANT_OPEN_DATA,
+                "Use PORT, PASV or EPSV first.",
+            ));
+        }
+        if let Ok(entry) = self.shared.storage.stat(&full).await
+            && entry.kind == EntryKind::Dir
+        {
+            return Some(reply(ReplyCode::FILE_UNAVAILABLE, "That is a folder."));
+        }
+        let upload = match self.shared.storage.write(&full, mode).await {
+            Ok(upload) => upload,
+            Err(error) => return Some(storage_reply(&error)),
+        };
+        // Show the user's view of the name (STOU picks it).
+        let stored = upload.path().relative_bytes();
+        let home_len = account.home.relative_bytes().len();
+        let view = String::from_utf8_lossy(stored.get(home_len..).unwrap_or(&stored))
+            .trim_start_matches('/')
+            .to_string();
+        let ascii = self.transfer_type == TransferType::Ascii;
+        self.start_transfer(Work::Receive { upload, ascii }, verb, view)
+    }
+
+    async fn list(
+        &mut self,
+        account: &Account,
+        input: Option<&[u8]>,
+        format: ListFormat,
+    ) -> Option<Reply> {
+        let (_, full) = match self.resolve(account, input.unwrap_or(b"")) {
+            Ok(paths) => paths,
+            Err(answer) => return Some(answer),
+        };
+        if self.data.is_none() {
+            return Some(reply(
+                ReplyCode::CANT_OPEN_DATA,
+                "Use PORT, PASV or EPSV first.",
+            ));
+        }
+        let storage = &self.shared.storage;
+        let source = match storage.stat(&full).await {
+            Ok(entry) if entry.kind == EntryKind::Dir => match storage.list(&full).await {
+                Ok(stream) => ListSource::Stream(stream),
+                Err(error) => return Some(storage_reply(&error)),
+            },
+            // MLSD names folders only (RFC 3659 section 7.2.1).
+            Ok(_) if matches!(format, ListFormat::Machine { .. }) => {
+                return Some(reply(ReplyCode::FILE_UNAVAILABLE, "Not a folder."));
+            }
+            Ok(entry) => ListSource::Entries(vec![entry]),
+            Err(error) => return Some(storage_reply(&error)),
+        };
+        let work = Work::List {
+            source,
+            format,
+            now: now_unix(),
+        };
+        self.start_transfer(
+            work,
+            "LIST",
+            String::from_utf8_lossy(input.unwrap_or(b".")).into_owned(),
+        )
+    }
+
+    async fn on_transfer_event(&mut self, event: Option<Event>) -> std::io::Result<()> {
+        match event {
+            Some(Event::Connected) => {
+                let Some(running) = &self.running else {
+                    return Ok(());
+                };
+                let mode = match self.transfer_type {
+                    TransferType::Ascii => "ASCII",
+                    TransferType::Image => "BINARY",
+                };
+                let text = format!("Opening {mode} mode data connection for {}.", running.name);
+                self.send(&reply(ReplyCode::FILE_STATUS_OK, text)).await
+            }
+            Some(Event::Done(result)) => {
+                let Some(running) = self.running.take() else {
+                    return Ok(());
+                };
+                let answer = self.finish(&running, result);
+                self.send(&answer).await
+            }
+            None => {
+                self.running = None;
+                self.send(&reply(
+                    ReplyCode::LOCAL_ERROR,
+                    "Transfer ended unexpectedly.",
+                ))
+                .await
+            }
+        }
+    }
+
+    /// Logs a finished transfer and gives its final reply.
+    fn finish(&self, running: &Running, result: Result<(), Failure>) -> Reply {
+        let bytes = running.bytes.load(Ordering::Relaxed);
+        let seconds = running.started.elapsed().as_secs_f64();
+        match &result {
+            Ok(()) => tracing::info!(
+                peer = %self.peer, user = self.user_name(), verb = running.verb,
+                name = %running.name, bytes, seconds, "transfer complete"
+            ),
+            Err(failure) => tracing::warn!(
+                peer = %self.peer, user = self.user_name(), verb = running.verb,
+                name = %running.name, bytes, seconds, %failure, "transfer failed"
+            ),
+        }
+        match result {
+            Ok(()) => reply(ReplyCode::CLOSING_DATA, "Transfer complete."),
+            Err(Failure::Connect(_)) => {
+                reply(ReplyCode::CANT_OPEN_DATA, "Can't open data connection.")
+            }
+            Err(Failure::Network(_)) => reply(
+                ReplyCode::TRANSFER_ABORTED,
+                "Connection closed; transfer aborted.",
+            ),
+            Err(Failure::Cancelled) => reply(ReplyCode::TRANSFER_ABORTED, "Transfer aborted."),
+            Err(Failure::Storage(error)) => storage_reply(&error),
+        }
+    }
+
+    /// ABOR (RFC 959 section 4.1.3): 426 for the aborted transfer, then 226.
+    async fn abor(&mut self) -> Reply {
+        self.data = None;
+        let Some(mut running) = self.running.take() else {
+            return reply(ReplyCode::DATA_OPEN, "No transfer to abort.");
+        };
+        running.cancel.cancel();
+        let done = tokio::time::timeout(ABORT_WAIT, async {
+            while let Some(event) = running.events.recv().await {
+                if let Event::Done(result) = event {
+                    return Some(result);
+                }
+            }
+            None
+        })
+        .await
+        .ok()
+        .flatten();
+        match done {
+            // The transfer finished before the abort took effect.
+            Some(Ok(())) => {
+                let _ = self.finish(&running, Ok(()));
+                reply(
+                    ReplyCode::CLOSING_DATA,
+                    "Transfer complete; nothing to abort.",
+                )
+            }
+            _ => {
+                let _ = self.finish(&running, Err(Failure::Cancelled));
+                let aborted = reply(ReplyCode::TRANSFER_ABORTED, "Transfer aborted.");
+                if self.send(&aborted).await.is_err() {
+                    return reply(ReplyCode::CLOSING_DATA, "ABOR successful.");
+                }
+                reply(ReplyCode::CLOSING_DATA, "ABOR successful.")
+            }
+        }
+    }
+
+    // --- Information (RFC 959 4.1.3, RFC 3659) ---
+
+    async fn file_entry(&self, account: &Account, input: &[u8]) -> Result<Entry, Reply> {
+        let (_, full) = self.resolve(account, input)?;
+        self.shared
+            .storage
+            .stat(&full)
+            .await
+            .map_err(|e| storage_reply(&e))
+    }
+
+    async fn size(&self, account: &Account, input: &[u8]) -> Reply {
+        match self.file_entry(account, input).await {
+            Ok(entry) if entry.kind == EntryKind::Dir => {
+                reply(ReplyCode::FILE_UNAVAILABLE, "Not a plain file.")
+            }
+            Ok(entry) => reply(ReplyCode::FILE_STATUS, entry.size.to_string()),
+            Err(answer) => {
+                // An interrupted upload reports the bytes it kept, so clients can resume it.
+                if let Ok((_, full)) = self.resolve(account, input)
+                    && let Ok(Some(size)) = self.shared.storage.partial_size(&full).await
+                {
+                    return reply(ReplyCode::FILE_STATUS, size.to_string());
+                }
+                answer
+            }
+        }
+    }
+
+    async fn mdtm(&self, account: &Account, input: &[u8]) -> Reply {
+        match self.file_entry(account, input).await {
+            Ok(entry) if entry.kind == EntryKind::Dir => {
+                reply(ReplyCode::FILE_UNAVAILABLE, "Not a plain file.")
+            }
+            Ok(entry) => reply(
+                ReplyCode::FILE_STATUS,
+                time::format_timeval(entry.modified.unwrap_or(0)),
+            ),
+            Err(answer) => answer,
+        }
+    }
+
+    async fn mfmt(&self, account: &Account, secs: i64, input: &[u8]) -> Reply {
+        let full = match self.resolve(account, input) {
+            Ok((_, full)) => full,
+            Err(answer) => return answer,
+        };
+        match self.shared.storage.set_modified(&full, secs).await {
+            Ok(()) => reply(
+                ReplyCode::FILE_STATUS,
+                format!(
+                    "Modify={}; {}",
+                    time::format_timeval(secs),
+                    String::from_utf8_lossy(input)
+                ),
+            ),
+            Err(error) => storage_reply(&error),
+        }
+    }
+
+    async fn mlst(&self, account: &Account, input: Option<&[u8]>) -> Reply {
+        let input = input.unwrap_or(b"");
+        let (view, full) = match self.resolve(account, input) {
+            Ok(paths) => paths,
+            Err(answer) => return answer,
+        };
+        match self.shared.storage.stat(&full).await {
+            Ok(mut entry) => {
+                entry.name = view.to_bytes();
+                let perm = match (entry.kind, account.read_only) {
+                    (EntryKind::Dir, true) => "el",
+                    (EntryKind::Dir, false) => "cdeflmp",
+                    (_, true) => "r",
+                    (_, false) => "adfrw",
+                };
+                let mut facts = Vec::new();
+                listing::format_mlsx(&entry, None, perm, &mut facts);
+                Reply::multi(
+                    ReplyCode::FILE_ACTION_OK,
+                    vec![
+                        format!("Listing {view}"),
+                        // Reply::encode starts inner lines with the space RFC 3659 requires.
+                        String::from_utf8_lossy(&facts).into_owned(),
+                        "End".into(),
+                    ],
+                )
+            }
+            Err(error) => storage_reply(&error),
+        }
+    }
+
+    async fn stat(&self, account: &Account, input: Option<&[u8]>) -> Reply {
+        let Some(input) = input else {
+            let mut lines = vec![
+                "Ferry FTP server status:".to_string(),
+                format!("Connected from {}", self.peer.ip()),
+                format!("Logged in as {}", account.name),
+                format!(
+                    "TYPE: {}, STRUcture: File, MODE: Stream",
+                    if self.transfer_type == TransferType::Ascii {
+                        "ASCII"
+                    } else {
+                        "BINARY"
+                    }
+                ),
+            ];
+            if let Some(running) = &self.running {
+                lines.push(format!(
+                    "{} {}: {} bytes transferred",
+                    running.verb,
+                    running.name,
+                    running.bytes.load(Ordering::Relaxed)
+                ));
+            } else {
+                lines.push("No data connection".into());
+            }
+            lines.push("End of status".into());
+            return Reply::multi(ReplyCode::SYSTEM_STATUS, lines);
+        };
+        let full = match self.resolve(account, input) {
+            Ok((_, full)) => full,
+            Err(answer) => return answer,
+        };
+        let now = now_unix();
+        let mut lines = vec![format!("Status of {}:", String::from_utf8_lossy(input))];
+        let storage = &self.shared.storage;
+        match storage.stat(&full).await {
+            Ok(entry) if entry.kind == EntryKind::Dir => {
+                let mut stream = match storage.list(&full).await {
+                    Ok(stream) => stream,
+                    Err(error) => return storage_reply(&error),
+                };
+                while let Some(Ok(entry)) = stream.next().await {
+                    lines.push(list_line(&entry, now));
+                }
+            }
+            Ok(entry) => lines.push(list_line(&entry, now)),
+            Err(error) => return storage_reply(&error),
+        }
+        lines.push("End of status".into());
+        Reply::multi(ReplyCode::DIRECTORY_STATUS, lines)
+    }
+
+    // --- File management (RFC 959 4.1.3) ---
+
+    async fn simple(&self, account: &Account, input: &[u8], op: Op) -> Reply {
+        let (view, full) = match self.resolve(account, input) {
+            Ok(paths) => paths,
+            Err(answer) => return answer,
+        };
+        let storage = &self.shared.storage;
+        let result = match op {
+            Op::Delete => storage.remove_file(&full).await,
+            Op::RemoveDir => storage.remove_dir(&full).await,
+            Op::MakeDir => storage.create_dir(&full).await,
+        };
+        match (result, op) {
+            (Ok(()), Op::MakeDir) => reply(
+                ReplyCode::PATH_CREATED,
+                format!("\"{}\" created.", quote_path(&view)),
+            ),
+            (Ok(()), Op::Delete) => reply(ReplyCode::FILE_ACTION_OK, "File deleted."),
+            (Ok(()), Op::RemoveDir) => reply(ReplyCode::FILE_ACTION_OK, "Folder removed."),
+            (Err(error), _) => storage_reply(&error),
+        }
+    }
+
+    async fn rnfr(&mut self, account: &Account, input: &[u8]) -> Reply {
+        let (_, full) = match self.resolve(account, input) {
+            Ok(paths) => paths,
+            Err(answer) => return answer,
+        };
+        match self.shared.storage.stat(&full).await {
+            Ok(_) => {
+                self.rename_from = Some(full);
+                reply(ReplyCode::FILE_ACTION_PENDING, "Ready for RNTO.")
+            }
+            Err(error) => storage_reply(&error),
+        }
+    }
+
+    async fn rnto(&mut self, account: &Account, input: &[u8]) -> Reply {
+        let Some(from) = self.rename_from.take() else {
+            return reply(ReplyCode::BAD_SEQUENCE, "RNFR required first.");
+        };
+        let (_, to) = match self.resolve(account, input) {
+            Ok(paths) => paths,
+            Err(answer) => return answer,
+        };
+        match self.shared.storage.rename(&from, &to).await {
+            Ok(()) => reply(ReplyCode::FILE_ACTION_OK, "Rename successful."),
+            Err(error) => storage_reply(&error),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Op {
+    Delete,
+    RemoveDir,
+    MakeDir,
+}
+
+async fn next_event(running: &mut Option<Running>) -> Option<Event> {
+    match running {
+        Some(running) => running.events.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+fn list_line(entry: &Entry, now: i64) -> String {
+    let mut out = Vec::new();
+    listing::format_list_line(entry, now, &mut out);
+    String::from_utf8_lossy(&out).trim_end().to_string()
+}
+
+fn feat() -> Reply {
+    let mut lines = vec!["Extensions supported:".to_string()];
+    lines.extend(FEATURES.iter().map(|f| (*f).to_string()));
+    lines.push("End".into());
+    Reply::multi(ReplyCode::SYSTEM_STATUS, lines)
+}
+
+fn help() -> Reply {
+    Reply::multi(
+        ReplyCode::HELP,
+        vec![
+            "The following commands are recognized:".into(),
+            HELP_COMMANDS.to_string(),
+            "Help OK.".into(),
+        ],
+    )
+}
+
+fn opts(options: &[u8]) -> Reply {
+    let text = String::from_utf8_lossy(options).to_ascii_uppercase();
+    let mut words = text.split_ascii_whitespace();
+    match (words.next(), words.next()) {
+        (Some("UTF8" | "UTF-8"), Some("ON") | None) => reply(ReplyCode::OK, "Always in UTF8 mode."),
+        (Some("UTF8" | "UTF-8"), Some("OFF")) => {
+            reply(ReplyCode::OK, "UTF8 off; names are sent as stored.")
+        }
+        (Some("MLST"), _) => reply(
+            ReplyCode::OK,
+            "MLST OPTS type;size;modify;perm;unique;UNIX.mode;",
+        ),
+        _ => reply(ReplyCode::SYNTAX_ERROR_ARGS, "Option not understood."),
+    }
+}
+
+fn site(args: &[u8]) -> Reply {
+    let text = String::from_utf8_lossy(args).to_ascii_uppercase();
+    match text.split_ascii_whitespace().next() {
+        Some("HELP") => Reply::multi(
+            ReplyCode::HELP,
+            vec![
+                "SITE commands recognized:".into(),
+                "HELP".into(),
+                "Help OK.".into(),
+            ],
+        ),
+        _ => reply(ReplyCode::NOT_IMPLEMENTED, "Unknown SITE command."),
+    }
+}

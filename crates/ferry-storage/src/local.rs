@@ -1,0 +1,511 @@
+//! The local backend: a folder on disk, opened once as a capability (cap-std) so that every
+//! operation resolves beneath it. `..`, absolute paths and symlinks that lead outside the folder
+//! fail (cap-std uses `openat2(RESOLVE_BENEATH)` where the kernel has it), whatever the client
+//! sends. Blocking file system calls run on tokio's blocking pool.
+//!
+//! Uploads write to `.ferry-partial.NAME` beside the target and rename it over the target on
+//! commit. Names starting with [`PARTIAL_PREFIX`] are reserved: hidden from listings and refused
+//! as client paths.
+
+use std::collections::HashSet;
+use std::ffi::OsStr;
+use std::io::{self, Seek, SeekFrom};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use cap_std::ambient_authority;
+use cap_std::fs::{Dir, MetadataExt, OpenOptions};
+use tokio::io::AsyncWrite;
+use tokio::sync::mpsc;
+
+use crate::{
+    Download, DownloadInner, Entry, EntryKind, ErrorKind, ListStream, Result, StorageError, Upload,
+    VirtualPath, WriteMode,
+};
+
+/// The prefix of the hidden files that hold uploads in progress.
+pub const PARTIAL_PREFIX: &str = ".ferry-partial.";
+
+/// How many entries a listing reads ahead of the client.
+const LIST_AHEAD: usize = 64;
+
+/// How many `NAME.N` candidates STOU tries before giving up.
+const UNIQUE_TRIES: u32 = 1000;
+
+/// A folder on the local disk.
+#[derive(Debug, Clone)]
+pub struct LocalStorage {
+    root: Arc<Dir>,
+    /// Targets with an upload running, so that two uploads never share one partial file.
+    busy: Arc<Mutex<HashSet<VirtualPath>>>,
+}
+
+/// The relative path cap-std expects: `.` for the root.
+fn rel(path: &VirtualPath) -> PathBuf {
+    if path.is_root() {
+        PathBuf::from(".")
+    } else {
+        PathBuf::from(OsStr::from_bytes(&path.relative_bytes()))
+    }
+}
+
+fn is_reserved(name: &[u8]) -> bool {
+    name.starts_with(PARTIAL_PREFIX.as_bytes())
+}
+
+fn check_name(path: &VirtualPath) -> Result<()> {
+    if path.names().any(is_reserved) {
+        return Err(StorageError::new(ErrorKind::BadName, "reserved name"));
+    }
+    Ok(())
+}
+
+fn partial_of(path: &VirtualPath) -> Result<VirtualPath> {
+    let name = path
+        .file_name()
+        .ok_or_else(|| StorageError::new(ErrorKind::WrongKind, "root"))?;
+    let mut partial = PARTIAL_PREFIX.as_bytes().to_vec();
+    partial.extend_from_slice(name);
+    path.parent()
+        .join(&partial)
+        .map_err(|e| StorageError::new(ErrorKind::BadName, e.to_string()))
+}
+
+fn entry_from(name: Vec<u8>, meta: &cap_std::fs::Metadata, kind: EntryKind) -> Entry {
+    Entry {
+        name,
+        kind,
+        size: meta.len(),
+        modified: Some(meta.mtime()),
+        mode: Some(meta.mode() & 0o7777),
+        unique: Some(format!("{:x}g{:x}", meta.dev(), meta.ino())),
+    }
+}
+
+fn kind_of(meta: &cap_std::fs::Metadata) -> EntryKind {
+    if meta.is_dir() {
+        EntryKind::Dir
+    } else {
+        EntryKind::File
+    }
+}
+
+fn size_if_file(dir: &Dir, path: &Path) -> io::Result<Option<u64>> {
+    match dir.metadata(path) {
+        Ok(meta) if meta.is_file() => Ok(Some(meta.len())),
+        Ok(_) => Err(io::Error::from(io::ErrorKind::IsADirectory)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+impl LocalStorage {
+    /// Opens `root` as the backend's folder.
+    pub fn open(root: &Path) -> io::Result<LocalStorage> {
+        let dir = Dir::open_ambient_dir(root, ambient_authority())?;
+        Ok(LocalStorage {
+            root: Arc::new(dir),
+            busy: Arc::default(),
+        })
+    }
+
+    async fn blocking<T, F>(&self, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Dir) -> io::Result<T> + Send + 'static,
+    {
+        let root = Arc::clone(&self.root);
+        match tokio::task::spawn_blocking(move || work(&root)).await {
+            Ok(result) => result.map_err(StorageError::from),
+            Err(join) => Err(StorageError::new(ErrorKind::Other, join.to_string())),
+        }
+    }
+
+    pub(crate) async fn stat(&self, path: &VirtualPath) -> Result<Entry> {
+        check_name(path)?;
+        let name = path.file_name().unwrap_or(b"/").to_vec();
+        let rel = rel(path);
+        self.blocking(move |dir| {
+            let meta = dir.metadata(&rel)?;
+            Ok(entry_from(name, &meta, kind_of(&meta)))
+        })
+        .await
+    }
+
+    pub(crate) async fn list(&self, path: &VirtualPath) -> Result<ListStream> {
+        check_name(path)?;
+        let rel = rel(path);
+        let folder = self.blocking(move |dir| dir.open_dir(&rel)).await?;
+        let (sender, receiver) = mpsc::channel(LIST_AHEAD);
+        tokio::task::spawn_blocking(move || {
+            let entries = match folder.entries() {
+                Ok(entries) => entries,
+                Err(e) => {
+                    let _ = sender.blocking_send(Err(e.into()));
+                    return;
+                }
+            };
+            for entry in entries {
+                let item = entry.map_err(StorageError::from).and_then(|entry| {
+                    let name = entry.file_name();
+                    // Follow symlinks that stay inside; show the others as links.
+                    let entry = match folder.metadata(&name) {
+                        Ok(meta) => entry_from(name.as_bytes().to_vec(), &meta, kind_of(&meta)),
+                        Err(_) => {
+                            let meta = folder.symlink_metadata(&name)?;
+                            entry_from(name.as_bytes().to_vec(), &meta, EntryKind::Link)
+                        }
+                    };
+                    Ok(entry)
+                });
+                if let Ok(entry) = &item
+                    && is_reserved(&entry.name)
+                {
+                    continue;
+                }
+                if sender.blocking_send(item).is_err() {
+                    return; // The reader went away.
+                }
+            }
+        });
+        Ok(ListStream { receiver })
+    }
+
+    pub(crate) async fn partial_size(&self, path: &VirtualPath) -> Result<Option<u64>> {
+        check_name(path)?;
+        let partial = rel(&partial_of(path)?);
+        self.blocking(move |dir| size_if_file(dir, &partial)).await
+    }
+
+    pub(crate) async fn read(&self, path: &VirtualPath, offset: u64) -> Result<Download> {
+        check_name(path)?;
+        let rel = rel(path);
+        let (file, size) = self
+            .blocking(move |dir| {
+                let file = dir.open(&rel)?;
+                let meta = file.metadata()?;
+                if meta.is_dir() {
+                    return Err(io::Error::from(io::ErrorKind::IsADirectory));
+                }
+                let mut file = file.into_std();
+                if offset > 0 {
+                    file.seek(SeekFrom::Start(offset))?;
+                }
+                Ok((file, meta.len()))
+            })
+            .await?;
+        if offset > size {
+            return Err(StorageError::new(
+                ErrorKind::Unsupported,
+                "offset beyond end of file",
+            ));
+        }
+        Ok(Download {
+            size,
+            inner: DownloadInner::Local(tokio::fs::File::from_std(file)),
+        })
+    }
+
+    pub(crate) async fn write(&self, path: &VirtualPath, mode: WriteMode) -> Result<Upload> {
+        check_name(path)?;
+        let unique = mode == WriteMode::Unique;
+        let target = if unique {
+            self.unused_name(path).await?
+        } else {
+            path.clone()
+        };
+        let guard = BusyGuard::take(&self.busy, &target)?;
+        let partial = if unique {
+            unique_partial(&target)?
+        } else {
+            partial_of(&target)?
+        };
+        let (rel_target, rel_partial) = (rel(&target), rel(&partial));
+        let (file, start) = self
+            .blocking(move |dir| open_partial(dir, &rel_target, &rel_partial, mode))
+            .await?;
+        Ok(Upload {
+            inner: LocalUpload {
+                file: tokio::fs::File::from_std(file),
+                storage: self.clone(),
+                target,
+                partial,
+                unique,
+                start,
+                _guard: guard,
+            },
+        })
+    }
+
+    /// `path` if nothing has that name, else the first free `path.1`, `path.2`...
+    async fn unused_name(&self, path: &VirtualPath) -> Result<VirtualPath> {
+        let name = path.file_name().unwrap_or(b"file").to_vec();
+        let parent = path.parent();
+        let rel_parent = rel(&parent);
+        let chosen = self
+            .blocking(move |dir| {
+                for n in 0..UNIQUE_TRIES {
+                    let mut candidate = name.clone();
+                    if n > 0 {
+                        candidate.extend_from_slice(format!(".{n}").as_bytes());
+                    }
+                    let full = rel_parent.join(OsStr::from_bytes(&candidate));
+                    match dir.symlink_metadata(&full) {
+                        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(candidate),
+                        Err(e) => return Err(e),
+                        Ok(_) => {}
+                    }
+                }
+                Err(io::Error::from(io::ErrorKind::AlreadyExists))
+            })
+            .await?;
+        parent
+            .join(&chosen)
+            .map_err(|e| StorageError::new(ErrorKind::BadName, e.to_string()))
+    }
+
+    pub(crate) async fn remove_file(&self, path: &VirtualPath) -> Result<()> {
+        check_name(path)?;
+        let rel_target = rel(path);
+        let rel_partial = rel(&partial_of(path)?);
+        self.blocking(move |dir| {
+            let meta = dir.symlink_metadata(&rel_target);
+            match meta {
+                Ok(meta) if meta.is_dir() => Err(io::Error::from(io::ErrorKind::IsADirectory)),
+                Ok(_) => dir.remove_file(&rel_target),
+                // DELE of an interrupted upload that never completed discards it.
+                Err(e) if e.kind() == io::ErrorKind::NotFound => dir.remove_file(&rel_partial),
+                Err(e) => Err(e),
+            }
+        })
+        .await
+    }
+
+    pub(crate) async fn create_dir(&self, path: &VirtualPath) -> Result<()> {
+        check_name(path)?;
+        let rel = rel(path);
+        self.blocking(move |dir| dir.create_dir(&rel)).await
+    }
+
+    pub(crate) async fn remove_dir(&self, path: &VirtualPath) -> Result<()> {
+        check_name(path)?;
+        if path.is_root() {
+            return Err(StorageError::new(
+                ErrorKind::PermissionDenied,
+                "cannot remove the root",
+            ));
+        }
+        let rel = rel(path);
+        self.blocking(move |dir| dir.remove_dir(&rel)).await
+    }
+
+    pub(crate) async fn rename(&self, from: &VirtualPath, to: &VirtualPath) -> Result<()> {
+        check_name(from)?;
+        check_name(to)?;
+        if from.is_root() || to.is_root() || to.starts_with(from) && to != from {
+            return Err(StorageError::new(
+                ErrorKind::PermissionDenied,
+                "cannot move into itself",
+            ));
+        }
+        let (from, to) = (rel(from), rel(to));
+        self.blocking(move |dir| dir.rename(&from, dir, &to)).await
+    }
+
+    pub(crate) async fn set_modified(&self, path: &VirtualPath, secs: i64) -> Result<()> {
+        check_name(path)?;
+        let rel = rel(path);
+        let when = if secs >= 0 {
+            UNIX_EPOCH + Duration::from_secs(secs.unsigned_abs())
+        } else {
+            UNIX_EPOCH - Duration::from_secs(secs.unsigned_abs())
+        };
+        self.blocking(move |dir| {
+            let file = dir.open(&rel)?.into_std();
+            file.set_times(std::fs::FileTimes::new().set_modified(when))
+        })
+        .await
+    }
+}
+
+/// A partial name no other upload uses, for STOU.
+fn unique_partial(path: &VirtualPath) -> Result<VirtualPath> {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let name = format!(
+        "{PARTIAL_PREFIX}stou-{}-{nanos:x}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    );
+    path.parent()
+        .join(name.as_bytes())
+        .map_err(|e| StorageError::new(ErrorKind::BadName, e.to_string()))
+}
+
+/// Opens the partial file for `mode` and returns it positioned at the first byte to write.
+///
+/// The base of a resume or append is the visible file when it exists, else the partial of an
+/// interrupted upload (SIZE reports the same, so clients resume from what they were told).
+fn open_partial(
+    dir: &Dir,
+    target: &Path,
+    partial: &Path,
+    mode: WriteMode,
+) -> io::Result<(std::fs::File, u64)> {
+    let mut options = OpenOptions::new();
+    options.read(true).write(true).create(true);
+    let target_size = size_if_file(dir, target)?;
+    let wanted = match mode {
+        WriteMode::Create | WriteMode::Unique | WriteMode::Resume(0) => {
+            options.truncate(true);
+            return Ok((dir.open_with(partial, &options)?.into_std(), 0));
+        }
+        WriteMode::Append => None,
+        WriteMode::Resume(offset) => Some(offset),
+    };
+    let mut file = if let Some(size) = target_size {
+        // Copy the visible file into a fresh partial (copy_file_range under the hood).
+        if wanted.is_some_and(|offset| offset > size) {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "restart point beyond file",
+            ));
+        }
+        options.truncate(true);
+        let mut partial_file = dir.open_with(partial, &options)?.into_std();
+        let mut source = dir.open(target)?.into_std();
+        io::copy(
+            &mut io::Read::take(&mut source, wanted.unwrap_or(size)),
+            &mut partial_file,
+        )?;
+        partial_file
+    } else {
+        dir.open_with(partial, &options)?.into_std()
+    };
+    let have = file.metadata()?.len();
+    let start = match wanted {
+        Some(offset) if offset > have => {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "restart point beyond data",
+            ));
+        }
+        Some(offset) => offset,
+        None => have,
+    };
+    file.set_len(start)?;
+    file.seek(SeekFrom::Start(start))?;
+    Ok((file, start))
+}
+
+/// Marks a target busy while its upload runs; unmarks it on drop.
+#[derive(Debug)]
+struct BusyGuard {
+    busy: Arc<Mutex<HashSet<VirtualPath>>>,
+    path: VirtualPath,
+}
+
+impl BusyGuard {
+    fn take(busy: &Arc<Mutex<HashSet<VirtualPath>>>, path: &VirtualPath) -> Result<BusyGuard> {
+        let mut set = busy.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if !set.insert(path.clone()) {
+            return Err(StorageError::new(
+                ErrorKind::Busy,
+                "another upload to this file is running",
+            ));
+        }
+        Ok(BusyGuard {
+            busy: Arc::clone(busy),
+            path: path.clone(),
+        })
+    }
+}
+
+impl Drop for BusyGuard {
+    fn drop(&mut self) {
+        let mut set = self
+            .busy
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        set.remove(&self.path);
+    }
+}
+
+/// The local half of an [`Upload`].
+#[derive(Debug)]
+pub(crate) struct LocalUpload {
+    file: tokio::fs::File,
+    storage: LocalStorage,
+    target: VirtualPath,
+    partial: VirtualPath,
+    unique: bool,
+    start: u64,
+    _guard: BusyGuard,
+}
+
+impl LocalUpload {
+    pub(crate) fn target(&self) -> &VirtualPath {
+        &self.target
+    }
+
+    pub(crate) fn start_offset(&self) -> u64 {
+        self.start
+    }
+
+    pub(crate) async fn commit(mut self) -> Result<()> {
+        use tokio::io::AsyncWriteExt;
+        self.file.flush().await?;
+        let (partial, target) = (rel(&self.partial), rel(&self.target));
+        if !self.unique {
+            return self
+                .storage
+                .blocking(move |dir| dir.rename(&partial, dir, &target))
+                .await;
+        }
+        // STOU: publish under the chosen name without ever replacing a file.
+        self.storage
+            .blocking(move |dir| {
+                let linked = dir.hard_link(&partial, dir, &target);
+                dir.remove_file(&partial)?;
+                linked
+            })
+            .await
+    }
+
+    pub(crate) async fn abort(mut self) -> Result<()> {
+        use tokio::io::AsyncWriteExt;
+        self.file.flush().await?;
+        if self.unique {
+            let partial = rel(&self.partial);
+            self.storage
+                .blocking(move |dir| dir.remove_file(&partial))
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+impl AsyncWrite for LocalUpload {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.file).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.file).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.file).poll_shutdown(cx)
+    }
+}
