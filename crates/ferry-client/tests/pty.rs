@@ -1,0 +1,106 @@
+//! The REPL as a person sees it: `ferry` on a pseudo-terminal (rustyline line editing), checking
+//! the exact greeting and prompt, CONN, the DELF confirmation both ways, tab completion of a
+//! command, and QUIT's exit code.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::process::Command;
+
+use common::Server;
+use rexpect::process::wait::WaitStatus;
+use rexpect::session::spawn_command;
+
+fn ferry_on_a_terminal(home: &std::path::Path) -> rexpect::session::PtySession {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_ferry"));
+    command
+        .current_dir(home)
+        .env("HOME", home)
+        .env("TERM", "xterm");
+    spawn_command(command, Some(20_000)).unwrap()
+}
+
+#[test]
+fn greeting_conn_delf_both_ways_and_quit() {
+    let server = Server::start();
+    std::fs::write(server.path("keep.txt"), b"keep me").unwrap();
+    std::fs::write(server.path("drop.txt"), b"drop me").unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let mut session = ferry_on_a_terminal(home.path());
+
+    session.exp_string("Welcome to the FTP client.").unwrap();
+    session
+        .exp_string("Call one of the following functions:")
+        .unwrap();
+    for line in [
+        "CONN           : Connect to server",
+        "UPLD file_path : Upload file",
+        "LIST           : List files",
+        "DWLD file_path : Download file",
+        "DELF file_path : Delete file",
+        "QUIT           : Exit",
+    ] {
+        session.exp_string(line).unwrap();
+    }
+    session.exp_string("Enter a command: ").unwrap();
+
+    session
+        .send_line(&format!("conn 127.0.0.1:{}", server.addr.port()))
+        .unwrap();
+    session.exp_string("Sending a server request...").unwrap();
+    session.exp_string("Connection successful").unwrap();
+    session.exp_string("Enter a command: ").unwrap();
+
+    // No: asked again on a bad answer, then abandoned; the file stays.
+    session.send_line("DELF keep.txt").unwrap();
+    session
+        .exp_string("Are you sure you want to delete keep.txt? (Y/N)")
+        .unwrap();
+    session.send_line("what").unwrap();
+    session
+        .exp_string("Are you sure you want to delete keep.txt? (Y/N)")
+        .unwrap();
+    session.send_line("No").unwrap();
+    session.exp_string("Delete abandoned by user!").unwrap();
+    session.exp_string("Enter a command: ").unwrap();
+    assert!(server.path("keep.txt").exists());
+
+    // Yes: deleted.
+    session.send_line("delf drop.txt").unwrap();
+    session
+        .exp_string("Are you sure you want to delete drop.txt? (Y/N)")
+        .unwrap();
+    session.send_line("y").unwrap();
+    session.exp_string("File successfully deleted").unwrap();
+    session.exp_string("Enter a command: ").unwrap();
+    assert!(!server.path("drop.txt").exists());
+
+    // Tab completes a command name, then a remote name.
+    session.send("LI\t").unwrap();
+    session.flush().unwrap();
+    session.exp_string("LIST ").unwrap();
+    session.send_line("").unwrap();
+    session.exp_string("\tkeep.txt - 7b").unwrap();
+    session.exp_string("Total directory size: 7b").unwrap();
+    session.exp_string("Enter a command: ").unwrap();
+    session.send("DWLD ke\t").unwrap();
+    session.flush().unwrap();
+    session.exp_string("keep.txt").unwrap();
+    session.send_line("").unwrap();
+    session
+        .exp_string("Successfully downloaded keep.txt")
+        .unwrap();
+    session.exp_string("Enter a command: ").unwrap();
+    assert_eq!(
+        std::fs::read(home.path().join("keep.txt")).unwrap(),
+        b"keep me"
+    );
+
+    session.send_line("QUIT").unwrap();
+    session.exp_string("Server connection ended").unwrap();
+    session.exp_eof().unwrap();
+    assert_eq!(
+        session.process().wait().unwrap(),
+        WaitStatus::Exited(session.process().child_pid, 0)
+    );
+}
