@@ -10,7 +10,7 @@ use std::net::TcpListener;
 use std::path::Path;
 use std::time::SystemTime;
 
-use common::{Fake, Server, basic_reply, run, stderr, stdout};
+use common::{Fake, Server, basic_reply, cutting_server, run, stderr, stdout};
 
 fn assert_one_line_error(output: &std::process::Output, needle: &str) {
     assert_eq!(output.status.code(), Some(1), "{}", stderr(output));
@@ -341,42 +341,6 @@ fn mirror_both_ways_skips_identical_files() {
         stdout(&output),
         "Mirrored 0 files (0b), 3 unchanged, 0 failed\n"
     );
-}
-
-/// A fake server that cuts a download after `sent` of `size` bytes with a 426.
-fn cutting_server(size: usize, sent: Vec<u8>) -> Fake {
-    let mut data: Option<TcpListener> = None;
-    Fake::start(move |line, control| {
-        if let Some(reply) = basic_reply(line, &["EPSV", "SIZE", "REST STREAM"]) {
-            control.write_all(reply.as_bytes()).unwrap();
-            return !line.starts_with("QUIT");
-        }
-        let verb = line.split(' ').next().unwrap_or("");
-        match verb {
-            "SIZE" => write!(control, "213 {size}\r\n").unwrap(),
-            "EPSV" => {
-                let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-                let port = listener.local_addr().unwrap().port();
-                data = Some(listener);
-                write!(
-                    control,
-                    "229 Entering Extended Passive Mode (|||{port}|)\r\n"
-                )
-                .unwrap();
-            }
-            "RETR" => {
-                control.write_all(b"150 here it comes\r\n").unwrap();
-                let (mut stream, _) = data.take().unwrap().accept().unwrap();
-                stream.write_all(&sent).unwrap();
-                drop(stream);
-                control
-                    .write_all(b"426 Connection closed; transfer aborted.\r\n")
-                    .unwrap();
-            }
-            _ => control.write_all(b"502 not here\r\n").unwrap(),
-        }
-        true
-    })
 }
 
 #[test]

@@ -104,3 +104,34 @@ fn greeting_conn_delf_both_ways_and_quit() {
         WaitStatus::Exited(session.process().child_pid, 0)
     );
 }
+
+#[test]
+fn password_prompt_does_not_echo() {
+    let root = tempfile::tempdir().unwrap();
+    std::fs::write(root.path().join("mine.txt"), b"private").unwrap();
+    let mut config = ferry_server::Config::for_folder(root.path());
+    config.anonymous = ferry_server::Anonymous::Off;
+    config.users.users.insert(
+        "carol".into(),
+        ferry_server::User::new(b"hunter2", String::new(), false).unwrap(),
+    );
+    let server = Server::with_config(root, config);
+    let home = tempfile::tempdir().unwrap();
+    let mut session = ferry_on_a_terminal(home.path());
+    session.exp_string("Enter a command: ").unwrap();
+    session
+        .send_line(&format!("CONN 127.0.0.1:{} carol", server.addr.port()))
+        .unwrap();
+    session.exp_string("Sending a server request...").unwrap();
+    session.exp_string("Password for carol: ").unwrap();
+    session.send_line("hunter2").unwrap();
+    let shown = session.exp_string("Connection successful").unwrap();
+    assert!(!shown.contains("hunter2"), "{shown:?}");
+    session.exp_string("Enter a command: ").unwrap();
+    session.send_line("ls").unwrap();
+    session.exp_string("\tmine.txt - 7b").unwrap();
+    session.exp_string("Enter a command: ").unwrap();
+    session.send_line("exit").unwrap();
+    session.exp_string("Server connection ended").unwrap();
+    session.exp_eof().unwrap();
+}

@@ -259,3 +259,37 @@ fn bad_input_is_one_clear_line_and_the_repl_goes_on() {
     );
     assert!(text.ends_with("Server connection ended\n"));
 }
+
+#[test]
+fn a_cut_download_in_the_repl_keeps_the_partial_and_goes_on() {
+    let fake = common::cutting_server(10, b"abc".to_vec());
+    let home = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let script = format!("CONN {}\nDWLD big.bin\nQUIT\n", fake.addr);
+    let output = run_script(home.path(), work.path(), &[], &script);
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(0), "{text}");
+    assert!(text.contains("Connection successful\n"), "{text}");
+    assert!(
+        text.contains(&format!(
+            "{PROMPT}Error: RETR big.bin: 426 Connection closed; transfer aborted.\n\
+             The partial download is kept as .big.bin.ferry-part; use get -c big.bin to continue.\n"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.ends_with(&format!("{PROMPT}Server connection ended\n")),
+        "{text}"
+    );
+    assert!(!work.path().join("big.bin").exists());
+    assert_eq!(
+        std::fs::read(work.path().join(".big.bin.ferry-part")).unwrap(),
+        b"abc"
+    );
+    let commands = fake.commands();
+    assert_eq!(
+        commands.last().map(String::as_str),
+        Some("QUIT"),
+        "{commands:?}"
+    );
+}
