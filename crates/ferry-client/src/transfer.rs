@@ -368,6 +368,7 @@ async fn plan_download(
     local: &Path,
     report: &mut MirrorReport,
 ) -> Result<Vec<Job>, ClientError> {
+    let precise = connection.features().has("MLST");
     let mut jobs = Vec::new();
     let mut folders = vec![(remote.to_string(), local.to_path_buf())];
     while let Some((folder, target)) = folders.pop() {
@@ -390,9 +391,11 @@ async fn plan_download(
                     let same = std::fs::metadata(&local_path).is_ok_and(|meta| {
                         meta.is_file()
                             && meta.len() == entry.size
-                            && entry.modified.is_none_or(|remote| {
-                                unix_secs(meta.modified().ok()) == Some(remote)
-                            })
+                            && match (entry.modified, unix_secs(meta.modified().ok())) {
+                                (Some(remote), Some(local)) => same_time(remote, local, precise),
+                                (Some(_), None) => false,
+                                (None, _) => true,
+                            }
                     });
                     if same {
                         report.skipped += 1;
@@ -426,6 +429,8 @@ async fn plan_upload(
     if !remote.is_empty() {
         connection.mkdir_all(remote).await?;
     }
+    let can_set_times = connection.features().has("MFMT");
+    let precise = connection.features().has("MLST");
     let mut jobs = Vec::new();
     let mut folders = vec![(local.to_path_buf(), remote.to_string())];
     while let Some((source, folder)) = folders.pop() {
@@ -459,7 +464,14 @@ async fn plan_upload(
                     e.kind != EntryKind::Dir
                         && e.size == meta.len()
                         && match (e.modified, modified) {
-                            (Some(remote), Some(local)) => remote == local,
+                            (Some(remote), Some(local)) if can_set_times => {
+                                same_time(remote, local, precise)
+                            }
+                            // The server keeps upload times: a copy made after the local
+                            // file last changed is current.
+                            (Some(remote), Some(local)) => {
+                                remote >= local || same_time(remote, local, precise)
+                            }
                             _ => true,
                         }
                 });
@@ -476,6 +488,19 @@ async fn plan_upload(
         }
     }
     Ok(jobs)
+}
+
+/// True when a remote time and a local time are the same moment, as far as the listing can
+/// tell: to the second with MLSD; with LIST, to the minute, or to the day when the listing
+/// shows only a date (files older than six months).
+fn same_time(remote: i64, local: i64, precise: bool) -> bool {
+    if precise || remote % 60 != 0 {
+        return remote == local;
+    }
+    if remote % 86_400 == 0 && local.div_euclid(86_400) == remote.div_euclid(86_400) {
+        return true;
+    }
+    local.div_euclid(60) == remote.div_euclid(60)
 }
 
 fn unix_secs(time: Option<SystemTime>) -> Option<i64> {
@@ -513,5 +538,16 @@ mod tests {
         assert_eq!(join_remote("", "x"), "x");
         assert_eq!(join_remote("/", "x"), "/x");
         assert_eq!(join_remote("a", "x"), "a/x");
+    }
+
+    #[test]
+    fn times_as_listings_show_them() {
+        assert!(same_time(1_000_000_007, 1_000_000_007, true));
+        assert!(!same_time(1_000_000_020, 1_000_000_007, true));
+        // LIST: minutes, or only the day for old files.
+        assert!(same_time(1_000_000_020, 1_000_000_045, false));
+        assert!(!same_time(1_000_000_020, 1_000_000_085, false));
+        assert!(same_time(86_400 * 20_000, 86_400 * 20_000 + 3_600, false));
+        assert!(!same_time(86_400 * 20_000, 86_400 * 20_001 + 3_600, false));
     }
 }
