@@ -89,9 +89,17 @@ pub async fn download(
     } else {
         offset
     };
-    let mut data = connection
-        .open_data(&format!("RETR {remote}"), offset)
-        .await?;
+    let command = format!("RETR {remote}");
+    let (mut data, offset) = match connection.open_data(&command, offset).await {
+        Ok(data) => (data, offset),
+        // A server without REST: start again from the beginning.
+        Err(ClientError::Server {
+            command: refused, ..
+        }) if offset > 0 && refused.starts_with("REST ") => {
+            (connection.open_data(&command, 0).await?, 0)
+        }
+        Err(error) => return Err(error),
+    };
     let opened = if offset > 0 {
         tokio::fs::OpenOptions::new()
             .append(true)

@@ -438,3 +438,49 @@ fn epsv_refused_pasv_address_ignored_and_list_parsed_without_mlsd() {
         "{commands:?}"
     );
 }
+
+#[test]
+fn continue_against_a_server_without_rest_starts_again() {
+    let mut data: Option<TcpListener> = None;
+    let fake = Fake::start(move |line, control| {
+        if let Some(reply) = basic_reply(line, &["EPSV", "SIZE"]) {
+            control.write_all(reply.as_bytes()).unwrap();
+            return !line.starts_with("QUIT");
+        }
+        match line.split(' ').next().unwrap_or("") {
+            "SIZE" => control.write_all(b"213 6\r\n").unwrap(),
+            "REST" => control.write_all(b"502 REST not implemented\r\n").unwrap(),
+            "EPSV" => {
+                let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+                let port = listener.local_addr().unwrap().port();
+                data = Some(listener);
+                write!(
+                    control,
+                    "229 Entering Extended Passive Mode (|||{port}|)\r\n"
+                )
+                .unwrap();
+            }
+            "RETR" => {
+                control.write_all(b"150 sending\r\n").unwrap();
+                let (mut stream, _) = data.take().unwrap().accept().unwrap();
+                stream.write_all(b"whole!").unwrap();
+                drop(stream);
+                control.write_all(b"226 done\r\n").unwrap();
+            }
+            _ => control.write_all(b"502 not here\r\n").unwrap(),
+        }
+        true
+    });
+    let home = tempfile::tempdir().unwrap();
+    std::fs::write(home.path().join(".f.bin.ferry-part"), b"xyz").unwrap();
+    let output = run(
+        home.path(),
+        home.path(),
+        &["get", "-c", &format!("ftp://{}/f.bin", fake.addr)],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(std::fs::read(home.path().join("f.bin")).unwrap(), b"whole!");
+    assert!(!home.path().join(".f.bin.ferry-part").exists());
+    let commands = fake.commands();
+    assert!(commands.contains(&"REST 3".to_string()), "{commands:?}");
+}

@@ -293,3 +293,29 @@ fn a_cut_download_in_the_repl_keeps_the_partial_and_goes_on() {
         "{commands:?}"
     );
 }
+
+#[test]
+fn a_server_that_dies_mid_transfer_drops_the_connection_and_the_repl_goes_on() {
+    let fake = common::cutting_server_with(10, b"abcd".to_vec(), true);
+    let home = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let script = format!("CONN {}\nDWLD big.bin\nLIST\nQUIT\n", fake.addr);
+    let output = run_script(home.path(), work.path(), &[], &script);
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains(&format!(
+            "{PROMPT}Error: the server closed the connection\n\
+             The connection to the server was lost. Use CONN to connect again.\n\
+             The partial download is kept as .big.bin.ferry-part; use get -c big.bin to continue.\n\
+             {PROMPT}Not connected. Use CONN (or open) to connect to a server first.\n"
+        )),
+        "{text}"
+    );
+    assert!(!work.path().join("big.bin").exists());
+    assert_eq!(
+        std::fs::read(work.path().join(".big.bin.ferry-part")).unwrap(),
+        b"abcd"
+    );
+    drop(fake.commands());
+}

@@ -193,6 +193,11 @@ pub fn basic_reply(line: &str, features: &[&str]) -> Option<String> {
 
 /// A fake server that cuts a download after `sent` of `size` bytes with a 426.
 pub fn cutting_server(size: usize, sent: Vec<u8>) -> Fake {
+    cutting_server_with(size, sent, false)
+}
+
+/// As [`cutting_server`]; with `crash`, the control connection closes too, without a reply.
+pub fn cutting_server_with(size: usize, sent: Vec<u8>, crash: bool) -> Fake {
     let mut data: Option<TcpListener> = None;
     Fake::start(move |line, control| {
         if let Some(reply) = basic_reply(line, &["EPSV", "SIZE", "REST STREAM"]) {
@@ -217,6 +222,9 @@ pub fn cutting_server(size: usize, sent: Vec<u8>) -> Fake {
                 let (mut stream, _) = data.take().unwrap().accept().unwrap();
                 stream.write_all(&sent).unwrap();
                 drop(stream);
+                if crash {
+                    return false;
+                }
                 control
                     .write_all(b"426 Connection closed; transfer aborted.\r\n")
                     .unwrap();
