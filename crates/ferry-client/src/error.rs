@@ -52,6 +52,9 @@ pub enum ClientError {
         /// Why.
         source: std::io::Error,
     },
+    /// The user pressed Ctrl-C.
+    #[error("interrupted")]
+    Interrupted,
     /// The URL or a command argument is not usable.
     #[error("{0}")]
     Usage(String),

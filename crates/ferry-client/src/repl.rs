@@ -625,6 +625,22 @@ impl Repl {
     /// Reports an error; drops the connection when it no longer answers.
     fn fail(&mut self, error: &ClientError) {
         say(&format!("Error: {error}"));
+        if matches!(error, ClientError::Interrupted) {
+            // The control connection is out of step after an abandoned command: make a new one.
+            self.connection = None;
+            let Some(mut connector) = self.connector.clone() else {
+                return;
+            };
+            match self.runtime.block_on(connector.open(|_: &str| None)) {
+                Ok(connection) => self.connection = Some(connection),
+                Err(error) => {
+                    say(&format!(
+                        "Cannot reconnect: {error}. Use CONN to connect again."
+                    ));
+                }
+            }
+            return;
+        }
         if error.is_server_refusal()
             || matches!(error, ClientError::Local { .. } | ClientError::Usage(_))
         {
@@ -761,12 +777,11 @@ impl Repl {
             return false;
         };
         let mut progress = self.progress.reporter();
-        let result = self.runtime.block_on(transfer::upload(
-            connection,
-            local,
-            &remote,
-            progress.as_mut(),
-        ));
+        let result = interruptible(
+            &self.runtime,
+            self.interactive,
+            transfer::upload(connection, local, &remote, progress.as_mut()),
+        );
         match result {
             Ok(stats) => {
                 say(&format!("Sent file: {name}"));
@@ -789,7 +804,7 @@ impl Repl {
             return Flow::Continue;
         };
         let path = arguments.first().map(String::as_str);
-        match self.runtime.block_on(connection.list(path)) {
+        match interruptible(&self.runtime, self.interactive, connection.list(path)) {
             Ok(mut entries) => {
                 entries.sort_by(|a, b| a.name.cmp(&b.name));
                 let mut total = 0u64;
@@ -851,13 +866,11 @@ impl Repl {
             return false;
         };
         let mut progress = self.progress.reporter();
-        let result = self.runtime.block_on(transfer::download(
-            connection,
-            remote,
-            &target,
-            resume,
-            progress.as_mut(),
-        ));
+        let result = interruptible(
+            &self.runtime,
+            self.interactive,
+            transfer::download(connection, remote, &target, resume, progress.as_mut()),
+        );
         match result {
             Ok(stats) => {
                 let shown = target
@@ -1172,15 +1185,19 @@ impl Repl {
         else {
             return Flow::Continue;
         };
-        let result = self.runtime.block_on(transfer::mirror(
-            connection,
-            connector,
-            direction,
-            &remote,
-            &local,
-            parallel,
-            &self.progress,
-        ));
+        let result = interruptible(
+            &self.runtime,
+            self.interactive,
+            transfer::mirror(
+                connection,
+                connector,
+                direction,
+                &remote,
+                &local,
+                parallel,
+                &self.progress,
+            ),
+        );
         match result {
             Ok(report) => {
                 for (name, error) in &report.failed {
@@ -1207,6 +1224,23 @@ impl Repl {
         ));
         Flow::Continue
     }
+}
+
+/// Runs `future` to its end; on a terminal, Ctrl-C abandons it with [`ClientError::Interrupted`].
+fn interruptible<T>(
+    runtime: &tokio::runtime::Handle,
+    interactive: bool,
+    future: impl std::future::Future<Output = Result<T, ClientError>>,
+) -> Result<T, ClientError> {
+    if !interactive {
+        return runtime.block_on(future);
+    }
+    runtime.block_on(async {
+        tokio::select! {
+            result = future => result,
+            _ = tokio::signal::ctrl_c() => Err(ClientError::Interrupted),
+        }
+    })
 }
 
 /// An input that has nothing to give (for handlers called from other handlers).

@@ -135,3 +135,36 @@ fn password_prompt_does_not_echo() {
     session.exp_string("Server connection ended").unwrap();
     session.exp_eof().unwrap();
 }
+
+#[test]
+fn ctrl_c_abandons_a_stalled_download_and_the_shell_goes_on() {
+    let fake = common::cutting_server_with(1000, b"abc".to_vec(), common::Cut::Stall);
+    let home = tempfile::tempdir().unwrap();
+    let mut session = ferry_on_a_terminal(home.path());
+    session.exp_string("Enter a command: ").unwrap();
+    session.send_line(&format!("CONN {}", fake.addr)).unwrap();
+    session.exp_string("Connection successful").unwrap();
+    session.exp_string("Enter a command: ").unwrap();
+    session.send_line("DWLD slow.bin").unwrap();
+    // The partial file appears once the first bytes arrived: then interrupt.
+    let partial = home.path().join(".slow.bin.ferry-part");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while std::fs::metadata(&partial).map_or(true, |m| m.len() < 3) {
+        assert!(std::time::Instant::now() < deadline, "no bytes arrived");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    session.send_control('c').unwrap();
+    session.exp_string("Error: interrupted").unwrap();
+    // The fake takes one connection only, so the automatic reconnect is refused.
+    session.exp_string("Cannot reconnect: ").unwrap();
+    session
+        .exp_string("The partial download is kept as .slow.bin.ferry-part")
+        .unwrap();
+    session.exp_string("Enter a command: ").unwrap();
+    session.send_line("QUIT").unwrap();
+    session.exp_string("Server connection ended").unwrap();
+    session.exp_eof().unwrap();
+    assert!(!home.path().join("slow.bin").exists());
+    assert_eq!(std::fs::read(&partial).unwrap(), b"abc");
+    drop(fake.commands());
+}

@@ -296,7 +296,7 @@ fn a_cut_download_in_the_repl_keeps_the_partial_and_goes_on() {
 
 #[test]
 fn a_server_that_dies_mid_transfer_drops_the_connection_and_the_repl_goes_on() {
-    let fake = common::cutting_server_with(10, b"abcd".to_vec(), true);
+    let fake = common::cutting_server_with(10, b"abcd".to_vec(), common::Cut::Crash);
     let home = tempfile::tempdir().unwrap();
     let work = tempfile::tempdir().unwrap();
     let script = format!("CONN {}\nDWLD big.bin\nLIST\nQUIT\n", fake.addr);

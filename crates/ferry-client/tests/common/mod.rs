@@ -138,6 +138,8 @@ impl Fake {
         let addr = listener.local_addr().unwrap();
         let thread = std::thread::spawn(move || {
             let (mut control, _) = listener.accept().unwrap();
+            // One connection only: later ones are refused at once.
+            drop(listener);
             control
                 .set_read_timeout(Some(Duration::from_secs(30)))
                 .unwrap();
@@ -193,12 +195,24 @@ pub fn basic_reply(line: &str, features: &[&str]) -> Option<String> {
 
 /// A fake server that cuts a download after `sent` of `size` bytes with a 426.
 pub fn cutting_server(size: usize, sent: Vec<u8>) -> Fake {
-    cutting_server_with(size, sent, false)
+    cutting_server_with(size, sent, Cut::Abort)
 }
 
-/// As [`cutting_server`]; with `crash`, the control connection closes too, without a reply.
-pub fn cutting_server_with(size: usize, sent: Vec<u8>, crash: bool) -> Fake {
+/// How [`cutting_server_with`] ends a download.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cut {
+    /// Closes the data connection and replies 426.
+    Abort,
+    /// Closes both connections without a reply, as a crashed server.
+    Crash,
+    /// Sends nothing more and keeps both connections open until the client leaves.
+    Stall,
+}
+
+/// As [`cutting_server`], ending the download the way `cut` says.
+pub fn cutting_server_with(size: usize, sent: Vec<u8>, cut: Cut) -> Fake {
     let mut data: Option<TcpListener> = None;
+    let mut stalled: Vec<TcpStream> = Vec::new();
     Fake::start(move |line, control| {
         if let Some(reply) = basic_reply(line, &["EPSV", "SIZE", "REST STREAM"]) {
             control.write_all(reply.as_bytes()).unwrap();
@@ -221,9 +235,13 @@ pub fn cutting_server_with(size: usize, sent: Vec<u8>, crash: bool) -> Fake {
                 control.write_all(b"150 here it comes\r\n").unwrap();
                 let (mut stream, _) = data.take().unwrap().accept().unwrap();
                 stream.write_all(&sent).unwrap();
-                drop(stream);
-                if crash {
-                    return false;
+                match cut {
+                    Cut::Abort => drop(stream),
+                    Cut::Crash => return false,
+                    Cut::Stall => {
+                        stalled.push(stream);
+                        return true;
+                    }
                 }
                 control
                     .write_all(b"426 Connection closed; transfer aborted.\r\n")
