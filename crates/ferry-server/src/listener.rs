@@ -94,6 +94,9 @@ impl Server {
 
     fn admit(&self, stream: TcpStream, peer: SocketAddr, shutdown: &CancellationToken) {
         let _ = stream.set_nodelay(true);
+        // Clients send ABOR as TCP urgent data (ftplib's MSG_OOB, RFC 959 section 4.1.3 Synch);
+        // without this the kernel takes the urgent byte (the LF) out of the stream.
+        let _ = socket2::SockRef::from(&stream).set_out_of_band_inline(true);
         let ip = peer.ip().to_canonical();
         let config = &self.shared.config;
         let permit = {

@@ -229,6 +229,11 @@ impl Session {
                     Ok(n) => {
                         self.last_activity = Instant::now();
                         self.lines.extend(&buffer[..n]);
+                        if !self.read_past_urgent_mark(&mut buffer) {
+                            // Handle what arrived before the close, then end.
+                            let _ = self.drain_lines().await;
+                            return "client closed the connection";
+                        }
                     }
                     Err(_) => return "connection error",
                 },
@@ -247,6 +252,25 @@ impl Session {
                 }
             }
         }
+    }
+
+    /// A read stops short at a TCP urgent mark (ABOR sent as urgent data, with SO_OOBINLINE set),
+    /// and a short read makes tokio assume the socket is drained: the bytes after the mark would
+    /// wait for the next packet. Read on without waiting until the socket says it is empty.
+    /// (tokio's own `try_read` trusts its cached readiness, so this reads through socket2.)
+    /// Returns false when the peer has closed the connection.
+    fn read_past_urgent_mark(&mut self, buffer: &mut [u8]) -> bool {
+        use std::io::Read;
+        for _ in 0..4 {
+            let socket = socket2::SockRef::from(&self.stream);
+            match (&*socket).read(buffer) {
+                Ok(0) => return false,
+                Ok(n) => self.lines.extend(&buffer[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return true,
+                Err(_) => return false,
+            }
+        }
+        true
     }
 
     /// Handles the lines that can be handled now.
@@ -292,12 +316,21 @@ impl Session {
                 return Ok(Flow::Continue);
             }
         };
-        // REST applies to the next command only (RFC 3659 section 5.4).
-        let rest = if matches!(command, Command::Rest(_)) {
-            None
-        } else {
-            self.rest.take()
-        };
+        // REST applies to the next transfer (RFC 3659 section 5.4); clients set up the data
+        // connection and the type in between, so those keep it, and anything else drops it.
+        let keeps_rest = matches!(
+            command,
+            Command::Rest(_)
+                | Command::Pasv
+                | Command::Epsv(_)
+                | Command::Port(_)
+                | Command::Eprt(_)
+                | Command::Type(_)
+                | Command::Mode(_)
+                | Command::Stru(_)
+                | Command::Noop
+        );
+        let rest = if keeps_rest { None } else { self.rest.take() };
         if !matches!(command, Command::Rnto(_)) && !matches!(command, Command::Rnfr(_)) {
             self.rename_from = None;
         }

@@ -116,10 +116,16 @@ pub(crate) fn start(
     let task_cancel = cancel.clone();
     let task_bytes = Arc::clone(&bytes);
     tokio::spawn(async move {
-        let result = tokio::select! {
-            () = task_cancel.cancelled() => Err(Failure::Cancelled),
-            result = transfer(setup, peer_ip, timeout, work, &sender, &task_bytes) => result,
-        };
+        let result = transfer(
+            setup,
+            peer_ip,
+            timeout,
+            work,
+            &sender,
+            &task_bytes,
+            &task_cancel,
+        )
+        .await;
         let _ = sender.send(Event::Done(result)).await;
     });
     Running {
@@ -139,22 +145,36 @@ async fn transfer(
     work: Work,
     events: &mpsc::Sender<Event>,
     bytes: &AtomicU64,
+    cancel: &CancellationToken,
 ) -> Result<(), Failure> {
-    let mut stream = data::connect(setup, peer_ip, timeout)
-        .await
-        .map_err(Failure::Connect)?;
+    let mut stream = tokio::select! {
+        () = cancel.cancelled() => return Err(Failure::Cancelled),
+        stream = data::connect(setup, peer_ip, timeout) => stream.map_err(Failure::Connect)?,
+    };
     let _ = events.send(Event::Connected).await;
-    match work {
-        Work::Send { download, ascii } => send_file(download, ascii, &mut stream, bytes).await?,
-        Work::Receive { upload, ascii } => return receive_file(upload, ascii, stream, bytes).await,
+    let sent = match work {
+        // An upload stops by itself on cancel, so that its partial is flushed before we answer.
+        Work::Receive { upload, ascii } => {
+            return receive_file(upload, ascii, stream, bytes, cancel).await;
+        }
+        Work::Send { download, ascii } => {
+            tokio::select! {
+                () = cancel.cancelled() => return Err(Failure::Cancelled),
+                sent = send_file(download, ascii, &mut stream, bytes) => sent,
+            }
+        }
         Work::List {
             source,
             format,
             now,
         } => {
-            send_listing(source, &format, now, &mut stream, bytes).await?;
+            tokio::select! {
+                () = cancel.cancelled() => return Err(Failure::Cancelled),
+                sent = send_listing(source, &format, now, &mut stream, bytes) => sent,
+            }
         }
-    }
+    };
+    sent?;
     stream.shutdown().await.map_err(Failure::Network)
 }
 
@@ -192,15 +212,21 @@ async fn receive_file(
     ascii: bool,
     mut stream: TcpStream,
     bytes: &AtomicU64,
+    cancel: &CancellationToken,
 ) -> Result<(), Failure> {
     let mut buffer = vec![0u8; BUFFER_SIZE];
     let mut converted = Vec::new();
     let mut pending_cr = false;
-    loop {
-        let read = stream.read(&mut buffer).await.map_err(Failure::Network)?;
-        if read == 0 {
-            break;
-        }
+    let outcome = loop {
+        let read = tokio::select! {
+            () = cancel.cancelled() => break Err(Failure::Cancelled),
+            read = stream.read(&mut buffer) => read,
+        };
+        let read = match read {
+            Ok(0) => break Ok(()),
+            Ok(read) => read,
+            Err(error) => break Err(Failure::Network(error)),
+        };
         bytes.fetch_add(read as u64, Ordering::Relaxed);
         let chunk = if ascii {
             converted.clear();
@@ -209,10 +235,14 @@ async fn receive_file(
         } else {
             &buffer[..read]
         };
-        upload
-            .write_all(chunk)
-            .await
-            .map_err(|e| Failure::Storage(e.into()))?;
+        if let Err(error) = upload.write_all(chunk).await {
+            break Err(Failure::Storage(error.into()));
+        }
+    };
+    if let Err(failure) = outcome {
+        // Keep what arrived (flushed) for a resume; never publish it.
+        let _ = upload.abort().await;
+        return Err(failure);
     }
     if pending_cr {
         upload

@@ -1,0 +1,216 @@
+//! The `ferryd` binary: start-up text, serving, SIGTERM, JSON logs and `ferryd user`.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::Client;
+
+const FERRYD: &str = env!("CARGO_BIN_EXE_ferryd");
+
+/// Starts ferryd with `args` and returns it with its stdout lines up to "Who may log in".
+fn start(args: &[&str], dir: &std::path::Path) -> (std::process::Child, Vec<String>) {
+    let mut child = Command::new(FERRYD)
+        .args(args)
+        .current_dir(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = Vec::new();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    loop {
+        let mut line = String::new();
+        assert!(
+            stdout.read_line(&mut line).unwrap() > 0,
+            "ferryd ended early: {lines:?}"
+        );
+        let done = line.starts_with("Who may log in");
+        lines.push(line.trim_end().to_string());
+        if done {
+            break;
+        }
+    }
+    (child, lines)
+}
+
+fn listening_port(lines: &[String]) -> u16 {
+    let line = lines
+        .iter()
+        .find(|l| l.starts_with("Listening on ftp://"))
+        .unwrap();
+    line.rsplit(':').next().unwrap().parse().unwrap()
+}
+
+fn terminate(child: &mut std::process::Child) -> std::process::ExitStatus {
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "ferryd did not stop after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn serves_the_current_folder_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("here.txt"), b"served").unwrap();
+    let (mut child, lines) = start(&["--bind", "127.0.0.1:0"], dir.path());
+    assert_eq!(lines[0], "Welcome to the FTP server.");
+    assert_eq!(lines[1], "To get started, connect a client.");
+    let root = dir.path().canonicalize().unwrap();
+    assert!(
+        lines.contains(&format!("Serving {}", root.display())),
+        "{lines:?}"
+    );
+    assert!(
+        lines.last().unwrap().contains("anonymous (read and write)"),
+        "{lines:?}"
+    );
+    let port = listening_port(&lines);
+    let mut client = Client::connect(format!("127.0.0.1:{port}").parse().unwrap());
+    client.login("anonymous", "x");
+    assert_eq!(client.download("RETR here.txt"), b"served");
+    client.expect("PASS secret-word", 503);
+    let status = terminate(&mut child);
+    assert!(status.success(), "{status:?}");
+    let mut log = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut log).unwrap();
+    assert!(log.contains("connected"), "{log}");
+    assert!(log.contains("RETR here.txt"), "{log}");
+    assert!(log.contains("transfer complete"), "{log}");
+    assert!(log.contains("PASS ****"), "{log}");
+    assert!(!log.contains("secret-word"), "password logged: {log}");
+}
+
+#[test]
+fn json_logs_and_anonymous_default_off_with_users() {
+    let dir = tempfile::tempdir().unwrap();
+    let users = dir.path().join("users.toml");
+    let mut add = Command::new(FERRYD)
+        .args([
+            "user",
+            "add",
+            "bob",
+            "--users",
+            users.to_str().unwrap(),
+            "--password-stdin",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    add.stdin.take().unwrap().write_all(b"hunter2\n").unwrap();
+    assert!(add.wait().unwrap().success());
+    let (mut child, lines) = start(
+        &[
+            "--bind",
+            "127.0.0.1:0",
+            "--users",
+            users.to_str().unwrap(),
+            "--log-format",
+            "json",
+        ],
+        dir.path(),
+    );
+    assert!(lines.last().unwrap().contains("1 user(s)"), "{lines:?}");
+    assert!(!lines.last().unwrap().contains("anonymous"), "{lines:?}");
+    let port = listening_port(&lines);
+    let mut client = Client::connect(format!("127.0.0.1:{port}").parse().unwrap());
+    client.expect("USER anonymous", 331);
+    client.expect("PASS x", 530);
+    client.login("bob", "hunter2");
+    client.expect("QUIT", 221);
+    assert!(terminate(&mut child).success());
+    let mut log = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut log).unwrap();
+    let json_lines: Vec<&str> = log.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert!(!json_lines.is_empty());
+    for line in json_lines {
+        assert!(
+            line.starts_with('{') && line.ends_with('}'),
+            "not JSON: {line}"
+        );
+    }
+    assert!(!log.contains("hunter2"));
+}
+
+#[test]
+fn user_commands() {
+    let dir = tempfile::tempdir().unwrap();
+    let users = dir.path().join("users.toml");
+    let users = users.to_str().unwrap();
+    let run = |args: &[&str], stdin: &[u8]| {
+        let mut child = Command::new(FERRYD)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(stdin).unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let added = run(
+        &[
+            "user",
+            "add",
+            "carol",
+            "--users",
+            users,
+            "--home",
+            "carol",
+            "--read-only",
+            "--password-stdin",
+        ],
+        b"pw\n",
+    );
+    assert!(added.status.success(), "{added:?}");
+    let text = std::fs::read_to_string(users).unwrap();
+    assert!(
+        text.contains("$argon2id$") && !text.contains("\"pw\""),
+        "{text}"
+    );
+    let listed = run(&["user", "list", "--users", users], b"");
+    let listed = String::from_utf8(listed.stdout).unwrap();
+    assert!(listed.contains("carol\thome=carol\tread-only"), "{listed}");
+    assert!(
+        run(&["user", "remove", "carol", "--users", users], b"")
+            .status
+            .success()
+    );
+    let again = run(&["user", "remove", "carol", "--users", users], b"");
+    assert!(!again.status.success());
+    let empty = run(
+        &["user", "add", "dave", "--users", users, "--password-stdin"],
+        b"\n",
+    );
+    assert!(!empty.status.success());
+}
+
+#[test]
+fn bad_root_is_a_clear_error() {
+    let output = Command::new(FERRYD)
+        .args(["/nonexistent/folder", "--bind", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("/nonexistent/folder"), "{stderr}");
+}

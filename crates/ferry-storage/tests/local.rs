@@ -1,0 +1,192 @@
+//! The local backend: atomic uploads, resume rules, the busy lock, the jail and listings.
+#![allow(clippy::unwrap_used)]
+
+use ferry_storage::{ErrorKind, LocalStorage, Storage, VirtualPath, WriteMode};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+fn path(text: &str) -> VirtualPath {
+    VirtualPath::root().resolve(text.as_bytes()).unwrap()
+}
+
+fn storage() -> (tempfile::TempDir, Storage) {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = Storage::Local(LocalStorage::open(dir.path()).unwrap());
+    (dir, storage)
+}
+
+async fn upload(storage: &Storage, name: &str, mode: WriteMode, bytes: &[u8], commit: bool) -> u64 {
+    let mut upload = storage.write(&path(name), mode).await.unwrap();
+    let start = upload.start_offset();
+    upload.write_all(bytes).await.unwrap();
+    if commit {
+        upload.commit().await.unwrap();
+    } else {
+        upload.abort().await.unwrap();
+    }
+    start
+}
+
+async fn read_all(storage: &Storage, name: &str) -> Vec<u8> {
+    let mut download = storage.read(&path(name), 0).await.unwrap();
+    let mut bytes = Vec::new();
+    download.read_to_end(&mut bytes).await.unwrap();
+    bytes
+}
+
+#[tokio::test]
+async fn upload_is_invisible_until_commit() {
+    let (dir, storage) = storage();
+    let mut pending = storage
+        .write(&path("a.txt"), WriteMode::Create)
+        .await
+        .unwrap();
+    pending.write_all(b"hello").await.unwrap();
+    pending.flush().await.unwrap();
+    assert_eq!(
+        storage.stat(&path("a.txt")).await.unwrap_err().kind(),
+        ErrorKind::NotFound
+    );
+    assert!(!dir.path().join("a.txt").exists());
+    pending.commit().await.unwrap();
+    assert_eq!(read_all(&storage, "a.txt").await, b"hello");
+    assert_eq!(storage.partial_size(&path("a.txt")).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn aborted_upload_resumes_from_its_partial() {
+    let (_dir, storage) = storage();
+    upload(&storage, "b.bin", WriteMode::Create, b"0123456789", false).await;
+    assert_eq!(
+        storage.partial_size(&path("b.bin")).await.unwrap(),
+        Some(10)
+    );
+    assert_eq!(
+        upload(&storage, "b.bin", WriteMode::Resume(4), b"abcdef", true).await,
+        4
+    );
+    assert_eq!(read_all(&storage, "b.bin").await, b"0123abcdef");
+    // Resuming beyond what exists is refused.
+    let error = storage
+        .write(&path("b.bin"), WriteMode::Resume(11))
+        .await
+        .unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Unsupported);
+    // The refused attempt changed nothing.
+    assert_eq!(read_all(&storage, "b.bin").await, b"0123abcdef");
+}
+
+#[tokio::test]
+async fn append_extends_the_visible_file() {
+    let (_dir, storage) = storage();
+    upload(&storage, "c.txt", WriteMode::Create, b"one ", true).await;
+    assert_eq!(
+        upload(&storage, "c.txt", WriteMode::Append, b"two", true).await,
+        4
+    );
+    assert_eq!(read_all(&storage, "c.txt").await, b"one two");
+    assert_eq!(
+        upload(&storage, "new.txt", WriteMode::Append, b"fresh", true).await,
+        0
+    );
+    assert_eq!(read_all(&storage, "new.txt").await, b"fresh");
+}
+
+#[tokio::test]
+async fn one_upload_per_file_at_a_time() {
+    let (_dir, storage) = storage();
+    let first = storage
+        .write(&path("d.bin"), WriteMode::Create)
+        .await
+        .unwrap();
+    let second = storage
+        .write(&path("d.bin"), WriteMode::Create)
+        .await
+        .unwrap_err();
+    assert_eq!(second.kind(), ErrorKind::Busy);
+    drop(first);
+    assert!(
+        storage
+            .write(&path("d.bin"), WriteMode::Create)
+            .await
+            .is_ok()
+    );
+}
+
+#[tokio::test]
+async fn unique_never_replaces() {
+    let (dir, storage) = storage();
+    upload(&storage, "u", WriteMode::Create, b"original", true).await;
+    let mut one = storage.write(&path("u"), WriteMode::Unique).await.unwrap();
+    assert_eq!(one.path().to_string(), "/u.1");
+    one.write_all(b"first").await.unwrap();
+    one.commit().await.unwrap();
+    let two = storage.write(&path("u"), WriteMode::Unique).await.unwrap();
+    assert_eq!(two.path().to_string(), "/u.2");
+    two.abort().await.unwrap();
+    assert_eq!(read_all(&storage, "u").await, b"original");
+    assert_eq!(read_all(&storage, "u.1").await, b"first");
+    let mut names: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    names.sort();
+    assert_eq!(names, vec!["u", "u.1"]);
+}
+
+#[tokio::test]
+async fn symlinks_cannot_leave_the_root() {
+    let outer = tempfile::tempdir().unwrap();
+    let root = outer.path().join("root");
+    std::fs::create_dir(&root).unwrap();
+    std::fs::write(outer.path().join("secret"), b"s").unwrap();
+    std::os::unix::fs::symlink(outer.path().join("secret"), root.join("out")).unwrap();
+    std::os::unix::fs::symlink(outer.path(), root.join("outdir")).unwrap();
+    let storage = Storage::Local(LocalStorage::open(&root).unwrap());
+    assert!(storage.read(&path("out"), 0).await.is_err());
+    assert!(storage.stat(&path("outdir/secret")).await.is_err());
+    assert!(
+        storage
+            .write(&path("outdir/planted"), WriteMode::Create)
+            .await
+            .is_err()
+    );
+    assert!(storage.create_dir(&path("outdir/newdir")).await.is_err());
+    assert!(
+        storage
+            .rename(&path("out"), &path("outdir/moved"))
+            .await
+            .is_err()
+    );
+    assert!(!outer.path().join("planted").exists() && !outer.path().join("newdir").exists());
+    assert!(outer.path().join("secret").exists());
+    // A listing shows the escaping links as links, with no facts from outside.
+    let mut list = storage.list(&VirtualPath::root()).await.unwrap();
+    let mut seen = Vec::new();
+    while let Some(entry) = list.next().await {
+        let entry = entry.unwrap();
+        assert_eq!(entry.kind, ferry_storage::EntryKind::Link);
+        seen.push(entry.name);
+    }
+    seen.sort();
+    assert_eq!(seen, vec![b"out".to_vec(), b"outdir".to_vec()]);
+}
+
+#[tokio::test]
+async fn listing_hides_partials_and_streams_many_entries() {
+    let (dir, storage) = storage();
+    for i in 0..500 {
+        std::fs::write(dir.path().join(format!("f{i:03}")), b"x").unwrap();
+    }
+    upload(&storage, "half", WriteMode::Create, b"xx", false).await;
+    let mut list = storage.list(&VirtualPath::root()).await.unwrap();
+    let mut count = 0;
+    while let Some(entry) = list.next().await {
+        let entry = entry.unwrap();
+        assert!(!entry.name.starts_with(b".ferry"));
+        count += 1;
+    }
+    assert_eq!(count, 500);
+    // DELE of a name that only has a partial discards the partial.
+    storage.remove_file(&path("half")).await.unwrap();
+    assert_eq!(storage.partial_size(&path("half")).await.unwrap(), None);
+}
