@@ -1,7 +1,7 @@
 //! The interactive client: the original six commands (CONN, UPLD, LIST, DWLD, DELF, QUIT) with
 //! their original messages, and the words FTP users type (open, put, get, ls, cd, mget...).
 //!
-//! One command table ([`COMMANDS`]) maps every name and alias to one handler, its usage line and
+//! One command table (`COMMANDS`) maps every name and alias to one handler, its usage line and
 //! whether it needs a connection. Input comes from rustyline on a terminal (line editing,
 //! history, tab completion of commands, local paths and remote names) or line by line from a
 //! pipe ([`Input`]); the DELF confirmation and password prompts read from the same input.
