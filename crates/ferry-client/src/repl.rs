@@ -273,7 +273,7 @@ const COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         names: &["open"],
         usage: "open [URL | HOST[:PORT] [USER]]",
-        about: "Connect (default 127.0.0.1:2121, anonymous)",
+        about: "Connect (no argument: 127.0.0.1:2121; HOST alone: port 21; anonymous)",
         needs_connection: false,
         one_path: false,
         local_paths: false,
@@ -693,10 +693,25 @@ impl Repl {
         let mut connector = connector;
         let prompt = |user: &str| input.read_secret(&format!("Password for {user}: "));
         match self.runtime.block_on(connector.open(prompt)) {
-            Ok(connection) => {
+            Ok(mut connection) => {
+                // `CONN ftp://host/folder/` starts in that folder.
+                let folder = match arguments {
+                    [target] if url::is_ftp_url(target) => FtpUrl::parse(target)
+                        .map(|url| url.path.trim_end_matches('/').to_string())
+                        .unwrap_or_default(),
+                    _ => String::new(),
+                };
+                let entered = if folder.is_empty() {
+                    Ok(())
+                } else {
+                    self.runtime.block_on(connection.cwd(&folder)).map(|_| ())
+                };
                 self.connection = Some(connection);
                 self.connector = Some(connector);
                 say("Connection successful");
+                if let Err(error) = entered {
+                    self.fail(&error);
+                }
                 self.refresh_names();
             }
             Err(error) => {

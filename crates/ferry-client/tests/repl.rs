@@ -176,7 +176,14 @@ fn url_argument_opens_connected() {
     let server = Server::start();
     std::fs::write(server.path("x.txt"), b"12345").unwrap();
     let home = tempfile::tempdir().unwrap();
+    std::fs::create_dir(server.path("inner")).unwrap();
+    std::fs::write(server.path("inner/y.txt"), b"123").unwrap();
     let url = server.url("");
+    let inner = server.url("inner/");
+    let output = run_script(home.path(), home.path(), &[&inner], "pwd\nls\nquit\n");
+    let text = stdout(&output);
+    assert!(text.contains(&format!("{PROMPT}/inner\n")), "{text}");
+    assert!(text.contains("\ty.txt - 3b\nTotal directory size: 3b\n"), "{text}");
     let output = run_script(home.path(), home.path(), &[&url], "ls\nquit\n");
     let text = stdout(&output);
     assert!(
