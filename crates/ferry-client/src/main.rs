@@ -59,9 +59,12 @@ enum Command {
     },
     /// Upload files: FILE... URL (a URL ending in / is a folder, created if missing).
     Put {
-        /// The files, then the URL.
-        #[arg(required = true, num_args = 2.., value_name = "FILE... URL")]
-        arguments: Vec<String>,
+        /// Local files to send.
+        #[arg(required = true, num_args = 1.., value_name = "FILE")]
+        files: Vec<PathBuf>,
+        /// ftp://host/folder/ (or ftp://host/path/name for one file).
+        #[arg(required = true, value_name = "URL")]
+        url: String,
     },
     /// List a remote folder.
     Ls {
@@ -172,11 +175,7 @@ fn main() -> ExitCode {
             } => oneshot::get(&globals, &url, output.as_deref(), resume)
                 .await
                 .map(|_| ()),
-            Command::Put { mut arguments } => {
-                let url = arguments.pop().unwrap_or_default();
-                let files: Vec<PathBuf> = arguments.into_iter().map(PathBuf::from).collect();
-                oneshot::put(&globals, &files, &url).await
-            }
+            Command::Put { files, url } => oneshot::put(&globals, &files, &url).await,
             Command::Ls { url } => oneshot::ls(&globals, &url).await.map(|lines| {
                 for line in lines {
                     println!("{line}");
@@ -200,5 +199,52 @@ fn main() -> ExitCode {
             eprintln!("ferry: {error}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn command_line_shapes() {
+        Cli::command().debug_assert();
+        let cli =
+            Cli::try_parse_from(["ferry", "--active", "-q", "get", "ftp://h/x", "-c"]).unwrap();
+        assert!(cli.global.active && cli.global.quiet);
+        assert!(matches!(
+            cli.command,
+            Some(Command::Get { resume: true, .. })
+        ));
+        let cli = Cli::try_parse_from(["ferry", "put", "a", "b c", "ftp://h/d/"]).unwrap();
+        let Some(Command::Put { files, url }) = cli.command else {
+            panic!("not put");
+        };
+        assert_eq!(files, vec![PathBuf::from("a"), PathBuf::from("b c")]);
+        assert_eq!(url, "ftp://h/d/");
+        let cli = Cli::try_parse_from(["ferry", "ftp://h/"]).unwrap();
+        assert!(cli.command.is_none() && cli.url.as_deref() == Some("ftp://h/"));
+        let cli = Cli::try_parse_from([
+            "ferry",
+            "mirror",
+            "-R",
+            "dir",
+            "ftp://h/",
+            "--parallel",
+            "4",
+        ])
+        .unwrap();
+        assert!(matches!(
+            cli.command,
+            Some(Command::Mirror {
+                reverse: true,
+                parallel: 4,
+                ..
+            })
+        ));
+        assert!(Cli::try_parse_from(["ferry", "put", "ftp://h/"]).is_err());
     }
 }

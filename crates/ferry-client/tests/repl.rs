@@ -183,7 +183,10 @@ fn url_argument_opens_connected() {
     let output = run_script(home.path(), home.path(), &[&inner], "pwd\nls\nquit\n");
     let text = stdout(&output);
     assert!(text.contains(&format!("{PROMPT}/inner\n")), "{text}");
-    assert!(text.contains("\ty.txt - 3b\nTotal directory size: 3b\n"), "{text}");
+    assert!(
+        text.contains("\ty.txt - 3b\nTotal directory size: 3b\n"),
+        "{text}"
+    );
     let output = run_script(home.path(), home.path(), &[&url], "ls\nquit\n");
     let text = stdout(&output);
     assert!(
