@@ -129,10 +129,9 @@ pub struct Bar {
 
 impl Progress for Bar {
     fn start(&mut self, name: &str, total: Option<u64>, already: u64) {
-        let bar = match total {
-            Some(total) => ProgressBar::new(total),
-            None => ProgressBar::no_length(),
-        };
+        // Hidden until added to the MultiProgress: a bar that drew on its own target first
+        // would leave that line behind.
+        let bar = ProgressBar::with_draw_target(total, ProgressDrawTarget::hidden());
         let template = if total.is_some() {
             "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}"
         } else {
