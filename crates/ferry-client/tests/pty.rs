@@ -153,6 +153,10 @@ fn ctrl_c_abandons_a_stalled_download_and_the_shell_goes_on() {
         assert!(std::time::Instant::now() < deadline, "no bytes arrived");
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
+    // The progress bar: name, bytes of the total, rate and ETA.
+    session
+        .exp_regex(r"slow\.bin \[[^\]]*\] 3 B/1000 B [0-9.]+ [KMG]?i?B/s ETA")
+        .unwrap();
     session.send_control('c').unwrap();
     session.exp_string("Error: interrupted").unwrap();
     // The fake takes one connection only, so the automatic reconnect is refused.
