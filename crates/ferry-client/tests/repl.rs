@@ -82,6 +82,12 @@ fn the_original_six_commands() {
         "{text}"
     );
     assert!(text.contains("s\nFile size: 300000b\n"), "{text}");
+    // Plain progress lines on stderr when stdin is not a terminal.
+    let progress = common::stderr(&output);
+    assert!(
+        progress.contains("my notes.txt: 300000/300000 bytes (100%)\n"),
+        "{progress}"
+    );
     // LIST: every entry, folders marked, and the total of the files.
     assert!(
         text.contains(
