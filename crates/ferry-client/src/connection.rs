@@ -40,6 +40,8 @@ pub struct ConnectOptions {
     pub active: bool,
     /// The bound on every wait: connecting, each reply, each read of data.
     pub timeout: Duration,
+    /// Print the control conversation on stderr (`--> USER x`, `<-- 230 ...`; PASS hidden).
+    pub verbose: bool,
 }
 
 impl Default for ConnectOptions {
@@ -47,6 +49,7 @@ impl Default for ConnectOptions {
         ConnectOptions {
             active: false,
             timeout: DEFAULT_TIMEOUT,
+            verbose: false,
         }
     }
 }
@@ -616,6 +619,9 @@ impl Connection {
         let mut bytes = Vec::with_capacity(line.len() + 2);
         bytes.extend_from_slice(line.as_bytes());
         bytes.extend_from_slice(b"\r\n");
+        if self.options.verbose {
+            eprintln!("--> {shown}");
+        }
         let context = format!("sending {}", shown.split(' ').next().unwrap_or(shown));
         match tokio::time::timeout(self.options.timeout, self.writer.write_all(&bytes)).await {
             Ok(Ok(())) => Ok(()),
@@ -636,7 +642,20 @@ impl Connection {
     async fn read_reply(&mut self) -> Result<Reply, ClientError> {
         loop {
             match self.decoder.next_reply() {
-                Ok(Some(reply)) => return Ok(reply),
+                Ok(Some(reply)) => {
+                    if self.options.verbose {
+                        // Inner lines of a multi-line reply are kept as the server sent them.
+                        let last = reply.lines.len().saturating_sub(1);
+                        for (index, line) in reply.lines.iter().enumerate() {
+                            match (index, index == last) {
+                                (_, true) => eprintln!("<-- {} {line}", reply.code),
+                                (0, false) => eprintln!("<-- {}-{line}", reply.code),
+                                _ => eprintln!("<-- {line}"),
+                            }
+                        }
+                    }
+                    return Ok(reply);
+                }
                 Ok(None) => {}
                 Err(error) => return Err(ClientError::Protocol(error.to_string())),
             }

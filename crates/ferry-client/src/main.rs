@@ -42,6 +42,9 @@ struct GlobalArgs {
     /// Do not read ~/.netrc.
     #[arg(long, global = true)]
     no_netrc: bool,
+    /// Show the FTP conversation on stderr (passwords hidden).
+    #[arg(long, short = 'v', global = true)]
+    verbose: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -122,6 +125,7 @@ fn main() -> ExitCode {
     let connect = ConnectOptions {
         active: cli.global.active,
         timeout: Duration::from_secs(cli.global.timeout.max(1)),
+        verbose: cli.global.verbose,
     };
     let stderr_is_terminal = std::io::stderr().is_terminal();
     let stdin_is_terminal = std::io::stdin().is_terminal();

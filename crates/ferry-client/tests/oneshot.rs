@@ -194,8 +194,24 @@ fn credentials_from_netrc_url_and_flag() {
 
     // Percent-encoded password in the URL.
     let url = format!("ftp://alice:wonder%20land@{}/secret.txt", server.addr);
-    let output = run(home.path(), work.path(), &["get", &url, "-o", "url.txt"]);
+    let output = run(
+        home.path(),
+        work.path(),
+        &["-v", "get", &url, "-o", "url.txt"],
+    );
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    // --verbose shows the conversation, never the password.
+    let conversation = stderr(&output);
+    assert!(
+        conversation.contains("--> USER alice\n<-- 331 ")
+            && conversation.contains("--> PASS\n<-- 230 "),
+        "{conversation}"
+    );
+    assert!(
+        conversation.contains("--> TYPE I\n<-- 200 "),
+        "{conversation}"
+    );
+    assert!(!conversation.contains("wonder"), "{conversation}");
     assert_eq!(
         std::fs::read(work.path().join("url.txt")).unwrap(),
         b"for alice"

@@ -265,6 +265,7 @@ fn connector(peer: &Peer, active: bool) -> Connector {
         options: ConnectOptions {
             active,
             timeout: Duration::from_secs(20),
+            ..ConnectOptions::default()
         },
     }
 }
