@@ -546,7 +546,10 @@ impl Connection {
                 })?;
                 return self.connect_data(port).await.map(DataSetup::Connected);
             }
-            if !reply.code.is_error() || !self.peer.is_ipv4() {
+            // Fall back to PASV only when EPSV is not understood (500, 501, 502, 504); any
+            // other answer (421 closing, 425...) is the server's real reply.
+            let not_understood = matches!(reply.code.0, 500 | 501 | 502 | 504);
+            if !not_understood || !self.peer.is_ipv4() {
                 return Err(ClientError::Server {
                     command: "EPSV".into(),
                     reply,

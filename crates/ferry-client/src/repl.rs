@@ -641,6 +641,12 @@ impl Repl {
             }
             return;
         }
+        // 421: the server is closing the connection (idle timeout, shutdown).
+        if error.code() == Some(ferry_proto::ReplyCode::SERVICE_NOT_AVAILABLE) {
+            self.connection = None;
+            say("The connection to the server was lost. Use CONN to connect again.");
+            return;
+        }
         if error.is_server_refusal()
             || matches!(error, ClientError::Local { .. } | ClientError::Usage(_))
         {

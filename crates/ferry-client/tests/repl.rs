@@ -335,3 +335,32 @@ fn a_server_that_dies_mid_transfer_drops_the_connection_and_the_repl_goes_on() {
     );
     drop(fake.commands());
 }
+
+#[test]
+fn a_421_from_the_server_ends_the_connection() {
+    let fake = common::Fake::start(|line, control| {
+        use std::io::Write;
+        if let Some(reply) = common::basic_reply(line, &["EPSV"]) {
+            control.write_all(reply.as_bytes()).unwrap();
+            return true;
+        }
+        control
+            .write_all(b"421 Idle timeout, closing control connection.\r\n")
+            .unwrap();
+        false
+    });
+    let home = tempfile::tempdir().unwrap();
+    let script = format!("CONN {}\nLIST\nLIST\nQUIT\n", fake.addr);
+    let output = run_script(home.path(), home.path(), &[], &script);
+    let text = stdout(&output);
+    assert!(
+        text.contains(&format!(
+            "{PROMPT}Error: EPSV: 421 Idle timeout, closing control connection.\n\
+             The connection to the server was lost. Use CONN to connect again.\n\
+             {PROMPT}Not connected. Use CONN (or open) to connect to a server first.\n"
+        )),
+        "{text}"
+    );
+    assert_eq!(output.status.code(), Some(0));
+    drop(fake.commands());
+}
