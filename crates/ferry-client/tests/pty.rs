@@ -96,9 +96,24 @@ fn greeting_conn_delf_both_ways_and_quit() {
         b"keep me"
     );
 
+    // Line editing: a typo fixed with backspace; the up arrow recalls the last command.
+    session.send("lsx\x7f\r").unwrap();
+    session.flush().unwrap();
+    session.exp_string("Total directory size: 7b").unwrap();
+    session.exp_string("Enter a command: ").unwrap();
+    session.send("\x1b[A").unwrap();
+    session.flush().unwrap();
+    session.exp_string("ls").unwrap();
+    session.send("\r").unwrap();
+    session.flush().unwrap();
+    session.exp_string("Total directory size: 7b").unwrap();
+    session.exp_string("Enter a command: ").unwrap();
+
     session.send_line("QUIT").unwrap();
     session.exp_string("Server connection ended").unwrap();
     session.exp_eof().unwrap();
+    let history = std::fs::read_to_string(home.path().join(".ferry_history")).unwrap();
+    assert!(history.contains("DELF keep.txt\n"), "{history}");
     assert_eq!(
         session.process().wait().unwrap(),
         WaitStatus::Exited(session.process().child_pid, 0)
