@@ -187,3 +187,36 @@ fn ctrl_c_abandons_a_stalled_download_and_the_shell_goes_on() {
     assert_eq!(std::fs::read(&partial).unwrap(), b"abc");
     drop(fake.commands());
 }
+
+#[test]
+fn one_shot_commands_prompt_for_a_missing_password_on_a_terminal() {
+    let root = tempfile::tempdir().unwrap();
+    std::fs::write(root.path().join("report.txt"), b"numbers").unwrap();
+    let mut config = ferry_server::Config::for_folder(root.path());
+    config.anonymous = ferry_server::Anonymous::Off;
+    config.users.users.insert(
+        "dave".into(),
+        ferry_server::User::new(b"s3cret", String::new(), false).unwrap(),
+    );
+    let server = Server::with_config(root, config);
+    let home = tempfile::tempdir().unwrap();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_ferry"));
+    command
+        .current_dir(home.path())
+        .env("HOME", home.path())
+        .env("TERM", "xterm")
+        .args(["--user", "dave", "get", &server.url("report.txt")]);
+    let mut session = spawn_command(command, Some(20_000)).unwrap();
+    session.exp_string("Password for dave: ").unwrap();
+    session.send_line("s3cret").unwrap();
+    let rest = session.exp_eof().unwrap();
+    assert!(!rest.contains("s3cret"), "{rest:?}");
+    assert_eq!(
+        session.process().wait().unwrap(),
+        WaitStatus::Exited(session.process().child_pid, 0)
+    );
+    assert_eq!(
+        std::fs::read(home.path().join("report.txt")).unwrap(),
+        b"numbers"
+    );
+}

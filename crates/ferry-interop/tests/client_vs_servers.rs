@@ -46,7 +46,16 @@ fn find_program(name: &str, env: &str) -> PathBuf {
     }
     let path = std::env::var_os("PATH").unwrap_or_default();
     let mut folders: Vec<PathBuf> = std::env::split_paths(&path).collect();
-    folders.extend(["/usr/sbin", "/usr/local/sbin", "/sbin"].map(PathBuf::from));
+    // /opt/vsftpd: where .ci/run unpacks vsftpd, whose package conflicts with pure-ftpd's.
+    folders.extend(
+        [
+            "/usr/sbin",
+            "/usr/local/sbin",
+            "/sbin",
+            "/opt/vsftpd/usr/sbin",
+        ]
+        .map(PathBuf::from),
+    );
     folders
         .into_iter()
         .map(|folder| folder.join(name))
