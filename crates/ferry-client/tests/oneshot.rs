@@ -1,7 +1,10 @@
 //! One-shot commands as scripts use them: `ferry get|put|ls|rm|mkdir|mirror`, exit codes, the
 //! one-line errors, credentials, active mode, resume after a cut, and the protocol fallbacks
 //! (EPSV refused, PASV lying about its address, no MLSD) against a scripted fake server.
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on anything unexpected"
+)]
 
 mod common;
 

@@ -1,7 +1,10 @@
 //! The REPL as a person sees it: `ferry` on a pseudo-terminal (rustyline line editing), checking
 //! the exact greeting and prompt, CONN, the DELF confirmation both ways, tab completion of a
 //! command, and QUIT's exit code.
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on anything unexpected"
+)]
 
 mod common;
 

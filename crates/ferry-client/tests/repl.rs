@@ -1,6 +1,9 @@
 //! The REPL as a script drives it: `ferry` with commands piped to stdin, against an in-process
 //! ferryd. Asserts the exact texts, the exit code and the bytes of the files that moved.
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on anything unexpected"
+)]
 
 mod common;
 

@@ -6,7 +6,10 @@
 //!
 //! A missing server fails the test with what to install. vsftpd and Pure-FTPd must run as root
 //! (they chroot and drop privileges to the system users `daemon` and `nobody`).
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on anything unexpected"
+)]
 
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};

@@ -1,6 +1,10 @@
 //! Test helpers: an in-process ferryd on 127.0.0.1:0 with a temporary root, a scripted fake FTP
 //! server for the cases ferryd never produces, and a runner for the `ferry` binary.
-#![allow(dead_code, unreachable_pub)]
+#![allow(
+    dead_code,
+    unreachable_pub,
+    reason = "each test file compiles this module on its own and uses only part of it"
+)]
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
