@@ -136,6 +136,7 @@ fn main() -> ExitCode {
             user: cli.global.user,
             netrc,
             progress: cli.global.quiet.then_some(ProgressMode::Silent),
+            ..ReplOptions::default()
         };
         let mut shell = Repl::new(runtime.handle().clone(), options, stdin_is_terminal);
         let code = if stdin_is_terminal {

@@ -530,8 +530,12 @@ pub fn split_arguments(rest: &str, one_path: bool) -> Result<Vec<String>, String
     Ok(out)
 }
 
+/// After this long without a command, the connection is checked (NOOP) before the next one,
+/// and remade if the server closed it (idle timeouts).
+pub const DEFAULT_IDLE_CHECK: Duration = Duration::from_secs(15);
+
 /// Settings the REPL starts with.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ReplOptions {
     /// Passive or active, timeouts.
     pub connect: ConnectOptions,
@@ -541,6 +545,20 @@ pub struct ReplOptions {
     pub netrc: Option<String>,
     /// How transfers show progress.
     pub progress: Option<ProgressMode>,
+    /// See [`DEFAULT_IDLE_CHECK`].
+    pub idle_check: Duration,
+}
+
+impl Default for ReplOptions {
+    fn default() -> Self {
+        ReplOptions {
+            connect: ConnectOptions::default(),
+            user: None,
+            netrc: None,
+            progress: None,
+            idle_check: DEFAULT_IDLE_CHECK,
+        }
+    }
 }
 
 /// The interactive session.
@@ -553,6 +571,10 @@ pub struct Repl {
     names: RemoteNames,
     /// True on a terminal: completion names are refreshed after changes.
     interactive: bool,
+    /// When the last command ended: a long pause means the server may have closed on us.
+    last_activity: std::time::Instant,
+    /// The remote folder `cd` last entered, restored after a reconnect.
+    remote_folder: Option<String>,
 }
 
 impl Repl {
@@ -571,6 +593,8 @@ impl Repl {
             progress,
             names: Arc::new(Mutex::new(Vec::new())),
             interactive,
+            last_activity: std::time::Instant::now(),
+            remote_folder: None,
         }
     }
 
@@ -615,11 +639,58 @@ impl Repl {
                 return Flow::Continue;
             }
         };
-        if spec.needs_connection && self.connection.is_none() {
-            say("Not connected. Use CONN (or open) to connect to a server first.");
-            return Flow::Continue;
+        if spec.needs_connection {
+            self.check_idle_connection();
+            if self.connection.is_none() {
+                say("Not connected. Use CONN (or open) to connect to a server first.");
+                return Flow::Continue;
+            }
         }
-        (spec.handler)(self, &arguments, input)
+        let flow = (spec.handler)(self, &arguments, input);
+        self.last_activity = std::time::Instant::now();
+        flow
+    }
+
+    /// After a long pause, makes sure the server still answers; if it closed the connection
+    /// (an idle timeout), connects again and returns to the folder we were in.
+    fn check_idle_connection(&mut self) {
+        if self.last_activity.elapsed() < self.options.idle_check {
+            return;
+        }
+        let Some(connection) = self.connection.as_mut() else {
+            return;
+        };
+        let alive = self.runtime.block_on(async {
+            tokio::time::timeout(Duration::from_secs(5), connection.simple("NOOP"))
+                .await
+                .is_ok_and(|reply| reply.is_ok())
+        });
+        if !alive {
+            say("The server closed the connection; connecting again...");
+            self.reconnect();
+        }
+    }
+
+    /// Replaces the connection with a new one to the same server, in the same folder.
+    fn reconnect(&mut self) {
+        self.connection = None;
+        let Some(mut connector) = self.connector.clone() else {
+            return;
+        };
+        let folder = self.remote_folder.clone();
+        let result = self.runtime.block_on(async {
+            let mut connection = connector.open(|_: &str| None).await?;
+            if let Some(folder) = folder {
+                connection.cwd(&folder).await?;
+            }
+            Ok::<_, ClientError>(connection)
+        });
+        match result {
+            Ok(connection) => self.connection = Some(connection),
+            Err(error) => say(&format!(
+                "Cannot reconnect: {error}. Use CONN to connect again."
+            )),
+        }
     }
 
     /// Reports an error; drops the connection when it no longer answers.
@@ -627,18 +698,7 @@ impl Repl {
         say(&format!("Error: {error}"));
         if matches!(error, ClientError::Interrupted) {
             // The control connection is out of step after an abandoned command: make a new one.
-            self.connection = None;
-            let Some(mut connector) = self.connector.clone() else {
-                return;
-            };
-            match self.runtime.block_on(connector.open(|_: &str| None)) {
-                Ok(connection) => self.connection = Some(connection),
-                Err(error) => {
-                    say(&format!(
-                        "Cannot reconnect: {error}. Use CONN to connect again."
-                    ));
-                }
-            }
+            self.reconnect();
             return;
         }
         // 421: the server is closing the connection (idle timeout, shutdown).
@@ -687,6 +747,7 @@ impl Repl {
 
     fn conn(&mut self, arguments: &[String], input: &mut dyn Input) -> Flow {
         self.disconnect();
+        self.remote_folder = None;
         say("Sending a server request...");
         let connector = match self.connector_for(arguments) {
             Ok(connector) => connector,
@@ -715,8 +776,10 @@ impl Repl {
                 self.connection = Some(connection);
                 self.connector = Some(connector);
                 say("Connection successful");
-                if let Err(error) = entered {
-                    self.fail(&error);
+                match entered {
+                    Ok(()) if !folder.is_empty() => self.remote_folder = Some(folder),
+                    Ok(()) => {}
+                    Err(error) => self.fail(&error),
                 }
                 self.refresh_names();
             }
@@ -990,13 +1053,20 @@ impl Repl {
 
     fn cd(&mut self, arguments: &[String], _: &mut dyn Input) -> Flow {
         let path = arguments.first().cloned().unwrap_or_else(|| "/".into());
-        if self.simple_action(|c| {
-            Box::pin(async move {
-                c.cwd(&path).await?;
-                Ok(format!("Remote folder: {}", c.pwd().await?))
-            })
-        }) {
-            self.refresh_names();
+        let Some(connection) = self.connection.as_mut() else {
+            return Flow::Continue;
+        };
+        let result = self.runtime.block_on(async {
+            connection.cwd(&path).await?;
+            connection.pwd().await
+        });
+        match result {
+            Ok(folder) => {
+                say(&format!("Remote folder: {folder}"));
+                self.remote_folder = Some(folder);
+                self.refresh_names();
+            }
+            Err(error) => self.fail(&error),
         }
         Flow::Continue
     }
