@@ -11,8 +11,11 @@
 pub mod auth;
 pub mod config;
 mod data;
+mod limits;
 mod listener;
 mod session;
+mod stream;
+pub mod tls;
 mod transfer;
 
 use std::io;
@@ -48,12 +51,22 @@ fn open_storage(config: &Config) -> io::Result<Storage> {
 struct Shared {
     config: Config,
     storage: Storage,
+    logins: limits::LoginThrottle,
 }
 
 impl Shared {
     fn new(config: Config) -> io::Result<Arc<Shared>> {
         config.validate().map_err(io::Error::other)?;
         let storage = open_storage(&config)?;
-        Ok(Arc::new(Shared { config, storage }))
+        let logins = limits::LoginThrottle::new(limits::LoginPolicy {
+            max_failures: config.max_login_failures,
+            ban_time: config.ban_time,
+            failure_delay: config.login_failure_delay,
+        });
+        Ok(Arc::new(Shared {
+            config,
+            storage,
+            logins,
+        }))
     }
 }

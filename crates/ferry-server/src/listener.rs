@@ -71,17 +71,49 @@ impl Server {
 
     /// Accepts sessions on `listener` until `shutdown` is cancelled.
     pub async fn serve(&self, listener: TcpListener, shutdown: CancellationToken) {
+        self.accept_loop(listener, shutdown, false).await;
+    }
+
+    /// Accepts implicit-FTPS sessions (TLS from the first byte) on `listener`.
+    pub async fn serve_implicit(&self, listener: TcpListener, shutdown: CancellationToken) {
+        self.accept_loop(listener, shutdown, true).await;
+    }
+
+    async fn accept_loop(
+        &self,
+        listener: TcpListener,
+        shutdown: CancellationToken,
+        implicit: bool,
+    ) {
         loop {
             let accepted = tokio::select! {
                 () = shutdown.cancelled() => break,
                 accepted = listener.accept() => accepted,
             };
             match accepted {
-                Ok((stream, peer)) => self.admit(stream, peer, &shutdown),
+                Ok((stream, peer)) => self.admit(stream, peer, &shutdown, implicit),
                 Err(error) => {
                     tracing::warn!(%error, "accept failed");
                     tokio::time::sleep(ACCEPT_BACKOFF).await;
                 }
+            }
+        }
+    }
+
+    /// Deletes partial uploads older than the configured age (left by a crash); returns how
+    /// many, and logs the count.
+    pub async fn remove_stale_partials(&self) -> usize {
+        let max_age = self.shared.config.partial_max_age;
+        match self.shared.storage.remove_stale_partials(max_age).await {
+            Ok(count) => {
+                if count > 0 {
+                    tracing::info!(count, "removed stale partial uploads");
+                }
+                count
+            }
+            Err(error) => {
+                tracing::warn!(%error, "could not clean stale partial uploads");
+                0
             }
         }
     }
@@ -92,7 +124,13 @@ impl Server {
         self.tracker.wait().await;
     }
 
-    fn admit(&self, stream: TcpStream, peer: SocketAddr, shutdown: &CancellationToken) {
+    fn admit(
+        &self,
+        stream: TcpStream,
+        peer: SocketAddr,
+        shutdown: &CancellationToken,
+        implicit: bool,
+    ) {
         let _ = stream.set_nodelay(true);
         // Clients send ABOR as TCP urgent data (ftplib's MSG_OOB, RFC 959 section 4.1.3 Synch);
         // without this the kernel takes the urgent byte (the LF) out of the stream.
@@ -118,23 +156,27 @@ impl Server {
         };
         let Some(permit) = permit else {
             tracing::warn!(%peer, "session limit reached; refused");
-            self.tracker.spawn(refuse(stream));
+            self.tracker
+                .spawn(refuse(stream, "Too many sessions; try again later."));
             return;
         };
+        if self.shared.logins.is_banned(ip, std::time::Instant::now()) {
+            tracing::warn!(%peer, "banned address refused");
+            let text = "Too many failed logins from your address; try again later.";
+            self.tracker.spawn(refuse(stream, text));
+            return;
+        }
         let shared = Arc::clone(&self.shared);
         let shutdown = shutdown.child_token();
         self.tracker.spawn(async move {
-            session::run(stream, peer, shared, shutdown).await;
+            session::run(stream, peer, shared, shutdown, implicit).await;
             drop(permit);
         });
     }
 }
 
-async fn refuse(mut stream: TcpStream) {
-    let reply = Reply::new(
-        ReplyCode::SERVICE_NOT_AVAILABLE,
-        "Too many sessions; try again later.",
-    );
+async fn refuse(mut stream: TcpStream, text: &'static str) {
+    let reply = Reply::new(ReplyCode::SERVICE_NOT_AVAILABLE, text);
     let _ = tokio::time::timeout(Duration::from_secs(5), async {
         let _ = stream.write_all(&reply.to_bytes()).await;
         let _ = stream.shutdown().await;

@@ -10,6 +10,7 @@ use clap::{Args, Parser, Subcommand};
 use ferry_server::Server;
 use ferry_server::auth::{Anonymous, User, UsersFile};
 use ferry_server::config::{self, Config, FileSettings, LogFormat};
+use ferry_server::tls::TlsSettings;
 use tokio_util::sync::CancellationToken;
 
 /// Serve a folder over FTP.
@@ -65,6 +66,39 @@ struct ServeArgs {
     /// Longest command line accepted, in bytes.
     #[arg(long, value_name = "BYTES")]
     max_line: Option<usize>,
+    /// Failed logins from one IP before it is banned (0: never).
+    #[arg(long, value_name = "N")]
+    max_login_failures: Option<u32>,
+    /// Seconds a ban lasts.
+    #[arg(long, value_name = "SECONDS")]
+    ban_time: Option<u64>,
+    /// Milliseconds before the first 530; doubles with each failure (up to 8 s).
+    #[arg(long, value_name = "MS")]
+    login_failure_delay_ms: Option<u64>,
+    /// Seconds running transfers may go on after SIGTERM.
+    #[arg(long, value_name = "SECONDS")]
+    shutdown_grace: Option<u64>,
+    /// Delete partial uploads older than this many seconds at start.
+    #[arg(long, value_name = "SECONDS")]
+    partial_max_age: Option<u64>,
+    /// TLS certificate chain, PEM (enables AUTH TLS).
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// TLS private key, PEM.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Make a self-signed certificate at start (for tests; prints its SHA-256 fingerprint).
+    #[arg(long, conflicts_with = "tls_cert")]
+    tls_self_signed: bool,
+    /// Also listen for implicit FTPS (TLS from the first byte) on ADDR; repeatable.
+    #[arg(long = "implicit-bind", value_name = "ADDR")]
+    implicit_bind: Vec<SocketAddr>,
+    /// Refuse USER/PASS before AUTH TLS and data transfers without PROT P.
+    #[arg(long)]
+    require_tls: bool,
+    /// Refuse TLS data connections that do not resume the control connection's TLS session.
+    #[arg(long)]
+    require_tls_session_reuse: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -262,10 +296,50 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .max_line
         .or(settings.max_line)
         .unwrap_or(config.max_line);
+    config.max_login_failures = args
+        .max_login_failures
+        .or(settings.max_login_failures)
+        .unwrap_or(config.max_login_failures);
+    config.ban_time = secs(args.ban_time, settings.ban_time, config.ban_time);
+    config.login_failure_delay = args
+        .login_failure_delay_ms
+        .or(settings.login_failure_delay_ms)
+        .map_or(config.login_failure_delay, Duration::from_millis);
+    config.shutdown_grace = secs(
+        args.shutdown_grace,
+        settings.shutdown_grace,
+        config.shutdown_grace,
+    );
+    config.partial_max_age = secs(
+        args.partial_max_age,
+        settings.partial_max_age,
+        config.partial_max_age,
+    );
     if let Some(range) = args.passive_ports.or(settings.passive_ports) {
         config.passive_ports = Some(config::parse_port_range(&range).map_err(anyhow::Error::msg)?);
     }
     config.passive_address = args.passive_address.or(settings.passive_address);
+    let tls_cert = args.tls_cert.or(settings.tls_cert);
+    let tls_key = args.tls_key.or(settings.tls_key);
+    config.tls = match (tls_cert, tls_key) {
+        (Some(cert), Some(key)) => Some(TlsSettings::from_pem_files(&cert, &key)?),
+        (None, None) if args.tls_self_signed || settings.tls_self_signed == Some(true) => {
+            Some(TlsSettings::self_signed()?)
+        }
+        (None, None) => None,
+        _ => bail!("--tls-cert and --tls-key go together"),
+    };
+    config.require_tls = args.require_tls || settings.require_tls == Some(true);
+    config.require_tls_session_reuse =
+        args.require_tls_session_reuse || settings.require_tls_session_reuse == Some(true);
+    let implicit_binds = if args.implicit_bind.is_empty() {
+        settings.implicit_bind.unwrap_or_default()
+    } else {
+        args.implicit_bind
+    };
+    if !implicit_binds.is_empty() && config.tls.is_none() {
+        bail!("--implicit-bind needs a certificate: --tls-cert/--tls-key or --tls-self-signed");
+    }
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -273,14 +347,33 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     runtime.block_on(async move {
         let server = Server::new(config.clone())?;
         let mut listeners = Vec::new();
-        for bind in &binds {
+        let all_binds = binds
+            .iter()
+            .map(|b| (b, false))
+            .chain(implicit_binds.iter().map(|b| (b, true)));
+        for (bind, implicit) in all_binds {
             let listener = listen(*bind).with_context(|| format!("cannot listen on {bind}"))?;
-            listeners.push((listener.local_addr()?, listener));
+            listeners.push((listener.local_addr()?, listener, implicit));
         }
         println!("Welcome to the FTP server.");
         println!("To get started, connect a client.");
-        for (addr, _) in &listeners {
-            println!("Listening on ftp://{addr}");
+        for (addr, _, implicit) in &listeners {
+            if *implicit {
+                println!("Listening on ftps://{addr} (implicit TLS)");
+            } else {
+                println!("Listening on ftp://{addr}");
+            }
+        }
+        if let Some(tls) = &config.tls {
+            let policy = if config.require_tls {
+                "required"
+            } else {
+                "offered"
+            };
+            println!(
+                "TLS {policy} (AUTH TLS); certificate SHA-256 {}",
+                tls.fingerprint
+            );
         }
         println!("Serving {}", root.display());
         let who = match (config.users.users.len(), config.anonymous) {
@@ -308,11 +401,17 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
 
         let shutdown = CancellationToken::new();
         let mut tasks = Vec::new();
-        for (_, listener) in listeners {
+        let cleaner = server.clone();
+        tokio::spawn(async move { cleaner.remove_stale_partials().await });
+        for (_, listener, implicit) in listeners {
             let server = server.clone();
             let shutdown = shutdown.clone();
             tasks.push(tokio::spawn(async move {
-                server.serve(listener, shutdown).await
+                if implicit {
+                    server.serve_implicit(listener, shutdown).await;
+                } else {
+                    server.serve(listener, shutdown).await;
+                }
             }));
         }
         wait_for_signal().await;

@@ -35,10 +35,13 @@ impl TestServer {
 
     /// `config` as given, listening on `bind`.
     pub fn with_config(config: Config, bind: &str) -> TestServer {
+        TestServer::spawn(config, bind.parse().unwrap(), false)
+    }
+
+    fn spawn(config: Config, bind: SocketAddr, implicit: bool) -> TestServer {
         let root = config.root.clone();
         let shutdown = CancellationToken::new();
         let (sender, receiver) = std::sync::mpsc::channel();
-        let bind: SocketAddr = bind.parse().unwrap();
         let token = shutdown.clone();
         let thread = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -49,7 +52,13 @@ impl TestServer {
             runtime.block_on(async move {
                 let listener = tokio::net::TcpListener::bind(bind).await.unwrap();
                 sender.send(listener.local_addr().unwrap()).unwrap();
-                ferry_server::run(listener, config, token).await.unwrap();
+                let server = ferry_server::Server::new(config).unwrap();
+                if implicit {
+                    server.serve_implicit(listener, token).await;
+                } else {
+                    server.serve(listener, token).await;
+                }
+                server.wait().await;
             });
         });
         let addr = receiver
@@ -62,6 +71,16 @@ impl TestServer {
             shutdown,
             thread: Some(thread),
         }
+    }
+
+    /// `config` on an implicit-FTPS listener at 127.0.0.1:0.
+    pub fn with_implicit(config: Config) -> TestServer {
+        TestServer::spawn(config, "127.0.0.1:0".parse().unwrap(), true)
+    }
+
+    /// A raw client that has only read the greeting.
+    pub fn anonymous_refused(&self) -> Client {
+        Client::connect(self.addr)
     }
 
     /// A raw client, logged in anonymously.
