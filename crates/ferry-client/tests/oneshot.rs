@@ -48,6 +48,19 @@ fn get_and_put_move_exact_bytes() {
         payload
     );
 
+    // Empty files both ways.
+    std::fs::write(work.path().join("empty"), b"").unwrap();
+    let output = run(home.path(), work.path(), &["put", "empty", &server.url("")]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(std::fs::read(server.path("empty")).unwrap(), b"");
+    let output = run(
+        home.path(),
+        work.path(),
+        &["get", &server.url("empty"), "-o", "empty-again"],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(std::fs::read(work.path().join("empty-again")).unwrap(), b"");
+
     // One file to a named target; several into a folder URL that does not exist yet.
     std::fs::write(work.path().join("one.txt"), b"one").unwrap();
     std::fs::write(work.path().join("two words.txt"), b"two").unwrap();
