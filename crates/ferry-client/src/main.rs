@@ -53,7 +53,7 @@ enum Command {
     Get {
         /// ftp://host/path/file
         url: String,
-        /// Where to save it (default: its name, in this folder).
+        /// Where to save it (default: its name, in this folder; `-`: standard output).
         #[arg(short = 'o', long = "output", value_name = "PATH")]
         output: Option<PathBuf>,
         /// Continue a partial download left by an earlier try.

@@ -57,7 +57,8 @@ async fn open(globals: &Globals, url: &FtpUrl) -> Result<(Connection, Connector)
     Ok((connection, connector))
 }
 
-/// `ferry get URL [-o PATH] [-c]`: downloads one file; returns where it went.
+/// `ferry get URL [-o PATH] [-c]`: downloads one file; returns where it went. `-o -` writes
+/// the bytes to standard output.
 pub async fn get(
     globals: &Globals,
     url: &str,
@@ -70,6 +71,25 @@ pub async fn get(
             "{} names a folder, not a file (use ferry mirror for folders)",
             url.path
         )));
+    }
+    if output == Some(Path::new("-")) {
+        if resume {
+            return Err(ClientError::Usage(
+                "--continue needs a file, not standard output".into(),
+            ));
+        }
+        let (mut connection, _) = open(globals, &url).await?;
+        let mut progress = globals.progress.reporter();
+        let mut stdout = tokio::io::stdout();
+        let result = transfer::download_to_writer(
+            &mut connection,
+            &url.path,
+            &mut stdout,
+            progress.as_mut(),
+        )
+        .await;
+        connection.quit().await;
+        return result.map(|_| PathBuf::from("-"));
     }
     let name = transfer::remote_base_name(&url.path).to_string();
     let target = match output {

@@ -167,6 +167,69 @@ pub async fn download(
     })
 }
 
+/// Downloads `remote` into `writer` (standard output, a pipe...) rather than a file: no partial,
+/// no resume. Fails if fewer bytes arrive than SIZE announced.
+pub async fn download_to_writer<W>(
+    connection: &mut Connection,
+    remote: &str,
+    writer: &mut W,
+    progress: &mut dyn Progress,
+) -> Result<TransferStats, ClientError>
+where
+    W: tokio::io::AsyncWrite + Unpin,
+{
+    let started = Instant::now();
+    let total = match connection.size(remote).await {
+        Ok(size) => Some(size),
+        Err(error) if error.is_server_refusal() => None,
+        Err(error) => return Err(error),
+    };
+    let mut data = connection.open_data(&format!("RETR {remote}"), 0).await?;
+    progress.start(remote_base_name(remote), total, 0);
+    let mut buf = vec![0; BUFFER_SIZE];
+    let mut received = 0u64;
+    let outcome: Result<(), ClientError> = async {
+        loop {
+            let read = connection.read_data(&mut data, &mut buf).await?;
+            if read == 0 {
+                break;
+            }
+            writer
+                .write_all(&buf[..read])
+                .await
+                .map_err(|source| ClientError::local("-", source))?;
+            received += read as u64;
+            progress.advance(read as u64);
+        }
+        writer
+            .flush()
+            .await
+            .map_err(|source| ClientError::local("-", source))
+    }
+    .await;
+    let result = match outcome {
+        Ok(()) => connection.finish_data(data).await.map(|_| ()),
+        Err(error) => {
+            let _ = connection.abandon_data(data).await;
+            Err(error)
+        }
+    };
+    let result = result.and_then(|()| match total {
+        Some(total) if total != received => Err(ClientError::Protocol(format!(
+            "transfer incomplete: {received} of {total} bytes arrived"
+        ))),
+        _ => Ok(()),
+    });
+    progress.finish(result.is_ok());
+    result?;
+    Ok(TransferStats {
+        bytes: received,
+        size: received,
+        resumed_from: 0,
+        elapsed: started.elapsed(),
+    })
+}
+
 async fn finish_download(partial: &Path, target: &Path) -> Result<(), ClientError> {
     tokio::fs::rename(partial, target)
         .await

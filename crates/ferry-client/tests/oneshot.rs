@@ -37,6 +37,16 @@ fn get_and_put_move_exact_bytes() {
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     assert_eq!(std::fs::read(work.path().join("big.bin")).unwrap(), payload);
 
+    // To standard output, for pipes.
+    let output = run(
+        home.path(),
+        work.path(),
+        &["get", &server.url("big.bin"), "-o", "-"],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(output.stdout == payload, "stdout differs");
+    assert!(!work.path().join("-").exists());
+
     let output = run(
         home.path(),
         work.path(),
