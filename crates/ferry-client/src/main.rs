@@ -68,6 +68,9 @@ enum Command {
         /// ftp://host/folder/ (or ftp://host/path/name for one file).
         #[arg(required = true, value_name = "URL")]
         url: String,
+        /// Continue remote files shorter than the local ones (REST + STOR, or APPE).
+        #[arg(short = 'c', long = "continue")]
+        resume: bool,
     },
     /// List a remote folder.
     Ls {
@@ -180,7 +183,9 @@ fn main() -> ExitCode {
             } => oneshot::get(&globals, &url, output.as_deref(), resume)
                 .await
                 .map(|_| ()),
-            Command::Put { files, url } => oneshot::put(&globals, &files, &url).await,
+            Command::Put { files, url, resume } => {
+                oneshot::put(&globals, &files, &url, resume).await
+            }
             Command::Ls { url } => oneshot::ls(&globals, &url).await.map(|lines| {
                 for line in lines {
                     println!("{line}");
@@ -228,7 +233,7 @@ mod tests {
             Some(Command::Get { resume: true, .. })
         ));
         let cli = Cli::try_parse_from(["ferry", "put", "a", "b c", "ftp://h/d/"]).unwrap();
-        let Some(Command::Put { files, url }) = cli.command else {
+        let Some(Command::Put { files, url, .. }) = cli.command else {
             panic!("not put");
         };
         assert_eq!(files, vec![PathBuf::from("a"), PathBuf::from("b c")]);

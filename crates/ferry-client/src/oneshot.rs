@@ -111,9 +111,15 @@ pub async fn get(
     result.map(|_| target)
 }
 
-/// `ferry put FILE... URL`: uploads files; a URL ending in `/` (or several files) names a
-/// folder, created if missing. Stops at the first failure.
-pub async fn put(globals: &Globals, files: &[PathBuf], url: &str) -> Result<(), ClientError> {
+/// `ferry put FILE... URL [-c]`: uploads files; a URL ending in `/` (or several files) names a
+/// folder, created if missing. With `resume`, shorter remote files are continued. Stops at the
+/// first failure.
+pub async fn put(
+    globals: &Globals,
+    files: &[PathBuf],
+    url: &str,
+    resume: bool,
+) -> Result<(), ClientError> {
     let url = FtpUrl::parse(url)?;
     for file in files {
         if !file.is_file() {
@@ -148,7 +154,8 @@ pub async fn put(globals: &Globals, files: &[PathBuf], url: &str) -> Result<(), 
                 format!("{folder}/{name}")
             };
             let mut progress = globals.progress.reporter();
-            transfer::upload(&mut connection, file, &remote, progress.as_mut()).await?;
+            transfer::upload_resumable(&mut connection, file, &remote, resume, progress.as_mut())
+                .await?;
         }
         Ok(())
     }

@@ -281,8 +281,8 @@ const COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         names: &["put"],
-        usage: "put LOCAL [REMOTE]",
-        about: "Upload a file (quote names with spaces to give both)",
+        usage: "put [-c] LOCAL [REMOTE]",
+        about: "Upload a file (-c continues a shorter remote copy)",
         needs_connection: true,
         one_path: true,
         local_paths: true,
@@ -838,6 +838,10 @@ impl Repl {
     }
 
     fn upld(&mut self, arguments: &[String], _: &mut dyn Input) -> Flow {
+        let (resume, arguments) = match arguments {
+            [flag, rest @ ..] if flag == "-c" => (true, rest),
+            _ => (false, arguments),
+        };
         let (local, remote) = match arguments {
             [local] => (expand_home(local), None),
             [local, remote] => (expand_home(local), Some(remote.clone())),
@@ -846,12 +850,12 @@ impl Repl {
                 return Flow::Continue;
             }
         };
-        self.upload_one(&local, remote);
+        self.upload_one(&local, remote, resume);
         self.refresh_names();
         Flow::Continue
     }
 
-    fn upload_one(&mut self, local: &Path, remote: Option<String>) -> bool {
+    fn upload_one(&mut self, local: &Path, remote: Option<String>, resume: bool) -> bool {
         let Some(name) = local.file_name().map(|n| n.to_string_lossy().into_owned()) else {
             say(&format!("Error: {} does not name a file", local.display()));
             return false;
@@ -864,7 +868,7 @@ impl Repl {
         let result = interruptible(
             &self.runtime,
             self.interactive,
-            transfer::upload(connection, local, &remote, progress.as_mut()),
+            transfer::upload_resumable(connection, local, &remote, resume, progress.as_mut()),
         );
         match result {
             Ok(stats) => {
@@ -1218,7 +1222,7 @@ impl Repl {
             files.extend(matched);
         }
         for file in files {
-            self.upload_one(&file, None);
+            self.upload_one(&file, None, false);
             if self.connection.is_none() {
                 break;
             }

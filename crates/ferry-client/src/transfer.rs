@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use ferry_proto::listing::EntryKind;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 
 use crate::ClientError;
 use crate::connection::{BUFFER_SIZE, Connection, Connector};
@@ -243,6 +243,18 @@ pub async fn upload(
     remote: &str,
     progress: &mut dyn Progress,
 ) -> Result<TransferStats, ClientError> {
+    upload_resumable(connection, source, remote, false, progress).await
+}
+
+/// Uploads `source` as `remote`; with `resume`, a shorter remote file is continued from its size
+/// (REST + STOR, or APPE when the server refuses REST) rather than sent again.
+pub async fn upload_resumable(
+    connection: &mut Connection,
+    source: &Path,
+    remote: &str,
+    resume: bool,
+    progress: &mut dyn Progress,
+) -> Result<TransferStats, ClientError> {
     let started = Instant::now();
     let mut file = tokio::fs::File::open(source)
         .await
@@ -260,8 +272,39 @@ pub async fn upload(
     let name = source
         .file_name()
         .map_or_else(|| remote.to_string(), |n| n.to_string_lossy().into_owned());
-    let mut data = connection.open_data(&format!("STOR {remote}"), 0).await?;
-    progress.start(&name, Some(meta.len()), 0);
+    let offset = if resume {
+        match connection.size(remote).await {
+            Ok(size) if size <= meta.len() => size,
+            Ok(_) => 0,
+            Err(error) if error.is_server_refusal() => 0,
+            Err(error) => return Err(error),
+        }
+    } else {
+        0
+    };
+    if resume && offset == meta.len() && offset > 0 {
+        return Ok(TransferStats {
+            bytes: 0,
+            size: offset,
+            resumed_from: offset,
+            elapsed: started.elapsed(),
+        });
+    }
+    if offset > 0 {
+        file.seek(std::io::SeekFrom::Start(offset))
+            .await
+            .map_err(|error| ClientError::local(source, error))?;
+    }
+    let store = format!("STOR {remote}");
+    let mut data = match connection.open_data(&store, offset).await {
+        Ok(data) => data,
+        // No REST before STOR: append instead (RFC 959 APPE).
+        Err(ClientError::Server { command, .. }) if offset > 0 && command.starts_with("REST ") => {
+            connection.open_data(&format!("APPE {remote}"), 0).await?
+        }
+        Err(error) => return Err(error),
+    };
+    progress.start(&name, Some(meta.len()), offset);
     let mut buf = vec![0; BUFFER_SIZE];
     let mut sent = 0u64;
     let outcome: Result<(), ClientError> = async {
@@ -290,8 +333,8 @@ pub async fn upload(
     result?;
     Ok(TransferStats {
         bytes: sent,
-        size: sent,
-        resumed_from: 0,
+        size: offset + sent,
+        resumed_from: offset,
         elapsed: started.elapsed(),
     })
 }

@@ -526,3 +526,82 @@ fn continue_against_a_server_without_rest_starts_again() {
     let commands = fake.commands();
     assert!(commands.contains(&"REST 3".to_string()), "{commands:?}");
 }
+
+#[test]
+fn put_continue_sends_only_the_missing_tail() {
+    let server = Server::start();
+    let home = tempfile::tempdir().unwrap();
+    std::fs::write(home.path().join("log.txt"), b"0123456789").unwrap();
+    // A remote copy cut after five bytes, whose bytes differ: only the tail may be sent.
+    std::fs::write(server.path("log.txt"), b"ABCDE").unwrap();
+    let output = run(
+        home.path(),
+        home.path(),
+        &["put", "--continue", "log.txt", &server.url("")],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(
+        std::fs::read(server.path("log.txt")).unwrap(),
+        b"ABCDE56789"
+    );
+    // Already complete: nothing changes.
+    let output = run(
+        home.path(),
+        home.path(),
+        &["put", "-c", "log.txt", &server.url("")],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(
+        std::fs::read(server.path("log.txt")).unwrap(),
+        b"ABCDE56789"
+    );
+}
+
+#[test]
+fn put_continue_appends_when_the_server_refuses_rest() {
+    let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = received.clone();
+    let mut data: Option<TcpListener> = None;
+    let fake = Fake::start(move |line, control| {
+        if let Some(reply) = basic_reply(line, &["EPSV", "SIZE"]) {
+            control.write_all(reply.as_bytes()).unwrap();
+            return !line.starts_with("QUIT");
+        }
+        match line.split(' ').next().unwrap_or("") {
+            "SIZE" => control.write_all(b"213 4\r\n").unwrap(),
+            "REST" => control.write_all(b"502 REST not implemented\r\n").unwrap(),
+            "EPSV" => {
+                let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+                let port = listener.local_addr().unwrap().port();
+                data = Some(listener);
+                write!(
+                    control,
+                    "229 Entering Extended Passive Mode (|||{port}|)\r\n"
+                )
+                .unwrap();
+            }
+            "APPE" => {
+                control.write_all(b"150 go ahead\r\n").unwrap();
+                let (mut stream, _) = data.take().unwrap().accept().unwrap();
+                let mut bytes = Vec::new();
+                std::io::Read::read_to_end(&mut stream, &mut bytes).unwrap();
+                sink.lock().unwrap().extend_from_slice(&bytes);
+                control.write_all(b"226 appended\r\n").unwrap();
+            }
+            _ => control.write_all(b"502 not here\r\n").unwrap(),
+        }
+        true
+    });
+    let home = tempfile::tempdir().unwrap();
+    std::fs::write(home.path().join("f.bin"), b"abcdefgh").unwrap();
+    let output = run(
+        home.path(),
+        home.path(),
+        &["put", "-c", "f.bin", &format!("ftp://{}/f.bin", fake.addr)],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let commands = fake.commands();
+    assert!(commands.contains(&"REST 4".to_string()), "{commands:?}");
+    assert!(commands.contains(&"APPE f.bin".to_string()), "{commands:?}");
+    assert_eq!(*received.lock().unwrap(), b"efgh");
+}
