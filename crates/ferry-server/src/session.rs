@@ -464,6 +464,8 @@ impl Session {
             Command::Help(_) => return Some(help()),
             Command::Opts(options) => return Some(opts(options)),
             Command::Abor => return Some(self.abor().await),
+            // Server status needs no login (RFC 959 section 4.1.3); a path's status does.
+            Command::Stat(None) => return Some(self.status()),
             Command::Pbsz(_) => return Some(self.pbsz()),
             Command::Prot(level) => return Some(self.prot(*level)),
             Command::Ccc => {
@@ -1302,33 +1304,46 @@ impl Session {
         }
     }
 
+    /// STAT without an argument: the session's status.
+    fn status(&self) -> Reply {
+        let login = match &self.login {
+            Login::Done(account) => format!("Logged in as {}", account.name),
+            _ => "Not logged in".to_string(),
+        };
+        let mut lines = vec![
+            "Ferry FTP server status:".to_string(),
+            format!("Connected from {}", self.peer.ip()),
+            login,
+            format!(
+                "TYPE: {}, STRUcture: File, MODE: Stream",
+                if self.transfer_type == TransferType::Ascii {
+                    "ASCII"
+                } else {
+                    "BINARY"
+                }
+            ),
+            format!(
+                "Control connection: {}",
+                if self.stream.is_tls() { "TLS" } else { "clear" }
+            ),
+        ];
+        if let Some(running) = &self.running {
+            lines.push(format!(
+                "{} {}: {} bytes transferred",
+                running.verb,
+                running.name,
+                running.bytes.load(Ordering::Relaxed)
+            ));
+        } else {
+            lines.push("No data connection".into());
+        }
+        lines.push("End of status".into());
+        Reply::multi(ReplyCode::SYSTEM_STATUS, lines)
+    }
+
     async fn stat(&self, account: &Account, input: Option<&[u8]>) -> Reply {
         let Some(input) = input else {
-            let mut lines = vec![
-                "Ferry FTP server status:".to_string(),
-                format!("Connected from {}", self.peer.ip()),
-                format!("Logged in as {}", account.name),
-                format!(
-                    "TYPE: {}, STRUcture: File, MODE: Stream",
-                    if self.transfer_type == TransferType::Ascii {
-                        "ASCII"
-                    } else {
-                        "BINARY"
-                    }
-                ),
-            ];
-            if let Some(running) = &self.running {
-                lines.push(format!(
-                    "{} {}: {} bytes transferred",
-                    running.verb,
-                    running.name,
-                    running.bytes.load(Ordering::Relaxed)
-                ));
-            } else {
-                lines.push("No data connection".into());
-            }
-            lines.push("End of status".into());
-            return Reply::multi(ReplyCode::SYSTEM_STATUS, lines);
+            return self.status();
         };
         let full = match self.resolve(account, input) {
             Ok((_, full)) => full,
