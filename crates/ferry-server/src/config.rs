@@ -35,6 +35,9 @@ pub const DEFAULT_BAN_TIME: Duration = Duration::from_secs(600);
 pub const DEFAULT_LOGIN_FAILURE_DELAY: Duration = Duration::from_millis(500);
 /// On SIGTERM, how long running transfers may go on before they are cut with 426.
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+/// How long a verified password is remembered (as a keyed hash in memory) so that repeated
+/// logins skip Argon2id. Zero turns the cache off.
+pub const DEFAULT_CREDENTIAL_CACHE_TTL: Duration = Duration::from_secs(600);
 /// Partial uploads older than this are deleted when the server starts.
 pub const DEFAULT_PARTIAL_MAX_AGE: Duration = Duration::from_secs(7 * 24 * 3600);
 
@@ -85,6 +88,8 @@ pub struct Config {
     pub shutdown_grace: Duration,
     /// See [`DEFAULT_PARTIAL_MAX_AGE`].
     pub partial_max_age: Duration,
+    /// See [`DEFAULT_CREDENTIAL_CACHE_TTL`].
+    pub credential_cache_ttl: Duration,
     /// FTPS (RFC 4217); `None` answers AUTH with 502.
     pub tls: Option<TlsSettings>,
     /// Refuse USER/PASS before AUTH TLS, and data transfers without PROT P.
@@ -114,6 +119,7 @@ impl Config {
             login_failure_delay: DEFAULT_LOGIN_FAILURE_DELAY,
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
             partial_max_age: DEFAULT_PARTIAL_MAX_AGE,
+            credential_cache_ttl: DEFAULT_CREDENTIAL_CACHE_TTL,
             tls: None,
             require_tls: false,
             require_tls_session_reuse: false,
@@ -190,6 +196,8 @@ pub struct FileSettings {
     pub shutdown_grace: Option<u64>,
     /// Age in seconds after which partial uploads are deleted at start.
     pub partial_max_age: Option<u64>,
+    /// Seconds a verified password is remembered (0: off).
+    pub credential_cache_ttl: Option<u64>,
     /// TLS certificate chain (PEM).
     pub tls_cert: Option<PathBuf>,
     /// TLS private key (PEM).

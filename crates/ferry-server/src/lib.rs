@@ -52,6 +52,7 @@ struct Shared {
     config: Config,
     storage: Storage,
     logins: limits::LoginThrottle,
+    credentials: auth::CredentialCache,
 }
 
 impl Shared {
@@ -63,10 +64,12 @@ impl Shared {
             ban_time: config.ban_time,
             failure_delay: config.login_failure_delay,
         });
+        let credentials = auth::CredentialCache::new(config.credential_cache_ttl);
         Ok(Arc::new(Shared {
             config,
             storage,
             logins,
+            credentials,
         }))
     }
 }

@@ -81,6 +81,10 @@ struct ServeArgs {
     /// Delete partial uploads older than this many seconds at start.
     #[arg(long, value_name = "SECONDS")]
     partial_max_age: Option<u64>,
+    /// Seconds a verified password is remembered (keyed hash, memory only) so repeated logins
+    /// skip Argon2id; 0 turns it off.
+    #[arg(long, value_name = "SECONDS")]
+    credential_cache_ttl: Option<u64>,
     /// TLS certificate chain, PEM (enables AUTH TLS).
     #[arg(long, value_name = "FILE", requires = "tls_key")]
     tls_cert: Option<PathBuf>,
@@ -314,6 +318,11 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         args.partial_max_age,
         settings.partial_max_age,
         config.partial_max_age,
+    );
+    config.credential_cache_ttl = secs(
+        args.credential_cache_ttl,
+        settings.credential_cache_ttl,
+        config.credential_cache_ttl,
     );
     if let Some(range) = args.passive_ports.or(settings.passive_ports) {
         config.passive_ports = Some(config::parse_port_range(&range).map_err(anyhow::Error::msg)?);

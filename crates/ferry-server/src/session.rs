@@ -89,6 +89,8 @@ struct Session {
     pbsz: bool,
     /// The data protection level from PROT; clear until PROT P.
     prot: ProtLevel,
+    /// Read buffer for a TLS control connection (plain ones read into the stack).
+    tls_buffer: Vec<u8>,
     /// Set by a handler whose reply ends the session (a ban).
     closing: bool,
 }
@@ -142,6 +144,7 @@ pub(crate) async fn run(
         connected_at: Instant::now(),
         pbsz: false,
         prot: ProtLevel::Clear,
+        tls_buffer: Vec::new(),
         closing: false,
     };
     let reason = session.serve().await;
@@ -254,7 +257,6 @@ impl Session {
         if self.send(&greeting).await.is_err() {
             return "write failed";
         }
-        let mut buffer = vec![0u8; READ_CHUNK];
         // Shutdown: until when a running transfer may go on, and whether it was cut already.
         let mut drain_until: Option<Instant> = None;
         let mut cut = false;
@@ -268,7 +270,9 @@ impl Session {
                     .await;
                 return "server shutdown";
             }
-            if let Some(reason) = self.drain_lines().await {
+            // Boxed: the handlers' state lives on the heap only while a command runs, so an idle
+            // session's future stays small.
+            if let Some(reason) = Box::pin(self.drain_lines()).await {
                 return reason;
             }
             let timeout = match self.login {
@@ -279,21 +283,13 @@ impl Session {
             let transferring = self.running.is_some();
             let draining = drain_until.is_some();
             tokio::select! {
-                read = self.stream.read(&mut buffer), if reading => match read {
+                read = read_some(&mut self.stream, &mut self.lines, &mut self.tls_buffer), if reading => match read {
                     Ok(0) => return "client closed the connection",
-                    Ok(n) => {
-                        self.last_activity = Instant::now();
-                        self.lines.extend(&buffer[..n]);
-                        if !self.read_past_urgent_mark(&mut buffer) {
-                            // Handle what arrived before the close, then end.
-                            let _ = self.drain_lines().await;
-                            return "client closed the connection";
-                        }
-                    }
+                    Ok(_) => self.last_activity = Instant::now(),
                     Err(_) => return "connection error",
                 },
                 event = next_event(&mut self.running), if transferring => {
-                    if self.on_transfer_event(event).await.is_err() {
+                    if Box::pin(self.on_transfer_event(event)).await.is_err() {
                         return "write failed";
                     }
                 }
@@ -337,28 +333,6 @@ impl Session {
             Ok(_) => true,
             Err(e) => e.kind() == std::io::ErrorKind::WouldBlock,
         }
-    }
-
-    /// A read stops short at a TCP urgent mark (ABOR sent as urgent data, with SO_OOBINLINE set),
-    /// and a short read makes tokio assume the socket is drained: the bytes after the mark would
-    /// wait for the next packet. Read on without waiting until the socket says it is empty.
-    /// (tokio's own `try_read` trusts its cached readiness, so this reads through socket2.)
-    /// Returns false when the peer has closed the connection.
-    fn read_past_urgent_mark(&mut self, buffer: &mut [u8]) -> bool {
-        use std::io::Read;
-        let Stream::Plain(tcp) = &self.stream else {
-            return true;
-        };
-        for _ in 0..4 {
-            let socket = socket2::SockRef::from(tcp);
-            match (&*socket).read(buffer) {
-                Ok(0) => return false,
-                Ok(n) => self.lines.extend(&buffer[..n]),
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return true,
-                Err(_) => return false,
-            }
-        }
-        true
     }
 
     /// Handles the lines that can be handled now.
@@ -674,11 +648,17 @@ impl Session {
         let config = &self.shared.config;
         let name_text = String::from_utf8_lossy(name).into_owned();
         if let Some(user) = config.users.users.get(&name_text) {
-            let user = user.clone();
-            let password = password.to_vec();
-            let checked =
-                tokio::task::spawn_blocking(move || user.verify(&password).then_some(user));
-            let user = checked.await.ok().flatten()?;
+            let cache = &self.shared.credentials;
+            let user = if cache.contains(&name_text, user, password) {
+                user.clone()
+            } else {
+                let (user, owned) = (user.clone(), password.to_vec());
+                let checked =
+                    tokio::task::spawn_blocking(move || user.verify(&owned).then_some(user));
+                let user = checked.await.ok().flatten()?;
+                cache.insert(&name_text, &user, password);
+                user
+            };
             let home = user.home_path().ok()?;
             return Some(Account {
                 name: name_text,
@@ -1432,6 +1412,54 @@ enum Op {
     Delete,
     RemoveDir,
     MakeDir,
+}
+
+/// Waits for control-connection bytes and appends them to `lines`; `Ok(0)` when the client has
+/// closed. A plain connection holds no buffer while it waits: readiness first, then
+/// non-blocking reads into the stack until the socket is empty. Reading until WouldBlock also
+/// reads past a TCP urgent mark (ABOR sent as urgent data with SO_OOBINLINE set), where a
+/// single read stops short.
+async fn read_some(
+    stream: &mut Stream,
+    lines: &mut LineBuffer,
+    tls_buffer: &mut Vec<u8>,
+) -> std::io::Result<usize> {
+    match stream {
+        Stream::Plain(tcp) => loop {
+            tcp.readable().await?;
+            match read_available(tcp, lines) {
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+                result => return result,
+            }
+        },
+        Stream::Tls(tls) => {
+            if tls_buffer.is_empty() {
+                tls_buffer.resize(READ_CHUNK, 0);
+            }
+            let read = tls.read(tls_buffer).await?;
+            lines.extend(&tls_buffer[..read]);
+            Ok(read)
+        }
+        Stream::Closed => Err(std::io::ErrorKind::NotConnected.into()),
+    }
+}
+
+/// Non-blocking reads until the socket is empty (or a few chunks, to stay fair to others).
+fn read_available(tcp: &TcpStream, lines: &mut LineBuffer) -> std::io::Result<usize> {
+    let mut buffer = [0u8; READ_CHUNK];
+    let mut total = 0;
+    for _ in 0..8 {
+        match tcp.try_read(&mut buffer) {
+            Ok(0) => return Ok(total),
+            Ok(read) => {
+                lines.extend(&buffer[..read]);
+                total += read;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock && total > 0 => return Ok(total),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(total)
 }
 
 async fn next_event(running: &mut Option<Running>) -> Option<Event> {

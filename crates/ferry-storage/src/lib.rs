@@ -145,6 +145,8 @@ impl ListStream {
 pub struct Download {
     /// The file's total size (not counting the offset).
     pub size: u64,
+    /// Where reading starts (REST).
+    pub offset: u64,
     inner: DownloadInner,
 }
 

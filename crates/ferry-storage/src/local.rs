@@ -207,6 +207,7 @@ impl LocalStorage {
         }
         Ok(Download {
             size,
+            offset,
             inner: DownloadInner::Local(tokio::fs::File::from_std(file)),
         })
     }
