@@ -209,23 +209,19 @@ impl S3Storage {
         self.operator.check().await.map_err(storage_error)
     }
 
-    /// Facts about a key that may be a file, a folder or nothing.
-    async fn lookup(&self, path: &VirtualPath) -> Result<Option<Entry>> {
-        if path.is_root() {
-            return Ok(Some(dir_entry(b"/".to_vec())));
-        }
-        let key = key(path)?;
-        // Some servers (s3s-fs) fail a HEAD of a key that is also a folder with a 500: ask about
-        // the folder before giving up.
-        let file_error = match self.operator.stat(&key).await {
-            Ok(meta) if meta.is_file() => return Ok(Some(file_entry(name_of(path), &meta))),
-            Ok(_) => return Ok(Some(dir_entry(name_of(path)))),
+    /// The metadata of the file at `path` (whose key is `key`), `None` if nothing is there, and
+    /// [`ErrorKind::WrongKind`] for a folder (its marker, or any key below it). An error of the
+    /// first look stands unless the path turns out to be a folder (s3s-fs answers a HEAD of a
+    /// folder with 500): never "nothing there" for a file that failed to answer.
+    async fn file_metadata(&self, path: &VirtualPath, key: &str) -> Result<Option<Metadata>> {
+        let file_error = match self.operator.stat(key).await {
+            Ok(meta) if meta.is_file() => return Ok(Some(meta)),
+            Ok(_) => return Err(StorageError::new(ErrorKind::WrongKind, "a folder")),
             Err(e) if e.kind() == opendal::ErrorKind::NotFound => None,
             Err(e) => Some(e),
         };
-        // A folder: its marker, or any key below it.
         match self.operator.stat(&dir_key(path)?).await {
-            Ok(_) => Ok(Some(dir_entry(name_of(path)))),
+            Ok(_) => Err(StorageError::new(ErrorKind::WrongKind, "a folder")),
             Err(e) => match file_error {
                 Some(file_error) => Err(storage_error(file_error)),
                 None if e.kind() == opendal::ErrorKind::NotFound => Ok(None),
@@ -234,24 +230,15 @@ impl S3Storage {
         }
     }
 
-    /// The metadata of the file at `path` (whose key is `key`), `None` if nothing is there, and
-    /// [`ErrorKind::WrongKind`] for a folder.
-    async fn file_metadata(&self, path: &VirtualPath, key: &str) -> Result<Option<Metadata>> {
-        let error = match self.operator.stat(key).await {
-            Ok(meta) if meta.is_file() => return Ok(Some(meta)),
-            Ok(_) => None,
-            Err(e) => Some(e),
-        };
-        match self.lookup(path).await? {
-            Some(entry) if entry.kind == EntryKind::Dir => {
-                Err(StorageError::new(ErrorKind::WrongKind, "a folder"))
-            }
-            None => Ok(None),
-            // The file is there after all; report why the first look failed.
-            Some(_) => Err(error.map_or_else(
-                || StorageError::new(ErrorKind::Other, "object changed while looking"),
-                storage_error,
-            )),
+    /// Facts about a key that may be a file, a folder or nothing.
+    async fn lookup(&self, path: &VirtualPath) -> Result<Option<Entry>> {
+        if path.is_root() {
+            return Ok(Some(dir_entry(b"/".to_vec())));
+        }
+        match self.file_metadata(path, &key(path)?).await {
+            Ok(meta) => Ok(meta.map(|meta| file_entry(name_of(path), &meta))),
+            Err(e) if e.kind() == ErrorKind::WrongKind => Ok(Some(dir_entry(name_of(path)))),
+            Err(e) => Err(e),
         }
     }
 
