@@ -8,8 +8,9 @@
 //!   shows; a folder holding objects exists without one. RMD removes the marker, and only when
 //!   nothing else is below it. (Some servers, such as s3s-fs, drop zero-byte markers: there an
 //!   empty folder vanishes.)
-//! - RNFR/RNTO is a server-side copy, then a delete: not atomic. A folder is copied key by key
-//!   and then deleted; a failure half-way leaves both copies.
+//! - RNFR/RNTO is a server-side copy, then a delete: not atomic. A folder is moved key by key;
+//!   a failure half-way leaves some keys under each name. Objects over 5 GiB cannot be copied in
+//!   one request on AWS, so renaming one fails there.
 //! - RETR reads ranges, so REST n + RETR starts at byte n without reading what comes before.
 //! - STOR streams into a multipart upload of 8 MiB parts, one part uploading while the next
 //!   fills (`PART_SIZE`, `PARTS_IN_FLIGHT`), so memory stays bounded whatever the file size
@@ -520,7 +521,8 @@ impl S3Storage {
         if existing.is_some() {
             return Err(StorageError::new(ErrorKind::AlreadyExists, "target exists"));
         }
-        // A folder: copy every key below it, then delete them all.
+        // A folder: move the keys below it one by one (copy, then delete that key), so that a
+        // file uploaded into it meanwhile is never deleted without having been copied.
         let (from, to) = (dir_key(from)?, dir_key(to)?);
         let options = ListOptions {
             recursive: true,
@@ -543,12 +545,12 @@ impl S3Storage {
                 self.operator.copy(entry.path(), &target).await.map(drop)
             }
             .map_err(storage_error)?;
+            self.operator
+                .delete(entry.path())
+                .await
+                .map_err(storage_error)?;
         }
-        self.operator
-            .delete_with(&from)
-            .recursive(true)
-            .await
-            .map_err(storage_error)
+        Ok(())
     }
 
     pub(crate) async fn set_modified(&self, path: &VirtualPath, _secs: i64) -> Result<()> {
