@@ -383,6 +383,12 @@ async fn conformance(server: &S3Server) {
     let listed = names(&storage, "many").await;
     assert_eq!(listed.len(), names_wanted.len());
     assert!(listed.iter().map(|(n, _)| n).eq(names_wanted.iter()));
+    // Renaming it moves every key, past the first page too.
+    storage.rename(&path("many"), &path("many2")).await.unwrap();
+    assert_eq!(names(&storage, "many2").await.len(), names_wanted.len());
+    if server.keeps_markers {
+        assert_eq!(kind(storage.stat(&path("many")).await), ErrorKind::NotFound);
+    }
 
     // STOR into a folder that does not exist makes it (a key makes its prefixes).
     store(&storage, "implicit/f.txt", b"f").await;
