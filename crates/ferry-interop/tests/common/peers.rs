@@ -11,6 +11,7 @@
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -28,6 +29,8 @@ const PAM_SERVICE: &str = "ferry-vsftpd";
 /// Pure-FTPd's and pyftpdlib's user and password (made at test time).
 const VIRTUAL_USER: &str = "ferry";
 const VIRTUAL_PASSWORD: &str = "ferry-pass";
+/// [`VIRTUAL_PASSWORD`] as SHA-512 crypt, for Pure-FTPd's passwd file.
+const VIRTUAL_PASSWORD_HASH: &str = "$6$ferrysalt$qLAEGJQ3gkgTU.w6lwS.95nfIe./k3VftTBg3tN93mlrYKssPCLpEnHdEE5glLVZh2CnJ5.vd358rwEs52EIi.";
 /// How long a peer may take to greet its first client.
 const START_LIMIT: Duration = Duration::from_secs(15);
 /// Tries with a new port when a peer exits at once (another process took the port between our
@@ -112,7 +115,15 @@ impl Peer {
 }
 
 impl Drop for Peer {
+    /// Kills the server and the session processes it forked (vsftpd and Pure-FTPd fork one per
+    /// session): they share a process group of their own, whose id is the server's pid.
     fn drop(&mut self) {
+        let group = format!("-{}", self.child.id());
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &group])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -156,7 +167,7 @@ enum TlsMax {
     Tls13,
 }
 
-/// Pure-FTPd with a virtual user from a puredb made by `pure-pw` at test time.
+/// Pure-FTPd with a virtual user from a puredb made by `pure-pw mkdb` at test time.
 pub(crate) fn pure_ftpd() -> Peer {
     let root = peers_root();
     let binary = installed(&root, "usr/sbin/pure-ftpd");
@@ -166,22 +177,19 @@ pub(crate) fn pure_ftpd() -> Peer {
     let folder = served_folder(owner);
     let passwd = work.path().join("pureftpd.passwd");
     let database = work.path().join("pureftpd.pdb");
-    let mut add = Command::new(&pure_pw);
-    add.arg("useradd")
-        .arg(VIRTUAL_USER)
-        .args(["-u", &owner.0.to_string(), "-g", &owner.1.to_string()])
-        .arg("-d")
-        .arg(folder.path())
-        .arg("-f")
-        .arg(&passwd)
-        .arg("-F")
-        .arg(&database)
-        .arg("-m");
-    // pure-pw reads the password twice from stdin when it is not a terminal.
-    run_with_input(
-        &mut add,
-        format!("{VIRTUAL_PASSWORD}\n{VIRTUAL_PASSWORD}\n"),
+    // The passwd line `pure-pw useradd` would write, but with a SHA-512-crypt hash made once
+    // (`openssl passwd -6 -salt ferrysalt ferry-pass`): pure-pw's own argon2id (t=511) costs
+    // seconds of CPU at every login. Pure-FTPd checks it with crypt(3).
+    let line = format!(
+        "{VIRTUAL_USER}:{VIRTUAL_PASSWORD_HASH}:{uid}:{gid}::{home}/./::::::::::::\n",
+        uid = owner.0,
+        gid = owner.1,
+        home = folder.path().display()
     );
+    super::write(&passwd, line.as_bytes());
+    let mut mkdb = Command::new(&pure_pw);
+    mkdb.arg("mkdb").arg(&database).arg("-f").arg(&passwd);
+    run_setup(&mut mkdb);
     let (child, addr) = spawn_on_free_port(PeerKind::PureFtpd, &work.path().join("log"), |port| {
         let mut command = Command::new(&binary);
         // -E: no anonymous; -A: chroot everyone; -H: no DNS look-ups.
@@ -385,21 +393,16 @@ fn served_folder(owner: (u32, u32)) -> TempDir {
     folder
 }
 
-/// Runs a short setup command with `input` on stdin; fails the test unless it exits with 0.
-fn run_with_input(command: &mut Command, input: String) {
-    use std::io::Write as _;
+/// Runs a short setup command (bounded by [`START_LIMIT`]); fails the test unless it exits
+/// with 0.
+fn run_setup(command: &mut Command) {
     let shown = format!("{command:?}");
     let mut child = command
-        .stdin(Stdio::piped())
+        .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap_or_else(|error| panic!("cannot start {shown}: {error}"));
-    let mut stdin = child.stdin.take().expect("stdin was piped");
-    stdin
-        .write_all(input.as_bytes())
-        .unwrap_or_else(|error| panic!("cannot feed {shown}: {error}"));
-    drop(stdin);
     let deadline = Instant::now() + START_LIMIT;
     loop {
         match child.try_wait() {
@@ -409,6 +412,7 @@ fn run_with_input(command: &mut Command, input: String) {
             }
             Ok(None) => {
                 let _ = child.kill();
+                let _ = child.wait();
                 panic!("{shown} did not finish within {START_LIMIT:?}");
             }
             Err(error) => panic!("waiting for {shown}: {error}"),
@@ -449,6 +453,7 @@ fn spawn_on_free_port(
         let output = std::fs::File::create(log).expect("create the peer's log file");
         let errors = output.try_clone().expect("a second handle on the log file");
         let mut child = command
+            .process_group(0)
             .stdin(Stdio::null())
             .stdout(output)
             .stderr(errors)
