@@ -35,7 +35,7 @@ if ! have_binaries || ! have_libraries || ! command -v python3 >/dev/null; then
   # Runtime libraries of the two servers (from `apt-cache depends`), and PAM's unix module.
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
     libc6 libcap2 libcrypt1 libpam0g libpam-modules libpam-runtime libssl3 libwrap0 libsodium23 \
-    passwd python3 python3-pip >/dev/null
+    passwd python3 >/dev/null
 fi
 
 if ! have_binaries; then
@@ -80,10 +80,16 @@ if [ ! -f "$pam" ] || [ "$(cat "$pam")" != "$pam_text" ]; then
 fi
 
 # pyftpdlib, and pyOpenSSL for its TLS_FTPHandler, for the python3 the tests run.
+# Debian's own python3 takes Debian's packages; another one (pyenv) takes them from PyPI.
 if ! python3 -c 'import pyftpdlib, OpenSSL' 2>/dev/null; then
-  python3 -m pip install --quiet --disable-pip-version-check pyftpdlib pyopenssl 2>/dev/null ||
-    python3 -m pip install --quiet --disable-pip-version-check --break-system-packages \
+  if [ "$(command -v python3)" = /usr/bin/python3 ]; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+      python3-pyftpdlib python3-openssl >/dev/null
+  else
+    PIP_ROOT_USER_ACTION=ignore python3 -m pip install --quiet --disable-pip-version-check \
       pyftpdlib pyopenssl
+  fi
 fi
 python3 -c 'import pyftpdlib, OpenSSL' ||
   { echo "install.sh: pyftpdlib or pyOpenSSL did not install" >&2; exit 1; }
