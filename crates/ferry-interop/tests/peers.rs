@@ -104,6 +104,42 @@ async fn vsftpd_with_tls_and_session_reuse_required() {
     clear_login_refused(&peer, "530").await;
 }
 
+/// Python's ftplib never resumes the control connection's TLS session on data connections, so
+/// vsftpd-TLS must refuse its data connection: this is what makes the peer prove a client's
+/// session reuse.
+const WITHOUT_REUSE: &str = r#"
+import ftplib, ssl, sys
+host, port, user, password, cafile = sys.argv[1:]
+ftp = ftplib.FTP_TLS(context=ssl.create_default_context(cafile=cafile), timeout=10)
+ftp.connect(host, int(port))
+ftp.login(user, password)
+ftp.prot_p()
+try:
+    ftp.nlst()
+    print("listed")
+except ftplib.all_errors as error:
+    print(error)
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vsftpd_tls_refuses_data_connections_without_session_reuse() {
+    let peer = peers::vsftpd_tls();
+    let ca_file = peer.ca_file.clone().expect("a TLS peer has a CA file");
+    let output = run_ok(
+        command(tool("python3", "python3"))
+            .args(["-c", WITHOUT_REUSE, "127.0.0.1"])
+            .arg(peer.addr.port().to_string())
+            .args([&peer.user, &peer.password])
+            .arg(ca_file),
+    )
+    .await;
+    let said = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        said.starts_with("522") && said.contains("session reuse required"),
+        "vsftpd-TLS refuses a data connection that does not resume the session: {said}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn vsftpd_with_tls13_lists_and_downloads() {
     let peer = peers::vsftpd_tls13();
