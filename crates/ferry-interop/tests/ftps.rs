@@ -412,8 +412,8 @@ async fn only_tls_1_2_and_1_3_handshakes_succeed() {
     for (version, name) in [("-tls1_2", "TLSv1.2"), ("-tls1_3", "TLSv1.3")] {
         let (ok, text) = s_client(server.addr, &cert, version).await;
         assert!(
-            ok && text.contains(&format!("Protocol  : {name}"))
-                || text.contains(&format!("New, {name}")),
+            ok && (text.contains(&format!("Protocol  : {name}"))
+                || text.contains(&format!("New, {name}"))),
             "openssl s_client {version} negotiates {name}:\n{text}"
         );
         assert!(
