@@ -27,6 +27,19 @@ pub const DEFAULT_DATA_TIMEOUT: Duration = Duration::from_secs(30);
 pub const DEFAULT_MAX_SESSIONS: usize = 20_000;
 /// Sessions at once from one client IP.
 pub const DEFAULT_MAX_SESSIONS_PER_IP: usize = 10_000;
+/// Failed logins from one IP before it is banned.
+pub const DEFAULT_MAX_LOGIN_FAILURES: u32 = 5;
+/// How long a ban lasts (and how long failures are remembered).
+pub const DEFAULT_BAN_TIME: Duration = Duration::from_secs(600);
+/// Delay before the first 530; it doubles with each failure from the same IP, up to 8 s.
+pub const DEFAULT_LOGIN_FAILURE_DELAY: Duration = Duration::from_millis(500);
+/// On SIGTERM, how long running transfers may go on before they are cut with 426.
+pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+/// How long a verified password is remembered (as a keyed hash in memory) so that repeated
+/// logins skip Argon2id. Zero turns the cache off.
+pub const DEFAULT_CREDENTIAL_CACHE_TTL: Duration = Duration::from_secs(600);
+/// Partial uploads older than this are deleted when the server starts.
+pub const DEFAULT_PARTIAL_MAX_AGE: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, clap::ValueEnum)]
@@ -65,6 +78,18 @@ pub struct Config {
     /// The IPv4 address PASV replies advertise; `None` uses the control connection's local
     /// address.
     pub passive_address: Option<IpAddr>,
+    /// See [`DEFAULT_MAX_LOGIN_FAILURES`]; 0 never bans.
+    pub max_login_failures: u32,
+    /// See [`DEFAULT_BAN_TIME`].
+    pub ban_time: Duration,
+    /// See [`DEFAULT_LOGIN_FAILURE_DELAY`].
+    pub login_failure_delay: Duration,
+    /// See [`DEFAULT_SHUTDOWN_GRACE`].
+    pub shutdown_grace: Duration,
+    /// See [`DEFAULT_PARTIAL_MAX_AGE`].
+    pub partial_max_age: Duration,
+    /// See [`DEFAULT_CREDENTIAL_CACHE_TTL`].
+    pub credential_cache_ttl: Duration,
     /// FTPS (RFC 4217); `None` answers AUTH with 502.
     pub tls: Option<TlsSettings>,
     /// Refuse USER/PASS before AUTH TLS, and data transfers without PROT P.
@@ -89,6 +114,12 @@ impl Config {
             max_sessions_per_ip: DEFAULT_MAX_SESSIONS_PER_IP,
             passive_ports: None,
             passive_address: None,
+            max_login_failures: DEFAULT_MAX_LOGIN_FAILURES,
+            ban_time: DEFAULT_BAN_TIME,
+            login_failure_delay: DEFAULT_LOGIN_FAILURE_DELAY,
+            shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
+            partial_max_age: DEFAULT_PARTIAL_MAX_AGE,
+            credential_cache_ttl: DEFAULT_CREDENTIAL_CACHE_TTL,
             tls: None,
             require_tls: false,
             require_tls_session_reuse: false,
@@ -155,6 +186,18 @@ pub struct FileSettings {
     pub passive_ports: Option<String>,
     /// Address advertised in PASV replies.
     pub passive_address: Option<IpAddr>,
+    /// Failed logins from one IP before a ban.
+    pub max_login_failures: Option<u32>,
+    /// Ban length, seconds.
+    pub ban_time: Option<u64>,
+    /// First failed-login delay, milliseconds.
+    pub login_failure_delay_ms: Option<u64>,
+    /// Shutdown grace period, seconds.
+    pub shutdown_grace: Option<u64>,
+    /// Age in seconds after which partial uploads are deleted at start.
+    pub partial_max_age: Option<u64>,
+    /// Seconds a verified password is remembered (0: off).
+    pub credential_cache_ttl: Option<u64>,
     /// TLS certificate chain (PEM).
     pub tls_cert: Option<PathBuf>,
     /// TLS private key (PEM).

@@ -11,6 +11,7 @@
 pub mod auth;
 pub mod config;
 mod data;
+mod limits;
 mod listener;
 mod session;
 mod stream;
@@ -50,12 +51,25 @@ fn open_storage(config: &Config) -> io::Result<Storage> {
 struct Shared {
     config: Config,
     storage: Storage,
+    logins: limits::LoginThrottle,
+    credentials: auth::CredentialCache,
 }
 
 impl Shared {
     fn new(config: Config) -> io::Result<Arc<Shared>> {
         config.validate().map_err(io::Error::other)?;
         let storage = open_storage(&config)?;
-        Ok(Arc::new(Shared { config, storage }))
+        let logins = limits::LoginThrottle::new(limits::LoginPolicy {
+            max_failures: config.max_login_failures,
+            ban_time: config.ban_time,
+            failure_delay: config.login_failure_delay,
+        });
+        let credentials = auth::CredentialCache::new(config.credential_cache_ttl);
+        Ok(Arc::new(Shared {
+            config,
+            storage,
+            logins,
+            credentials,
+        }))
     }
 }

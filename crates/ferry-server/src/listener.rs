@@ -100,6 +100,24 @@ impl Server {
         }
     }
 
+    /// Deletes partial uploads older than the configured age (left by a crash); returns how
+    /// many, and logs the count.
+    pub async fn remove_stale_partials(&self) -> usize {
+        let max_age = self.shared.config.partial_max_age;
+        match self.shared.storage.remove_stale_partials(max_age).await {
+            Ok(count) => {
+                if count > 0 {
+                    tracing::info!(count, "removed stale partial uploads");
+                }
+                count
+            }
+            Err(error) => {
+                tracing::warn!(%error, "could not clean stale partial uploads");
+                0
+            }
+        }
+    }
+
     /// Waits until every session has ended (after shutdown).
     pub async fn wait(&self) {
         self.tracker.close();
@@ -138,9 +156,16 @@ impl Server {
         };
         let Some(permit) = permit else {
             tracing::warn!(%peer, "session limit reached; refused");
-            self.tracker.spawn(refuse(stream));
+            self.tracker
+                .spawn(refuse(stream, "Too many sessions; try again later."));
             return;
         };
+        if self.shared.logins.is_banned(ip, std::time::Instant::now()) {
+            tracing::warn!(%peer, "banned address refused");
+            let text = "Too many failed logins from your address; try again later.";
+            self.tracker.spawn(refuse(stream, text));
+            return;
+        }
         let shared = Arc::clone(&self.shared);
         let shutdown = shutdown.child_token();
         self.tracker.spawn(async move {
@@ -150,11 +175,8 @@ impl Server {
     }
 }
 
-async fn refuse(mut stream: TcpStream) {
-    let reply = Reply::new(
-        ReplyCode::SERVICE_NOT_AVAILABLE,
-        "Too many sessions; try again later.",
-    );
+async fn refuse(mut stream: TcpStream, text: &'static str) {
+    let reply = Reply::new(ReplyCode::SERVICE_NOT_AVAILABLE, text);
     let _ = tokio::time::timeout(Duration::from_secs(5), async {
         let _ = stream.write_all(&reply.to_bytes()).await;
         let _ = stream.shutdown().await;

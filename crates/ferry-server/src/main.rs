@@ -66,6 +66,25 @@ struct ServeArgs {
     /// Longest command line accepted, in bytes.
     #[arg(long, value_name = "BYTES")]
     max_line: Option<usize>,
+    /// Failed logins from one IP before it is banned (0: never).
+    #[arg(long, value_name = "N")]
+    max_login_failures: Option<u32>,
+    /// Seconds a ban lasts.
+    #[arg(long, value_name = "SECONDS")]
+    ban_time: Option<u64>,
+    /// Milliseconds before the first 530; doubles with each failure (up to 8 s).
+    #[arg(long, value_name = "MS")]
+    login_failure_delay_ms: Option<u64>,
+    /// Seconds running transfers may go on after SIGTERM.
+    #[arg(long, value_name = "SECONDS")]
+    shutdown_grace: Option<u64>,
+    /// Delete partial uploads older than this many seconds at start.
+    #[arg(long, value_name = "SECONDS")]
+    partial_max_age: Option<u64>,
+    /// Seconds a verified password is remembered (keyed hash, memory only) so repeated logins
+    /// skip Argon2id; 0 turns it off.
+    #[arg(long, value_name = "SECONDS")]
+    credential_cache_ttl: Option<u64>,
     /// TLS certificate chain, PEM (enables AUTH TLS).
     #[arg(long, value_name = "FILE", requires = "tls_key")]
     tls_cert: Option<PathBuf>,
@@ -281,6 +300,30 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .max_line
         .or(settings.max_line)
         .unwrap_or(config.max_line);
+    config.max_login_failures = args
+        .max_login_failures
+        .or(settings.max_login_failures)
+        .unwrap_or(config.max_login_failures);
+    config.ban_time = secs(args.ban_time, settings.ban_time, config.ban_time);
+    config.login_failure_delay = args
+        .login_failure_delay_ms
+        .or(settings.login_failure_delay_ms)
+        .map_or(config.login_failure_delay, Duration::from_millis);
+    config.shutdown_grace = secs(
+        args.shutdown_grace,
+        settings.shutdown_grace,
+        config.shutdown_grace,
+    );
+    config.partial_max_age = secs(
+        args.partial_max_age,
+        settings.partial_max_age,
+        config.partial_max_age,
+    );
+    config.credential_cache_ttl = secs(
+        args.credential_cache_ttl,
+        settings.credential_cache_ttl,
+        config.credential_cache_ttl,
+    );
     if let Some(range) = args.passive_ports.or(settings.passive_ports) {
         config.passive_ports = Some(config::parse_port_range(&range).map_err(anyhow::Error::msg)?);
     }
@@ -367,6 +410,8 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
 
         let shutdown = CancellationToken::new();
         let mut tasks = Vec::new();
+        let cleaner = server.clone();
+        tokio::spawn(async move { cleaner.remove_stale_partials().await });
         for (_, listener, implicit) in listeners {
             let server = server.clone();
             let shutdown = shutdown.clone();

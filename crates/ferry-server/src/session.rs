@@ -23,11 +23,11 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
-use crate::Shared;
 use crate::auth::{self, Anonymous};
 use crate::data::{self, DataSetup};
 use crate::stream::Stream;
 use crate::transfer::{self, DataTls, Event, Failure, ListFormat, ListSource, Plan, Running, Work};
+use crate::{Shared, limits};
 
 /// Bytes read from the control connection at a time.
 const READ_CHUNK: usize = 4096;
@@ -89,6 +89,10 @@ struct Session {
     pbsz: bool,
     /// The data protection level from PROT; clear until PROT P.
     prot: ProtLevel,
+    /// Read buffer for a TLS control connection (plain ones read into the stack).
+    tls_buffer: Vec<u8>,
+    /// Set by a handler whose reply ends the session (a ban).
+    closing: bool,
 }
 
 /// Runs one session to its end. With `implicit`, TLS starts with the first byte (implicit
@@ -140,6 +144,8 @@ pub(crate) async fn run(
         connected_at: Instant::now(),
         pbsz: false,
         prot: ProtLevel::Clear,
+        tls_buffer: Vec::new(),
+        closing: false,
     };
     let reason = session.serve().await;
     if let Some(running) = session.running.take() {
@@ -251,9 +257,22 @@ impl Session {
         if self.send(&greeting).await.is_err() {
             return "write failed";
         }
-        let mut buffer = vec![0u8; READ_CHUNK];
+        // Shutdown: until when a running transfer may go on, and whether it was cut already.
+        let mut drain_until: Option<Instant> = None;
+        let mut cut = false;
         loop {
-            if let Some(reason) = self.drain_lines().await {
+            if drain_until.is_some() && self.running.is_none() {
+                let _ = self
+                    .send(&reply(
+                        ReplyCode::SERVICE_NOT_AVAILABLE,
+                        "Server shutting down.",
+                    ))
+                    .await;
+                return "server shutdown";
+            }
+            // Boxed: the handlers' state lives on the heap only while a command runs, so an idle
+            // session's future stays small.
+            if let Some(reason) = Box::pin(self.drain_lines()).await {
                 return reason;
             }
             let timeout = match self.login {
@@ -262,28 +281,35 @@ impl Session {
             };
             let reading = self.deferred.len() < MAX_DEFERRED;
             let transferring = self.running.is_some();
+            let draining = drain_until.is_some();
             tokio::select! {
-                read = self.stream.read(&mut buffer), if reading => match read {
+                read = read_some(&mut self.stream, &mut self.lines, &mut self.tls_buffer), if reading => match read {
                     Ok(0) => return "client closed the connection",
-                    Ok(n) => {
-                        self.last_activity = Instant::now();
-                        self.lines.extend(&buffer[..n]);
-                        if !self.read_past_urgent_mark(&mut buffer) {
-                            // Handle what arrived before the close, then end.
-                            let _ = self.drain_lines().await;
-                            return "client closed the connection";
-                        }
-                    }
+                    Ok(_) => self.last_activity = Instant::now(),
                     Err(_) => return "connection error",
                 },
                 event = next_event(&mut self.running), if transferring => {
-                    if self.on_transfer_event(event).await.is_err() {
+                    if Box::pin(self.on_transfer_event(event)).await.is_err() {
                         return "write failed";
                     }
                 }
-                () = self.shutdown.cancelled() => {
-                    let _ = self.send(&reply(ReplyCode::SERVICE_NOT_AVAILABLE, "Server shutting down.")).await;
-                    return "server shutdown";
+                () = self.shutdown.cancelled(), if !draining => {
+                    // Idle: 421 now. Transferring: let it finish within the grace period.
+                    drain_until = Some(Instant::now() + self.shared.config.shutdown_grace);
+                    if transferring {
+                        tracing::info!(peer = %self.peer, "shutting down after the running transfer");
+                    }
+                }
+                () = tokio::time::sleep_until(drain_until.unwrap_or(timeout).into()), if draining => {
+                    if cut {
+                        return "server shutdown";
+                    }
+                    // Grace is over: abort the transfer (426 follows), then 421.
+                    if let Some(running) = &self.running {
+                        running.cancel.cancel();
+                    }
+                    cut = true;
+                    drain_until = Some(Instant::now() + ABORT_WAIT);
                 }
                 () = tokio::time::sleep_until(timeout.into()), if !transferring => {
                     let _ = self.send(&reply(ReplyCode::SERVICE_NOT_AVAILABLE, "Timeout: closing control connection.")).await;
@@ -293,26 +319,20 @@ impl Session {
         }
     }
 
-    /// A read stops short at a TCP urgent mark (ABOR sent as urgent data, with SO_OOBINLINE set),
-    /// and a short read makes tokio assume the socket is drained: the bytes after the mark would
-    /// wait for the next packet. Read on without waiting until the socket says it is empty.
-    /// (tokio's own `try_read` trusts its cached readiness, so this reads through socket2.)
-    /// Returns false when the peer has closed the connection.
-    fn read_past_urgent_mark(&mut self, buffer: &mut [u8]) -> bool {
-        use std::io::Read;
-        let Stream::Plain(tcp) = &self.stream else {
-            return true;
+    /// False when the client has closed the control connection (a non-blocking peek sees the
+    /// end of the stream). Bytes waiting to be read, or none yet, mean it is alive.
+    fn control_alive(&self) -> bool {
+        let tcp = match &self.stream {
+            Stream::Plain(tcp) => tcp,
+            Stream::Tls(tls) => tls.get_ref().0,
+            Stream::Closed => return false,
         };
-        for _ in 0..4 {
-            let socket = socket2::SockRef::from(tcp);
-            match (&*socket).read(buffer) {
-                Ok(0) => return false,
-                Ok(n) => self.lines.extend(&buffer[..n]),
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return true,
-                Err(_) => return false,
-            }
+        let mut probe = [std::mem::MaybeUninit::<u8>::uninit(); 1];
+        match socket2::SockRef::from(tcp).peek(&mut probe) {
+            Ok(0) => false,
+            Ok(_) => true,
+            Err(e) => e.kind() == std::io::ErrorKind::WouldBlock,
         }
-        true
     }
 
     /// Handles the lines that can be handled now.
@@ -391,7 +411,11 @@ impl Session {
         if let Some(answer) = answer {
             self.send(&answer).await?;
         }
-        Ok(Flow::Continue)
+        Ok(if self.closing {
+            Flow::Close
+        } else {
+            Flow::Continue
+        })
     }
 
     fn user_name(&self) -> &str {
@@ -414,6 +438,8 @@ impl Session {
             Command::Help(_) => return Some(help()),
             Command::Opts(options) => return Some(opts(options)),
             Command::Abor => return Some(self.abor().await),
+            // Server status needs no login (RFC 959 section 4.1.3); a path's status does.
+            Command::Stat(None) => return Some(self.status()),
             Command::Pbsz(_) => return Some(self.pbsz()),
             Command::Prot(level) => return Some(self.prot(*level)),
             Command::Ccc => {
@@ -583,6 +609,9 @@ impl Session {
         match self.authenticate(&name, password).await {
             Some(account) => {
                 tracing::info!(peer = %self.peer, user = %account.name, "logged in");
+                if !auth::is_anonymous_name(&name) {
+                    self.shared.logins.succeeded(self.peer.ip().to_canonical());
+                }
                 let text = if account.read_only {
                     "Logged in (read-only)."
                 } else {
@@ -593,9 +622,24 @@ impl Session {
                 reply(ReplyCode::LOGGED_IN, text)
             }
             None => {
-                tracing::warn!(peer = %self.peer, user = %String::from_utf8_lossy(&name), "login failed");
+                let ip = self.peer.ip().to_canonical();
+                let user = String::from_utf8_lossy(&name).into_owned();
+                tracing::warn!(peer = %self.peer, %user, "login failed");
                 self.login = Login::User;
-                reply(ReplyCode::NOT_LOGGED_IN, "Login incorrect.")
+                match self.shared.logins.failed(ip, Instant::now()) {
+                    limits::Verdict::Delay(delay) => {
+                        tokio::time::sleep(delay).await;
+                        reply(ReplyCode::NOT_LOGGED_IN, "Login incorrect.")
+                    }
+                    limits::Verdict::Banned => {
+                        tracing::warn!(peer = %self.peer, %user, "too many failed logins; address banned");
+                        self.closing = true;
+                        reply(
+                            ReplyCode::SERVICE_NOT_AVAILABLE,
+                            "Too many failed logins; closing.",
+                        )
+                    }
+                }
             }
         }
     }
@@ -604,11 +648,17 @@ impl Session {
         let config = &self.shared.config;
         let name_text = String::from_utf8_lossy(name).into_owned();
         if let Some(user) = config.users.users.get(&name_text) {
-            let user = user.clone();
-            let password = password.to_vec();
-            let checked =
-                tokio::task::spawn_blocking(move || user.verify(&password).then_some(user));
-            let user = checked.await.ok().flatten()?;
+            let cache = &self.shared.credentials;
+            let user = if cache.contains(&name_text, user, password) {
+                user.clone()
+            } else {
+                let (user, owned) = (user.clone(), password.to_vec());
+                let checked =
+                    tokio::task::spawn_blocking(move || user.verify(&owned).then_some(user));
+                let user = checked.await.ok().flatten()?;
+                cache.insert(&name_text, &user, password);
+                user
+            };
             let home = user.home_path().ok()?;
             return Some(Account {
                 name: name_text,
@@ -977,6 +1027,18 @@ impl Session {
                 return Some(reply(ReplyCode::FILE_UNAVAILABLE, "Not a folder."));
             }
             Ok(entry) => ListSource::Entries(vec![entry]),
+            // `LIST *.txt`, `NLST a?c`: a pattern in the last name, matched against its folder.
+            Err(error)
+                if error.kind() == ErrorKind::NotFound
+                    && !matches!(format, ListFormat::Machine { .. })
+                    && full.file_name().is_some_and(transfer::is_glob) =>
+            {
+                let pattern = full.file_name().unwrap_or_default().to_vec();
+                match storage.list(&full.parent()).await {
+                    Ok(stream) => ListSource::Matching(stream, pattern),
+                    Err(error) => return Some(storage_reply(&error)),
+                }
+            }
             Err(error) => return Some(storage_reply(&error)),
         };
         let work = Work::List {
@@ -1003,6 +1065,10 @@ impl Session {
                 };
                 let text = format!("Opening {mode} mode data connection for {}.", running.name);
                 self.send(&reply(ReplyCode::FILE_STATUS_OK, text)).await
+            }
+            Some(Event::UploadEnded(answer)) => {
+                let _ = answer.send(self.control_alive());
+                Ok(())
             }
             Some(Event::Done(result)) => {
                 let Some(running) = self.running.take() else {
@@ -1218,33 +1284,46 @@ impl Session {
         }
     }
 
+    /// STAT without an argument: the session's status.
+    fn status(&self) -> Reply {
+        let login = match &self.login {
+            Login::Done(account) => format!("Logged in as {}", account.name),
+            _ => "Not logged in".to_string(),
+        };
+        let mut lines = vec![
+            "Ferry FTP server status:".to_string(),
+            format!("Connected from {}", self.peer.ip()),
+            login,
+            format!(
+                "TYPE: {}, STRUcture: File, MODE: Stream",
+                if self.transfer_type == TransferType::Ascii {
+                    "ASCII"
+                } else {
+                    "BINARY"
+                }
+            ),
+            format!(
+                "Control connection: {}",
+                if self.stream.is_tls() { "TLS" } else { "clear" }
+            ),
+        ];
+        if let Some(running) = &self.running {
+            lines.push(format!(
+                "{} {}: {} bytes transferred",
+                running.verb,
+                running.name,
+                running.bytes.load(Ordering::Relaxed)
+            ));
+        } else {
+            lines.push("No data connection".into());
+        }
+        lines.push("End of status".into());
+        Reply::multi(ReplyCode::SYSTEM_STATUS, lines)
+    }
+
     async fn stat(&self, account: &Account, input: Option<&[u8]>) -> Reply {
         let Some(input) = input else {
-            let mut lines = vec![
-                "Ferry FTP server status:".to_string(),
-                format!("Connected from {}", self.peer.ip()),
-                format!("Logged in as {}", account.name),
-                format!(
-                    "TYPE: {}, STRUcture: File, MODE: Stream",
-                    if self.transfer_type == TransferType::Ascii {
-                        "ASCII"
-                    } else {
-                        "BINARY"
-                    }
-                ),
-            ];
-            if let Some(running) = &self.running {
-                lines.push(format!(
-                    "{} {}: {} bytes transferred",
-                    running.verb,
-                    running.name,
-                    running.bytes.load(Ordering::Relaxed)
-                ));
-            } else {
-                lines.push("No data connection".into());
-            }
-            lines.push("End of status".into());
-            return Reply::multi(ReplyCode::SYSTEM_STATUS, lines);
+            return self.status();
         };
         let full = match self.resolve(account, input) {
             Ok((_, full)) => full,
@@ -1333,6 +1412,54 @@ enum Op {
     Delete,
     RemoveDir,
     MakeDir,
+}
+
+/// Waits for control-connection bytes and appends them to `lines`; `Ok(0)` when the client has
+/// closed. A plain connection holds no buffer while it waits: readiness first, then
+/// non-blocking reads into the stack until the socket is empty. Reading until WouldBlock also
+/// reads past a TCP urgent mark (ABOR sent as urgent data with SO_OOBINLINE set), where a
+/// single read stops short.
+async fn read_some(
+    stream: &mut Stream,
+    lines: &mut LineBuffer,
+    tls_buffer: &mut Vec<u8>,
+) -> std::io::Result<usize> {
+    match stream {
+        Stream::Plain(tcp) => loop {
+            tcp.readable().await?;
+            match read_available(tcp, lines) {
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+                result => return result,
+            }
+        },
+        Stream::Tls(tls) => {
+            if tls_buffer.is_empty() {
+                tls_buffer.resize(READ_CHUNK, 0);
+            }
+            let read = tls.read(tls_buffer).await?;
+            lines.extend(&tls_buffer[..read]);
+            Ok(read)
+        }
+        Stream::Closed => Err(std::io::ErrorKind::NotConnected.into()),
+    }
+}
+
+/// Non-blocking reads until the socket is empty (or a few chunks, to stay fair to others).
+fn read_available(tcp: &TcpStream, lines: &mut LineBuffer) -> std::io::Result<usize> {
+    let mut buffer = [0u8; READ_CHUNK];
+    let mut total = 0;
+    for _ in 0..8 {
+        match tcp.try_read(&mut buffer) {
+            Ok(0) => return Ok(total),
+            Ok(read) => {
+                lines.extend(&buffer[..read]);
+                total += read;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock && total > 0 => return Ok(total),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(total)
 }
 
 async fn next_event(running: &mut Option<Running>) -> Option<Event> {

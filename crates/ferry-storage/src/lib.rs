@@ -111,6 +111,14 @@ impl Storage {
         }
     }
 
+    /// Deletes partial uploads older than `max_age` (left by crashes or abandoned resumes);
+    /// returns how many. Newer ones stay so that their clients can resume them.
+    pub async fn remove_stale_partials(&self, max_age: std::time::Duration) -> Result<usize> {
+        match self {
+            Storage::Local(local) => local.remove_stale_partials(max_age).await,
+        }
+    }
+
     /// Sets a file's modification time (seconds since the Unix epoch).
     pub async fn set_modified(&self, path: &VirtualPath, secs: i64) -> Result<()> {
         match self {
@@ -137,6 +145,8 @@ impl ListStream {
 pub struct Download {
     /// The file's total size (not counting the offset).
     pub size: u64,
+    /// Where reading starts (REST).
+    pub offset: u64,
     inner: DownloadInner,
 }
 

@@ -207,6 +207,7 @@ impl LocalStorage {
         }
         Ok(Download {
             size,
+            offset,
             inner: DownloadInner::Local(tokio::fs::File::from_std(file)),
         })
     }
@@ -315,6 +316,11 @@ impl LocalStorage {
         }
         let (from, to) = (rel(from), rel(to));
         self.blocking(move |dir| dir.rename(&from, dir, &to)).await
+    }
+
+    pub(crate) async fn remove_stale_partials(&self, max_age: Duration) -> Result<usize> {
+        self.blocking(move |dir| remove_stale_partials(dir, max_age))
+            .await
     }
 
     pub(crate) async fn set_modified(&self, path: &VirtualPath, secs: i64) -> Result<()> {
@@ -508,4 +514,35 @@ impl AsyncWrite for LocalUpload {
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.file).poll_shutdown(cx)
     }
+}
+
+/// Deletes `.ferry-partial.*` files older than `max_age` anywhere below `root`; returns how many.
+/// Folders are walked with an explicit stack (no recursion), symlinks are not followed.
+pub(crate) fn remove_stale_partials(root: &Dir, max_age: Duration) -> io::Result<usize> {
+    let now = SystemTime::now();
+    let mut removed = 0;
+    let mut folders = vec![PathBuf::from(".")];
+    while let Some(folder) = folders.pop() {
+        let Ok(entries) = root.read_dir(&folder) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let path = folder.join(&name);
+            let Ok(meta) = root.symlink_metadata(&path) else {
+                continue;
+            };
+            if meta.is_dir() {
+                folders.push(path);
+            } else if is_reserved(name.as_bytes()) && meta.is_file() {
+                let modified = UNIX_EPOCH + Duration::from_secs(meta.mtime().max(0).unsigned_abs());
+                if now.duration_since(modified).is_ok_and(|age| age > max_age)
+                    && root.remove_file(&path).is_ok()
+                {
+                    removed += 1;
+                }
+            }
+        }
+    }
+    Ok(removed)
 }
