@@ -1,11 +1,12 @@
 //! Property tests (proptest) over ferry-proto's public API: no reply text can end a reply early,
 //! the line buffer keeps its limits whatever the chunking, and parse(format(x)) == x for data
-//! addresses, timevals and MLSx facts. The path property lives beside `VirtualPath` in path.rs;
+//! addresses, timevals, MLSx facts, LIST lines and PROXY protocol headers. The path property lives beside `VirtualPath` in path.rs;
 //! the fuzz targets in `fuzz/` check the same and more on any bytes (README "Fuzzing").
 
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4};
 
 use ferry_proto::listing::{self, Entry, EntryKind};
+use ferry_proto::proxy::{self, ProxyHeader};
 use ferry_proto::{Command, LineBuffer, Reply, ReplyCode, ReplyDecoder, addr, time};
 use proptest::collection::vec;
 use proptest::prelude::*;
@@ -62,6 +63,20 @@ fn mlsx_entry() -> impl Strategy<Value = Entry> {
             mode,
             unique,
         })
+}
+
+/// Two addresses of one family (a PROXY header names both in the same family).
+fn address_pair() -> impl Strategy<Value = (SocketAddr, SocketAddr)> {
+    prop_oneof![
+        (any::<[u8; 4]>(), any::<[u8; 4]>(), any::<(u16, u16)>()).prop_map(|(s, d, (p, q))| (
+            SocketAddr::new(Ipv4Addr::from(s).into(), p),
+            SocketAddr::new(Ipv4Addr::from(d).into(), q)
+        )),
+        (any::<[u8; 16]>(), any::<[u8; 16]>(), any::<(u16, u16)>()).prop_map(|(s, d, (p, q))| (
+            SocketAddr::new(Ipv6Addr::from(s).into(), p),
+            SocketAddr::new(Ipv6Addr::from(d).into(), q)
+        )),
+    ]
 }
 
 fn decode_all(stream: &[u8], cut: usize) -> Vec<Reply> {
@@ -171,5 +186,62 @@ proptest! {
         }
         listing::format_mlsx(&entry, None, "adfrw", &mut line);
         prop_assert_eq!(listing::parse_mlsx_line(&line), Some(entry));
+    }
+
+    #[test]
+    fn list_line_round_trip(
+        name in "[A-Za-z0-9._-][A-Za-z0-9 ._-]{0,30}",
+        kind in prop_oneof![Just(EntryKind::File), Just(EntryKind::Dir), Just(EntryKind::Link)],
+        size in any::<u64>(),
+        mode in proptest::option::of(0u32..=0o777),
+        now in FIRST_TIMEVAL..=LAST_TIMEVAL,
+        age in prop_oneof![0i64..400 * 86_400, any::<i64>()],
+    ) {
+        let modified = now - age.rem_euclid(now - FIRST_TIMEVAL + 1);
+        let entry = Entry {
+            name: name.into_bytes(),
+            kind,
+            size,
+            modified: Some(modified),
+            mode,
+            unique: None,
+        };
+        let mut line = Vec::new();
+        listing::format_list_line(&entry, now, &mut line);
+        let Some(parsed) = listing::parse_list_line(&line, now) else {
+            let line = String::from_utf8_lossy(&line);
+            return Err(TestCaseError::fail(format!("{line:?} does not parse")));
+        };
+        // `ls` shows the time of day for the last six months, the year before that.
+        let shown = if modified > now - 182 * 86_400 {
+            modified - modified.rem_euclid(60)
+        } else {
+            modified - modified.rem_euclid(86_400)
+        };
+        let default_mode = if kind == EntryKind::Dir { 0o755 } else { 0o644 };
+        prop_assert_eq!(parsed, Entry {
+            modified: Some(shown),
+            mode: Some(mode.unwrap_or(default_mode)),
+            ..entry
+        });
+    }
+
+    #[test]
+    fn proxy_header_round_trip(
+        (source, destination) in address_pair(),
+        version_2 in any::<bool>(),
+        tail in vec(any::<u8>(), 0..32),
+    ) {
+        let mut bytes = if version_2 {
+            proxy::encode_v2(source, destination)
+        } else {
+            proxy::encode_v1(source, destination).into_bytes()
+        };
+        let length = bytes.len();
+        bytes.extend_from_slice(&tail);
+        let expected = ProxyHeader { source: Some(source), length };
+        prop_assert_eq!(proxy::parse(&bytes), Ok(Some(expected)));
+        // Peeking before the header is complete asks for more.
+        prop_assert_eq!(proxy::parse(&bytes[..length - 1]), Ok(None));
     }
 }
