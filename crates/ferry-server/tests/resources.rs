@@ -68,7 +68,10 @@ fn floods_cost_no_unbounded_resources() {
     // Memory comes back close to the idle level: the 10 MiB line and 200 sessions left no
     // more than a few MiB behind (allocator caches), not the megabytes they passed through.
     let grown = rss_kib().saturating_sub(baseline_rss);
-    assert!(grown < 8 * 1024, "memory grew by {grown} KiB after the abuse");
+    assert!(
+        grown < 8 * 1024,
+        "memory grew by {grown} KiB after the abuse"
+    );
 }
 
 /// This process's resident memory (the server runs in it), in KiB.
