@@ -90,6 +90,10 @@ pub struct Config {
     pub partial_max_age: Duration,
     /// See [`DEFAULT_CREDENTIAL_CACHE_TTL`].
     pub credential_cache_ttl: Duration,
+    /// Expect a PROXY protocol header on connections from `proxy_from` (a load balancer).
+    pub proxy_protocol: bool,
+    /// The balancer's addresses: only their connections may (and must) carry a PROXY header.
+    pub proxy_from: Vec<IpAddr>,
     /// FTPS (RFC 4217); `None` answers AUTH with 502.
     pub tls: Option<TlsSettings>,
     /// Refuse USER/PASS before AUTH TLS, and data transfers without PROT P.
@@ -120,6 +124,8 @@ impl Config {
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
             partial_max_age: DEFAULT_PARTIAL_MAX_AGE,
             credential_cache_ttl: DEFAULT_CREDENTIAL_CACHE_TTL,
+            proxy_protocol: false,
+            proxy_from: Vec::new(),
             tls: None,
             require_tls: false,
             require_tls_session_reuse: false,
@@ -135,6 +141,9 @@ impl Config {
             && (low == 0 || low > high)
         {
             return Err(format!("passive port range {low}-{high} is empty"));
+        }
+        if self.proxy_protocol && self.proxy_from.is_empty() {
+            return Err("--proxy-protocol needs --proxy-from with the balancer's addresses".into());
         }
         if self.require_tls && self.tls.is_none() {
             return Err("TLS is required but no certificate is configured".into());
@@ -198,6 +207,10 @@ pub struct FileSettings {
     pub partial_max_age: Option<u64>,
     /// Seconds a verified password is remembered (0: off).
     pub credential_cache_ttl: Option<u64>,
+    /// Expect PROXY headers from the balancer.
+    pub proxy_protocol: Option<bool>,
+    /// The balancer's addresses.
+    pub proxy_from: Option<Vec<IpAddr>>,
     /// TLS certificate chain (PEM).
     pub tls_cert: Option<PathBuf>,
     /// TLS private key (PEM).

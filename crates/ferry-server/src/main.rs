@@ -85,6 +85,12 @@ struct ServeArgs {
     /// skip Argon2id; 0 turns it off.
     #[arg(long, value_name = "SECONDS")]
     credential_cache_ttl: Option<u64>,
+    /// Expect a PROXY protocol v1/v2 header on connections from the --proxy-from addresses.
+    #[arg(long)]
+    proxy_protocol: bool,
+    /// The load balancer's addresses, comma-separated (their connections must carry a header).
+    #[arg(long, value_name = "ADDR[,ADDR...]", value_delimiter = ',')]
+    proxy_from: Vec<std::net::IpAddr>,
     /// TLS certificate chain, PEM (enables AUTH TLS).
     #[arg(long, value_name = "FILE", requires = "tls_key")]
     tls_cert: Option<PathBuf>,
@@ -328,6 +334,12 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         config.passive_ports = Some(config::parse_port_range(&range).map_err(anyhow::Error::msg)?);
     }
     config.passive_address = args.passive_address.or(settings.passive_address);
+    config.proxy_protocol = args.proxy_protocol || settings.proxy_protocol == Some(true);
+    config.proxy_from = if args.proxy_from.is_empty() {
+        settings.proxy_from.unwrap_or_default()
+    } else {
+        args.proxy_from
+    };
     let tls_cert = args.tls_cert.or(settings.tls_cert);
     let tls_key = args.tls_key.or(settings.tls_key);
     config.tls = match (tls_cert, tls_key) {

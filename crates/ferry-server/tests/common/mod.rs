@@ -138,6 +138,18 @@ impl Client {
         client
     }
 
+    /// Wraps a connected stream and reads the greeting.
+    pub fn from_stream(stream: TcpStream) -> Client {
+        stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+        let mut client = Client {
+            stream,
+            decoder: ReplyDecoder::default(),
+            greeting: Reply::new(ferry_proto::ReplyCode(0), ""),
+        };
+        client.greeting = client.read_reply();
+        client
+    }
+
     pub fn read_reply(&mut self) -> Reply {
         let mut buffer = [0u8; 4096];
         loop {
