@@ -64,7 +64,8 @@ async fn brute_force_is_stopped_by_the_ban() {
     // The right password comes after more wrong ones than the ban allows.
     std::fs::write(&passwords, "123456\npassword\nqwerty\nletmein\nhunter2\n").unwrap();
     let args = format!(
-        "userdb={},passdb={},brute.firstonly=true,brute.retries=1",
+        "userdb={},passdb={},brute.firstonly=true,brute.retries=1,ftp-brute.timeout=60s,\
+         unpwdb.timelimit=0",
         users.display(),
         passwords.display()
     );

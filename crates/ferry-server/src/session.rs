@@ -151,6 +151,9 @@ pub(crate) async fn run(
     if let Some(running) = session.running.take() {
         running.cancel.cancel();
     }
+    // End the control connection properly: over TLS this sends close_notify after the last
+    // reply (221 or 421), which clients check for.
+    let _ = tokio::time::timeout(ABORT_WAIT, session.stream.shutdown()).await;
     tracing::info!(%peer, reason, "disconnected");
 }
 
@@ -920,7 +923,7 @@ impl Session {
         let config = &self.shared.config;
         let tls = match (self.prot, &config.tls) {
             (ProtLevel::Private, Some(tls)) => Some(DataTls {
-                config: Arc::clone(&tls.config),
+                config: Arc::clone(&tls.data_config),
                 require_reuse: config.require_tls_session_reuse,
             }),
             _ => None,

@@ -39,8 +39,13 @@ pub enum TlsError {
 /// A ready TLS configuration and the SHA-256 fingerprint of its certificate.
 #[derive(Debug, Clone)]
 pub struct TlsSettings {
-    /// Shared by control and data connections.
+    /// For control connections.
     pub config: Arc<ServerConfig>,
+    /// For data connections: the same certificate and the same session cache (so a data
+    /// connection resumes the control connection's session), but no TLS 1.3 session tickets.
+    /// An uploading client never reads tickets sent on its data connection, and unread bytes
+    /// turn its close into a TCP reset that destroys the end of the upload.
+    pub data_config: Arc<ServerConfig>,
     /// `AB:CD:...`, for users to check what their client shows.
     pub fingerprint: String,
 }
@@ -87,8 +92,11 @@ impl TlsSettings {
             .with_no_client_auth()
             .with_single_cert(chain, key)?;
         config.session_storage = ServerSessionMemoryCache::new(SESSION_CACHE);
+        let mut data_config = config.clone();
+        data_config.send_tls13_tickets = 0;
         Ok(TlsSettings {
             config: Arc::new(config),
+            data_config: Arc::new(data_config),
             fingerprint,
         })
     }

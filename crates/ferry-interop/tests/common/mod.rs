@@ -17,6 +17,7 @@ use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
 use ferry_server::Config;
+use ferry_server::tls::TlsSettings;
 use tempfile::TempDir;
 use tokio::net::TcpListener;
 use tokio::process::Command;
@@ -25,10 +26,14 @@ use tokio_util::sync::CancellationToken;
 /// How long one run of an external tool may take before the test fails.
 pub(crate) const TOOL_LIMIT: Duration = Duration::from_secs(120);
 
+pub(crate) mod peers;
+
 /// A `ferryd` serving a fresh temporary folder; stopped when dropped.
 pub(crate) struct TestServer {
     /// Where the listener is bound.
     pub(crate) addr: SocketAddr,
+    /// The implicit-FTPS listener, when started with [`TestServer::start_tls`] and asked for one.
+    pub(crate) implicit: Option<SocketAddr>,
     root: TempDir,
     shutdown: CancellationToken,
 }
@@ -61,6 +66,50 @@ impl TestServer {
         tokio::spawn(ferry_server::run(listener, config, shutdown.clone()));
         TestServer {
             addr,
+            implicit: None,
+            root,
+            shutdown,
+        }
+    }
+
+    /// Serves a new temporary folder over FTPS with `cert` on `127.0.0.1:0` (explicit, AUTH TLS),
+    /// plus an implicit-FTPS listener when `implicit`; `edit` applies to the config after TLS is
+    /// set.
+    pub(crate) async fn start_tls(
+        cert: &TestCert,
+        implicit: bool,
+        edit: impl FnOnce(&mut Config),
+    ) -> TestServer {
+        let root = tempfile::tempdir().expect("a temporary folder for the served root");
+        let mut config = Config::for_folder(root.path());
+        config.tls = Some(
+            TlsSettings::from_pem_files(&cert.cert, &cert.key)
+                .expect("ferryd accepts the test certificate"),
+        );
+        edit(&mut config);
+        let server = ferry_server::Server::new(config).expect("a valid TLS configuration");
+        let shutdown = CancellationToken::new();
+        let explicit = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind loopback");
+        let addr = explicit.local_addr().expect("the bound listener's address");
+        let serving = server.clone();
+        let token = shutdown.clone();
+        tokio::spawn(async move { serving.serve(explicit, token).await });
+        let implicit = if implicit {
+            let listener = TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind loopback");
+            let implicit_addr = listener.local_addr().expect("the bound listener's address");
+            let token = shutdown.clone();
+            tokio::spawn(async move { server.serve_implicit(listener, token).await });
+            Some(implicit_addr)
+        } else {
+            None
+        };
+        TestServer {
+            addr,
+            implicit,
             root,
             shutdown,
         }
@@ -85,6 +134,38 @@ impl TestServer {
 impl Drop for TestServer {
     fn drop(&mut self) {
         self.shutdown.cancel();
+    }
+}
+
+/// A self-signed certificate for `127.0.0.1`, `localhost` and `::1` (made with rcgen at test
+/// time), written as PEM files to a temporary folder; clients trust it as their CA file.
+pub(crate) struct TestCert {
+    /// The certificate, PEM; also the CA file clients are given.
+    pub(crate) cert: PathBuf,
+    /// Its private key, PEM (PKCS#8).
+    pub(crate) key: PathBuf,
+    _folder: TempDir,
+}
+
+impl TestCert {
+    /// Makes a new certificate and key.
+    pub(crate) fn new() -> TestCert {
+        let names = vec![
+            "127.0.0.1".to_string(),
+            "localhost".to_string(),
+            "::1".to_string(),
+        ];
+        let made = rcgen::generate_simple_self_signed(names).expect("rcgen makes a certificate");
+        let folder = tempfile::tempdir().expect("a folder for the certificate");
+        let cert = folder.path().join("cert.pem");
+        let key = folder.path().join("key.pem");
+        write(&cert, made.cert.pem().as_bytes());
+        write(&key, made.signing_key.serialize_pem().as_bytes());
+        TestCert {
+            cert,
+            key,
+            _folder: folder,
+        }
     }
 }
 
