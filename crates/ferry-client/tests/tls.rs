@@ -1,0 +1,242 @@
+//! FTPS from the `ferry` binary against ferryd: explicit (`ftpes://`, `--tls`) and implicit
+//! (`ftps://`) TLS with a certificate made here and trusted with `--ca-file`; bytes checked on
+//! both sides. ferryd requires TLS (so PBSZ/PROT P happened) and, where said, session reuse on
+//! data connections. A self-signed certificate is refused without `--insecure` and accepted,
+//! with a warning, with it.
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on anything unexpected"
+)]
+
+mod common;
+
+use common::{TlsServer, run, run_script, stderr, stdout};
+
+fn payload(len: usize, seed: u32) -> Vec<u8> {
+    (0..len as u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) ^ seed).to_le_bytes()[1])
+        .collect()
+}
+
+fn strict(config: &mut ferry_server::Config) {
+    config.require_tls = true;
+    config.require_tls_session_reuse = true;
+}
+
+fn assert_ok(output: &std::process::Output) {
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(output));
+}
+
+#[test]
+fn explicit_and_implicit_upload_and_download() {
+    let server = TlsServer::start(strict);
+    let ca = server.ca_file.clone().unwrap();
+    let ca = ca.to_str().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let big = payload(1_500_000, 7);
+    std::fs::write(work.path().join("big.bin"), &big).unwrap();
+
+    // Explicit: ftpes:// upload into a new folder, then download under another name.
+    let output = run(
+        home.path(),
+        work.path(),
+        &["--ca-file", ca, "put", "big.bin", &server.ftpes("up/")],
+    );
+    assert_ok(&output);
+    assert_eq!(std::fs::read(server.path("up/big.bin")).unwrap(), big);
+    let output = run(
+        home.path(),
+        work.path(),
+        &[
+            "--ca-file",
+            ca,
+            "get",
+            &server.ftpes("up/big.bin"),
+            "-o",
+            "explicit.bin",
+        ],
+    );
+    assert_ok(&output);
+    assert_eq!(
+        std::fs::read(work.path().join("explicit.bin")).unwrap(),
+        big
+    );
+
+    // Implicit: ftps://, both ways.
+    let small = payload(70_000, 9);
+    std::fs::write(work.path().join("small.bin"), &small).unwrap();
+    let output = run(
+        home.path(),
+        work.path(),
+        &["put", "small.bin", &server.ftps("imp/"), "--ca-file", ca],
+    );
+    assert_ok(&output);
+    assert_eq!(std::fs::read(server.path("imp/small.bin")).unwrap(), small);
+    let output = run(
+        home.path(),
+        work.path(),
+        &[
+            "get",
+            &server.ftps("up/big.bin"),
+            "-o",
+            "implicit.bin",
+            "--ca-file",
+            ca,
+        ],
+    );
+    assert_ok(&output);
+    assert_eq!(
+        std::fs::read(work.path().join("implicit.bin")).unwrap(),
+        big
+    );
+
+    // --tls upgrades ftp:// to explicit TLS; -v shows the data connection resumed the session.
+    let output = run(
+        home.path(),
+        work.path(),
+        &["--tls", "--ca-file", ca, "-v", "ls", &server.ftp("up/")],
+    );
+    assert_ok(&output);
+    assert!(stdout(&output).contains("big.bin"), "{}", stdout(&output));
+    let log = stderr(&output);
+    for expected in [
+        "--> AUTH TLS",
+        "--> PBSZ 0",
+        "--> PROT P",
+        "data connection: ",
+    ] {
+        assert!(log.contains(expected), "{expected} missing:\n{log}");
+    }
+    assert!(log.contains("session resumed"), "{log}");
+
+    // Without --tls, ftp:// stays plain, and ferryd (require_tls) refuses the login.
+    let output = run(home.path(), work.path(), &["ls", &server.ftp("up/")]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+}
+
+#[test]
+fn a_repl_session_over_tls_moves_several_files() {
+    // Not `strict`: see `ferryd_lets_every_data_connection_resume_over_tls_1_3`.
+    let server = TlsServer::start(|config| config.require_tls = true);
+    let ca = server.ca_file.clone().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    for index in 0..3 {
+        std::fs::write(
+            work.path().join(format!("f{index}.bin")),
+            payload(200_000 + index, index as u32),
+        )
+        .unwrap();
+    }
+    let script = format!(
+        "CONN {url}\nUPLD f0.bin\nUPLD f1.bin\nUPLD f2.bin\nLIST\nlcd out\nDWLD f1.bin\nQUIT\n",
+        url = server.ftpes("")
+    );
+    std::fs::create_dir(work.path().join("out")).unwrap();
+    let output = run_script(
+        home.path(),
+        work.path(),
+        &["--ca-file", ca.to_str().unwrap()],
+        &script,
+    );
+    assert_ok(&output);
+    let text = stdout(&output);
+    assert!(text.contains("Connection successful"), "{text}");
+    assert!(text.contains("Successfully downloaded f1.bin"), "{text}");
+    for index in 0..3 {
+        let name = format!("f{index}.bin");
+        assert_eq!(
+            std::fs::read(server.path(&name)).unwrap(),
+            payload(200_000 + index, index as u32)
+        );
+    }
+    assert_eq!(
+        std::fs::read(work.path().join("out/f1.bin")).unwrap(),
+        payload(200_001, 1)
+    );
+}
+
+#[test]
+fn a_self_signed_certificate_needs_insecure() {
+    let server = TlsServer::self_signed();
+    std::fs::write(server.path("hello.txt"), b"hello over tls\n").unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+
+    for url in [server.ftpes("hello.txt"), server.ftps("hello.txt")] {
+        let output = run(home.path(), work.path(), &["get", &url]);
+        assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+        let text = stderr(&output);
+        assert_eq!(text.lines().count(), 1, "{text}");
+        assert!(
+            text.starts_with("ferry: TLS: ") && text.contains("--insecure"),
+            "{text}"
+        );
+        assert!(!work.path().join("hello.txt").exists());
+    }
+
+    let output = run(
+        home.path(),
+        work.path(),
+        &["--insecure", "get", &server.ftpes("hello.txt")],
+    );
+    assert_ok(&output);
+    assert!(
+        stderr(&output).contains("warning: --insecure"),
+        "{}",
+        stderr(&output)
+    );
+    assert_eq!(
+        std::fs::read(work.path().join("hello.txt")).unwrap(),
+        b"hello over tls\n"
+    );
+}
+
+#[test]
+fn a_server_without_tls_refuses_ftpes_in_one_line() {
+    // Plain ferryd (no TLS configured) answers AUTH TLS with an error: ftpes:// must not fall
+    // back to clear text.
+    let server = common::Server::start();
+    std::fs::write(server.path("a.txt"), b"a").unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let url = format!("ftpes://{}/a.txt", server.addr);
+    let output = run(home.path(), work.path(), &["get", &url]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let text = stderr(&output);
+    assert_eq!(text.lines().count(), 1, "{text}");
+    assert!(text.contains("AUTH TLS"), "{text}");
+    assert!(!work.path().join("a.txt").exists());
+}
+
+/// ferryd over TLS 1.3 hands out session tickets on the control connection only (two, rustls's
+/// default) and takes each one when a data connection resumes with it, so with
+/// `require_tls_session_reuse` the third data connection of a session cannot resume and is
+/// refused (`522`). Reported in /work/interop-bugs.md; run with `--ignored`.
+#[test]
+#[ignore = "ferryd bug: only two TLS 1.3 data connections per session can resume"]
+fn ferryd_lets_every_data_connection_resume_over_tls_1_3() {
+    let server = TlsServer::start(strict);
+    let ca = server.ca_file.clone().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let mut names = Vec::new();
+    for index in 0..4 {
+        let name = format!("f{index}.bin");
+        std::fs::write(work.path().join(&name), payload(10_000, index)).unwrap();
+        names.push(name);
+    }
+    let url = server.ftpes("four/");
+    let mut args = vec!["--ca-file", ca.to_str().unwrap(), "put"];
+    args.extend(names.iter().map(String::as_str));
+    args.push(&url);
+    let output = run(home.path(), work.path(), &args);
+    assert_ok(&output);
+    for (index, name) in names.iter().enumerate() {
+        assert_eq!(
+            std::fs::read(server.path(&format!("four/{name}"))).unwrap(),
+            payload(10_000, index as u32)
+        );
+    }
+}
