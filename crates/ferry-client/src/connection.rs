@@ -281,6 +281,12 @@ impl Connection {
         self.tls.is_some()
     }
 
+    /// The control connection's TLS version and handshake (`TLSv1_3, full handshake`); `None`
+    /// for plain FTP.
+    pub fn tls_summary(&self) -> Option<String> {
+        self.control.tls_summary()
+    }
+
     /// Logs in, then reads FEAT and switches to binary. `prompt` is asked for a password when
     /// the server wants one and `credentials` has none; it returns `None` to give up.
     pub async fn login<P>(
