@@ -628,6 +628,17 @@ impl Connection {
     ) -> Result<usize, ClientError> {
         match tokio::time::timeout(self.options.timeout, data.stream.read(buf)).await {
             Ok(Ok(read)) => Ok(read),
+            // Over TLS, an end without close_notify may be a cut (RFC 4217 section 10): refused.
+            Ok(Err(source))
+                if source.kind() == std::io::ErrorKind::UnexpectedEof
+                    && matches!(data.stream, Stream::Tls(_)) =>
+            {
+                Err(ClientError::Protocol(
+                    "the server ended the TLS data connection without close_notify, so the \
+                     data may be cut short"
+                        .into(),
+                ))
+            }
             Ok(Err(source)) => Err(ClientError::network("reading data", source)),
             Err(_) => Err(ClientError::Timeout("waiting for data".into())),
         }
@@ -671,7 +682,10 @@ impl Connection {
     /// the better error, with the server's own reason; otherwise `error`.
     pub async fn abandon_after(&mut self, data: DataStream, error: ClientError) -> ClientError {
         let command = data.command.clone();
-        let data_failed = matches!(error, ClientError::Network { .. } | ClientError::Timeout(_));
+        let data_failed = matches!(
+            error,
+            ClientError::Network { .. } | ClientError::Timeout(_) | ClientError::Protocol(_)
+        );
         match self.abandon_data(data).await {
             Ok(Some(reply)) if data_failed && !reply.code.is_success() => {
                 ClientError::Server { command, reply }

@@ -130,8 +130,10 @@ fn a_repl_session_over_tls_moves_several_files() {
         .unwrap();
     }
     let script = format!(
-        "CONN {url}\nUPLD f0.bin\nUPLD f1.bin\nUPLD f2.bin\nLIST\nlcd out\nDWLD f1.bin\nQUIT\n",
-        url = server.ftpes("")
+        "CONN {explicit}\nUPLD f0.bin\nUPLD f1.bin\nUPLD f2.bin\nLIST\nlcd out\nDWLD f1.bin\n\
+         open {implicit}\nget f2.bin\nQUIT\n",
+        explicit = server.ftpes(""),
+        implicit = server.ftps(""),
     );
     std::fs::create_dir(work.path().join("out")).unwrap();
     let output = run_script(
@@ -142,7 +144,8 @@ fn a_repl_session_over_tls_moves_several_files() {
     );
     assert_ok(&output);
     let text = stdout(&output);
-    assert!(text.contains("Connection successful"), "{text}");
+    assert_eq!(text.matches("Connection successful").count(), 2, "{text}");
+    assert!(text.contains("Total directory size: 600003b"), "{text}");
     assert!(text.contains("Successfully downloaded f1.bin"), "{text}");
     for index in 0..3 {
         let name = format!("f{index}.bin");
@@ -151,10 +154,12 @@ fn a_repl_session_over_tls_moves_several_files() {
             payload(200_000 + index, index as u32)
         );
     }
-    assert_eq!(
-        std::fs::read(work.path().join("out/f1.bin")).unwrap(),
-        payload(200_001, 1)
-    );
+    for index in 1..3 {
+        assert_eq!(
+            std::fs::read(work.path().join(format!("out/f{index}.bin"))).unwrap(),
+            payload(200_000 + index, index as u32)
+        );
+    }
 }
 
 #[test]
