@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+pub use ferry_storage::S3Config;
+
 use crate::auth::{Anonymous, UsersFile};
 use crate::tls::TlsSettings;
 
@@ -55,8 +57,10 @@ pub enum LogFormat {
 /// Everything a running server needs to know.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// The served folder.
+    /// The served folder (unused when `s3` is set).
     pub root: PathBuf,
+    /// The served S3 bucket or prefix, instead of `root`.
+    pub s3: Option<S3Config>,
     /// Named users (empty: anonymous only).
     pub users: UsersFile,
     /// Anonymous access.
@@ -108,6 +112,7 @@ impl Config {
     pub fn for_folder(root: impl Into<PathBuf>) -> Config {
         Config {
             root: root.into(),
+            s3: None,
             users: UsersFile::default(),
             anonymous: Anonymous::Write,
             max_line: DEFAULT_MAX_LINE,
@@ -132,10 +137,34 @@ impl Config {
         }
     }
 
+    /// Serves an S3 bucket (or a prefix of one), otherwise like [`Config::for_folder`].
+    pub fn for_s3(s3: S3Config) -> Config {
+        Config {
+            s3: Some(s3),
+            ..Config::for_folder(PathBuf::new())
+        }
+    }
+
+    /// What is served, for messages: the folder, or `s3://BUCKET/PREFIX at ENDPOINT`.
+    pub fn storage_description(&self) -> String {
+        match &self.s3 {
+            None => self.root.display().to_string(),
+            Some(s3) => format!(
+                "{} at {}",
+                s3.url(),
+                s3.endpoint.as_deref().unwrap_or("AWS S3")
+            ),
+        }
+    }
+
     /// Checks the settings that can be wrong.
     pub fn validate(&self) -> Result<(), String> {
-        if !self.root.is_dir() {
-            return Err(format!("{} is not a folder", self.root.display()));
+        match &self.s3 {
+            None if !self.root.is_dir() => {
+                return Err(format!("{} is not a folder", self.root.display()));
+            }
+            Some(s3) if s3.bucket.is_empty() => return Err("no S3 bucket name".into()),
+            _ => {}
         }
         if let Some((low, high)) = self.passive_ports
             && (low == 0 || low > high)
@@ -165,12 +194,41 @@ pub fn default_anonymous(binds: &[SocketAddr], has_users_file: bool) -> Anonymou
     }
 }
 
+/// Where the files are, as `--storage` gives it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StorageSpec {
+    /// A local folder: `file:DIR` or a plain path.
+    Folder(PathBuf),
+    /// `s3://BUCKET[/PREFIX]`; endpoint, region and credentials come from other settings.
+    S3(S3Config),
+}
+
+impl StorageSpec {
+    /// Parses `s3://BUCKET[/PREFIX]`, `file:DIR` or a plain path.
+    pub fn parse(text: &str) -> Result<StorageSpec, String> {
+        if text.starts_with("s3://") {
+            return S3Config::from_url(text).map(StorageSpec::S3);
+        }
+        let folder = text.strip_prefix("file:").unwrap_or(text);
+        if folder.is_empty() {
+            return Err(format!("{text}: no folder"));
+        }
+        Ok(StorageSpec::Folder(PathBuf::from(folder)))
+    }
+}
+
 /// The `--config` file: the same settings as the flags, all optional.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileSettings {
     /// Served folder.
     pub root: Option<PathBuf>,
+    /// Served storage: `s3://BUCKET[/PREFIX]`, `file:DIR` or a path (instead of `root`).
+    pub storage: Option<String>,
+    /// S3 endpoint, `scheme://host:port`.
+    pub s3_endpoint: Option<String>,
+    /// S3 region.
+    pub s3_region: Option<String>,
     /// Listen addresses.
     pub bind: Option<Vec<SocketAddr>>,
     /// Users file.
@@ -254,6 +312,34 @@ mod tests {
         assert_eq!(parse_port_range("50000-50100"), Ok((50000, 50100)));
         assert!(parse_port_range("5").is_err());
         assert!(parse_port_range("a-b").is_err());
+    }
+
+    #[test]
+    fn storage_specs() {
+        assert_eq!(
+            StorageSpec::parse("file:/srv/ftp"),
+            Ok(StorageSpec::Folder("/srv/ftp".into()))
+        );
+        assert_eq!(
+            StorageSpec::parse("relative"),
+            Ok(StorageSpec::Folder("relative".into()))
+        );
+        let StorageSpec::S3(s3) = StorageSpec::parse("s3://bucket/a/b/").unwrap() else {
+            panic!("not S3");
+        };
+        assert_eq!((s3.bucket.as_str(), s3.prefix.as_str()), ("bucket", "a/b"));
+        let StorageSpec::S3(s3) = StorageSpec::parse("s3://bucket").unwrap() else {
+            panic!("not S3");
+        };
+        assert_eq!((s3.bucket.as_str(), s3.prefix.as_str()), ("bucket", ""));
+        assert!(StorageSpec::parse("s3:///prefix").is_err());
+        assert!(StorageSpec::parse("file:").is_err());
+        let settings: FileSettings = toml::from_str(
+            "storage = \"s3://b/p\"\ns3_endpoint = \"http://127.0.0.1:9000\"\ns3_region = \"r\"",
+        )
+        .unwrap();
+        assert_eq!(settings.storage.as_deref(), Some("s3://b/p"));
+        assert_eq!(settings.s3_region.as_deref(), Some("r"));
     }
 
     #[test]

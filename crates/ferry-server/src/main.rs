@@ -9,11 +9,11 @@ use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 use ferry_server::Server;
 use ferry_server::auth::{Anonymous, User, UsersFile};
-use ferry_server::config::{self, Config, FileSettings, LogFormat};
+use ferry_server::config::{self, Config, FileSettings, LogFormat, StorageSpec};
 use ferry_server::tls::TlsSettings;
 use tokio_util::sync::CancellationToken;
 
-/// Serve a folder over FTP.
+/// Serve a folder or an S3 bucket over FTP.
 #[derive(Debug, Parser)]
 #[command(name = "ferryd", version, args_conflicts_with_subcommands = true)]
 struct Cli {
@@ -27,6 +27,17 @@ struct Cli {
 struct ServeArgs {
     /// The folder to serve (default: the current folder).
     root: Option<PathBuf>,
+    /// What to serve instead of a folder argument: `s3://BUCKET[/PREFIX]`, `file:DIR` or a path.
+    /// S3 credentials come from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and
+    /// AWS_SESSION_TOKEN), else from the usual AWS configuration.
+    #[arg(long, value_name = "SPEC", conflicts_with = "root")]
+    storage: Option<String>,
+    /// S3 endpoint, scheme://host:port (default: AWS).
+    #[arg(long, value_name = "URL")]
+    s3_endpoint: Option<String>,
+    /// S3 region (default: us-east-1).
+    #[arg(long, value_name = "REGION")]
+    s3_region: Option<String>,
     /// Address to listen on, IPv4 or IPv6; repeat for several (default 127.0.0.1:2121).
     #[arg(long = "bind", value_name = "ADDR")]
     bind: Vec<SocketAddr>,
@@ -248,13 +259,36 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let log_format = args.log_format.or(settings.log_format).unwrap_or_default();
     init_logging(log_format);
 
-    let root = match args.root.or(settings.root) {
-        Some(root) => root,
-        None => std::env::current_dir()?,
+    let spec = match (
+        args.storage.or(settings.storage),
+        args.root.or(settings.root),
+    ) {
+        (Some(text), _) => StorageSpec::parse(&text).map_err(anyhow::Error::msg)?,
+        (None, Some(root)) => StorageSpec::Folder(root),
+        (None, None) => StorageSpec::Folder(std::env::current_dir()?),
     };
-    let root = root
-        .canonicalize()
-        .with_context(|| format!("cannot serve {}", root.display()))?;
+    let s3_endpoint = args.s3_endpoint.or(settings.s3_endpoint);
+    let s3_region = args.s3_region.or(settings.s3_region);
+    let (root, s3) = match spec {
+        StorageSpec::Folder(root) => {
+            if s3_endpoint.is_some() || s3_region.is_some() {
+                bail!("--s3-endpoint and --s3-region need --storage s3://BUCKET[/PREFIX]");
+            }
+            let root = root
+                .canonicalize()
+                .with_context(|| format!("cannot serve {}", root.display()))?;
+            (root, None)
+        }
+        StorageSpec::S3(mut s3) => {
+            let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+            s3.endpoint = s3_endpoint;
+            s3.region = s3_region;
+            s3.access_key_id = env("AWS_ACCESS_KEY_ID");
+            s3.secret_access_key = env("AWS_SECRET_ACCESS_KEY");
+            s3.session_token = env("AWS_SESSION_TOKEN");
+            (PathBuf::new(), Some(s3))
+        }
+    };
     let mut binds = if args.bind.is_empty() {
         settings.bind.unwrap_or_default()
     } else {
@@ -273,7 +307,10 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .or(settings.anonymous)
         .unwrap_or_else(|| config::default_anonymous(&binds, users_path.is_some()));
 
-    let mut config = Config::for_folder(&root);
+    let mut config = match s3 {
+        Some(s3) => Config::for_s3(s3),
+        None => Config::for_folder(&root),
+    };
     config.users = users;
     config.anonymous = anonymous;
     let secs = |flag: Option<u64>, file: Option<u64>, default: Duration| {
@@ -366,6 +403,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     runtime.block_on(async move {
+        ferry_server::check_storage(&config).await?;
         let server = Server::new(config.clone())?;
         let mut listeners = Vec::new();
         let all_binds = binds
@@ -396,7 +434,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 tls.fingerprint
             );
         }
-        println!("Serving {}", root.display());
+        println!("Serving {}", config.storage_description());
         let who = match (config.users.users.len(), config.anonymous) {
             (0, Anonymous::Off) => "nobody (no users file and anonymous access is off)".to_string(),
             (n, anonymous) => {

@@ -923,7 +923,11 @@ impl Session {
         let config = &self.shared.config;
         let tls = match (self.prot, &config.tls) {
             (ProtLevel::Private, Some(tls)) => Some(DataTls {
-                config: Arc::clone(&tls.data_config),
+                config: Arc::clone(if matches!(work, Work::Receive { .. }) {
+                    &tls.upload_config
+                } else {
+                    &tls.data_config
+                }),
                 require_reuse: config.require_tls_session_reuse,
             }),
             _ => None,

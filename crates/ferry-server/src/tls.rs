@@ -16,6 +16,8 @@ use rustls::server::ServerSessionMemoryCache;
 
 /// Sessions remembered for resumption by data connections. Each costs a few hundred bytes.
 const SESSION_CACHE: usize = 16_384;
+/// TLS 1.3 tickets sent on a control connection.
+const CONTROL_TICKETS: usize = 8;
 
 /// Why TLS could not be set up.
 #[derive(Debug, thiserror::Error)]
@@ -41,11 +43,14 @@ pub enum TlsError {
 pub struct TlsSettings {
     /// For control connections.
     pub config: Arc<ServerConfig>,
-    /// For data connections: the same certificate and the same session cache (so a data
-    /// connection resumes the control connection's session), but no TLS 1.3 session tickets.
-    /// An uploading client never reads tickets sent on its data connection, and unread bytes
-    /// turn its close into a TCP reset that destroys the end of the upload.
+    /// For download and listing data connections: the same certificate, session cache and
+    /// ticket keys as the control connection, so they resume its session; each gives the
+    /// client one fresh ticket for the next data connection.
     pub data_config: Arc<ServerConfig>,
+    /// For upload data connections: the same, but sending no TLS 1.3 tickets. An uploading
+    /// client never reads what the server sends, and unread bytes turn its close into a TCP
+    /// reset that destroys the end of the upload.
+    pub upload_config: Arc<ServerConfig>,
     /// `AB:CD:...`, for users to check what their client shows.
     pub fingerprint: String,
 }
@@ -92,11 +97,19 @@ impl TlsSettings {
             .with_no_client_auth()
             .with_single_cert(chain, key)?;
         config.session_storage = ServerSessionMemoryCache::new(SESSION_CACHE);
+        // Stateless (encrypted) tickets can be presented more than once, as OpenSSL-based
+        // clients such as curl do for every data connection of a session.
+        config.ticketer = rustls::crypto::ring::Ticketer::new()?;
+        // Enough tickets on the control connection for a run of uploads, which get none.
+        config.send_tls13_tickets = CONTROL_TICKETS;
         let mut data_config = config.clone();
-        data_config.send_tls13_tickets = 0;
+        data_config.send_tls13_tickets = 1;
+        let mut upload_config = config.clone();
+        upload_config.send_tls13_tickets = 0;
         Ok(TlsSettings {
             config: Arc::new(config),
             data_config: Arc::new(data_config),
+            upload_config: Arc::new(upload_config),
             fingerprint,
         })
     }

@@ -25,7 +25,7 @@ use tokio::sync::mpsc;
 
 use crate::{
     Download, DownloadInner, Entry, EntryKind, ErrorKind, ListStream, Result, StorageError, Upload,
-    VirtualPath, WriteMode,
+    UploadInner, VirtualPath, WriteMode,
 };
 
 /// The prefix of the hidden files that hold uploads in progress.
@@ -35,7 +35,7 @@ pub const PARTIAL_PREFIX: &str = ".ferry-partial.";
 const LIST_AHEAD: usize = 64;
 
 /// How many `NAME.N` candidates STOU tries before giving up.
-const UNIQUE_TRIES: u32 = 1000;
+pub(crate) const UNIQUE_TRIES: u32 = 1000;
 
 /// A folder on the local disk.
 #[derive(Debug, Clone)]
@@ -54,11 +54,11 @@ fn rel(path: &VirtualPath) -> PathBuf {
     }
 }
 
-fn is_reserved(name: &[u8]) -> bool {
+pub(crate) fn is_reserved(name: &[u8]) -> bool {
     name.starts_with(PARTIAL_PREFIX.as_bytes())
 }
 
-fn check_name(path: &VirtualPath) -> Result<()> {
+pub(crate) fn check_name(path: &VirtualPath) -> Result<()> {
     if path.names().any(is_reserved) {
         return Err(StorageError::new(ErrorKind::BadName, "reserved name"));
     }
@@ -231,7 +231,7 @@ impl LocalStorage {
             .blocking(move |dir| open_partial(dir, &rel_target, &rel_partial, mode))
             .await?;
         Ok(Upload {
-            inner: LocalUpload {
+            inner: UploadInner::Local(LocalUpload {
                 file: tokio::fs::File::from_std(file),
                 storage: self.clone(),
                 target,
@@ -239,7 +239,7 @@ impl LocalStorage {
                 unique,
                 start,
                 _guard: guard,
-            },
+            }),
         })
     }
 
@@ -413,13 +413,16 @@ fn open_partial(
 
 /// Marks a target busy while its upload runs; unmarks it on drop.
 #[derive(Debug)]
-struct BusyGuard {
+pub(crate) struct BusyGuard {
     busy: Arc<Mutex<HashSet<VirtualPath>>>,
     path: VirtualPath,
 }
 
 impl BusyGuard {
-    fn take(busy: &Arc<Mutex<HashSet<VirtualPath>>>, path: &VirtualPath) -> Result<BusyGuard> {
+    pub(crate) fn take(
+        busy: &Arc<Mutex<HashSet<VirtualPath>>>,
+        path: &VirtualPath,
+    ) -> Result<BusyGuard> {
         let mut set = busy.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if !set.insert(path.clone()) {
             return Err(StorageError::new(

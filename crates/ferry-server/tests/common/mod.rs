@@ -83,6 +83,26 @@ impl TestServer {
         Client::connect(self.addr)
     }
 
+    /// Serves `config`'s S3 bucket once it answers (a fresh SeaweedFS creates its bucket a moment
+    /// after its port opens), listening on 127.0.0.1:0.
+    pub fn with_storage_ready(config: Config) -> TestServer {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let started = std::time::Instant::now();
+        loop {
+            match runtime.block_on(ferry_server::check_storage(&config)) {
+                Ok(()) => break,
+                Err(_) if started.elapsed() < Duration::from_secs(30) => {
+                    std::thread::sleep(Duration::from_millis(200));
+                }
+                Err(e) => panic!("storage not ready: {e}"),
+            }
+        }
+        TestServer::with_config(config, "127.0.0.1:0")
+    }
+
     /// A raw client, logged in anonymously.
     pub fn anonymous(&self) -> Client {
         let mut client = Client::connect(self.addr);
