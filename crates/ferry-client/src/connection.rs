@@ -251,7 +251,7 @@ impl Connection {
         Ok(connection)
     }
 
-    /// `AUTH TLS` (RFC 4217 section 4), which must be answered 234, then the handshake on the
+    /// `AUTH TLS` (RFC 4217), which must be answered 234, then the handshake on the
     /// control connection.
     async fn start_tls(&mut self, session: TlsSession) -> Result<(), ClientError> {
         let reply = self.command("AUTH TLS").await?;
@@ -316,9 +316,16 @@ impl Connection {
             });
         }
         if self.tls.is_some() {
-            // RFC 4217 sections 8 and 9: PBSZ 0 first, then PROT P for private data connections.
-            self.simple("PBSZ 0").await?;
-            self.simple("PROT P").await?;
+            // RFC 4217 (after RFC 2228): PBSZ 0 first, then PROT P for private data connections.
+            // With implicit TLS some servers (IIS, after MS-FTPS) take both as already said and
+            // may refuse them: there a refusal is not an error.
+            if self.options.tls == TlsMode::Implicit {
+                let _ = self.command("PBSZ 0").await?;
+                let _ = self.command("PROT P").await?;
+            } else {
+                self.simple("PBSZ 0").await?;
+                self.simple("PROT P").await?;
+            }
         }
         if let Ok(feat) = self.command("FEAT").await
             && feat.code == ReplyCode::SYSTEM_STATUS
@@ -573,7 +580,7 @@ impl Connection {
         let stream = match self.tls.clone() {
             None => Stream::Plain(tcp),
             // The handshake starts only now, after the server's 1xx: a server starts TLS on
-            // the data connection when it has the transfer command (RFC 4217 section 10).
+            // the data connection when it has the transfer command.
             Some(session) => {
                 match session
                     .handshake(tcp, self.options.timeout, "data connection")
@@ -628,7 +635,7 @@ impl Connection {
     ) -> Result<usize, ClientError> {
         match tokio::time::timeout(self.options.timeout, data.stream.read(buf)).await {
             Ok(Ok(read)) => Ok(read),
-            // Over TLS, an end without close_notify may be a cut (RFC 4217 section 10): refused.
+            // Over TLS, an end without close_notify may be a cut: refused.
             Ok(Err(source))
                 if source.kind() == std::io::ErrorKind::UnexpectedEof
                     && matches!(data.stream, Stream::Tls(_)) =>

@@ -10,7 +10,7 @@ use crate::tls::TlsMode;
 
 /// The FTP port when none is given in a URL.
 pub const DEFAULT_FTP_PORT: u16 = 21;
-/// The implicit-FTPS port when none is given in an `ftps://` URL (RFC 4217 section 15).
+/// The implicit-FTPS port when none is given in an `ftps://` URL (IANA's `ftps`).
 pub const DEFAULT_FTPS_PORT: u16 = 990;
 
 /// Where CONN goes with no argument: the port `ferryd` listens on by default.
