@@ -259,3 +259,81 @@ fn several_data_connections_resume_the_session() {
 fn ferryd_lets_a_dozen_uploads_resume_over_tls_1_3() {
     assert_ok(&upload_in_one_session(12));
 }
+
+/// Reads one CRLF line from a TLS stream, byte by byte (a test's fake server only).
+fn read_line(stream: &mut impl std::io::Read) -> Option<String> {
+    let mut line = Vec::new();
+    let mut byte = [0u8; 1];
+    loop {
+        match stream.read(&mut byte) {
+            Ok(1) if byte[0] == b'\n' => break,
+            Ok(1) => line.push(byte[0]),
+            _ => return None,
+        }
+    }
+    Some(String::from_utf8_lossy(&line).trim_end().to_string())
+}
+
+/// An implicit-FTPS fake server that sends 1000 bytes of a download and then closes the TLS
+/// data connection without close_notify (an attacker cutting it, or a broken server), but
+/// still says `226`. SIZE is refused, so only the missing close_notify can show the cut.
+#[test]
+fn a_download_cut_without_close_notify_is_an_error() {
+    use std::io::Write;
+    use std::net::TcpListener;
+    use std::sync::Arc;
+
+    let config = ferry_server::tls::TlsSettings::self_signed()
+        .unwrap()
+        .config;
+    let control = TcpListener::bind("127.0.0.1:0").unwrap();
+    let data = TcpListener::bind("127.0.0.1:0").unwrap();
+    let control_addr = control.local_addr().unwrap();
+    let data_port = data.local_addr().unwrap().port();
+    let server = std::thread::spawn(move || {
+        let (tcp, _) = control.accept().unwrap();
+        tcp.set_read_timeout(Some(std::time::Duration::from_secs(20)))
+            .unwrap();
+        let session = rustls::ServerConnection::new(Arc::clone(&config)).unwrap();
+        let mut stream = rustls::StreamOwned::new(session, tcp);
+        stream.write_all(b"220 fake\r\n").unwrap();
+        while let Some(line) = read_line(&mut stream) {
+            let verb = line.split(' ').next().unwrap_or("").to_ascii_uppercase();
+            let reply = match verb.as_str() {
+                "USER" => "230 in".to_string(),
+                "PBSZ" | "PROT" | "TYPE" => "200 ok".to_string(),
+                "FEAT" => "211 no features".to_string(),
+                "SIZE" => "550 no size here".to_string(),
+                "EPSV" => format!("229 Entering Extended Passive Mode (|||{data_port}|)"),
+                "RETR" => {
+                    stream.write_all(b"150 here it comes\r\n").unwrap();
+                    let (tcp, _) = data.accept().unwrap();
+                    let session = rustls::ServerConnection::new(Arc::clone(&config)).unwrap();
+                    let mut channel = rustls::StreamOwned::new(session, tcp);
+                    channel.write_all(&[b'x'; 1000]).unwrap();
+                    channel.flush().unwrap();
+                    // Dropped without send_close_notify: a bare TCP close.
+                    drop(channel);
+                    "226 all sent (not really)".to_string()
+                }
+                "QUIT" => {
+                    let _ = stream.write_all(b"221 bye\r\n");
+                    break;
+                }
+                _ => "502 no".to_string(),
+            };
+            stream.write_all(format!("{reply}\r\n").as_bytes()).unwrap();
+        }
+    });
+
+    let home = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let url = format!("ftps://{control_addr}/cut.bin");
+    let output = run(home.path(), work.path(), &["--insecure", "get", &url]);
+    server.join().unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let text = stderr(&output);
+    let last = text.lines().last().unwrap_or("");
+    assert!(last.contains("without close_notify"), "{text}");
+    assert!(!work.path().join("cut.bin").exists());
+}
