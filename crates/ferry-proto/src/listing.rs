@@ -35,6 +35,9 @@ pub struct Entry {
     pub unique: Option<String>,
 }
 
+/// The last year a listing line may name: four digits, as in `YYYYMMDDHHMMSS`.
+const MAX_YEAR: i64 = 9999;
+
 /// Six months, as `ls` counts them to decide between showing the time or the year.
 const HALF_YEAR: i64 = 182 * 86_400;
 
@@ -60,7 +63,9 @@ pub fn format_list_line(entry: &Entry, now: i64, out: &mut Vec<u8>) {
     let modified = entry.modified.unwrap_or(0);
     let t = UtcTime::from_unix(modified);
     let month = time::MONTHS[(t.month - 1) as usize];
-    let when = if modified > now - HALF_YEAR && modified < now + HALF_YEAR {
+    let recent =
+        modified > now.saturating_sub(HALF_YEAR) && modified < now.saturating_add(HALF_YEAR);
+    let when = if recent {
         format!("{month} {:>2} {:02}:{:02}", t.day, t.hour, t.minute)
     } else {
         format!("{month} {:>2}  {:>4}", t.day, t.year)
@@ -225,20 +230,22 @@ fn parse_unix_line(line: &[u8], tokens: &[(usize, &[u8])], now: i64) -> Option<E
     let day = number::<u32>(tokens[month_at + 1].1)?;
     let when = tokens[month_at + 2].1;
     let modified = if let Some((hour, minute)) = split_clock(when) {
-        let this_year = time::UtcTime::from_unix(now).year;
+        // Clamped, as is the year below, so that no clock and no line can overflow the
+        // arithmetic.
+        let this_year = time::UtcTime::from_unix(now).year.clamp(0, MAX_YEAR);
         let at = |year: i64| {
             time::days_from_civil(year, month, day) * 86_400 + i64::from(hour * 3600 + minute * 60)
         };
         // `ls` shows the time for dates within six months; a date "in the future" by more than
         // a day belongs to last year.
         let guess = at(this_year);
-        Some(if guess > now + 86_400 {
+        Some(if guess > now.saturating_add(86_400) {
             at(this_year - 1)
         } else {
             guess
         })
     } else {
-        let year = number::<i64>(when)?;
+        let year = number::<i64>(when).filter(|year| (0..=MAX_YEAR).contains(year))?;
         Some(time::days_from_civil(year, month, day) * 86_400)
     };
     let mut name = rest_after(line, tokens, month_at + 2)?;
@@ -291,7 +298,8 @@ fn parse_dos_line(line: &[u8], tokens: &[(usize, &[u8])]) -> Option<Entry> {
     let year = match year {
         0..=69 => 2000 + year,
         70..=99 => 1900 + year,
-        _ => year,
+        100..=MAX_YEAR => year,
+        _ => return None,
     };
     let clock = std::str::from_utf8(tokens.get(1)?.1)
         .ok()?
@@ -497,6 +505,31 @@ mod tests {
         let mut out = Vec::new();
         format_list_line(&entry(b"d", EntryKind::Dir, 0, 0), NOW, &mut out);
         assert_eq!(parse_list_line(&out, NOW).unwrap().kind, EntryKind::Dir);
+    }
+
+    #[test]
+    fn list_lines_survive_any_year_and_any_clock() {
+        // Found by the list_line fuzz target: a year past 9999 in a DOS or Unix line, or a clock
+        // near the ends of i64, overflowed the date arithmetic (a panic with overflow checks,
+        // a wrong time without).
+        for line in [
+            "1/11/1111133333333311\t\t9:9\t1 x",
+            "01-01-99999999999  12:00AM  5 x",
+            "01-01-10000  12:00AM  5 x",
+            "-rw-r--r-- 1 ftp ftp 5 Jan  1 99999999999 x",
+            "-rw-r--r-- 1 ftp ftp 5 Jan  1 -9223372036854775808 x",
+        ] {
+            assert_eq!(parse_list_line(line.as_bytes(), NOW), None, "{line:?}");
+        }
+        let last = parse_list_line(b"-rw-r--r-- 1 ftp ftp 5 Dec 31  9999 x", NOW).unwrap();
+        assert_eq!(last.modified, Some(253_402_214_400));
+        for now in [i64::MIN, i64::MIN + 1, -1, 0, i64::MAX - 1, i64::MAX] {
+            let parsed = parse_list_line(b"-rw-r--r-- 1 ftp ftp 5 Jan  1 08:42 x", now).unwrap();
+            assert_eq!(parsed.size, 5);
+            let mut out = Vec::new();
+            format_list_line(&entry(b"x", EntryKind::File, 1, now), now, &mut out);
+            assert!(out.ends_with(b" x\r\n"));
+        }
     }
 
     #[test]

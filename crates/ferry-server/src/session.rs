@@ -210,7 +210,10 @@ fn storage_reply(error: &StorageError) -> Reply {
             ReplyCode::FILE_BUSY,
             "File busy: another upload to it is running.",
         ),
-        ErrorKind::Unsupported => (ReplyCode(554), "Requested action not taken: invalid REST."),
+        ErrorKind::Unsupported => (
+            ReplyCode(554),
+            "Requested action not taken: not supported here (or invalid REST).",
+        ),
         ErrorKind::Other => (ReplyCode::LOCAL_ERROR, "Local error in processing."),
     };
     reply(code, text)
