@@ -13,7 +13,7 @@
 //! FTPS (RFC 4217): with [`ConnectOptions::tls`] on, the control connection is TLS from the
 //! first byte (implicit) or after `AUTH TLS` (explicit, which the server must accept), login is
 //! followed by `PBSZ 0` and `PROT P`, and every data connection is TLS too, started after the
-//! server's 1xx, with the control connection's [`crate::tls::TlsSession`] so it resumes that
+//! server's 1xx, with the control connection's TLS configuration and name so it resumes that
 //! session. Uploads over TLS end with close_notify, and the server's close_notify is read.
 //!
 //! This module moves no file bytes (see [`crate::transfer`]) and prints nothing. Every wait on the
