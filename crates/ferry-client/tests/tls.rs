@@ -337,3 +337,41 @@ fn a_download_cut_without_close_notify_is_an_error() {
     assert!(last.contains("without close_notify"), "{text}");
     assert!(!work.path().join("cut.bin").exists());
 }
+
+/// Without `--ca-file`, the system's store decides (rustls-native-certs honours
+/// `SSL_CERT_FILE`): the test certificate put there is trusted, and an empty store is one clear
+/// line.
+#[test]
+fn the_system_store_is_used_without_ca_file() {
+    let server = TlsServer::start(|_| {});
+    std::fs::write(server.path("s.txt"), b"system roots\n").unwrap();
+    let ca = server.ca_file.clone().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let get = |store: &std::path::Path| {
+        let child = common::ferry(home.path(), work.path())
+            .env("SSL_CERT_FILE", store)
+            .env_remove("SSL_CERT_DIR")
+            .args(["get", &server.ftps("s.txt")])
+            .spawn()
+            .unwrap();
+        common::wait_bounded(child)
+    };
+    let output = get(&ca);
+    assert_ok(&output);
+    assert_eq!(
+        std::fs::read(work.path().join("s.txt")).unwrap(),
+        b"system roots\n"
+    );
+    let empty = work.path().join("empty.pem");
+    std::fs::write(&empty, b"").unwrap();
+    let output = get(&empty);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let text = stderr(&output);
+    assert_eq!(text.lines().count(), 1, "{text}");
+    assert!(
+        text.contains("no trusted certificates found in the system's store"),
+        "{text}"
+    );
+    assert!(text.contains("--ca-file"), "{text}");
+}

@@ -219,7 +219,7 @@ pub fn run(home: &Path, cwd: &Path, args: &[&str]) -> Output {
     wait_bounded(child)
 }
 
-fn wait_bounded(child: std::process::Child) -> Output {
+pub fn wait_bounded(child: std::process::Child) -> Output {
     let id = child.id();
     let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
     let watchdog = std::thread::spawn(move || {
