@@ -10,6 +10,12 @@
 //! [`ferry_proto::listing::parse_list_line`]. Replies are decoded by
 //! [`ferry_proto::ReplyDecoder`]; this module has no reply parser of its own.
 //!
+//! FTPS (RFC 4217): with [`ConnectOptions::tls`] on, the control connection is TLS from the
+//! first byte (implicit) or after `AUTH TLS` (explicit, which the server must accept), login is
+//! followed by `PBSZ 0` and `PROT P`, and every data connection is TLS too, started after the
+//! server's 1xx, with the control connection's TLS configuration and name so it resumes that
+//! session. Uploads over TLS end with close_notify, and the server's close_notify is read.
+//!
 //! This module moves no file bytes (see [`crate::transfer`]) and prints nothing. Every wait on the
 //! network is bounded by [`ConnectOptions::timeout`]. A command that is cancelled (its future
 //! dropped) mid-way leaves the connection out of step; drop the connection then.
@@ -20,11 +26,11 @@ use std::time::Duration;
 use ferry_proto::listing::{Entry, parse_list_line, parse_mlsx_line};
 use ferry_proto::{Reply, ReplyCode, ReplyDecoder, addr, time};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::ClientError;
 use crate::credentials::Credentials;
+use crate::tls::{Stream, TlsMode, TlsSession, TlsTrust};
 
 /// How long to wait for the server at any one step, unless told otherwise.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -42,6 +48,10 @@ pub struct ConnectOptions {
     pub timeout: Duration,
     /// Print the control conversation on stderr (`--> USER x`, `<-- 230 ...`; PASS hidden).
     pub verbose: bool,
+    /// Plain FTP, explicit or implicit FTPS.
+    pub tls: TlsMode,
+    /// Which server certificates TLS accepts.
+    pub trust: TlsTrust,
 }
 
 impl Default for ConnectOptions {
@@ -50,6 +60,8 @@ impl Default for ConnectOptions {
             active: false,
             timeout: DEFAULT_TIMEOUT,
             verbose: false,
+            tls: TlsMode::Off,
+            trust: TlsTrust::system(),
         }
     }
 }
@@ -91,8 +103,8 @@ impl Features {
 /// A data connection with the reply that opened it.
 #[derive(Debug)]
 pub struct DataStream {
-    /// The data connection.
-    pub stream: TcpStream,
+    /// The data connection, TLS when the control connection is.
+    stream: Stream,
     /// The final reply, when the server already sent it (some send 226 without 150).
     done: Option<Reply>,
     command: String,
@@ -147,8 +159,10 @@ impl Connector {
 /// A logged-in (or about to be) control connection.
 #[derive(Debug)]
 pub struct Connection {
-    reader: OwnedReadHalf,
-    writer: OwnedWriteHalf,
+    /// The control connection, plain or TLS.
+    control: Stream,
+    /// Set once the control connection is TLS: data connections use it to resume the session.
+    tls: Option<TlsSession>,
     decoder: ReplyDecoder,
     read_buf: Vec<u8>,
     /// The server's address: data connections go to this IP, whatever PASV says.
@@ -186,10 +200,27 @@ impl Connection {
             address: address.clone(),
             source,
         })?;
-        let (reader, writer) = stream.into_split();
+        let tls = match options.tls {
+            TlsMode::Off => None,
+            TlsMode::Explicit | TlsMode::Implicit => Some(TlsSession::new(&options.trust, host)?),
+        };
+        let control = match (&tls, options.tls) {
+            (Some(session), TlsMode::Implicit) => {
+                let stream = session
+                    .handshake(stream, options.timeout, "control connection")
+                    .await?;
+                if options.verbose
+                    && let Some(summary) = stream.tls_summary()
+                {
+                    eprintln!("--- control connection: {summary}");
+                }
+                stream
+            }
+            _ => Stream::Plain(stream),
+        };
         let mut connection = Connection {
-            reader,
-            writer,
+            control,
+            tls: None,
             decoder: ReplyDecoder::default(),
             read_buf: vec![0; 16 * 1024],
             peer,
@@ -210,7 +241,50 @@ impl Connection {
             });
         }
         connection.greeting = greeting;
+        if let Some(session) = tls {
+            if connection.options.tls == TlsMode::Implicit {
+                connection.tls = Some(session);
+            } else {
+                connection.start_tls(session).await?;
+            }
+        }
         Ok(connection)
+    }
+
+    /// `AUTH TLS` (RFC 4217), which must be answered 234, then the handshake on the
+    /// control connection.
+    async fn start_tls(&mut self, session: TlsSession) -> Result<(), ClientError> {
+        let reply = self.command("AUTH TLS").await?;
+        if reply.code.0 != 234 {
+            return Err(ClientError::Server {
+                command: "AUTH TLS (the server refused TLS)".into(),
+                reply,
+            });
+        }
+        let Stream::Plain(tcp) = std::mem::replace(&mut self.control, Stream::Detached) else {
+            return Err(ClientError::Protocol("AUTH TLS on a TLS connection".into()));
+        };
+        self.control = session
+            .handshake(tcp, self.options.timeout, "control connection")
+            .await?;
+        if self.options.verbose
+            && let Some(summary) = self.control.tls_summary()
+        {
+            eprintln!("--- control connection: {summary}");
+        }
+        self.tls = Some(session);
+        Ok(())
+    }
+
+    /// True when the control connection (and so every data connection) is TLS.
+    pub fn is_tls(&self) -> bool {
+        self.tls.is_some()
+    }
+
+    /// The control connection's TLS version and handshake (`TLSv1_3, full handshake`); `None`
+    /// for plain FTP.
+    pub fn tls_summary(&self) -> Option<String> {
+        self.control.tls_summary()
     }
 
     /// Logs in, then reads FEAT and switches to binary. `prompt` is asked for a password when
@@ -240,6 +314,18 @@ impl Connection {
                 command: "login".into(),
                 reply,
             });
+        }
+        if self.tls.is_some() {
+            // RFC 4217 (after RFC 2228): PBSZ 0 first, then PROT P for private data connections.
+            // With implicit TLS some servers (IIS, after MS-FTPS) take both as already said and
+            // may refuse them: there a refusal is not an error.
+            if self.options.tls == TlsMode::Implicit {
+                let _ = self.command("PBSZ 0").await?;
+                let _ = self.command("PROT P").await?;
+            } else {
+                self.simple("PBSZ 0").await?;
+                self.simple("PROT P").await?;
+            }
         }
         if let Ok(feat) = self.command("FEAT").await
             && feat.code == ReplyCode::SYSTEM_STATUS
@@ -443,7 +529,10 @@ impl Connection {
         let mut bytes = Vec::new();
         let mut chunk = vec![0; 64 * 1024];
         loop {
-            let read = self.read_data(&mut data, &mut chunk).await?;
+            let read = match self.read_data(&mut data, &mut chunk).await {
+                Ok(read) => read,
+                Err(error) => return Err(self.abandon_after(data, error).await),
+            };
             if read == 0 {
                 break;
             }
@@ -455,7 +544,12 @@ impl Connection {
 
     /// Ends the session politely (QUIT); errors are ignored, the connection is gone either way.
     pub async fn quit(mut self) {
-        let _ = tokio::time::timeout(Duration::from_secs(2), self.command("QUIT")).await;
+        let _ = tokio::time::timeout(Duration::from_secs(2), async {
+            let _ = self.command("QUIT").await;
+            // TLS: our close_notify, so the server sees a clean end.
+            let _ = self.control.shutdown().await;
+        })
+        .await;
     }
 
     /// Opens a data connection for a transfer command (`RETR x`, `STOR x`, `LIST`...), sending
@@ -479,15 +573,58 @@ impl Connection {
                 reply,
             });
         };
-        let stream = match setup {
+        let tcp = match setup {
             DataSetup::Connected(stream) => stream,
             DataSetup::Listening(listener) => self.accept_data(listener).await?,
+        };
+        let stream = match self.tls.clone() {
+            None => Stream::Plain(tcp),
+            // The handshake starts only now, after the server's 1xx: a server starts TLS on
+            // the data connection when it has the transfer command.
+            Some(session) => {
+                match session
+                    .handshake(tcp, self.options.timeout, "data connection")
+                    .await
+                {
+                    Ok(stream) => {
+                        if self.options.verbose
+                            && let Some(summary) = stream.tls_summary()
+                        {
+                            eprintln!("--- data connection: {summary}");
+                        }
+                        stream
+                    }
+                    Err(error) => return Err(self.data_handshake_failed(line, done, error).await),
+                }
+            }
         };
         Ok(DataStream {
             stream,
             done,
             command: line.to_string(),
         })
+    }
+
+    /// After a failed data handshake, the server's own reason (vsftpd: `522 SSL connection
+    /// failed: session reuse required`) is the better error, and reading it keeps the control
+    /// connection in step.
+    async fn data_handshake_failed(
+        &mut self,
+        line: &str,
+        done: Option<Reply>,
+        error: ClientError,
+    ) -> ClientError {
+        if done.is_some() {
+            return error;
+        }
+        let wait = Duration::from_secs(5).min(self.options.timeout);
+        match tokio::time::timeout(wait, self.read_final_reply()).await {
+            Ok(Ok(reply)) if !reply.code.is_success() => ClientError::Server {
+                command: line.to_string(),
+                reply,
+            },
+            _ => error,
+        }
     }
 
     /// Reads a chunk of data, bounded by the timeout.
@@ -498,6 +635,17 @@ impl Connection {
     ) -> Result<usize, ClientError> {
         match tokio::time::timeout(self.options.timeout, data.stream.read(buf)).await {
             Ok(Ok(read)) => Ok(read),
+            // Over TLS, an end without close_notify may be a cut: refused.
+            Ok(Err(source))
+                if source.kind() == std::io::ErrorKind::UnexpectedEof
+                    && matches!(data.stream, Stream::Tls(_)) =>
+            {
+                Err(ClientError::Protocol(
+                    "the server ended the TLS data connection without close_notify, so the \
+                     data may be cut short"
+                        .into(),
+                ))
+            }
             Ok(Err(source)) => Err(ClientError::network("reading data", source)),
             Err(_) => Err(ClientError::Timeout("waiting for data".into())),
         }
@@ -513,8 +661,21 @@ impl Connection {
     }
 
     /// Closes our end of the data connection and reads the transfer's final reply (226/250).
+    /// Over TLS, our close_notify tells the server an upload ended here and was not cut; then
+    /// the server's close_notify is read, so its last bytes are not lost to a reset.
     pub async fn finish_data(&mut self, mut data: DataStream) -> Result<Reply, ClientError> {
         let _ = tokio::time::timeout(self.options.timeout, data.stream.shutdown()).await;
+        if matches!(data.stream, Stream::Tls(_)) {
+            let mut rest = [0u8; 4096];
+            let _ = tokio::time::timeout(self.options.timeout, async {
+                while let Ok(read) = data.stream.read(&mut rest).await {
+                    if read == 0 {
+                        break;
+                    }
+                }
+            })
+            .await;
+        }
         drop(data.stream);
         let reply = match data.done {
             Some(reply) => reply,
@@ -523,15 +684,33 @@ impl Connection {
         check(&data.command, reply, ReplyCode::is_success)
     }
 
+    /// [`Connection::abandon_data`] after `error` broke the transfer: when the data connection
+    /// failed and the server then refused the transfer (`425`, `426`, `522`...), its reply is
+    /// the better error, with the server's own reason; otherwise `error`.
+    pub async fn abandon_after(&mut self, data: DataStream, error: ClientError) -> ClientError {
+        let command = data.command.clone();
+        let data_failed = matches!(
+            error,
+            ClientError::Network { .. } | ClientError::Timeout(_) | ClientError::Protocol(_)
+        );
+        match self.abandon_data(data).await {
+            Ok(Some(reply)) if data_failed && !reply.code.is_success() => {
+                ClientError::Server { command, reply }
+            }
+            _ => error,
+        }
+    }
+
     /// After a transfer failed on our side: drops the data connection and reads the server's
     /// final reply (426, or 226 if it had sent everything), so the control connection is back in
     /// step. An error means it is not, and the connection should be dropped.
-    pub async fn abandon_data(&mut self, data: DataStream) -> Result<(), ClientError> {
+    /// Returns that reply when it was read now.
+    pub async fn abandon_data(&mut self, data: DataStream) -> Result<Option<Reply>, ClientError> {
         drop(data.stream);
         if data.done.is_none() {
-            self.read_final_reply().await?;
+            return self.read_final_reply().await.map(Some);
         }
-        Ok(())
+        Ok(None)
     }
 
     async fn prepare_data(&mut self) -> Result<DataSetup, ClientError> {
@@ -626,7 +805,7 @@ impl Connection {
             eprintln!("--> {shown}");
         }
         let context = format!("sending {}", shown.split(' ').next().unwrap_or(shown));
-        match tokio::time::timeout(self.options.timeout, self.writer.write_all(&bytes)).await {
+        match tokio::time::timeout(self.options.timeout, self.control.write_all(&bytes)).await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(source)) => Err(ClientError::network(context, source)),
             Err(_) => Err(ClientError::Timeout(context)),
@@ -664,7 +843,7 @@ impl Connection {
             }
             let read = match tokio::time::timeout(
                 self.options.timeout,
-                self.reader.read(&mut self.read_buf),
+                self.control.read(&mut self.read_buf),
             )
             .await
             {

@@ -52,6 +52,10 @@ pub enum ClientError {
         /// Why.
         source: std::io::Error,
     },
+    /// TLS could not be set up: an untrusted certificate, an unreadable CA file, a failed
+    /// handshake.
+    #[error("TLS: {0}")]
+    Tls(String),
     /// The user pressed Ctrl-C.
     #[error("interrupted")]
     Interrupted,

@@ -6,6 +6,7 @@
 //! - [`repl`]: the interactive client with the original six commands (CONN, UPLD, LIST, DWLD,
 //!   DELF, QUIT) and the familiar aliases.
 //! - [`oneshot`]: `ferry get|put|ls|rm|mkdir|mirror`, for scripts.
+//! - [`tls`]: FTPS (RFC 4217): explicit and implicit TLS, trusted roots, the plain-or-TLS stream.
 //! - [`url`], [`credentials`], [`glob`]: the small parsers around them.
 //!
 //! Errors are [`ClientError`], whose `Display` is one line with the server's code and text when
@@ -21,6 +22,7 @@ pub mod glob;
 pub mod oneshot;
 pub mod progress;
 pub mod repl;
+pub mod tls;
 pub mod transfer;
 pub mod url;
 

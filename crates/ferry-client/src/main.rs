@@ -12,6 +12,7 @@ use ferry_client::connection::ConnectOptions;
 use ferry_client::oneshot::{self, Globals};
 use ferry_client::progress::ProgressMode;
 use ferry_client::repl::{self, PipedInput, Repl, ReplOptions, TerminalInput};
+use ferry_client::tls::{TlsMode, TlsTrust};
 
 /// FTP client: the interactive CONN/UPLD/LIST/DWLD/DELF/QUIT shell, or one-shot commands.
 #[derive(Debug, Parser)]
@@ -45,6 +46,18 @@ struct GlobalArgs {
     /// Show the FTP conversation on stderr (passwords hidden).
     #[arg(long, short = 'v', global = true)]
     verbose: bool,
+    /// Use explicit FTPS (AUTH TLS) with ftp:// URLs and CONN HOST; ftps:// (implicit) and
+    /// ftpes:// (explicit) URLs always use TLS.
+    #[arg(long, global = true)]
+    tls: bool,
+    /// Trust only the certificates in this PEM file (a CA, or the server's own), instead of the
+    /// system's store.
+    #[arg(long, global = true, value_name = "PEM")]
+    ca_file: Option<PathBuf>,
+    /// Do not verify the server's TLS certificate (encrypted, but anyone on the path can
+    /// pretend to be the server). Prints a warning.
+    #[arg(long, global = true, conflicts_with = "ca_file")]
+    insecure: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -125,10 +138,27 @@ fn main() -> ExitCode {
     } else {
         ferry_client::credentials::read_netrc(home.as_deref())
     };
+    let trust = if cli.global.insecure {
+        eprintln!(
+            "ferry: warning: --insecure: TLS certificates are not verified; anyone on the path \
+             can pretend to be the server"
+        );
+        TlsTrust::danger_accept_any_certificate()
+    } else if let Some(ca_file) = &cli.global.ca_file {
+        TlsTrust::ca_file(ca_file)
+    } else {
+        TlsTrust::system()
+    };
     let connect = ConnectOptions {
         active: cli.global.active,
         timeout: Duration::from_secs(cli.global.timeout.max(1)),
         verbose: cli.global.verbose,
+        tls: if cli.global.tls {
+            TlsMode::Explicit
+        } else {
+            TlsMode::Off
+        },
+        trust,
     };
     let stderr_is_terminal = std::io::stderr().is_terminal();
     let stdin_is_terminal = std::io::stdin().is_terminal();
@@ -259,5 +289,14 @@ mod tests {
             })
         ));
         assert!(Cli::try_parse_from(["ferry", "put", "ftp://h/"]).is_err());
+        let cli = Cli::try_parse_from(["ferry", "--insecure", "get", "ftps://h/x"]).unwrap();
+        assert!(cli.global.insecure);
+        let cli = Cli::try_parse_from(["ferry", "get", "ftp://h/x", "--tls", "--ca-file", "c.pem"])
+            .unwrap();
+        assert!(cli.global.tls && cli.global.ca_file == Some(PathBuf::from("c.pem")));
+        assert!(
+            Cli::try_parse_from(["ferry", "--insecure", "--ca-file", "c", "ls", "ftp://h/"])
+                .is_err()
+        );
     }
 }

@@ -43,7 +43,10 @@ async fn open(globals: &Globals, url: &FtpUrl) -> Result<(Connection, Connector)
             globals.user.as_deref(),
             globals.netrc.as_deref(),
         ),
-        options: globals.connect.clone(),
+        options: ConnectOptions {
+            tls: url.tls_or(globals.connect.tls),
+            ..globals.connect.clone()
+        },
     };
     let ask = globals.prompt_password;
     let prompt = |user: &str| {

@@ -794,6 +794,7 @@ impl Repl {
     fn connector_for(&self, arguments: &[String]) -> Result<Connector, ClientError> {
         let netrc = self.options.netrc.as_deref();
         let flag = self.options.user.as_deref();
+        let mut options = self.options.connect.clone();
         let (host, port, credentials) = match arguments {
             [] => {
                 let host = url::DEFAULT_CONN_HOST;
@@ -809,6 +810,7 @@ impl Repl {
                     flag,
                     netrc,
                 );
+                options.tls = parsed.tls_or(options.tls);
                 (parsed.host, parsed.port, credentials)
             }
             [target, rest @ ..] if rest.len() <= 1 => {
@@ -833,7 +835,7 @@ impl Repl {
             host,
             port,
             credentials,
-            options: self.options.connect.clone(),
+            options,
         })
     }
 

@@ -138,10 +138,7 @@ pub async fn download(
         .map_err(|source| ClientError::local(&partial, source));
     drop(file);
     let result = match (outcome, flushed) {
-        (Err(error), _) | (Ok(()), Err(error)) => {
-            let _ = connection.abandon_data(data).await;
-            Err(error)
-        }
+        (Err(error), _) | (Ok(()), Err(error)) => Err(connection.abandon_after(data, error).await),
         (Ok(()), Ok(())) => connection.finish_data(data).await.map(|_| ()),
     };
     let size = offset + received;
@@ -209,10 +206,7 @@ where
     .await;
     let result = match outcome {
         Ok(()) => connection.finish_data(data).await.map(|_| ()),
-        Err(error) => {
-            let _ = connection.abandon_data(data).await;
-            Err(error)
-        }
+        Err(error) => Err(connection.abandon_after(data, error).await),
     };
     let result = result.and_then(|()| match total {
         Some(total) if total != received => Err(ClientError::Protocol(format!(
@@ -324,10 +318,7 @@ pub async fn upload_resumable(
     .await;
     let result = match outcome {
         Ok(()) => connection.finish_data(data).await.map(|_| ()),
-        Err(error) => {
-            let _ = connection.abandon_data(data).await;
-            Err(error)
-        }
+        Err(error) => Err(connection.abandon_after(data, error).await),
     };
     progress.finish(result.is_ok());
     result?;

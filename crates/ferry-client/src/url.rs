@@ -1,22 +1,28 @@
 //! FTP URLs (`ftp://user:pass@host:port/path`, RFC 1738 section 3.2) and the `HOST[:PORT]` form
-//! the REPL's CONN takes.
+//! the REPL's CONN takes. `ftps://` is implicit FTPS (port 990 by default) and `ftpes://` explicit
+//! FTPS (`AUTH TLS` on port 21), as curl and lftp read them.
 //!
 //! Parses and percent-decodes; does not resolve host names or look up credentials (see
 //! [`crate::credentials`]).
 
 use crate::ClientError;
+use crate::tls::TlsMode;
 
 /// The FTP port when none is given in a URL.
 pub const DEFAULT_FTP_PORT: u16 = 21;
+/// The implicit-FTPS port when none is given in an `ftps://` URL (IANA's `ftps`).
+pub const DEFAULT_FTPS_PORT: u16 = 990;
 
 /// Where CONN goes with no argument: the port `ferryd` listens on by default.
 pub const DEFAULT_CONN_HOST: &str = "127.0.0.1";
 /// See [`DEFAULT_CONN_HOST`].
 pub const DEFAULT_CONN_PORT: u16 = 2121;
 
-/// A parsed `ftp://` URL.
+/// A parsed `ftp://`, `ftps://` or `ftpes://` URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FtpUrl {
+    /// What the scheme asks for: [`TlsMode::Off`] for `ftp://` (which `--tls` may upgrade).
+    pub tls: TlsMode,
     /// Host name or IP address (IPv6 without brackets).
     pub host: String,
     /// TCP port.
@@ -31,10 +37,15 @@ pub struct FtpUrl {
 }
 
 impl FtpUrl {
-    /// Parses `ftp://[user[:password]@]host[:port][/path]`.
+    /// Parses `ftp://[user[:password]@]host[:port][/path]` (or `ftps://`, `ftpes://`).
     pub fn parse(text: &str) -> Result<FtpUrl, ClientError> {
         let bad = |why: &str| ClientError::Usage(format!("bad URL {text:?}: {why}"));
-        let rest = strip_scheme(text).ok_or_else(|| bad("it must start with ftp://"))?;
+        let (tls, rest) = strip_scheme(text)
+            .ok_or_else(|| bad("it must start with ftp://, ftps:// or ftpes://"))?;
+        let default_port = match tls {
+            TlsMode::Implicit => DEFAULT_FTPS_PORT,
+            TlsMode::Off | TlsMode::Explicit => DEFAULT_FTP_PORT,
+        };
         let (authority, path) = match rest.find('/') {
             Some(slash) => (&rest[..slash], &rest[slash + 1..]),
             None => (rest, ""),
@@ -56,15 +67,21 @@ impl FtpUrl {
                 ),
             },
         };
-        let (host, port) = split_host_port(hostport, DEFAULT_FTP_PORT).map_err(|why| bad(&why))?;
+        let (host, port) = split_host_port(hostport, default_port).map_err(|why| bad(&why))?;
         let path = decode(path).ok_or_else(|| bad("bad %-escape in the path"))?;
         Ok(FtpUrl {
+            tls,
             host,
             port,
             user: user.filter(|u| !u.is_empty()),
             password,
             path,
         })
+    }
+
+    /// The TLS to use: the scheme's, or `flag` (`--tls`) for a plain `ftp://` URL.
+    pub fn tls_or(&self, flag: TlsMode) -> TlsMode {
+        if self.tls.is_on() { self.tls } else { flag }
     }
 
     /// `host:port`, with brackets around an IPv6 address.
@@ -88,9 +105,15 @@ pub fn is_ftp_url(text: &str) -> bool {
     strip_scheme(text).is_some()
 }
 
-fn strip_scheme(text: &str) -> Option<&str> {
+fn strip_scheme(text: &str) -> Option<(TlsMode, &str)> {
     let (scheme, rest) = text.split_once("://")?;
-    scheme.eq_ignore_ascii_case("ftp").then_some(rest)
+    let mode = match scheme.to_ascii_lowercase().as_str() {
+        "ftp" => TlsMode::Off,
+        "ftpes" => TlsMode::Explicit,
+        "ftps" => TlsMode::Implicit,
+        _ => return None,
+    };
+    Some((mode, rest))
 }
 
 /// `host:port` with brackets around an IPv6 address.
@@ -168,6 +191,7 @@ mod tests {
         assert_eq!(
             url,
             FtpUrl {
+                tls: TlsMode::Off,
                 host: "example.org".into(),
                 port: 2121,
                 user: Some("us@er".into()),
@@ -194,6 +218,22 @@ mod tests {
         assert_eq!(url.user.as_deref(), Some("bob"));
         assert_eq!(url.password, None);
         assert_eq!(url.path, "/etc/passwd");
+    }
+
+    #[test]
+    fn tls_schemes() {
+        let url = FtpUrl::parse("ftps://h/x").unwrap();
+        assert_eq!((url.tls, url.port), (TlsMode::Implicit, 990));
+        assert_eq!(url.tls_or(TlsMode::Explicit), TlsMode::Implicit);
+        let url = FtpUrl::parse("FTPES://h:2121/x").unwrap();
+        assert_eq!((url.tls, url.port), (TlsMode::Explicit, 2121));
+        let url = FtpUrl::parse("ftpes://h/").unwrap();
+        assert_eq!(url.port, 21);
+        let url = FtpUrl::parse("ftp://h/").unwrap();
+        assert_eq!(url.tls_or(TlsMode::Off), TlsMode::Off);
+        assert_eq!(url.tls_or(TlsMode::Explicit), TlsMode::Explicit);
+        assert!(is_ftp_url("ftps://h/") && is_ftp_url("ftpes://h/"));
+        assert!(!is_ftp_url("sftp://h/"));
     }
 
     #[test]

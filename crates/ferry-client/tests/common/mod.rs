@@ -73,6 +73,122 @@ impl Drop for Server {
     }
 }
 
+/// A ferryd with FTPS: an explicit listener (AUTH TLS) and an implicit one (TLS from the first
+/// byte), on 127.0.0.1:0 each, serving a fresh temporary folder; stops when dropped.
+pub struct TlsServer {
+    /// The explicit (AUTH TLS) listener.
+    pub explicit: SocketAddr,
+    /// The implicit-FTPS listener.
+    pub implicit: SocketAddr,
+    pub root: tempfile::TempDir,
+    /// The server's certificate as PEM, for `--ca-file` (`None` when made by ferryd itself).
+    pub ca_file: Option<PathBuf>,
+    _cert_dir: Option<tempfile::TempDir>,
+    shutdown: CancellationToken,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl TlsServer {
+    /// With a certificate for 127.0.0.1 made here by rcgen (trusted through `ca_file`);
+    /// `edit` adjusts the config after TLS is set.
+    pub fn start(edit: impl FnOnce(&mut ferry_server::Config)) -> TlsServer {
+        let made = rcgen::generate_simple_self_signed(vec![
+            "127.0.0.1".to_string(),
+            "localhost".to_string(),
+        ])
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+        std::fs::write(&cert, made.cert.pem()).unwrap();
+        std::fs::write(&key, made.signing_key.serialize_pem()).unwrap();
+        let settings = ferry_server::tls::TlsSettings::from_pem_files(&cert, &key).unwrap();
+        let mut server = TlsServer::with_settings(settings, edit);
+        server.ca_file = Some(cert);
+        server._cert_dir = Some(dir);
+        server
+    }
+
+    /// With the certificate `ferryd --tls-self-signed` makes (nothing trusts it).
+    pub fn self_signed() -> TlsServer {
+        let settings = ferry_server::tls::TlsSettings::self_signed().unwrap();
+        TlsServer::with_settings(settings, |_| {})
+    }
+
+    fn with_settings(
+        settings: ferry_server::tls::TlsSettings,
+        edit: impl FnOnce(&mut ferry_server::Config),
+    ) -> TlsServer {
+        let root = tempfile::tempdir().unwrap();
+        let mut config = ferry_server::Config::for_folder(root.path());
+        config.tls = Some(settings);
+        edit(&mut config);
+        let explicit = TcpListener::bind("127.0.0.1:0").unwrap();
+        let implicit = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addresses = (
+            explicit.local_addr().unwrap(),
+            implicit.local_addr().unwrap(),
+        );
+        for listener in [&explicit, &implicit] {
+            listener.set_nonblocking(true).unwrap();
+        }
+        let shutdown = CancellationToken::new();
+        let token = shutdown.clone();
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async move {
+                let server = ferry_server::Server::new(config).unwrap();
+                let explicit = tokio::net::TcpListener::from_std(explicit).unwrap();
+                let implicit = tokio::net::TcpListener::from_std(implicit).unwrap();
+                tokio::join!(
+                    server.serve(explicit, token.clone()),
+                    server.serve_implicit(implicit, token.clone()),
+                );
+            });
+        });
+        TlsServer {
+            explicit: addresses.0,
+            implicit: addresses.1,
+            root,
+            ca_file: None,
+            _cert_dir: None,
+            shutdown,
+            thread: Some(thread),
+        }
+    }
+
+    /// `ftpes://127.0.0.1:PORT/path` (explicit).
+    pub fn ftpes(&self, path: &str) -> String {
+        format!("ftpes://{}/{path}", self.explicit)
+    }
+
+    /// `ftps://127.0.0.1:PORT/path` (implicit).
+    pub fn ftps(&self, path: &str) -> String {
+        format!("ftps://{}/{path}", self.implicit)
+    }
+
+    /// `ftp://127.0.0.1:PORT/path` on the explicit listener (for `--tls`).
+    pub fn ftp(&self, path: &str) -> String {
+        format!("ftp://{}/{path}", self.explicit)
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.root.path().join(name)
+    }
+}
+
+impl Drop for TlsServer {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
 /// The `ferry` binary with a clean environment: HOME is `home` (no netrc, no history).
 pub fn ferry(home: &Path, cwd: &Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_ferry"));
@@ -103,7 +219,7 @@ pub fn run(home: &Path, cwd: &Path, args: &[&str]) -> Output {
     wait_bounded(child)
 }
 
-fn wait_bounded(child: std::process::Child) -> Output {
+pub fn wait_bounded(child: std::process::Child) -> Output {
     let id = child.id();
     let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
     let watchdog = std::thread::spawn(move || {
