@@ -250,16 +250,6 @@ fn several_data_connections_resume_the_session() {
     assert_ok(&upload_in_one_session(6));
 }
 
-/// ferryd over TLS 1.3 sends 8 tickets on the control connection and none on upload data
-/// connections, and the rustls client spends one ticket per data connection, so with
-/// `require_tls_session_reuse` the ninth upload of a session cannot resume and is refused with
-/// `522`. Reported in /work/interop-bugs.md (5); run with `--ignored`.
-#[test]
-#[ignore = "ferryd: the ninth TLS 1.3 upload of a session cannot resume (no tickets left)"]
-fn ferryd_lets_a_dozen_uploads_resume_over_tls_1_3() {
-    assert_ok(&upload_in_one_session(12));
-}
-
 /// Reads one CRLF line from a TLS stream, byte by byte (a test's fake server only).
 fn read_line(stream: &mut impl std::io::Read) -> Option<String> {
     let mut line = Vec::new();

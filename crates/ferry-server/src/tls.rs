@@ -17,7 +17,7 @@ use rustls::server::ServerSessionMemoryCache;
 /// Sessions remembered for resumption by data connections. Each costs a few hundred bytes.
 const SESSION_CACHE: usize = 16_384;
 /// TLS 1.3 tickets sent on a control connection.
-const CONTROL_TICKETS: usize = 16;
+const CONTROL_TICKETS: usize = 8;
 
 /// Why TLS could not be set up.
 #[derive(Debug, thiserror::Error)]
