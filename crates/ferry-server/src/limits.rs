@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Most IPs remembered at once; past this, entries with nothing recent are forgotten first.
@@ -41,19 +41,36 @@ pub(crate) enum Verdict {
     Banned,
 }
 
+/// Lock stripes for [`LoginThrottle::turn`]: IPs that share a stripe wait for each other, which
+/// costs nothing noticeable when password checks take microseconds (cached) to milliseconds.
+const TURN_STRIPES: usize = 64;
+
 /// Failure records per client IP.
 #[derive(Debug)]
 pub(crate) struct LoginThrottle {
     policy: LoginPolicy,
     records: Mutex<HashMap<IpAddr, Record>>,
+    turns: Vec<Arc<tokio::sync::Mutex<()>>>,
 }
 
 impl LoginThrottle {
     pub(crate) fn new(policy: LoginPolicy) -> LoginThrottle {
+        let turns = (0..TURN_STRIPES).map(|_| Arc::default()).collect();
         LoginThrottle {
             policy,
             records: Mutex::default(),
+            turns,
         }
+    }
+
+    /// Waits until no other password check from `ip` is running; holds the turn until the
+    /// guard is dropped (after the failure delay, if any).
+    pub(crate) async fn turn(&self, ip: IpAddr) -> tokio::sync::OwnedMutexGuard<()> {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        ip.hash(&mut hasher);
+        let stripe = (hasher.finish() % TURN_STRIPES as u64) as usize;
+        Arc::clone(&self.turns[stripe]).lock_owned().await
     }
 
     fn records(&self) -> std::sync::MutexGuard<'_, HashMap<IpAddr, Record>> {

@@ -612,6 +612,18 @@ impl Session {
             Login::Done(_) => return reply(ReplyCode::BAD_SEQUENCE, "Already logged in."),
             Login::User => return reply(ReplyCode::BAD_SEQUENCE, "Send USER first."),
         };
+        // One password check at a time per client IP, across all its sessions, so that a
+        // guesser with many connections meets the delay and the ban like one with a single
+        // connection; the ban is checked again once it is this session's turn.
+        let ip = self.peer.ip().to_canonical();
+        let _turn = self.shared.logins.turn(ip).await;
+        if self.shared.logins.is_banned(ip, Instant::now()) {
+            self.closing = true;
+            return reply(
+                ReplyCode::SERVICE_NOT_AVAILABLE,
+                "Too many failed logins; closing.",
+            );
+        }
         match self.authenticate(&name, password).await {
             Some(account) => {
                 tracing::info!(peer = %self.peer, user = %account.name, "logged in");
@@ -628,7 +640,6 @@ impl Session {
                 reply(ReplyCode::LOGGED_IN, text)
             }
             None => {
-                let ip = self.peer.ip().to_canonical();
                 let user = String::from_utf8_lossy(&name).into_owned();
                 tracing::warn!(peer = %self.peer, %user, "login failed");
                 self.login = Login::User;

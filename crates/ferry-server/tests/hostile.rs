@@ -271,3 +271,29 @@ impl Drop for SmallFs {
             .status();
     }
 }
+
+#[test]
+fn parallel_guessing_meets_the_same_ban() {
+    let server = server_with(|config| {
+        config.max_login_failures = 3;
+        config.users.users.insert(
+            "admin".into(),
+            User::new(b"correct horse", String::new(), false).unwrap(),
+        );
+    });
+    // Ten connections, all past USER, then all guessing at once.
+    let mut guessers: Vec<Client> = (0..10)
+        .map(|_| {
+            let mut client = Client::connect(server.addr);
+            client.expect("USER admin", 331);
+            client
+        })
+        .collect();
+    for (n, guesser) in guessers.iter_mut().enumerate() {
+        guesser.send_raw(format!("PASS wrong{n}\r\n").as_bytes());
+    }
+    let codes: Vec<u16> = guessers.iter_mut().map(|g| g.read_reply().code.0).collect();
+    // Guesses are checked one at a time per IP: two 530s, then the ban for everyone else.
+    assert_eq!(codes.iter().filter(|&&c| c == 530).count(), 2, "{codes:?}");
+    assert_eq!(codes.iter().filter(|&&c| c == 421).count(), 8, "{codes:?}");
+}
