@@ -386,9 +386,19 @@ impl Command {
     }
 
     /// The raw line as it may be logged: the password of PASS is masked.
+    ///
+    /// Lines that only look like PASS are masked too (leading blanks, a tab or other separator
+    /// instead of the space): they do not parse, but their argument is still someone's password.
     pub fn for_log(line: &[u8]) -> String {
-        let upper: Vec<u8> = line.iter().take(5).map(u8::to_ascii_uppercase).collect();
-        if upper.starts_with(b"PASS") && (line.len() == 4 || line.get(4) == Some(&b' ')) {
+        let start = line
+            .iter()
+            .position(|b| !b.is_ascii_whitespace())
+            .unwrap_or(line.len());
+        let word = &line[start..];
+        if word.len() >= 4
+            && word[..4].eq_ignore_ascii_case(b"PASS")
+            && !word.get(4).is_some_and(u8::is_ascii_alphanumeric)
+        {
             return "PASS ****".to_string();
         }
         String::from_utf8_lossy(line)
@@ -539,6 +549,7 @@ mod tests {
             Command::Mfmt(1577934245, b"a b".to_vec())
         );
         assert_eq!(code(b"MFMT 2020 x"), 501);
+        assert_eq!(code(b"MFMT 20200102030405.1.2 x"), 501);
         assert_eq!(ok("PROT p"), Command::Prot(ProtLevel::Private));
         assert_eq!(ok("PBSZ 0"), Command::Pbsz(0));
     }
@@ -549,6 +560,17 @@ mod tests {
         assert_eq!(Command::for_log(b"pass secret"), "PASS ****");
         assert_eq!(Command::for_log(b"PASSX y"), "PASSX y");
         assert_eq!(Command::for_log(b"RETR a\x07b"), "RETR a?b");
+        assert_eq!(Command::for_log(b"PASS"), "PASS ****");
+        // Malformed PASS lines do not parse but still carry a password.
+        for line in [
+            &b" PASS secret"[..],
+            b"PASS\tsecret",
+            b"\tpass  secret",
+            b"Pass:secret",
+        ] {
+            assert!(Command::parse(line).is_err());
+            assert_eq!(Command::for_log(line), "PASS ****", "{line:?}");
+        }
     }
 
     #[test]

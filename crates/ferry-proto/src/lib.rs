@@ -15,6 +15,7 @@ mod command;
 mod line;
 pub mod listing;
 mod path;
+pub mod proxy;
 mod reply;
 pub mod time;
 

@@ -101,6 +101,11 @@ impl VirtualPath {
     /// This path with one more name. `name` must be a plain name; separators in it are refused
     /// by treating it as a path relative to `self` that must add exactly one name.
     pub fn join(&self, name: &[u8]) -> Result<VirtualPath, PathError> {
+        // A separator anywhere is refused: "a/", "./a" or "x/../a" would otherwise resolve to
+        // one name that is not the one given.
+        if name.iter().any(|&b| b == b'/' || b == b'\\') {
+            return Err(PathError::NotAName);
+        }
         let joined = self.resolve(name)?;
         if joined.names.len() != self.names.len() + 1 || joined.parent() != *self {
             return Err(PathError::NotAName);
@@ -185,6 +190,14 @@ mod tests {
         assert!(root.join(b"..").is_err());
         assert!(root.join(b"a/b").is_err());
         assert!(root.join(b"").is_err());
+        assert!(root.join(b".").is_err());
+        // Found by the path fuzz target: a trailing separator was dropped and the name accepted.
+        for name in [&b"'\\"[..], b"a/", b"./a", b"x/../a", b"/a", b"\\a"] {
+            assert_eq!(root.join(name), Err(PathError::NotAName), "{name:?}");
+        }
+        assert_eq!(root.join(b"a\0"), Err(PathError::Nul));
+        let a = root.join(b"a").unwrap();
+        assert_eq!(a.join(b"b c").unwrap().to_string(), "/a/b c");
     }
 
     #[test]
@@ -197,20 +210,90 @@ mod tests {
         assert_eq!(p.parent().to_string(), "/a");
     }
 
+    /// Path text built from the pieces that matter: `..`, `.`, empty names, both separators,
+    /// NUL and long names, as well as any bytes.
+    fn hostile_path() -> impl Strategy<Value = Vec<u8>> {
+        let piece = prop_oneof![
+            Just(b"..".to_vec()),
+            Just(b".".to_vec()),
+            Just(Vec::new()),
+            Just(b"a".to_vec()),
+            Just(b"...".to_vec()),
+            Just(b"\\0".to_vec()),
+            Just(vec![b'n'; MAX_NAME_LEN]),
+            Just(vec![b'n'; MAX_NAME_LEN + 1]),
+            proptest::collection::vec(any::<u8>(), 0..8),
+        ];
+        let separator = prop_oneof![Just(b'/'), Just(b'\\')];
+        (
+            proptest::option::of(separator.clone()),
+            proptest::collection::vec((piece, separator), 0..24),
+        )
+            .prop_map(|(lead, pieces)| {
+                let mut out: Vec<u8> = lead.into_iter().collect();
+                for (piece, separator) in pieces {
+                    out.extend_from_slice(&piece);
+                    out.push(separator);
+                }
+                out
+            })
+    }
+
+    fn check_resolve(cwd: &[u8], input: &[u8]) -> Result<(), TestCaseError> {
+        let Ok(cwd) = VirtualPath::root().resolve(cwd) else {
+            return Ok(());
+        };
+        let resolved = cwd.resolve(input);
+        if input.contains(&0) {
+            prop_assert_eq!(resolved, Err(PathError::Nul));
+            return Ok(());
+        }
+        let Ok(path) = resolved else { return Ok(()) };
+        for name in path.names() {
+            prop_assert!(!name.is_empty());
+            prop_assert!(name != b"." && name != b"..");
+            prop_assert!(!name.contains(&b'/') && !name.contains(&b'\\') && !name.contains(&0));
+            prop_assert!(name.len() <= MAX_NAME_LEN);
+        }
+        prop_assert!(path.to_bytes().len() <= MAX_PATH_LEN);
+        // Joined beneath a root folder, the relative form names nothing above it.
+        let relative = path.relative_bytes();
+        prop_assert!(relative.first() != Some(&b'/'));
+        prop_assert!(
+            !relative
+                .split(|&b| b == b'/')
+                .any(|n| n == b".." || n == b".")
+        );
+        // Resolving the result again from anywhere gives the same path.
+        prop_assert_eq!(
+            VirtualPath::root().resolve(&path.to_bytes()),
+            Ok(path.clone())
+        );
+        prop_assert_eq!(cwd.resolve(&path.to_bytes()), Ok(path.clone()));
+        prop_assert_eq!(path.resolve(b".."), Ok(path.parent()));
+        let absolute = matches!(input.first(), Some(b'/' | b'\\'));
+        if absolute {
+            prop_assert_eq!(VirtualPath::root().resolve(input), Ok(path));
+        } else if !input
+            .split(|&b| b == b'/' || b == b'\\')
+            .any(|n| n == b"..")
+        {
+            // Without `..` a relative path stays below the current folder.
+            prop_assert!(path.starts_with(&cwd));
+        }
+        Ok(())
+    }
+
     proptest! {
         #[test]
         fn any_input_stays_below_root(cwd in proptest::collection::vec(any::<u8>(), 0..64),
                                       input in proptest::collection::vec(any::<u8>(), 0..256)) {
-            let Ok(cwd) = VirtualPath::root().resolve(&cwd) else { return Ok(()) };
-            if let Ok(path) = cwd.resolve(&input) {
-                for name in path.names() {
-                    prop_assert!(!name.is_empty());
-                    prop_assert!(name != b"." && name != b"..");
-                    prop_assert!(!name.contains(&b'/') && !name.contains(&b'\\') && !name.contains(&0));
-                }
-                // Resolving the result again from anywhere gives the same path.
-                prop_assert_eq!(VirtualPath::root().resolve(&path.to_bytes()), Ok(path));
-            }
+            check_resolve(&cwd, &input)?;
+        }
+
+        #[test]
+        fn dots_and_separators_stay_below_root(cwd in hostile_path(), input in hostile_path()) {
+            check_resolve(&cwd, &input)?;
         }
     }
 }

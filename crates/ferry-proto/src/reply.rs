@@ -274,6 +274,7 @@ fn parse_head(line: &str) -> Option<(ReplyCode, char)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     fn decode_all(bytes: &[u8]) -> Vec<Reply> {
         let mut decoder = ReplyDecoder::default();
@@ -355,5 +356,48 @@ mod tests {
             decoder.next_reply(),
             Err(ReplyError::Malformed(_))
         ));
+    }
+
+    /// Reply-shaped bytes: heads, line endings and anything else.
+    fn reply_bytes() -> impl Strategy<Value = Vec<u8>> {
+        let piece = prop_oneof![
+            Just(b"211-".to_vec()),
+            Just(b"211 ".to_vec()),
+            Just(b"\r\n".to_vec()),
+            Just(b"\n".to_vec()),
+            Just(vec![0xFF]),
+            proptest::collection::vec(any::<u8>(), 0..24),
+        ];
+        proptest::collection::vec(piece, 0..48).prop_map(|pieces| pieces.concat())
+    }
+
+    proptest! {
+        /// Whatever arrives, in whatever pieces, the decoder holds no more than its limit of an
+        /// unfinished line, and an unfinished multi-line reply stays within a few times it.
+        #[test]
+        fn decoder_memory_is_bounded(
+            max_len in 0usize..64,
+            data in reply_bytes(),
+            chunk in 1usize..32,
+        ) {
+            let mut decoder = ReplyDecoder::new(max_len);
+            for piece in data.chunks(chunk) {
+                decoder.extend(piece);
+                loop {
+                    match decoder.next_reply() {
+                        Ok(Some(reply)) => prop_assert!(!reply.lines.is_empty()),
+                        Ok(None) => break,
+                        Err(_) => return Ok(()),
+                    }
+                }
+                prop_assert!(decoder.buf.len() <= max_len);
+                let open: usize = decoder
+                    .open
+                    .as_ref()
+                    .map_or(0, |(_, lines)| lines.iter().map(String::len).sum());
+                // One line may be pushed past the limit; lossy UTF-8 can triple its bytes.
+                prop_assert!(open <= max_len + 3 * (max_len + chunk), "{open} held");
+            }
+        }
     }
 }

@@ -77,11 +77,15 @@ pub fn format_timeval(secs: i64) -> String {
 
 /// Parses `YYYYMMDDHHMMSS[.sss]` (fraction ignored) to seconds since the epoch.
 pub fn parse_timeval(text: &str) -> Option<i64> {
-    let whole = text.split('.').next()?;
+    let (whole, fraction) = match text.split_once('.') {
+        Some((whole, fraction)) => (whole, Some(fraction)),
+        None => (text, None),
+    };
     if whole.len() != 14 || !whole.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    if let Some(fraction) = text.split('.').nth(1)
+    // Everything after the dot is the fraction: a second dot or anything else is refused.
+    if let Some(fraction) = fraction
         && (fraction.is_empty() || !fraction.bytes().all(|b| b.is_ascii_digit()))
     {
         return None;
@@ -151,6 +155,10 @@ mod tests {
             "20261125246000",
             "2026112508433x",
             "20261125084335.",
+            // Found by the timeval fuzz target: only the first dot's fraction was checked.
+            "20261125084335.1.2",
+            "20261125084335.1.x",
+            "11111111111111.1111111111111.111)\n))1=101",
         ] {
             assert_eq!(parse_timeval(bad), None, "{bad}");
         }

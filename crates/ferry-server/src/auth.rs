@@ -199,3 +199,117 @@ mod tests {
         assert!(!is_anonymous_name(b"alice"));
     }
 }
+
+/// Recently verified credentials, so that a client logging in again and again (a script, a
+/// benchmark, a mirror with many connections) pays for Argon2id once, as SFTPGo does.
+///
+/// What is kept is an HMAC-SHA-256 of (name, stored hash, password) under a random key made at
+/// start and never written anywhere: it cannot be reversed or checked without the key, and a
+/// changed password or hash no longer matches. Entries expire; the map is bounded. Failures are
+/// never cached.
+#[derive(Debug)]
+pub(crate) struct CredentialCache {
+    key: ring::hmac::Key,
+    ttl: std::time::Duration,
+    entries:
+        std::sync::Mutex<std::collections::HashMap<String, (ring::hmac::Tag, std::time::Instant)>>,
+}
+
+/// Most users remembered at once.
+const CACHE_CAPACITY: usize = 4096;
+
+impl CredentialCache {
+    pub(crate) fn new(ttl: std::time::Duration) -> CredentialCache {
+        let rng = ring::rand::SystemRandom::new();
+        let key = ring::hmac::Key::generate(ring::hmac::HMAC_SHA256, &rng)
+            .unwrap_or_else(|_| ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &random_fallback()));
+        CredentialCache {
+            key,
+            ttl,
+            entries: std::sync::Mutex::default(),
+        }
+    }
+
+    /// The message that is signed: each part with its length, so parts cannot run together.
+    fn message(name: &str, user: &User, password: &[u8]) -> Vec<u8> {
+        let mut message = Vec::new();
+        for part in [name.as_bytes(), user.password.as_bytes(), password] {
+            message.extend_from_slice(&(part.len() as u64).to_be_bytes());
+            message.extend_from_slice(part);
+        }
+        message
+    }
+
+    /// True when `password` was verified for this user within the time to live.
+    pub(crate) fn contains(&self, name: &str, user: &User, password: &[u8]) -> bool {
+        if self.ttl.is_zero() {
+            return false;
+        }
+        let message = CredentialCache::message(name, user, password);
+        let entries = self
+            .entries
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        entries.get(name).is_some_and(|(cached, at)| {
+            // hmac::verify compares in constant time.
+            at.elapsed() < self.ttl
+                && ring::hmac::verify(&self.key, &message, cached.as_ref()).is_ok()
+        })
+    }
+
+    /// Remembers a password that Argon2id just accepted.
+    pub(crate) fn insert(&self, name: &str, user: &User, password: &[u8]) {
+        if self.ttl.is_zero() {
+            return;
+        }
+        let tag = ring::hmac::sign(&self.key, &CredentialCache::message(name, user, password));
+        let mut entries = self
+            .entries
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if entries.len() >= CACHE_CAPACITY && !entries.contains_key(name) {
+            let ttl = self.ttl;
+            entries.retain(|_, (_, at)| at.elapsed() < ttl);
+            if entries.len() >= CACHE_CAPACITY {
+                return;
+            }
+        }
+        entries.insert(name.to_string(), (tag, std::time::Instant::now()));
+    }
+}
+
+/// Key material if the system generator fails (it does not on Linux): /dev/urandom directly.
+fn random_fallback() -> [u8; 32] {
+    let mut key = [0u8; 32];
+    let _ = std::fs::File::open("/dev/urandom").and_then(|mut random| random.read_exact(&mut key));
+    key
+}
+
+#[cfg(test)]
+mod cache_tests {
+    use super::*;
+
+    #[test]
+    fn cache_matches_only_the_verified_password() {
+        let cache = CredentialCache::new(std::time::Duration::from_secs(60));
+        let user = User {
+            password: "$argon2id$fake".into(),
+            home: String::new(),
+            read_only: false,
+        };
+        assert!(!cache.contains("bob", &user, b"pw"));
+        cache.insert("bob", &user, b"pw");
+        assert!(cache.contains("bob", &user, b"pw"));
+        assert!(!cache.contains("bob", &user, b"pw2"));
+        assert!(!cache.contains("alice", &user, b"pw"));
+        // A changed stored hash (password changed in the users file) no longer matches.
+        let changed = User {
+            password: "$argon2id$other".into(),
+            ..user.clone()
+        };
+        assert!(!cache.contains("bob", &changed, b"pw"));
+        let off = CredentialCache::new(std::time::Duration::ZERO);
+        off.insert("bob", &user, b"pw");
+        assert!(!off.contains("bob", &user, b"pw"));
+    }
+}

@@ -9,7 +9,10 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+pub use ferry_storage::S3Config;
+
 use crate::auth::{Anonymous, UsersFile};
+use crate::tls::TlsSettings;
 
 /// Where ferryd listens when told nothing.
 pub const DEFAULT_BIND: &str = "127.0.0.1:2121";
@@ -26,6 +29,19 @@ pub const DEFAULT_DATA_TIMEOUT: Duration = Duration::from_secs(30);
 pub const DEFAULT_MAX_SESSIONS: usize = 20_000;
 /// Sessions at once from one client IP.
 pub const DEFAULT_MAX_SESSIONS_PER_IP: usize = 10_000;
+/// Failed logins from one IP before it is banned.
+pub const DEFAULT_MAX_LOGIN_FAILURES: u32 = 5;
+/// How long a ban lasts (and how long failures are remembered).
+pub const DEFAULT_BAN_TIME: Duration = Duration::from_secs(600);
+/// Delay before the first 530; it doubles with each failure from the same IP, up to 8 s.
+pub const DEFAULT_LOGIN_FAILURE_DELAY: Duration = Duration::from_millis(500);
+/// On SIGTERM, how long running transfers may go on before they are cut with 426.
+pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+/// How long a verified password is remembered (as a keyed hash in memory) so that repeated
+/// logins skip Argon2id. Zero turns the cache off.
+pub const DEFAULT_CREDENTIAL_CACHE_TTL: Duration = Duration::from_secs(600);
+/// Partial uploads older than this are deleted when the server starts.
+pub const DEFAULT_PARTIAL_MAX_AGE: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, clap::ValueEnum)]
@@ -41,8 +57,10 @@ pub enum LogFormat {
 /// Everything a running server needs to know.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// The served folder.
+    /// The served folder (unused when `s3` is set).
     pub root: PathBuf,
+    /// The served S3 bucket or prefix, instead of `root`.
+    pub s3: Option<S3Config>,
     /// Named users (empty: anonymous only).
     pub users: UsersFile,
     /// Anonymous access.
@@ -64,6 +82,29 @@ pub struct Config {
     /// The IPv4 address PASV replies advertise; `None` uses the control connection's local
     /// address.
     pub passive_address: Option<IpAddr>,
+    /// See [`DEFAULT_MAX_LOGIN_FAILURES`]; 0 never bans.
+    pub max_login_failures: u32,
+    /// See [`DEFAULT_BAN_TIME`].
+    pub ban_time: Duration,
+    /// See [`DEFAULT_LOGIN_FAILURE_DELAY`].
+    pub login_failure_delay: Duration,
+    /// See [`DEFAULT_SHUTDOWN_GRACE`].
+    pub shutdown_grace: Duration,
+    /// See [`DEFAULT_PARTIAL_MAX_AGE`].
+    pub partial_max_age: Duration,
+    /// See [`DEFAULT_CREDENTIAL_CACHE_TTL`].
+    pub credential_cache_ttl: Duration,
+    /// Expect a PROXY protocol header on connections from `proxy_from` (a load balancer).
+    pub proxy_protocol: bool,
+    /// The balancer's addresses: only their connections may (and must) carry a PROXY header.
+    pub proxy_from: Vec<IpAddr>,
+    /// FTPS (RFC 4217); `None` answers AUTH with 502.
+    pub tls: Option<TlsSettings>,
+    /// Refuse USER/PASS before AUTH TLS, and data transfers without PROT P.
+    pub require_tls: bool,
+    /// Refuse TLS data connections that do not resume the control connection's session
+    /// (Python's ftplib cannot resume, so this is off by default).
+    pub require_tls_session_reuse: bool,
 }
 
 impl Config {
@@ -71,6 +112,7 @@ impl Config {
     pub fn for_folder(root: impl Into<PathBuf>) -> Config {
         Config {
             root: root.into(),
+            s3: None,
             users: UsersFile::default(),
             anonymous: Anonymous::Write,
             max_line: DEFAULT_MAX_LINE,
@@ -81,18 +123,59 @@ impl Config {
             max_sessions_per_ip: DEFAULT_MAX_SESSIONS_PER_IP,
             passive_ports: None,
             passive_address: None,
+            max_login_failures: DEFAULT_MAX_LOGIN_FAILURES,
+            ban_time: DEFAULT_BAN_TIME,
+            login_failure_delay: DEFAULT_LOGIN_FAILURE_DELAY,
+            shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
+            partial_max_age: DEFAULT_PARTIAL_MAX_AGE,
+            credential_cache_ttl: DEFAULT_CREDENTIAL_CACHE_TTL,
+            proxy_protocol: false,
+            proxy_from: Vec::new(),
+            tls: None,
+            require_tls: false,
+            require_tls_session_reuse: false,
+        }
+    }
+
+    /// Serves an S3 bucket (or a prefix of one), otherwise like [`Config::for_folder`].
+    pub fn for_s3(s3: S3Config) -> Config {
+        Config {
+            s3: Some(s3),
+            ..Config::for_folder(PathBuf::new())
+        }
+    }
+
+    /// What is served, for messages: the folder, or `s3://BUCKET/PREFIX at ENDPOINT`.
+    pub fn storage_description(&self) -> String {
+        match &self.s3 {
+            None => self.root.display().to_string(),
+            Some(s3) => format!(
+                "{} at {}",
+                s3.url(),
+                s3.endpoint.as_deref().unwrap_or("AWS S3")
+            ),
         }
     }
 
     /// Checks the settings that can be wrong.
     pub fn validate(&self) -> Result<(), String> {
-        if !self.root.is_dir() {
-            return Err(format!("{} is not a folder", self.root.display()));
+        match &self.s3 {
+            None if !self.root.is_dir() => {
+                return Err(format!("{} is not a folder", self.root.display()));
+            }
+            Some(s3) if s3.bucket.is_empty() => return Err("no S3 bucket name".into()),
+            _ => {}
         }
         if let Some((low, high)) = self.passive_ports
             && (low == 0 || low > high)
         {
             return Err(format!("passive port range {low}-{high} is empty"));
+        }
+        if self.proxy_protocol && self.proxy_from.is_empty() {
+            return Err("--proxy-protocol needs --proxy-from with the balancer's addresses".into());
+        }
+        if self.require_tls && self.tls.is_none() {
+            return Err("TLS is required but no certificate is configured".into());
         }
         if self.max_line < 64 {
             return Err("max line length must be at least 64".into());
@@ -111,12 +194,41 @@ pub fn default_anonymous(binds: &[SocketAddr], has_users_file: bool) -> Anonymou
     }
 }
 
+/// Where the files are, as `--storage` gives it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StorageSpec {
+    /// A local folder: `file:DIR` or a plain path.
+    Folder(PathBuf),
+    /// `s3://BUCKET[/PREFIX]`; endpoint, region and credentials come from other settings.
+    S3(S3Config),
+}
+
+impl StorageSpec {
+    /// Parses `s3://BUCKET[/PREFIX]`, `file:DIR` or a plain path.
+    pub fn parse(text: &str) -> Result<StorageSpec, String> {
+        if text.starts_with("s3://") {
+            return S3Config::from_url(text).map(StorageSpec::S3);
+        }
+        let folder = text.strip_prefix("file:").unwrap_or(text);
+        if folder.is_empty() {
+            return Err(format!("{text}: no folder"));
+        }
+        Ok(StorageSpec::Folder(PathBuf::from(folder)))
+    }
+}
+
 /// The `--config` file: the same settings as the flags, all optional.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileSettings {
     /// Served folder.
     pub root: Option<PathBuf>,
+    /// Served storage: `s3://BUCKET[/PREFIX]`, `file:DIR` or a path (instead of `root`).
+    pub storage: Option<String>,
+    /// S3 endpoint, `scheme://host:port`.
+    pub s3_endpoint: Option<String>,
+    /// S3 region.
+    pub s3_region: Option<String>,
     /// Listen addresses.
     pub bind: Option<Vec<SocketAddr>>,
     /// Users file.
@@ -141,6 +253,34 @@ pub struct FileSettings {
     pub passive_ports: Option<String>,
     /// Address advertised in PASV replies.
     pub passive_address: Option<IpAddr>,
+    /// Failed logins from one IP before a ban.
+    pub max_login_failures: Option<u32>,
+    /// Ban length, seconds.
+    pub ban_time: Option<u64>,
+    /// First failed-login delay, milliseconds.
+    pub login_failure_delay_ms: Option<u64>,
+    /// Shutdown grace period, seconds.
+    pub shutdown_grace: Option<u64>,
+    /// Age in seconds after which partial uploads are deleted at start.
+    pub partial_max_age: Option<u64>,
+    /// Seconds a verified password is remembered (0: off).
+    pub credential_cache_ttl: Option<u64>,
+    /// Expect PROXY headers from the balancer.
+    pub proxy_protocol: Option<bool>,
+    /// The balancer's addresses.
+    pub proxy_from: Option<Vec<IpAddr>>,
+    /// TLS certificate chain (PEM).
+    pub tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM).
+    pub tls_key: Option<PathBuf>,
+    /// Make a self-signed certificate at start.
+    pub tls_self_signed: Option<bool>,
+    /// Implicit FTPS listen addresses.
+    pub implicit_bind: Option<Vec<SocketAddr>>,
+    /// Require TLS for login and data.
+    pub require_tls: Option<bool>,
+    /// Require TLS session reuse on data connections.
+    pub require_tls_session_reuse: Option<bool>,
 }
 
 /// Parses "LOW-HIGH".
@@ -172,6 +312,34 @@ mod tests {
         assert_eq!(parse_port_range("50000-50100"), Ok((50000, 50100)));
         assert!(parse_port_range("5").is_err());
         assert!(parse_port_range("a-b").is_err());
+    }
+
+    #[test]
+    fn storage_specs() {
+        assert_eq!(
+            StorageSpec::parse("file:/srv/ftp"),
+            Ok(StorageSpec::Folder("/srv/ftp".into()))
+        );
+        assert_eq!(
+            StorageSpec::parse("relative"),
+            Ok(StorageSpec::Folder("relative".into()))
+        );
+        let StorageSpec::S3(s3) = StorageSpec::parse("s3://bucket/a/b/").unwrap() else {
+            panic!("not S3");
+        };
+        assert_eq!((s3.bucket.as_str(), s3.prefix.as_str()), ("bucket", "a/b"));
+        let StorageSpec::S3(s3) = StorageSpec::parse("s3://bucket").unwrap() else {
+            panic!("not S3");
+        };
+        assert_eq!((s3.bucket.as_str(), s3.prefix.as_str()), ("bucket", ""));
+        assert!(StorageSpec::parse("s3:///prefix").is_err());
+        assert!(StorageSpec::parse("file:").is_err());
+        let settings: FileSettings = toml::from_str(
+            "storage = \"s3://b/p\"\ns3_endpoint = \"http://127.0.0.1:9000\"\ns3_region = \"r\"",
+        )
+        .unwrap();
+        assert_eq!(settings.storage.as_deref(), Some("s3://b/p"));
+        assert_eq!(settings.s3_region.as_deref(), Some("r"));
     }
 
     #[test]

@@ -11,8 +11,11 @@
 pub mod auth;
 pub mod config;
 mod data;
+mod limits;
 mod listener;
 mod session;
+mod stream;
+pub mod tls;
 mod transfer;
 
 use std::io;
@@ -32,6 +35,7 @@ pub async fn run(
     config: Config,
     shutdown: CancellationToken,
 ) -> io::Result<()> {
+    check_storage(&config).await?;
     let server = Server::new(config)?;
     server.serve(listener, shutdown).await;
     server.wait().await;
@@ -40,7 +44,28 @@ pub async fn run(
 
 /// Opens the storage backend for `config`.
 fn open_storage(config: &Config) -> io::Result<Storage> {
-    Ok(Storage::Local(LocalStorage::open(&config.root)?))
+    match &config.s3 {
+        None => Ok(Storage::Local(LocalStorage::open(&config.root)?)),
+        #[cfg(feature = "s3")]
+        Some(s3) => ferry_storage::S3Storage::open(s3)
+            .map(Storage::S3)
+            .map_err(|e| io::Error::other(format!("{}: {e}", s3.url()))),
+        #[cfg(not(feature = "s3"))]
+        Some(_) => Err(io::Error::other(
+            "this ferryd was built without S3 support (cargo feature s3)",
+        )),
+    }
+}
+
+/// Opens the storage `config` names and checks that it answers (on S3, one listing request),
+/// so that a wrong bucket, endpoint or key fails at start rather than at the first client.
+pub async fn check_storage(config: &Config) -> io::Result<()> {
+    config.validate().map_err(io::Error::other)?;
+    let storage = open_storage(config)?;
+    storage
+        .check()
+        .await
+        .map_err(|e| io::Error::other(format!("{}: {e}", config.storage_description())))
 }
 
 /// The state every session shares.
@@ -48,12 +73,25 @@ fn open_storage(config: &Config) -> io::Result<Storage> {
 struct Shared {
     config: Config,
     storage: Storage,
+    logins: limits::LoginThrottle,
+    credentials: auth::CredentialCache,
 }
 
 impl Shared {
     fn new(config: Config) -> io::Result<Arc<Shared>> {
         config.validate().map_err(io::Error::other)?;
         let storage = open_storage(&config)?;
-        Ok(Arc::new(Shared { config, storage }))
+        let logins = limits::LoginThrottle::new(limits::LoginPolicy {
+            max_failures: config.max_login_failures,
+            ban_time: config.ban_time,
+            failure_delay: config.login_failure_delay,
+        });
+        let credentials = auth::CredentialCache::new(config.credential_cache_ttl);
+        Ok(Arc::new(Shared {
+            config,
+            storage,
+            logins,
+            credentials,
+        }))
     }
 }

@@ -10,7 +10,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use ferry_proto::{Reply, ReplyCode};
+use ferry_proto::{Reply, ReplyCode, proxy};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
@@ -71,17 +71,49 @@ impl Server {
 
     /// Accepts sessions on `listener` until `shutdown` is cancelled.
     pub async fn serve(&self, listener: TcpListener, shutdown: CancellationToken) {
+        self.accept_loop(listener, shutdown, false).await;
+    }
+
+    /// Accepts implicit-FTPS sessions (TLS from the first byte) on `listener`.
+    pub async fn serve_implicit(&self, listener: TcpListener, shutdown: CancellationToken) {
+        self.accept_loop(listener, shutdown, true).await;
+    }
+
+    async fn accept_loop(
+        &self,
+        listener: TcpListener,
+        shutdown: CancellationToken,
+        implicit: bool,
+    ) {
         loop {
             let accepted = tokio::select! {
                 () = shutdown.cancelled() => break,
                 accepted = listener.accept() => accepted,
             };
             match accepted {
-                Ok((stream, peer)) => self.admit(stream, peer, &shutdown),
+                Ok((stream, peer)) => self.admit(stream, peer, &shutdown, implicit),
                 Err(error) => {
                     tracing::warn!(%error, "accept failed");
                     tokio::time::sleep(ACCEPT_BACKOFF).await;
                 }
+            }
+        }
+    }
+
+    /// Deletes partial uploads older than the configured age (left by a crash); returns how
+    /// many, and logs the count.
+    pub async fn remove_stale_partials(&self) -> usize {
+        let max_age = self.shared.config.partial_max_age;
+        match self.shared.storage.remove_stale_partials(max_age).await {
+            Ok(count) => {
+                if count > 0 {
+                    tracing::info!(count, "removed stale partial uploads");
+                }
+                count
+            }
+            Err(error) => {
+                tracing::warn!(%error, "could not clean stale partial uploads");
+                0
             }
         }
     }
@@ -92,11 +124,49 @@ impl Server {
         self.tracker.wait().await;
     }
 
-    fn admit(&self, stream: TcpStream, peer: SocketAddr, shutdown: &CancellationToken) {
+    fn admit(
+        &self,
+        stream: TcpStream,
+        peer: SocketAddr,
+        shutdown: &CancellationToken,
+        implicit: bool,
+    ) {
         let _ = stream.set_nodelay(true);
         // Clients send ABOR as TCP urgent data (ftplib's MSG_OOB, RFC 959 section 4.1.3 Synch);
         // without this the kernel takes the urgent byte (the LF) out of the stream.
         let _ = socket2::SockRef::from(&stream).set_out_of_band_inline(true);
+        let config = &self.shared.config;
+        let from_balancer =
+            config.proxy_protocol && config.proxy_from.contains(&peer.ip().to_canonical());
+        if !from_balancer {
+            self.enter(stream, peer, shutdown, implicit);
+            return;
+        }
+        // The balancer's connection: the real client's address comes first, in a PROXY header.
+        let server = self.clone();
+        let shutdown = shutdown.clone();
+        let timeout = config.login_timeout;
+        self.tracker.spawn(async move {
+            match read_proxy_header(&stream, timeout).await {
+                Ok(source) => {
+                    let client = source.unwrap_or(peer);
+                    server.enter(stream, client, &shutdown, implicit);
+                }
+                Err(error) => {
+                    tracing::warn!(balancer = %peer, %error, "connection without a valid PROXY header refused");
+                }
+            }
+        });
+    }
+
+    /// Applies the limits for `peer` (the real client) and starts its session.
+    fn enter(
+        &self,
+        stream: TcpStream,
+        peer: SocketAddr,
+        shutdown: &CancellationToken,
+        implicit: bool,
+    ) {
         let ip = peer.ip().to_canonical();
         let config = &self.shared.config;
         let permit = {
@@ -118,23 +188,83 @@ impl Server {
         };
         let Some(permit) = permit else {
             tracing::warn!(%peer, "session limit reached; refused");
-            self.tracker.spawn(refuse(stream));
+            self.tracker
+                .spawn(refuse(stream, "Too many sessions; try again later."));
             return;
         };
+        if self.shared.logins.is_banned(ip, std::time::Instant::now()) {
+            tracing::warn!(%peer, "banned address refused");
+            let text = "Too many failed logins from your address; try again later.";
+            self.tracker.spawn(refuse(stream, text));
+            return;
+        }
         let shared = Arc::clone(&self.shared);
         let shutdown = shutdown.child_token();
         self.tracker.spawn(async move {
-            session::run(stream, peer, shared, shutdown).await;
+            session::run(stream, peer, shared, shutdown, implicit).await;
             drop(permit);
         });
     }
 }
 
-async fn refuse(mut stream: TcpStream) {
-    let reply = Reply::new(
-        ReplyCode::SERVICE_NOT_AVAILABLE,
-        "Too many sessions; try again later.",
-    );
+/// Reads a PROXY protocol header (v1 or v2) and consumes exactly its bytes; returns the client
+/// address it names (`None` for the balancer's own LOCAL/UNKNOWN connections).
+async fn read_proxy_header(
+    stream: &TcpStream,
+    timeout: Duration,
+) -> io::Result<Option<SocketAddr>> {
+    let work = async {
+        let mut peeked = vec![0u8; proxy::V2_MAX];
+        let mut seen = 0;
+        loop {
+            let count = stream.peek(&mut peeked).await?;
+            if count == 0 {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "closed before the header",
+                ));
+            }
+            match proxy::parse(&peeked[..count]) {
+                Ok(Some(header)) => {
+                    let mut header_bytes = vec![0u8; header.length];
+                    stream.readable().await?;
+                    let mut read = 0;
+                    while read < header.length {
+                        stream.readable().await?;
+                        match stream.try_read(&mut header_bytes[read..]) {
+                            Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+                            Ok(n) => read += n,
+                            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                            Err(e) => return Err(e),
+                        }
+                    }
+                    return Ok(header.source);
+                }
+                Ok(None) if count == peeked.len() => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        "header too long",
+                    ));
+                }
+                // A header split across packets: peek returns the same bytes until more
+                // arrive, so wait a little instead of spinning.
+                Ok(None) => {
+                    if count == seen {
+                        tokio::time::sleep(Duration::from_millis(5)).await;
+                    }
+                    seen = count;
+                }
+                Err(error) => return Err(io::Error::new(io::ErrorKind::InvalidData, error)),
+            }
+        }
+    };
+    tokio::time::timeout(timeout, work)
+        .await
+        .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "no PROXY header in time"))?
+}
+
+async fn refuse(mut stream: TcpStream, text: &'static str) {
+    let reply = Reply::new(ReplyCode::SERVICE_NOT_AVAILABLE, text);
     let _ = tokio::time::timeout(Duration::from_secs(5), async {
         let _ = stream.write_all(&reply.to_bytes()).await;
         let _ = stream.shutdown().await;

@@ -9,10 +9,11 @@ use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 use ferry_server::Server;
 use ferry_server::auth::{Anonymous, User, UsersFile};
-use ferry_server::config::{self, Config, FileSettings, LogFormat};
+use ferry_server::config::{self, Config, FileSettings, LogFormat, StorageSpec};
+use ferry_server::tls::TlsSettings;
 use tokio_util::sync::CancellationToken;
 
-/// Serve a folder over FTP.
+/// Serve a folder or an S3 bucket over FTP.
 #[derive(Debug, Parser)]
 #[command(name = "ferryd", version, args_conflicts_with_subcommands = true)]
 struct Cli {
@@ -26,6 +27,17 @@ struct Cli {
 struct ServeArgs {
     /// The folder to serve (default: the current folder).
     root: Option<PathBuf>,
+    /// What to serve instead of a folder argument: `s3://BUCKET[/PREFIX]`, `file:DIR` or a path.
+    /// S3 credentials come from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and
+    /// AWS_SESSION_TOKEN), else from the usual AWS configuration.
+    #[arg(long, value_name = "SPEC", conflicts_with = "root")]
+    storage: Option<String>,
+    /// S3 endpoint, scheme://host:port (default: AWS).
+    #[arg(long, value_name = "URL")]
+    s3_endpoint: Option<String>,
+    /// S3 region (default: us-east-1).
+    #[arg(long, value_name = "REGION")]
+    s3_region: Option<String>,
     /// Address to listen on, IPv4 or IPv6; repeat for several (default 127.0.0.1:2121).
     #[arg(long = "bind", value_name = "ADDR")]
     bind: Vec<SocketAddr>,
@@ -65,6 +77,49 @@ struct ServeArgs {
     /// Longest command line accepted, in bytes.
     #[arg(long, value_name = "BYTES")]
     max_line: Option<usize>,
+    /// Failed logins from one IP before it is banned (0: never).
+    #[arg(long, value_name = "N")]
+    max_login_failures: Option<u32>,
+    /// Seconds a ban lasts.
+    #[arg(long, value_name = "SECONDS")]
+    ban_time: Option<u64>,
+    /// Milliseconds before the first 530; doubles with each failure (up to 8 s).
+    #[arg(long, value_name = "MS")]
+    login_failure_delay_ms: Option<u64>,
+    /// Seconds running transfers may go on after SIGTERM.
+    #[arg(long, value_name = "SECONDS")]
+    shutdown_grace: Option<u64>,
+    /// Delete partial uploads older than this many seconds at start.
+    #[arg(long, value_name = "SECONDS")]
+    partial_max_age: Option<u64>,
+    /// Seconds a verified password is remembered (keyed hash, memory only) so repeated logins
+    /// skip Argon2id; 0 turns it off.
+    #[arg(long, value_name = "SECONDS")]
+    credential_cache_ttl: Option<u64>,
+    /// Expect a PROXY protocol v1/v2 header on connections from the --proxy-from addresses.
+    #[arg(long)]
+    proxy_protocol: bool,
+    /// The load balancer's addresses, comma-separated (their connections must carry a header).
+    #[arg(long, value_name = "ADDR[,ADDR...]", value_delimiter = ',')]
+    proxy_from: Vec<std::net::IpAddr>,
+    /// TLS certificate chain, PEM (enables AUTH TLS).
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// TLS private key, PEM.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Make a self-signed certificate at start (for tests; prints its SHA-256 fingerprint).
+    #[arg(long, conflicts_with = "tls_cert")]
+    tls_self_signed: bool,
+    /// Also listen for implicit FTPS (TLS from the first byte) on ADDR; repeatable.
+    #[arg(long = "implicit-bind", value_name = "ADDR")]
+    implicit_bind: Vec<SocketAddr>,
+    /// Refuse USER/PASS before AUTH TLS and data transfers without PROT P.
+    #[arg(long)]
+    require_tls: bool,
+    /// Refuse TLS data connections that do not resume the control connection's TLS session.
+    #[arg(long)]
+    require_tls_session_reuse: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -204,13 +259,36 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let log_format = args.log_format.or(settings.log_format).unwrap_or_default();
     init_logging(log_format);
 
-    let root = match args.root.or(settings.root) {
-        Some(root) => root,
-        None => std::env::current_dir()?,
+    let spec = match (
+        args.storage.or(settings.storage),
+        args.root.or(settings.root),
+    ) {
+        (Some(text), _) => StorageSpec::parse(&text).map_err(anyhow::Error::msg)?,
+        (None, Some(root)) => StorageSpec::Folder(root),
+        (None, None) => StorageSpec::Folder(std::env::current_dir()?),
     };
-    let root = root
-        .canonicalize()
-        .with_context(|| format!("cannot serve {}", root.display()))?;
+    let s3_endpoint = args.s3_endpoint.or(settings.s3_endpoint);
+    let s3_region = args.s3_region.or(settings.s3_region);
+    let (root, s3) = match spec {
+        StorageSpec::Folder(root) => {
+            if s3_endpoint.is_some() || s3_region.is_some() {
+                bail!("--s3-endpoint and --s3-region need --storage s3://BUCKET[/PREFIX]");
+            }
+            let root = root
+                .canonicalize()
+                .with_context(|| format!("cannot serve {}", root.display()))?;
+            (root, None)
+        }
+        StorageSpec::S3(mut s3) => {
+            let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+            s3.endpoint = s3_endpoint;
+            s3.region = s3_region;
+            s3.access_key_id = env("AWS_ACCESS_KEY_ID");
+            s3.secret_access_key = env("AWS_SECRET_ACCESS_KEY");
+            s3.session_token = env("AWS_SESSION_TOKEN");
+            (PathBuf::new(), Some(s3))
+        }
+    };
     let mut binds = if args.bind.is_empty() {
         settings.bind.unwrap_or_default()
     } else {
@@ -229,7 +307,10 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .or(settings.anonymous)
         .unwrap_or_else(|| config::default_anonymous(&binds, users_path.is_some()));
 
-    let mut config = Config::for_folder(&root);
+    let mut config = match s3 {
+        Some(s3) => Config::for_s3(s3),
+        None => Config::for_folder(&root),
+    };
     config.users = users;
     config.anonymous = anonymous;
     let secs = |flag: Option<u64>, file: Option<u64>, default: Duration| {
@@ -262,27 +343,98 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .max_line
         .or(settings.max_line)
         .unwrap_or(config.max_line);
+    config.max_login_failures = args
+        .max_login_failures
+        .or(settings.max_login_failures)
+        .unwrap_or(config.max_login_failures);
+    config.ban_time = secs(args.ban_time, settings.ban_time, config.ban_time);
+    config.login_failure_delay = args
+        .login_failure_delay_ms
+        .or(settings.login_failure_delay_ms)
+        .map_or(config.login_failure_delay, Duration::from_millis);
+    config.shutdown_grace = secs(
+        args.shutdown_grace,
+        settings.shutdown_grace,
+        config.shutdown_grace,
+    );
+    config.partial_max_age = secs(
+        args.partial_max_age,
+        settings.partial_max_age,
+        config.partial_max_age,
+    );
+    config.credential_cache_ttl = secs(
+        args.credential_cache_ttl,
+        settings.credential_cache_ttl,
+        config.credential_cache_ttl,
+    );
     if let Some(range) = args.passive_ports.or(settings.passive_ports) {
         config.passive_ports = Some(config::parse_port_range(&range).map_err(anyhow::Error::msg)?);
     }
     config.passive_address = args.passive_address.or(settings.passive_address);
+    config.proxy_protocol = args.proxy_protocol || settings.proxy_protocol == Some(true);
+    config.proxy_from = if args.proxy_from.is_empty() {
+        settings.proxy_from.unwrap_or_default()
+    } else {
+        args.proxy_from
+    };
+    let tls_cert = args.tls_cert.or(settings.tls_cert);
+    let tls_key = args.tls_key.or(settings.tls_key);
+    config.tls = match (tls_cert, tls_key) {
+        (Some(cert), Some(key)) => Some(TlsSettings::from_pem_files(&cert, &key)?),
+        (None, None) if args.tls_self_signed || settings.tls_self_signed == Some(true) => {
+            Some(TlsSettings::self_signed()?)
+        }
+        (None, None) => None,
+        _ => bail!("--tls-cert and --tls-key go together"),
+    };
+    config.require_tls = args.require_tls || settings.require_tls == Some(true);
+    config.require_tls_session_reuse =
+        args.require_tls_session_reuse || settings.require_tls_session_reuse == Some(true);
+    let implicit_binds = if args.implicit_bind.is_empty() {
+        settings.implicit_bind.unwrap_or_default()
+    } else {
+        args.implicit_bind
+    };
+    if !implicit_binds.is_empty() && config.tls.is_none() {
+        bail!("--implicit-bind needs a certificate: --tls-cert/--tls-key or --tls-self-signed");
+    }
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     runtime.block_on(async move {
+        ferry_server::check_storage(&config).await?;
         let server = Server::new(config.clone())?;
         let mut listeners = Vec::new();
-        for bind in &binds {
+        let all_binds = binds
+            .iter()
+            .map(|b| (b, false))
+            .chain(implicit_binds.iter().map(|b| (b, true)));
+        for (bind, implicit) in all_binds {
             let listener = listen(*bind).with_context(|| format!("cannot listen on {bind}"))?;
-            listeners.push((listener.local_addr()?, listener));
+            listeners.push((listener.local_addr()?, listener, implicit));
         }
         println!("Welcome to the FTP server.");
         println!("To get started, connect a client.");
-        for (addr, _) in &listeners {
-            println!("Listening on ftp://{addr}");
+        for (addr, _, implicit) in &listeners {
+            if *implicit {
+                println!("Listening on ftps://{addr} (implicit TLS)");
+            } else {
+                println!("Listening on ftp://{addr}");
+            }
         }
-        println!("Serving {}", root.display());
+        if let Some(tls) = &config.tls {
+            let policy = if config.require_tls {
+                "required"
+            } else {
+                "offered"
+            };
+            println!(
+                "TLS {policy} (AUTH TLS); certificate SHA-256 {}",
+                tls.fingerprint
+            );
+        }
+        println!("Serving {}", config.storage_description());
         let who = match (config.users.users.len(), config.anonymous) {
             (0, Anonymous::Off) => "nobody (no users file and anonymous access is off)".to_string(),
             (n, anonymous) => {
@@ -308,11 +460,17 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
 
         let shutdown = CancellationToken::new();
         let mut tasks = Vec::new();
-        for (_, listener) in listeners {
+        let cleaner = server.clone();
+        tokio::spawn(async move { cleaner.remove_stale_partials().await });
+        for (_, listener, implicit) in listeners {
             let server = server.clone();
             let shutdown = shutdown.clone();
             tasks.push(tokio::spawn(async move {
-                server.serve(listener, shutdown).await
+                if implicit {
+                    server.serve_implicit(listener, shutdown).await;
+                } else {
+                    server.serve(listener, shutdown).await;
+                }
             }));
         }
         wait_for_signal().await;

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use ferry_proto::listing::{self, Entry, EntryKind};
 use ferry_proto::{
-    Command, EpsvArg, LineBuffer, LineError, PathError, Reply, ReplyCode, TransferType,
+    Command, EpsvArg, LineBuffer, LineError, PathError, ProtLevel, Reply, ReplyCode, TransferType,
     VirtualPath, addr, time,
 };
 use ferry_storage::{ErrorKind, StorageError, WriteMode};
@@ -23,15 +23,18 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
-use crate::Shared;
 use crate::auth::{self, Anonymous};
 use crate::data::{self, DataSetup};
-use crate::transfer::{self, Event, Failure, ListFormat, ListSource, Running, Work};
+use crate::stream::Stream;
+use crate::transfer::{self, DataTls, Event, Failure, ListFormat, ListSource, Plan, Running, Work};
+use crate::{Shared, limits};
 
 /// Bytes read from the control connection at a time.
 const READ_CHUNK: usize = 4096;
 /// Commands held back while a transfer runs; past this we stop reading.
 const MAX_DEFERRED: usize = 16;
+/// Largest file whose ASCII-mode SIZE is computed by reading it.
+const MAX_ASCII_SIZE_SCAN: u64 = 16 * 1024 * 1024;
 /// How long ABOR waits for the transfer task to stop.
 const ABORT_WAIT: Duration = Duration::from_secs(10);
 
@@ -64,7 +67,7 @@ struct Account {
 
 /// A session's state.
 struct Session {
-    stream: TcpStream,
+    stream: Stream,
     peer: SocketAddr,
     local: SocketAddr,
     shared: Arc<Shared>,
@@ -82,14 +85,24 @@ struct Session {
     running: Option<Running>,
     last_activity: Instant,
     connected_at: Instant,
+    /// PBSZ was given after AUTH (RFC 4217 section 8).
+    pbsz: bool,
+    /// The data protection level from PROT; clear until PROT P.
+    prot: ProtLevel,
+    /// Read buffer for a TLS control connection (plain ones read into the stack).
+    tls_buffer: Vec<u8>,
+    /// Set by a handler whose reply ends the session (a ban).
+    closing: bool,
 }
 
-/// Runs one session to its end.
+/// Runs one session to its end. With `implicit`, TLS starts with the first byte (implicit
+/// FTPS).
 pub(crate) async fn run(
     stream: TcpStream,
     peer: SocketAddr,
     shared: Arc<Shared>,
     shutdown: CancellationToken,
+    implicit: bool,
 ) {
     let local = match stream.local_addr() {
         Ok(local) => local,
@@ -98,7 +111,18 @@ pub(crate) async fn run(
             return;
         }
     };
-    tracing::info!(%peer, "connected");
+    tracing::info!(%peer, implicit, "connected");
+    let stream = if implicit {
+        match tls_handshake(&shared, stream).await {
+            Ok(tls) => tls,
+            Err(error) => {
+                tracing::warn!(%peer, %error, "implicit TLS handshake failed");
+                return;
+            }
+        }
+    } else {
+        Stream::Plain(stream)
+    };
     let max_line = shared.config.max_line;
     let mut session = Session {
         stream,
@@ -118,12 +142,36 @@ pub(crate) async fn run(
         running: None,
         last_activity: Instant::now(),
         connected_at: Instant::now(),
+        pbsz: false,
+        prot: ProtLevel::Clear,
+        tls_buffer: Vec::new(),
+        closing: false,
     };
     let reason = session.serve().await;
     if let Some(running) = session.running.take() {
         running.cancel.cancel();
     }
+    // End the control connection properly: over TLS this sends close_notify after the last
+    // reply (221 or 421), which clients check for.
+    let _ = tokio::time::timeout(ABORT_WAIT, session.stream.shutdown()).await;
     tracing::info!(%peer, reason, "disconnected");
+}
+
+/// The server side of a TLS handshake on the control connection, bounded by the login timeout.
+async fn tls_handshake(shared: &Shared, tcp: TcpStream) -> std::io::Result<Stream> {
+    let Some(tls) = &shared.config.tls else {
+        return Err(std::io::Error::other("TLS is not configured"));
+    };
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::clone(&tls.config));
+    let handshake = tokio::time::timeout(shared.config.login_timeout, acceptor.accept(tcp));
+    match handshake.await {
+        Ok(Ok(stream)) => Ok(Stream::Tls(Box::new(stream))),
+        Ok(Err(error)) => Err(error),
+        Err(_) => Err(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            "TLS handshake timed out",
+        )),
+    }
 }
 
 fn now_unix() -> i64 {
@@ -162,7 +210,10 @@ fn storage_reply(error: &StorageError) -> Reply {
             ReplyCode::FILE_BUSY,
             "File busy: another upload to it is running.",
         ),
-        ErrorKind::Unsupported => (ReplyCode(554), "Requested action not taken: invalid REST."),
+        ErrorKind::Unsupported => (
+            ReplyCode(554),
+            "Requested action not taken: not supported here (or invalid REST).",
+        ),
         ErrorKind::Other => (ReplyCode::LOCAL_ERROR, "Local error in processing."),
     };
     reply(code, text)
@@ -212,9 +263,22 @@ impl Session {
         if self.send(&greeting).await.is_err() {
             return "write failed";
         }
-        let mut buffer = vec![0u8; READ_CHUNK];
+        // Shutdown: until when a running transfer may go on, and whether it was cut already.
+        let mut drain_until: Option<Instant> = None;
+        let mut cut = false;
         loop {
-            if let Some(reason) = self.drain_lines().await {
+            if drain_until.is_some() && self.running.is_none() {
+                let _ = self
+                    .send(&reply(
+                        ReplyCode::SERVICE_NOT_AVAILABLE,
+                        "Server shutting down.",
+                    ))
+                    .await;
+                return "server shutdown";
+            }
+            // Boxed: the handlers' state lives on the heap only while a command runs, so an idle
+            // session's future stays small.
+            if let Some(reason) = Box::pin(self.drain_lines()).await {
                 return reason;
             }
             let timeout = match self.login {
@@ -223,28 +287,35 @@ impl Session {
             };
             let reading = self.deferred.len() < MAX_DEFERRED;
             let transferring = self.running.is_some();
+            let draining = drain_until.is_some();
             tokio::select! {
-                read = self.stream.read(&mut buffer), if reading => match read {
+                read = read_some(&mut self.stream, &mut self.lines, &mut self.tls_buffer), if reading => match read {
                     Ok(0) => return "client closed the connection",
-                    Ok(n) => {
-                        self.last_activity = Instant::now();
-                        self.lines.extend(&buffer[..n]);
-                        if !self.read_past_urgent_mark(&mut buffer) {
-                            // Handle what arrived before the close, then end.
-                            let _ = self.drain_lines().await;
-                            return "client closed the connection";
-                        }
-                    }
+                    Ok(_) => self.last_activity = Instant::now(),
                     Err(_) => return "connection error",
                 },
                 event = next_event(&mut self.running), if transferring => {
-                    if self.on_transfer_event(event).await.is_err() {
+                    if Box::pin(self.on_transfer_event(event)).await.is_err() {
                         return "write failed";
                     }
                 }
-                () = self.shutdown.cancelled() => {
-                    let _ = self.send(&reply(ReplyCode::SERVICE_NOT_AVAILABLE, "Server shutting down.")).await;
-                    return "server shutdown";
+                () = self.shutdown.cancelled(), if !draining => {
+                    // Idle: 421 now. Transferring: let it finish within the grace period.
+                    drain_until = Some(Instant::now() + self.shared.config.shutdown_grace);
+                    if transferring {
+                        tracing::info!(peer = %self.peer, "shutting down after the running transfer");
+                    }
+                }
+                () = tokio::time::sleep_until(drain_until.unwrap_or(timeout).into()), if draining => {
+                    if cut {
+                        return "server shutdown";
+                    }
+                    // Grace is over: abort the transfer (426 follows), then 421.
+                    if let Some(running) = &self.running {
+                        running.cancel.cancel();
+                    }
+                    cut = true;
+                    drain_until = Some(Instant::now() + ABORT_WAIT);
                 }
                 () = tokio::time::sleep_until(timeout.into()), if !transferring => {
                     let _ = self.send(&reply(ReplyCode::SERVICE_NOT_AVAILABLE, "Timeout: closing control connection.")).await;
@@ -254,23 +325,20 @@ impl Session {
         }
     }
 
-    /// A read stops short at a TCP urgent mark (ABOR sent as urgent data, with SO_OOBINLINE set),
-    /// and a short read makes tokio assume the socket is drained: the bytes after the mark would
-    /// wait for the next packet. Read on without waiting until the socket says it is empty.
-    /// (tokio's own `try_read` trusts its cached readiness, so this reads through socket2.)
-    /// Returns false when the peer has closed the connection.
-    fn read_past_urgent_mark(&mut self, buffer: &mut [u8]) -> bool {
-        use std::io::Read;
-        for _ in 0..4 {
-            let socket = socket2::SockRef::from(&self.stream);
-            match (&*socket).read(buffer) {
-                Ok(0) => return false,
-                Ok(n) => self.lines.extend(&buffer[..n]),
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return true,
-                Err(_) => return false,
-            }
+    /// False when the client has closed the control connection (a non-blocking peek sees the
+    /// end of the stream). Bytes waiting to be read, or none yet, mean it is alive.
+    fn control_alive(&self) -> bool {
+        let tcp = match &self.stream {
+            Stream::Plain(tcp) => tcp,
+            Stream::Tls(tls) => tls.get_ref().0,
+            Stream::Closed => return false,
+        };
+        let mut probe = [std::mem::MaybeUninit::<u8>::uninit(); 1];
+        match socket2::SockRef::from(tcp).peek(&mut probe) {
+            Ok(0) => false,
+            Ok(_) => true,
+            Err(e) => e.kind() == std::io::ErrorKind::WouldBlock,
         }
-        true
     }
 
     /// Handles the lines that can be handled now.
@@ -334,6 +402,9 @@ impl Session {
         if !matches!(command, Command::Rnto(_)) && !matches!(command, Command::Rnfr(_)) {
             self.rename_from = None;
         }
+        if let Command::Auth(mechanism) = &command {
+            return self.auth(mechanism).await;
+        }
         if let Command::Quit = command {
             if let Some(running) = self.running.take() {
                 running.cancel.cancel();
@@ -346,7 +417,11 @@ impl Session {
         if let Some(answer) = answer {
             self.send(&answer).await?;
         }
-        Ok(Flow::Continue)
+        Ok(if self.closing {
+            Flow::Close
+        } else {
+            Flow::Continue
+        })
     }
 
     fn user_name(&self) -> &str {
@@ -363,15 +438,23 @@ impl Session {
             Command::User(name) => return Some(self.user(name.clone())),
             Command::Pass(password) => return Some(self.pass(password).await),
             Command::Rein => return Some(self.rein()),
-            Command::Feat => return Some(feat()),
+            Command::Feat => return Some(feat(self.shared.config.tls.is_some())),
             Command::Syst => return Some(reply(ReplyCode::SYSTEM_TYPE, "UNIX Type: L8")),
             Command::Noop => return Some(reply(ReplyCode::OK, "NOOP ok.")),
             Command::Help(_) => return Some(help()),
             Command::Opts(options) => return Some(opts(options)),
             Command::Abor => return Some(self.abor().await),
-            Command::Auth(_) | Command::Pbsz(_) | Command::Prot(_) | Command::Ccc => {
-                return Some(reply(ReplyCode::NOT_IMPLEMENTED, "TLS is not configured."));
+            // Server status needs no login (RFC 959 section 4.1.3); a path's status does.
+            Command::Stat(None) => return Some(self.status()),
+            Command::Pbsz(_) => return Some(self.pbsz()),
+            Command::Prot(level) => return Some(self.prot(*level)),
+            Command::Ccc => {
+                return Some(reply(
+                    ReplyCode(534),
+                    "CCC refused: the control connection stays protected.",
+                ));
             }
+            Command::Auth(_) => return None,
             _ => {}
         }
         let Login::Done(account) = &self.login else {
@@ -495,7 +578,20 @@ impl Session {
 
     // --- Login (RFC 959 section 4.1.1) ---
 
+    /// With `--require-tls`, the refusal of a login on a clear control connection.
+    fn tls_required_for_login(&self) -> Option<Reply> {
+        (self.shared.config.require_tls && !self.stream.is_tls()).then(|| {
+            reply(
+                ReplyCode::NOT_LOGGED_IN,
+                "TLS required: use AUTH TLS before logging in.",
+            )
+        })
+    }
+
     fn user(&mut self, name: Vec<u8>) -> Reply {
+        if let Some(refusal) = self.tls_required_for_login() {
+            return refusal;
+        }
         if let Login::Done(_) = self.login {
             return reply(
                 ReplyCode::BAD_SEQUENCE,
@@ -508,14 +604,32 @@ impl Session {
     }
 
     async fn pass(&mut self, password: &[u8]) -> Reply {
+        if let Some(refusal) = self.tls_required_for_login() {
+            return refusal;
+        }
         let name = match &self.login {
             Login::Pass(name) => name.clone(),
             Login::Done(_) => return reply(ReplyCode::BAD_SEQUENCE, "Already logged in."),
             Login::User => return reply(ReplyCode::BAD_SEQUENCE, "Send USER first."),
         };
+        // One password check at a time per client IP, across all its sessions, so that a
+        // guesser with many connections meets the delay and the ban like one with a single
+        // connection; the ban is checked again once it is this session's turn.
+        let ip = self.peer.ip().to_canonical();
+        let _turn = self.shared.logins.turn(ip).await;
+        if self.shared.logins.is_banned(ip, Instant::now()) {
+            self.closing = true;
+            return reply(
+                ReplyCode::SERVICE_NOT_AVAILABLE,
+                "Too many failed logins; closing.",
+            );
+        }
         match self.authenticate(&name, password).await {
             Some(account) => {
                 tracing::info!(peer = %self.peer, user = %account.name, "logged in");
+                if !auth::is_anonymous_name(&name) {
+                    self.shared.logins.succeeded(self.peer.ip().to_canonical());
+                }
                 let text = if account.read_only {
                     "Logged in (read-only)."
                 } else {
@@ -526,9 +640,23 @@ impl Session {
                 reply(ReplyCode::LOGGED_IN, text)
             }
             None => {
-                tracing::warn!(peer = %self.peer, user = %String::from_utf8_lossy(&name), "login failed");
+                let user = String::from_utf8_lossy(&name).into_owned();
+                tracing::warn!(peer = %self.peer, %user, "login failed");
                 self.login = Login::User;
-                reply(ReplyCode::NOT_LOGGED_IN, "Login incorrect.")
+                match self.shared.logins.failed(ip, Instant::now()) {
+                    limits::Verdict::Delay(delay) => {
+                        tokio::time::sleep(delay).await;
+                        reply(ReplyCode::NOT_LOGGED_IN, "Login incorrect.")
+                    }
+                    limits::Verdict::Banned => {
+                        tracing::warn!(peer = %self.peer, %user, "too many failed logins; address banned");
+                        self.closing = true;
+                        reply(
+                            ReplyCode::SERVICE_NOT_AVAILABLE,
+                            "Too many failed logins; closing.",
+                        )
+                    }
+                }
             }
         }
     }
@@ -537,11 +665,17 @@ impl Session {
         let config = &self.shared.config;
         let name_text = String::from_utf8_lossy(name).into_owned();
         if let Some(user) = config.users.users.get(&name_text) {
-            let user = user.clone();
-            let password = password.to_vec();
-            let checked =
-                tokio::task::spawn_blocking(move || user.verify(&password).then_some(user));
-            let user = checked.await.ok().flatten()?;
+            let cache = &self.shared.credentials;
+            let user = if cache.contains(&name_text, user, password) {
+                user.clone()
+            } else {
+                let (user, owned) = (user.clone(), password.to_vec());
+                let checked =
+                    tokio::task::spawn_blocking(move || user.verify(&owned).then_some(user));
+                let user = checked.await.ok().flatten()?;
+                cache.insert(&name_text, &user, password);
+                user
+            };
             let home = user.home_path().ok()?;
             return Some(Account {
                 name: name_text,
@@ -571,6 +705,90 @@ impl Session {
         self.data = None;
         self.epsv_all = false;
         reply(ReplyCode::SERVICE_READY, "Ready for a new user.")
+    }
+
+    // --- Security (RFC 4217) ---
+
+    /// AUTH TLS: 234, then the TLS handshake on the control connection.
+    async fn auth(&mut self, mechanism: &[u8]) -> std::io::Result<Flow> {
+        let mechanism = String::from_utf8_lossy(mechanism)
+            .trim()
+            .to_ascii_uppercase();
+        let refusal = if self.shared.config.tls.is_none() {
+            Some(reply(
+                ReplyCode::NOT_IMPLEMENTED,
+                "TLS is not configured on this server.",
+            ))
+        } else if self.stream.is_tls() {
+            Some(reply(ReplyCode::BAD_SEQUENCE, "TLS is already on."))
+        } else if !matches!(mechanism.as_str(), "TLS" | "TLS-C" | "SSL" | "TLS-P") {
+            Some(reply(ReplyCode::PARAMETER_NOT_IMPLEMENTED, "Use AUTH TLS."))
+        } else {
+            None
+        };
+        if let Some(refusal) = refusal {
+            self.send(&refusal).await?;
+            return Ok(Flow::Continue);
+        }
+        self.send(&reply(
+            ReplyCode::AUTH_OK,
+            format!("AUTH {mechanism} ok; start the TLS handshake."),
+        ))
+        .await?;
+        let Stream::Plain(tcp) = std::mem::replace(&mut self.stream, Stream::Closed) else {
+            return Ok(Flow::Close);
+        };
+        match tls_handshake(&self.shared, tcp).await {
+            Ok(tls) => {
+                self.stream = tls;
+                // A new security state: PBSZ and PROT must be given again (RFC 4217 section 4).
+                self.pbsz = false;
+                self.prot = ProtLevel::Clear;
+                Ok(Flow::Continue)
+            }
+            Err(error) => {
+                tracing::warn!(peer = %self.peer, %error, "TLS handshake failed");
+                Ok(Flow::Close)
+            }
+        }
+    }
+
+    fn pbsz(&mut self) -> Reply {
+        if !self.stream.is_tls() {
+            return reply(ReplyCode::BAD_SEQUENCE, "PBSZ needs AUTH TLS first.");
+        }
+        self.pbsz = true;
+        reply(ReplyCode::OK, "PBSZ=0")
+    }
+
+    fn prot(&mut self, level: ProtLevel) -> Reply {
+        if !self.stream.is_tls() || !self.pbsz {
+            return reply(
+                ReplyCode::BAD_SEQUENCE,
+                "PROT needs AUTH TLS and PBSZ first.",
+            );
+        }
+        match level {
+            ProtLevel::Clear if self.shared.config.require_tls => reply(
+                ReplyCode(534),
+                "PROT C refused: data must be protected here.",
+            ),
+            ProtLevel::Clear | ProtLevel::Private => {
+                self.prot = level;
+                reply(
+                    ReplyCode::OK,
+                    if level == ProtLevel::Private {
+                        "PROT now Private."
+                    } else {
+                        "PROT now Clear."
+                    },
+                )
+            }
+            ProtLevel::Safe | ProtLevel::Confidential => reply(
+                ReplyCode(536),
+                "PROT level not supported by TLS; use C or P.",
+            ),
+        }
     }
 
     // --- Paths ---
@@ -699,6 +917,16 @@ impl Session {
 
     // --- Transfers ---
 
+    /// With `--require-tls`, the refusal of a transfer on a clear data connection.
+    fn data_protection_refusal(&self) -> Option<Reply> {
+        (self.shared.config.require_tls && self.prot != ProtLevel::Private).then(|| {
+            reply(
+                ReplyCode(521),
+                "Data connections must be protected: use PBSZ 0 and PROT P.",
+            )
+        })
+    }
+
     fn start_transfer(&mut self, work: Work, verb: &'static str, name: String) -> Option<Reply> {
         let Some(setup) = self.data.take() else {
             return Some(reply(
@@ -706,13 +934,34 @@ impl Session {
                 "Use PORT, PASV or EPSV first.",
             ));
         };
-        let peer_ip = self.peer.ip().to_canonical();
-        let timeout = self.shared.config.data_timeout;
-        self.running = Some(transfer::start(setup, peer_ip, timeout, work, verb, name));
+        let config = &self.shared.config;
+        let tls = match (self.prot, &config.tls) {
+            (ProtLevel::Private, Some(tls)) => Some(DataTls {
+                config: Arc::clone(if matches!(work, Work::Receive { .. }) {
+                    &tls.upload_config
+                } else {
+                    &tls.data_config
+                }),
+                require_reuse: config.require_tls_session_reuse,
+            }),
+            _ => None,
+        };
+        self.running = Some(transfer::start(Plan {
+            setup,
+            peer_ip: self.peer.ip().to_canonical(),
+            timeout: config.data_timeout,
+            tls,
+            work,
+            verb,
+            name,
+        }));
         None
     }
 
     async fn retr(&mut self, account: &Account, input: &[u8], offset: u64) -> Option<Reply> {
+        if let Some(refusal) = self.data_protection_refusal() {
+            return Some(refusal);
+        }
         let (view, full) = match self.resolve(account, input) {
             Ok(paths) => paths,
             Err(answer) => return Some(answer),
@@ -737,6 +986,9 @@ impl Session {
         mode: WriteMode,
         verb: &'static str,
     ) -> Option<Reply> {
+        if let Some(refusal) = self.data_protection_refusal() {
+            return Some(refusal);
+        }
         let (_, full) = match self.resolve(account, input) {
             Ok(paths) => paths,
             Err(answer) => return Some(answer),
@@ -772,6 +1024,9 @@ impl Session {
         input: Option<&[u8]>,
         format: ListFormat,
     ) -> Option<Reply> {
+        if let Some(refusal) = self.data_protection_refusal() {
+            return Some(refusal);
+        }
         let (_, full) = match self.resolve(account, input.unwrap_or(b"")) {
             Ok(paths) => paths,
             Err(answer) => return Some(answer),
@@ -793,6 +1048,18 @@ impl Session {
                 return Some(reply(ReplyCode::FILE_UNAVAILABLE, "Not a folder."));
             }
             Ok(entry) => ListSource::Entries(vec![entry]),
+            // `LIST *.txt`, `NLST a?c`: a pattern in the last name, matched against its folder.
+            Err(error)
+                if error.kind() == ErrorKind::NotFound
+                    && !matches!(format, ListFormat::Machine { .. })
+                    && full.file_name().is_some_and(transfer::is_glob) =>
+            {
+                let pattern = full.file_name().unwrap_or_default().to_vec();
+                match storage.list(&full.parent()).await {
+                    Ok(stream) => ListSource::Matching(stream, pattern),
+                    Err(error) => return Some(storage_reply(&error)),
+                }
+            }
             Err(error) => return Some(storage_reply(&error)),
         };
         let work = Work::List {
@@ -819,6 +1086,10 @@ impl Session {
                 };
                 let text = format!("Opening {mode} mode data connection for {}.", running.name);
                 self.send(&reply(ReplyCode::FILE_STATUS_OK, text)).await
+            }
+            Some(Event::UploadEnded(answer)) => {
+                let _ = answer.send(self.control_alive());
+                Ok(())
             }
             Some(Event::Done(result)) => {
                 let Some(running) = self.running.take() else {
@@ -862,6 +1133,10 @@ impl Session {
                 "Connection closed; transfer aborted.",
             ),
             Err(Failure::Cancelled) => reply(ReplyCode::TRANSFER_ABORTED, "Transfer aborted."),
+            Err(Failure::Tls(reason)) => reply(
+                ReplyCode(522),
+                format!("TLS on the data connection failed: {reason}."),
+            ),
             Err(Failure::Storage(error)) => storage_reply(&error),
         }
     }
@@ -920,6 +1195,9 @@ impl Session {
             Ok(entry) if entry.kind == EntryKind::Dir => {
                 reply(ReplyCode::FILE_UNAVAILABLE, "Not a plain file.")
             }
+            Ok(entry) if self.transfer_type == TransferType::Ascii => {
+                self.ascii_size(account, input, entry.size).await
+            }
             Ok(entry) => reply(ReplyCode::FILE_STATUS, entry.size.to_string()),
             Err(answer) => {
                 // An interrupted upload reports the bytes it kept, so clients can resume it.
@@ -931,6 +1209,38 @@ impl Session {
                 answer
             }
         }
+    }
+
+    /// SIZE in ASCII mode is the number of bytes a RETR would send (RFC 3659 section 4), which
+    /// means reading the file; beyond [`MAX_ASCII_SIZE_SCAN`] bytes the answer is 550.
+    async fn ascii_size(&self, account: &Account, input: &[u8], size: u64) -> Reply {
+        if size > MAX_ASCII_SIZE_SCAN {
+            return reply(
+                ReplyCode::FILE_UNAVAILABLE,
+                "SIZE in ASCII mode is refused for large files; use TYPE I.",
+            );
+        }
+        let Ok((_, full)) = self.resolve(account, input) else {
+            return reply(ReplyCode::FILE_UNAVAILABLE, "No such file.");
+        };
+        let mut download = match self.shared.storage.read(&full, 0).await {
+            Ok(download) => download,
+            Err(error) => return storage_reply(&error),
+        };
+        let (mut buffer, mut last, mut total) = (vec![0u8; 64 * 1024], 0u8, 0u64);
+        loop {
+            match download.read(&mut buffer).await {
+                Ok(0) => break,
+                Ok(n) => {
+                    for &byte in &buffer[..n] {
+                        total += if byte == b'\n' && last != b'\r' { 2 } else { 1 };
+                        last = byte;
+                    }
+                }
+                Err(error) => return storage_reply(&error.into()),
+            }
+        }
+        reply(ReplyCode::FILE_STATUS, total.to_string())
     }
 
     async fn mdtm(&self, account: &Account, input: &[u8]) -> Reply {
@@ -995,33 +1305,46 @@ impl Session {
         }
     }
 
+    /// STAT without an argument: the session's status.
+    fn status(&self) -> Reply {
+        let login = match &self.login {
+            Login::Done(account) => format!("Logged in as {}", account.name),
+            _ => "Not logged in".to_string(),
+        };
+        let mut lines = vec![
+            "Ferry FTP server status:".to_string(),
+            format!("Connected from {}", self.peer.ip()),
+            login,
+            format!(
+                "TYPE: {}, STRUcture: File, MODE: Stream",
+                if self.transfer_type == TransferType::Ascii {
+                    "ASCII"
+                } else {
+                    "BINARY"
+                }
+            ),
+            format!(
+                "Control connection: {}",
+                if self.stream.is_tls() { "TLS" } else { "clear" }
+            ),
+        ];
+        if let Some(running) = &self.running {
+            lines.push(format!(
+                "{} {}: {} bytes transferred",
+                running.verb,
+                running.name,
+                running.bytes.load(Ordering::Relaxed)
+            ));
+        } else {
+            lines.push("No data connection".into());
+        }
+        lines.push("End of status".into());
+        Reply::multi(ReplyCode::SYSTEM_STATUS, lines)
+    }
+
     async fn stat(&self, account: &Account, input: Option<&[u8]>) -> Reply {
         let Some(input) = input else {
-            let mut lines = vec![
-                "Ferry FTP server status:".to_string(),
-                format!("Connected from {}", self.peer.ip()),
-                format!("Logged in as {}", account.name),
-                format!(
-                    "TYPE: {}, STRUcture: File, MODE: Stream",
-                    if self.transfer_type == TransferType::Ascii {
-                        "ASCII"
-                    } else {
-                        "BINARY"
-                    }
-                ),
-            ];
-            if let Some(running) = &self.running {
-                lines.push(format!(
-                    "{} {}: {} bytes transferred",
-                    running.verb,
-                    running.name,
-                    running.bytes.load(Ordering::Relaxed)
-                ));
-            } else {
-                lines.push("No data connection".into());
-            }
-            lines.push("End of status".into());
-            return Reply::multi(ReplyCode::SYSTEM_STATUS, lines);
+            return self.status();
         };
         let full = match self.resolve(account, input) {
             Ok((_, full)) => full,
@@ -1040,7 +1363,12 @@ impl Session {
                     lines.push(list_line(&entry, now));
                 }
             }
-            Ok(entry) => lines.push(list_line(&entry, now)),
+            Ok(entry) => {
+                // A file's status is 213, a folder's 212 (RFC 959 section 4.2).
+                lines.push(list_line(&entry, now));
+                lines.push("End of status".into());
+                return Reply::multi(ReplyCode::FILE_STATUS, lines);
+            }
             Err(error) => return storage_reply(&error),
         }
         lines.push("End of status".into());
@@ -1107,6 +1435,54 @@ enum Op {
     MakeDir,
 }
 
+/// Waits for control-connection bytes and appends them to `lines`; `Ok(0)` when the client has
+/// closed. A plain connection holds no buffer while it waits: readiness first, then
+/// non-blocking reads into the stack until the socket is empty. Reading until WouldBlock also
+/// reads past a TCP urgent mark (ABOR sent as urgent data with SO_OOBINLINE set), where a
+/// single read stops short.
+async fn read_some(
+    stream: &mut Stream,
+    lines: &mut LineBuffer,
+    tls_buffer: &mut Vec<u8>,
+) -> std::io::Result<usize> {
+    match stream {
+        Stream::Plain(tcp) => loop {
+            tcp.readable().await?;
+            match read_available(tcp, lines) {
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+                result => return result,
+            }
+        },
+        Stream::Tls(tls) => {
+            if tls_buffer.is_empty() {
+                tls_buffer.resize(READ_CHUNK, 0);
+            }
+            let read = tls.read(tls_buffer).await?;
+            lines.extend(&tls_buffer[..read]);
+            Ok(read)
+        }
+        Stream::Closed => Err(std::io::ErrorKind::NotConnected.into()),
+    }
+}
+
+/// Non-blocking reads until the socket is empty (or a few chunks, to stay fair to others).
+fn read_available(tcp: &TcpStream, lines: &mut LineBuffer) -> std::io::Result<usize> {
+    let mut buffer = [0u8; READ_CHUNK];
+    let mut total = 0;
+    for _ in 0..8 {
+        match tcp.try_read(&mut buffer) {
+            Ok(0) => return Ok(total),
+            Ok(read) => {
+                lines.extend(&buffer[..read]);
+                total += read;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock && total > 0 => return Ok(total),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(total)
+}
+
 async fn next_event(running: &mut Option<Running>) -> Option<Event> {
     match running {
         Some(running) => running.events.recv().await,
@@ -1120,8 +1496,11 @@ fn list_line(entry: &Entry, now: i64) -> String {
     String::from_utf8_lossy(&out).trim_end().to_string()
 }
 
-fn feat() -> Reply {
+fn feat(tls: bool) -> Reply {
     let mut lines = vec!["Extensions supported:".to_string()];
+    if tls {
+        lines.extend(["AUTH TLS", "AUTH SSL", "PBSZ", "PROT"].map(String::from));
+    }
     lines.extend(FEATURES.iter().map(|f| (*f).to_string()));
     lines.push("End".into());
     Reply::multi(ReplyCode::SYSTEM_STATUS, lines)

@@ -16,13 +16,18 @@ use ferry_proto::listing::{self, Entry};
 use ferry_storage::{Download, ListStream, StorageError, Upload};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
+use rustls::HandshakeKind;
+
 use crate::data::{self, DataSetup};
+use crate::stream::Stream;
 
 /// Size of the buffers that move file data.
 const BUFFER_SIZE: usize = 256 * 1024;
+/// Most bytes one sendfile(2) call may move.
+const SENDFILE_CHUNK: usize = 4 * 1024 * 1024;
 /// Listing bytes gathered before a write to the data connection.
 const LISTING_FLUSH: usize = 64 * 1024;
 
@@ -48,6 +53,8 @@ pub(crate) enum ListSource {
     Stream(ListStream),
     /// Entries already known (LIST of a single file).
     Entries(Vec<Entry>),
+    /// A folder's entries whose names match a glob pattern (`*` and `?`).
+    Matching(ListStream, Vec<u8>),
 }
 
 /// How a listing is written.
@@ -69,6 +76,10 @@ pub(crate) enum ListFormat {
 pub(crate) enum Event {
     /// The data connection is open.
     Connected,
+    /// An upload reached a clean end of stream; may it be committed? The session answers
+    /// false when the control connection is gone too: a client that vanished mid-upload (its
+    /// process killed closes both connections) must not leave a truncated file.
+    UploadEnded(oneshot::Sender<bool>),
     /// The transfer ended.
     Done(Result<(), Failure>),
 }
@@ -85,6 +96,9 @@ pub(crate) enum Failure {
     /// The storage failed: its kind's reply.
     #[error("storage: {0}")]
     Storage(StorageError),
+    /// TLS on the data connection failed or did not resume the session: 522.
+    #[error("data connection TLS: {0}")]
+    Tls(String),
     /// ABOR or shutdown.
     #[error("cancelled")]
     Cancelled,
@@ -101,31 +115,37 @@ pub(crate) struct Running {
     pub(crate) verb: &'static str,
 }
 
+/// TLS for a data connection (after `PROT P`).
+#[derive(Debug, Clone)]
+pub(crate) struct DataTls {
+    /// The configuration the control connection used, so the session can be resumed.
+    pub(crate) config: Arc<rustls::ServerConfig>,
+    /// Refuse data connections that do not resume the control connection's session.
+    pub(crate) require_reuse: bool,
+}
+
+/// Everything a transfer task needs.
+#[derive(Debug)]
+pub(crate) struct Plan {
+    pub(crate) setup: DataSetup,
+    pub(crate) peer_ip: IpAddr,
+    pub(crate) timeout: Duration,
+    pub(crate) tls: Option<DataTls>,
+    pub(crate) work: Work,
+    pub(crate) verb: &'static str,
+    pub(crate) name: String,
+}
+
 /// Starts a transfer task.
-pub(crate) fn start(
-    setup: DataSetup,
-    peer_ip: IpAddr,
-    timeout: Duration,
-    work: Work,
-    verb: &'static str,
-    name: String,
-) -> Running {
+pub(crate) fn start(plan: Plan) -> Running {
     let (sender, events) = mpsc::channel(2);
     let cancel = CancellationToken::new();
     let bytes = Arc::new(AtomicU64::new(0));
     let task_cancel = cancel.clone();
     let task_bytes = Arc::clone(&bytes);
+    let (verb, name) = (plan.verb, plan.name.clone());
     tokio::spawn(async move {
-        let result = transfer(
-            setup,
-            peer_ip,
-            timeout,
-            work,
-            &sender,
-            &task_bytes,
-            &task_cancel,
-        )
-        .await;
+        let result = transfer(plan, &sender, &task_bytes, &task_cancel).await;
         let _ = sender.send(Event::Done(result)).await;
     });
     Running {
@@ -139,23 +159,39 @@ pub(crate) fn start(
 }
 
 async fn transfer(
-    setup: DataSetup,
-    peer_ip: IpAddr,
-    timeout: Duration,
-    work: Work,
+    plan: Plan,
     events: &mpsc::Sender<Event>,
     bytes: &AtomicU64,
     cancel: &CancellationToken,
 ) -> Result<(), Failure> {
+    let Plan {
+        setup,
+        peer_ip,
+        timeout,
+        tls,
+        work,
+        ..
+    } = plan;
+    let opened = async {
+        let tcp = data::connect(setup, peer_ip, timeout)
+            .await
+            .map_err(Failure::Connect)?;
+        // 150 goes out once TCP is connected and before any TLS handshake: clients such as
+        // Python's ftplib start the handshake only after they have read it.
+        let _ = events.send(Event::Connected).await;
+        match tls {
+            None => Ok(Stream::Plain(tcp)),
+            Some(tls) => handshake(tcp, tls, timeout).await,
+        }
+    };
     let mut stream = tokio::select! {
         () = cancel.cancelled() => return Err(Failure::Cancelled),
-        stream = data::connect(setup, peer_ip, timeout) => stream.map_err(Failure::Connect)?,
+        stream = opened => stream?,
     };
-    let _ = events.send(Event::Connected).await;
     let sent = match work {
         // An upload stops by itself on cancel, so that its partial is flushed before we answer.
         Work::Receive { upload, ascii } => {
-            return receive_file(upload, ascii, stream, bytes, cancel).await;
+            return receive_file(upload, ascii, stream, events, bytes, cancel).await;
         }
         Work::Send { download, ascii } => {
             tokio::select! {
@@ -175,15 +211,36 @@ async fn transfer(
         }
     };
     sent?;
+    // For TLS this sends close_notify, which tells the client the data is complete.
     stream.shutdown().await.map_err(Failure::Network)
+}
+
+/// The server side of a TLS handshake on a data connection (RFC 4217 section 7).
+async fn handshake(tcp: TcpStream, tls: DataTls, timeout: Duration) -> Result<Stream, Failure> {
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls.config);
+    let stream = tokio::time::timeout(timeout, acceptor.accept(tcp))
+        .await
+        .map_err(|_| Failure::Tls("handshake timed out".into()))?
+        .map_err(|e| Failure::Tls(e.to_string()))?;
+    if tls.require_reuse && stream.get_ref().1.handshake_kind() != Some(HandshakeKind::Resumed) {
+        return Err(Failure::Tls("session reuse required".into()));
+    }
+    Ok(Stream::Tls(Box::new(stream)))
 }
 
 async fn send_file(
     mut download: Download,
     ascii: bool,
-    stream: &mut TcpStream,
+    stream: &mut Stream,
     bytes: &AtomicU64,
 ) -> Result<(), Failure> {
+    let offset = download.offset;
+    if !ascii
+        && let Stream::Plain(tcp) = stream
+        && let Some(file) = download.local_file()
+    {
+        return send_zero_copy(file, offset, tcp, bytes).await;
+    }
     let mut buffer = vec![0u8; BUFFER_SIZE];
     let mut converted = Vec::new();
     let mut last = 0u8;
@@ -207,10 +264,39 @@ async fn send_file(
     }
 }
 
+/// Sends a local file with sendfile(2): the kernel moves pages from the page cache to the
+/// socket without copying them through user space. Driven by socket readiness, so a slow client
+/// parks the task instead of a thread. (A read from a cold disk does block a worker thread for
+/// that read, as it does in vsftpd's process.)
+async fn send_zero_copy(
+    file: &tokio::fs::File,
+    mut offset: u64,
+    tcp: &TcpStream,
+    bytes: &AtomicU64,
+) -> Result<(), Failure> {
+    use std::os::fd::AsFd;
+    loop {
+        tcp.writable().await.map_err(Failure::Network)?;
+        let sent = tcp.try_io(tokio::io::Interest::WRITABLE, || {
+            rustix::fs::sendfile(tcp.as_fd(), file.as_fd(), Some(&mut offset), SENDFILE_CHUNK)
+                .map_err(io::Error::from)
+        });
+        match sent {
+            Ok(0) => return Ok(()),
+            Ok(sent) => {
+                bytes.fetch_add(sent as u64, Ordering::Relaxed);
+            }
+            Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
+            Err(error) => return Err(Failure::Network(error)),
+        }
+    }
+}
+
 async fn receive_file(
     mut upload: Upload,
     ascii: bool,
-    mut stream: TcpStream,
+    mut stream: Stream,
+    events: &mpsc::Sender<Event>,
     bytes: &AtomicU64,
     cancel: &CancellationToken,
 ) -> Result<(), Failure> {
@@ -239,11 +325,27 @@ async fn receive_file(
             break Err(Failure::Storage(error.into()));
         }
     };
+    let outcome = match outcome {
+        Ok(()) => {
+            let (answer, verdict) = oneshot::channel();
+            let _ = events.send(Event::UploadEnded(answer)).await;
+            match verdict.await {
+                Ok(true) => Ok(()),
+                _ => Err(Failure::Network(io::Error::new(
+                    io::ErrorKind::ConnectionAborted,
+                    "the control connection closed with the upload",
+                ))),
+            }
+        }
+        Err(failure) => Err(failure),
+    };
     if let Err(failure) = outcome {
         // Keep what arrived (flushed) for a resume; never publish it.
         let _ = upload.abort().await;
         return Err(failure);
     }
+    // Answer the client's close_notify with ours: ftplib waits for it (ssl unwrap).
+    let _ = stream.shutdown().await;
     if pending_cr {
         upload
             .write_all(b"\r")
@@ -257,7 +359,7 @@ async fn send_listing(
     source: ListSource,
     format: &ListFormat,
     now: i64,
-    stream: &mut TcpStream,
+    stream: &mut Stream,
     bytes: &AtomicU64,
 ) -> Result<(), Failure> {
     let mut out = Vec::with_capacity(LISTING_FLUSH + 1024);
@@ -277,24 +379,73 @@ async fn send_listing(
             out.extend_from_slice(b"\r\n");
         }
     };
-    match source {
-        ListSource::Entries(entries) => entries.iter().for_each(|e| write_entry(e, &mut out)),
-        ListSource::Stream(mut entries) => {
-            while let Some(entry) = entries.next().await {
-                // An entry that vanished while listing is skipped, not fatal.
-                let Ok(entry) = entry else { continue };
-                write_entry(&entry, &mut out);
-                if out.len() >= LISTING_FLUSH {
-                    stream.write_all(&out).await.map_err(Failure::Network)?;
-                    bytes.fetch_add(out.len() as u64, Ordering::Relaxed);
-                    out.clear();
-                }
+    let (mut entries, pattern) = match source {
+        ListSource::Entries(entries) => {
+            entries.iter().for_each(|e| write_entry(e, &mut out));
+            (None, None)
+        }
+        ListSource::Stream(entries) => (Some(entries), None),
+        ListSource::Matching(entries, pattern) => (Some(entries), Some(pattern)),
+    };
+    if let Some(entries) = &mut entries {
+        while let Some(entry) = entries.next().await {
+            // An entry that vanished while listing is skipped, not fatal.
+            let Ok(entry) = entry else { continue };
+            if pattern
+                .as_deref()
+                .is_some_and(|p| !glob_match(p, &entry.name))
+            {
+                continue;
+            }
+            write_entry(&entry, &mut out);
+            if out.len() >= LISTING_FLUSH {
+                stream.write_all(&out).await.map_err(Failure::Network)?;
+                bytes.fetch_add(out.len() as u64, Ordering::Relaxed);
+                out.clear();
             }
         }
     }
     stream.write_all(&out).await.map_err(Failure::Network)?;
     bytes.fetch_add(out.len() as u64, Ordering::Relaxed);
     Ok(())
+}
+
+/// True when a name holds glob characters.
+pub(crate) fn is_glob(name: &[u8]) -> bool {
+    name.iter().any(|&b| b == b'*' || b == b'?')
+}
+
+/// Matches `name` against a pattern of `*` (any run) and `?` (any one byte), in
+/// O(len(pattern) x len(name)) time at worst and no allocation, so hostile patterns such as
+/// `*a*a*a*a*b` cost microseconds. As in a shell, wildcards do not match a leading dot.
+pub(crate) fn glob_match(pattern: &[u8], name: &[u8]) -> bool {
+    if name.first() == Some(&b'.') && pattern.first() != Some(&b'.') {
+        return false;
+    }
+    let (mut p, mut n) = (0, 0);
+    // Where the last `*` was, and the name position it is trying to cover up to.
+    let mut star: Option<(usize, usize)> = None;
+    while n < name.len() {
+        match pattern.get(p) {
+            Some(b'*') => {
+                star = Some((p, n));
+                p += 1;
+            }
+            Some(&c) if c == b'?' || c == name[n] => {
+                p += 1;
+                n += 1;
+            }
+            _ => match star {
+                Some((star_p, star_n)) => {
+                    p = star_p + 1;
+                    n = star_n + 1;
+                    star = Some((star_p, star_n + 1));
+                }
+                None => return false,
+            },
+        }
+    }
+    pattern[p.min(pattern.len())..].iter().all(|&c| c == b'*')
 }
 
 /// Appends `input` to `out` with each LF not preceded by CR turned into CRLF; `last` is the byte
@@ -348,6 +499,26 @@ mod tests {
             out.push(b'\r');
         }
         out
+    }
+
+    #[test]
+    fn globs() {
+        assert!(glob_match(b"*.txt", b"a.txt"));
+        assert!(!glob_match(b"*.txt", b"a.txt.bak"));
+        assert!(glob_match(b"a?c", b"abc"));
+        assert!(!glob_match(b"a?c", b"ac"));
+        assert!(glob_match(b"*", b"x"));
+        assert!(!glob_match(b"*", b".hidden"));
+        assert!(glob_match(b".*", b".hidden"));
+        assert!(glob_match(b"a*b*c", b"aXXbYYc"));
+        assert!(!glob_match(b"a*b*c", b"aXXbYY"));
+        // A pathological pattern against a long name stays fast (no exponential backtracking).
+        let name = vec![b'a'; 255];
+        let mut pattern = b"*a".repeat(100);
+        pattern.push(b'b');
+        let start = std::time::Instant::now();
+        assert!(!glob_match(&pattern, &name));
+        assert!(start.elapsed() < std::time::Duration::from_secs(1));
     }
 
     #[test]

@@ -214,3 +214,166 @@ fn bad_root_is_a_clear_error() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("/nonexistent/folder"), "{stderr}");
 }
+
+fn connect(port: u16) -> Client {
+    Client::connect(format!("127.0.0.1:{port}").parse().unwrap())
+}
+
+/// Waits (bounded) for the process to exit.
+fn wait_exit(child: &mut std::process::Child) -> std::process::ExitStatus {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(Instant::now() < deadline, "ferryd did not exit");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn sigterm_lets_a_running_transfer_finish_then_says_421() {
+    use std::io::Read;
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = common::random_bytes(8 * 1024 * 1024, 11);
+    std::fs::write(dir.path().join("big.bin"), &bytes).unwrap();
+    let (mut child, lines) = start(
+        &["--bind", "127.0.0.1:0", "--shutdown-grace", "20"],
+        dir.path(),
+    );
+    let port = listening_port(&lines);
+    let mut idle = connect(port);
+    idle.login("anonymous", "x");
+    let mut busy = connect(port);
+    busy.login("anonymous", "x");
+    let mut data = busy.passive();
+    busy.expect("RETR big.bin", 150);
+    let mut first = vec![0u8; 64 * 1024];
+    data.read_exact(&mut first).unwrap();
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    // The idle session is told at once.
+    assert_eq!(idle.read_reply().code.0, 421);
+    // The running download completes, then 226, then 421.
+    let mut rest = Vec::new();
+    data.read_to_end(&mut rest).unwrap();
+    first.extend_from_slice(&rest);
+    common::assert_bytes(&first, &bytes);
+    assert_eq!(busy.read_reply().code.0, 226);
+    assert_eq!(busy.read_reply().code.0, 421);
+    assert!(wait_exit(&mut child).success());
+}
+
+#[test]
+fn sigterm_cuts_a_stalled_transfer_after_the_grace_period() {
+    use std::io::Read;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("big.bin"),
+        common::random_bytes(64 * 1024 * 1024, 12),
+    )
+    .unwrap();
+    let (mut child, lines) = start(
+        &["--bind", "127.0.0.1:0", "--shutdown-grace", "1"],
+        dir.path(),
+    );
+    let port = listening_port(&lines);
+    let mut busy = connect(port);
+    busy.login("anonymous", "x");
+    let mut data = busy.passive();
+    busy.expect("RETR big.bin", 150);
+    let mut first = vec![0u8; 64 * 1024];
+    data.read_exact(&mut first).unwrap();
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    // We stop reading; after the grace period the transfer is cut.
+    assert_eq!(busy.read_reply().code.0, 426);
+    assert_eq!(busy.read_reply().code.0, 421);
+    assert!(wait_exit(&mut child).success());
+    drop(data);
+}
+
+#[test]
+fn kill_9_mid_upload_leaves_nothing_visible_and_the_upload_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = common::random_bytes(3_000_000, 13);
+    let (mut child, lines) = start(&["--bind", "127.0.0.1:0"], dir.path());
+    let port = listening_port(&lines);
+    let mut client = connect(port);
+    client.login("anonymous", "x");
+    let mut data = client.passive();
+    client.expect("STOR precious.bin", 150);
+    data.write_all(&bytes[..1_000_000]).unwrap();
+    // Wait until the server has written what it received.
+    let partial = dir.path().join(".ferry-partial.precious.bin");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::fs::metadata(&partial).map_or(0, |m| m.len()) < 1_000_000 {
+        assert!(Instant::now() < deadline, "partial never grew");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    drop((client, data));
+    assert!(!dir.path().join("precious.bin").exists());
+    // Restart on the same folder: nothing corrupt is visible, and the client resumes.
+    let (mut child, lines) = start(&["--bind", "127.0.0.1:0"], dir.path());
+    let mut client = connect(listening_port(&lines));
+    client.login("anonymous", "x");
+    assert_eq!(client.download("NLST"), b"");
+    let kept: usize = client
+        .expect("SIZE precious.bin", 213)
+        .text()
+        .parse()
+        .unwrap();
+    assert_eq!(kept, 1_000_000);
+    client.expect(&format!("REST {kept}"), 350);
+    assert_eq!(
+        client.upload("STOR precious.bin", &bytes[kept..]).code.0,
+        226
+    );
+    common::assert_bytes(
+        &std::fs::read(dir.path().join("precious.bin")).unwrap(),
+        &bytes,
+    );
+    assert!(terminate(&mut child).success());
+}
+
+#[test]
+fn stale_partials_are_removed_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("sub")).unwrap();
+    let old = dir.path().join("sub/.ferry-partial.old.bin");
+    let fresh = dir.path().join(".ferry-partial.fresh.bin");
+    std::fs::write(&old, b"old").unwrap();
+    std::fs::write(&fresh, b"fresh").unwrap();
+    let a_day_ago = std::time::SystemTime::now() - Duration::from_secs(86_400);
+    std::fs::File::options()
+        .write(true)
+        .open(&old)
+        .unwrap()
+        .set_times(std::fs::FileTimes::new().set_modified(a_day_ago))
+        .unwrap();
+    let (mut child, _) = start(
+        &["--bind", "127.0.0.1:0", "--partial-max-age", "3600"],
+        dir.path(),
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while old.exists() {
+        assert!(Instant::now() < deadline, "stale partial not removed");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(fresh.exists());
+    assert!(terminate(&mut child).success());
+}

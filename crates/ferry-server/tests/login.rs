@@ -12,6 +12,7 @@ fn config_with_users(dir: &std::path::Path, anonymous: Anonymous) -> Config {
     std::fs::write(dir.join("top.txt"), b"top").unwrap();
     let mut config = Config::for_folder(dir);
     config.anonymous = anonymous;
+    config.login_failure_delay = std::time::Duration::from_millis(10);
     config.users.users.insert(
         "alice".into(),
         User::new(b"wonder", "alice".into(), false).unwrap(),

@@ -6,12 +6,19 @@
 //! the bytes visible under the target's name; an upload that is dropped or aborted keeps its
 //! partial so that the client can resume it with REST+STOR or APPE.
 //!
+//! With the cargo feature `s3`, [`S3Storage`] serves a bucket (or a prefix of one) through
+//! Apache OpenDAL. Its differences from a folder are written on [`S3Storage`]: folders are
+//! prefixes, rename is copy then delete, an interrupted upload is discarded rather than kept.
+//!
 //! This crate does NOT speak FTP and does not know about users or permissions: the server maps
 //! each [`ErrorKind`] to a reply and decides who may do what. Backends are chosen at start
-//! ([`Storage`] is an enum: the local folder now, S3 later).
+//! ([`Storage`] is an enum: a local folder, or S3 with the `s3` feature).
 
 mod error;
 mod local;
+#[cfg(feature = "s3")]
+mod s3;
+mod s3_config;
 
 use std::io;
 use std::pin::Pin;
@@ -21,6 +28,9 @@ pub use error::{ErrorKind, StorageError};
 pub use ferry_proto::VirtualPath;
 pub use ferry_proto::listing::{Entry, EntryKind};
 pub use local::{LocalStorage, PARTIAL_PREFIX};
+#[cfg(feature = "s3")]
+pub use s3::S3Storage;
+pub use s3_config::S3Config;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 /// A result with a [`StorageError`].
@@ -45,13 +55,28 @@ pub enum WriteMode {
 pub enum Storage {
     /// A folder on the local disk.
     Local(LocalStorage),
+    /// A bucket (or a prefix of one) on an S3-compatible object store.
+    #[cfg(feature = "s3")]
+    S3(S3Storage),
 }
 
 impl Storage {
+    /// Checks that the backend answers (a request to the bucket on S3; nothing for a folder,
+    /// which was opened already).
+    pub async fn check(&self) -> Result<()> {
+        match self {
+            Storage::Local(_) => Ok(()),
+            #[cfg(feature = "s3")]
+            Storage::S3(s3) => s3.check().await,
+        }
+    }
+
     /// Facts about one path.
     pub async fn stat(&self, path: &VirtualPath) -> Result<Entry> {
         match self {
             Storage::Local(local) => local.stat(path).await,
+            #[cfg(feature = "s3")]
+            Storage::S3(s3) => s3.stat(path).await,
         }
     }
 
@@ -59,20 +84,27 @@ impl Storage {
     pub async fn list(&self, path: &VirtualPath) -> Result<ListStream> {
         match self {
             Storage::Local(local) => local.list(path).await,
+            #[cfg(feature = "s3")]
+            Storage::S3(s3) => s3.list(path).await,
         }
     }
 
-    /// The size of an interrupted upload to `path` that can be resumed, if there is one.
+    /// The size of an interrupted upload to `path` that can be resumed, if there is one (always
+    /// `None` on S3, which discards interrupted uploads).
     pub async fn partial_size(&self, path: &VirtualPath) -> Result<Option<u64>> {
         match self {
             Storage::Local(local) => local.partial_size(path).await,
+            #[cfg(feature = "s3")]
+            Storage::S3(s3) => s3.partial_size(path).await,
         }
     }
 
-    /// Opens a file for reading from `offset`.
+    /// Opens a file for reading from `offset` (on S3, ranged reads from there).
     pub async fn read(&self, path: &VirtualPath, offset: u64) -> Result<Download> {
         match self {
             Storage::Local(local) => local.read(path, offset).await,
+            #[cfg(feature = "s3")]
+            Storage::S3(s3) => s3.read(path, offset).await,
         }
     }
 
@@ -80,6 +112,8 @@ impl Storage {
     pub async fn write(&self, path: &VirtualPath, mode: WriteMode) -> Result<Upload> {
         match self {
             Storage::Local(local) => local.write(path, mode).await,
+            #[cfg(feature = "s3")]
+            Storage::S3(s3) => s3.write(path, mode).await,
         }
     }
 
@@ -87,6 +121,8 @@ impl Storage {
     pub async fn remove_file(&self, path: &VirtualPath) -> Result<()> {
         match self {
             Storage::Local(local) => local.remove_file(path).await,
+            #[cfg(feature = "s3")]
+            Storage::S3(s3) => s3.remove_file(path).await,
         }
     }
 
@@ -94,6 +130,8 @@ impl Storage {
     pub async fn create_dir(&self, path: &VirtualPath) -> Result<()> {
         match self {
             Storage::Local(local) => local.create_dir(path).await,
+            #[cfg(feature = "s3")]
+            Storage::S3(s3) => s3.create_dir(path).await,
         }
     }
 
@@ -101,20 +139,39 @@ impl Storage {
     pub async fn remove_dir(&self, path: &VirtualPath) -> Result<()> {
         match self {
             Storage::Local(local) => local.remove_dir(path).await,
+            #[cfg(feature = "s3")]
+            Storage::S3(s3) => s3.remove_dir(path).await,
         }
     }
 
-    /// Renames a file or folder, replacing a file at `to`.
+    /// Renames a file or folder, replacing a file at `to`. On S3 this is copy then delete: not
+    /// atomic, and a folder is copied key by key.
     pub async fn rename(&self, from: &VirtualPath, to: &VirtualPath) -> Result<()> {
         match self {
             Storage::Local(local) => local.rename(from, to).await,
+            #[cfg(feature = "s3")]
+            Storage::S3(s3) => s3.rename(from, to).await,
         }
     }
 
-    /// Sets a file's modification time (seconds since the Unix epoch).
+    /// Deletes partial uploads older than `max_age` (left by crashes or abandoned resumes);
+    /// returns how many. Newer ones stay so that their clients can resume them. S3 keeps no
+    /// partial objects (0); a bucket lifecycle rule aborts stale multipart uploads.
+    pub async fn remove_stale_partials(&self, max_age: std::time::Duration) -> Result<usize> {
+        match self {
+            Storage::Local(local) => local.remove_stale_partials(max_age).await,
+            #[cfg(feature = "s3")]
+            Storage::S3(_) => Ok(0),
+        }
+    }
+
+    /// Sets a file's modification time (seconds since the Unix epoch). S3 answers
+    /// [`ErrorKind::Unsupported`]: an object's time is when it was written.
     pub async fn set_modified(&self, path: &VirtualPath, secs: i64) -> Result<()> {
         match self {
             Storage::Local(local) => local.set_modified(path, secs).await,
+            #[cfg(feature = "s3")]
+            Storage::S3(s3) => s3.set_modified(path, secs).await,
         }
     }
 }
@@ -137,12 +194,16 @@ impl ListStream {
 pub struct Download {
     /// The file's total size (not counting the offset).
     pub size: u64,
+    /// Where reading starts (REST).
+    pub offset: u64,
     inner: DownloadInner,
 }
 
 #[derive(Debug)]
 enum DownloadInner {
     Local(tokio::fs::File),
+    #[cfg(feature = "s3")]
+    S3(s3::S3Download),
 }
 
 impl Download {
@@ -150,6 +211,8 @@ impl Download {
     pub fn local_file(&mut self) -> Option<&mut tokio::fs::File> {
         match &mut self.inner {
             DownloadInner::Local(file) => Some(file),
+            #[cfg(feature = "s3")]
+            DownloadInner::S3(_) => None,
         }
     }
 }
@@ -162,36 +225,58 @@ impl AsyncRead for Download {
     ) -> Poll<io::Result<()>> {
         match &mut self.inner {
             DownloadInner::Local(file) => Pin::new(file).poll_read(cx, buf),
+            #[cfg(feature = "s3")]
+            DownloadInner::S3(download) => Pin::new(download).poll_read(cx, buf),
         }
     }
 }
 
 /// An upload in progress. Bytes written here are invisible under the target's name until
-/// [`Upload::commit`]. Dropping it without committing keeps the partial for a later resume.
+/// [`Upload::commit`]. Dropping it without committing keeps the partial for a later resume
+/// (local), or aborts the multipart upload (S3).
 #[derive(Debug)]
 pub struct Upload {
-    inner: local::LocalUpload,
+    inner: UploadInner,
+}
+
+#[derive(Debug)]
+enum UploadInner {
+    Local(local::LocalUpload),
+    #[cfg(feature = "s3")]
+    S3(s3::S3Upload),
+}
+
+/// Calls `$method` on whichever backend's upload `$inner` holds.
+macro_rules! on_upload {
+    ($inner:expr, $upload:ident => $call:expr) => {
+        match $inner {
+            UploadInner::Local($upload) => $call,
+            #[cfg(feature = "s3")]
+            UploadInner::S3($upload) => $call,
+        }
+    };
 }
 
 impl Upload {
     /// The path the bytes will appear under after commit (for STOU, the chosen unique name).
     pub fn path(&self) -> &VirtualPath {
-        self.inner.target()
+        on_upload!(&self.inner, upload => upload.target())
     }
 
     /// The offset the first written byte lands at.
     pub fn start_offset(&self) -> u64 {
-        self.inner.start_offset()
+        on_upload!(&self.inner, upload => upload.start_offset())
     }
 
     /// Flushes the bytes and makes them visible under the target's name.
     pub async fn commit(self) -> Result<()> {
-        self.inner.commit().await
+        on_upload!(self.inner, upload => upload.commit().await)
     }
 
-    /// Ends the upload without publishing it; the partial stays for a later resume.
+    /// Ends the upload without publishing it; the partial stays for a later resume (local), or
+    /// the multipart upload is aborted (S3).
     pub async fn abort(self) -> Result<()> {
-        self.inner.abort().await
+        on_upload!(self.inner, upload => upload.abort().await)
     }
 }
 
@@ -201,14 +286,14 @@ impl AsyncWrite for Upload {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write(cx, buf)
+        on_upload!(&mut self.inner, upload => Pin::new(upload).poll_write(cx, buf))
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
+        on_upload!(&mut self.inner, upload => Pin::new(upload).poll_flush(cx))
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
+        on_upload!(&mut self.inner, upload => Pin::new(upload).poll_shutdown(cx))
     }
 }

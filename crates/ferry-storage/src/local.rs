@@ -25,7 +25,7 @@ use tokio::sync::mpsc;
 
 use crate::{
     Download, DownloadInner, Entry, EntryKind, ErrorKind, ListStream, Result, StorageError, Upload,
-    VirtualPath, WriteMode,
+    UploadInner, VirtualPath, WriteMode,
 };
 
 /// The prefix of the hidden files that hold uploads in progress.
@@ -35,7 +35,7 @@ pub const PARTIAL_PREFIX: &str = ".ferry-partial.";
 const LIST_AHEAD: usize = 64;
 
 /// How many `NAME.N` candidates STOU tries before giving up.
-const UNIQUE_TRIES: u32 = 1000;
+pub(crate) const UNIQUE_TRIES: u32 = 1000;
 
 /// A folder on the local disk.
 #[derive(Debug, Clone)]
@@ -54,11 +54,11 @@ fn rel(path: &VirtualPath) -> PathBuf {
     }
 }
 
-fn is_reserved(name: &[u8]) -> bool {
+pub(crate) fn is_reserved(name: &[u8]) -> bool {
     name.starts_with(PARTIAL_PREFIX.as_bytes())
 }
 
-fn check_name(path: &VirtualPath) -> Result<()> {
+pub(crate) fn check_name(path: &VirtualPath) -> Result<()> {
     if path.names().any(is_reserved) {
         return Err(StorageError::new(ErrorKind::BadName, "reserved name"));
     }
@@ -207,6 +207,7 @@ impl LocalStorage {
         }
         Ok(Download {
             size,
+            offset,
             inner: DownloadInner::Local(tokio::fs::File::from_std(file)),
         })
     }
@@ -230,7 +231,7 @@ impl LocalStorage {
             .blocking(move |dir| open_partial(dir, &rel_target, &rel_partial, mode))
             .await?;
         Ok(Upload {
-            inner: LocalUpload {
+            inner: UploadInner::Local(LocalUpload {
                 file: tokio::fs::File::from_std(file),
                 storage: self.clone(),
                 target,
@@ -238,7 +239,7 @@ impl LocalStorage {
                 unique,
                 start,
                 _guard: guard,
-            },
+            }),
         })
     }
 
@@ -315,6 +316,11 @@ impl LocalStorage {
         }
         let (from, to) = (rel(from), rel(to));
         self.blocking(move |dir| dir.rename(&from, dir, &to)).await
+    }
+
+    pub(crate) async fn remove_stale_partials(&self, max_age: Duration) -> Result<usize> {
+        self.blocking(move |dir| remove_stale_partials(dir, max_age))
+            .await
     }
 
     pub(crate) async fn set_modified(&self, path: &VirtualPath, secs: i64) -> Result<()> {
@@ -407,13 +413,16 @@ fn open_partial(
 
 /// Marks a target busy while its upload runs; unmarks it on drop.
 #[derive(Debug)]
-struct BusyGuard {
+pub(crate) struct BusyGuard {
     busy: Arc<Mutex<HashSet<VirtualPath>>>,
     path: VirtualPath,
 }
 
 impl BusyGuard {
-    fn take(busy: &Arc<Mutex<HashSet<VirtualPath>>>, path: &VirtualPath) -> Result<BusyGuard> {
+    pub(crate) fn take(
+        busy: &Arc<Mutex<HashSet<VirtualPath>>>,
+        path: &VirtualPath,
+    ) -> Result<BusyGuard> {
         let mut set = busy.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if !set.insert(path.clone()) {
             return Err(StorageError::new(
@@ -508,4 +517,35 @@ impl AsyncWrite for LocalUpload {
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.file).poll_shutdown(cx)
     }
+}
+
+/// Deletes `.ferry-partial.*` files older than `max_age` anywhere below `root`; returns how many.
+/// Folders are walked with an explicit stack (no recursion), symlinks are not followed.
+pub(crate) fn remove_stale_partials(root: &Dir, max_age: Duration) -> io::Result<usize> {
+    let now = SystemTime::now();
+    let mut removed = 0;
+    let mut folders = vec![PathBuf::from(".")];
+    while let Some(folder) = folders.pop() {
+        let Ok(entries) = root.read_dir(&folder) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let path = folder.join(&name);
+            let Ok(meta) = root.symlink_metadata(&path) else {
+                continue;
+            };
+            if meta.is_dir() {
+                folders.push(path);
+            } else if is_reserved(name.as_bytes()) && meta.is_file() {
+                let modified = UNIX_EPOCH + Duration::from_secs(meta.mtime().max(0).unsigned_abs());
+                if now.duration_since(modified).is_ok_and(|age| age > max_age)
+                    && root.remove_file(&path).is_ok()
+                {
+                    removed += 1;
+                }
+            }
+        }
+    }
+    Ok(removed)
 }

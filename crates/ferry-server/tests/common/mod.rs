@@ -35,10 +35,13 @@ impl TestServer {
 
     /// `config` as given, listening on `bind`.
     pub fn with_config(config: Config, bind: &str) -> TestServer {
+        TestServer::spawn(config, bind.parse().unwrap(), false)
+    }
+
+    fn spawn(config: Config, bind: SocketAddr, implicit: bool) -> TestServer {
         let root = config.root.clone();
         let shutdown = CancellationToken::new();
         let (sender, receiver) = std::sync::mpsc::channel();
-        let bind: SocketAddr = bind.parse().unwrap();
         let token = shutdown.clone();
         let thread = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -49,7 +52,13 @@ impl TestServer {
             runtime.block_on(async move {
                 let listener = tokio::net::TcpListener::bind(bind).await.unwrap();
                 sender.send(listener.local_addr().unwrap()).unwrap();
-                ferry_server::run(listener, config, token).await.unwrap();
+                let server = ferry_server::Server::new(config).unwrap();
+                if implicit {
+                    server.serve_implicit(listener, token).await;
+                } else {
+                    server.serve(listener, token).await;
+                }
+                server.wait().await;
             });
         });
         let addr = receiver
@@ -62,6 +71,36 @@ impl TestServer {
             shutdown,
             thread: Some(thread),
         }
+    }
+
+    /// `config` on an implicit-FTPS listener at 127.0.0.1:0.
+    pub fn with_implicit(config: Config) -> TestServer {
+        TestServer::spawn(config, "127.0.0.1:0".parse().unwrap(), true)
+    }
+
+    /// A raw client that has only read the greeting.
+    pub fn anonymous_refused(&self) -> Client {
+        Client::connect(self.addr)
+    }
+
+    /// Serves `config`'s S3 bucket once it answers (a fresh SeaweedFS creates its bucket a moment
+    /// after its port opens), listening on 127.0.0.1:0.
+    pub fn with_storage_ready(config: Config) -> TestServer {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let started = std::time::Instant::now();
+        loop {
+            match runtime.block_on(ferry_server::check_storage(&config)) {
+                Ok(()) => break,
+                Err(_) if started.elapsed() < Duration::from_secs(30) => {
+                    std::thread::sleep(Duration::from_millis(200));
+                }
+                Err(e) => panic!("storage not ready: {e}"),
+            }
+        }
+        TestServer::with_config(config, "127.0.0.1:0")
     }
 
     /// A raw client, logged in anonymously.
@@ -110,6 +149,18 @@ impl Client {
     /// Connects from a chosen local IP (127.0.0.2 plays another host).
     pub fn connect_from(addr: SocketAddr, local: Option<IpAddr>) -> Client {
         let stream = connect_from(addr, local);
+        let mut client = Client {
+            stream,
+            decoder: ReplyDecoder::default(),
+            greeting: Reply::new(ferry_proto::ReplyCode(0), ""),
+        };
+        client.greeting = client.read_reply();
+        client
+    }
+
+    /// Wraps a connected stream and reads the greeting.
+    pub fn from_stream(stream: TcpStream) -> Client {
+        stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
         let mut client = Client {
             stream,
             decoder: ReplyDecoder::default(),

@@ -1,0 +1,302 @@
+//! `ferry`: the FTP client. Parses flags, then runs the REPL (no subcommand, optionally already
+//! connected to a URL) or one one-shot command. Everything else lives in the library.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use ferry_client::ClientError;
+use ferry_client::connection::ConnectOptions;
+use ferry_client::oneshot::{self, Globals};
+use ferry_client::progress::ProgressMode;
+use ferry_client::repl::{self, PipedInput, Repl, ReplOptions, TerminalInput};
+use ferry_client::tls::{TlsMode, TlsTrust};
+
+/// FTP client: the interactive CONN/UPLD/LIST/DWLD/DELF/QUIT shell, or one-shot commands.
+#[derive(Debug, Parser)]
+#[command(name = "ferry", version)]
+struct Cli {
+    #[command(flatten)]
+    global: GlobalArgs,
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// Open the interactive shell connected to this URL (ftp://user:pass@host:port/path).
+    url: Option<String>,
+}
+
+#[derive(Debug, Args)]
+struct GlobalArgs {
+    /// Log in as USER (or USER:PASSWORD); the URL's user wins.
+    #[arg(long, short = 'u', global = true, value_name = "USER[:PASS]")]
+    user: Option<String>,
+    /// Active mode: the server connects back (PORT/EPRT) instead of passive (EPSV/PASV).
+    #[arg(long, global = true)]
+    active: bool,
+    /// Seconds to wait for the server at any one step.
+    #[arg(long, global = true, default_value_t = 30, value_name = "SECONDS")]
+    timeout: u64,
+    /// No progress output.
+    #[arg(long, short = 'q', global = true)]
+    quiet: bool,
+    /// Do not read ~/.netrc.
+    #[arg(long, global = true)]
+    no_netrc: bool,
+    /// Show the FTP conversation on stderr (passwords hidden).
+    #[arg(long, short = 'v', global = true)]
+    verbose: bool,
+    /// Use explicit FTPS (AUTH TLS) with ftp:// URLs and CONN HOST; ftps:// (implicit) and
+    /// ftpes:// (explicit) URLs always use TLS.
+    #[arg(long, global = true)]
+    tls: bool,
+    /// Trust only the certificates in this PEM file (a CA, or the server's own), instead of the
+    /// system's store.
+    #[arg(long, global = true, value_name = "PEM")]
+    ca_file: Option<PathBuf>,
+    /// Do not verify the server's TLS certificate (encrypted, but anyone on the path can
+    /// pretend to be the server). Prints a warning.
+    #[arg(long, global = true, conflicts_with = "ca_file")]
+    insecure: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Download one file.
+    Get {
+        /// ftp://host/path/file
+        url: String,
+        /// Where to save it (default: its name, in this folder; `-`: standard output).
+        #[arg(short = 'o', long = "output", value_name = "PATH")]
+        output: Option<PathBuf>,
+        /// Continue a partial download left by an earlier try.
+        #[arg(short = 'c', long = "continue")]
+        resume: bool,
+    },
+    /// Upload files: FILE... URL (a URL ending in / is a folder, created if missing).
+    Put {
+        /// Local files to send.
+        #[arg(required = true, num_args = 1.., value_name = "FILE")]
+        files: Vec<PathBuf>,
+        /// ftp://host/folder/ (or ftp://host/path/name for one file).
+        #[arg(required = true, value_name = "URL")]
+        url: String,
+        /// Continue remote files shorter than the local ones (REST + STOR, or APPE).
+        #[arg(short = 'c', long = "continue")]
+        resume: bool,
+    },
+    /// List a remote folder.
+    Ls {
+        /// ftp://host/folder/
+        url: String,
+    },
+    /// Delete a remote file.
+    Rm {
+        /// ftp://host/path/file
+        url: String,
+    },
+    /// Create a remote folder.
+    Mkdir {
+        /// ftp://host/path/folder
+        url: String,
+        /// Also create missing parents; an existing folder is fine.
+        #[arg(short = 'p', long = "parents")]
+        parents: bool,
+    },
+    /// Copy a remote tree to a local folder, or a local tree to a server with -R, skipping
+    /// files identical in size and time.
+    Mirror {
+        /// Upload: SRC is a local folder, DST a URL.
+        #[arg(short = 'R', long = "reverse")]
+        reverse: bool,
+        /// Source (URL, or local folder with -R).
+        source: String,
+        /// Destination (local folder, or URL with -R).
+        target: String,
+        /// Transfer this many files at once.
+        #[arg(long, default_value_t = 1, value_name = "N")]
+        parallel: usize,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("ferry: cannot start: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let home = repl::home_dir();
+    let netrc = if cli.global.no_netrc {
+        None
+    } else {
+        ferry_client::credentials::read_netrc(home.as_deref())
+    };
+    let trust = if cli.global.insecure {
+        eprintln!(
+            "ferry: warning: --insecure: TLS certificates are not verified; anyone on the path \
+             can pretend to be the server"
+        );
+        TlsTrust::danger_accept_any_certificate()
+    } else if let Some(ca_file) = &cli.global.ca_file {
+        TlsTrust::ca_file(ca_file)
+    } else {
+        TlsTrust::system()
+    };
+    let connect = ConnectOptions {
+        active: cli.global.active,
+        timeout: Duration::from_secs(cli.global.timeout.max(1)),
+        verbose: cli.global.verbose,
+        tls: if cli.global.tls {
+            TlsMode::Explicit
+        } else {
+            TlsMode::Off
+        },
+        trust,
+    };
+    let stderr_is_terminal = std::io::stderr().is_terminal();
+    let stdin_is_terminal = std::io::stdin().is_terminal();
+
+    let Some(command) = cli.command else {
+        let options = ReplOptions {
+            connect,
+            user: cli.global.user,
+            netrc,
+            progress: cli.global.quiet.then_some(ProgressMode::Silent),
+            ..ReplOptions::default()
+        };
+        let mut shell = Repl::new(runtime.handle().clone(), options, stdin_is_terminal);
+        let code = if stdin_is_terminal {
+            let history = home.map(|home| home.join(".ferry_history"));
+            match TerminalInput::new(shell.remote_names(), history) {
+                Ok(mut input) => shell.run(&mut input, cli.url.as_deref()),
+                Err(error) => {
+                    eprintln!("ferry: {error}");
+                    return ExitCode::FAILURE;
+                }
+            }
+        } else {
+            let stdin = std::io::stdin();
+            let mut input = PipedInput::new(stdin.lock());
+            shell.run(&mut input, cli.url.as_deref())
+        };
+        return if code == 0 {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        };
+    };
+
+    let globals = Globals {
+        user: cli.global.user,
+        netrc,
+        connect,
+        progress: if cli.global.quiet || !stderr_is_terminal {
+            ProgressMode::Silent
+        } else {
+            ProgressMode::bars()
+        },
+        prompt_password: stdin_is_terminal,
+    };
+    let result: Result<(), ClientError> = runtime.block_on(async {
+        match command {
+            Command::Get {
+                url,
+                output,
+                resume,
+            } => oneshot::get(&globals, &url, output.as_deref(), resume)
+                .await
+                .map(|_| ()),
+            Command::Put { files, url, resume } => {
+                oneshot::put(&globals, &files, &url, resume).await
+            }
+            Command::Ls { url } => oneshot::ls(&globals, &url).await.map(|lines| {
+                for line in lines {
+                    println!("{line}");
+                }
+            }),
+            Command::Rm { url } => oneshot::rm(&globals, &url).await,
+            Command::Mkdir { url, parents } => oneshot::mkdir(&globals, &url, parents).await,
+            Command::Mirror {
+                reverse,
+                source,
+                target,
+                parallel,
+            } => oneshot::mirror(&globals, reverse, &source, &target, parallel)
+                .await
+                .map(|summary| println!("{summary}")),
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("ferry: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on anything unexpected"
+)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn command_line_shapes() {
+        Cli::command().debug_assert();
+        let cli =
+            Cli::try_parse_from(["ferry", "--active", "-q", "get", "ftp://h/x", "-c"]).unwrap();
+        assert!(cli.global.active && cli.global.quiet);
+        assert!(matches!(
+            cli.command,
+            Some(Command::Get { resume: true, .. })
+        ));
+        let cli = Cli::try_parse_from(["ferry", "put", "a", "b c", "ftp://h/d/"]).unwrap();
+        let Some(Command::Put { files, url, .. }) = cli.command else {
+            panic!("not put");
+        };
+        assert_eq!(files, vec![PathBuf::from("a"), PathBuf::from("b c")]);
+        assert_eq!(url, "ftp://h/d/");
+        let cli = Cli::try_parse_from(["ferry", "ftp://h/"]).unwrap();
+        assert!(cli.command.is_none() && cli.url.as_deref() == Some("ftp://h/"));
+        let cli = Cli::try_parse_from([
+            "ferry",
+            "mirror",
+            "-R",
+            "dir",
+            "ftp://h/",
+            "--parallel",
+            "4",
+        ])
+        .unwrap();
+        assert!(matches!(
+            cli.command,
+            Some(Command::Mirror {
+                reverse: true,
+                parallel: 4,
+                ..
+            })
+        ));
+        assert!(Cli::try_parse_from(["ferry", "put", "ftp://h/"]).is_err());
+        let cli = Cli::try_parse_from(["ferry", "--insecure", "get", "ftps://h/x"]).unwrap();
+        assert!(cli.global.insecure);
+        let cli = Cli::try_parse_from(["ferry", "get", "ftp://h/x", "--tls", "--ca-file", "c.pem"])
+            .unwrap();
+        assert!(cli.global.tls && cli.global.ca_file == Some(PathBuf::from("c.pem")));
+        assert!(
+            Cli::try_parse_from(["ferry", "--insecure", "--ca-file", "c", "ls", "ftp://h/"])
+                .is_err()
+        );
+    }
+}

@@ -1,0 +1,284 @@
+//! One-shot commands for scripts: `ferry get|put|ls|rm|mkdir|mirror`.
+//!
+//! Each connects (credentials from the URL, `--user`, `~/.netrc`, a prompt on a terminal, or
+//! anonymous), does one job, says QUIT, and returns `Ok` only when everything worked. The binary
+//! turns an `Err` into one line on stderr and a non-zero exit code. This module does not parse
+//! flags (see `main.rs`).
+
+use std::path::{Path, PathBuf};
+
+use ferry_proto::listing::EntryKind;
+use ferry_proto::time::UtcTime;
+
+use crate::ClientError;
+use crate::connection::{ConnectOptions, Connection, Connector};
+use crate::credentials;
+use crate::progress::ProgressMode;
+use crate::transfer::{self, Direction};
+use crate::url::FtpUrl;
+
+/// Settings shared by every one-shot command.
+#[derive(Debug, Clone)]
+pub struct Globals {
+    /// `--user USER[:PASS]`.
+    pub user: Option<String>,
+    /// The text of `~/.netrc`, if any.
+    pub netrc: Option<String>,
+    /// Passive or active, timeouts.
+    pub connect: ConnectOptions,
+    /// How transfers show progress.
+    pub progress: ProgressMode,
+    /// Ask for a missing password on the terminal.
+    pub prompt_password: bool,
+}
+
+async fn open(globals: &Globals, url: &FtpUrl) -> Result<(Connection, Connector), ClientError> {
+    let mut connector = Connector {
+        host: url.host.clone(),
+        port: url.port,
+        credentials: credentials::resolve(
+            &url.host,
+            url.user.as_deref(),
+            url.password.as_deref(),
+            globals.user.as_deref(),
+            globals.netrc.as_deref(),
+        ),
+        options: ConnectOptions {
+            tls: url.tls_or(globals.connect.tls),
+            ..globals.connect.clone()
+        },
+    };
+    let ask = globals.prompt_password;
+    let prompt = |user: &str| {
+        if ask {
+            rpassword::prompt_password(format!("Password for {user}: ")).ok()
+        } else {
+            None
+        }
+    };
+    let connection = connector.open(prompt).await?;
+    Ok((connection, connector))
+}
+
+/// `ferry get URL [-o PATH] [-c]`: downloads one file; returns where it went. `-o -` writes
+/// the bytes to standard output.
+pub async fn get(
+    globals: &Globals,
+    url: &str,
+    output: Option<&Path>,
+    resume: bool,
+) -> Result<PathBuf, ClientError> {
+    let url = FtpUrl::parse(url)?;
+    if url.is_folder() {
+        return Err(ClientError::Usage(format!(
+            "{} names a folder, not a file (use ferry mirror for folders)",
+            url.path
+        )));
+    }
+    if output == Some(Path::new("-")) {
+        if resume {
+            return Err(ClientError::Usage(
+                "--continue needs a file, not standard output".into(),
+            ));
+        }
+        let (mut connection, _) = open(globals, &url).await?;
+        let mut progress = globals.progress.reporter();
+        let mut stdout = tokio::io::stdout();
+        let result = transfer::download_to_writer(
+            &mut connection,
+            &url.path,
+            &mut stdout,
+            progress.as_mut(),
+        )
+        .await;
+        connection.quit().await;
+        return result.map(|_| PathBuf::from("-"));
+    }
+    let name = transfer::remote_base_name(&url.path).to_string();
+    let target = match output {
+        Some(path) if path.is_dir() => path.join(&name),
+        Some(path) => path.to_path_buf(),
+        None => PathBuf::from(&name),
+    };
+    let (mut connection, _) = open(globals, &url).await?;
+    let mut progress = globals.progress.reporter();
+    let result = transfer::download(
+        &mut connection,
+        &url.path,
+        &target,
+        resume,
+        progress.as_mut(),
+    )
+    .await;
+    connection.quit().await;
+    result.map(|_| target)
+}
+
+/// `ferry put FILE... URL [-c]`: uploads files; a URL ending in `/` (or several files) names a
+/// folder, created if missing. With `resume`, shorter remote files are continued. Stops at the
+/// first failure.
+pub async fn put(
+    globals: &Globals,
+    files: &[PathBuf],
+    url: &str,
+    resume: bool,
+) -> Result<(), ClientError> {
+    let url = FtpUrl::parse(url)?;
+    for file in files {
+        if !file.is_file() {
+            let why = if file.exists() {
+                std::io::Error::other("is not a file")
+            } else {
+                std::io::Error::from(std::io::ErrorKind::NotFound)
+            };
+            return Err(ClientError::Local {
+                path: file.clone(),
+                source: why,
+            });
+        }
+    }
+    let (mut connection, _) = open(globals, &url).await?;
+    let result = async {
+        let into_folder = url.is_folder() || files.len() > 1;
+        let folder = url.path.trim_end_matches('/');
+        if into_folder && !folder.is_empty() {
+            connection.mkdir_all(folder).await?;
+        }
+        for file in files {
+            let name = file
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let remote = if !into_folder {
+                url.path.clone()
+            } else if folder.is_empty() {
+                name
+            } else {
+                format!("{folder}/{name}")
+            };
+            let mut progress = globals.progress.reporter();
+            transfer::upload_resumable(&mut connection, file, &remote, resume, progress.as_mut())
+                .await?;
+        }
+        Ok(())
+    }
+    .await;
+    connection.quit().await;
+    result
+}
+
+/// `ferry ls URL`: one line an entry, `SIZE  YYYY-MM-DD HH:MM  NAME` (folders end in `/`).
+pub async fn ls(globals: &Globals, url: &str) -> Result<Vec<String>, ClientError> {
+    let url = FtpUrl::parse(url)?;
+    let (mut connection, _) = open(globals, &url).await?;
+    let path = url.path.trim_end_matches('/');
+    let result = connection.list((!path.is_empty()).then_some(path)).await;
+    connection.quit().await;
+    let mut entries = result?;
+    entries.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(entries
+        .iter()
+        .map(|entry| {
+            let when = entry.modified.map_or_else(
+                || "                ".to_string(),
+                |secs| {
+                    let t = UtcTime::from_unix(secs);
+                    format!(
+                        "{:04}-{:02}-{:02} {:02}:{:02}",
+                        t.year, t.month, t.day, t.hour, t.minute
+                    )
+                },
+            );
+            let slash = if entry.kind == EntryKind::Dir {
+                "/"
+            } else {
+                ""
+            };
+            format!(
+                "{:>12}  {when}  {}{slash}",
+                entry.size,
+                String::from_utf8_lossy(&entry.name)
+            )
+        })
+        .collect())
+}
+
+/// `ferry rm URL`: deletes a file.
+pub async fn rm(globals: &Globals, url: &str) -> Result<(), ClientError> {
+    let url = FtpUrl::parse(url)?;
+    let (mut connection, _) = open(globals, &url).await?;
+    let result = connection.delete(&url.path).await.map(|_| ());
+    connection.quit().await;
+    result
+}
+
+/// `ferry mkdir [-p] URL`: creates a folder (with `parents`, also the missing ones above it,
+/// and an existing folder is fine).
+pub async fn mkdir(globals: &Globals, url: &str, parents: bool) -> Result<(), ClientError> {
+    let url = FtpUrl::parse(url)?;
+    let path = url.path.trim_end_matches('/').to_string();
+    if path.is_empty() {
+        return Err(ClientError::Usage(
+            "the URL names no folder to create".into(),
+        ));
+    }
+    let (mut connection, _) = open(globals, &url).await?;
+    let result = if parents {
+        connection.mkdir_all(&path).await
+    } else {
+        connection.mkdir(&path).await.map(|_| ())
+    };
+    connection.quit().await;
+    result
+}
+
+/// `ferry mirror [-R] SRC DST [--parallel N]`: without `upload`, SRC is a URL and DST a local
+/// folder; with it, the other way round. Returns the summary line; fails if any file failed.
+pub async fn mirror(
+    globals: &Globals,
+    upload: bool,
+    source: &str,
+    target: &str,
+    parallel: usize,
+) -> Result<String, ClientError> {
+    let (url, local, direction) = if upload {
+        (
+            FtpUrl::parse(target)?,
+            PathBuf::from(source),
+            Direction::Upload,
+        )
+    } else {
+        (
+            FtpUrl::parse(source)?,
+            PathBuf::from(target),
+            Direction::Download,
+        )
+    };
+    let (mut connection, connector) = open(globals, &url).await?;
+    let remote = url.path.trim_end_matches('/').to_string();
+    let result = transfer::mirror(
+        &mut connection,
+        &connector,
+        direction,
+        &remote,
+        &local,
+        parallel,
+        &globals.progress,
+    )
+    .await;
+    connection.quit().await;
+    let report = result?;
+    let summary = format!(
+        "Mirrored {} files ({}b), {} unchanged, {} failed",
+        report.transferred,
+        report.bytes,
+        report.skipped,
+        report.failed.len()
+    );
+    match report.failed.into_iter().next() {
+        None => Ok(summary),
+        Some((name, error)) => Err(ClientError::Usage(format!(
+            "{summary}; first failure: {name}: {error}"
+        ))),
+    }
+}

@@ -1,0 +1,658 @@
+//! Moving files: download (with resume), upload, and mirroring a tree either way.
+//!
+//! Downloads go to a hidden partial file beside the target (`.NAME.ferry-part`) and are renamed
+//! onto the final name only when the server confirmed the end of the transfer and the byte count
+//! matches SIZE. A failed download leaves nothing under the final name and keeps the partial, so
+//! `--continue` resumes it with REST. Data moves through [`BUFFER_SIZE`] buffers.
+//!
+//! This module reports progress events to a [`Progress`] and prints nothing itself.
+
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use ferry_proto::listing::EntryKind;
+use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
+
+use crate::ClientError;
+use crate::connection::{BUFFER_SIZE, Connection, Connector};
+use crate::progress::{Progress, ProgressMode};
+
+/// What one transfer did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TransferStats {
+    /// Bytes moved over the data connection this time.
+    pub bytes: u64,
+    /// Size of the complete file.
+    pub size: u64,
+    /// Where a resumed transfer started.
+    pub resumed_from: u64,
+    /// Wall time of the transfer.
+    pub elapsed: Duration,
+}
+
+/// The hidden partial file a download of `target` writes to.
+pub fn partial_path(target: &Path) -> PathBuf {
+    let name = target
+        .file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "download".into());
+    target.with_file_name(format!(".{name}.ferry-part"))
+}
+
+/// The last name of a remote path (`a/b/c.txt` gives `c.txt`).
+pub fn remote_base_name(path: &str) -> &str {
+    path.trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .unwrap_or(path)
+}
+
+/// Downloads `remote` to `target`. With `resume`, continues a partial left by an earlier try.
+pub async fn download(
+    connection: &mut Connection,
+    remote: &str,
+    target: &Path,
+    resume: bool,
+    progress: &mut dyn Progress,
+) -> Result<TransferStats, ClientError> {
+    let started = Instant::now();
+    let partial = partial_path(target);
+    let offset = if resume {
+        tokio::fs::metadata(&partial)
+            .await
+            .map_or(0, |meta| meta.len())
+    } else {
+        0
+    };
+    // SIZE is optional (RFC 3659); without it we trust the server's 226.
+    let total = match connection.size(remote).await {
+        Ok(size) => Some(size),
+        Err(error) if error.is_server_refusal() => None,
+        Err(error) => return Err(error),
+    };
+    let name = target
+        .file_name()
+        .map_or_else(|| remote.to_string(), |n| n.to_string_lossy().into_owned());
+    if offset > 0 && total == Some(offset) {
+        finish_download(&partial, target).await?;
+        return Ok(TransferStats {
+            bytes: 0,
+            size: offset,
+            resumed_from: offset,
+            elapsed: started.elapsed(),
+        });
+    }
+    let offset = if total.is_some_and(|total| offset > total) {
+        0
+    } else {
+        offset
+    };
+    let command = format!("RETR {remote}");
+    let (mut data, offset) = match connection.open_data(&command, offset).await {
+        Ok(data) => (data, offset),
+        // A server without REST: start again from the beginning.
+        Err(ClientError::Server {
+            command: refused, ..
+        }) if offset > 0 && refused.starts_with("REST ") => {
+            (connection.open_data(&command, 0).await?, 0)
+        }
+        Err(error) => return Err(error),
+    };
+    let opened = if offset > 0 {
+        tokio::fs::OpenOptions::new()
+            .append(true)
+            .open(&partial)
+            .await
+    } else {
+        tokio::fs::File::create(&partial).await
+    };
+    let mut file = match opened {
+        Ok(file) => file,
+        Err(source) => {
+            let _ = connection.abandon_data(data).await;
+            return Err(ClientError::local(&partial, source));
+        }
+    };
+    progress.start(&name, total, offset);
+    let mut buf = vec![0; BUFFER_SIZE];
+    let mut received = 0u64;
+    let outcome: Result<(), ClientError> = async {
+        loop {
+            let read = connection.read_data(&mut data, &mut buf).await?;
+            if read == 0 {
+                return Ok(());
+            }
+            file.write_all(&buf[..read])
+                .await
+                .map_err(|source| ClientError::local(&partial, source))?;
+            received += read as u64;
+            progress.advance(read as u64);
+        }
+    }
+    .await;
+    let flushed = file
+        .flush()
+        .await
+        .map_err(|source| ClientError::local(&partial, source));
+    drop(file);
+    let result = match (outcome, flushed) {
+        (Err(error), _) | (Ok(()), Err(error)) => Err(connection.abandon_after(data, error).await),
+        (Ok(()), Ok(())) => connection.finish_data(data).await.map(|_| ()),
+    };
+    let size = offset + received;
+    let result = result.and_then(|()| match total {
+        Some(total) if total != size => Err(ClientError::Protocol(format!(
+            "transfer incomplete: {size} of {total} bytes arrived"
+        ))),
+        _ => Ok(()),
+    });
+    progress.finish(result.is_ok());
+    if let Err(error) = result {
+        if size == 0 {
+            let _ = tokio::fs::remove_file(&partial).await;
+        }
+        return Err(error);
+    }
+    finish_download(&partial, target).await?;
+    Ok(TransferStats {
+        bytes: received,
+        size,
+        resumed_from: offset,
+        elapsed: started.elapsed(),
+    })
+}
+
+/// Downloads `remote` into `writer` (standard output, a pipe...) rather than a file: no partial,
+/// no resume. Fails if fewer bytes arrive than SIZE announced.
+pub async fn download_to_writer<W>(
+    connection: &mut Connection,
+    remote: &str,
+    writer: &mut W,
+    progress: &mut dyn Progress,
+) -> Result<TransferStats, ClientError>
+where
+    W: tokio::io::AsyncWrite + Unpin,
+{
+    let started = Instant::now();
+    let total = match connection.size(remote).await {
+        Ok(size) => Some(size),
+        Err(error) if error.is_server_refusal() => None,
+        Err(error) => return Err(error),
+    };
+    let mut data = connection.open_data(&format!("RETR {remote}"), 0).await?;
+    progress.start(remote_base_name(remote), total, 0);
+    let mut buf = vec![0; BUFFER_SIZE];
+    let mut received = 0u64;
+    let outcome: Result<(), ClientError> = async {
+        loop {
+            let read = connection.read_data(&mut data, &mut buf).await?;
+            if read == 0 {
+                break;
+            }
+            writer
+                .write_all(&buf[..read])
+                .await
+                .map_err(|source| ClientError::local("-", source))?;
+            received += read as u64;
+            progress.advance(read as u64);
+        }
+        writer
+            .flush()
+            .await
+            .map_err(|source| ClientError::local("-", source))
+    }
+    .await;
+    let result = match outcome {
+        Ok(()) => connection.finish_data(data).await.map(|_| ()),
+        Err(error) => Err(connection.abandon_after(data, error).await),
+    };
+    let result = result.and_then(|()| match total {
+        Some(total) if total != received => Err(ClientError::Protocol(format!(
+            "transfer incomplete: {received} of {total} bytes arrived"
+        ))),
+        _ => Ok(()),
+    });
+    progress.finish(result.is_ok());
+    result?;
+    Ok(TransferStats {
+        bytes: received,
+        size: received,
+        resumed_from: 0,
+        elapsed: started.elapsed(),
+    })
+}
+
+async fn finish_download(partial: &Path, target: &Path) -> Result<(), ClientError> {
+    tokio::fs::rename(partial, target)
+        .await
+        .map_err(|source| ClientError::local(target, source))
+}
+
+/// Uploads the local file `source` as `remote` (STOR).
+pub async fn upload(
+    connection: &mut Connection,
+    source: &Path,
+    remote: &str,
+    progress: &mut dyn Progress,
+) -> Result<TransferStats, ClientError> {
+    upload_resumable(connection, source, remote, false, progress).await
+}
+
+/// Uploads `source` as `remote`; with `resume`, a shorter remote file is continued from its size
+/// (REST + STOR, or APPE when the server refuses REST) rather than sent again.
+pub async fn upload_resumable(
+    connection: &mut Connection,
+    source: &Path,
+    remote: &str,
+    resume: bool,
+    progress: &mut dyn Progress,
+) -> Result<TransferStats, ClientError> {
+    let started = Instant::now();
+    let mut file = tokio::fs::File::open(source)
+        .await
+        .map_err(|error| ClientError::local(source, error))?;
+    let meta = file
+        .metadata()
+        .await
+        .map_err(|error| ClientError::local(source, error))?;
+    if meta.is_dir() {
+        return Err(ClientError::local(
+            source,
+            std::io::Error::other("is a folder, not a file"),
+        ));
+    }
+    let name = source
+        .file_name()
+        .map_or_else(|| remote.to_string(), |n| n.to_string_lossy().into_owned());
+    let offset = if resume {
+        match connection.size(remote).await {
+            Ok(size) if size <= meta.len() => size,
+            Ok(_) => 0,
+            Err(error) if error.is_server_refusal() => 0,
+            Err(error) => return Err(error),
+        }
+    } else {
+        0
+    };
+    if resume && offset == meta.len() && offset > 0 {
+        return Ok(TransferStats {
+            bytes: 0,
+            size: offset,
+            resumed_from: offset,
+            elapsed: started.elapsed(),
+        });
+    }
+    if offset > 0 {
+        file.seek(std::io::SeekFrom::Start(offset))
+            .await
+            .map_err(|error| ClientError::local(source, error))?;
+    }
+    let store = format!("STOR {remote}");
+    let mut data = match connection.open_data(&store, offset).await {
+        Ok(data) => data,
+        // No REST before STOR: append instead (RFC 959 APPE).
+        Err(ClientError::Server { command, .. }) if offset > 0 && command.starts_with("REST ") => {
+            connection.open_data(&format!("APPE {remote}"), 0).await?
+        }
+        Err(error) => return Err(error),
+    };
+    progress.start(&name, Some(meta.len()), offset);
+    let mut buf = vec![0; BUFFER_SIZE];
+    let mut sent = 0u64;
+    let outcome: Result<(), ClientError> = async {
+        loop {
+            let read = file
+                .read(&mut buf)
+                .await
+                .map_err(|error| ClientError::local(source, error))?;
+            if read == 0 {
+                return Ok(());
+            }
+            connection.write_data(&mut data, &buf[..read]).await?;
+            sent += read as u64;
+            progress.advance(read as u64);
+        }
+    }
+    .await;
+    let result = match outcome {
+        Ok(()) => connection.finish_data(data).await.map(|_| ()),
+        Err(error) => Err(connection.abandon_after(data, error).await),
+    };
+    progress.finish(result.is_ok());
+    result?;
+    Ok(TransferStats {
+        bytes: sent,
+        size: offset + sent,
+        resumed_from: offset,
+        elapsed: started.elapsed(),
+    })
+}
+
+/// Which way a mirror goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// Remote tree to local folder.
+    Download,
+    /// Local tree to remote folder (`-R`).
+    Upload,
+}
+
+/// What a mirror did.
+#[derive(Debug, Default)]
+pub struct MirrorReport {
+    /// Files transferred.
+    pub transferred: usize,
+    /// Files skipped because they were identical in size and time.
+    pub skipped: usize,
+    /// Bytes transferred.
+    pub bytes: u64,
+    /// Files that failed, with why.
+    pub failed: Vec<(String, ClientError)>,
+}
+
+/// One file to move.
+#[derive(Debug, Clone)]
+struct Job {
+    remote: String,
+    local: PathBuf,
+    modified: Option<i64>,
+}
+
+/// Mirrors a tree. `remote` is a remote folder path (relative or absolute; empty is the current
+/// folder), `local` a local folder. Files identical in size and modification time are skipped;
+/// downloaded files get the remote time, uploaded ones get the local time through MFMT when the
+/// server offers it. With `parallel > 1`, `connector` opens the extra connections.
+pub async fn mirror(
+    connection: &mut Connection,
+    connector: &Connector,
+    direction: Direction,
+    remote: &str,
+    local: &Path,
+    parallel: usize,
+    progress: &ProgressMode,
+) -> Result<MirrorReport, ClientError> {
+    let mut report = MirrorReport::default();
+    let jobs = match direction {
+        Direction::Download => plan_download(connection, remote, local, &mut report).await?,
+        Direction::Upload => plan_upload(connection, remote, local, &mut report).await?,
+    };
+    let queue = Arc::new(Mutex::new(jobs.into_iter().collect::<VecDeque<_>>()));
+    let report = Arc::new(Mutex::new(report));
+    let extra = parallel.clamp(1, 16) - 1;
+    let mut workers = tokio::task::JoinSet::new();
+    for _ in 0..extra.min(queue.lock().map_or(0, |q| q.len().saturating_sub(1))) {
+        let mut connector = connector.clone();
+        let (queue, report, progress) = (queue.clone(), report.clone(), progress.clone());
+        workers.spawn(async move {
+            // A worker that cannot connect leaves its share to the others.
+            if let Ok(mut connection) = connector.open(|_: &str| None).await {
+                work(&mut connection, direction, &queue, &report, &progress).await;
+                connection.quit().await;
+            }
+        });
+    }
+    work(connection, direction, &queue, &report, &progress.clone()).await;
+    while workers.join_next().await.is_some() {}
+    let mut report = report
+        .lock()
+        .map(|mut report| std::mem::take(&mut *report))
+        .unwrap_or_default();
+    // A worker that could not connect leaves its share to the others; nothing is left behind.
+    if let Ok(mut queue) = queue.lock() {
+        for job in queue.drain(..) {
+            report
+                .failed
+                .push((job.remote, ClientError::Usage("not transferred".into())));
+        }
+    }
+    Ok(report)
+}
+
+async fn work(
+    connection: &mut Connection,
+    direction: Direction,
+    queue: &Mutex<VecDeque<Job>>,
+    report: &Mutex<MirrorReport>,
+    progress: &ProgressMode,
+) {
+    loop {
+        let Some(job) = queue.lock().ok().and_then(|mut queue| queue.pop_front()) else {
+            return;
+        };
+        let mut reporter = progress.reporter();
+        let result = match direction {
+            Direction::Download => {
+                let result = download(
+                    connection,
+                    &job.remote,
+                    &job.local,
+                    false,
+                    reporter.as_mut(),
+                )
+                .await;
+                if let (Ok(_), Some(modified)) = (&result, job.modified) {
+                    let _ = set_local_modified(&job.local, modified);
+                }
+                result
+            }
+            Direction::Upload => {
+                let result = upload(connection, &job.local, &job.remote, reporter.as_mut()).await;
+                if let (Ok(_), Some(modified)) = (&result, job.modified) {
+                    let _ = connection.set_modified(&job.remote, modified).await;
+                }
+                result
+            }
+        };
+        if let Ok(mut report) = report.lock() {
+            match result {
+                Ok(stats) => {
+                    report.transferred += 1;
+                    report.bytes += stats.bytes;
+                }
+                Err(error) => report.failed.push((job.remote.clone(), error)),
+            }
+        }
+    }
+}
+
+fn join_remote(folder: &str, name: &str) -> String {
+    if folder.is_empty() {
+        name.to_string()
+    } else if folder.ends_with('/') {
+        format!("{folder}{name}")
+    } else {
+        format!("{folder}/{name}")
+    }
+}
+
+async fn plan_download(
+    connection: &mut Connection,
+    remote: &str,
+    local: &Path,
+    report: &mut MirrorReport,
+) -> Result<Vec<Job>, ClientError> {
+    let precise = connection.features().has("MLST");
+    let mut jobs = Vec::new();
+    let mut folders = vec![(remote.to_string(), local.to_path_buf())];
+    while let Some((folder, target)) = folders.pop() {
+        std::fs::create_dir_all(&target).map_err(|source| ClientError::local(&target, source))?;
+        let listing = if folder.is_empty() {
+            None
+        } else {
+            Some(folder.as_str())
+        };
+        for entry in connection.list(listing).await? {
+            let name = String::from_utf8_lossy(&entry.name).into_owned();
+            if name.contains(['/', '\\']) || name == "." || name == ".." {
+                continue;
+            }
+            let remote_path = join_remote(&folder, &name);
+            let local_path = target.join(&name);
+            match entry.kind {
+                EntryKind::Dir => folders.push((remote_path, local_path)),
+                EntryKind::File | EntryKind::Link => {
+                    let same = std::fs::metadata(&local_path).is_ok_and(|meta| {
+                        meta.is_file()
+                            && meta.len() == entry.size
+                            && match (entry.modified, unix_secs(meta.modified().ok())) {
+                                (Some(remote), Some(local)) => same_time(remote, local, precise),
+                                (Some(_), None) => false,
+                                (None, _) => true,
+                            }
+                    });
+                    if same {
+                        report.skipped += 1;
+                    } else {
+                        jobs.push(Job {
+                            remote: remote_path,
+                            local: local_path,
+                            modified: entry.modified,
+                        });
+                    }
+                }
+            }
+        }
+    }
+    Ok(jobs)
+}
+
+async fn plan_upload(
+    connection: &mut Connection,
+    remote: &str,
+    local: &Path,
+    report: &mut MirrorReport,
+) -> Result<Vec<Job>, ClientError> {
+    let meta = std::fs::metadata(local).map_err(|source| ClientError::local(local, source))?;
+    if !meta.is_dir() {
+        return Err(ClientError::local(
+            local,
+            std::io::Error::other("is not a folder"),
+        ));
+    }
+    if !remote.is_empty() {
+        connection.mkdir_all(remote).await?;
+    }
+    let can_set_times = connection.features().has("MFMT");
+    let precise = connection.features().has("MLST");
+    let mut jobs = Vec::new();
+    let mut folders = vec![(local.to_path_buf(), remote.to_string())];
+    while let Some((source, folder)) = folders.pop() {
+        let listing = if folder.is_empty() {
+            None
+        } else {
+            Some(folder.as_str())
+        };
+        let existing = connection.list(listing).await?;
+        let mut entries: Vec<_> = std::fs::read_dir(&source)
+            .map_err(|error| ClientError::local(&source, error))?
+            .filter_map(Result::ok)
+            .collect();
+        entries.sort_by_key(|entry| entry.file_name());
+        for entry in entries {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let path = entry.path();
+            let Ok(meta) = std::fs::metadata(&path) else {
+                continue;
+            };
+            let remote_path = join_remote(&folder, &name);
+            let there = existing.iter().find(|e| e.name == name.as_bytes());
+            if meta.is_dir() {
+                if !there.is_some_and(|e| e.kind == EntryKind::Dir) {
+                    connection.mkdir(&remote_path).await?;
+                }
+                folders.push((path, remote_path));
+            } else if meta.is_file() {
+                let modified = unix_secs(meta.modified().ok());
+                let same = there.is_some_and(|e| {
+                    e.kind != EntryKind::Dir
+                        && e.size == meta.len()
+                        && match (e.modified, modified) {
+                            (Some(remote), Some(local)) if can_set_times => {
+                                same_time(remote, local, precise)
+                            }
+                            // The server keeps upload times: a copy made after the local
+                            // file last changed is current.
+                            (Some(remote), Some(local)) => {
+                                remote >= local || same_time(remote, local, precise)
+                            }
+                            _ => true,
+                        }
+                });
+                if same {
+                    report.skipped += 1;
+                } else {
+                    jobs.push(Job {
+                        remote: remote_path,
+                        local: path,
+                        modified,
+                    });
+                }
+            }
+        }
+    }
+    Ok(jobs)
+}
+
+/// True when a remote time and a local time are the same moment, as far as the listing can
+/// tell: to the second with MLSD; with LIST, to the minute, or to the day when the listing
+/// shows only a date (files older than six months).
+fn same_time(remote: i64, local: i64, precise: bool) -> bool {
+    if precise || remote % 60 != 0 {
+        return remote == local;
+    }
+    if remote % 86_400 == 0 && local.div_euclid(86_400) == remote.div_euclid(86_400) {
+        return true;
+    }
+    local.div_euclid(60) == remote.div_euclid(60)
+}
+
+fn unix_secs(time: Option<SystemTime>) -> Option<i64> {
+    let since = time?.duration_since(UNIX_EPOCH).ok()?;
+    i64::try_from(since.as_secs()).ok()
+}
+
+/// Sets a local file's modification time to `secs` since the epoch.
+pub fn set_local_modified(path: &Path, secs: i64) -> Result<(), ClientError> {
+    let when = if secs >= 0 {
+        UNIX_EPOCH + Duration::from_secs(secs.unsigned_abs())
+    } else {
+        UNIX_EPOCH - Duration::from_secs(secs.unsigned_abs())
+    };
+    std::fs::File::options()
+        .write(true)
+        .open(path)
+        .and_then(|file| file.set_modified(when))
+        .map_err(|source| ClientError::local(path, source))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        assert_eq!(
+            partial_path(Path::new("dir/a b.txt")),
+            Path::new("dir/.a b.txt.ferry-part")
+        );
+        assert_eq!(remote_base_name("a/b/c.txt"), "c.txt");
+        assert_eq!(remote_base_name("c.txt"), "c.txt");
+        assert_eq!(remote_base_name("a/dir/"), "dir");
+        assert_eq!(join_remote("", "x"), "x");
+        assert_eq!(join_remote("/", "x"), "/x");
+        assert_eq!(join_remote("a", "x"), "a/x");
+    }
+
+    #[test]
+    fn times_as_listings_show_them() {
+        assert!(same_time(1_000_000_007, 1_000_000_007, true));
+        assert!(!same_time(1_000_000_020, 1_000_000_007, true));
+        // LIST: minutes, or only the day for old files.
+        assert!(same_time(1_000_000_020, 1_000_000_045, false));
+        assert!(!same_time(1_000_000_020, 1_000_000_085, false));
+        assert!(same_time(86_400 * 20_000, 86_400 * 20_000 + 3_600, false));
+        assert!(!same_time(86_400 * 20_000, 86_400 * 20_001 + 3_600, false));
+    }
+}

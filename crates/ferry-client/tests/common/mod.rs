@@ -1,0 +1,374 @@
+//! Test helpers: an in-process ferryd on 127.0.0.1:0 with a temporary root, a scripted fake FTP
+//! server for the cases ferryd never produces, and a runner for the `ferry` binary.
+#![allow(
+    dead_code,
+    unreachable_pub,
+    reason = "each test file compiles this module on its own and uses only part of it"
+)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+/// A running ferryd; stops when dropped.
+pub struct Server {
+    pub addr: SocketAddr,
+    pub root: tempfile::TempDir,
+    shutdown: CancellationToken,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Server {
+    /// Anonymous, writable ferryd serving a fresh temporary folder.
+    pub fn start() -> Server {
+        let root = tempfile::tempdir().unwrap();
+        let config = ferry_server::Config::for_folder(root.path());
+        Server::with_config(root, config)
+    }
+
+    pub fn with_config(root: tempfile::TempDir, config: ferry_server::Config) -> Server {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let shutdown = CancellationToken::new();
+        let token = shutdown.clone();
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+                ferry_server::run(listener, config, token).await.unwrap();
+            });
+        });
+        Server {
+            addr,
+            root,
+            shutdown,
+            thread: Some(thread),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("ftp://{}/{path}", self.addr)
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.root.path().join(name)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// A ferryd with FTPS: an explicit listener (AUTH TLS) and an implicit one (TLS from the first
+/// byte), on 127.0.0.1:0 each, serving a fresh temporary folder; stops when dropped.
+pub struct TlsServer {
+    /// The explicit (AUTH TLS) listener.
+    pub explicit: SocketAddr,
+    /// The implicit-FTPS listener.
+    pub implicit: SocketAddr,
+    pub root: tempfile::TempDir,
+    /// The server's certificate as PEM, for `--ca-file` (`None` when made by ferryd itself).
+    pub ca_file: Option<PathBuf>,
+    _cert_dir: Option<tempfile::TempDir>,
+    shutdown: CancellationToken,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl TlsServer {
+    /// With a certificate for 127.0.0.1 made here by rcgen (trusted through `ca_file`);
+    /// `edit` adjusts the config after TLS is set.
+    pub fn start(edit: impl FnOnce(&mut ferry_server::Config)) -> TlsServer {
+        let made = rcgen::generate_simple_self_signed(vec![
+            "127.0.0.1".to_string(),
+            "localhost".to_string(),
+        ])
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+        std::fs::write(&cert, made.cert.pem()).unwrap();
+        std::fs::write(&key, made.signing_key.serialize_pem()).unwrap();
+        let settings = ferry_server::tls::TlsSettings::from_pem_files(&cert, &key).unwrap();
+        let mut server = TlsServer::with_settings(settings, edit);
+        server.ca_file = Some(cert);
+        server._cert_dir = Some(dir);
+        server
+    }
+
+    /// With the certificate `ferryd --tls-self-signed` makes (nothing trusts it).
+    pub fn self_signed() -> TlsServer {
+        let settings = ferry_server::tls::TlsSettings::self_signed().unwrap();
+        TlsServer::with_settings(settings, |_| {})
+    }
+
+    fn with_settings(
+        settings: ferry_server::tls::TlsSettings,
+        edit: impl FnOnce(&mut ferry_server::Config),
+    ) -> TlsServer {
+        let root = tempfile::tempdir().unwrap();
+        let mut config = ferry_server::Config::for_folder(root.path());
+        config.tls = Some(settings);
+        edit(&mut config);
+        let explicit = TcpListener::bind("127.0.0.1:0").unwrap();
+        let implicit = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addresses = (
+            explicit.local_addr().unwrap(),
+            implicit.local_addr().unwrap(),
+        );
+        for listener in [&explicit, &implicit] {
+            listener.set_nonblocking(true).unwrap();
+        }
+        let shutdown = CancellationToken::new();
+        let token = shutdown.clone();
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async move {
+                let server = ferry_server::Server::new(config).unwrap();
+                let explicit = tokio::net::TcpListener::from_std(explicit).unwrap();
+                let implicit = tokio::net::TcpListener::from_std(implicit).unwrap();
+                tokio::join!(
+                    server.serve(explicit, token.clone()),
+                    server.serve_implicit(implicit, token.clone()),
+                );
+            });
+        });
+        TlsServer {
+            explicit: addresses.0,
+            implicit: addresses.1,
+            root,
+            ca_file: None,
+            _cert_dir: None,
+            shutdown,
+            thread: Some(thread),
+        }
+    }
+
+    /// `ftpes://127.0.0.1:PORT/path` (explicit).
+    pub fn ftpes(&self, path: &str) -> String {
+        format!("ftpes://{}/{path}", self.explicit)
+    }
+
+    /// `ftps://127.0.0.1:PORT/path` (implicit).
+    pub fn ftps(&self, path: &str) -> String {
+        format!("ftps://{}/{path}", self.implicit)
+    }
+
+    /// `ftp://127.0.0.1:PORT/path` on the explicit listener (for `--tls`).
+    pub fn ftp(&self, path: &str) -> String {
+        format!("ftp://{}/{path}", self.explicit)
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.root.path().join(name)
+    }
+}
+
+impl Drop for TlsServer {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// The `ferry` binary with a clean environment: HOME is `home` (no netrc, no history).
+pub fn ferry(home: &Path, cwd: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_ferry"));
+    command
+        .current_dir(cwd)
+        .env("HOME", home)
+        .env_remove("TERM")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    command
+}
+
+/// Runs `ferry` with no arguments and `script` on stdin; bounded by a watchdog.
+pub fn run_script(home: &Path, cwd: &Path, args: &[&str], script: &str) -> Output {
+    let mut command = ferry(home, cwd);
+    command.args(args).stdin(Stdio::piped());
+    let mut child = command.spawn().unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(script.as_bytes()).unwrap();
+    drop(stdin);
+    wait_bounded(child)
+}
+
+/// Runs `ferry ARGS`, bounded by a watchdog.
+pub fn run(home: &Path, cwd: &Path, args: &[&str]) -> Output {
+    let child = ferry(home, cwd).args(args).spawn().unwrap();
+    wait_bounded(child)
+}
+
+pub fn wait_bounded(child: std::process::Child) -> Output {
+    let id = child.id();
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+    let watchdog = std::thread::spawn(move || {
+        if done_rx.recv_timeout(Duration::from_secs(60)).is_err() {
+            // The child hung: end it so the test fails instead of hanging.
+            let _ = Command::new("kill").arg("-9").arg(id.to_string()).status();
+        }
+    });
+    let output = child.wait_with_output().unwrap();
+    let _ = done_tx.send(());
+    let _ = watchdog.join();
+    output
+}
+
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// A one-connection fake FTP server on 127.0.0.1:0 driven by `script`, which gets each
+/// command line and the control stream, and returns false to stop.
+pub struct Fake {
+    pub addr: SocketAddr,
+    thread: Option<std::thread::JoinHandle<Vec<String>>>,
+}
+
+impl Fake {
+    pub fn start<F>(mut script: F) -> Fake
+    where
+        F: FnMut(&str, &mut TcpStream) -> bool + Send + 'static,
+    {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let thread = std::thread::spawn(move || {
+            let (mut control, _) = listener.accept().unwrap();
+            // One connection only: later ones are refused at once.
+            drop(listener);
+            control
+                .set_read_timeout(Some(Duration::from_secs(30)))
+                .unwrap();
+            control.write_all(b"220 fake ready\r\n").unwrap();
+            let mut reader = BufReader::new(control.try_clone().unwrap());
+            let mut seen = Vec::new();
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                    break;
+                }
+                let line = line.trim_end().to_string();
+                seen.push(line.clone());
+                if !script(&line, &mut control) {
+                    break;
+                }
+            }
+            seen
+        });
+        Fake {
+            addr,
+            thread: Some(thread),
+        }
+    }
+
+    /// The command lines the client sent.
+    pub fn commands(mut self) -> Vec<String> {
+        self.thread.take().unwrap().join().unwrap()
+    }
+}
+
+/// Replies the usual way to login, TYPE, FEAT (with `features`), and QUIT; returns None for
+/// other commands.
+pub fn basic_reply(line: &str, features: &[&str]) -> Option<String> {
+    let verb = line.split(' ').next().unwrap_or("").to_ascii_uppercase();
+    Some(match verb.as_str() {
+        "USER" => "331 password please\r\n".into(),
+        "PASS" => "230 in\r\n".into(),
+        "TYPE" | "OPTS" | "NOOP" => "200 ok\r\n".into(),
+        "FEAT" => {
+            let mut text = String::from("211-Features:\r\n");
+            for feature in features {
+                text.push_str(&format!(" {feature}\r\n"));
+            }
+            text.push_str("211 End\r\n");
+            text
+        }
+        "QUIT" => "221 bye\r\n".into(),
+        "PWD" => "257 \"/\" is current\r\n".into(),
+        _ => return None,
+    })
+}
+
+/// A fake server that cuts a download after `sent` of `size` bytes with a 426.
+pub fn cutting_server(size: usize, sent: Vec<u8>) -> Fake {
+    cutting_server_with(size, sent, Cut::Abort)
+}
+
+/// How [`cutting_server_with`] ends a download.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cut {
+    /// Closes the data connection and replies 426.
+    Abort,
+    /// Closes both connections without a reply, as a crashed server.
+    Crash,
+    /// Sends nothing more and keeps both connections open until the client leaves.
+    Stall,
+}
+
+/// As [`cutting_server`], ending the download the way `cut` says.
+pub fn cutting_server_with(size: usize, sent: Vec<u8>, cut: Cut) -> Fake {
+    let mut data: Option<TcpListener> = None;
+    let mut stalled: Vec<TcpStream> = Vec::new();
+    Fake::start(move |line, control| {
+        if let Some(reply) = basic_reply(line, &["EPSV", "SIZE", "REST STREAM"]) {
+            control.write_all(reply.as_bytes()).unwrap();
+            return !line.starts_with("QUIT");
+        }
+        let verb = line.split(' ').next().unwrap_or("");
+        match verb {
+            "SIZE" => write!(control, "213 {size}\r\n").unwrap(),
+            "EPSV" => {
+                let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+                let port = listener.local_addr().unwrap().port();
+                data = Some(listener);
+                write!(
+                    control,
+                    "229 Entering Extended Passive Mode (|||{port}|)\r\n"
+                )
+                .unwrap();
+            }
+            "RETR" => {
+                control.write_all(b"150 here it comes\r\n").unwrap();
+                let (mut stream, _) = data.take().unwrap().accept().unwrap();
+                stream.write_all(&sent).unwrap();
+                match cut {
+                    Cut::Abort => drop(stream),
+                    Cut::Crash => return false,
+                    Cut::Stall => {
+                        stalled.push(stream);
+                        return true;
+                    }
+                }
+                control
+                    .write_all(b"426 Connection closed; transfer aborted.\r\n")
+                    .unwrap();
+            }
+            _ => control.write_all(b"502 not here\r\n").unwrap(),
+        }
+        true
+    })
+}

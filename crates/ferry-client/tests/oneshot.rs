@@ -1,0 +1,607 @@
+//! One-shot commands as scripts use them: `ferry get|put|ls|rm|mkdir|mirror`, exit codes, the
+//! one-line errors, credentials, active mode, resume after a cut, and the protocol fallbacks
+//! (EPSV refused, PASV lying about its address, no MLSD) against a scripted fake server.
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on anything unexpected"
+)]
+
+mod common;
+
+use std::io::Write;
+use std::net::TcpListener;
+use std::path::Path;
+use std::time::SystemTime;
+
+use common::{Fake, Server, basic_reply, cutting_server, run, stderr, stdout};
+
+fn assert_one_line_error(output: &std::process::Output, needle: &str) {
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(output));
+    let text = stderr(output);
+    assert_eq!(text.lines().count(), 1, "{text}");
+    assert!(
+        text.starts_with("ferry: ") && text.contains(needle),
+        "{text}"
+    );
+}
+
+#[test]
+fn get_and_put_move_exact_bytes() {
+    let server = Server::start();
+    let payload: Vec<u8> = (0..1_000_000u32).map(|i| (i % 253) as u8).collect();
+    std::fs::write(server.path("big.bin"), &payload).unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+
+    let output = run(home.path(), work.path(), &["get", &server.url("big.bin")]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(std::fs::read(work.path().join("big.bin")).unwrap(), payload);
+
+    // To standard output, for pipes.
+    let output = run(
+        home.path(),
+        work.path(),
+        &["get", &server.url("big.bin"), "-o", "-"],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(output.stdout == payload, "stdout differs");
+    assert!(!work.path().join("-").exists());
+
+    let output = run(
+        home.path(),
+        work.path(),
+        &["get", &server.url("big.bin"), "-o", "copy.bin"],
+    );
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(
+        std::fs::read(work.path().join("copy.bin")).unwrap(),
+        payload
+    );
+
+    // Empty files both ways.
+    std::fs::write(work.path().join("empty"), b"").unwrap();
+    let output = run(home.path(), work.path(), &["put", "empty", &server.url("")]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(std::fs::read(server.path("empty")).unwrap(), b"");
+    let output = run(
+        home.path(),
+        work.path(),
+        &["get", &server.url("empty"), "-o", "empty-again"],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(std::fs::read(work.path().join("empty-again")).unwrap(), b"");
+
+    // One file to a named target; several into a folder URL that does not exist yet.
+    std::fs::write(work.path().join("one.txt"), b"one").unwrap();
+    std::fs::write(work.path().join("two words.txt"), b"two").unwrap();
+    let output = run(
+        home.path(),
+        work.path(),
+        &["put", "one.txt", &server.url("renamed.txt")],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(std::fs::read(server.path("renamed.txt")).unwrap(), b"one");
+    let output = run(
+        home.path(),
+        work.path(),
+        &[
+            "put",
+            "one.txt",
+            "two words.txt",
+            &server.url("new/deeper/"),
+        ],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(
+        std::fs::read(server.path("new/deeper/one.txt")).unwrap(),
+        b"one"
+    );
+    assert_eq!(
+        std::fs::read(server.path("new/deeper/two words.txt")).unwrap(),
+        b"two"
+    );
+}
+
+#[test]
+fn ls_rm_mkdir_and_their_errors() {
+    let server = Server::start();
+    std::fs::write(server.path("a.txt"), b"abc").unwrap();
+    std::fs::create_dir(server.path("dir")).unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let work = home.path();
+
+    let output = run(home.path(), work, &["ls", &server.url("")]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let text = stdout(&output);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert!(lines[0].starts_with("           3  ") && lines[0].ends_with("  a.txt"));
+    assert!(lines[1].ends_with("  dir/"), "{text}");
+
+    let output = run(home.path(), work, &["mkdir", &server.url("made")]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(server.path("made").is_dir());
+    let output = run(home.path(), work, &["mkdir", &server.url("made")]);
+    assert_one_line_error(&output, "MKD made: 550 ");
+    let output = run(home.path(), work, &["mkdir", "-p", &server.url("made/x/y")]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(server.path("made/x/y").is_dir());
+
+    let output = run(home.path(), work, &["rm", &server.url("a.txt")]);
+    assert_eq!(output.status.code(), Some(0));
+    assert!(!server.path("a.txt").exists());
+    let output = run(home.path(), work, &["rm", &server.url("a.txt")]);
+    assert_one_line_error(&output, "DELE a.txt: 550 ");
+
+    let output = run(home.path(), work, &["get", &server.url("nope.bin")]);
+    assert_one_line_error(&output, "RETR nope.bin: 550 ");
+    assert!(std::fs::read_dir(work).unwrap().next().is_none());
+
+    let output = run(
+        home.path(),
+        work,
+        &["put", "missing.txt", &server.url("x.txt")],
+    );
+    assert_one_line_error(&output, "missing.txt: ");
+    assert!(!server.path("x.txt").exists());
+
+    let output = run(home.path(), work, &["ls", "http://example.org/"]);
+    assert_one_line_error(&output, "must start with ftp://");
+}
+
+#[test]
+fn server_down_is_one_line() {
+    let port = {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let home = tempfile::tempdir().unwrap();
+    let output = run(
+        home.path(),
+        home.path(),
+        &["get", &format!("ftp://127.0.0.1:{port}/x")],
+    );
+    assert_one_line_error(&output, &format!("cannot connect to 127.0.0.1:{port}: "));
+}
+
+#[test]
+fn global_flags_before_the_subcommand_and_active_mode() {
+    let server = Server::start();
+    std::fs::write(server.path("act.txt"), b"active bytes").unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let output = run(
+        home.path(),
+        work.path(),
+        &["--active", "--timeout", "10", "get", &server.url("act.txt")],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(
+        std::fs::read(work.path().join("act.txt")).unwrap(),
+        b"active bytes"
+    );
+    let output = run(
+        home.path(),
+        work.path(),
+        &["put", "act.txt", &server.url("back.txt"), "--active"],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(
+        std::fs::read(server.path("back.txt")).unwrap(),
+        b"active bytes"
+    );
+}
+
+#[test]
+fn credentials_from_netrc_url_and_flag() {
+    let root = tempfile::tempdir().unwrap();
+    std::fs::write(root.path().join("secret.txt"), b"for alice").unwrap();
+    let mut config = ferry_server::Config::for_folder(root.path());
+    config.anonymous = ferry_server::Anonymous::Off;
+    config.users.users.insert(
+        "alice".into(),
+        ferry_server::User::new(b"wonder land", String::new(), false).unwrap(),
+    );
+    config.users.users.insert(
+        "bob".into(),
+        ferry_server::User::new(b"builder", String::new(), false).unwrap(),
+    );
+    let server = Server::with_config(root, config);
+    let home = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+
+    // Anonymous is refused: the server's code and text.
+    let output = run(
+        home.path(),
+        work.path(),
+        &["get", &server.url("secret.txt")],
+    );
+    assert_one_line_error(&output, "login: 530 ");
+
+    // Percent-encoded password in the URL.
+    let url = format!("ftp://alice:wonder%20land@{}/secret.txt", server.addr);
+    let output = run(
+        home.path(),
+        work.path(),
+        &["-v", "get", &url, "-o", "url.txt"],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    // --verbose shows the conversation, never the password.
+    let conversation = stderr(&output);
+    assert!(
+        conversation.contains("--> USER alice\n<-- 331 ")
+            && conversation.contains("--> PASS\n<-- 230 "),
+        "{conversation}"
+    );
+    assert!(
+        conversation.contains("--> TYPE I\n<-- 200 "),
+        "{conversation}"
+    );
+    assert!(!conversation.contains("wonder"), "{conversation}");
+    assert_eq!(
+        std::fs::read(work.path().join("url.txt")).unwrap(),
+        b"for alice"
+    );
+
+    // --user USER:PASS before the subcommand.
+    let output = run(
+        home.path(),
+        work.path(),
+        &[
+            "--user",
+            "alice:wonder land",
+            "get",
+            &server.url("secret.txt"),
+            "-o",
+            "flag.txt",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(
+        std::fs::read(work.path().join("flag.txt")).unwrap(),
+        b"for alice"
+    );
+
+    // ~/.netrc: the entry for this host.
+    std::fs::write(
+        home.path().join(".netrc"),
+        "machine other login x password y\nmachine 127.0.0.1\n  login bob\n  password builder\n",
+    )
+    .unwrap();
+    let output = run(
+        home.path(),
+        work.path(),
+        &["get", &server.url("secret.txt")],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(
+        std::fs::read(work.path().join("secret.txt")).unwrap(),
+        b"for alice"
+    );
+    // The machine entry wins over default; its password is wrong here.
+    std::fs::write(
+        home.path().join(".netrc"),
+        "default login bob password builder\nmachine 127.0.0.1 login bob password wrong\n",
+    )
+    .unwrap();
+    let output = run(home.path(), work.path(), &["ls", &server.url("")]);
+    assert_one_line_error(&output, "login: 530 ");
+}
+
+fn mtime(path: &Path) -> SystemTime {
+    std::fs::metadata(path).unwrap().modified().unwrap()
+}
+
+#[test]
+fn mirror_both_ways_skips_identical_files() {
+    let server = Server::start();
+    std::fs::create_dir_all(server.path("tree/sub/deeper")).unwrap();
+    std::fs::write(server.path("tree/top.txt"), b"top").unwrap();
+    std::fs::write(server.path("tree/sub/mid.txt"), b"middle").unwrap();
+    std::fs::write(server.path("tree/sub/deeper/low.bin"), vec![7u8; 200_000]).unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+
+    let output = run(
+        home.path(),
+        work.path(),
+        &["mirror", &server.url("tree/"), "copy", "--parallel", "3"],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(
+        stdout(&output),
+        "Mirrored 3 files (200009b), 0 unchanged, 0 failed\n"
+    );
+    let copy = work.path().join("copy");
+    assert_eq!(std::fs::read(copy.join("top.txt")).unwrap(), b"top");
+    assert_eq!(std::fs::read(copy.join("sub/mid.txt")).unwrap(), b"middle");
+    assert_eq!(
+        std::fs::read(copy.join("sub/deeper/low.bin")).unwrap(),
+        vec![7u8; 200_000]
+    );
+    // Times follow the server (to the second).
+    let secs = |t: SystemTime| t.duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs();
+    assert_eq!(
+        secs(mtime(&copy.join("sub/mid.txt"))),
+        secs(mtime(&server.path("tree/sub/mid.txt")))
+    );
+
+    // A second run finds everything identical; a changed file is fetched again.
+    let output = run(
+        home.path(),
+        work.path(),
+        &["mirror", &server.url("tree"), "copy"],
+    );
+    assert_eq!(
+        stdout(&output),
+        "Mirrored 0 files (0b), 3 unchanged, 0 failed\n"
+    );
+    std::fs::write(server.path("tree/top.txt"), b"top, longer").unwrap();
+    let output = run(
+        home.path(),
+        work.path(),
+        &["mirror", &server.url("tree"), "copy"],
+    );
+    assert_eq!(
+        stdout(&output),
+        "Mirrored 1 files (11b), 2 unchanged, 0 failed\n"
+    );
+    assert_eq!(std::fs::read(copy.join("top.txt")).unwrap(), b"top, longer");
+
+    // Upload the copy elsewhere with -R; times are set with MFMT so a rerun skips all.
+    let output = run(
+        home.path(),
+        work.path(),
+        &[
+            "mirror",
+            "-R",
+            "copy",
+            &server.url("up/loaded"),
+            "--parallel",
+            "2",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(
+        stdout(&output),
+        "Mirrored 3 files (200017b), 0 unchanged, 0 failed\n"
+    );
+    assert_eq!(
+        std::fs::read(server.path("up/loaded/sub/deeper/low.bin")).unwrap(),
+        vec![7u8; 200_000]
+    );
+    assert_eq!(
+        secs(mtime(&server.path("up/loaded/sub/mid.txt"))),
+        secs(mtime(&copy.join("sub/mid.txt")))
+    );
+    let output = run(
+        home.path(),
+        work.path(),
+        &["mirror", "-R", "copy", &server.url("up/loaded")],
+    );
+    assert_eq!(
+        stdout(&output),
+        "Mirrored 0 files (0b), 3 unchanged, 0 failed\n"
+    );
+}
+
+#[test]
+fn a_cut_download_keeps_the_partial_and_continue_finishes_it() {
+    let home = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let fake = cutting_server(10, b"abcde".to_vec());
+    let output = run(
+        home.path(),
+        work.path(),
+        &["get", &format!("ftp://{}/file.bin", fake.addr)],
+    );
+    assert_one_line_error(&output, "RETR file.bin: 426 ");
+    drop(fake.commands());
+    // Nothing under the final name; the partial is kept, hidden.
+    assert!(!work.path().join("file.bin").exists());
+    let partial = work.path().join(".file.bin.ferry-part");
+    assert_eq!(std::fs::read(&partial).unwrap(), b"abcde");
+
+    // Continue against a real server holding the whole file: REST 5 fetches only the rest,
+    // which the different first half proves.
+    let server = Server::start();
+    std::fs::write(server.path("file.bin"), b"0123456789").unwrap();
+    let output = run(
+        home.path(),
+        work.path(),
+        &["get", "--continue", &server.url("file.bin")],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(
+        std::fs::read(work.path().join("file.bin")).unwrap(),
+        b"abcde56789"
+    );
+    assert!(!partial.exists());
+}
+
+#[test]
+fn epsv_refused_pasv_address_ignored_and_list_parsed_without_mlsd() {
+    let mut data: Option<TcpListener> = None;
+    let fake = Fake::start(move |line, control| {
+        if let Some(reply) = basic_reply(line, &["SIZE"]) {
+            control.write_all(reply.as_bytes()).unwrap();
+            return !line.starts_with("QUIT");
+        }
+        match line.split(' ').next().unwrap_or("") {
+            "EPSV" => control.write_all(b"500 EPSV not understood\r\n").unwrap(),
+            "PASV" => {
+                let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+                let [high, low] = listener.local_addr().unwrap().port().to_be_bytes();
+                data = Some(listener);
+                // An address the client must not use: only the port counts.
+                write!(
+                    control,
+                    "227 Entering Passive Mode (10,255,255,1,{high},{low})\r\n"
+                )
+                .unwrap();
+            }
+            "LIST" => {
+                control.write_all(b"150 listing\r\n").unwrap();
+                let listener = data.take().unwrap();
+                listener.set_nonblocking(false).unwrap();
+                let (mut stream, _) = listener.accept().unwrap();
+                stream
+                    .write_all(
+                        b"total 2\r\n\
+                          -rw-r--r--    1 1000     1000            6 Jan 02  2020 unix file.txt\r\n\
+                          11-25-26  08:42AM       <DIR>          Dos Folder\r\n",
+                    )
+                    .unwrap();
+                drop(stream);
+                control.write_all(b"226 done\r\n").unwrap();
+            }
+            _ => control.write_all(b"502 not here\r\n").unwrap(),
+        }
+        true
+    });
+    let home = tempfile::tempdir().unwrap();
+    let output = run(
+        home.path(),
+        home.path(),
+        &["--timeout", "5", "ls", &format!("ftp://{}/", fake.addr)],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(
+        stdout(&output),
+        "           0  2026-11-25 08:42  Dos Folder/\n           6  2020-01-02 00:00  unix file.txt\n"
+    );
+    let commands = fake.commands();
+    assert!(commands.contains(&"EPSV".to_string()), "{commands:?}");
+    assert!(commands.contains(&"PASV".to_string()), "{commands:?}");
+    assert!(commands.contains(&"LIST".to_string()), "{commands:?}");
+    assert!(commands.contains(&"TYPE I".to_string()), "{commands:?}");
+    assert!(
+        !commands.iter().any(|c| c.starts_with("MLSD")),
+        "{commands:?}"
+    );
+}
+
+#[test]
+fn continue_against_a_server_without_rest_starts_again() {
+    let mut data: Option<TcpListener> = None;
+    let fake = Fake::start(move |line, control| {
+        if let Some(reply) = basic_reply(line, &["EPSV", "SIZE"]) {
+            control.write_all(reply.as_bytes()).unwrap();
+            return !line.starts_with("QUIT");
+        }
+        match line.split(' ').next().unwrap_or("") {
+            "SIZE" => control.write_all(b"213 6\r\n").unwrap(),
+            "REST" => control.write_all(b"502 REST not implemented\r\n").unwrap(),
+            "EPSV" => {
+                let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+                let port = listener.local_addr().unwrap().port();
+                data = Some(listener);
+                write!(
+                    control,
+                    "229 Entering Extended Passive Mode (|||{port}|)\r\n"
+                )
+                .unwrap();
+            }
+            "RETR" => {
+                control.write_all(b"150 sending\r\n").unwrap();
+                let (mut stream, _) = data.take().unwrap().accept().unwrap();
+                stream.write_all(b"whole!").unwrap();
+                drop(stream);
+                control.write_all(b"226 done\r\n").unwrap();
+            }
+            _ => control.write_all(b"502 not here\r\n").unwrap(),
+        }
+        true
+    });
+    let home = tempfile::tempdir().unwrap();
+    std::fs::write(home.path().join(".f.bin.ferry-part"), b"xyz").unwrap();
+    let output = run(
+        home.path(),
+        home.path(),
+        &["get", "-c", &format!("ftp://{}/f.bin", fake.addr)],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(std::fs::read(home.path().join("f.bin")).unwrap(), b"whole!");
+    assert!(!home.path().join(".f.bin.ferry-part").exists());
+    let commands = fake.commands();
+    assert!(commands.contains(&"REST 3".to_string()), "{commands:?}");
+}
+
+#[test]
+fn put_continue_sends_only_the_missing_tail() {
+    let server = Server::start();
+    let home = tempfile::tempdir().unwrap();
+    std::fs::write(home.path().join("log.txt"), b"0123456789").unwrap();
+    // A remote copy cut after five bytes, whose bytes differ: only the tail may be sent.
+    std::fs::write(server.path("log.txt"), b"ABCDE").unwrap();
+    let output = run(
+        home.path(),
+        home.path(),
+        &["put", "--continue", "log.txt", &server.url("")],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(
+        std::fs::read(server.path("log.txt")).unwrap(),
+        b"ABCDE56789"
+    );
+    // Already complete: nothing changes.
+    let output = run(
+        home.path(),
+        home.path(),
+        &["put", "-c", "log.txt", &server.url("")],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(
+        std::fs::read(server.path("log.txt")).unwrap(),
+        b"ABCDE56789"
+    );
+}
+
+#[test]
+fn put_continue_appends_when_the_server_refuses_rest() {
+    let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = received.clone();
+    let mut data: Option<TcpListener> = None;
+    let fake = Fake::start(move |line, control| {
+        if let Some(reply) = basic_reply(line, &["EPSV", "SIZE"]) {
+            control.write_all(reply.as_bytes()).unwrap();
+            return !line.starts_with("QUIT");
+        }
+        match line.split(' ').next().unwrap_or("") {
+            "SIZE" => control.write_all(b"213 4\r\n").unwrap(),
+            "REST" => control.write_all(b"502 REST not implemented\r\n").unwrap(),
+            "EPSV" => {
+                let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+                let port = listener.local_addr().unwrap().port();
+                data = Some(listener);
+                write!(
+                    control,
+                    "229 Entering Extended Passive Mode (|||{port}|)\r\n"
+                )
+                .unwrap();
+            }
+            "APPE" => {
+                control.write_all(b"150 go ahead\r\n").unwrap();
+                let (mut stream, _) = data.take().unwrap().accept().unwrap();
+                let mut bytes = Vec::new();
+                std::io::Read::read_to_end(&mut stream, &mut bytes).unwrap();
+                sink.lock().unwrap().extend_from_slice(&bytes);
+                control.write_all(b"226 appended\r\n").unwrap();
+            }
+            _ => control.write_all(b"502 not here\r\n").unwrap(),
+        }
+        true
+    });
+    let home = tempfile::tempdir().unwrap();
+    std::fs::write(home.path().join("f.bin"), b"abcdefgh").unwrap();
+    let output = run(
+        home.path(),
+        home.path(),
+        &["put", "-c", "f.bin", &format!("ftp://{}/f.bin", fake.addr)],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let commands = fake.commands();
+    assert!(commands.contains(&"REST 4".to_string()), "{commands:?}");
+    assert!(commands.contains(&"APPE f.bin".to_string()), "{commands:?}");
+    assert_eq!(*received.lock().unwrap(), b"efgh");
+}
