@@ -26,6 +26,7 @@ import re
 import resource
 import shutil
 import signal
+import ssl
 import statistics
 import subprocess
 import sys
@@ -65,6 +66,7 @@ class Server:
     command: Callable[[int], list[str]]  # argv for a given port
     base_port: int = 21000
     port: int = 0
+    tls: bool = False  # an FTPS variant: only the ftps rows run on it
     env: dict[str, str] = field(default_factory=dict)
     proc: subprocess.Popen | None = None
     log: Path | None = None
@@ -87,7 +89,9 @@ class Server:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"{self.name} exited: {self.log.read_text(errors='replace')[-2000:]}")
             try:
-                with ftplib.FTP() as ftp:
+                client = (ftplib.FTP_TLS(context=ssl._create_unverified_context())
+                          if self.tls else ftplib.FTP())
+                with client as ftp:
                     ftp.connect(HOST, self.port, timeout=5)
                     ftp.login(USER, PASSWORD)
                     ftp.quit()
@@ -250,6 +254,36 @@ def make_servers(args, workdir: Path, uid: int, gid: int) -> list[Server]:
         servers.append(Server("pyftpdlib", root, lambda port, root=root: [
             sys.executable, str(HERE / "pyftpd.py"), str(port), USER, PASSWORD, str(root),
         ], base))
+    if "ftps" in args.workloads_list:
+        cert, key = workdir / "cert.pem", workdir / "key.pem"
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                        "-subj", "/CN=127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+                       check=True, capture_output=True)
+        for base_server in list(servers):
+            if base_server.name == "ferryd":
+                servers.append(Server(
+                    "ferryd", base_server.root,
+                    lambda port, root=base_server.root: [
+                        args.ferryd, str(root), "--bind", f"{HOST}:{port}", "--users", str(users),
+                        "--tls-cert", str(cert), "--tls-key", str(key)],
+                    base, env=base_server.env, tls=True,
+                ))
+            if base_server.name == "vsftpd":
+                plain = base_server.command
+
+                def vsftpd_tls(port: int, plain=plain) -> list[str]:
+                    argv = plain(port)
+                    conf = Path(argv[1])
+                    tls_conf = conf.with_name("vsftpd-tls.conf")
+                    # vsftpd's defaults otherwise: require_ssl_reuse=YES, TLS forced for
+                    # logins and data.
+                    tls_conf.write_text(conf.read_text() + "\n".join([
+                        "ssl_enable=YES", f"rsa_cert_file={cert}", f"rsa_private_key_file={key}",
+                        "ssl_ciphers=HIGH", "force_local_logins_ssl=YES",
+                        "force_local_data_ssl=YES", "require_ssl_reuse=YES", ""]))
+                    return [argv[0], str(tls_conf)]
+
+                servers.append(Server("vsftpd", base_server.root, vsftpd_tls, base, tls=True))
     return servers
 
 
@@ -521,25 +555,73 @@ def w_idle(server: Server, args) -> dict:
     return result
 
 
-# TODO hooks (issue 7), not run yet:
-# - FTPS rows: the download, upload and small-file rows again with `curl --ssl-reqd` (explicit
-#   AUTH TLS, PROT P), against vsftpd with `ssl_enable=YES` (and require_ssl_reuse=NO for ftplib),
-#   Pure-FTPd with `-Y 1` and pyftpdlib's TLS_FTPHandler; ferryd once it has --tls-cert/--tls-key.
-# - Client rows: `ferry get` against `curl` on the big file, and `ferry mirror --parallel 4`
-#   against `lftp -e "mirror --parallel=4"` on the 1,000 small files, on the same server (the
-#   fastest peer) — once crates/ferry-client lands on main.
+def w_ftps_download(server: Server, args) -> dict:
+    size, secs = run_curl(
+        ["--ssl-reqd", "-k", "-o", "/dev/null",
+         f"ftp://{USER}:{PASSWORD}@{HOST}:{server.port}/big.bin"], args.timeout)
+    if size != args.big_bytes:
+        raise RuntimeError(f"downloaded {size} of {args.big_bytes} bytes")
+    return {"ftps_download_MBps": size / secs / 1e6}
+
+
+def w_ftps_upload(server: Server, args) -> dict:
+    for leftover in server.root.glob("*up.bin*"):
+        leftover.unlink()
+    size, secs = run_curl(
+        ["--ssl-reqd", "-k", "-T", str(SHM / "src" / "big.bin"),
+         f"ftp://{USER}:{PASSWORD}@{HOST}:{server.port}/up.bin"], args.timeout)
+    stored = (server.root / "up.bin").stat().st_size
+    (server.root / "up.bin").unlink()
+    if stored != args.big_bytes:
+        raise RuntimeError(f"stored {stored} of {args.big_bytes} bytes")
+    return {"ftps_upload_MBps": size / secs / 1e6}
+
+
+def timed(argv: list[str], timeout: float) -> float:
+    start = time.perf_counter()
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+    if out.returncode != 0:
+        raise RuntimeError(f"{argv[0]} failed ({out.returncode}): {out.stderr.strip()[-300:]}")
+    return time.perf_counter() - start
+
+
+def w_client(server: Server, args) -> dict:
+    """`ferry get` vs curl on the big file; `ferry mirror --parallel 4` vs lftp's on the small
+    files; both clients against this same server, wall-clock time of the whole command."""
+    url = f"ftp://{USER}:{PASSWORD}@{HOST}:{server.port}"
+    tree = server.root / "tree"
+    if not tree.exists():
+        tree.mkdir()
+        payload = os.urandom(4096)
+        for i in range(args.files):
+            (tree / f"f{i:05}").write_bytes(payload)
+        shutil.chown(tree, USER, USER)
+    out = SHM / "client-out"
+    shutil.rmtree(out, ignore_errors=True)
+    ferry_get = timed([args.ferry, "get", f"{url}/big.bin", "-o", "/dev/null"], args.timeout)
+    curl_get = timed(["curl", "-sS", "--fail", "-o", "/dev/null", f"{url}/big.bin"], args.timeout)
+    ferry_mirror = timed([args.ferry, "mirror", f"{url}/tree/", str(out / "ferry"),
+                          "--parallel", "4"], args.timeout)
+    lftp_mirror = timed(["lftp", "-u", f"{USER},{PASSWORD}", "-p", str(server.port), HOST, "-e",
+                         f"set ftp:ssl-allow false; mirror --parallel=4 tree {out / 'lftp'}; bye"],
+                        args.timeout)
+    for name in ("ferry", "lftp"):
+        got = len(list((out / name).iterdir()))
+        if got != args.files:
+            raise RuntimeError(f"{name} mirror brought {got} of {args.files} files")
+    shutil.rmtree(out, ignore_errors=True)
+    return {"client_get_ferry_MBps": args.big_bytes / ferry_get / 1e6,
+            "client_get_curl_MBps": args.big_bytes / curl_get / 1e6,
+            "client_mirror_ferry_files_per_s": args.files / ferry_mirror,
+            "client_mirror_lftp_files_per_s": args.files / lftp_mirror}
+
+
+# Still to do (issue 7): FTPS for Pure-FTPd (`-Y 1` with a certificate) and pyftpdlib
+# (TLS_FTPHandler, needs pyOpenSSL), and FTPS small files.
 TODO_ROWS = [
-    "FTPS download / upload / small files (ferryd has no TLS on main yet)",
-    "`ferry get` vs `curl`; `ferry mirror --parallel 4` vs `lftp mirror --parallel=4` "
-    "(the client is not on main yet)",
+    "FTPS rows for Pure-FTPd and pyftpdlib (the ftps workload runs ferryd and vsftpd only), "
+    "and FTPS small files",
 ]
-
-
-def w_todo(what: str):
-    def run(server: Server, args) -> dict:
-        raise NotImplementedError(f"TODO: {what}")
-
-    return run
 
 
 # --------------------------------------------------------------------------------------------
@@ -593,6 +675,12 @@ METRICS = {
     "upload_MBps": ("1 GiB upload (curl), fresh tmpfs pages", "MB/s", True),
     "small_up_files_per_s": ("4 KiB files up, one session", "files/s", True),
     "small_down_files_per_s": ("4 KiB files down, one session", "files/s", True),
+    "ftps_download_MBps": ("1 GiB download over FTPS (curl --ssl-reqd)", "MB/s", True),
+    "ftps_upload_MBps": ("1 GiB upload over FTPS (curl --ssl-reqd)", "MB/s", True),
+    "client_get_ferry_MBps": ("client: `ferry get` 1 GiB from ferryd", "MB/s", True),
+    "client_get_curl_MBps": ("client: `curl` 1 GiB from ferryd", "MB/s", True),
+    "client_mirror_ferry_files_per_s": ("client: `ferry mirror --parallel 4` from ferryd", "files/s", True),
+    "client_mirror_lftp_files_per_s": ("client: `lftp mirror --parallel=4` from ferryd", "files/s", True),
     "login_all_s": ("idle sessions: time to log all in", "s", False),
     "pss_kib_per_session": ("idle sessions: PSS per session", "KiB", False),
     "idle_failures": ("idle sessions: failures", "", False),
@@ -665,6 +753,7 @@ def main() -> int:
     global MAX_SERVER_GIB
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--ferryd", default=str(REPO / "target/release/ferryd"))
+    p.add_argument("--ferry", default=str(REPO / "target/release/ferry"), help="the ferry client")
     p.add_argument("--ferryd-env", action="append", default=[], metavar="NAME=VALUE",
                    help="environment for ferryd (e.g. MALLOC_MMAP_THRESHOLD_=131072); repeatable")
     p.add_argument("--peers-root", default="/var/tmp/ferry-bench/root",
@@ -683,8 +772,9 @@ def main() -> int:
     p.add_argument("--max-server-gib", type=float, default=MAX_SERVER_GIB,
                    help="cut a trial short when the server's main process holds more memory")
     p.add_argument("--servers", default="ferryd,vsftpd,pure-ftpd,pyftpdlib")
-    p.add_argument("--workloads", default="limits,download,upload,small,concurrent,idle",
-                   help="comma-separated; also ftps and client (TODO hooks that fail for now)")
+    p.add_argument("--workloads",
+                   default="limits,download,upload,small,concurrent,idle,ftps,client",
+                   help="comma-separated subset of the default")
     p.add_argument("--base-port", type=int, default=21000,
                    help="servers take ports above this, a fresh one per trial; keep it below "
                    "the ephemeral range (net.ipv4.ip_local_port_range)")
@@ -707,6 +797,7 @@ def main() -> int:
     MAX_SERVER_GIB = args.max_server_gib
     args.servers = args.servers.split(",")
     workloads = args.workloads.split(",")
+    args.workloads_list = workloads
 
     if os.geteuid() != 0:
         print("bench: must run as root (vsftpd and Pure-FTPd switch to a local user)", file=sys.stderr)
@@ -769,16 +860,17 @@ def main() -> int:
     if "idle" in workloads:
         plan.append(("idle", w_idle))
     if "ftps" in workloads:
-        plan.append(("ftps", w_todo(TODO_ROWS[0])))
+        plan.append(("ftps-download", w_ftps_download))
+        plan.append(("ftps-upload", w_ftps_upload))
     if "client" in workloads:
-        plan.append(("client", w_todo(TODO_ROWS[1])))
+        plan.append(("client", w_client))
 
     results: dict[str, dict[str, list[float]]] = {}
     machine: dict[str, list[float]] = {}
     loads: list[tuple[float, float, float]] = [os.getloadavg()]
     started = time.monotonic()
     deadline = started + args.max_minutes * 60
-    names = [s.name for s in servers]
+    names = list(dict.fromkeys(s.name for s in servers))
     errors: list[str] = []
     cut: set[tuple[str, str]] = set()
     for rnd in range(args.rounds):
@@ -790,6 +882,8 @@ def main() -> int:
             if wname == "idle" and rnd >= args.idle_rounds:
                 continue
             for s in order:
+                if s.tls != wname.startswith("ftps") or (wname == "client" and s.name != "ferryd"):
+                    continue
                 if time.monotonic() > deadline:
                     errors.append(f"round {rnd + 1}: {wname} on {s.name} skipped (past --max-minutes)")
                     continue
