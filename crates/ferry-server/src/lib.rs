@@ -75,6 +75,8 @@ struct Shared {
     storage: Storage,
     logins: limits::LoginThrottle,
     credentials: auth::CredentialCache,
+    /// Password hashes computed at once (one per core).
+    hashing: tokio::sync::Semaphore,
 }
 
 impl Shared {
@@ -87,11 +89,14 @@ impl Shared {
             failure_delay: config.login_failure_delay,
         });
         let credentials = auth::CredentialCache::new(config.credential_cache_ttl);
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let hashing = tokio::sync::Semaphore::new(cores);
         Ok(Arc::new(Shared {
             config,
             storage,
             logins,
             credentials,
+            hashing,
         }))
     }
 }

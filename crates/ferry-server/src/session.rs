@@ -670,6 +670,9 @@ impl Session {
                 user.clone()
             } else {
                 let (user, owned) = (user.clone(), password.to_vec());
+                // Each Argon2id check takes ~19 MiB and a core for a while: a few at a time,
+                // or a login storm takes all memory (500 at once measured 9 GB).
+                let _permit = self.shared.hashing.acquire().await.ok()?;
                 let checked =
                     tokio::task::spawn_blocking(move || user.verify(&owned).then_some(user));
                 let user = checked.await.ok().flatten()?;
