@@ -57,6 +57,19 @@ pub async fn download(
     resume: bool,
     progress: &mut dyn Progress,
 ) -> Result<TransferStats, ClientError> {
+    // A device or a pipe (`-o /dev/null`, a FIFO) is written as it is: a partial file renamed
+    // over it would replace the device with a regular file.
+    if let Ok(meta) = tokio::fs::metadata(target).await
+        && !meta.is_file()
+        && !meta.is_dir()
+    {
+        let mut writer = tokio::fs::OpenOptions::new()
+            .write(true)
+            .open(target)
+            .await
+            .map_err(|source| ClientError::local(target, source))?;
+        return download_to_writer(connection, remote, &mut writer, progress).await;
+    }
     let started = Instant::now();
     let partial = partial_path(target);
     let offset = if resume {

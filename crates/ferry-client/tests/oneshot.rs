@@ -605,3 +605,37 @@ fn put_continue_appends_when_the_server_refuses_rest() {
     assert!(commands.contains(&"APPE f.bin".to_string()), "{commands:?}");
     assert_eq!(*received.lock().unwrap(), b"efgh");
 }
+
+/// `-o` naming a device or a pipe writes into it: the partial-then-rename of ordinary downloads
+/// would replace it with a regular file (it once replaced this machine's /dev/null).
+#[test]
+fn get_into_a_fifo_writes_through_it() {
+    use std::os::unix::fs::FileTypeExt;
+    let server = Server::start();
+    let payload: Vec<u8> = (0..300_000u32).map(|i| (i % 241) as u8).collect();
+    std::fs::write(server.path("f.bin"), &payload).unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let fifo = work.path().join("pipe");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let reader_path = fifo.clone();
+    let reader = std::thread::spawn(move || std::fs::read(reader_path).unwrap());
+    let output = run(
+        home.path(),
+        work.path(),
+        &["get", &server.url("f.bin"), "-o", fifo.to_str().unwrap()],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(
+        reader.join().unwrap() == payload,
+        "the pipe's reader got other bytes"
+    );
+    assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo());
+    assert!(!work.path().join(".pipe.ferry-part").exists());
+}
