@@ -632,10 +632,11 @@ fn get_into_a_fifo_writes_through_it() {
         &["get", &server.url("f.bin"), "-o", fifo.to_str().unwrap()],
     );
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    // Checked before joining: had the pipe been replaced, its reader would wait forever.
+    assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo());
     assert!(
         reader.join().unwrap() == payload,
         "the pipe's reader got other bytes"
     );
-    assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo());
     assert!(!work.path().join(".pipe.ferry-part").exists());
 }
