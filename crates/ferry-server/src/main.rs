@@ -313,72 +313,38 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     };
     config.users = users;
     config.anonymous = anonymous;
-    let secs = |flag: Option<u64>, file: Option<u64>, default: Duration| {
-        flag.or(file).map_or(default, Duration::from_secs)
-    };
-    config.idle_timeout = secs(
-        args.idle_timeout,
-        settings.idle_timeout,
-        config.idle_timeout,
-    );
-    config.login_timeout = secs(
-        args.login_timeout,
-        settings.login_timeout,
-        config.login_timeout,
-    );
-    config.data_timeout = secs(
-        args.data_timeout,
-        settings.data_timeout,
-        config.data_timeout,
-    );
-    config.max_sessions = args
-        .max_sessions
-        .or(settings.max_sessions)
-        .unwrap_or(config.max_sessions);
-    config.max_sessions_per_ip = args
-        .max_sessions_per_ip
-        .or(settings.max_sessions_per_ip)
-        .unwrap_or(config.max_sessions_per_ip);
-    config.max_line = args
-        .max_line
-        .or(settings.max_line)
-        .unwrap_or(config.max_line);
-    config.max_login_failures = args
-        .max_login_failures
-        .or(settings.max_login_failures)
-        .unwrap_or(config.max_login_failures);
-    config.ban_time = secs(args.ban_time, settings.ban_time, config.ban_time);
-    config.login_failure_delay = args
-        .login_failure_delay_ms
-        .or(settings.login_failure_delay_ms)
-        .map_or(config.login_failure_delay, Duration::from_millis);
-    config.shutdown_grace = secs(
-        args.shutdown_grace,
-        settings.shutdown_grace,
-        config.shutdown_grace,
-    );
-    config.partial_max_age = secs(
-        args.partial_max_age,
-        settings.partial_max_age,
-        config.partial_max_age,
-    );
-    config.credential_cache_ttl = secs(
-        args.credential_cache_ttl,
-        settings.credential_cache_ttl,
-        config.credential_cache_ttl,
-    );
-    if let Some(range) = args.passive_ports.or(settings.passive_ports) {
+    // Each setting: the flag if given, else the --config file's value, else the default.
+    macro_rules! pick {
+        ($field:ident) => {
+            args.$field.or(settings.$field)
+        };
+    }
+    let secs = |value: Option<u64>, default: Duration| value.map_or(default, Duration::from_secs);
+    config.idle_timeout = secs(pick!(idle_timeout), config.idle_timeout);
+    config.login_timeout = secs(pick!(login_timeout), config.login_timeout);
+    config.data_timeout = secs(pick!(data_timeout), config.data_timeout);
+    config.ban_time = secs(pick!(ban_time), config.ban_time);
+    config.shutdown_grace = secs(pick!(shutdown_grace), config.shutdown_grace);
+    config.partial_max_age = secs(pick!(partial_max_age), config.partial_max_age);
+    config.credential_cache_ttl = secs(pick!(credential_cache_ttl), config.credential_cache_ttl);
+    config.max_sessions = pick!(max_sessions).unwrap_or(config.max_sessions);
+    config.max_sessions_per_ip = pick!(max_sessions_per_ip).unwrap_or(config.max_sessions_per_ip);
+    config.max_line = pick!(max_line).unwrap_or(config.max_line);
+    config.max_login_failures = pick!(max_login_failures).unwrap_or(config.max_login_failures);
+    config.login_failure_delay =
+        pick!(login_failure_delay_ms).map_or(config.login_failure_delay, Duration::from_millis);
+    if let Some(range) = pick!(passive_ports) {
         config.passive_ports = Some(config::parse_port_range(&range).map_err(anyhow::Error::msg)?);
     }
-    config.passive_address = args.passive_address.or(settings.passive_address);
+    config.passive_address = pick!(passive_address);
     config.proxy_protocol = args.proxy_protocol || settings.proxy_protocol == Some(true);
     config.proxy_from = if args.proxy_from.is_empty() {
         settings.proxy_from.unwrap_or_default()
     } else {
         args.proxy_from
     };
-    let tls_cert = args.tls_cert.or(settings.tls_cert);
-    let tls_key = args.tls_key.or(settings.tls_key);
+    let tls_cert = pick!(tls_cert);
+    let tls_key = pick!(tls_key);
     config.tls = match (tls_cert, tls_key) {
         (Some(cert), Some(key)) => Some(TlsSettings::from_pem_files(&cert, &key)?),
         (None, None) if args.tls_self_signed || settings.tls_self_signed == Some(true) => {
