@@ -45,26 +45,16 @@ fn listening_port(lines: &[String]) -> u16 {
     line.rsplit(':').next().unwrap().parse().unwrap()
 }
 
-fn terminate(child: &mut std::process::Child) -> std::process::ExitStatus {
+fn sigterm(child: &std::process::Child) {
     let pid = child.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "ferryd did not stop after SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let sent = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(sent.success());
+}
+
+/// SIGTERM, then the exit status (bounded wait).
+fn terminate(child: &mut std::process::Child) -> std::process::ExitStatus {
+    sigterm(child);
+    wait_exit(child)
 }
 
 #[test]
@@ -84,7 +74,7 @@ fn serves_the_current_folder_and_stops_on_sigterm() {
         "{lines:?}"
     );
     let port = listening_port(&lines);
-    let mut client = Client::connect(format!("127.0.0.1:{port}").parse().unwrap());
+    let mut client = connect(port);
     client.login("anonymous", "x");
     assert_eq!(client.download("RETR here.txt"), b"served");
     client.expect("PASS secret-word", 503);
@@ -132,7 +122,7 @@ fn json_logs_and_anonymous_default_off_with_users() {
     assert!(lines.last().unwrap().contains("1 user(s)"), "{lines:?}");
     assert!(!lines.last().unwrap().contains("anonymous"), "{lines:?}");
     let port = listening_port(&lines);
-    let mut client = Client::connect(format!("127.0.0.1:{port}").parse().unwrap());
+    let mut client = connect(port);
     client.expect("USER anonymous", 331);
     client.expect("PASS x", 530);
     client.login("bob", "hunter2");
@@ -250,14 +240,7 @@ fn sigterm_lets_a_running_transfer_finish_then_says_421() {
     busy.expect("RETR big.bin", 150);
     let mut first = vec![0u8; 64 * 1024];
     data.read_exact(&mut first).unwrap();
-    let pid = child.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
+    sigterm(&child);
     // The idle session is told at once.
     assert_eq!(idle.read_reply().code.0, 421);
     // The running download completes, then 226, then 421.
@@ -290,14 +273,7 @@ fn sigterm_cuts_a_stalled_transfer_after_the_grace_period() {
     busy.expect("RETR big.bin", 150);
     let mut first = vec![0u8; 64 * 1024];
     data.read_exact(&mut first).unwrap();
-    let pid = child.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
+    sigterm(&child);
     // We stop reading; after the grace period the transfer is cut.
     assert_eq!(busy.read_reply().code.0, 426);
     assert_eq!(busy.read_reply().code.0, 421);
