@@ -7,10 +7,9 @@
 
 mod common;
 
-use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-use common::{TestServer, ftplib, pattern, read, write};
+use common::{TestServer, ftplib, names, pattern, read, write};
 use ferry_server::User;
 
 /// The bytes the Python suite's `payload(size, seed)` makes.
@@ -18,22 +17,6 @@ fn payload(size: usize, seed: usize) -> Vec<u8> {
     (0..size)
         .map(|i| u8::try_from((i * 31 + seed * 7 + (i >> 8)) % 256).expect("below 256"))
         .collect()
-}
-
-/// The names directly in `folder`, sorted.
-fn names(folder: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(folder)
-        .expect("list a folder")
-        .map(|entry| {
-            entry
-                .expect("an entry")
-                .file_name()
-                .to_string_lossy()
-                .into_owned()
-        })
-        .collect();
-    names.sort();
-    names
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

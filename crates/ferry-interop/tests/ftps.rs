@@ -12,7 +12,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 
 use common::{
-    TestCert, TestServer, assert_same_tree, command, pattern, read, run, run_ok, tool, write,
+    TestCert, TestServer, assert_same_tree, command, names, pattern, read, run, run_ok, tool, write,
 };
 use tokio::process::Command;
 
@@ -46,22 +46,6 @@ fn curl(cert: &TestCert) -> Command {
         .arg("--cacert")
         .arg(&cert.cert);
     curl
-}
-
-/// The names directly in `folder`, sorted.
-fn names(folder: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(folder)
-        .expect("list a folder")
-        .map(|entry| {
-            entry
-                .expect("an entry")
-                .file_name()
-                .to_string_lossy()
-                .into_owned()
-        })
-        .collect();
-    names.sort();
-    names
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
