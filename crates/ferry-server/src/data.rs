@@ -22,23 +22,33 @@ pub(crate) enum DataSetup {
 }
 
 /// Opens a passive listener on `local_ip`, in `ports` if given.
+///
+/// Without `ports` the port is still picked by us, at random in the kernel's ephemeral range, as
+/// vsftpd does: `bind` to port 0 makes the kernel scan the range past every port held by a
+/// TIME-WAIT socket (one per finished transfer, for a minute), which cost more than the rest of
+/// a small transfer when thousands of files went by. A random port is also one an attacker
+/// cannot guess (RFC 2577's port stealing).
 pub(crate) fn listen_passive(
     local_ip: IpAddr,
     ports: Option<(u16, u16)>,
 ) -> io::Result<TcpListener> {
-    let Some((low, high)) = ports else {
-        return bind(SocketAddr::new(local_ip, 0));
-    };
-    // Start at a spread-out point so that sessions do not all probe the same ports first.
-    let span = u32::from(high - low) + 1;
-    let start = (std::process::id().wrapping_mul(2_654_435_761) ^ nanos()) % span;
-    for step in 0..span {
-        let port = low + ((start + step) % span) as u16;
+    let (low, high) = ports.unwrap_or_else(ephemeral_range);
+    let span = u32::from(high.saturating_sub(low)) + 1;
+    // The whole configured range is tried; in the ephemeral range a few picks, then the kernel.
+    let tries = if ports.is_some() { span } else { span.min(16) };
+    let start = random_u32() % span;
+    for step in 0..tries {
+        let Ok(port) = u16::try_from(u32::from(low) + (start + step) % span) else {
+            continue;
+        };
         match bind(SocketAddr::new(local_ip, port)) {
             Ok(listener) => return Ok(listener),
             Err(e) if e.kind() == io::ErrorKind::AddrInUse => continue,
             Err(e) => return Err(e),
         }
+    }
+    if ports.is_none() {
+        return bind(SocketAddr::new(local_ip, 0));
     }
     Err(io::Error::new(
         io::ErrorKind::AddrInUse,
@@ -46,10 +56,35 @@ pub(crate) fn listen_passive(
     ))
 }
 
-fn nanos() -> u32 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos())
+/// The kernel's ephemeral port range (`net.ipv4.ip_local_port_range`), read once.
+fn ephemeral_range() -> (u16, u16) {
+    static RANGE: std::sync::OnceLock<(u16, u16)> = std::sync::OnceLock::new();
+    *RANGE.get_or_init(|| {
+        std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+            .ok()
+            .and_then(|text| {
+                let mut numbers = text.split_whitespace().map(str::parse::<u16>);
+                match (numbers.next(), numbers.next()) {
+                    (Some(Ok(low)), Some(Ok(high))) if 1024 <= low && low <= high => {
+                        Some((low, high))
+                    }
+                    _ => None,
+                }
+            })
+            .unwrap_or((32768, 60999))
+    })
+}
+
+/// Four bytes from the system's random generator (the clock if that ever fails).
+fn random_u32() -> u32 {
+    use ring::rand::SecureRandom;
+    let mut bytes = [0u8; 4];
+    match ring::rand::SystemRandom::new().fill(&mut bytes) {
+        Ok(()) => u32::from_ne_bytes(bytes),
+        Err(_) => std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos()),
+    }
 }
 
 fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
@@ -58,6 +93,10 @@ fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
     } else {
         TcpSocket::new_v6()?
     };
+    // Ports whose only other sockets are in TIME-WAIT (each finished transfer leaves one for a
+    // minute) may be taken again, as vsftpd does: thousands of small files in a row would
+    // otherwise use up the port range. Linux still refuses a port another socket listens on.
+    socket.set_reuseaddr(true)?;
     socket.bind(addr)?;
     // One connection is expected; a few more may knock (and be refused).
     socket.listen(8)
