@@ -54,6 +54,34 @@ pub enum LogFormat {
     Json,
 }
 
+/// How much is logged. `info` logs sessions, logins and transfers; `debug` adds every command
+/// (passwords masked), as vsftpd's `log_ftp_protocol` does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogLevel {
+    /// Failures only.
+    Error,
+    /// Failures and refusals (bans, foreign data connections, failed transfers).
+    Warn,
+    /// Sessions, logins and transfers.
+    #[default]
+    Info,
+    /// Every command too.
+    Debug,
+}
+
+impl LogLevel {
+    /// The matching `tracing` level.
+    pub fn as_tracing(self) -> tracing::Level {
+        match self {
+            LogLevel::Error => tracing::Level::ERROR,
+            LogLevel::Warn => tracing::Level::WARN,
+            LogLevel::Info => tracing::Level::INFO,
+            LogLevel::Debug => tracing::Level::DEBUG,
+        }
+    }
+}
+
 /// Everything a running server needs to know.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -237,6 +265,8 @@ pub struct FileSettings {
     pub anonymous: Option<Anonymous>,
     /// Log format.
     pub log_format: Option<LogFormat>,
+    /// Log level.
+    pub log_level: Option<LogLevel>,
     /// Longest command line.
     pub max_line: Option<usize>,
     /// Idle timeout, seconds.

@@ -9,7 +9,7 @@ use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 use ferry_server::Server;
 use ferry_server::auth::{Anonymous, User, UsersFile};
-use ferry_server::config::{self, Config, FileSettings, LogFormat, StorageSpec};
+use ferry_server::config::{self, Config, FileSettings, LogFormat, LogLevel, StorageSpec};
 use ferry_server::tls::TlsSettings;
 use tokio_util::sync::CancellationToken;
 
@@ -53,6 +53,9 @@ struct ServeArgs {
     /// Log format.
     #[arg(long, value_enum)]
     log_format: Option<LogFormat>,
+    /// Log level: info logs sessions, logins and transfers; debug adds every command.
+    #[arg(long, value_enum)]
+    log_level: Option<LogLevel>,
     /// Passive data ports, LOW-HIGH (default: any free port).
     #[arg(long, value_name = "LOW-HIGH")]
     passive_ports: Option<String>,
@@ -257,7 +260,8 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         None => FileSettings::default(),
     };
     let log_format = args.log_format.or(settings.log_format).unwrap_or_default();
-    let _log_guard = init_logging(log_format);
+    let log_level = args.log_level.or(settings.log_level).unwrap_or_default();
+    let _log_guard = init_logging(log_format, log_level);
 
     let spec = match (
         args.storage.or(settings.storage),
@@ -480,12 +484,13 @@ async fn wait_for_signal() {
 /// Log lines go to stderr from a background thread, so that sessions never wait on a
 /// terminal or a pipe (the benchmark counted four write(2) calls per small file before). The
 /// returned guard flushes what is queued when it is dropped, at exit.
-fn init_logging(format: LogFormat) -> tracing_appender::non_blocking::WorkerGuard {
+fn init_logging(format: LogFormat, level: LogLevel) -> tracing_appender::non_blocking::WorkerGuard {
     let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
         .lossy(false)
         .finish(std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_writer(writer)
+        .with_max_level(level.as_tracing())
         .with_target(false);
     match format {
         LogFormat::Text => builder.init(),

@@ -376,7 +376,7 @@ impl Session {
     }
 
     async fn handle_line(&mut self, line: &[u8]) -> std::io::Result<Flow> {
-        tracing::info!(peer = %self.peer, user = self.user_name(), command = %Command::for_log(line));
+        tracing::debug!(peer = %self.peer, user = self.user_name(), command = %Command::for_log(line));
         let command = match Command::parse(line) {
             Ok(command) => command,
             Err(error) => {
@@ -1002,13 +1002,11 @@ impl Session {
                 "Use PORT, PASV or EPSV first.",
             ));
         }
-        if let Ok(entry) = self.shared.storage.stat(&full).await
-            && entry.kind == EntryKind::Dir
-        {
-            return Some(reply(ReplyCode::FILE_UNAVAILABLE, "That is a folder."));
-        }
         let upload = match self.shared.storage.write(&full, mode).await {
             Ok(upload) => upload,
+            Err(error) if error.kind() == ErrorKind::WrongKind => {
+                return Some(reply(ReplyCode::FILE_UNAVAILABLE, "That is a folder."));
+            }
             Err(error) => return Some(storage_reply(&error)),
         };
         // Show the user's view of the name (STOU picks it).

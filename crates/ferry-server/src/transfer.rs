@@ -26,6 +26,9 @@ use crate::stream::Stream;
 
 /// Size of the buffers that move file data.
 const BUFFER_SIZE: usize = 256 * 1024;
+/// An upload's first buffer; it grows to [`BUFFER_SIZE`] once a read fills it, so that a small
+/// file does not pay for zeroing 256 KiB.
+const FIRST_UPLOAD_BUFFER: usize = 16 * 1024;
 /// Most bytes one sendfile(2) call may move.
 const SENDFILE_CHUNK: usize = 4 * 1024 * 1024;
 /// Listing bytes gathered before a write to the data connection.
@@ -241,7 +244,9 @@ async fn send_file(
     {
         return send_zero_copy(file, offset, tcp, bytes).await;
     }
-    let mut buffer = vec![0u8; BUFFER_SIZE];
+    // No bigger than the file (plus one byte to see the end in one read).
+    let wanted = download.size.saturating_sub(offset).saturating_add(1);
+    let mut buffer = vec![0u8; usize::try_from(wanted).map_or(BUFFER_SIZE, |n| n.min(BUFFER_SIZE))];
     let mut converted = Vec::new();
     let mut last = 0u8;
     loop {
@@ -269,7 +274,7 @@ async fn send_file(
 /// parks the task instead of a thread. (A read from a cold disk does block a worker thread for
 /// that read, as it does in vsftpd's process.)
 async fn send_zero_copy(
-    file: &tokio::fs::File,
+    file: &std::fs::File,
     mut offset: u64,
     tcp: &TcpStream,
     bytes: &AtomicU64,
@@ -300,7 +305,7 @@ async fn receive_file(
     bytes: &AtomicU64,
     cancel: &CancellationToken,
 ) -> Result<(), Failure> {
-    let mut buffer = vec![0u8; BUFFER_SIZE];
+    let mut buffer = vec![0u8; FIRST_UPLOAD_BUFFER];
     let mut converted = Vec::new();
     let mut pending_cr = false;
     let outcome = loop {
@@ -314,6 +319,7 @@ async fn receive_file(
             Err(error) => break Err(Failure::Network(error)),
         };
         bytes.fetch_add(read as u64, Ordering::Relaxed);
+        let full = read == buffer.len();
         let chunk = if ascii {
             converted.clear();
             pending_cr = crlf_to_lf(&buffer[..read], pending_cr, &mut converted);
@@ -323,6 +329,9 @@ async fn receive_file(
         };
         if let Err(error) = upload.write_all(chunk).await {
             break Err(Failure::Storage(error.into()));
+        }
+        if full && buffer.len() < BUFFER_SIZE {
+            buffer.resize(BUFFER_SIZE, 0);
         }
     };
     let outcome = match outcome {

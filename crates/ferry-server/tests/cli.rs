@@ -61,7 +61,10 @@ fn terminate(child: &mut std::process::Child) -> std::process::ExitStatus {
 fn serves_the_current_folder_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("here.txt"), b"served").unwrap();
-    let (mut child, lines) = start(&["--bind", "127.0.0.1:0"], dir.path());
+    let (mut child, lines) = start(
+        &["--bind", "127.0.0.1:0", "--log-level", "debug"],
+        dir.path(),
+    );
     assert_eq!(lines[0], "Welcome to the FTP server.");
     assert_eq!(lines[1], "To get started, connect a client.");
     let root = dir.path().canonicalize().unwrap();
@@ -139,6 +142,12 @@ fn json_logs_and_anonymous_default_off_with_users() {
         );
     }
     assert!(!log.contains("hunter2"));
+    // At the default level logins are logged, commands are not (`--log-level debug` adds them).
+    assert!(log.contains("bob"), "the login is logged: {log}");
+    assert!(
+        !log.contains("\"command\""),
+        "commands logged at info: {log}"
+    );
 }
 
 #[test]

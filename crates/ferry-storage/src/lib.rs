@@ -108,7 +108,7 @@ impl Storage {
         }
     }
 
-    /// Starts an upload to `path`.
+    /// Starts an upload to `path`; refused (`WrongKind`) when `path` is a folder.
     pub async fn write(&self, path: &VirtualPath, mode: WriteMode) -> Result<Upload> {
         match self {
             Storage::Local(local) => local.write(path, mode).await,
@@ -201,15 +201,15 @@ pub struct Download {
 
 #[derive(Debug)]
 enum DownloadInner {
-    Local(tokio::fs::File),
+    Local(std::fs::File),
     #[cfg(feature = "s3")]
     S3(s3::S3Download),
 }
 
 impl Download {
     /// The local file behind this download, for zero-copy sends; `None` for remote backends.
-    pub fn local_file(&mut self) -> Option<&mut tokio::fs::File> {
-        match &mut self.inner {
+    pub fn local_file(&self) -> Option<&std::fs::File> {
+        match &self.inner {
             DownloadInner::Local(file) => Some(file),
             #[cfg(feature = "s3")]
             DownloadInner::S3(_) => None,
@@ -224,7 +224,12 @@ impl AsyncRead for Download {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         match &mut self.inner {
-            DownloadInner::Local(file) => Pin::new(file).poll_read(cx, buf),
+            // A read from the page cache, on this thread (see `LocalStorage::call`).
+            DownloadInner::Local(file) => {
+                let read = io::Read::read(file, buf.initialize_unfilled())?;
+                buf.advance(read);
+                Poll::Ready(Ok(()))
+            }
             #[cfg(feature = "s3")]
             DownloadInner::S3(download) => Pin::new(download).poll_read(cx, buf),
         }

@@ -353,6 +353,16 @@ impl S3Storage {
         } else {
             path.clone()
         };
+        if self
+            .lookup(&target)
+            .await?
+            .is_some_and(|entry| entry.kind == EntryKind::Dir)
+        {
+            return Err(StorageError::new(
+                ErrorKind::WrongKind,
+                "target is a folder",
+            ));
+        }
         let guard = BusyGuard::take(&self.busy, &target)?;
         let key = key(&target)?;
         // The old object's bytes that the new one starts with, and its ETag.
