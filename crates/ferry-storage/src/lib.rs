@@ -203,7 +203,7 @@ pub struct Download {
 enum DownloadInner {
     Local(std::fs::File),
     #[cfg(feature = "s3")]
-    S3(s3::S3Download),
+    S3(Box<s3::S3Download>),
 }
 
 impl Download {
@@ -223,6 +223,8 @@ impl AsyncRead for Download {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
+        #[cfg(not(feature = "s3"))]
+        let _ = cx;
         match &mut self.inner {
             // A read from the page cache, on this thread (see `LocalStorage::call`).
             DownloadInner::Local(file) => {
@@ -231,7 +233,7 @@ impl AsyncRead for Download {
                 Poll::Ready(Ok(()))
             }
             #[cfg(feature = "s3")]
-            DownloadInner::S3(download) => Pin::new(download).poll_read(cx, buf),
+            DownloadInner::S3(download) => Pin::new(download.as_mut()).poll_read(cx, buf),
         }
     }
 }

@@ -335,11 +335,11 @@ impl S3Storage {
         Ok(Download {
             size,
             offset,
-            inner: DownloadInner::S3(S3Download {
+            inner: DownloadInner::S3(Box::new(S3Download {
                 stream,
                 buffer: None,
                 current: Bytes::new(),
-            }),
+            })),
         })
     }
 
