@@ -24,12 +24,15 @@ import platform
 import pwd
 import re
 import resource
+import secrets
+import socket
 import shutil
 import signal
 import ssl
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -616,6 +619,184 @@ def w_client(server: Server, args) -> dict:
             "client_mirror_lftp_files_per_s": args.files / lftp_mirror}
 
 
+# --------------------------------------------------------------------------------------------
+# S3 upload memory (issue 6): ferryd in front of a real S3 server on loopback
+# --------------------------------------------------------------------------------------------
+
+S3_BUCKET = "ferry-bench"
+S3_REGION = "us-east-1"
+S3S_FS_VERSION = "0.14.1"
+
+
+def s3_binary(name: str) -> str:
+    """s3s-fs or weed: `$FERRY_S3S_FS` / `$FERRY_WEED`, PATH, then where bench/run installs them."""
+    env, fallback = {
+        "s3s-fs": ("FERRY_S3S_FS", Path.home() / ".cargo/bin/s3s-fs"),
+        "weed": ("FERRY_WEED", Path.home() / ".local/share/ferry-seaweedfs/bin/weed"),
+    }[name]
+    found = os.environ.get(env) or shutil.which(name) or (str(fallback) if fallback.exists() else None)
+    if not found:
+        raise RuntimeError(f"{name} is not installed (bench/run installs it)")
+    return found
+
+
+def wait_port(port: int, proc: subprocess.Popen, log: Path, what: str, limit: float = 60) -> None:
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what} exited: {log.read_text(errors='replace')[-2000:]}")
+        try:
+            socket.create_connection((HOST, port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{what} did not answer on port {port} within {limit:.0f} s")
+
+
+class S3Process:
+    """A real S3 server on 127.0.0.1 (s3s-fs or SeaweedFS `weed mini`), with one bucket and a
+    key pair made up for this trial; its data lives in /dev/shm and goes when it stops."""
+
+    def __init__(self, kind: str, workdir: Path, base_port: int):
+        self.kind = kind
+        self.key = "bench" + secrets.token_hex(8)
+        self.secret = secrets.token_hex(20)
+        self.dir = SHM / f"s3-{kind}"
+        shutil.rmtree(self.dir, ignore_errors=True)
+        self.dir.mkdir(parents=True)
+        self.log = workdir / f"{kind}.log"
+        self.port = fresh_port(base_port)
+        if kind == "s3s-fs":
+            (self.dir / S3_BUCKET).mkdir()
+            argv = [s3_binary("s3s-fs"), "--host", HOST, "--port", str(self.port),
+                    "--access-key", self.key, "--secret-key", self.secret, str(self.dir)]
+        elif kind == "seaweedfs":
+            config = workdir / "weed-s3.json"
+            config.write_text(json.dumps({"identities": [{
+                "name": "bench", "credentials": [{"accessKey": self.key, "secretKey": self.secret}],
+                "actions": ["Admin", "Read", "Write", "List", "Tagging"]}]}))
+            os.chmod(config, 0o600)
+            flags = ["s3.port.grpc", "s3.port.iceberg", "s3.port.lance", "master.port",
+                     "master.port.grpc", "volume.port", "volume.port.grpc", "filer.port",
+                     "filer.port.grpc", "admin.port", "admin.port.grpc"]
+            argv = [s3_binary("weed"), "mini", f"-dir={self.dir}", f"-ip={HOST}",
+                    f"-ip.bind={HOST}", f"-s3.port={self.port}",
+                    *[f"-{flag}={fresh_port(base_port)}" for flag in flags],
+                    "-webdav=false", "-admin.ui=false", "-master.telemetry=false",
+                    f"-bucket={S3_BUCKET}", f"-s3.config={config}"]
+        else:
+            raise RuntimeError(f"unknown --s3-server {kind}")
+        with open(self.log, "ab") as log:
+            self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log,
+                                         stderr=subprocess.STDOUT, cwd=self.dir,
+                                         start_new_session=True)
+        wait_port(self.port, self.proc, self.log, kind)
+        if kind == "seaweedfs":  # the S3 port opens before the bucket is there
+            deadline = time.monotonic() + 60
+            while self.object_size("") is None and time.monotonic() < deadline:
+                time.sleep(0.3)
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    def signed(self, method: str, key: str) -> subprocess.CompletedProcess:
+        """One SigV4-signed request straight to the S3 server (curl --aws-sigv4), not via ferryd."""
+        verb = ["--head"] if method == "HEAD" else ["-X", method]
+        return subprocess.run(
+            ["curl", "-sS", "-o", "/dev/null", *verb, "-w", "%{http_code} %header{content-length}",
+             "-H", "x-amz-content-sha256: UNSIGNED-PAYLOAD", "--aws-sigv4", f"aws:amz:{S3_REGION}:s3", "--user", f"{self.key}:{self.secret}",
+             f"{self.endpoint}/{S3_BUCKET}/{key}"],
+            capture_output=True, text=True, timeout=60,
+        )
+
+    def object_size(self, key: str) -> int | None:
+        """The object's Content-Length by a HEAD on the S3 server, or None if it is not there
+        (an empty key: the bucket, for readiness)."""
+        out = self.signed("HEAD", key)
+        fields = out.stdout.split()
+        if out.returncode != 0 or not fields or fields[0] != "200":
+            return None
+        return int(fields[1]) if len(fields) > 1 and fields[1].isdigit() else 0
+
+    def stop(self) -> None:
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            try:
+                os.killpg(self.proc.pid, sig)
+            except ProcessLookupError:
+                break
+            try:
+                self.proc.wait(timeout=10)
+                break
+            except subprocess.TimeoutExpired:
+                continue
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def proc_status_kib(pid: int, field: str) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise RuntimeError(f"no {field} in /proc/{pid}/status")
+
+
+def w_s3(server: Server, args) -> dict:
+    """A ferryd of its own in front of a real S3 server: idle RSS after start-up, then the big
+    file uploaded with `curl -T` while ferryd's memory is watched two ways: VmHWM (the kernel's
+    peak RSS, reset to the current RSS just before the upload with `echo 5 > clear_refs`) and
+    VmRSS sampled every 10 ms. Peak minus idle is what the upload cost in memory."""
+    s3 = S3Process(args.s3_server, args.workdir, args.base_port)
+    ferryd = Server(
+        "ferryd-s3", server.root,
+        lambda port: [args.ferryd, "--storage", f"s3://{S3_BUCKET}", "--s3-endpoint", s3.endpoint,
+                      "--s3-region", S3_REGION, "--bind", f"{HOST}:{port}",
+                      "--users", str(args.workdir / "ferryd-users.toml")],
+        args.base_port,
+        env={**server.env, "AWS_ACCESS_KEY_ID": s3.key, "AWS_SECRET_ACCESS_KEY": s3.secret},
+    )
+    try:
+        ferryd.start(args.workdir)  # waits for a login to work
+        pid = ferryd.proc.pid
+        time.sleep(1.0)
+        idle = proc_status_kib(pid, "VmRSS")
+        with open(f"/proc/{pid}/clear_refs", "w") as f:
+            f.write("5")  # VmHWM := VmRSS now
+        peak_sampled = idle
+        stop = threading.Event()
+
+        def sample() -> None:
+            nonlocal peak_sampled
+            while not stop.is_set():
+                try:
+                    peak_sampled = max(peak_sampled, proc_status_kib(pid, "VmRSS"))
+                except (OSError, RuntimeError):
+                    return
+                time.sleep(0.01)
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        try:
+            size, secs = run_curl(
+                ["-T", str(SHM / "src" / "big.bin"),
+                 f"ftp://{USER}:{PASSWORD}@{HOST}:{ferryd.port}/up.bin"], args.timeout)
+        finally:
+            stop.set()
+            sampler.join(timeout=5)
+        hwm = proc_status_kib(pid, "VmHWM")
+        stored = s3.object_size("up.bin")
+        if stored != args.big_bytes:
+            raise RuntimeError(f"the S3 server holds {stored} of {args.big_bytes} bytes")
+        s3.signed("DELETE", "up.bin")
+        return {"s3_upload_MBps": size / secs / 1e6,
+                "s3_peak_over_idle_MiB": (hwm - idle) / 1024,
+                "s3_sampled_over_idle_MiB": (peak_sampled - idle) / 1024,
+                "s3_idle_MiB": idle / 1024}
+    finally:
+        ferryd.stop()
+        s3.stop()
+
+
 # Still to do (issue 7): FTPS for Pure-FTPd (`-Y 1` with a certificate) and pyftpdlib
 # (TLS_FTPHandler, needs pyOpenSSL), and FTPS small files.
 TODO_ROWS = [
@@ -717,7 +898,7 @@ def table(results: dict, names: list[str], label_sizes: dict, cut: set) -> str:
     peers = [n for n in names if n != "ferryd"]
     head = ["Workload", "unit", *names, *[f"ferryd/{p}" for p in peers]]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    keys = [k for k in results if k not in ("machine",)]
+    keys = [k for k in results if k != "machine" and not k.startswith("s3_")]  # S3: own section
     for key in keys:
         label, unit, higher = metric_info(key)
         label = label.replace("1 GiB", label_sizes["big"]).replace("4 KiB files", label_sizes["files"])
@@ -773,8 +954,10 @@ def main() -> int:
                    help="cut a trial short when the server's main process holds more memory")
     p.add_argument("--servers", default="ferryd,vsftpd,pure-ftpd,pyftpdlib")
     p.add_argument("--workloads",
-                   default="limits,download,upload,small,concurrent,idle,ftps,client",
+                   default="limits,download,upload,small,concurrent,idle,ftps,client,s3",
                    help="comma-separated subset of the default")
+    p.add_argument("--s3-server", choices=["s3s-fs", "seaweedfs"], default="s3s-fs",
+                   help="the S3 server behind ferryd in the s3 workload (started on loopback)")
     p.add_argument("--base-port", type=int, default=21000,
                    help="servers take ports above this, a fresh one per trial; keep it below "
                    "the ephemeral range (net.ipv4.ip_local_port_range)")
@@ -798,6 +981,7 @@ def main() -> int:
     args.servers = args.servers.split(",")
     workloads = args.workloads.split(",")
     args.workloads_list = workloads
+    args.workdir = None  # set below
 
     if os.geteuid() != 0:
         print("bench: must run as root (vsftpd and Pure-FTPd switch to a local user)", file=sys.stderr)
@@ -822,6 +1006,7 @@ def main() -> int:
         return 2
     workdir = Path(f"/var/tmp/ferry-bench/run-{os.getpid()}")
     workdir.mkdir(parents=True, exist_ok=True)
+    args.workdir = workdir
     (SHM / "src").mkdir(parents=True, exist_ok=True)
     big = SHM / "src" / "big.bin"
     if not big.exists() or big.stat().st_size != args.big_bytes:
@@ -864,6 +1049,8 @@ def main() -> int:
         plan.append(("ftps-upload", w_ftps_upload))
     if "client" in workloads:
         plan.append(("client", w_client))
+    if "s3" in workloads:
+        plan.append(("s3", w_s3))
 
     results: dict[str, dict[str, list[float]]] = {}
     machine: dict[str, list[float]] = {}
@@ -882,7 +1069,8 @@ def main() -> int:
             if wname == "idle" and rnd >= args.idle_rounds:
                 continue
             for s in order:
-                if s.tls != wname.startswith("ftps") or (wname == "client" and s.name != "ferryd"):
+                if s.tls != wname.startswith("ftps") or (
+                        wname in ("client", "s3") and s.name != "ferryd"):
                     continue
                 if time.monotonic() > deadline:
                     errors.append(f"round {rnd + 1}: {wname} on {s.name} skipped (past --max-minutes)")
@@ -890,7 +1078,8 @@ def main() -> int:
                 t0 = time.monotonic()
                 # A fresh server for every trial: no trial pays for memory an earlier one left.
                 try:
-                    s.start(workdir)
+                    if wname != "s3":  # the s3 trial starts a ferryd of its own
+                        s.start(workdir)
                     values = work(s, args)
                 except Exception as e:  # one failed trial must not stop the others
                     errors.append(f"round {rnd + 1}: {wname} on {s.name}: {e}")
@@ -929,6 +1118,38 @@ def main() -> int:
     return 0
 
 
+S3_TARGET_MIB = 64  # issue 6: a 1 GiB upload through S3 keeps ferryd under this above idle
+
+
+def s3_section(args, results, sizes) -> list[str]:
+    """The S3 upload memory line (ferryd only: the peers have no S3 back-end)."""
+    peaks = results.get("s3_peak_over_idle_MiB", {}).get("ferryd", [])
+    if not peaks:
+        return []
+
+    def med(key: str) -> float:
+        return median(results[key]["ferryd"])
+
+    peak, worst = med("s3_peak_over_idle_MiB"), max(peaks)
+    verdict = "met" if worst < S3_TARGET_MIB else "NOT met"
+    server = {"s3s-fs": f"s3s-fs {S3S_FS_VERSION}", "seaweedfs": "SeaweedFS (weed mini)"}[args.s3_server]
+    lines = [
+        "", f"S3 upload (ferryd only, `--storage s3://` into {server} on loopback, data in /dev/shm):",
+        "",
+        f"- S3 upload {sizes['big']}: ferryd peak +{peak:.1f} MiB over idle (target < "
+        f"{S3_TARGET_MIB} MiB: {verdict}), {fmt(med('s3_upload_MBps'))} MB/s",
+        f"- how: idle RSS {med('s3_idle_MiB'):.1f} MiB after start-up and one login; peak = VmHWM "
+        f"after `echo 5 > /proc/PID/clear_refs` just before `curl -T` (RSS sampled every 10 ms: "
+        f"+{med('s3_sampled_over_idle_MiB'):.1f} MiB); median of {len(peaks)} round(s), worst "
+        f"+{worst:.1f} MiB; object size checked by a signed HEAD on the S3 server; MB/s includes "
+        f"completing the multipart upload",
+    ]
+    if args.big_mib != 1024:
+        lines.append(f"- a {sizes['big']} file (--quick or --big-mib), not the 1 GiB the target "
+                     "is about")
+    return lines
+
+
 def render(args, results, machine, loads, names, sizes, errors, elapsed, cut) -> str:
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     one_min = [l[0] for l in loads]
@@ -941,10 +1162,9 @@ def render(args, results, machine, loads, names, sizes, errors, elapsed, cut) ->
         f"{mem:.1f} GiB memory, Linux {platform.release()}.",
         f"Load average (1 min) during the run: min {min(one_min):.2f}, median "
         f"{statistics.median(one_min):.2f}, max {max(one_min):.2f} (sampled after each workload).",
-        "",
-        "Machine limits (same run):",
-        "",
     ]
+    if machine:
+        lines += ["", "Machine limits (same run):", ""]
     for k, vs in machine.items():
         label = {"loopback_tcp_MBps": "loopback TCP, one stream (iperf3)",
                  "page_cache_read_MBps": "page-cache read (dd bs=1M of the big file in /dev/shm)",
@@ -954,8 +1174,10 @@ def render(args, results, machine, loads, names, sizes, errors, elapsed, cut) ->
     tcp = median(machine.get("loopback_tcp_MBps", []))
     if dl and tcp:
         lines.append(f"- ferryd download / loopback TCP: {dl / tcp:.0%} (target ≥ 70%)")
-    lines += ["", "↑ higher is better, ↓ lower is better; the ratio is ferryd / peer.", "",
-              table(results, names, sizes, cut)]
+    lines += s3_section(args, results, sizes)
+    if any(not k.startswith("s3_") for k in results):
+        lines += ["", "↑ higher is better, ↓ lower is better; the ratio is ferryd / peer.", "",
+                  table(results, names, sizes, cut)]
     if cut:
         lines += ["", "† stopped early in at least one round (see below): over what it did "
                   "before it was stopped."]
