@@ -10,6 +10,19 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// `sh -c` script around a shared `weed` (`$1` its folder, the rest its command line): the
+/// guard exits with `weed`, and a background reader of the guard's stdin (our pipe, explicitly
+/// redirected: a background list's stdin is /dev/null otherwise) kills that `weed` when the
+/// pipe closes, with SIGKILL after 5 s; the folder goes when `weed` has exited.
+const WEED_GUARD: &str = r#"dir=$1; shift
+exec 3<&0
+"$@" </dev/null & weed=$!
+{ cat >/dev/null; kill "$weed"; i=0
+  while kill -0 "$weed" 2>/dev/null && [ "$i" -lt 50 ]; do sleep 0.1; i=$((i+1)); done
+  if kill -0 "$weed" 2>/dev/null; then kill -9 "$weed"; fi; } <&3 &
+exec 3<&-
+wait "$weed"; status=$?; rm -rf "$dir"; exit "$status""#;
+
 /// How long a server may take to answer on its port.
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -148,6 +161,19 @@ impl S3Server {
     /// SeaweedFS `weed mini`: master, volume, filer and S3 gateway in one process, every port
     /// chosen here and bound to 127.0.0.1.
     pub fn seaweedfs() -> S3Server {
+        S3Server::start_seaweedfs(false)
+    }
+
+    /// One SeaweedFS for the whole test process, started by the first caller; give each test
+    /// its own prefix. A static is never dropped, so the server runs under a small `sh` guard
+    /// that reads our end of a pipe: when this process exits (however it ends), the pipe
+    /// closes and the guard kills that `weed` (by its PID) and removes its folder.
+    pub fn shared_seaweedfs() -> &'static S3Server {
+        static SHARED: std::sync::OnceLock<S3Server> = std::sync::OnceLock::new();
+        SHARED.get_or_init(|| S3Server::start_seaweedfs(true))
+    }
+
+    fn start_seaweedfs(guarded: bool) -> S3Server {
         let binary = find_binary(
             "weed",
             "FERRY_WEED",
@@ -167,7 +193,20 @@ impl S3Server {
         let log = dir.path().join("weed.log");
         let ports = free_ports(12);
         let flag = |name: &str, i: usize| format!("-{name}={}", ports[i]);
-        let mut child = Command::new(binary)
+        let mut command = if guarded {
+            // $1 is the folder to remove, the rest is the weed command line.
+            let mut guard = Command::new("sh");
+            guard
+                .arg("-c")
+                .arg(WEED_GUARD)
+                .arg("ferry-weed-guard")
+                .arg(dir.path())
+                .arg(binary);
+            guard
+        } else {
+            Command::new(binary)
+        };
+        let mut child = command
             .arg("mini")
             .arg(format!("-dir={}", dir.path().join("data").display()))
             .args(["-ip=127.0.0.1", "-ip.bind=127.0.0.1"])
@@ -193,7 +232,11 @@ impl S3Server {
             .arg(format!("-bucket={BUCKET}"))
             .arg(format!("-s3.config={}", config.display()))
             .current_dir(dir.path())
-            .stdin(Stdio::null())
+            .stdin(if guarded {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
             .stdout(std::fs::File::create(&log).unwrap())
             .stderr(Stdio::from(
                 std::fs::File::options().append(true).open(&log).unwrap(),
