@@ -59,7 +59,10 @@ pub(crate) enum Backend {
 
 /// Instantiates each `async fn NAME(backend: Backend)` of the calling test file twice, as the
 /// tests `local::NAME` (a folder-backed ferryd) and `s3::NAME` (an S3-backed one).
-#[allow(unused_macros, reason = "each test file compiles this module; not all use the macro")]
+#[allow(
+    unused_macros,
+    reason = "each test file compiles this module; not all use the macro"
+)]
 macro_rules! on_both_backends {
     ($($name:ident),+ $(,)?) => {
         mod local {
@@ -80,7 +83,10 @@ macro_rules! on_both_backends {
         }
     };
 }
-#[allow(unused_imports, reason = "each test file compiles this module; not all use the macro")]
+#[allow(
+    unused_imports,
+    reason = "each test file compiles this module; not all use the macro"
+)]
 pub(crate) use on_both_backends;
 
 /// Where a [`TestServer`]'s files are, as the test sees them.
@@ -427,9 +433,16 @@ fn bucket_view(s3: &S3Server, prefix: &str) -> Operator {
         .disable_config_load()
         .disable_ec2_metadata();
     let operator = Operator::new(builder).expect("an OpenDAL S3 operator");
+    // A client of its own: pooled connections belong to the runtime that opened them, and every
+    // test has its own runtime (OpenDAL's default transport is one client for the process).
+    let client = reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(10))
+        .read_timeout(Duration::from_secs(60))
+        .build()
+        .expect("an HTTP client");
     let context = operator
         .context()
-        .with_http_transport(HttpTransporter::new(ReqwestTransport::default()));
+        .with_http_transport(HttpTransporter::new(ReqwestTransport::new(client)));
     operator.with_context(context)
 }
 
