@@ -138,9 +138,11 @@ impl TestServer {
             }
             Backend::S3 => {
                 // Started once per test process (blocking, so not on this runtime's workers).
-                let s3 = tokio::task::spawn_blocking(S3Server::shared_seaweedfs)
-                    .await
-                    .expect("SeaweedFS starts");
+                let s3 = match tokio::task::spawn_blocking(S3Server::shared_seaweedfs).await {
+                    Ok(s3) => s3,
+                    // Its message says what to install.
+                    Err(error) => std::panic::resume_unwind(error.into_panic()),
+                };
                 static PREFIXES: AtomicUsize = AtomicUsize::new(0);
                 let prefix = format!("test-{}", PREFIXES.fetch_add(1, Ordering::Relaxed));
                 let config = Config::for_s3(S3Config {
