@@ -2,7 +2,8 @@
 //! temporary folder) and SeaweedFS (`weed mini`). Never a mock.
 //!
 //! A missing binary fails the test with the command that installs it (`.ci/run` installs both).
-//! Shared with ferry-server's tests through `#[path]`.
+//! Shared with the tests of ferry-server and ferry-interop through `#[path]`; the interop tests
+//! share one SeaweedFS per test process ([`S3Server::shared_seaweedfs`]).
 #![allow(dead_code, clippy::unwrap_used, unreachable_pub)]
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
