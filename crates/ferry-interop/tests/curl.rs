@@ -182,6 +182,7 @@ async fn quote_dele_and_rename(backend: Backend) {
         .collect();
     names.sort();
     assert_eq!(names, ["new name.txt", "stays.txt"]);
+    assert!(server.exists("stays.txt").await, "the check sees files");
     assert!(!server.exists("gone.txt").await, "DELE removed it");
     assert!(!server.exists("old name.txt").await, "RNTO moved it");
     assert_eq!(server.read("new name.txt").await, b"rename me\n");

@@ -272,6 +272,7 @@ async fn everyday_commands(backend: Backend) {
 
     assert_eq!(server.read("new dir/renamed.bin").await, data);
     assert_eq!(read(&fetched), data);
+    assert!(server.exists("new dir").await, "the check sees folders");
     assert!(!server.exists("new dir/sub").await, "rmdir removed it");
     assert!(!server.exists("new dir/doomed.bin").await, "rm removed it");
     let lines: Vec<&str> = output.lines().collect();
