@@ -13,14 +13,17 @@ use std::time::{Duration, Instant};
 
 /// `sh -c` script around a shared `weed` (`$1` its folder, the rest its command line): the
 /// guard exits with `weed`, and a background reader of the guard's stdin (our pipe, explicitly
-/// redirected: a background list's stdin is /dev/null otherwise) kills that `weed` when the
-/// pipe closes, with SIGKILL after 5 s; the folder goes when `weed` has exited.
+/// redirected: a background list's stdin is /dev/null otherwise) stops that `weed` when the
+/// pipe closes, with SIGKILL after 5 s; the folder goes when `weed` has exited. The reader only
+/// signals the PID while its command line still names our folder (`ours`), so a PID reused
+/// after `weed` exited on its own is never touched.
 const WEED_GUARD: &str = r#"dir=$1; shift
+ours() { tr '\0' ' ' <"/proc/$weed/cmdline" 2>/dev/null | grep -qF -- "-dir=$dir/data"; }
 exec 3<&0
 "$@" </dev/null & weed=$!
-{ cat >/dev/null; kill "$weed"; i=0
-  while kill -0 "$weed" 2>/dev/null && [ "$i" -lt 50 ]; do sleep 0.1; i=$((i+1)); done
-  if kill -0 "$weed" 2>/dev/null; then kill -9 "$weed"; fi; } <&3 &
+{ cat >/dev/null; if ours; then kill "$weed"; fi; i=0
+  while ours && [ "$i" -lt 50 ]; do sleep 0.1; i=$((i+1)); done
+  if ours; then kill -9 "$weed"; fi; } <&3 &
 exec 3<&-
 wait "$weed"; status=$?; rm -rf "$dir"; exit "$status""#;
 
@@ -108,21 +111,26 @@ fn free_ports(count: usize) -> Vec<u16> {
         .collect()
 }
 
-fn wait_for_port(port: u16, child: &mut Child, log: &Path, name: &str) {
+/// Waits until the server answers on `port`; `Err` with its log when it exits first (say, when
+/// another process took one of its ports between [`free_ports`] and its start).
+fn wait_for_port(port: u16, child: &mut Child, log: &Path, name: &str) -> Result<(), String> {
     let started = Instant::now();
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     while started.elapsed() < START_TIMEOUT {
         if let Ok(Some(status)) = child.try_wait() {
             let log = std::fs::read_to_string(log).unwrap_or_default();
-            panic!("{name} exited ({status}) before answering:\n{log}");
+            return Err(format!("{name} exited ({status}) before answering:\n{log}"));
         }
         if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
-            return;
+            return Ok(());
         }
         std::thread::sleep(Duration::from_millis(50));
     }
     panic!("{name} did not answer on port {port} within {START_TIMEOUT:?}");
 }
+
+/// How many times a SeaweedFS that exits before answering is started again, on fresh ports.
+const WEED_STARTS: usize = 3;
 
 impl S3Server {
     /// s3s-fs 0.14.1: one process serving a folder; a bucket is a sub-folder.
@@ -149,7 +157,9 @@ impl S3Server {
             ))
             .spawn()
             .unwrap();
-        wait_for_port(port, &mut child, &log, "s3s-fs");
+        if let Err(failure) = wait_for_port(port, &mut child, &log, "s3s-fs") {
+            panic!("{failure}");
+        }
         S3Server {
             name: "s3s-fs",
             endpoint: format!("http://127.0.0.1:{port}"),
@@ -174,7 +184,23 @@ impl S3Server {
         SHARED.get_or_init(|| S3Server::start_seaweedfs(true))
     }
 
+    /// Starts `weed mini` (under the guard when `guarded`), again on fresh ports when it exits
+    /// before answering, up to [`WEED_STARTS`] times.
     fn start_seaweedfs(guarded: bool) -> S3Server {
+        let mut failures = Vec::new();
+        while failures.len() < WEED_STARTS {
+            match S3Server::try_seaweedfs(guarded) {
+                Ok(server) => return server,
+                Err(failure) => failures.push(failure),
+            }
+        }
+        panic!(
+            "weed mini failed {WEED_STARTS} times:\n{}",
+            failures.join("\n---\n")
+        );
+    }
+
+    fn try_seaweedfs(guarded: bool) -> Result<S3Server, String> {
         let binary = find_binary(
             "weed",
             "FERRY_WEED",
@@ -244,14 +270,14 @@ impl S3Server {
             ))
             .spawn()
             .unwrap();
-        wait_for_port(ports[0], &mut child, &log, "weed mini");
-        S3Server {
+        wait_for_port(ports[0], &mut child, &log, "weed mini")?;
+        Ok(S3Server {
             name: "seaweedfs",
             endpoint: format!("http://127.0.0.1:{}", ports[0]),
             keeps_markers: true,
             child,
             dir,
-        }
+        })
     }
 
     /// The server's log so far, for failure messages.
