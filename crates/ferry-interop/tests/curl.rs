@@ -1,12 +1,24 @@
 //! curl against ferryd: uploads creating folders, listings, downloads with each `--ftp-method`,
 //! active mode (EPRT and PORT), `-Q` commands, resumed transfers and PASV without EPSV.
 //!
-//! Needs `curl` (`apt-get install curl`); fails, never skips, when it is missing.
+//! Every test runs twice, on a folder-backed ferryd (`local::`) and on an S3-backed one (`s3::`,
+//! SeaweedFS on loopback). Needs `curl` (`apt-get install curl`) and SeaweedFS (see `.ci/run`);
+//! fails, never skips, when one is missing.
 
 mod common;
 
-use common::{TestServer, command, pattern, read, run_ok, tool, write};
+use common::{Backend, TestServer, command, on_both_backends, pattern, read, run_ok, tool, write};
 use tokio::process::Command;
+
+on_both_backends!(
+    upload_with_create_dirs_list_and_download_with_each_method,
+    active_mode_with_eprt_and_with_port,
+    quote_dele_and_rename,
+    resume_download_and_upload,
+    passive_with_pasv_when_epsv_is_disabled,
+    many_clients_at_once,
+    byte_ranges_end_with_abor,
+);
 
 /// curl, silent but showing errors, never waiting long for anything.
 fn curl() -> Command {
@@ -26,9 +38,8 @@ fn sent_commands(stderr: &[u8]) -> Vec<String> {
         .collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn upload_with_create_dirs_list_and_download_with_each_method() {
-    let server = TestServer::start().await;
+async fn upload_with_create_dirs_list_and_download_with_each_method(backend: Backend) {
+    let server = TestServer::start_on(backend).await;
     let scratch = tempfile::tempdir().expect("scratch folder");
     let data = pattern(300_000, 1);
     let local = scratch.path().join("source.bin");
@@ -44,8 +55,11 @@ async fn upload_with_create_dirs_list_and_download_with_each_method() {
             .arg(server.url(remote)),
     )
     .await;
-    let on_disk = server.root().join("up/nested/deep er/file ü.bin");
-    assert_eq!(read(&on_disk), data, "uploaded bytes on disk");
+    assert_eq!(
+        server.read("up/nested/deep er/file ü.bin").await,
+        data,
+        "uploaded bytes on the server"
+    );
 
     // LIST of the new folder, then NLST (--list-only).
     let listing = run_ok(curl().arg(server.url("up/nested/deep%20er/"))).await;
@@ -100,9 +114,8 @@ async fn upload_with_create_dirs_list_and_download_with_each_method() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn active_mode_with_eprt_and_with_port() {
-    let server = TestServer::start().await;
+async fn active_mode_with_eprt_and_with_port(backend: Backend) {
+    let server = TestServer::start_on(backend).await;
     let scratch = tempfile::tempdir().expect("scratch folder");
     let data = pattern(200_000, 2);
     let local = scratch.path().join("active.bin");
@@ -127,7 +140,7 @@ async fn active_mode_with_eprt_and_with_port() {
             "curl used {expected}: {:?}",
             sent_commands(&upload.stderr)
         );
-        assert_eq!(read(&server.root().join(name)), data, "{name} on disk");
+        assert_eq!(server.read(name).await, data, "{name} on the server");
 
         let out = scratch.path().join(format!("back-{name}"));
         run_ok(
@@ -149,12 +162,11 @@ async fn active_mode_with_eprt_and_with_port() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn quote_dele_and_rename() {
-    let server = TestServer::start().await;
-    write(&server.root().join("gone.txt"), b"delete me\n");
-    write(&server.root().join("old name.txt"), b"rename me\n");
-    write(&server.root().join("stays.txt"), b"keep me\n");
+async fn quote_dele_and_rename(backend: Backend) {
+    let server = TestServer::start_on(backend).await;
+    server.write("gone.txt", b"delete me\n").await;
+    server.write("old name.txt", b"rename me\n").await;
+    server.write("stays.txt", b"keep me\n").await;
 
     let listing = run_ok(
         curl()
@@ -170,9 +182,10 @@ async fn quote_dele_and_rename() {
         .collect();
     names.sort();
     assert_eq!(names, ["new name.txt", "stays.txt"]);
-    assert!(!server.root().join("gone.txt").exists(), "DELE removed it");
-    assert!(!server.root().join("old name.txt").exists());
-    assert_eq!(read(&server.root().join("new name.txt")), b"rename me\n");
+    assert!(server.exists("stays.txt").await, "the check sees files");
+    assert!(!server.exists("gone.txt").await, "DELE removed it");
+    assert!(!server.exists("old name.txt").await, "RNTO moved it");
+    assert_eq!(server.read("new name.txt").await, b"rename me\n");
 
     // A quoted command that fails makes curl fail (exit 21, "quote command returned error").
     let output = common::run(
@@ -189,14 +202,13 @@ async fn quote_dele_and_rename() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn resume_download_and_upload() {
-    let server = TestServer::start().await;
+async fn resume_download_and_upload(backend: Backend) {
+    let server = TestServer::start_on(backend).await;
     let scratch = tempfile::tempdir().expect("scratch folder");
     let data = pattern(1_000_000, 3);
 
     // Download: the local file holds the first 300,000 bytes; `-C -` asks REST 300000 + RETR.
-    write(&server.root().join("whole.bin"), &data);
+    server.write("whole.bin", &data).await;
     let partial = scratch.path().join("partial.bin");
     write(&partial, &data[..300_000]);
     let output = run_ok(
@@ -214,7 +226,7 @@ async fn resume_download_and_upload() {
     assert_eq!(read(&partial), data, "resumed download");
 
     // Upload: the server holds the first 400,000 bytes; `-C - -T` asks SIZE then APPE.
-    write(&server.root().join("upload.bin"), &data[..400_000]);
+    server.write("upload.bin", &data[..400_000]).await;
     let local = scratch.path().join("local.bin");
     write(&local, &data);
     let output = run_ok(
@@ -229,16 +241,11 @@ async fn resume_download_and_upload() {
         "curl resumed with APPE: {:?}",
         sent_commands(&output.stderr)
     );
-    assert_eq!(
-        read(&server.root().join("upload.bin")),
-        data,
-        "resumed upload"
-    );
+    assert_eq!(server.read("upload.bin").await, data, "resumed upload");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn passive_with_pasv_when_epsv_is_disabled() {
-    let server = TestServer::start().await;
+async fn passive_with_pasv_when_epsv_is_disabled(backend: Backend) {
+    let server = TestServer::start_on(backend).await;
     let scratch = tempfile::tempdir().expect("scratch folder");
     let data = pattern(150_000, 4);
     let local = scratch.path().join("pasv.bin");
@@ -257,7 +264,7 @@ async fn passive_with_pasv_when_epsv_is_disabled() {
         "PASV used: {sent:?}"
     );
     assert!(!sent.iter().any(|line| line == "EPSV"), "no EPSV: {sent:?}");
-    assert_eq!(read(&server.root().join("pasv.bin")), data);
+    assert_eq!(server.read("pasv.bin").await, data);
 
     let out = scratch.path().join("back.bin");
     run_ok(
@@ -280,10 +287,9 @@ async fn passive_with_pasv_when_epsv_is_disabled() {
     assert!(String::from_utf8_lossy(&listing.stdout).contains("pasv.bin"));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn many_clients_at_once() {
+async fn many_clients_at_once(backend: Backend) {
     const CLIENTS: usize = 16;
-    let server = TestServer::start().await;
+    let server = TestServer::start_on(backend).await;
     let scratch = tempfile::tempdir().expect("scratch folder");
     let files: Vec<(String, Vec<u8>)> = (0..CLIENTS)
         .map(|i| {
@@ -317,22 +323,17 @@ async fn many_clients_at_once() {
         }
     }
     for (name, data) in &files {
-        assert_eq!(
-            &read(&server.root().join(name)),
-            data,
-            "{name} on the server"
-        );
+        assert_eq!(&server.read(name).await, data, "{name} on the server");
         let back = scratch.path().join(name).with_extension("back");
         assert_eq!(&read(&back), data, "{name} downloaded");
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn byte_ranges_end_with_abor() {
-    let server = TestServer::start().await;
+async fn byte_ranges_end_with_abor(backend: Backend) {
+    let server = TestServer::start_on(backend).await;
     let scratch = tempfile::tempdir().expect("scratch folder");
     let data = pattern(5_000_000, 8);
-    write(&server.root().join("ranged.bin"), &data);
+    server.write("ranged.bin", &data).await;
 
     // curl asks REST 100 + RETR, reads 100 bytes, then sends ABOR (426, 226) and quits. Two URLs
     // in one run: the second range comes after the first one's ABOR.

@@ -14,18 +14,15 @@
 
 mod common;
 
-#[path = "../../ferry-storage/tests/s3_servers/mod.rs"]
-mod s3_servers;
-
 use std::io::Write;
 use std::net::{SocketAddr, TcpListener as StdListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use common::s3_servers::{ACCESS_KEY, BUCKET, S3Server, SECRET_KEY};
 use common::{command, run_ok, tool};
 use ferry_server::config::S3Config;
 use ferry_server::{Config, Server};
-use s3_servers::{ACCESS_KEY, BUCKET, S3Server, SECRET_KEY};
 use tokio_util::sync::CancellationToken;
 
 /// Everything the nodes log, for the assertions on addresses.

@@ -31,7 +31,8 @@
 //! - STOR into a folder that does not exist creates it (a key makes its prefixes), where a
 //!   local folder answers 550; MKD and RNTO still want the parent folder to exist.
 //! - Names starting with [`crate::PARTIAL_PREFIX`] stay refused, as on a folder; names that are
-//!   not UTF-8 are refused (S3 keys are UTF-8).
+//!   not UTF-8 are refused (S3 keys are UTF-8); so is a path whose first name starts, or whose
+//!   last name ends, with whitespace (OpenDAL trims the ends of every key: `a ` would be `a`).
 
 use std::collections::HashSet;
 use std::fmt;
@@ -114,11 +115,20 @@ fn io_error(error: opendal::Error) -> io::Error {
     io::Error::new(kind, error)
 }
 
-/// The object key of a file (no leading slash; `""` for the root).
+/// The object key of a file (no leading slash; `""` for the root). A key that starts or ends
+/// with whitespace is refused: OpenDAL trims it off every path it is given (0.59's
+/// `normalize_path`), so `a ` would read, write and delete the object `a`.
 fn key(path: &VirtualPath) -> Result<String> {
-    String::from_utf8(path.relative_bytes())
+    let key = String::from_utf8(path.relative_bytes())
         .map(|key| key.trim_start_matches('/').to_string())
-        .map_err(|_| StorageError::new(ErrorKind::BadName, "S3 keys must be UTF-8"))
+        .map_err(|_| StorageError::new(ErrorKind::BadName, "S3 keys must be UTF-8"))?;
+    if key.trim() != key {
+        return Err(StorageError::new(
+            ErrorKind::BadName,
+            "on S3 a path may not start or end with whitespace (OpenDAL trims it off the key)",
+        ));
+    }
+    Ok(key)
 }
 
 /// The prefix of a folder's keys (`"/"`, OpenDAL's root, for the root).

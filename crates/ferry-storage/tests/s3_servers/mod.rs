@@ -2,13 +2,30 @@
 //! temporary folder) and SeaweedFS (`weed mini`). Never a mock.
 //!
 //! A missing binary fails the test with the command that installs it (`.ci/run` installs both).
-//! Shared with ferry-server's tests through `#[path]`.
+//! Shared with the tests of ferry-server and ferry-interop through `#[path]`; the interop tests
+//! share one SeaweedFS per test process ([`S3Server::shared_seaweedfs`]).
 #![allow(dead_code, clippy::unwrap_used, unreachable_pub)]
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+/// `sh -c` script around a shared `weed` (`$1` its folder, the rest its command line): the
+/// guard exits with `weed`, and a background reader of the guard's stdin (our pipe, explicitly
+/// redirected: a background list's stdin is /dev/null otherwise) stops that `weed` when the
+/// pipe closes, with SIGKILL after 5 s; the folder goes when `weed` has exited. The reader only
+/// signals the PID while its command line still names our folder (`ours`), so a PID reused
+/// after `weed` exited on its own is never touched.
+const WEED_GUARD: &str = r#"dir=$1; shift
+ours() { tr '\0' ' ' <"/proc/$weed/cmdline" 2>/dev/null | grep -qF -- "-dir=$dir/data"; }
+exec 3<&0
+"$@" </dev/null & weed=$!
+{ cat >/dev/null; if ours; then kill "$weed"; fi; i=0
+  while ours && [ "$i" -lt 50 ]; do sleep 0.1; i=$((i+1)); done
+  if ours; then kill -9 "$weed"; fi; } <&3 &
+exec 3<&-
+wait "$weed"; status=$?; rm -rf "$dir"; exit "$status""#;
 
 /// How long a server may take to answer on its port.
 const START_TIMEOUT: Duration = Duration::from_secs(60);
@@ -94,21 +111,26 @@ fn free_ports(count: usize) -> Vec<u16> {
         .collect()
 }
 
-fn wait_for_port(port: u16, child: &mut Child, log: &Path, name: &str) {
+/// Waits until the server answers on `port`; `Err` with its log when it exits first (say, when
+/// another process took one of its ports between [`free_ports`] and its start).
+fn wait_for_port(port: u16, child: &mut Child, log: &Path, name: &str) -> Result<(), String> {
     let started = Instant::now();
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     while started.elapsed() < START_TIMEOUT {
         if let Ok(Some(status)) = child.try_wait() {
             let log = std::fs::read_to_string(log).unwrap_or_default();
-            panic!("{name} exited ({status}) before answering:\n{log}");
+            return Err(format!("{name} exited ({status}) before answering:\n{log}"));
         }
         if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
-            return;
+            return Ok(());
         }
         std::thread::sleep(Duration::from_millis(50));
     }
     panic!("{name} did not answer on port {port} within {START_TIMEOUT:?}");
 }
+
+/// How many times a SeaweedFS that exits before answering is started again, on fresh ports.
+const WEED_STARTS: usize = 3;
 
 impl S3Server {
     /// s3s-fs 0.14.1: one process serving a folder; a bucket is a sub-folder.
@@ -135,7 +157,9 @@ impl S3Server {
             ))
             .spawn()
             .unwrap();
-        wait_for_port(port, &mut child, &log, "s3s-fs");
+        if let Err(failure) = wait_for_port(port, &mut child, &log, "s3s-fs") {
+            panic!("{failure}");
+        }
         S3Server {
             name: "s3s-fs",
             endpoint: format!("http://127.0.0.1:{port}"),
@@ -148,6 +172,35 @@ impl S3Server {
     /// SeaweedFS `weed mini`: master, volume, filer and S3 gateway in one process, every port
     /// chosen here and bound to 127.0.0.1.
     pub fn seaweedfs() -> S3Server {
+        S3Server::start_seaweedfs(false)
+    }
+
+    /// One SeaweedFS for the whole test process, started by the first caller; give each test
+    /// its own prefix. A static is never dropped, so the server runs under a small `sh` guard
+    /// that reads our end of a pipe: when this process exits (however it ends), the pipe
+    /// closes and the guard kills that `weed` (by its PID) and removes its folder.
+    pub fn shared_seaweedfs() -> &'static S3Server {
+        static SHARED: std::sync::OnceLock<S3Server> = std::sync::OnceLock::new();
+        SHARED.get_or_init(|| S3Server::start_seaweedfs(true))
+    }
+
+    /// Starts `weed mini` (under the guard when `guarded`), again on fresh ports when it exits
+    /// before answering, up to [`WEED_STARTS`] times.
+    fn start_seaweedfs(guarded: bool) -> S3Server {
+        let mut failures = Vec::new();
+        while failures.len() < WEED_STARTS {
+            match S3Server::try_seaweedfs(guarded) {
+                Ok(server) => return server,
+                Err(failure) => failures.push(failure),
+            }
+        }
+        panic!(
+            "weed mini failed {WEED_STARTS} times:\n{}",
+            failures.join("\n---\n")
+        );
+    }
+
+    fn try_seaweedfs(guarded: bool) -> Result<S3Server, String> {
         let binary = find_binary(
             "weed",
             "FERRY_WEED",
@@ -167,7 +220,20 @@ impl S3Server {
         let log = dir.path().join("weed.log");
         let ports = free_ports(12);
         let flag = |name: &str, i: usize| format!("-{name}={}", ports[i]);
-        let mut child = Command::new(binary)
+        let mut command = if guarded {
+            // $1 is the folder to remove, the rest is the weed command line.
+            let mut guard = Command::new("sh");
+            guard
+                .arg("-c")
+                .arg(WEED_GUARD)
+                .arg("ferry-weed-guard")
+                .arg(dir.path())
+                .arg(binary);
+            guard
+        } else {
+            Command::new(binary)
+        };
+        let mut child = command
             .arg("mini")
             .arg(format!("-dir={}", dir.path().join("data").display()))
             .args(["-ip=127.0.0.1", "-ip.bind=127.0.0.1"])
@@ -193,21 +259,25 @@ impl S3Server {
             .arg(format!("-bucket={BUCKET}"))
             .arg(format!("-s3.config={}", config.display()))
             .current_dir(dir.path())
-            .stdin(Stdio::null())
+            .stdin(if guarded {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
             .stdout(std::fs::File::create(&log).unwrap())
             .stderr(Stdio::from(
                 std::fs::File::options().append(true).open(&log).unwrap(),
             ))
             .spawn()
             .unwrap();
-        wait_for_port(ports[0], &mut child, &log, "weed mini");
-        S3Server {
+        wait_for_port(ports[0], &mut child, &log, "weed mini")?;
+        Ok(S3Server {
             name: "seaweedfs",
             endpoint: format!("http://127.0.0.1:{}", ports[0]),
             keeps_markers: true,
             child,
             dir,
-        }
+        })
     }
 
     /// The server's log so far, for failure messages.
