@@ -261,7 +261,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     };
     let log_format = args.log_format.or(settings.log_format).unwrap_or_default();
     let log_level = args.log_level.or(settings.log_level).unwrap_or_default();
-    let _log_guard = init_logging(log_format, log_level);
+    init_logging(log_format, log_level);
 
     let spec = match (
         args.storage.or(settings.storage),
@@ -481,20 +481,17 @@ async fn wait_for_signal() {
     }
 }
 
-/// Log lines go to stderr from a background thread, so that sessions never wait on a
-/// terminal or a pipe (the benchmark counted four write(2) calls per small file before). The
-/// returned guard flushes what is queued when it is dropped, at exit.
-fn init_logging(format: LogFormat, level: LogLevel) -> tracing_appender::non_blocking::WorkerGuard {
-    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
-        .lossy(false)
-        .finish(std::io::stderr());
+/// Log lines go to stderr, written by the thread that logs them: one write(2) a line, and lines
+/// never interleave. At the default level that is a few lines a session plus one a transfer;
+/// a background writer thread cost more than the write, since waking it took a context switch
+/// per line (measured with 1,000 small files: 82-127 against 60-72 us of CPU per transfer).
+fn init_logging(format: LogFormat, level: LogLevel) {
     let builder = tracing_subscriber::fmt()
-        .with_writer(writer)
+        .with_writer(std::io::stderr)
         .with_max_level(level.as_tracing())
         .with_target(false);
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
     }
-    guard
 }
