@@ -6,7 +6,9 @@
 //! `--continue` resumes it with REST. Data moves through [`BUFFER_SIZE`] buffers; a plain
 //! (not TLS) download is received and written on one blocking thread per file, so a chunk costs a
 //! `read(2)` and a `write(2)` and no hand-off between threads. A mirror takes file sizes from its
-//! listing instead of asking SIZE per file.
+//! listing instead of asking SIZE per file, and a file of at most 64 KiB is read into memory and
+//! written, stamped and renamed in one step once the server confirmed it (its partial exists
+//! only when the transfer failed with bytes to keep).
 //!
 //! This module reports progress events to a [`Progress`] and prints nothing itself.
 
@@ -152,11 +154,12 @@ pub async fn download_with(
         modified: options.modified,
     };
     progress.start(&name, total, offset);
-    let (outcome, received, device) = match connection.take_blocking_data(&mut data) {
-        Ok(Some(socket)) => receive_on_thread(socket, sink, progress).await,
-        Ok(None) => receive_async(connection, &mut data, sink, progress).await,
-        Err(error) => (Err(error), 0, false),
-    };
+    // A small file the listing announced is read into memory and written in one step after the
+    // server confirmed it, without a thread hand-off.
+    let small = options
+        .listed_size
+        .filter(|&size| offset == 0 && size <= SMALL_FILE);
+    let (outcome, received, landed) = receive(connection, &mut data, sink, small, progress).await;
     let result = match outcome {
         Ok(()) => connection.finish_data(data).await.map(|_| ()),
         Err(error) => Err(connection.abandon_after(data, error).await),
@@ -179,14 +182,33 @@ pub async fn download_with(
         }
         (result, _) => result,
     };
+    // Whether the partial is still to be renamed onto the target (not for a device, nor for a
+    // small file, which Sink::store wrote and renamed in one step).
+    let rename = match landed {
+        Landed::File { device } => !device,
+        Landed::Memory(bytes, sink) => {
+            let commit = result.is_ok();
+            // On this task, not the blocking pool: at most SMALL_FILE bytes into the page cache,
+            // an open, a write, a futimens and a rename, cost less than the two thread
+            // hand-offs of spawn_blocking (measured: 6 futex calls a file, about 20 % of a
+            // mirror of 4 KiB files).
+            let stored = sink.store(&bytes, commit);
+            // After a failed transfer, the transfer's own error is the one to report.
+            if let (Err(error), true) = (stored, commit) {
+                progress.finish(false);
+                return Err(error);
+            }
+            false
+        }
+    };
     progress.finish(result.is_ok());
     if let Err(error) = result {
-        if size == 0 && !device {
+        if size == 0 && rename {
             let _ = tokio::fs::remove_file(&partial).await;
         }
         return Err(error);
     }
-    if !device {
+    if rename {
         finish_download(&partial, target).await?;
     }
     Ok(TransferStats {
@@ -195,6 +217,64 @@ pub async fn download_with(
         resumed_from: offset,
         elapsed: started.elapsed(),
     })
+}
+
+/// Files up to this size that a listing announced are received into memory and written on the
+/// async task (see [`download_with`]); below glibc's mmap threshold, so the buffer is cheap.
+const SMALL_FILE: u64 = 64 * 1024;
+
+/// Where the bytes of a download ended up.
+enum Landed {
+    /// Written while they came, to the partial or to the device.
+    File {
+        /// The target was a device or a pipe, written directly.
+        device: bool,
+    },
+    /// Held in memory, for [`Sink::store`] to write in one step (it also renames, when the
+    /// transfer was good).
+    Memory(Vec<u8>, Sink),
+}
+
+/// Receives the data connection into `sink`: with `small` (the listed size of a small file),
+/// into memory first, going on to the file if more than that arrives.
+async fn receive(
+    connection: &Connection,
+    data: &mut DataStream,
+    sink: Sink,
+    small: Option<u64>,
+    progress: &mut dyn Progress,
+) -> (Result<(), ClientError>, u64, Landed) {
+    let mut prefix = Vec::new();
+    if let Some(size) = small {
+        // One byte more than announced: room to notice a file that grew.
+        let room = usize::try_from(size).map_or(0, |size| size + 1);
+        prefix.resize(room, 0);
+        let mut filled = 0;
+        while filled < room {
+            match connection.read_data(data, &mut prefix[filled..]).await {
+                Ok(0) => {
+                    prefix.truncate(filled);
+                    progress.advance(filled as u64);
+                    return (Ok(()), filled as u64, Landed::Memory(prefix, sink));
+                }
+                Ok(read) => filled += read,
+                Err(error) => {
+                    prefix.truncate(filled);
+                    return (Err(error), filled as u64, Landed::Memory(prefix, sink));
+                }
+            }
+        }
+        progress.advance(filled as u64);
+    }
+    let (outcome, received, device) = match connection.take_blocking_data(data) {
+        Ok(Some(socket)) => receive_on_thread(socket, sink, prefix, progress).await,
+        Ok(None) => receive_async(connection, data, sink, prefix, progress).await,
+        Err(error) => {
+            let received = prefix.len() as u64;
+            return (Err(error), received, Landed::Memory(prefix, sink));
+        }
+    };
+    (outcome, received, Landed::File { device })
 }
 
 /// True when `path` is something other than a file or a folder: a device, a pipe, a socket.
@@ -234,6 +314,28 @@ impl Sink {
             .map_err(|source| ClientError::local(path, source))
     }
 
+    /// Writes a download held in memory (blocking): with `commit`, to the partial, stamped and
+    /// renamed onto the target (or straight to a device); without, the bytes that came are kept
+    /// in the partial for a later `--continue`, and nothing is written when none came.
+    fn store(&self, bytes: &[u8], commit: bool) -> Result<(), ClientError> {
+        if !commit && bytes.is_empty() {
+            return Ok(());
+        }
+        let (mut file, path, device) = self.open()?;
+        file.write_all(bytes)
+            .map_err(|source| ClientError::local(path, source))?;
+        if !commit {
+            return Ok(());
+        }
+        self.stamp(&file, device);
+        drop(file);
+        if !device {
+            std::fs::rename(&self.partial, &self.target)
+                .map_err(|source| ClientError::local(&self.target, source))?;
+        }
+        Ok(())
+    }
+
     /// Gives a finished partial the remote time (a failure to do so is not an error: the
     /// mirror then only transfers the file again next time).
     fn stamp(&self, file: &std::fs::File, device: bool) {
@@ -261,13 +363,16 @@ impl Drop for ShutdownOnDrop {
 async fn receive_on_thread(
     socket: std::net::TcpStream,
     sink: Sink,
+    prefix: Vec<u8>,
     progress: &mut dyn Progress,
 ) -> (Result<(), ClientError>, u64, bool) {
     let guard = ShutdownOnDrop(socket.try_clone().ok());
-    let moved = Arc::new(AtomicU64::new(0));
+    let shown_before = prefix.len() as u64;
+    let moved = Arc::new(AtomicU64::new(shown_before));
     let counter = moved.clone();
-    let mut job = tokio::task::spawn_blocking(move || receive_blocking(socket, &sink, &counter));
-    let mut shown = 0;
+    let mut job =
+        tokio::task::spawn_blocking(move || receive_blocking(socket, &sink, &prefix, &counter));
+    let mut shown = shown_before;
     let mut tick =
         tokio::time::interval_at(tokio::time::Instant::now() + PROGRESS_EVERY, PROGRESS_EVERY);
     let joined = loop {
@@ -301,12 +406,16 @@ async fn receive_on_thread(
 fn receive_blocking(
     mut socket: std::net::TcpStream,
     sink: &Sink,
+    prefix: &[u8],
     moved: &AtomicU64,
 ) -> (Result<(), ClientError>, bool) {
     let (mut file, path, device) = match sink.open() {
         Ok(opened) => opened,
         Err(error) => return (Err(error), false),
     };
+    if let Err(source) = file.write_all(prefix) {
+        return (Err(ClientError::local(path, source)), device);
+    }
     let mut buf = vec![0; BUFFER_SIZE];
     let outcome = loop {
         let read = match socket.read(&mut buf) {
@@ -340,6 +449,7 @@ async fn receive_async(
     connection: &Connection,
     data: &mut DataStream,
     sink: Sink,
+    prefix: Vec<u8>,
     progress: &mut dyn Progress,
 ) -> (Result<(), ClientError>, u64, bool) {
     let opened = tokio::task::spawn_blocking(move || {
@@ -362,8 +472,11 @@ async fn receive_async(
     };
     let mut file = tokio::fs::File::from_std(file);
     let mut buf = vec![0; BUFFER_SIZE];
-    let mut received = 0u64;
+    let mut received = prefix.len() as u64;
     let outcome: Result<(), ClientError> = async {
+        file.write_all(&prefix)
+            .await
+            .map_err(|source| ClientError::local(&path, source))?;
         loop {
             let read = connection.read_data(data, &mut buf).await?;
             if read == 0 {

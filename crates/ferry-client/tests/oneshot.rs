@@ -642,8 +642,9 @@ fn get_into_a_fifo_writes_through_it() {
 }
 
 /// A mirror takes sizes from the listing and asks SIZE only when a file arrives at another size:
-/// a file that changed after the listing still lands (SIZE agrees with what came), a short one
-/// fails and keeps no file under its name.
+/// a file that grew after the listing still lands (more than the listed size arrives, and SIZE
+/// agrees with what came), a short one fails, keeps no file under its name and keeps what came
+/// in its partial.
 #[test]
 fn mirror_trusts_listed_sizes_and_asks_size_only_when_they_differ() {
     let mut data: Option<TcpListener> = None;
@@ -716,6 +717,9 @@ fn mirror_trusts_listed_sizes_and_asks_size_only_when_they_differ() {
     // The listing's time is given to the file before it takes its name.
     let secs = |t: SystemTime| t.duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs();
     assert_eq!(secs(mtime(&copy.join("a.txt"))), 1_577_923_200);
+    assert_eq!(secs(mtime(&copy.join("b.txt"))), 1_577_923_200);
+    assert!(!copy.join(".a.txt.ferry-part").exists());
+    assert!(!copy.join(".b.txt.ferry-part").exists());
     let sizes: Vec<_> = fake
         .commands()
         .into_iter()
