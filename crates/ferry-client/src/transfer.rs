@@ -695,7 +695,8 @@ pub struct MirrorReport {
 struct Job {
     remote: String,
     local: PathBuf,
-    /// The size the listing showed, for files (not links, whose listed size is the link's).
+    /// Downloads: the size the listing showed, for files (not links, whose listed size is the
+    /// link's own). Uploads leave it out.
     size: Option<u64>,
     modified: Option<i64>,
 }
@@ -928,7 +929,7 @@ async fn plan_upload(
                     jobs.push(Job {
                         remote: remote_path,
                         local: path,
-                        size: Some(meta.len()),
+                        size: None,
                         modified,
                     });
                 }
