@@ -651,6 +651,31 @@ impl Connection {
         }
     }
 
+    /// Takes a plain data connection out of `data` as a blocking socket whose reads wait at most
+    /// [`ConnectOptions::timeout`], for a receive loop on a blocking thread; `Ok(None)` over TLS,
+    /// where `data` keeps its stream. Afterwards `data` holds no stream, and
+    /// [`Connection::finish_data`] or [`Connection::abandon_data`] still read the final reply.
+    pub fn take_blocking_data(
+        &self,
+        data: &mut DataStream,
+    ) -> Result<Option<std::net::TcpStream>, ClientError> {
+        if !matches!(data.stream, Stream::Plain(_)) {
+            return Ok(None);
+        }
+        let Stream::Plain(tcp) = std::mem::replace(&mut data.stream, Stream::Detached) else {
+            return Ok(None);
+        };
+        let socket = tcp
+            .into_std()
+            .and_then(|socket| {
+                socket.set_nonblocking(false)?;
+                socket.set_read_timeout(Some(self.options.timeout))?;
+                Ok(socket)
+            })
+            .map_err(|source| ClientError::network("preparing the data connection", source))?;
+        Ok(Some(socket))
+    }
+
     /// Writes a chunk of data, bounded by the timeout.
     pub async fn write_data(&self, data: &mut DataStream, buf: &[u8]) -> Result<(), ClientError> {
         match tokio::time::timeout(self.options.timeout, data.stream.write_all(buf)).await {

@@ -640,3 +640,141 @@ fn get_into_a_fifo_writes_through_it() {
     );
     assert!(!work.path().join(".pipe.ferry-part").exists());
 }
+
+/// A mirror takes sizes from the listing and asks SIZE only when a file arrives at another size:
+/// a file that grew after the listing still lands (more than the listed size arrives, and SIZE
+/// agrees with what came), a short one fails, keeps no file under its name and keeps what came
+/// in its partial.
+#[test]
+fn mirror_trusts_listed_sizes_and_asks_size_only_when_they_differ() {
+    let mut data: Option<TcpListener> = None;
+    let fake = Fake::start(move |line, control| {
+        if let Some(reply) = basic_reply(line, &["EPSV", "SIZE"]) {
+            control.write_all(reply.as_bytes()).unwrap();
+            return !line.starts_with("QUIT");
+        }
+        let (verb, argument) = line.split_once(' ').unwrap_or((line, ""));
+        let sent: &[u8] = match argument {
+            "tree/a.txt" => b"abc",
+            "tree/b.txt" => b"bbbbbbb",
+            "tree/c.txt" => b"cc",
+            _ => {
+                b"-rw-r--r--    1 1000     1000            3 Jan 02  2020 a.txt\r\n\
+                   -rw-r--r--    1 1000     1000            5 Jan 02  2020 b.txt\r\n\
+                   -rw-r--r--    1 1000     1000            4 Jan 02  2020 c.txt\r\n"
+            }
+        };
+        match verb {
+            "EPSV" => {
+                let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+                let port = listener.local_addr().unwrap().port();
+                data = Some(listener);
+                write!(
+                    control,
+                    "229 Entering Extended Passive Mode (|||{port}|)\r\n"
+                )
+                .unwrap();
+            }
+            // b.txt grew after the listing; c.txt is really 4 bytes but only 2 arrive.
+            "SIZE" if argument == "tree/b.txt" => control.write_all(b"213 7\r\n").unwrap(),
+            "SIZE" if argument == "tree/c.txt" => control.write_all(b"213 4\r\n").unwrap(),
+            "LIST" | "RETR" => {
+                control.write_all(b"150 here\r\n").unwrap();
+                let (mut stream, _) = data.take().unwrap().accept().unwrap();
+                stream.write_all(sent).unwrap();
+                drop(stream);
+                control.write_all(b"226 done\r\n").unwrap();
+            }
+            _ => control.write_all(b"502 not here\r\n").unwrap(),
+        }
+        true
+    });
+    let home = tempfile::tempdir().unwrap();
+    let output = run(
+        home.path(),
+        home.path(),
+        &[
+            "--timeout",
+            "10",
+            "mirror",
+            &format!("ftp://{}/tree/", fake.addr),
+            "copy",
+        ],
+    );
+    assert_one_line_error(
+        &output,
+        "Mirrored 2 files (10b), 0 unchanged, 1 failed; first failure: tree/c.txt: protocol \
+         error: transfer incomplete: 2 of 4 bytes arrived",
+    );
+    let copy = home.path().join("copy");
+    assert_eq!(std::fs::read(copy.join("a.txt")).unwrap(), b"abc");
+    assert_eq!(std::fs::read(copy.join("b.txt")).unwrap(), b"bbbbbbb");
+    assert!(!copy.join("c.txt").exists());
+    assert_eq!(
+        std::fs::read(copy.join(".c.txt.ferry-part")).unwrap(),
+        b"cc"
+    );
+    // The listing's time is given to the file before it takes its name.
+    let secs = |t: SystemTime| t.duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs();
+    assert_eq!(secs(mtime(&copy.join("a.txt"))), 1_577_923_200);
+    assert_eq!(secs(mtime(&copy.join("b.txt"))), 1_577_923_200);
+    assert!(!copy.join(".a.txt.ferry-part").exists());
+    assert!(!copy.join(".b.txt.ferry-part").exists());
+    let sizes: Vec<_> = fake
+        .commands()
+        .into_iter()
+        .filter(|c| c.starts_with("SIZE"))
+        .collect();
+    assert_eq!(sizes, ["SIZE tree/b.txt", "SIZE tree/c.txt"]);
+}
+
+/// A data connection that goes quiet is bounded by --timeout, and the bytes that came are kept.
+#[test]
+fn a_stalled_download_times_out_and_keeps_the_partial() {
+    let fake = common::cutting_server_with(1000, b"abc".to_vec(), common::Cut::Stall);
+    let home = tempfile::tempdir().unwrap();
+    let output = run(
+        home.path(),
+        home.path(),
+        &[
+            "--timeout",
+            "1",
+            "get",
+            &format!("ftp://{}/slow.bin", fake.addr),
+        ],
+    );
+    assert_one_line_error(&output, "timed out waiting for data");
+    assert!(!home.path().join("slow.bin").exists());
+    assert_eq!(
+        std::fs::read(home.path().join(".slow.bin.ferry-part")).unwrap(),
+        b"abc"
+    );
+    drop(fake.commands());
+}
+
+/// Big downloads through the receive thread: a whole file, and one continued from a partial
+/// (appended, which splice(2) refuses, so the copy path takes over), byte for byte.
+#[test]
+fn big_downloads_whole_and_continued_are_exact() {
+    let server = Server::start();
+    let body: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
+    std::fs::write(server.path("big.bin"), &body).unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let output = run(home.path(), work.path(), &["get", &server.url("big.bin")]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(std::fs::read(work.path().join("big.bin")).unwrap() == body);
+
+    // A first part that differs from the server's proves that only the rest was fetched.
+    let mut expected = vec![0xAA; 1_000_000];
+    std::fs::write(work.path().join(".again.bin.ferry-part"), &expected).unwrap();
+    expected.extend_from_slice(&body[1_000_000..]);
+    let output = run(
+        home.path(),
+        work.path(),
+        &["get", "-c", &server.url("big.bin"), "-o", "again.bin"],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(std::fs::read(work.path().join("again.bin")).unwrap() == expected);
+    assert!(!work.path().join(".again.bin.ferry-part").exists());
+}
