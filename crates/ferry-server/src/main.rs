@@ -488,6 +488,8 @@ async fn wait_for_signal() {
 fn init_logging(format: LogFormat, level: LogLevel) {
     let builder = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        // Colours only for a terminal, not in log files and pipes.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_max_level(level.as_tracing())
         .with_target(false);
     match format {
