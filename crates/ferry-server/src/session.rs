@@ -1077,7 +1077,7 @@ impl Session {
 
     async fn on_transfer_event(&mut self, event: Option<Event>) -> std::io::Result<()> {
         match event {
-            Some(Event::Connected) => {
+            Some(Event::Connected(sent)) => {
                 let Some(running) = &self.running else {
                     return Ok(());
                 };
@@ -1086,7 +1086,9 @@ impl Session {
                     TransferType::Image => "BINARY",
                 };
                 let text = format!("Opening {mode} mode data connection for {}.", running.name);
-                self.send(&reply(ReplyCode::FILE_STATUS_OK, text)).await
+                let result = self.send(&reply(ReplyCode::FILE_STATUS_OK, text)).await;
+                let _ = sent.send(());
+                result
             }
             Some(Event::UploadEnded(answer)) => {
                 let _ = answer.send(self.control_alive());

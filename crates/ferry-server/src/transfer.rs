@@ -77,8 +77,10 @@ pub(crate) enum ListFormat {
 /// What the transfer task tells the session.
 #[derive(Debug)]
 pub(crate) enum Event {
-    /// The data connection is open.
-    Connected,
+    /// The data connection is open. The session answers once its 150 is sent, and the transfer
+    /// waits for that: the 150 reaches the client before the data (RFC 959's order), and the
+    /// client reads it while we send instead of after.
+    Connected(oneshot::Sender<()>),
     /// An upload reached a clean end of stream; may it be committed? The session answers
     /// false when the control connection is gone too: a client that vanished mid-upload (its
     /// process killed closes both connections) must not leave a truncated file.
@@ -181,7 +183,9 @@ async fn transfer(
             .map_err(Failure::Connect)?;
         // 150 goes out once TCP is connected and before any TLS handshake: clients such as
         // Python's ftplib start the handshake only after they have read it.
-        let _ = events.send(Event::Connected).await;
+        let (sent, wait) = oneshot::channel();
+        let _ = events.send(Event::Connected(sent)).await;
+        let _ = wait.await;
         match tls {
             None => Ok(Stream::Plain(tcp)),
             Some(tls) => handshake(tcp, tls, timeout).await,
@@ -331,6 +335,14 @@ async fn receive_file(
             break Err(Failure::Storage(error.into()));
         }
         if full && buffer.len() < BUFFER_SIZE {
+            // More than a small file: move the rest socket to file with splice(2) when we can.
+            if !ascii
+                && let Stream::Plain(tcp) = &stream
+                && let Some(file) = upload.local_file()
+                && let Ok(pipe) = SplicePipe::new()
+            {
+                break receive_spliced(&pipe, tcp, file, bytes, cancel).await;
+            }
             buffer.resize(BUFFER_SIZE, 0);
         }
     };
@@ -362,6 +374,78 @@ async fn receive_file(
             .map_err(|e| Failure::Storage(e.into()))?;
     }
     upload.commit().await.map_err(Failure::Storage)
+}
+
+/// A pipe for splice(2), as large as the kernel lets us make it (up to [`BUFFER_SIZE`]).
+struct SplicePipe {
+    reader: std::os::fd::OwnedFd,
+    writer: std::os::fd::OwnedFd,
+    size: usize,
+}
+
+impl SplicePipe {
+    fn new() -> io::Result<SplicePipe> {
+        use rustix::pipe::{PipeFlags, fcntl_setpipe_size, pipe_with};
+        let (reader, writer) = pipe_with(PipeFlags::CLOEXEC | PipeFlags::NONBLOCK)?;
+        // Unprivileged processes may grow a pipe to /proc/sys/fs/pipe-max-size (1 MiB).
+        let size = fcntl_setpipe_size(&writer, BUFFER_SIZE).unwrap_or(64 * 1024);
+        Ok(SplicePipe {
+            reader,
+            writer,
+            size,
+        })
+    }
+}
+
+/// Receives the rest of an upload with splice(2): socket to pipe, pipe to file, so the bytes do
+/// not pass through user space. Driven by socket readiness like [`send_zero_copy`]; the pipe to
+/// file step moves exactly what the pipe holds, so it does not wait on the pipe. Returns at the
+/// end of the stream.
+async fn receive_spliced(
+    pipe: &SplicePipe,
+    tcp: &TcpStream,
+    file: &std::fs::File,
+    bytes: &AtomicU64,
+    cancel: &CancellationToken,
+) -> Result<(), Failure> {
+    use rustix::pipe::{SpliceFlags, splice};
+    use std::os::fd::AsFd;
+    let flags = SpliceFlags::MOVE | SpliceFlags::NONBLOCK;
+    loop {
+        tokio::select! {
+            () = cancel.cancelled() => return Err(Failure::Cancelled),
+            ready = tcp.readable() => ready.map_err(Failure::Network)?,
+        }
+        let moved = tcp.try_io(tokio::io::Interest::READABLE, || {
+            splice(tcp.as_fd(), None, &pipe.writer, None, pipe.size, flags).map_err(io::Error::from)
+        });
+        let mut left = match moved {
+            Ok(0) => return Ok(()),
+            Ok(moved) => moved,
+            Err(error) if error.kind() == io::ErrorKind::WouldBlock => continue,
+            Err(error) => return Err(Failure::Network(error)),
+        };
+        bytes.fetch_add(left as u64, Ordering::Relaxed);
+        while left > 0 {
+            match splice(
+                &pipe.reader,
+                None,
+                file.as_fd(),
+                None,
+                left,
+                SpliceFlags::MOVE,
+            ) {
+                Ok(0) => {
+                    return Err(Failure::Storage(StorageError::from(io::Error::from(
+                        io::ErrorKind::WriteZero,
+                    ))));
+                }
+                Ok(written) => left -= written,
+                Err(rustix::io::Errno::INTR) => {}
+                Err(error) => return Err(Failure::Storage(io::Error::from(error).into())),
+            }
+        }
+    }
 }
 
 async fn send_listing(

@@ -327,3 +327,21 @@ fn abor_sent_as_urgent_data_is_seen() {
     assert_eq!(client.read_reply().code.0, 226);
     client.expect("NOOP", 200);
 }
+
+/// Uploads past the first 16 KiB buffer go socket to file with splice(2); sizes at and around
+/// that edge, and one of several MiB, arrive byte for byte and replace what was there.
+#[test]
+fn uploads_across_the_first_buffer_arrive_whole() {
+    let server = TestServer::start();
+    let mut client = server.anonymous();
+    for (i, len) in [16 * 1024, 16 * 1024 - 1, 16 * 1024 + 1, 3 * 1024 * 1024 + 7]
+        .into_iter()
+        .enumerate()
+    {
+        let bytes = random_bytes(len, 40 + i as u64);
+        assert_eq!(client.upload("STOR edge.bin", &bytes).code.0, 226);
+        assert_bytes(&std::fs::read(server.path("edge.bin")).unwrap(), &bytes);
+        let size: usize = client.expect("SIZE edge.bin", 213).text().parse().unwrap();
+        assert_eq!(size, len);
+    }
+}

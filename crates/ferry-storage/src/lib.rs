@@ -265,6 +265,16 @@ macro_rules! on_upload {
 }
 
 impl Upload {
+    /// The local file the bytes go to (positioned where the next byte lands), for zero-copy
+    /// receives; `None` for remote backends.
+    pub fn local_file(&self) -> Option<&std::fs::File> {
+        match &self.inner {
+            UploadInner::Local(upload) => Some(upload.file()),
+            #[cfg(feature = "s3")]
+            UploadInner::S3(_) => None,
+        }
+    }
+
     /// The path the bytes will appear under after commit (for STOU, the chosen unique name).
     pub fn path(&self) -> &VirtualPath {
         on_upload!(&self.inner, upload => upload.target())
