@@ -29,6 +29,9 @@ const BUFFER_SIZE: usize = 256 * 1024;
 /// An upload's first buffer; it grows to [`BUFFER_SIZE`] once a read fills it, so that a small
 /// file does not pay for zeroing 256 KiB.
 const FIRST_UPLOAD_BUFFER: usize = 16 * 1024;
+/// The pipe an upload is spliced through: the most an unprivileged process may ask for
+/// (`/proc/sys/fs/pipe-max-size`, 1 MiB by default); a pipe holds page references, not copies.
+const PIPE_SIZE: usize = 1024 * 1024;
 /// Most bytes one sendfile(2) call may move.
 const SENDFILE_CHUNK: usize = 4 * 1024 * 1024;
 /// Listing bytes gathered before a write to the data connection.
@@ -376,7 +379,7 @@ async fn receive_file(
     upload.commit().await.map_err(Failure::Storage)
 }
 
-/// A pipe for splice(2), as large as the kernel lets us make it (up to [`BUFFER_SIZE`]).
+/// A pipe for splice(2), as large as the kernel lets us make it (up to [`PIPE_SIZE`]).
 struct SplicePipe {
     reader: std::os::fd::OwnedFd,
     writer: std::os::fd::OwnedFd,
@@ -388,7 +391,7 @@ impl SplicePipe {
         use rustix::pipe::{PipeFlags, fcntl_setpipe_size, pipe_with};
         let (reader, writer) = pipe_with(PipeFlags::CLOEXEC | PipeFlags::NONBLOCK)?;
         // Unprivileged processes may grow a pipe to /proc/sys/fs/pipe-max-size (1 MiB).
-        let size = fcntl_setpipe_size(&writer, BUFFER_SIZE).unwrap_or(64 * 1024);
+        let size = fcntl_setpipe_size(&writer, PIPE_SIZE).unwrap_or(64 * 1024);
         Ok(SplicePipe {
             reader,
             writer,
