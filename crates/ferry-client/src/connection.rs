@@ -774,7 +774,12 @@ impl Connection {
     async fn connect_data(&self, port: u16) -> Result<TcpStream, ClientError> {
         let target = SocketAddr::new(self.peer.ip(), port);
         match tokio::time::timeout(self.options.timeout, TcpStream::connect(target)).await {
-            Ok(Ok(stream)) => Ok(stream),
+            Ok(Ok(stream)) => {
+                // No Nagle: a TLS upload ends with a small close_notify after the data, which
+                // would otherwise wait for the server's (maybe delayed, 40 ms) ACK.
+                let _ = stream.set_nodelay(true);
+                Ok(stream)
+            }
             Ok(Err(source)) => Err(ClientError::network(
                 format!("opening the data connection to {target}"),
                 source,
@@ -808,6 +813,7 @@ impl Connection {
                 })?;
                 // Only the server may connect; anyone else is turned away.
                 if from.ip() == self.peer.ip() {
+                    let _ = stream.set_nodelay(true);
                     return Ok(stream);
                 }
             }
