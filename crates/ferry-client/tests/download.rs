@@ -13,7 +13,7 @@ use std::net::TcpListener;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use common::{Fake, basic_reply};
+use common::{Fake, answer_epsv, basic_reply};
 use ferry_client::connection::{ConnectOptions, Connection};
 use ferry_client::credentials::Credentials;
 use ferry_client::progress::Silent;
@@ -31,16 +31,7 @@ fn an_abandoned_download_closes_its_data_connection() {
         }
         match line.split(' ').next().unwrap_or("") {
             "SIZE" => control.write_all(b"213 1000000000000\r\n").unwrap(),
-            "EPSV" => {
-                let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-                let port = listener.local_addr().unwrap().port();
-                data = Some(listener);
-                write!(
-                    control,
-                    "229 Entering Extended Passive Mode (|||{port}|)\r\n"
-                )
-                .unwrap();
-            }
+            "EPSV" => answer_epsv(control, &mut data),
             "RETR" => {
                 control.write_all(b"150 endless\r\n").unwrap();
                 let (mut stream, _) = data.take().unwrap().accept().unwrap();

@@ -13,7 +13,7 @@ use std::net::TcpListener;
 use std::path::Path;
 use std::time::SystemTime;
 
-use common::{Fake, Server, basic_reply, cutting_server, run, stderr, stdout};
+use common::{Fake, Server, answer_epsv, basic_reply, cutting_server, run, stderr, stdout};
 
 fn assert_one_line_error(output: &std::process::Output, needle: &str) {
     assert_eq!(output.status.code(), Some(1), "{}", stderr(output));
@@ -492,16 +492,7 @@ fn continue_against_a_server_without_rest_starts_again() {
         match line.split(' ').next().unwrap_or("") {
             "SIZE" => control.write_all(b"213 6\r\n").unwrap(),
             "REST" => control.write_all(b"502 REST not implemented\r\n").unwrap(),
-            "EPSV" => {
-                let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-                let port = listener.local_addr().unwrap().port();
-                data = Some(listener);
-                write!(
-                    control,
-                    "229 Entering Extended Passive Mode (|||{port}|)\r\n"
-                )
-                .unwrap();
-            }
+            "EPSV" => answer_epsv(control, &mut data),
             "RETR" => {
                 control.write_all(b"150 sending\r\n").unwrap();
                 let (mut stream, _) = data.take().unwrap().accept().unwrap();
@@ -570,16 +561,7 @@ fn put_continue_appends_when_the_server_refuses_rest() {
         match line.split(' ').next().unwrap_or("") {
             "SIZE" => control.write_all(b"213 4\r\n").unwrap(),
             "REST" => control.write_all(b"502 REST not implemented\r\n").unwrap(),
-            "EPSV" => {
-                let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-                let port = listener.local_addr().unwrap().port();
-                data = Some(listener);
-                write!(
-                    control,
-                    "229 Entering Extended Passive Mode (|||{port}|)\r\n"
-                )
-                .unwrap();
-            }
+            "EPSV" => answer_epsv(control, &mut data),
             "APPE" => {
                 control.write_all(b"150 go ahead\r\n").unwrap();
                 let (mut stream, _) = data.take().unwrap().accept().unwrap();
@@ -665,16 +647,7 @@ fn mirror_trusts_listed_sizes_and_asks_size_only_when_they_differ() {
             }
         };
         match verb {
-            "EPSV" => {
-                let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-                let port = listener.local_addr().unwrap().port();
-                data = Some(listener);
-                write!(
-                    control,
-                    "229 Entering Extended Passive Mode (|||{port}|)\r\n"
-                )
-                .unwrap();
-            }
+            "EPSV" => answer_epsv(control, &mut data),
             // b.txt grew after the listing; c.txt is really 4 bytes but only 2 arrive.
             "SIZE" if argument == "tree/b.txt" => control.write_all(b"213 7\r\n").unwrap(),
             "SIZE" if argument == "tree/c.txt" => control.write_all(b"213 4\r\n").unwrap(),

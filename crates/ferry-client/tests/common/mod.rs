@@ -249,6 +249,19 @@ pub struct Fake {
     thread: Option<std::thread::JoinHandle<Vec<String>>>,
 }
 
+/// A fake server's answer to EPSV: a new listener on loopback, kept in `data` for the transfer
+/// command that follows.
+pub fn answer_epsv(control: &mut TcpStream, data: &mut Option<TcpListener>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    *data = Some(listener);
+    write!(
+        control,
+        "229 Entering Extended Passive Mode (|||{port}|)\r\n"
+    )
+    .unwrap();
+}
+
 impl Fake {
     pub fn start<F>(mut script: F) -> Fake
     where
@@ -341,16 +354,7 @@ pub fn cutting_server_with(size: usize, sent: Vec<u8>, cut: Cut) -> Fake {
         let verb = line.split(' ').next().unwrap_or("");
         match verb {
             "SIZE" => write!(control, "213 {size}\r\n").unwrap(),
-            "EPSV" => {
-                let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-                let port = listener.local_addr().unwrap().port();
-                data = Some(listener);
-                write!(
-                    control,
-                    "229 Entering Extended Passive Mode (|||{port}|)\r\n"
-                )
-                .unwrap();
-            }
+            "EPSV" => answer_epsv(control, &mut data),
             "RETR" => {
                 control.write_all(b"150 here it comes\r\n").unwrap();
                 let (mut stream, _) = data.take().unwrap().accept().unwrap();
