@@ -416,8 +416,10 @@ fn receive_blocking(
     if let Err(source) = file.write_all(prefix) {
         return (Err(ClientError::local(path, source)), device);
     }
+    // Zero copy pays off into a file's pages; a device or a pipe takes the bytes as cheaply
+    // from a buffer, and read in large steps drains the socket in fewer calls.
     #[cfg(target_os = "linux")]
-    if let Some(outcome) = zero_copy::receive(&socket, &mut file, path, moved) {
+    if !device && let Some(outcome) = zero_copy::receive(&socket, &mut file, path, moved) {
         if outcome.is_ok() {
             sink.stamp(&file, device);
         }
