@@ -287,6 +287,15 @@ def make_servers(args, workdir: Path, uid: int, gid: int) -> list[Server]:
                     return [argv[0], str(tls_conf)]
 
                 servers.append(Server("vsftpd", base_server.root, vsftpd_tls, base, tls=True))
+            if base_server.name == "pure-ftpd":
+                # -Y 3: TLS required on the control and the data connections (as vsftpd's
+                # force_local_*_ssl); -2: the same certificate and key.
+                servers.append(Server(
+                    "pure-ftpd", base_server.root,
+                    lambda port, plain=base_server.command: plain(port) + [
+                        "-Y", "3", "-2", f"{cert},{key}"],
+                    base, tls=True,
+                ))
     return servers
 
 
@@ -855,10 +864,9 @@ def w_s3(server: Server, args) -> dict:
         s3.stop()
 
 
-# Still to do (issue 7): FTPS for Pure-FTPd (`-Y 1` with a certificate) and pyftpdlib
-# (TLS_FTPHandler, needs pyOpenSSL).
+# Still to do (issue 7): FTPS for pyftpdlib (TLS_FTPHandler, needs pyOpenSSL).
 TODO_ROWS = [
-    "FTPS rows for Pure-FTPd and pyftpdlib (the ftps workload runs ferryd and vsftpd only)",
+    "FTPS rows for pyftpdlib (the ftps workload runs ferryd, vsftpd and Pure-FTPd)",
 ]
 
 
