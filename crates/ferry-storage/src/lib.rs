@@ -137,6 +137,12 @@ impl Storage {
 
     /// Removes an empty folder.
     pub async fn remove_dir(&self, path: &VirtualPath) -> Result<()> {
+        if path.is_root() {
+            return Err(StorageError::new(
+                ErrorKind::PermissionDenied,
+                "cannot remove the root",
+            ));
+        }
         match self {
             Storage::Local(local) => local.remove_dir(path).await,
             #[cfg(feature = "s3")]
@@ -147,6 +153,12 @@ impl Storage {
     /// Renames a file or folder, replacing a file at `to`. On S3 this is copy then delete: not
     /// atomic, and a folder is copied key by key.
     pub async fn rename(&self, from: &VirtualPath, to: &VirtualPath) -> Result<()> {
+        if from.is_root() || to.is_root() || to.starts_with(from) && to != from {
+            return Err(StorageError::new(
+                ErrorKind::PermissionDenied,
+                "cannot move into itself",
+            ));
+        }
         match self {
             Storage::Local(local) => local.rename(from, to).await,
             #[cfg(feature = "s3")]

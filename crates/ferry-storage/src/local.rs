@@ -318,12 +318,6 @@ impl LocalStorage {
 
     pub(crate) async fn remove_dir(&self, path: &VirtualPath) -> Result<()> {
         check_name(path)?;
-        if path.is_root() {
-            return Err(StorageError::new(
-                ErrorKind::PermissionDenied,
-                "cannot remove the root",
-            ));
-        }
         let rel = rel(path);
         self.call(move |dir| dir.remove_dir(&rel))
     }
@@ -331,12 +325,6 @@ impl LocalStorage {
     pub(crate) async fn rename(&self, from: &VirtualPath, to: &VirtualPath) -> Result<()> {
         check_name(from)?;
         check_name(to)?;
-        if from.is_root() || to.is_root() || to.starts_with(from) && to != from {
-            return Err(StorageError::new(
-                ErrorKind::PermissionDenied,
-                "cannot move into itself",
-            ));
-        }
         let (from, to) = (rel(from), rel(to));
         self.call(move |dir| dir.rename(&from, dir, &to))
     }

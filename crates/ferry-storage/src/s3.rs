@@ -495,12 +495,6 @@ impl S3Storage {
 
     pub(crate) async fn remove_dir(&self, path: &VirtualPath) -> Result<()> {
         check_name(path)?;
-        if path.is_root() {
-            return Err(StorageError::new(
-                ErrorKind::PermissionDenied,
-                "cannot remove the root",
-            ));
-        }
         self.require_dir(path).await?;
         let prefix = dir_key(path)?;
         if self.has_children(&prefix).await? {
@@ -512,12 +506,6 @@ impl S3Storage {
     pub(crate) async fn rename(&self, from: &VirtualPath, to: &VirtualPath) -> Result<()> {
         check_name(from)?;
         check_name(to)?;
-        if from.is_root() || to.is_root() || to.starts_with(from) && to != from {
-            return Err(StorageError::new(
-                ErrorKind::PermissionDenied,
-                "cannot move into itself",
-            ));
-        }
         let source = self.lookup(from).await?.ok_or_else(not_found)?;
         if from == to {
             return Ok(());
