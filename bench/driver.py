@@ -501,27 +501,31 @@ def run_curl(argv: list[str], timeout: float) -> tuple[float, float]:
     return max(float(down), float(up)), float(total) - float(pre)
 
 
-def w_download(server: Server, args) -> dict:
+def w_download(server: Server, args, tls: bool = False) -> dict:
     size, secs = run_curl(
-        ["-o", "/dev/null", f"ftp://{USER}:{PASSWORD}@{HOST}:{server.port}/big.bin"], args.timeout
+        (["--ssl-reqd", "-k"] if tls else [])
+        + ["-o", "/dev/null", f"ftp://{USER}:{PASSWORD}@{HOST}:{server.port}/big.bin"],
+        args.timeout,
     )
     if size != args.big_bytes:
         raise RuntimeError(f"downloaded {size} of {args.big_bytes} bytes")
-    return {"download_MBps": size / secs / 1e6}
+    return {f"{'ftps_' if tls else ''}download_MBps": size / secs / 1e6}
 
 
-def w_upload(server: Server, args) -> dict:
+def w_upload(server: Server, args, tls: bool = False) -> dict:
     for leftover in server.root.glob("*up.bin*"):
         leftover.unlink()
     size, secs = run_curl(
-        ["-T", str(SHM / "src" / "big.bin"), f"ftp://{USER}:{PASSWORD}@{HOST}:{server.port}/up.bin"],
+        (["--ssl-reqd", "-k"] if tls else [])
+        + ["-T", str(SHM / "src" / "big.bin"),
+           f"ftp://{USER}:{PASSWORD}@{HOST}:{server.port}/up.bin"],
         args.timeout,
     )
     stored = (server.root / "up.bin").stat().st_size
     (server.root / "up.bin").unlink()
     if stored != args.big_bytes:
         raise RuntimeError(f"stored {stored} of {args.big_bytes} bytes")
-    return {"upload_MBps": size / secs / 1e6}
+    return {f"{'ftps_' if tls else ''}upload_MBps": size / secs / 1e6}
 
 
 class ReusingFtpTls(ftplib.FTP_TLS):
@@ -595,25 +599,20 @@ def w_idle(server: Server, args) -> dict:
 
 
 def w_ftps_download(server: Server, args) -> dict:
-    size, secs = run_curl(
-        ["--ssl-reqd", "-k", "-o", "/dev/null",
-         f"ftp://{USER}:{PASSWORD}@{HOST}:{server.port}/big.bin"], args.timeout)
-    if size != args.big_bytes:
-        raise RuntimeError(f"downloaded {size} of {args.big_bytes} bytes")
-    return {"ftps_download_MBps": size / secs / 1e6}
+    return w_download(server, args, tls=True)
 
 
 def w_ftps_upload(server: Server, args) -> dict:
-    for leftover in server.root.glob("*up.bin*"):
-        leftover.unlink()
-    size, secs = run_curl(
-        ["--ssl-reqd", "-k", "-T", str(SHM / "src" / "big.bin"),
-         f"ftp://{USER}:{PASSWORD}@{HOST}:{server.port}/up.bin"], args.timeout)
-    stored = (server.root / "up.bin").stat().st_size
-    (server.root / "up.bin").unlink()
-    if stored != args.big_bytes:
-        raise RuntimeError(f"stored {stored} of {args.big_bytes} bytes")
-    return {"ftps_upload_MBps": size / secs / 1e6}
+    return w_upload(server, args, tls=True)
+
+
+def abba(run, first: list[str], second: list[str]) -> tuple[float, float]:
+    """Times `first` and `second` in the order first, second, second, first; each the mean of
+    its two runs, so that neither always goes first and a drift weighs the same on both."""
+    a = run(first)
+    b = run(second)
+    b = (b + run(second)) / 2
+    return (a + run(first)) / 2, b
 
 
 def timed(argv: list[str], timeout: float) -> float:
@@ -645,10 +644,7 @@ def w_client(server: Server, args) -> dict:
     # One login first, so that no timed command pays for the Argon2id check (later logins hit
     # ferryd's credential cache; without this the first client in the order paid for all).
     timed(["curl", "-sS", "--fail", "-o", "/dev/null", "--list-only", f"{url}/"], args.timeout)
-    ferry_get = timed(ferry_cmd, args.timeout)
-    curl_get = timed(curl_cmd, args.timeout)
-    curl_get = (curl_get + timed(curl_cmd, args.timeout)) / 2
-    ferry_get = (ferry_get + timed(ferry_cmd, args.timeout)) / 2
+    ferry_get, curl_get = abba(lambda argv: timed(argv, args.timeout), ferry_cmd, curl_cmd)
     # The same into a file in /dev/shm, as a user's download lands (the copy into the page cache
     # counts), ABBA again; the file is removed before each run.
     out.mkdir(parents=True, exist_ok=True)
@@ -663,10 +659,7 @@ def w_client(server: Server, args) -> dict:
 
     ferry_file_cmd = [args.ferry, "get", f"{url}/big.bin", "-o", str(landed)]
     curl_file_cmd = ["curl", "-sS", "--fail", "-o", str(landed), f"{url}/big.bin"]
-    ferry_file = into_file(ferry_file_cmd)
-    curl_file = into_file(curl_file_cmd)
-    curl_file = (curl_file + into_file(curl_file_cmd)) / 2
-    ferry_file = (ferry_file + into_file(ferry_file_cmd)) / 2
+    ferry_file, curl_file = abba(into_file, ferry_file_cmd, curl_file_cmd)
     landed.unlink(missing_ok=True)
     ferry_mirror = timed([args.ferry, "mirror", f"{url}/tree/", str(out / "ferry"),
                           "--parallel", "4"], args.timeout)
