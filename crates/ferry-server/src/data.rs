@@ -5,20 +5,30 @@
 //! connects go only to the control connection's IP and never to a privileged port (no FTP
 //! bounce); the session checks that before it stores the address. Both wait at most the data
 //! timeout. A passive listener lives only while a transfer is pending.
+//!
+//! A passive listener is a plain non-blocking socket, not registered with the event loop: most
+//! clients connect right after the 227/229 reply and before RETR or STOR, so the connection is
+//! usually waiting in the accept queue when the transfer starts. A registered listener would
+//! wake the event loop when that connection arrives, for nothing, and the client's connect(2)
+//! pays for the wake-up (14 of 35 µs on loopback). Only when the accept queue is still empty is
+//! the listener handed to the event loop to wait.
 
 use std::io;
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, SocketAddr, TcpListener};
 use std::time::Duration;
 
-use tokio::net::{TcpListener, TcpSocket, TcpStream};
+use socket2::{Domain, Protocol, Socket, Type};
+use tokio::net::TcpStream;
 
 /// How the next transfer's data connection is made.
 #[derive(Debug)]
 pub(crate) enum DataSetup {
-    /// We listen; the client connects.
+    /// We listen; the client connects. The listener is non-blocking.
     Passive(TcpListener),
     /// We connect to the client.
     Active(SocketAddr),
+    /// The connection is made already and the session has sent its 150.
+    Ready(TcpStream),
 }
 
 /// Opens a passive listener on `local_ip`, in `ports` if given.
@@ -88,18 +98,16 @@ fn random_u32() -> u32 {
 }
 
 fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
-    let socket = if addr.is_ipv4() {
-        TcpSocket::new_v4()?
-    } else {
-        TcpSocket::new_v6()?
-    };
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     // Ports whose only other sockets are in TIME-WAIT (each finished transfer leaves one for a
     // minute) may be taken again, as vsftpd does: thousands of small files in a row would
     // otherwise use up the port range. Linux still refuses a port another socket listens on.
-    socket.set_reuseaddr(true)?;
-    socket.bind(addr)?;
+    socket.set_reuse_address(true)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
     // One connection is expected; a few more may knock (and be refused).
-    socket.listen(8)
+    socket.listen(8)?;
+    Ok(socket.into())
 }
 
 /// Makes the data connection for `setup`; only `peer_ip` may be on the other end.
@@ -109,20 +117,56 @@ pub(crate) async fn connect(
     timeout: Duration,
 ) -> io::Result<TcpStream> {
     let work = async {
-        match setup {
-            DataSetup::Passive(listener) => loop {
-                let (stream, from) = listener.accept().await?;
-                if from.ip().to_canonical() == peer_ip {
-                    break Ok(stream);
+        let stream = match setup {
+            // Accepted by the session, which set it up already.
+            DataSetup::Ready(stream) => return Ok(stream),
+            DataSetup::Passive(listener) => {
+                if let Some(stream) = accept_queued(&listener, peer_ip)? {
+                    return Ok(stream);
                 }
-                tracing::warn!(%from, expected = %peer_ip, "data connection from a foreign address refused");
-            },
-            DataSetup::Active(addr) => TcpStream::connect(addr).await,
-        }
+                let listener = tokio::net::TcpListener::from_std(listener)?;
+                loop {
+                    let (stream, from) = listener.accept().await?;
+                    if from.ip().to_canonical() == peer_ip {
+                        break stream;
+                    }
+                    refused(from, peer_ip);
+                }
+            }
+            DataSetup::Active(addr) => TcpStream::connect(addr).await?,
+        };
+        let _ = stream.set_nodelay(true);
+        Ok(stream)
     };
-    let stream = tokio::time::timeout(timeout, work)
+    tokio::time::timeout(timeout, work)
         .await
-        .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "data connection timed out"))??;
-    let _ = stream.set_nodelay(true);
-    Ok(stream)
+        .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "data connection timed out"))?
+}
+
+/// The passive connection from `peer_ip` if one is waiting in the accept queue (others are
+/// dropped), taken without the event loop; `None` if none is waiting yet.
+pub(crate) fn accept_queued(
+    listener: &TcpListener,
+    peer_ip: IpAddr,
+) -> io::Result<Option<TcpStream>> {
+    loop {
+        match listener.accept() {
+            Ok((stream, from)) => {
+                if from.ip().to_canonical() == peer_ip {
+                    stream.set_nonblocking(true)?;
+                    let stream = TcpStream::from_std(stream)?;
+                    let _ = stream.set_nodelay(true);
+                    return Ok(Some(stream));
+                }
+                refused(from, peer_ip);
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+fn refused(from: SocketAddr, expected: IpAddr) {
+    tracing::warn!(%from, %expected, "data connection from a foreign address refused");
 }

@@ -266,6 +266,10 @@ impl Session {
         // Shutdown: until when a running transfer may go on, and whether it was cut already.
         let mut drain_until: Option<Instant> = None;
         let mut cut = false;
+        // One timer for the login and idle timeouts, moved on only when it fires early: a new
+        // timer per command would cost a timer-wheel entry and often an event-loop wake-up.
+        let idle = tokio::time::sleep_until(self.deadline().into());
+        tokio::pin!(idle);
         loop {
             if drain_until.is_some() && self.running.is_none() {
                 let _ = self
@@ -281,10 +285,10 @@ impl Session {
             if let Some(reason) = Box::pin(self.drain_lines()).await {
                 return reason;
             }
-            let timeout = match self.login {
-                Login::Done(_) => self.last_activity + self.shared.config.idle_timeout,
-                _ => self.connected_at + self.shared.config.login_timeout,
-            };
+            let timeout = self.deadline();
+            if timeout < idle.deadline().into_std() {
+                idle.as_mut().reset(timeout.into());
+            }
             let reading = self.deferred.len() < MAX_DEFERRED;
             let transferring = self.running.is_some();
             let draining = drain_until.is_some();
@@ -317,11 +321,24 @@ impl Session {
                     cut = true;
                     drain_until = Some(Instant::now() + ABORT_WAIT);
                 }
-                () = tokio::time::sleep_until(timeout.into()), if !transferring => {
+                () = idle.as_mut(), if !transferring => {
+                    if Instant::now() < timeout {
+                        idle.as_mut().reset(timeout.into());
+                        continue;
+                    }
                     let _ = self.send(&reply(ReplyCode::SERVICE_NOT_AVAILABLE, "Timeout: closing control connection.")).await;
                     return "timeout";
                 }
             }
+        }
+    }
+
+    /// When the session times out if nothing happens: the login timeout until a login, then the
+    /// idle timeout after the last command.
+    fn deadline(&self) -> Instant {
+        match self.login {
+            Login::Done(_) => self.last_activity + self.shared.config.idle_timeout,
+            _ => self.connected_at + self.shared.config.login_timeout,
         }
     }
 
@@ -930,13 +947,40 @@ impl Session {
         })
     }
 
-    fn start_transfer(&mut self, work: Work, verb: &'static str, name: String) -> Option<Reply> {
-        let Some(setup) = self.data.take() else {
+    async fn start_transfer(
+        &mut self,
+        work: Work,
+        verb: &'static str,
+        name: String,
+    ) -> Option<Reply> {
+        let Some(mut setup) = self.data.take() else {
             return Some(reply(
                 ReplyCode::CANT_OPEN_DATA,
                 "Use PORT, PASV or EPSV first.",
             ));
         };
+        // Most clients connect before they send the command: then the 150 goes out now, and
+        // the transfer starts on an open connection.
+        let peer_ip = self.peer.ip().to_canonical();
+        if let DataSetup::Passive(listener) = &setup {
+            match data::accept_queued(listener, peer_ip) {
+                Ok(Some(stream)) => {
+                    if self.send(&self.opening_reply(&name)).await.is_err() {
+                        // The control connection broke; the next read ends the session.
+                        return None;
+                    }
+                    setup = DataSetup::Ready(stream);
+                }
+                Ok(None) => {}
+                Err(error) => {
+                    tracing::warn!(peer = %self.peer, %error, "data connection failed");
+                    return Some(reply(
+                        ReplyCode::CANT_OPEN_DATA,
+                        "Can't open data connection.",
+                    ));
+                }
+            }
+        }
         let config = &self.shared.config;
         let tls = match (self.prot, &config.tls) {
             (ProtLevel::Private, Some(tls)) => Some(DataTls {
@@ -951,7 +995,7 @@ impl Session {
         };
         self.running = Some(transfer::start(Plan {
             setup,
-            peer_ip: self.peer.ip().to_canonical(),
+            peer_ip,
             timeout: config.data_timeout,
             tls,
             work,
@@ -980,6 +1024,7 @@ impl Session {
             "RETR",
             format!("{view} ({size} bytes)"),
         )
+        .await
     }
 
     async fn store(
@@ -1017,6 +1062,7 @@ impl Session {
             .to_string();
         let ascii = self.transfer_type == TransferType::Ascii;
         self.start_transfer(Work::Receive { upload, ascii }, verb, view)
+            .await
     }
 
     async fn list(
@@ -1073,6 +1119,7 @@ impl Session {
             "LIST",
             String::from_utf8_lossy(input.unwrap_or(b".")).into_owned(),
         )
+        .await
     }
 
     async fn on_transfer_event(&mut self, event: Option<Event>) -> std::io::Result<()> {
@@ -1081,12 +1128,7 @@ impl Session {
                 let Some(running) = &self.running else {
                     return Ok(());
                 };
-                let mode = match self.transfer_type {
-                    TransferType::Ascii => "ASCII",
-                    TransferType::Image => "BINARY",
-                };
-                let text = format!("Opening {mode} mode data connection for {}.", running.name);
-                let result = self.send(&reply(ReplyCode::FILE_STATUS_OK, text)).await;
+                let result = self.send(&self.opening_reply(&running.name)).await;
                 let _ = sent.send(());
                 result
             }
@@ -1098,6 +1140,8 @@ impl Session {
                 let Some(running) = self.running.take() else {
                     return Ok(());
                 };
+                // The idle time counts from the end of the transfer, not from its command.
+                self.last_activity = Instant::now();
                 let answer = self.finish(&running, result);
                 self.send(&answer).await
             }
@@ -1110,6 +1154,18 @@ impl Session {
                 .await
             }
         }
+    }
+
+    /// The 150 that says the data connection is open.
+    fn opening_reply(&self, name: &str) -> Reply {
+        let mode = match self.transfer_type {
+            TransferType::Ascii => "ASCII",
+            TransferType::Image => "BINARY",
+        };
+        reply(
+            ReplyCode::FILE_STATUS_OK,
+            format!("Opening {mode} mode data connection for {name}."),
+        )
     }
 
     /// Logs a finished transfer and gives its final reply.

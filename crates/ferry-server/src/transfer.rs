@@ -180,15 +180,18 @@ async fn transfer(
         work,
         ..
     } = plan;
+    let announced = matches!(setup, DataSetup::Ready(_));
     let opened = async {
         let tcp = data::connect(setup, peer_ip, timeout)
             .await
             .map_err(Failure::Connect)?;
         // 150 goes out once TCP is connected and before any TLS handshake: clients such as
         // Python's ftplib start the handshake only after they have read it.
-        let (sent, wait) = oneshot::channel();
-        let _ = events.send(Event::Connected(sent)).await;
-        let _ = wait.await;
+        if !announced {
+            let (sent, wait) = oneshot::channel();
+            let _ = events.send(Event::Connected(sent)).await;
+            let _ = wait.await;
+        }
         match tls {
             None => Ok(Stream::Plain(tcp)),
             Some(tls) => handshake(tcp, tls, timeout).await,
@@ -249,7 +252,7 @@ async fn send_file(
         && let Stream::Plain(tcp) = stream
         && let Some(file) = download.local_file()
     {
-        return send_zero_copy(file, offset, tcp, bytes).await;
+        return send_zero_copy(file, offset, download.size, tcp, bytes).await;
     }
     // No bigger than the file (plus one byte to see the end in one read).
     let wanted = download.size.saturating_sub(offset).saturating_add(1);
@@ -280,19 +283,37 @@ async fn send_file(
 /// socket without copying them through user space. Driven by socket readiness, so a slow client
 /// parks the task instead of a thread. (A read from a cold disk does block a worker thread for
 /// that read, as it does in vsftpd's process.)
+///
+/// Each round tries sendfile first and waits for readiness only after it would block: a new
+/// connection has room for a small file, and waiting first would cost a trip through the event
+/// loop. It stops at `end`, the size the file had when it was opened (the size the 150 named),
+/// or earlier if the file shrank.
 async fn send_zero_copy(
     file: &std::fs::File,
     mut offset: u64,
+    end: u64,
     tcp: &TcpStream,
     bytes: &AtomicU64,
 ) -> Result<(), Failure> {
     use std::os::fd::AsFd;
-    loop {
-        tcp.writable().await.map_err(Failure::Network)?;
-        let sent = tcp.try_io(tokio::io::Interest::WRITABLE, || {
-            rustix::fs::sendfile(tcp.as_fd(), file.as_fd(), Some(&mut offset), SENDFILE_CHUNK)
-                .map_err(io::Error::from)
-        });
+    let send = |offset: &mut u64| {
+        let left = usize::try_from(end.saturating_sub(*offset)).unwrap_or(SENDFILE_CHUNK);
+        rustix::fs::sendfile(
+            tcp.as_fd(),
+            file.as_fd(),
+            Some(offset),
+            left.min(SENDFILE_CHUNK),
+        )
+        .map_err(io::Error::from)
+    };
+    while offset < end {
+        let sent = match send(&mut offset) {
+            Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
+                tcp.writable().await.map_err(Failure::Network)?;
+                tcp.try_io(tokio::io::Interest::WRITABLE, || send(&mut offset))
+            }
+            sent => sent,
+        };
         match sent {
             Ok(0) => return Ok(()),
             Ok(sent) => {
@@ -302,6 +323,7 @@ async fn send_zero_copy(
             Err(error) => return Err(Failure::Network(error)),
         }
     }
+    Ok(())
 }
 
 async fn receive_file(

@@ -159,3 +159,39 @@ fn ipv6_passive_and_active() {
     assert_eq!(client.read_reply().code.0, 226);
     std::fs::remove_dir_all(&server.root).unwrap();
 }
+
+#[test]
+fn passive_connection_made_after_the_command_still_gets_150_first() {
+    // Most clients connect before RETR/STOR (the session takes the queued connection); this
+    // one connects only after sending them, so the transfer waits for it.
+    let server = TestServer::start();
+    std::fs::write(server.path("late.txt"), b"late but complete").unwrap();
+    let mut client = server.anonymous();
+    for (command, body) in [
+        ("RETR late.txt", None),
+        ("STOR up.txt", Some(b"uploaded late")),
+    ] {
+        let reply = client.expect("EPSV", 229);
+        let port = addr::parse_epsv_reply(&reply.text()).unwrap();
+        client.send_raw(format!("{command}\r\n").as_bytes());
+        std::thread::sleep(Duration::from_millis(150));
+        let mut data = connect_from(SocketAddr::new(server.addr.ip(), port), None);
+        assert_eq!(client.read_reply().code.0, 150, "{command}");
+        match body {
+            None => {
+                let mut bytes = Vec::new();
+                data.read_to_end(&mut bytes).unwrap();
+                assert_eq!(bytes, b"late but complete");
+            }
+            Some(body) => {
+                std::io::Write::write_all(&mut data, body).unwrap();
+                drop(data);
+            }
+        }
+        assert_eq!(client.read_reply().code.0, 226, "{command}");
+    }
+    assert_eq!(
+        std::fs::read(server.path("up.txt")).unwrap(),
+        b"uploaded late"
+    );
+}

@@ -113,6 +113,29 @@ fn silent_and_slow_clients_are_timed_out() {
     let mut idle = server.anonymous();
     assert_eq!(idle.read_reply().code.0, 421);
     assert!(closed_by_server(&mut idle));
+    // Logged in and busy for three idle timeouts: each command moves the deadline on; once
+    // silent, the session is timed out.
+    let mut busy = server.anonymous();
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_millis(900) {
+        busy.expect("NOOP", 200);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // A transfer longer than the idle timeout: the idle time counts from its end.
+    let mut data = busy.passive();
+    busy.expect("STOR slow.bin", 150);
+    for _ in 0..5 {
+        data.write_all(b"slow").unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    drop(data);
+    assert_eq!(busy.read_reply().code.0, 226);
+    std::thread::sleep(Duration::from_millis(100));
+    busy.expect("NOOP", 200);
+    let silent = Instant::now();
+    assert_eq!(busy.read_reply().code.0, 421);
+    assert!(silent.elapsed() >= Duration::from_millis(150));
+    assert!(closed_by_server(&mut busy));
 }
 
 #[test]
