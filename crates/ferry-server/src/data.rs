@@ -27,8 +27,9 @@ pub(crate) enum DataSetup {
     Passive(TcpListener),
     /// We connect to the client.
     Active(SocketAddr),
-    /// The connection is made already and the session has sent its 150.
-    Ready(TcpStream),
+    /// The connection is made already (non-blocking, not yet registered with the event loop)
+    /// and the session has sent its 150.
+    Ready(std::net::TcpStream),
 }
 
 /// Opens a passive listener on `local_ip`, in `ports` if given.
@@ -37,11 +38,11 @@ pub(crate) enum DataSetup {
 /// vsftpd does: `bind` to port 0 makes the kernel scan the range past every port held by a
 /// TIME-WAIT socket (one per finished transfer, for a minute), which cost more than the rest of
 /// a small transfer when thousands of files went by. A random port is also one an attacker
-/// cannot guess (RFC 2577's port stealing).
+/// cannot guess (RFC 2577's port stealing). Returns the listener and its port.
 pub(crate) fn listen_passive(
     local_ip: IpAddr,
     ports: Option<(u16, u16)>,
-) -> io::Result<TcpListener> {
+) -> io::Result<(TcpListener, u16)> {
     let (low, high) = ports.unwrap_or_else(ephemeral_range);
     let span = u32::from(high.saturating_sub(low)) + 1;
     // The whole configured range is tried; in the ephemeral range a few picks, then the kernel.
@@ -52,13 +53,15 @@ pub(crate) fn listen_passive(
             continue;
         };
         match bind(SocketAddr::new(local_ip, port)) {
-            Ok(listener) => return Ok(listener),
+            Ok(listener) => return Ok((listener, port)),
             Err(e) if e.kind() == io::ErrorKind::AddrInUse => continue,
             Err(e) => return Err(e),
         }
     }
     if ports.is_none() {
-        return bind(SocketAddr::new(local_ip, 0));
+        let listener = bind(SocketAddr::new(local_ip, 0))?;
+        let port = listener.local_addr()?.port();
+        return Ok((listener, port));
     }
     Err(io::Error::new(
         io::ErrorKind::AddrInUse,
@@ -98,12 +101,15 @@ fn random_u32() -> u32 {
 }
 
 fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
-    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    let socket = Socket::new(
+        Domain::for_address(addr),
+        Type::STREAM.nonblocking(),
+        Some(Protocol::TCP),
+    )?;
     // Ports whose only other sockets are in TIME-WAIT (each finished transfer leaves one for a
     // minute) may be taken again, as vsftpd does: thousands of small files in a row would
     // otherwise use up the port range. Linux still refuses a port another socket listens on.
     socket.set_reuse_address(true)?;
-    socket.set_nonblocking(true)?;
     socket.bind(&addr.into())?;
     // One connection is expected; a few more may knock (and be refused).
     socket.listen(8)?;
@@ -119,10 +125,10 @@ pub(crate) async fn connect(
     let work = async {
         let stream = match setup {
             // Accepted by the session, which set it up already.
-            DataSetup::Ready(stream) => return Ok(stream),
+            DataSetup::Ready(stream) => return TcpStream::from_std(stream),
             DataSetup::Passive(listener) => {
                 if let Some(stream) = accept_queued(&listener, peer_ip)? {
-                    return Ok(stream);
+                    return TcpStream::from_std(stream);
                 }
                 let listener = tokio::net::TcpListener::from_std(listener)?;
                 loop {
@@ -144,25 +150,31 @@ pub(crate) async fn connect(
 }
 
 /// The passive connection from `peer_ip` if one is waiting in the accept queue (others are
-/// dropped), taken without the event loop; `None` if none is waiting yet.
+/// dropped), taken without the event loop; `None` if none is waiting yet. The stream is
+/// non-blocking and not registered with the event loop, so a transfer that completes at once
+/// never needs it to be.
 pub(crate) fn accept_queued(
     listener: &TcpListener,
     peer_ip: IpAddr,
-) -> io::Result<Option<TcpStream>> {
+) -> io::Result<Option<std::net::TcpStream>> {
+    use rustix::net::SocketFlags;
     loop {
-        match listener.accept() {
-            Ok((stream, from)) => {
+        match rustix::net::acceptfrom_with(listener, SocketFlags::NONBLOCK | SocketFlags::CLOEXEC) {
+            Ok((fd, from)) => {
+                let stream = std::net::TcpStream::from(fd);
+                let from = match from.map(SocketAddr::try_from) {
+                    Some(Ok(from)) => from,
+                    _ => stream.peer_addr()?,
+                };
                 if from.ip().to_canonical() == peer_ip {
-                    stream.set_nonblocking(true)?;
-                    let stream = TcpStream::from_std(stream)?;
                     let _ = stream.set_nodelay(true);
                     return Ok(Some(stream));
                 }
                 refused(from, peer_ip);
             }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
+            Err(rustix::io::Errno::AGAIN) => return Ok(None),
+            Err(rustix::io::Errno::INTR | rustix::io::Errno::CONNABORTED) => {}
+            Err(error) => return Err(error.into()),
         }
     }
 }

@@ -9,8 +9,10 @@
 
 use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use ferry_proto::listing::{self, Entry, EntryKind};
@@ -19,7 +21,7 @@ use ferry_proto::{
     VirtualPath, addr, time,
 };
 use ferry_storage::{ErrorKind, StorageError, WriteMode};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
@@ -270,6 +272,9 @@ impl Session {
         // timer per command would cost a timer-wheel entry and often an event-loop wake-up.
         let idle = tokio::time::sleep_until(self.deadline().into());
         tokio::pin!(idle);
+        // Likewise one wait for shutdown, not a new one (and two lock round trips) per command.
+        let cancelled = self.shutdown.clone().cancelled_owned();
+        tokio::pin!(cancelled);
         loop {
             if drain_until.is_some() && self.running.is_none() {
                 let _ = self
@@ -303,7 +308,7 @@ impl Session {
                         return "write failed";
                     }
                 }
-                () = self.shutdown.cancelled(), if !draining => {
+                () = cancelled.as_mut(), if !draining => {
                     // Idle: 421 now. Transferring: let it finish within the grace period.
                     drain_until = Some(Instant::now() + self.shared.config.shutdown_grace);
                     if transferring {
@@ -899,10 +904,8 @@ impl Session {
 
     fn open_passive(&mut self) -> Result<u16, Reply> {
         self.data = None;
-        let listener = data::listen_passive(self.local.ip(), self.shared.config.passive_ports)
-            .and_then(|listener| Ok((listener.local_addr()?.port(), listener)));
-        match listener {
-            Ok((port, listener)) => {
+        match data::listen_passive(self.local.ip(), self.shared.config.passive_ports) {
+            Ok((listener, port)) => {
                 self.data = Some(DataSetup::Passive(listener));
                 Ok(port)
             }
@@ -949,10 +952,11 @@ impl Session {
 
     async fn start_transfer(
         &mut self,
-        work: Work,
+        mut work: Work,
         verb: &'static str,
         name: String,
     ) -> Option<Reply> {
+        let started = std::time::Instant::now();
         let Some(mut setup) = self.data.take() else {
             return Some(reply(
                 ReplyCode::CANT_OPEN_DATA,
@@ -993,6 +997,34 @@ impl Session {
             }),
             _ => None,
         };
+        // A plain binary RETR on a connection that is open already: send what the socket takes
+        // now, and if that is the whole file (as it is for small ones), finish here.
+        let mut sent = 0;
+        if let (
+            DataSetup::Ready(tcp),
+            Work::Send {
+                download,
+                ascii: false,
+            },
+            None,
+        ) = (&setup, &mut work, &tls)
+            && let Some(file) = download.local_file()
+        {
+            let mut offset = download.offset;
+            let result = transfer::send_now(file, &mut offset, download.size, tcp);
+            sent = offset - download.offset;
+            download.offset = offset;
+            let result = match result {
+                Ok(false) => None,
+                Ok(true) => Some(Ok(())),
+                Err(error) => Some(Err(Failure::Network(error))),
+            };
+            if let Some(result) = result {
+                // The data connection closes before the final reply.
+                drop(setup);
+                return Some(self.finish(verb, &name, sent, started, result));
+            }
+        }
         self.running = Some(transfer::start(Plan {
             setup,
             peer_ip,
@@ -1001,6 +1033,7 @@ impl Session {
             work,
             verb,
             name,
+            sent,
         }));
         None
     }
@@ -1142,7 +1175,7 @@ impl Session {
                 };
                 // The idle time counts from the end of the transfer, not from its command.
                 self.last_activity = Instant::now();
-                let answer = self.finish(&running, result);
+                let answer = self.finish_running(&running, result);
                 self.send(&answer).await
             }
             None => {
@@ -1168,18 +1201,30 @@ impl Session {
         )
     }
 
-    /// Logs a finished transfer and gives its final reply.
-    fn finish(&self, running: &Running, result: Result<(), Failure>) -> Reply {
+    /// Logs a finished transfer task and gives its final reply.
+    fn finish_running(&self, running: &Running, result: Result<(), Failure>) -> Reply {
         let bytes = running.bytes.load(Ordering::Relaxed);
-        let seconds = running.started.elapsed().as_secs_f64();
+        self.finish(running.verb, &running.name, bytes, running.started, result)
+    }
+
+    /// Logs a finished transfer and gives its final reply.
+    fn finish(
+        &self,
+        verb: &str,
+        name: &str,
+        bytes: u64,
+        started: std::time::Instant,
+        result: Result<(), Failure>,
+    ) -> Reply {
+        let seconds = started.elapsed().as_secs_f64();
         match &result {
             Ok(()) => tracing::info!(
-                peer = %self.peer, user = self.user_name(), verb = running.verb,
-                name = %running.name, bytes, seconds, "transfer complete"
+                peer = %self.peer, user = self.user_name(), verb,
+                name, bytes, seconds, "transfer complete"
             ),
             Err(failure) => tracing::warn!(
-                peer = %self.peer, user = self.user_name(), verb = running.verb,
-                name = %running.name, bytes, seconds, %failure, "transfer failed"
+                peer = %self.peer, user = self.user_name(), verb,
+                name, bytes, seconds, %failure, "transfer failed"
             ),
         }
         match result {
@@ -1221,14 +1266,14 @@ impl Session {
         match done {
             // The transfer finished before the abort took effect.
             Some(Ok(())) => {
-                let _ = self.finish(&running, Ok(()));
+                let _ = self.finish_running(&running, Ok(()));
                 reply(
                     ReplyCode::CLOSING_DATA,
                     "Transfer complete; nothing to abort.",
                 )
             }
             _ => {
-                let _ = self.finish(&running, Err(Failure::Cancelled));
+                let _ = self.finish_running(&running, Err(Failure::Cancelled));
                 let aborted = reply(ReplyCode::TRANSFER_ABORTED, "Transfer aborted.");
                 if self.send(&aborted).await.is_err() {
                     return reply(ReplyCode::CLOSING_DATA, "ABOR successful.");
@@ -1496,9 +1541,7 @@ enum Op {
 
 /// Waits for control-connection bytes and appends them to `lines`; `Ok(0)` when the client has
 /// closed. A plain connection holds no buffer while it waits: readiness first, then
-/// non-blocking reads into the stack until the socket is empty. Reading until WouldBlock also
-/// reads past a TCP urgent mark (ABOR sent as urgent data with SO_OOBINLINE set), where a
-/// single read stops short.
+/// non-blocking reads into the stack.
 async fn read_some(
     stream: &mut Stream,
     lines: &mut LineBuffer,
@@ -1507,7 +1550,8 @@ async fn read_some(
     match stream {
         Stream::Plain(tcp) => loop {
             tcp.readable().await?;
-            match read_available(tcp, lines) {
+            let read = std::future::poll_fn(|cx| Poll::Ready(read_available(tcp, lines, cx))).await;
+            match read {
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
                 result => return result,
             }
@@ -1524,19 +1568,41 @@ async fn read_some(
     }
 }
 
-/// Non-blocking reads until the socket is empty (or a few chunks, to stay fair to others).
-fn read_available(tcp: &TcpStream, lines: &mut LineBuffer) -> std::io::Result<usize> {
+/// Reads what the socket holds; `WouldBlock` if nothing (yet).
+///
+/// The first read goes through tokio, which takes a short read as proof that the socket is
+/// empty and re-arms the readiness itself: most commands then cost one read, not a second one
+/// that ends in EAGAIN. A short read that does not end a line may have stopped at a TCP urgent
+/// mark (ABOR sent as urgent data, with SO_OOBINLINE set), where a read stops before the urgent
+/// byte even though more is queued; so does one that filled the buffer. Those go on with
+/// plain reads until the socket is empty (or a few chunks, to stay fair to other sessions).
+fn read_available(
+    tcp: &mut TcpStream,
+    lines: &mut LineBuffer,
+    cx: &mut Context<'_>,
+) -> std::io::Result<usize> {
     let mut buffer = [0u8; READ_CHUNK];
-    let mut total = 0;
+    let mut first = ReadBuf::new(&mut buffer);
+    match Pin::new(&mut *tcp).poll_read(cx, &mut first) {
+        Poll::Pending => return Err(std::io::ErrorKind::WouldBlock.into()),
+        Poll::Ready(result) => result?,
+    }
+    let mut total = first.filled().len();
+    let ends_line = first.filled().last() == Some(&b'\n');
+    lines.extend(first.filled());
+    if total == 0 || (total < READ_CHUNK && ends_line) {
+        return Ok(total);
+    }
     for _ in 0..8 {
-        match tcp.try_read(&mut buffer) {
-            Ok(0) => return Ok(total),
-            Ok(read) => {
+        match rustix::net::recv(&*tcp, &mut buffer, rustix::net::RecvFlags::empty()) {
+            Ok((0, _)) => break,
+            Ok((read, _)) => {
                 lines.extend(&buffer[..read]);
                 total += read;
             }
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock && total > 0 => return Ok(total),
-            Err(e) => return Err(e),
+            Err(rustix::io::Errno::AGAIN) => break,
+            Err(rustix::io::Errno::INTR) => {}
+            Err(error) => return Err(error.into()),
         }
     }
     Ok(total)

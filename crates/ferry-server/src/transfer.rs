@@ -142,13 +142,15 @@ pub(crate) struct Plan {
     pub(crate) work: Work,
     pub(crate) verb: &'static str,
     pub(crate) name: String,
+    /// Bytes the session sent itself before it handed the transfer over.
+    pub(crate) sent: u64,
 }
 
 /// Starts a transfer task.
 pub(crate) fn start(plan: Plan) -> Running {
     let (sender, events) = mpsc::channel(2);
     let cancel = CancellationToken::new();
-    let bytes = Arc::new(AtomicU64::new(0));
+    let bytes = Arc::new(AtomicU64::new(plan.sent));
     let task_cancel = cancel.clone();
     let task_bytes = Arc::clone(&bytes);
     let (verb, name) = (plan.verb, plan.name.clone());
@@ -277,6 +279,34 @@ async fn send_file(
         stream.write_all(chunk).await.map_err(Failure::Network)?;
         bytes.fetch_add(chunk.len() as u64, Ordering::Relaxed);
     }
+}
+
+/// Sends what the socket takes now of a local file, from `offset` up to `end`, with
+/// sendfile(2) on a non-blocking connection; true when the file is sent. A small file goes out
+/// in one call on a new connection, so the session finishes it without a transfer task.
+pub(crate) fn send_now(
+    file: &std::fs::File,
+    offset: &mut u64,
+    end: u64,
+    tcp: &std::net::TcpStream,
+) -> io::Result<bool> {
+    use std::os::fd::AsFd;
+    while *offset < end {
+        let left = usize::try_from(end - *offset).unwrap_or(SENDFILE_CHUNK);
+        match rustix::fs::sendfile(
+            tcp.as_fd(),
+            file.as_fd(),
+            Some(offset),
+            left.min(SENDFILE_CHUNK),
+        ) {
+            Ok(0) => return Ok(true),
+            Ok(_) => {}
+            Err(rustix::io::Errno::AGAIN) => return Ok(false),
+            Err(rustix::io::Errno::INTR) => {}
+            Err(error) => return Err(error.into()),
+        }
+    }
+    Ok(true)
 }
 
 /// Sends a local file with sendfile(2): the kernel moves pages from the page cache to the

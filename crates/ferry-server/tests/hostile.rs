@@ -320,3 +320,22 @@ fn parallel_guessing_meets_the_same_ban() {
     assert_eq!(codes.iter().filter(|&&c| c == 530).count(), 2, "{codes:?}");
     assert_eq!(codes.iter().filter(|&&c| c == 421).count(), 8, "{codes:?}");
 }
+
+#[test]
+fn commands_then_half_close_get_their_replies_and_the_close() {
+    // `printf 'NOOP\r\nPWD\r\n' | nc -N host port`: the commands and the end of the stream can
+    // arrive together; every command is answered, then the server closes too.
+    let server = TestServer::start();
+    for batch in [&b"NOOP\r\n"[..], b"NOOP\r\nPWD\r\n", b"NOOP\r\nPWD"] {
+        let mut client = server.anonymous();
+        client.send_raw(batch);
+        client.stream.shutdown(std::net::Shutdown::Write).unwrap();
+        assert_eq!(client.read_reply().code.0, 200);
+        if batch.ends_with(b"PWD\r\n") {
+            assert_eq!(client.read_reply().code.0, 257);
+        }
+        let started = Instant::now();
+        assert!(closed_by_server(&mut client));
+        assert!(started.elapsed() < Duration::from_secs(5));
+    }
+}
