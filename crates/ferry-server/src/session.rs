@@ -966,6 +966,9 @@ impl Session {
         // Most clients connect before they send the command: then the 150 goes out now, and
         // the transfer starts on an open connection.
         let peer_ip = self.peer.ip().to_canonical();
+        // Closed after the final reply if the transfer ends here: closing a listener takes a
+        // few microseconds that the client need not wait for.
+        let mut spare_listener = None;
         if let DataSetup::Passive(listener) = &setup {
             match data::accept_queued(listener, peer_ip) {
                 Ok(Some(stream)) => {
@@ -973,7 +976,11 @@ impl Session {
                         // The control connection broke; the next read ends the session.
                         return None;
                     }
-                    setup = DataSetup::Ready(stream);
+                    if let DataSetup::Passive(listener) =
+                        std::mem::replace(&mut setup, DataSetup::Ready(stream))
+                    {
+                        spare_listener = Some(listener);
+                    }
                 }
                 Ok(None) => {}
                 Err(error) => {
@@ -1020,9 +1027,14 @@ impl Session {
                 Err(error) => Some(Err(Failure::Network(error))),
             };
             if let Some(result) = result {
-                // The data connection closes before the final reply.
+                // The data connection closes before the final reply; the file, the listener
+                // and the log line can wait until the client has its reply.
                 drop(setup);
-                return Some(self.finish(verb, &name, sent, started, result));
+                let _ = self.send(&final_reply(&result)).await;
+                drop(work);
+                drop(spare_listener);
+                self.log_transfer(verb, &name, sent, started, &result);
+                return None;
             }
         }
         self.running = Some(transfer::start(Plan {
@@ -1175,8 +1187,10 @@ impl Session {
                 };
                 // The idle time counts from the end of the transfer, not from its command.
                 self.last_activity = Instant::now();
-                let answer = self.finish_running(&running, result);
-                self.send(&answer).await
+                // The reply first: the client goes on while the line is logged.
+                let sent = self.send(&final_reply(&result)).await;
+                self.log_running(&running, &result);
+                sent
             }
             None => {
                 self.running = None;
@@ -1203,21 +1217,26 @@ impl Session {
 
     /// Logs a finished transfer task and gives its final reply.
     fn finish_running(&self, running: &Running, result: Result<(), Failure>) -> Reply {
-        let bytes = running.bytes.load(Ordering::Relaxed);
-        self.finish(running.verb, &running.name, bytes, running.started, result)
+        self.log_running(running, &result);
+        final_reply(&result)
     }
 
-    /// Logs a finished transfer and gives its final reply.
-    fn finish(
+    fn log_running(&self, running: &Running, result: &Result<(), Failure>) {
+        let bytes = running.bytes.load(Ordering::Relaxed);
+        self.log_transfer(running.verb, &running.name, bytes, running.started, result);
+    }
+
+    /// Logs a finished transfer.
+    fn log_transfer(
         &self,
         verb: &str,
         name: &str,
         bytes: u64,
         started: std::time::Instant,
-        result: Result<(), Failure>,
-    ) -> Reply {
+        result: &Result<(), Failure>,
+    ) {
         let seconds = started.elapsed().as_secs_f64();
-        match &result {
+        match result {
             Ok(()) => tracing::info!(
                 peer = %self.peer, user = self.user_name(), verb,
                 name, bytes, seconds, "transfer complete"
@@ -1226,22 +1245,6 @@ impl Session {
                 peer = %self.peer, user = self.user_name(), verb,
                 name, bytes, seconds, %failure, "transfer failed"
             ),
-        }
-        match result {
-            Ok(()) => reply(ReplyCode::CLOSING_DATA, "Transfer complete."),
-            Err(Failure::Connect(_)) => {
-                reply(ReplyCode::CANT_OPEN_DATA, "Can't open data connection.")
-            }
-            Err(Failure::Network(_)) => reply(
-                ReplyCode::TRANSFER_ABORTED,
-                "Connection closed; transfer aborted.",
-            ),
-            Err(Failure::Cancelled) => reply(ReplyCode::TRANSFER_ABORTED, "Transfer aborted."),
-            Err(Failure::Tls(reason)) => reply(
-                ReplyCode(522),
-                format!("TLS on the data connection failed: {reason}."),
-            ),
-            Err(Failure::Storage(error)) => storage_reply(&error),
         }
     }
 
@@ -1529,6 +1532,24 @@ impl Session {
             Ok(()) => reply(ReplyCode::FILE_ACTION_OK, "Rename successful."),
             Err(error) => storage_reply(&error),
         }
+    }
+}
+
+/// The final reply for a transfer's result.
+fn final_reply(result: &Result<(), Failure>) -> Reply {
+    match result {
+        Ok(()) => reply(ReplyCode::CLOSING_DATA, "Transfer complete."),
+        Err(Failure::Connect(_)) => reply(ReplyCode::CANT_OPEN_DATA, "Can't open data connection."),
+        Err(Failure::Network(_)) => reply(
+            ReplyCode::TRANSFER_ABORTED,
+            "Connection closed; transfer aborted.",
+        ),
+        Err(Failure::Cancelled) => reply(ReplyCode::TRANSFER_ABORTED, "Transfer aborted."),
+        Err(Failure::Tls(reason)) => reply(
+            ReplyCode(522),
+            format!("TLS on the data connection failed: {reason}."),
+        ),
+        Err(Failure::Storage(error)) => storage_reply(error),
     }
 }
 
