@@ -124,23 +124,27 @@ pub(crate) async fn connect(
 ) -> io::Result<TcpStream> {
     let work = async {
         let stream = match setup {
-            // Accepted by the session, which set it up already.
-            DataSetup::Ready(stream) => return TcpStream::from_std(stream),
+            // Accepted by the session.
+            DataSetup::Ready(stream) => TcpStream::from_std(stream)?,
             DataSetup::Passive(listener) => {
                 if let Some(stream) = accept_queued(&listener, peer_ip)? {
-                    return TcpStream::from_std(stream);
-                }
-                let listener = tokio::net::TcpListener::from_std(listener)?;
-                loop {
-                    let (stream, from) = listener.accept().await?;
-                    if from.ip().to_canonical() == peer_ip {
-                        break stream;
+                    TcpStream::from_std(stream)?
+                } else {
+                    let listener = tokio::net::TcpListener::from_std(listener)?;
+                    loop {
+                        let (stream, from) = listener.accept().await?;
+                        if from.ip().to_canonical() == peer_ip {
+                            break stream;
+                        }
+                        refused(from, peer_ip);
                     }
-                    refused(from, peer_ip);
                 }
             }
             DataSetup::Active(addr) => TcpStream::connect(addr).await?,
         };
+        // The end of a transfer goes out at once, not after the client's ACK (Nagle); a
+        // session that sends a whole file and closes needs no such flag, as close(2) pushes
+        // out what is queued.
         let _ = stream.set_nodelay(true);
         Ok(stream)
     };
@@ -167,7 +171,6 @@ pub(crate) fn accept_queued(
                     _ => stream.peer_addr()?,
                 };
                 if from.ip().to_canonical() == peer_ip {
-                    let _ = stream.set_nodelay(true);
                     return Ok(Some(stream));
                 }
                 refused(from, peer_ip);
