@@ -1215,12 +1215,7 @@ impl Session {
         )
     }
 
-    /// Logs a finished transfer task and gives its final reply.
-    fn finish_running(&self, running: &Running, result: Result<(), Failure>) -> Reply {
-        self.log_running(running, &result);
-        final_reply(&result)
-    }
-
+    /// Logs a finished transfer task.
     fn log_running(&self, running: &Running, result: &Result<(), Failure>) {
         let bytes = running.bytes.load(Ordering::Relaxed);
         self.log_transfer(running.verb, &running.name, bytes, running.started, result);
@@ -1269,14 +1264,14 @@ impl Session {
         match done {
             // The transfer finished before the abort took effect.
             Some(Ok(())) => {
-                let _ = self.finish_running(&running, Ok(()));
+                self.log_running(&running, &Ok(()));
                 reply(
                     ReplyCode::CLOSING_DATA,
                     "Transfer complete; nothing to abort.",
                 )
             }
             _ => {
-                let _ = self.finish_running(&running, Err(Failure::Cancelled));
+                self.log_running(&running, &Err(Failure::Cancelled));
                 let aborted = reply(ReplyCode::TRANSFER_ABORTED, "Transfer aborted.");
                 if self.send(&aborted).await.is_err() {
                     return reply(ReplyCode::CLOSING_DATA, "ABOR successful.");
