@@ -345,3 +345,30 @@ fn uploads_across_the_first_buffer_arrive_whole() {
         assert_eq!(size, len);
     }
 }
+
+#[test]
+fn listings_around_the_inline_read_limit_are_whole() {
+    // The first 64 entries of a folder are read by the session itself, the rest on the blocking
+    // pool: listings of 63, 64, 65 and 300 names come back whole, partial uploads left out.
+    let server = TestServer::start();
+    let mut client = server.anonymous();
+    for count in [63usize, 64, 65, 300] {
+        let folder = format!("d{count}");
+        std::fs::create_dir(server.path(&folder)).unwrap();
+        let mut expected = Vec::new();
+        for i in 0..count {
+            let name = format!("f{i:03}");
+            std::fs::write(server.path(&format!("{folder}/{name}")), b"x").unwrap();
+            expected.push(name);
+        }
+        let listed = String::from_utf8(client.download(&format!("NLST {folder}"))).unwrap();
+        let mut names: Vec<String> = listed
+            .lines()
+            .map(|line| line.rsplit('/').next().unwrap().to_string())
+            .collect();
+        names.sort();
+        assert_eq!(names, expected, "NLST of {count} names");
+        let long = String::from_utf8(client.download(&format!("LIST {folder}"))).unwrap();
+        assert_eq!(long.lines().count(), count, "LIST of {count} names");
+    }
+}

@@ -93,6 +93,31 @@ fn entry_from(name: Vec<u8>, meta: &cap_std::fs::Metadata, kind: EntryKind) -> E
     }
 }
 
+/// The next entry of a folder listing, reserved names (partial uploads) left out; `None` at the
+/// end. Symlinks that stay inside are followed; the others are shown as links.
+fn next_entry(folder: &Dir, entries: &mut cap_std::fs::ReadDir) -> Option<Result<Entry>> {
+    for entry in entries.by_ref() {
+        let item = entry.map_err(StorageError::from).and_then(|entry| {
+            let name = entry.file_name();
+            let entry = match folder.metadata(&name) {
+                Ok(meta) => entry_from(name.as_bytes().to_vec(), &meta, kind_of(&meta)),
+                Err(_) => {
+                    let meta = folder.symlink_metadata(&name)?;
+                    entry_from(name.as_bytes().to_vec(), &meta, EntryKind::Link)
+                }
+            };
+            Ok(entry)
+        });
+        if let Ok(entry) = &item
+            && is_reserved(&entry.name)
+        {
+            continue;
+        }
+        return Some(item);
+    }
+    None
+}
+
 fn kind_of(meta: &cap_std::fs::Metadata) -> EntryKind {
     if meta.is_dir() {
         EntryKind::Dir
@@ -151,37 +176,34 @@ impl LocalStorage {
         })
     }
 
+    /// A folder's entries. The first [`LIST_AHEAD`] are read on the session's thread (on the
+    /// page cache that takes microseconds, as the other short calls do); only a folder with
+    /// more goes on on the blocking pool. A thread per listing cost a thread start whenever
+    /// many sessions listed at once (200 at once started up to 200 threads).
     pub(crate) async fn list(&self, path: &VirtualPath) -> Result<ListStream> {
         check_name(path)?;
         let rel = rel(path);
         let folder = self.call(move |dir| dir.open_dir(&rel))?;
         let (sender, receiver) = mpsc::channel(LIST_AHEAD);
+        let mut entries = match folder.entries() {
+            Ok(entries) => entries,
+            Err(e) => {
+                let _ = sender.try_send(Err(e.into()));
+                return Ok(ListStream { receiver });
+            }
+        };
+        for _ in 0..LIST_AHEAD {
+            match next_entry(&folder, &mut entries) {
+                // The sender is dropped: the stream ends after what it holds.
+                None => return Ok(ListStream { receiver }),
+                Some(item) => {
+                    // Cannot be full: the channel holds LIST_AHEAD and nobody reads yet.
+                    let _ = sender.try_send(item);
+                }
+            }
+        }
         tokio::task::spawn_blocking(move || {
-            let entries = match folder.entries() {
-                Ok(entries) => entries,
-                Err(e) => {
-                    let _ = sender.blocking_send(Err(e.into()));
-                    return;
-                }
-            };
-            for entry in entries {
-                let item = entry.map_err(StorageError::from).and_then(|entry| {
-                    let name = entry.file_name();
-                    // Follow symlinks that stay inside; show the others as links.
-                    let entry = match folder.metadata(&name) {
-                        Ok(meta) => entry_from(name.as_bytes().to_vec(), &meta, kind_of(&meta)),
-                        Err(_) => {
-                            let meta = folder.symlink_metadata(&name)?;
-                            entry_from(name.as_bytes().to_vec(), &meta, EntryKind::Link)
-                        }
-                    };
-                    Ok(entry)
-                });
-                if let Ok(entry) = &item
-                    && is_reserved(&entry.name)
-                {
-                    continue;
-                }
+            while let Some(item) = next_entry(&folder, &mut entries) {
                 if sender.blocking_send(item).is_err() {
                     return; // The reader went away.
                 }
