@@ -8,6 +8,7 @@
 
 use std::io;
 use std::net::IpAddr;
+use std::os::fd::AsFd;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -288,9 +289,8 @@ pub(crate) fn send_now(
     file: &std::fs::File,
     offset: &mut u64,
     end: u64,
-    tcp: &std::net::TcpStream,
+    tcp: impl AsFd,
 ) -> io::Result<bool> {
-    use std::os::fd::AsFd;
     while *offset < end {
         let left = usize::try_from(end - *offset).unwrap_or(SENDFILE_CHUNK);
         match rustix::fs::sendfile(
@@ -325,35 +325,28 @@ async fn send_zero_copy(
     tcp: &TcpStream,
     bytes: &AtomicU64,
 ) -> Result<(), Failure> {
-    use std::os::fd::AsFd;
-    let send = |offset: &mut u64| {
-        let left = usize::try_from(end.saturating_sub(*offset)).unwrap_or(SENDFILE_CHUNK);
-        rustix::fs::sendfile(
-            tcp.as_fd(),
-            file.as_fd(),
-            Some(offset),
-            left.min(SENDFILE_CHUNK),
-        )
-        .map_err(io::Error::from)
-    };
-    while offset < end {
-        let sent = match send(&mut offset) {
-            Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
-                tcp.writable().await.map_err(Failure::Network)?;
-                tcp.try_io(tokio::io::Interest::WRITABLE, || send(&mut offset))
-            }
-            sent => sent,
-        };
+    let mut sent = send_now(file, &mut offset, end, tcp);
+    let mut counted = offset;
+    loop {
+        bytes.fetch_add(offset - counted, Ordering::Relaxed);
+        counted = offset;
         match sent {
-            Ok(0) => return Ok(()),
-            Ok(sent) => {
-                bytes.fetch_add(sent as u64, Ordering::Relaxed);
-            }
-            Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
+            Ok(true) => return Ok(()),
+            Ok(false) => {}
             Err(error) => return Err(Failure::Network(error)),
         }
+        tcp.writable().await.map_err(Failure::Network)?;
+        // Through try_io, so that a send that would block clears the readiness.
+        sent = match tcp.try_io(tokio::io::Interest::WRITABLE, || {
+            match send_now(file, &mut offset, end, tcp) {
+                Ok(false) => Err(io::ErrorKind::WouldBlock.into()),
+                done => done,
+            }
+        }) {
+            Err(error) if error.kind() == io::ErrorKind::WouldBlock => Ok(false),
+            other => other,
+        };
     }
-    Ok(())
 }
 
 async fn receive_file(

@@ -174,7 +174,9 @@ fn passive_connection_made_after_the_command_still_gets_150_first() {
         let reply = client.expect("EPSV", 229);
         let port = addr::parse_epsv_reply(&reply.text()).unwrap();
         client.send_raw(format!("{command}\r\n").as_bytes());
-        std::thread::sleep(Duration::from_millis(150));
+        // NOOP is answered while a transfer waits: its 200 shows the session took the command
+        // and is waiting for the connection.
+        client.expect("NOOP", 200);
         let mut data = connect_from(SocketAddr::new(server.addr.ip(), port), None);
         assert_eq!(client.read_reply().code.0, 150, "{command}");
         match body {
