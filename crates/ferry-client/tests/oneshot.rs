@@ -13,7 +13,9 @@ use std::net::TcpListener;
 use std::path::Path;
 use std::time::SystemTime;
 
-use common::{Fake, Server, answer_epsv, basic_reply, cutting_server, run, stderr, stdout};
+use common::{
+    Fake, Server, answer_epsv, basic_reply, cutting_server, run, send_on_data, stderr, stdout,
+};
 
 fn assert_one_line_error(output: &std::process::Output, needle: &str) {
     assert_eq!(output.status.code(), Some(1), "{}", stderr(output));
@@ -440,21 +442,13 @@ fn epsv_refused_pasv_address_ignored_and_list_parsed_without_mlsd() {
                 )
                 .unwrap();
             }
-            "LIST" => {
-                control.write_all(b"150 listing\r\n").unwrap();
-                let listener = data.take().unwrap();
-                listener.set_nonblocking(false).unwrap();
-                let (mut stream, _) = listener.accept().unwrap();
-                stream
-                    .write_all(
-                        b"total 2\r\n\
-                          -rw-r--r--    1 1000     1000            6 Jan 02  2020 unix file.txt\r\n\
-                          11-25-26  08:42AM       <DIR>          Dos Folder\r\n",
-                    )
-                    .unwrap();
-                drop(stream);
-                control.write_all(b"226 done\r\n").unwrap();
-            }
+            "LIST" => send_on_data(
+                control,
+                &mut data,
+                b"total 2\r\n\
+                  -rw-r--r--    1 1000     1000            6 Jan 02  2020 unix file.txt\r\n\
+                  11-25-26  08:42AM       <DIR>          Dos Folder\r\n",
+            ),
             _ => control.write_all(b"502 not here\r\n").unwrap(),
         }
         true
@@ -493,13 +487,7 @@ fn continue_against_a_server_without_rest_starts_again() {
             "SIZE" => control.write_all(b"213 6\r\n").unwrap(),
             "REST" => control.write_all(b"502 REST not implemented\r\n").unwrap(),
             "EPSV" => answer_epsv(control, &mut data),
-            "RETR" => {
-                control.write_all(b"150 sending\r\n").unwrap();
-                let (mut stream, _) = data.take().unwrap().accept().unwrap();
-                stream.write_all(b"whole!").unwrap();
-                drop(stream);
-                control.write_all(b"226 done\r\n").unwrap();
-            }
+            "RETR" => send_on_data(control, &mut data, b"whole!"),
             _ => control.write_all(b"502 not here\r\n").unwrap(),
         }
         true
@@ -651,13 +639,7 @@ fn mirror_trusts_listed_sizes_and_asks_size_only_when_they_differ() {
             // b.txt grew after the listing; c.txt is really 4 bytes but only 2 arrive.
             "SIZE" if argument == "tree/b.txt" => control.write_all(b"213 7\r\n").unwrap(),
             "SIZE" if argument == "tree/c.txt" => control.write_all(b"213 4\r\n").unwrap(),
-            "LIST" | "RETR" => {
-                control.write_all(b"150 here\r\n").unwrap();
-                let (mut stream, _) = data.take().unwrap().accept().unwrap();
-                stream.write_all(sent).unwrap();
-                drop(stream);
-                control.write_all(b"226 done\r\n").unwrap();
-            }
+            "LIST" | "RETR" => send_on_data(control, &mut data, sent),
             _ => control.write_all(b"502 not here\r\n").unwrap(),
         }
         true

@@ -262,6 +262,16 @@ pub fn answer_epsv(control: &mut TcpStream, data: &mut Option<TcpListener>) {
     .unwrap();
 }
 
+/// A fake server's answer to a download command (RETR, LIST): 150, then `bytes` over the data
+/// connection set up by [`answer_epsv`] (or a PASV answer), closed, then 226.
+pub fn send_on_data(control: &mut TcpStream, data: &mut Option<TcpListener>, bytes: &[u8]) {
+    control.write_all(b"150 here it comes\r\n").unwrap();
+    let (mut stream, _) = data.take().unwrap().accept().unwrap();
+    stream.write_all(bytes).unwrap();
+    drop(stream);
+    control.write_all(b"226 done\r\n").unwrap();
+}
+
 impl Fake {
     pub fn start<F>(mut script: F) -> Fake
     where
