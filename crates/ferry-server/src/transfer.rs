@@ -33,6 +33,10 @@ const FIRST_UPLOAD_BUFFER: usize = 16 * 1024;
 /// The pipe an upload is spliced through: the most an unprivileged process may ask for
 /// (`/proc/sys/fs/pipe-max-size`, 1 MiB by default); a pipe holds page references, not copies.
 const PIPE_SIZE: usize = 1024 * 1024;
+/// SO_RCVLOWAT of a spliced upload: one wake-up moves at least this much. With 64 KiB, 128 KiB
+/// and 256 KiB, 1 GiB curl uploads on loopback ran at 1.93, 2.20 and 2.16 GB/s, against 2.03
+/// without the mark (6 alternating runs each).
+const UPLOAD_LOW_WATER: i32 = 128 * 1024;
 /// Most bytes one sendfile(2) call may move.
 const SENDFILE_CHUNK: usize = 4 * 1024 * 1024;
 /// Listing bytes gathered before a write to the data connection.
@@ -465,6 +469,8 @@ async fn receive_spliced(
     use rustix::pipe::{SpliceFlags, splice};
     use std::os::fd::AsFd;
     let flags = SpliceFlags::MOVE | SpliceFlags::NONBLOCK;
+    // Plain TCP ends with the client's FIN, so a low-water mark cannot strand the last bytes.
+    data::set_receive_low_water(tcp, UPLOAD_LOW_WATER);
     loop {
         tokio::select! {
             () = cancel.cancelled() => return Err(Failure::Cancelled),

@@ -4,6 +4,7 @@
 mod common;
 
 use std::io::{Cursor, Read, Write};
+use std::time::Duration;
 
 use common::{TestServer, assert_bytes, names_in, random_bytes};
 
@@ -344,6 +345,27 @@ fn uploads_across_the_first_buffer_arrive_whole() {
         let size: usize = client.expect("SIZE edge.bin", 213).text().parse().unwrap();
         assert_eq!(size, len);
     }
+}
+
+/// A spliced upload wakes the session only once 128 KiB are queued (SO_RCVLOWAT) or the
+/// stream ends: an upload that pauses with less than that queued, and ends with a short tail,
+/// still arrives whole once the client closes.
+#[test]
+fn an_upload_that_pauses_below_the_low_water_mark_arrives_whole() {
+    let server = TestServer::start();
+    let mut client = server.anonymous();
+    let bytes = random_bytes(200 * 1024 + 3, 77);
+    let mut data = client.passive();
+    client.expect("STOR paused.bin", 150);
+    // Past the first 16 KiB read, so the rest is spliced; then pieces below the mark.
+    data.write_all(&bytes[..64 * 1024]).unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    data.write_all(&bytes[64 * 1024..100 * 1024]).unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    data.write_all(&bytes[100 * 1024..]).unwrap();
+    drop(data);
+    assert_eq!(client.read_reply().code.0, 226);
+    assert_bytes(&std::fs::read(server.path("paused.bin")).unwrap(), &bytes);
 }
 
 #[test]
