@@ -435,8 +435,8 @@ async def one_session(host: str, port: int) -> float:
     return time.perf_counter() - start
 
 
-async def concurrent_sessions(server: Server, clients: int, timeout: float) -> dict:
-    port = server.port
+async def session_share(port: int, pid: int, clients: int, timeout: float) -> dict:
+    """One client process's share of a concurrent-sessions trial: `clients` sessions at once."""
     async def guarded() -> float | None:
         try:
             return await asyncio.wait_for(one_session(HOST, port), timeout)
@@ -445,13 +445,65 @@ async def concurrent_sessions(server: Server, clients: int, timeout: float) -> d
 
     start = time.perf_counter()
     tasks = [asyncio.ensure_future(guarded()) for _ in range(clients)]
-    stopped = await guarded_wait(tasks, timeout + 10, server.proc.pid)
-    wall = time.perf_counter() - start
-    ok = sorted(t.result() for t in tasks if not t.cancelled() and t.result() is not None)
+    stopped = await guarded_wait(tasks, timeout + 10, pid)
+    end = time.perf_counter()
+    ok = [t.result() for t in tasks if not t.cancelled() and t.result() is not None]
+    return {"start": start, "end": end, "ok": ok, "failures": clients - len(ok), "note": stopped}
+
+
+def share_in_child(port: int, pid: int, clients: int, timeout: float, go, out) -> None:
+    """A forked client process: waits for the common start, runs its share, sends the result."""
+    go.wait(30)
+    try:
+        out.send(asyncio.run(session_share(port, pid, clients, timeout)))
+    finally:
+        out.close()
+
+
+def concurrent_sessions(server: Server, clients: int, timeout: float) -> dict:
+    """`clients` sessions started at once, split over one client process per CPU: one asyncio
+    process tops out near 2,100 sessions/s here (about 450 µs of its own CPU per session) and
+    then measures itself, not the server. Rate = sessions done / (last end - first start);
+    perf_counter is CLOCK_MONOTONIC, the same clock in every process."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+    procs = max(1, min(os.cpu_count() or 1, clients))
+    go = context.Event()
+    children, pipes = [], []
+    for i in range(procs):
+        share = clients // procs + (1 if i < clients % procs else 0)
+        receive, send = context.Pipe(duplex=False)
+        child = context.Process(target=share_in_child,
+                                args=(server.port, server.proc.pid, share, timeout, go, send))
+        child.start()
+        send.close()
+        children.append(child)
+        pipes.append(receive)
+    go.set()
+    results, notes = [], []
+    for child, receive in zip(children, pipes):
+        if receive.poll(timeout + 30):
+            try:
+                results.append(receive.recv())
+            except EOFError:
+                notes.append("a client process ended without a result")
+        else:
+            notes.append("a client process gave no result in time")
+        child.join(5)
+        if child.is_alive():
+            child.kill()
+            child.join()
+    ok = sorted(d for r in results for d in r["ok"])
+    if results:
+        wall = max(r["end"] for r in results) - min(r["start"] for r in results)
+    else:
+        wall = float("inf")
+    notes += [r["note"] for r in results if r["note"]]
     p99 = ok[min(len(ok) - 1, int(len(ok) * 0.99))] if ok else float("nan")
     result = {"sessions_per_s": len(ok) / wall, "p99_ms": p99 * 1000, "failures": clients - len(ok)}
-    if stopped:
-        result["note"] = stopped
+    if notes:
+        result["note"] = "; ".join(notes)
     return result
 
 
@@ -593,7 +645,7 @@ def w_ftps_small_files(server: Server, args) -> dict:
 
 def w_concurrent(n: int):
     def run(server: Server, args) -> dict:
-        result = asyncio.run(concurrent_sessions(server, n, args.timeout))
+        result = concurrent_sessions(server, n, args.timeout)
         return {k if k == "note" else f"c{n}_{k}": v for k, v in result.items()}
 
     return run
