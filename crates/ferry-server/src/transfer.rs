@@ -33,9 +33,9 @@ const FIRST_UPLOAD_BUFFER: usize = 16 * 1024;
 /// The pipe an upload is spliced through: the most an unprivileged process may ask for
 /// (`/proc/sys/fs/pipe-max-size`, 1 MiB by default); a pipe holds page references, not copies.
 const PIPE_SIZE: usize = 1024 * 1024;
-/// SO_RCVLOWAT of a spliced upload: one wake-up moves at least this much. With 64 KiB, 128 KiB
-/// and 256 KiB, 1 GiB curl uploads on loopback ran at 1.93, 2.20 and 2.16 GB/s, against 2.03
-/// without the mark (6 alternating runs each).
+/// SO_RCVLOWAT of a spliced upload: one wake-up moves at least this much. With marks of 64 KiB,
+/// 128 KiB and 256 KiB, 1 GiB curl uploads on loopback ran at 1.93, 2.18-2.21 and 2.06-2.20
+/// GB/s, against 1.89-2.03 without a mark (6 alternating runs each).
 const UPLOAD_LOW_WATER: i32 = 128 * 1024;
 /// Most bytes one sendfile(2) call may move.
 const SENDFILE_CHUNK: usize = 4 * 1024 * 1024;
