@@ -188,9 +188,9 @@ fn refused(from: SocketAddr, expected: IpAddr) {
 
 /// Sets SO_RCVLOWAT: the socket reads as ready only once `bytes` are queued, or at the end of
 /// the stream. For a plain upload, whose end is the client's FIN, this wakes the receiver once
-/// per mark's worth instead of once per TCP burst (about 60 KB on loopback). Never for TLS: a TLS client may send its
-/// last record and close_notify and then wait for ours, with fewer bytes queued than the mark.
-/// (Neither rustix nor socket2 offers this option.)
+/// per mark's worth instead of once per TCP burst (about 60 KB on loopback). Never for TLS: a
+/// TLS client may send its last record and close_notify and then wait for ours, with fewer
+/// bytes queued than the mark. (Neither rustix nor socket2 offers this option.)
 #[allow(unsafe_code)]
 pub(crate) fn set_receive_low_water(socket: &impl std::os::fd::AsRawFd, bytes: i32) {
     // SAFETY: setsockopt reads `size_of::<c_int>()` bytes from a pointer to a live c_int; the

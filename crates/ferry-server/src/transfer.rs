@@ -467,7 +467,6 @@ async fn receive_spliced(
     cancel: &CancellationToken,
 ) -> Result<(), Failure> {
     use rustix::pipe::{SpliceFlags, splice};
-    use std::os::fd::AsFd;
     let flags = SpliceFlags::MOVE | SpliceFlags::NONBLOCK;
     // Plain TCP ends with the client's FIN, so a low-water mark cannot strand the last bytes.
     data::set_receive_low_water(tcp, UPLOAD_LOW_WATER);
