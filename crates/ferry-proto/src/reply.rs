@@ -77,6 +77,19 @@ impl ReplyCode {
     }
 }
 
+impl ReplyCode {
+    /// The code as three ASCII digits, as it goes on the wire (codes past 999 keep their last
+    /// three digits; RFC 959 codes have three).
+    pub fn digits(self) -> [u8; 3] {
+        let code = self.0 % 1000;
+        [
+            b'0' + (code / 100) as u8,
+            b'0' + (code / 10 % 10) as u8,
+            b'0' + (code % 10) as u8,
+        ]
+    }
+}
+
 impl fmt::Display for ReplyCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{:03}", self.0)
@@ -120,10 +133,11 @@ impl Reply {
     /// Single line: `CODE text CRLF`. Multi-line (RFC 959 section 4.2): `CODE-first`, inner lines
     /// each starting with a space so that none can look like an end line, then `CODE last`.
     pub fn encode(&self, out: &mut Vec<u8>) {
-        let code = self.code.to_string();
+        let code = self.code.digits();
+        out.reserve(self.lines.iter().map(|l| l.len() + 6).sum::<usize>().max(6));
         let count = self.lines.len();
         if count <= 1 {
-            out.extend_from_slice(code.as_bytes());
+            out.extend_from_slice(&code);
             out.push(b' ');
             push_clean(out, self.lines.first().map_or("", String::as_str));
             out.extend_from_slice(b"\r\n");
@@ -131,10 +145,10 @@ impl Reply {
         }
         for (index, line) in self.lines.iter().enumerate() {
             if index == 0 {
-                out.extend_from_slice(code.as_bytes());
+                out.extend_from_slice(&code);
                 out.push(b'-');
             } else if index == count - 1 {
-                out.extend_from_slice(code.as_bytes());
+                out.extend_from_slice(&code);
                 out.push(b' ');
             } else {
                 out.push(b' ');
@@ -159,6 +173,10 @@ impl fmt::Display for Reply {
 }
 
 fn push_clean(out: &mut Vec<u8>, text: &str) {
+    if !text.bytes().any(|b| b == b'\r' || b == b'\n') {
+        out.extend_from_slice(text.as_bytes());
+        return;
+    }
     out.extend(
         text.bytes()
             .map(|b| if b == b'\r' || b == b'\n' { b' ' } else { b }),
@@ -291,6 +309,19 @@ mod tests {
         let reply = Reply::new(ReplyCode::OK, "Command okay.");
         assert_eq!(reply.to_bytes(), b"200 Command okay.\r\n");
         assert_eq!(decode_all(&reply.to_bytes()), vec![reply]);
+    }
+
+    #[test]
+    fn codes_go_out_as_three_digits() {
+        assert_eq!(&ReplyCode::FILE_STATUS_OK.digits(), b"150");
+        assert_eq!(&ReplyCode(5).digits(), b"005");
+        assert_eq!(Reply::new(ReplyCode(42), "x").to_bytes(), b"042 x\r\n");
+        for code in [110, 226, 421, 550, 999] {
+            assert_eq!(
+                ReplyCode(code).digits().to_vec(),
+                ReplyCode(code).to_string().into_bytes()
+            );
+        }
     }
 
     #[test]
