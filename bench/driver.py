@@ -925,18 +925,55 @@ TODO_ROWS: list[str] = []
 # --------------------------------------------------------------------------------------------
 
 
+# With --pin, the rows where one client talks to one server session run with the server on CPU 0
+# and the client on CPU 1. Unpinned, the kernel decides per wake-up whether client and server
+# share a CPU, and on this kind of VM that alone moves a small-file row by up to 2.7x.
+PINNED_WORKLOADS = {"download", "upload", "small", "ftps-download", "ftps-upload", "ftps-small"}
+SERVER_CPU, CLIENT_CPU = 0, 1
+
+
+def pin_process(pid: int, cpu: int) -> None:
+    """Pins every thread of `pid` to `cpu`; threads and children it starts later inherit it."""
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            os.sched_setaffinity(int(tid), {cpu})
+        except (ProcessLookupError, PermissionError):
+            pass  # a thread that just ended
+
+
+class PinnedClient:
+    """Runs the body (and the clients it starts) on CLIENT_CPU, then restores the affinity."""
+
+    def __init__(self, on: bool):
+        self.on = on
+        self.saved: set[int] = set()
+
+    def __enter__(self):
+        if self.on:
+            self.saved = os.sched_getaffinity(0)
+            os.sched_setaffinity(0, {CLIENT_CPU})
+        return self
+
+    def __exit__(self, *exc):
+        if self.on:
+            os.sched_setaffinity(0, self.saved)
+        return False
+
+
 def machine_limits(args) -> dict:
     out: dict[str, float] = {}
     if shutil.which("iperf3"):
         port = args.base_port - 1
         server = subprocess.Popen(
-            ["iperf3", "-s", "-1", "-B", HOST, "-p", str(port)],
+            (["taskset", "-c", str(SERVER_CPU)] if args.pin else [])
+            + ["iperf3", "-s", "-1", "-B", HOST, "-p", str(port)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
         )
         try:
             time.sleep(0.5)
             run = subprocess.run(
-                ["iperf3", "-c", HOST, "-p", str(port), "-t", str(args.iperf_seconds), "-J"],
+                (["taskset", "-c", str(CLIENT_CPU)] if args.pin else [])
+                + ["iperf3", "-c", HOST, "-p", str(port), "-t", str(args.iperf_seconds), "-J"],
                 capture_output=True, text=True, timeout=args.iperf_seconds + 30,
             )
             report = json.loads(run.stdout)
@@ -1083,6 +1120,10 @@ def main() -> int:
     p.add_argument("--base-port", type=int, default=21000,
                    help="servers take ports above this, a fresh one per trial; keep it below "
                    "the ephemeral range (net.ipv4.ip_local_port_range)")
+    p.add_argument("--pin", action="store_true",
+                   help="run the one-session rows (download, upload, small files, and their FTPS "
+                   "forms) with the server on CPU 0 and the client on CPU 1, so that the kernel's "
+                   "choice of sharing a CPU or not does not decide the row")
     p.add_argument("--timeout", type=float, default=120, help="seconds for any one trial")
     p.add_argument("--max-minutes", type=float, help="stop starting trials after this long")
     p.add_argument("--results", help="write the markdown report to this file")
@@ -1100,6 +1141,8 @@ def main() -> int:
     args.iperf_seconds = 2 if quick else 5
     args.big_bytes = args.big_mib * 1024 * 1024
     MAX_SERVER_GIB = args.max_server_gib
+    if args.pin and len(os.sched_getaffinity(0)) < 2:
+        p.error("--pin needs two CPUs (one for the server, one for the client)")
     args.servers = args.servers.split(",")
     workloads = args.workloads.split(",")
     args.workloads_list = workloads
@@ -1203,7 +1246,11 @@ def main() -> int:
                 try:
                     if wname != "s3":  # the s3 trial starts a ferryd of its own
                         s.start(workdir)
-                    values = work(s, args)
+                    pinned = args.pin and wname in PINNED_WORKLOADS
+                    if pinned and s.proc is not None:
+                        pin_process(s.proc.pid, SERVER_CPU)
+                    with PinnedClient(pinned):
+                        values = work(s, args)
                 except Exception as e:  # one failed trial must not stop the others
                     errors.append(f"round {rnd + 1}: {wname} on {s.name}: {e}")
                     print(f"bench: {errors[-1]}", flush=True)
@@ -1285,6 +1332,9 @@ def render(args, results, machine, loads, names, sizes, errors, elapsed, cut) ->
         f"{mem:.1f} GiB memory, Linux {platform.release()}.",
         f"Load average (1 min) during the run: min {min(one_min):.2f}, median "
         f"{statistics.median(one_min):.2f}, max {max(one_min):.2f} (sampled after each workload).",
+        "Placement: " + (f"one-session rows and iperf3 pinned, server on CPU {SERVER_CPU}, client on "
+                         f"CPU {CLIENT_CPU} (--pin)." if args.pin else
+                         "left to the kernel (no --pin)."),
     ]
     if machine:
         lines += ["", "Machine limits (same run):", ""]
