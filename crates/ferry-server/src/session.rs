@@ -255,8 +255,12 @@ const HELP_COMMANDS: &str = "ABOR ACCT ALLO APPE CDUP CWD DELE EPRT EPSV FEAT HE
      SIZE STAT STOR STOU STRU SYST TYPE USER XCUP XCWD XMKD XPWD XRMD";
 
 impl Session {
+    /// Writes a reply and flushes it. Over TLS the flush matters: when the socket is not
+    /// known to be writable, tokio-rustls takes the bytes, keeps the record in its buffer and
+    /// reports success, so without it a reply (seen: a 226) could wait for the next one.
     async fn send(&mut self, reply: &Reply) -> std::io::Result<()> {
-        self.stream.write_all(&reply.to_bytes()).await
+        self.stream.write_all(&reply.to_bytes()).await?;
+        self.stream.flush().await
     }
 
     /// The session loop; returns why it ended.

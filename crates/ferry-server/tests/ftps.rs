@@ -90,8 +90,13 @@ struct Control {
 
 impl Control {
     fn explicit(server: &TestServer, config: Arc<ClientConfig>) -> Control {
+        Control::over(tcp(server.addr), config)
+    }
+
+    /// A control connection on `plain`, a TCP connection to the server's explicit port.
+    fn over(plain: TcpStream, config: Arc<ClientConfig>) -> Control {
         let mut control = Control {
-            plain: Some(tcp(server.addr)),
+            plain: Some(plain),
             tls: None,
             decoder: ReplyDecoder::default(),
             config,
@@ -209,6 +214,33 @@ fn explicit_tls_round_trip_with_session_reuse() {
     assert_bytes(&control.download("RETR secret.bin", &client_config), &bytes);
     let listing = control.download("NLST", &client_config);
     assert_eq!(listing, b"secret.bin\r\n");
+}
+
+#[test]
+fn pipelined_replies_all_arrive_over_tls() {
+    // A client that sends many commands at once and reads slowly: the server's TLS writes meet
+    // a full socket, and every reply must still arrive. tokio-rustls takes a reply that it cannot
+    // write yet into its buffer and reports success; unflushed, the last replies stayed there.
+    let pki = pki();
+    let server = pki.server(|_| {});
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    socket
+        .connect_timeout(&server.addr.into(), IO_TIMEOUT)
+        .unwrap();
+    let plain: TcpStream = socket.into();
+    plain.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    let mut control = Control::over(plain, pki.client_config(true));
+    control.secure_login();
+    const COUNT: usize = 3000;
+    control
+        .io()
+        .write_all("NOOP\r\n".repeat(COUNT).as_bytes())
+        .unwrap();
+    control.io().flush().unwrap();
+    for _ in 0..COUNT {
+        assert_eq!(control.read_reply().code.0, 200);
+    }
 }
 
 #[test]
