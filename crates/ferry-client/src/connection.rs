@@ -836,7 +836,13 @@ impl Connection {
             eprintln!("--> {shown}");
         }
         let context = format!("sending {}", shown.split(' ').next().unwrap_or(shown));
-        match tokio::time::timeout(self.options.timeout, self.control.write_all(&bytes)).await {
+        // Flushed: over TLS, a command the socket cannot take at once stays in tokio-rustls's
+        // buffer, reported as written, until something flushes it.
+        let send = async {
+            self.control.write_all(&bytes).await?;
+            self.control.flush().await
+        };
+        match tokio::time::timeout(self.options.timeout, send).await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(source)) => Err(ClientError::network(context, source)),
             Err(_) => Err(ClientError::Timeout(context)),
