@@ -384,6 +384,9 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             let listener = listen(*bind).with_context(|| format!("cannot listen on {bind}"))?;
             listeners.push((listener.local_addr()?, listener, implicit));
         }
+        // Caught from before the banner on: a supervisor (or a test) that sends SIGTERM as soon
+        // as it reads "Listening on" gets the graceful shutdown, not the default action.
+        let signalled = shutdown_signal();
         println!("Welcome to the FTP server.");
         println!("To get started, connect a client.");
         for (addr, _, implicit) in &listeners {
@@ -443,7 +446,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 }
             }));
         }
-        wait_for_signal().await;
+        signalled.await;
         tracing::info!("shutting down");
         shutdown.cancel();
         for task in tasks {
@@ -472,13 +475,27 @@ fn listen(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
     tokio::net::TcpListener::from_std(socket.into())
 }
 
-async fn wait_for_signal() {
-    let mut terminate =
-        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        Some(()) = async { match &mut terminate { Some(t) => t.recv().await, None => None } } => {}
+/// Installs the SIGTERM and SIGINT handlers now; the future ends at the first of them.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut terminate = signal(SignalKind::terminate()).ok();
+    let mut interrupt = signal(SignalKind::interrupt()).ok();
+    async move {
+        tokio::select! {
+            () = next_signal(terminate.as_mut()) => {}
+            () = next_signal(interrupt.as_mut()) => {}
+        }
     }
+}
+
+/// The next delivery of `signal`; never, for a handler that could not be installed.
+async fn next_signal(signal: Option<&mut tokio::signal::unix::Signal>) {
+    if let Some(signal) = signal
+        && signal.recv().await.is_some()
+    {
+        return;
+    }
+    std::future::pending().await
 }
 
 /// Log lines go to stderr, written by the thread that logs them: one write(2) a line, and lines

@@ -362,3 +362,15 @@ fn stale_partials_are_removed_at_start() {
     assert!(fresh.exists());
     assert!(terminate(&mut child).success());
 }
+
+#[test]
+fn sigterm_right_after_the_banner_is_a_clean_stop() {
+    // The handler is in place before "Listening on" is printed: a supervisor that stops the
+    // server as soon as it has started gets exit 0, not death by the signal.
+    let dir = tempfile::tempdir().unwrap();
+    for _ in 0..3 {
+        let (mut child, _) = start(&["--bind", "127.0.0.1:0"], dir.path());
+        let status = terminate(&mut child);
+        assert!(status.success(), "{status:?}");
+    }
+}
