@@ -116,11 +116,13 @@ fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
     Ok(socket.into())
 }
 
-/// Makes the data connection for `setup`; only `peer_ip` may be on the other end.
+/// Makes the data connection for `setup`; only `peer_ip` may be on the other end. `nodelay`
+/// turns Nagle off, for connections whose last write must go out at once.
 pub(crate) async fn connect(
     setup: DataSetup,
     peer_ip: IpAddr,
     timeout: Duration,
+    nodelay: bool,
 ) -> io::Result<TcpStream> {
     let work = async {
         let stream = match setup {
@@ -142,10 +144,9 @@ pub(crate) async fn connect(
             }
             DataSetup::Active(addr) => TcpStream::connect(addr).await?,
         };
-        // The end of a transfer goes out at once, not after the client's ACK (Nagle); a
-        // session that sends a whole file and closes needs no such flag, as close(2) pushes
-        // out what is queued.
-        let _ = stream.set_nodelay(true);
+        if nodelay {
+            let _ = stream.set_nodelay(true);
+        }
         Ok(stream)
     };
     tokio::time::timeout(timeout, work)

@@ -188,8 +188,12 @@ async fn transfer(
         ..
     } = plan;
     let announced = matches!(setup, DataSetup::Ready(_));
+    // The end of a download or listing goes out at once, not after the client's ACK (Nagle).
+    // A plain upload sends nothing but its FIN, and a session that sends a whole file and
+    // closes needs no such flag either, as close(2) pushes out what is queued.
+    let nodelay = tls.is_some() || !matches!(work, Work::Receive { .. });
     let opened = async {
-        let tcp = data::connect(setup, peer_ip, timeout)
+        let tcp = data::connect(setup, peer_ip, timeout, nodelay)
             .await
             .map_err(Failure::Connect)?;
         // 150 goes out once TCP is connected and before any TLS handshake: clients such as
@@ -423,8 +427,11 @@ async fn receive_file(
         let _ = upload.abort().await;
         return Err(failure);
     }
-    // Answer the client's close_notify with ours: ftplib waits for it (ssl unwrap).
-    let _ = stream.shutdown().await;
+    // Answer the client's close_notify with ours: ftplib waits for it (ssl unwrap). A plain
+    // connection needs no shutdown(2): it is closed, FIN and all, before the final reply.
+    if let Stream::Tls(_) = stream {
+        let _ = stream.shutdown().await;
+    }
     if pending_cr {
         upload
             .write_all(b"\r")
