@@ -75,9 +75,7 @@ impl ReplyCode {
     pub fn is_error(self) -> bool {
         self.0 >= 400
     }
-}
 
-impl ReplyCode {
     /// The code as three ASCII digits, as it goes on the wire (codes past 999 keep their last
     /// three digits; RFC 959 codes have three).
     pub fn digits(self) -> [u8; 3] {
