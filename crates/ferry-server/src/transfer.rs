@@ -189,8 +189,7 @@ async fn transfer(
     } = plan;
     let announced = matches!(setup, DataSetup::Ready(_));
     // The end of a download or listing goes out at once, not after the client's ACK (Nagle).
-    // A plain upload sends nothing but its FIN, and a session that sends a whole file and
-    // closes needs no such flag either, as close(2) pushes out what is queued.
+    // A plain upload sends nothing but its FIN, which close(2) sends at once anyway.
     let nodelay = tls.is_some() || !matches!(work, Work::Receive { .. });
     let opened = async {
         let tcp = data::connect(setup, peer_ip, timeout, nodelay)
@@ -429,7 +428,7 @@ async fn receive_file(
     }
     // Answer the client's close_notify with ours: ftplib waits for it (ssl unwrap). A plain
     // connection needs no shutdown(2): it is closed, FIN and all, before the final reply.
-    if let Stream::Tls(_) = stream {
+    if stream.is_tls() {
         let _ = stream.shutdown().await;
     }
     if pending_cr {
