@@ -365,12 +365,25 @@ fn stale_partials_are_removed_at_start() {
 
 #[test]
 fn sigterm_right_after_the_banner_is_a_clean_stop() {
-    // The handler is in place before "Listening on" is printed: a supervisor that stops the
-    // server as soon as it has started gets exit 0, not death by the signal.
+    // The handler is in place before the first line of the banner: a supervisor that stops the
+    // server as soon as it has started gets exit 0, not death by the signal. The signal goes
+    // with kill(2) the moment the first line is read, while ferryd is still starting.
     let dir = tempfile::tempdir().unwrap();
-    for _ in 0..3 {
-        let (mut child, _) = start(&["--bind", "127.0.0.1:0"], dir.path());
-        let status = terminate(&mut child);
+    for _ in 0..10 {
+        let mut child = Command::new(FERRYD)
+            .args(["--bind", "127.0.0.1:0"])
+            .current_dir(dir.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut first = String::new();
+        stdout.read_line(&mut first).unwrap();
+        assert_eq!(first.trim_end(), "Welcome to the FTP server.");
+        let pid = rustix::process::Pid::from_child(&child);
+        rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
+        let status = wait_exit(&mut child);
         assert!(status.success(), "{status:?}");
     }
 }
