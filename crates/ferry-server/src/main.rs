@@ -387,13 +387,13 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         // Caught from before the banner on: a supervisor (or a test) that sends SIGTERM as soon
         // as it reads "Listening on" gets the graceful shutdown, not the default action.
         let signalled = shutdown_signal();
-        println!("Welcome to the FTP server.");
-        println!("To get started, connect a client.");
+        say(format_args!("Welcome to the FTP server."));
+        say(format_args!("To get started, connect a client."));
         for (addr, _, implicit) in &listeners {
             if *implicit {
-                println!("Listening on ftps://{addr} (implicit TLS)");
+                say(format_args!("Listening on ftps://{addr} (implicit TLS)"));
             } else {
-                println!("Listening on ftp://{addr}");
+                say(format_args!("Listening on ftp://{addr}"));
             }
         }
         if let Some(tls) = &config.tls {
@@ -402,12 +402,12 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             } else {
                 "offered"
             };
-            println!(
+            say(format_args!(
                 "TLS {policy} (AUTH TLS); certificate SHA-256 {}",
                 tls.fingerprint
-            );
+            ));
         }
-        println!("Serving {}", config.storage_description());
+        say(format_args!("Serving {}", config.storage_description()));
         let who = match (config.users.users.len(), config.anonymous) {
             (0, Anonymous::Off) => "nobody (no users file and anonymous access is off)".to_string(),
             (n, anonymous) => {
@@ -428,7 +428,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 parts.join(", ")
             }
         };
-        println!("Who may log in: {who}");
+        say(format_args!("Who may log in: {who}"));
         let _ = std::io::stdout().flush();
 
         let shutdown = CancellationToken::new();
@@ -455,6 +455,13 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         server.wait().await;
         anyhow::Ok(())
     })
+}
+
+/// Prints a line of the start-up banner. A stdout that is gone (`ferryd |
+/// head -1`, a supervisor that reads the first line and lets go) must not stop the server, as
+/// `println!`'s panic would.
+fn say(line: std::fmt::Arguments<'_>) {
+    let _ = writeln!(std::io::stdout(), "{line}");
 }
 
 /// Binds with a listen backlog sized for bursts of clients (the kernel caps it at somaxconn).

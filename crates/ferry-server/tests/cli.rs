@@ -387,3 +387,37 @@ fn sigterm_right_after_the_banner_is_a_clean_stop() {
         assert!(status.success(), "{status:?}");
     }
 }
+
+#[test]
+fn a_closed_stdout_does_not_stop_the_server() {
+    // `ferryd | head -0`: stdout is a pipe nobody reads, so every banner line meets EPIPE.
+    // ferryd serves on and stops cleanly (println! would have panicked: exit 101).
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("here.txt"), b"served").unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let (reader, writer) = rustix::pipe::pipe().unwrap();
+    drop(reader);
+    let mut child = Command::new(FERRYD)
+        .args(["--bind", &format!("127.0.0.1:{port}")])
+        .current_dir(dir.path())
+        .stdout(Stdio::from(writer))
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // The banner cannot say when it listens: try to connect, bounded.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(child.try_wait().unwrap().is_none(), "ferryd exited");
+        assert!(Instant::now() < deadline, "ferryd did not listen");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mut client = connect(port);
+    client.login("anonymous", "x");
+    assert_eq!(client.download("RETR here.txt"), b"served");
+    let status = terminate(&mut child);
+    assert!(status.success(), "{status:?}");
+}
