@@ -345,13 +345,22 @@ impl Sink {
     }
 }
 
-/// Closes `socket` for both directions when dropped: a receive thread whose download was
-/// abandoned (the future dropped, Ctrl-C) stops at once instead of reading on.
+/// Ends the data connection when dropped: a receive thread whose download was abandoned (the
+/// future dropped, Ctrl-C) stops at once instead of reading on, and the server learns at once.
+///
+/// shutdown(2) alone is not enough. It sends a FIN, and the server only hears of it by a reset
+/// when its next bytes arrive; if the receive thread is stuck on its own output (a pipe nobody
+/// reads, a disk under writeback) with the receive window full, no bytes can arrive, and the
+/// server waits, its transfer open, for as long as the thread is stuck. So on Linux the
+/// connection is first reset with connect(AF_UNSPEC), which aborts it whatever the thread is
+/// doing; the thread's next read fails.
 struct ShutdownOnDrop(Option<std::net::TcpStream>);
 
 impl Drop for ShutdownOnDrop {
     fn drop(&mut self) {
         if let Some(socket) = self.0.take() {
+            #[cfg(target_os = "linux")]
+            let _ = rustix::net::connect_unspec(&socket);
             let _ = socket.shutdown(std::net::Shutdown::Both);
         }
     }

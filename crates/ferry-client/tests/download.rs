@@ -1,6 +1,7 @@
 //! The download engine driven in-process: an abandoned download (its future dropped, as Ctrl-C
 //! does) closes its data connection at once, even though the bytes are received on a blocking
-//! thread; a server still sending finds the connection gone.
+//! thread, and even when that thread is stuck writing them out; a server still sending finds the
+//! connection gone.
 #![allow(
     clippy::unwrap_used,
     reason = "a test fails loudly on anything unexpected"
@@ -10,7 +11,9 @@ mod common;
 
 use std::io::Write;
 use std::net::TcpListener;
-use std::sync::mpsc;
+use std::os::unix::fs::OpenOptionsExt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
 use common::{Fake, answer_epsv, basic_reply};
@@ -19,43 +22,89 @@ use ferry_client::credentials::Credentials;
 use ferry_client::progress::Silent;
 use ferry_client::transfer;
 
-#[test]
-fn an_abandoned_download_closes_its_data_connection() {
-    let (stopped_tx, stopped) = mpsc::channel();
-    let (sending_tx, sending) = mpsc::channel();
-    let mut data: Option<TcpListener> = None;
-    let fake = Fake::start(move |line, control| {
-        if let Some(reply) = basic_reply(line, &["EPSV", "SIZE"]) {
-            control.write_all(reply.as_bytes()).unwrap();
-            return !line.starts_with("QUIT");
-        }
-        match line.split(' ').next().unwrap_or("") {
-            "SIZE" => control.write_all(b"213 1000000000000\r\n").unwrap(),
-            "EPSV" => answer_epsv(control, &mut data),
-            "RETR" => {
-                control.write_all(b"150 endless\r\n").unwrap();
-                let (mut stream, _) = data.take().unwrap().accept().unwrap();
-                let (stopped_tx, sending_tx) = (stopped_tx.clone(), sending_tx.clone());
-                // Sends until the client's end is gone, then says so.
-                std::thread::spawn(move || {
-                    let chunk = vec![b'x'; 64 * 1024];
-                    let _ = sending_tx.send(());
-                    while stream.write_all(&chunk).is_ok() {}
-                    let _ = stopped_tx.send(());
-                });
-                return false;
+/// A fake server whose RETR sends for ever: `sending` hears once the data connection is up,
+/// `stopped` once a write failed (the client's end is gone), and `sent` counts the bytes.
+struct Endless {
+    fake: Fake,
+    sending: mpsc::Receiver<()>,
+    stopped: mpsc::Receiver<()>,
+    sent: Arc<AtomicU64>,
+}
+
+impl Endless {
+    fn start() -> Endless {
+        let (stopped_tx, stopped) = mpsc::channel();
+        let (sending_tx, sending) = mpsc::channel();
+        let sent = Arc::new(AtomicU64::new(0));
+        let counter = sent.clone();
+        let mut data: Option<TcpListener> = None;
+        let fake = Fake::start(move |line, control| {
+            if let Some(reply) = basic_reply(line, &["EPSV", "SIZE"]) {
+                control.write_all(reply.as_bytes()).unwrap();
+                return !line.starts_with("QUIT");
             }
-            _ => control.write_all(b"502 not here\r\n").unwrap(),
+            match line.split(' ').next().unwrap_or("") {
+                "SIZE" => control.write_all(b"213 1000000000000\r\n").unwrap(),
+                "EPSV" => answer_epsv(control, &mut data),
+                "RETR" => {
+                    control.write_all(b"150 endless\r\n").unwrap();
+                    let (mut stream, _) = data.take().unwrap().accept().unwrap();
+                    let (stopped_tx, sending_tx) = (stopped_tx.clone(), sending_tx.clone());
+                    let counter = counter.clone();
+                    // Sends until the client's end is gone, then says so.
+                    std::thread::spawn(move || {
+                        let chunk = vec![b'x'; 64 * 1024];
+                        let _ = sending_tx.send(());
+                        while stream.write_all(&chunk).is_ok() {
+                            counter.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+                        }
+                        let _ = stopped_tx.send(());
+                    });
+                    return false;
+                }
+                _ => control.write_all(b"502 not here\r\n").unwrap(),
+            }
+            true
+        });
+        Endless {
+            fake,
+            sending,
+            stopped,
+            sent,
         }
-        true
-    });
-    let work = tempfile::tempdir().unwrap();
-    let target = work.path().join("endless.bin");
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
+    }
+
+    /// Waits (bounded) until the server is sending.
+    async fn until_sending(&self) {
+        for _ in 0..1000 {
+            if self.sending.try_recv().is_ok() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("the server never started sending");
+    }
+
+    /// Waits (bounded) until the server's writes are blocked: its count has not moved for
+    /// half a second, so the client's receive window is full.
+    async fn until_blocked(&self) {
+        let mut last = self.sent.load(Ordering::Relaxed);
+        let mut still = 0;
+        for _ in 0..200 {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let now = self.sent.load(Ordering::Relaxed);
+            still = if now == last { still + 1 } else { 0 };
+            last = now;
+            if still == 5 {
+                return;
+            }
+        }
+        panic!("the server's writes never blocked ({last} bytes sent)");
+    }
+}
+
+/// A connected, logged-in client on `runtime`.
+fn connect(runtime: &tokio::runtime::Runtime, fake: &Fake) -> Connection {
     runtime.block_on(async {
         let mut connection =
             Connection::connect("127.0.0.1", fake.addr.port(), ConnectOptions::default())
@@ -65,28 +114,83 @@ fn an_abandoned_download_closes_its_data_connection() {
             .login(&Credentials::anonymous(), &mut |_: &str| None)
             .await
             .unwrap();
+        connection
+    })
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn an_abandoned_download_closes_its_data_connection() {
+    let server = Endless::start();
+    let work = tempfile::tempdir().unwrap();
+    let target = work.path().join("endless.bin");
+    let runtime = runtime();
+    let mut connection = connect(&runtime, &server.fake);
+    runtime.block_on(async {
         let mut silent = Silent;
         let download =
             transfer::download(&mut connection, "endless.bin", &target, false, &mut silent);
         tokio::pin!(download);
         // Run the download until the server is sending, then drop it.
-        let sending = async {
-            loop {
-                if sending.try_recv().is_ok() {
-                    return;
-                }
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
-        };
         tokio::select! {
             result = &mut download => panic!("an endless download ended: {result:?}"),
-            () = sending => {}
+            () = server.until_sending() => {}
         }
     });
     // Bounded wait: without the close, the receive thread would read on for ever.
-    stopped
+    server
+        .stopped
         .recv_timeout(Duration::from_secs(20))
         .expect("the data connection stayed open after the download was dropped");
     assert!(!target.exists());
-    drop(fake.commands());
+    drop(connection);
+    drop(server.fake.commands());
+}
+
+/// The receive thread is stuck writing into a pipe that nobody reads, the data connection's
+/// receive window is full, and the download is dropped: the server must still hear at once
+/// that the connection is gone. (A FIN alone does not tell it: with the window full no more
+/// bytes can arrive to draw the reset. CI saw this when its disk stalled the thread.)
+#[test]
+fn an_abandoned_download_stuck_on_its_output_still_closes_its_data_connection() {
+    let server = Endless::start();
+    let work = tempfile::tempdir().unwrap();
+    let fifo = work.path().join("pipe");
+    rustix::fs::mkfifoat(
+        rustix::fs::CWD,
+        &fifo,
+        rustix::fs::Mode::RUSR | rustix::fs::Mode::WUSR,
+    )
+    .unwrap();
+    let runtime = runtime();
+    // The pipe's reader: open, so the download can open the pipe, and never read.
+    let reader = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(&fifo)
+        .unwrap();
+    let mut connection = connect(&runtime, &server.fake);
+    runtime.block_on(async {
+        let mut silent = Silent;
+        let download =
+            transfer::download(&mut connection, "endless.bin", &fifo, false, &mut silent);
+        tokio::pin!(download);
+        tokio::select! {
+            result = &mut download => panic!("an endless download ended: {result:?}"),
+            () = async { server.until_sending().await; server.until_blocked().await } => {}
+        }
+    });
+    let stopped = server.stopped.recv_timeout(Duration::from_secs(5));
+    // Unblocks the receive thread (its write fails), so the runtime can shut down.
+    drop(reader);
+    stopped.expect("the data connection stayed open after the download was dropped");
+    drop(connection);
+    drop(server.fake.commands());
 }
