@@ -356,6 +356,13 @@ impl Sink {
 /// doing; the thread's next read fails.
 struct ShutdownOnDrop(Option<std::net::TcpStream>);
 
+impl ShutdownOnDrop {
+    /// Lets the connection close normally: a FIN once the receive thread's socket is closed.
+    fn disarm(&mut self) {
+        self.0 = None;
+    }
+}
+
 impl Drop for ShutdownOnDrop {
     fn drop(&mut self) {
         if let Some(socket) = self.0.take() {
@@ -375,7 +382,7 @@ async fn receive_on_thread(
     prefix: Vec<u8>,
     progress: &mut dyn Progress,
 ) -> (Result<(), ClientError>, u64, bool) {
-    let guard = ShutdownOnDrop(socket.try_clone().ok());
+    let mut guard = ShutdownOnDrop(socket.try_clone().ok());
     let shown_before = prefix.len() as u64;
     let moved = Arc::new(AtomicU64::new(shown_before));
     let counter = moved.clone();
@@ -394,7 +401,11 @@ async fn receive_on_thread(
             }
         }
     };
-    // Closes the data connection now, so a server still sending sees it and answers.
+    // A receive that reached the end of the data closes it the usual way. One that failed (a
+    // full disk, a time-out) resets it now, so a server still sending sees it and answers.
+    if matches!(joined, Ok((Ok(()), _))) {
+        guard.disarm();
+    }
     drop(guard);
     let received = moved.load(Ordering::Relaxed);
     progress.advance(received - shown);

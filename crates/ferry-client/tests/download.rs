@@ -1,7 +1,7 @@
 //! The download engine driven in-process: an abandoned download (its future dropped, as Ctrl-C
 //! does) closes its data connection at once, even though the bytes are received on a blocking
 //! thread, and even when that thread is stuck writing them out; a server still sending finds the
-//! connection gone.
+//! connection gone. A download that reaches the end closes the usual way, without a reset.
 #![allow(
     clippy::unwrap_used,
     reason = "a test fails loudly on anything unexpected"
@@ -193,4 +193,56 @@ fn an_abandoned_download_stuck_on_its_output_still_closes_its_data_connection() 
     stopped.expect("the data connection stayed open after the download was dropped");
     drop(connection);
     drop(server.fake.commands());
+}
+
+/// A download that reached the end closes its data connection with a FIN, not a reset: the
+/// server, having sent its last byte and its own FIN, reads the client's clean end.
+#[test]
+fn a_finished_download_closes_its_data_connection_cleanly() {
+    let (closed_tx, closed) = mpsc::channel();
+    let mut data: Option<TcpListener> = None;
+    let fake = Fake::start(move |line, control| {
+        if let Some(reply) = basic_reply(line, &["EPSV", "SIZE"]) {
+            control.write_all(reply.as_bytes()).unwrap();
+            return !line.starts_with("QUIT");
+        }
+        match line.split(' ').next().unwrap_or("") {
+            "SIZE" => control.write_all(b"213 1048576\r\n").unwrap(),
+            "EPSV" => answer_epsv(control, &mut data),
+            "RETR" => {
+                control.write_all(b"150 here\r\n").unwrap();
+                let (mut stream, _) = data.take().unwrap().accept().unwrap();
+                stream.write_all(&vec![b'y'; 1024 * 1024]).unwrap();
+                stream.shutdown(std::net::Shutdown::Write).unwrap();
+                stream
+                    .set_read_timeout(Some(Duration::from_secs(20)))
+                    .unwrap();
+                let mut rest = [0u8; 16];
+                let end = std::io::Read::read(&mut stream, &mut rest).map_err(|e| e.kind());
+                closed_tx.send(end).unwrap();
+                control.write_all(b"226 done\r\n").unwrap();
+            }
+            _ => control.write_all(b"502 not here\r\n").unwrap(),
+        }
+        true
+    });
+    let work = tempfile::tempdir().unwrap();
+    let target = work.path().join("file.bin");
+    let runtime = runtime();
+    let mut connection = connect(&runtime, &fake);
+    runtime.block_on(async {
+        let mut silent = Silent;
+        let stats = transfer::download(&mut connection, "file.bin", &target, false, &mut silent)
+            .await
+            .unwrap();
+        assert_eq!(stats.size, 1024 * 1024);
+        connection.quit().await;
+    });
+    assert_eq!(std::fs::read(&target).unwrap().len(), 1024 * 1024);
+    assert_eq!(
+        closed.recv().unwrap(),
+        Ok(0),
+        "the data connection was not closed cleanly"
+    );
+    drop(fake.commands());
 }
