@@ -354,16 +354,16 @@ impl Sink {
 /// server waits, its transfer open, for as long as the thread is stuck. So on Linux the
 /// connection is first reset with connect(AF_UNSPEC), which aborts it whatever the thread is
 /// doing; the thread's next read fails.
-struct ShutdownOnDrop(Option<std::net::TcpStream>);
+struct AbortOnDrop(Option<std::net::TcpStream>);
 
-impl ShutdownOnDrop {
+impl AbortOnDrop {
     /// Lets the connection close normally: a FIN once the receive thread's socket is closed.
     fn disarm(&mut self) {
         self.0 = None;
     }
 }
 
-impl Drop for ShutdownOnDrop {
+impl Drop for AbortOnDrop {
     fn drop(&mut self) {
         if let Some(socket) = self.0.take() {
             #[cfg(target_os = "linux")]
@@ -382,7 +382,7 @@ async fn receive_on_thread(
     prefix: Vec<u8>,
     progress: &mut dyn Progress,
 ) -> (Result<(), ClientError>, u64, bool) {
-    let mut guard = ShutdownOnDrop(socket.try_clone().ok());
+    let mut guard = AbortOnDrop(socket.try_clone().ok());
     let shown_before = prefix.len() as u64;
     let moved = Arc::new(AtomicU64::new(shown_before));
     let counter = moved.clone();
