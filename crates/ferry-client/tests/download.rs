@@ -187,7 +187,7 @@ fn an_abandoned_download_stuck_on_its_output_still_closes_its_data_connection() 
             () = async { server.until_sending().await; server.until_blocked().await } => {}
         }
     });
-    let stopped = server.stopped.recv_timeout(Duration::from_secs(5));
+    let stopped = server.stopped.recv_timeout(Duration::from_secs(10));
     // Unblocks the receive thread (its write fails), so the runtime can shut down.
     drop(reader);
     stopped.expect("the data connection stayed open after the download was dropped");
