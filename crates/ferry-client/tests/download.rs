@@ -10,13 +10,12 @@
 mod common;
 
 use std::io::Write;
-use std::net::TcpListener;
 use std::os::unix::fs::OpenOptionsExt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
-use common::{Fake, answer_epsv, basic_reply};
+use common::Fake;
 use ferry_client::connection::{ConnectOptions, Connection};
 use ferry_client::credentials::Credentials;
 use ferry_client::progress::Silent;
@@ -37,34 +36,25 @@ impl Endless {
         let (sending_tx, sending) = mpsc::channel();
         let sent = Arc::new(AtomicU64::new(0));
         let counter = sent.clone();
-        let mut data: Option<TcpListener> = None;
-        let fake = Fake::start(move |line, control| {
-            if let Some(reply) = basic_reply(line, &["EPSV", "SIZE"]) {
-                control.write_all(reply.as_bytes()).unwrap();
-                return !line.starts_with("QUIT");
+        let fake = Fake::with_epsv(1_000_000_000_000, move |line, control, data| {
+            if !line.starts_with("RETR") {
+                control.write_all(b"502 not here\r\n").unwrap();
+                return true;
             }
-            match line.split(' ').next().unwrap_or("") {
-                "SIZE" => control.write_all(b"213 1000000000000\r\n").unwrap(),
-                "EPSV" => answer_epsv(control, &mut data),
-                "RETR" => {
-                    control.write_all(b"150 endless\r\n").unwrap();
-                    let (mut stream, _) = data.take().unwrap().accept().unwrap();
-                    let (stopped_tx, sending_tx) = (stopped_tx.clone(), sending_tx.clone());
-                    let counter = counter.clone();
-                    // Sends until the client's end is gone, then says so.
-                    std::thread::spawn(move || {
-                        let chunk = vec![b'x'; 64 * 1024];
-                        let _ = sending_tx.send(());
-                        while stream.write_all(&chunk).is_ok() {
-                            counter.fetch_add(chunk.len() as u64, Ordering::Relaxed);
-                        }
-                        let _ = stopped_tx.send(());
-                    });
-                    return false;
+            control.write_all(b"150 endless\r\n").unwrap();
+            let (mut stream, _) = data.take().unwrap().accept().unwrap();
+            let (stopped_tx, sending_tx) = (stopped_tx.clone(), sending_tx.clone());
+            let counter = counter.clone();
+            // Sends until the client's end is gone, then says so.
+            std::thread::spawn(move || {
+                let chunk = vec![b'x'; 64 * 1024];
+                let _ = sending_tx.send(());
+                while stream.write_all(&chunk).is_ok() {
+                    counter.fetch_add(chunk.len() as u64, Ordering::Relaxed);
                 }
-                _ => control.write_all(b"502 not here\r\n").unwrap(),
-            }
-            true
+                let _ = stopped_tx.send(());
+            });
+            false
         });
         Endless {
             fake,
@@ -200,30 +190,22 @@ fn an_abandoned_download_stuck_on_its_output_still_closes_its_data_connection() 
 #[test]
 fn a_finished_download_closes_its_data_connection_cleanly() {
     let (closed_tx, closed) = mpsc::channel();
-    let mut data: Option<TcpListener> = None;
-    let fake = Fake::start(move |line, control| {
-        if let Some(reply) = basic_reply(line, &["EPSV", "SIZE"]) {
-            control.write_all(reply.as_bytes()).unwrap();
-            return !line.starts_with("QUIT");
+    let fake = Fake::with_epsv(1024 * 1024, move |line, control, data| {
+        if !line.starts_with("RETR") {
+            control.write_all(b"502 not here\r\n").unwrap();
+            return true;
         }
-        match line.split(' ').next().unwrap_or("") {
-            "SIZE" => control.write_all(b"213 1048576\r\n").unwrap(),
-            "EPSV" => answer_epsv(control, &mut data),
-            "RETR" => {
-                control.write_all(b"150 here\r\n").unwrap();
-                let (mut stream, _) = data.take().unwrap().accept().unwrap();
-                stream.write_all(&vec![b'y'; 1024 * 1024]).unwrap();
-                stream.shutdown(std::net::Shutdown::Write).unwrap();
-                stream
-                    .set_read_timeout(Some(Duration::from_secs(20)))
-                    .unwrap();
-                let mut rest = [0u8; 16];
-                let end = std::io::Read::read(&mut stream, &mut rest).map_err(|e| e.kind());
-                closed_tx.send(end).unwrap();
-                control.write_all(b"226 done\r\n").unwrap();
-            }
-            _ => control.write_all(b"502 not here\r\n").unwrap(),
-        }
+        control.write_all(b"150 here\r\n").unwrap();
+        let (mut stream, _) = data.take().unwrap().accept().unwrap();
+        stream.write_all(&vec![b'y'; 1024 * 1024]).unwrap();
+        stream.shutdown(std::net::Shutdown::Write).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
+        let mut rest = [0u8; 16];
+        let end = std::io::Read::read(&mut stream, &mut rest).map_err(|e| e.kind());
+        closed_tx.send(end).unwrap();
+        control.write_all(b"226 done\r\n").unwrap();
         true
     });
     let work = tempfile::tempdir().unwrap();

@@ -477,17 +477,10 @@ fn epsv_refused_pasv_address_ignored_and_list_parsed_without_mlsd() {
 
 #[test]
 fn continue_against_a_server_without_rest_starts_again() {
-    let mut data: Option<TcpListener> = None;
-    let fake = Fake::start(move |line, control| {
-        if let Some(reply) = basic_reply(line, &["EPSV", "SIZE"]) {
-            control.write_all(reply.as_bytes()).unwrap();
-            return !line.starts_with("QUIT");
-        }
+    let fake = Fake::with_epsv(6, |line, control, data| {
         match line.split(' ').next().unwrap_or("") {
-            "SIZE" => control.write_all(b"213 6\r\n").unwrap(),
             "REST" => control.write_all(b"502 REST not implemented\r\n").unwrap(),
-            "EPSV" => answer_epsv(control, &mut data),
-            "RETR" => send_on_data(control, &mut data, b"whole!"),
+            "RETR" => send_on_data(control, data, b"whole!"),
             _ => control.write_all(b"502 not here\r\n").unwrap(),
         }
         true
@@ -540,16 +533,9 @@ fn put_continue_sends_only_the_missing_tail() {
 fn put_continue_appends_when_the_server_refuses_rest() {
     let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let sink = received.clone();
-    let mut data: Option<TcpListener> = None;
-    let fake = Fake::start(move |line, control| {
-        if let Some(reply) = basic_reply(line, &["EPSV", "SIZE"]) {
-            control.write_all(reply.as_bytes()).unwrap();
-            return !line.starts_with("QUIT");
-        }
+    let fake = Fake::with_epsv(4, move |line, control, data| {
         match line.split(' ').next().unwrap_or("") {
-            "SIZE" => control.write_all(b"213 4\r\n").unwrap(),
             "REST" => control.write_all(b"502 REST not implemented\r\n").unwrap(),
-            "EPSV" => answer_epsv(control, &mut data),
             "APPE" => {
                 control.write_all(b"150 go ahead\r\n").unwrap();
                 let (mut stream, _) = data.take().unwrap().accept().unwrap();

@@ -308,6 +308,28 @@ impl Fake {
         }
     }
 
+    /// A fake server with EPSV and SIZE: it answers login, FEAT, QUIT, `SIZE` (with `size`) and
+    /// `EPSV` itself, and hands every other command to `transfer` with the passive listener
+    /// [`answer_epsv`] left for it. `transfer` returns whether to go on reading commands.
+    pub fn with_epsv<F>(size: u64, mut transfer: F) -> Fake
+    where
+        F: FnMut(&str, &mut TcpStream, &mut Option<TcpListener>) -> bool + Send + 'static,
+    {
+        let mut data: Option<TcpListener> = None;
+        Fake::start(move |line, control| {
+            if let Some(reply) = basic_reply(line, &["EPSV", "SIZE"]) {
+                control.write_all(reply.as_bytes()).unwrap();
+                return !line.starts_with("QUIT");
+            }
+            match line.split(' ').next().unwrap_or("") {
+                "SIZE" => write!(control, "213 {size}\r\n").unwrap(),
+                "EPSV" => answer_epsv(control, &mut data),
+                _ => return transfer(line, control, &mut data),
+            }
+            true
+        })
+    }
+
     /// The command lines the client sent.
     pub fn commands(mut self) -> Vec<String> {
         self.thread.take().unwrap().join().unwrap()
