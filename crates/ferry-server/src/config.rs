@@ -23,7 +23,8 @@ pub const DEFAULT_MAX_LINE: usize = 8192;
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
 /// A connection that has not logged in within this time is closed with 421.
 pub const DEFAULT_LOGIN_TIMEOUT: Duration = Duration::from_secs(60);
-/// How long to wait for a data connection (PASV nobody connects to, PORT that never answers).
+/// How long to wait for a data connection (PASV nobody connects to, PORT that never answers),
+/// and how long an open one may move no byte (a download nobody reads, an upload that stopped).
 pub const DEFAULT_DATA_TIMEOUT: Duration = Duration::from_secs(30);
 /// Sessions at once, over all clients. Each idle session costs a task and a few KiB.
 pub const DEFAULT_MAX_SESSIONS: usize = 20_000;

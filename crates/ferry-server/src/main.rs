@@ -68,7 +68,7 @@ struct ServeArgs {
     /// Seconds a connection has to log in.
     #[arg(long, value_name = "SECONDS")]
     login_timeout: Option<u64>,
-    /// Seconds to wait for a data connection.
+    /// Seconds to wait for a data connection, and for each byte once it is open.
     #[arg(long, value_name = "SECONDS")]
     data_timeout: Option<u64>,
     /// Sessions at once, in total.

@@ -1544,6 +1544,10 @@ fn final_reply(result: &Result<(), Failure>) -> Reply {
             "Connection closed; transfer aborted.",
         ),
         Err(Failure::Cancelled) => reply(ReplyCode::TRANSFER_ABORTED, "Transfer aborted."),
+        Err(Failure::Stalled(_)) => reply(
+            ReplyCode::TRANSFER_ABORTED,
+            "Data connection stalled; transfer aborted.",
+        ),
         Err(Failure::Tls(reason)) => reply(
             ReplyCode(522),
             format!("TLS on the data connection failed: {reason}."),

@@ -115,6 +115,9 @@ pub(crate) enum Failure {
     /// ABOR or shutdown.
     #[error("cancelled")]
     Cancelled,
+    /// The data connection moved no byte for this long: 426.
+    #[error("data connection stalled: no byte moved for {0:?}")]
+    Stalled(Duration),
 }
 
 /// A transfer in progress, as the session sees it.
@@ -207,10 +210,55 @@ async fn transfer(
             Some(tls) => handshake(tcp, tls, timeout).await,
         }
     };
-    let mut stream = tokio::select! {
+    let stream = tokio::select! {
         () = cancel.cancelled() => return Err(Failure::Cancelled),
         stream = opened => stream?,
     };
+    // From here on the connection must move bytes: one that moves none for the data timeout
+    // (a client that stops reading a download or sending an upload) is cut, so it cannot hold
+    // the session and its descriptors forever.
+    let moving = move_data(work, stream, events, bytes, cancel);
+    tokio::pin!(moving);
+    tokio::select! {
+        result = &mut moving => result,
+        () = stalled(bytes, timeout) => {
+            // Cancel and let the transfer end as a cancelled one would (an upload keeps what
+            // arrived); unless it finished meanwhile, the stall is the failure.
+            cancel.cancel();
+            match moving.await {
+                Err(Failure::Cancelled) => Err(Failure::Stalled(timeout)),
+                result => result,
+            }
+        }
+    }
+}
+
+/// Ends when `bytes` has not moved for `timeout` (checked every quarter of it, so a stall is
+/// noticed between 1 and 1.25 times the timeout after the last byte).
+async fn stalled(bytes: &AtomicU64, timeout: Duration) {
+    let tick = (timeout / 4).max(Duration::from_millis(10));
+    let mut last = bytes.load(Ordering::Relaxed);
+    let mut last_moved = tokio::time::Instant::now();
+    loop {
+        tokio::time::sleep(tick).await;
+        let now = bytes.load(Ordering::Relaxed);
+        if now != last {
+            last = now;
+            last_moved = tokio::time::Instant::now();
+        } else if last_moved.elapsed() >= timeout {
+            return;
+        }
+    }
+}
+
+/// Moves the data of `work` over an open data connection.
+async fn move_data(
+    work: Work,
+    mut stream: Stream,
+    events: &mpsc::Sender<Event>,
+    bytes: &AtomicU64,
+    cancel: &CancellationToken,
+) -> Result<(), Failure> {
     let sent = match work {
         // An upload stops by itself on cancel, so that its partial is flushed before we answer.
         Work::Receive { upload, ascii } => {
