@@ -13,6 +13,7 @@ pub mod config;
 mod data;
 mod limits;
 mod listener;
+pub mod log;
 mod session;
 mod stream;
 pub mod tls;

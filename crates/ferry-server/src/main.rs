@@ -261,7 +261,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     };
     let log_format = args.log_format.or(settings.log_format).unwrap_or_default();
     let log_level = args.log_level.or(settings.log_level).unwrap_or_default();
-    init_logging(log_format, log_level);
+    ferry_server::log::init(log_format, log_level);
 
     let spec = match (
         args.storage.or(settings.storage),
@@ -503,21 +503,4 @@ async fn next_signal(signal: Option<&mut tokio::signal::unix::Signal>) {
         return;
     }
     std::future::pending().await
-}
-
-/// Log lines go to stderr, written by the thread that logs them: one write(2) a line, and lines
-/// never interleave. At the default level that is a few lines a session plus one a transfer;
-/// a background writer thread cost more than the write, since waking it took a context switch
-/// per line (measured with 1,000 small files: 82-127 against 60-72 us of CPU per transfer).
-fn init_logging(format: LogFormat, level: LogLevel) {
-    let builder = tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        // Colours only for a terminal, not in log files and pipes.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_max_level(level.as_tracing())
-        .with_target(false);
-    match format {
-        LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().init(),
-    }
 }

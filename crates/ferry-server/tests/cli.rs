@@ -421,3 +421,74 @@ fn a_closed_stdout_does_not_stop_the_server() {
     let status = terminate(&mut child);
     assert!(status.success(), "{status:?}");
 }
+
+/// A user name with CR, LF-free line breaks, ANSI escapes, DEL and a C1 CSI, sent as USER.
+const HOSTILE_NAME: &[u8] =
+    "eve\r2026-12-05T00:00:00Z  INFO logged in user=root\u{1b}[2J\u{7f}\u{9b}31m".as_bytes();
+
+/// The log ferryd writes in `format` for one failed login as [`HOSTILE_NAME`].
+fn log_of_hostile_login(format: &str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, lines) = start(
+        &[
+            "--bind",
+            "127.0.0.1:0",
+            "--log-format",
+            format,
+            "--login-failure-delay-ms",
+            "1",
+        ],
+        dir.path(),
+    );
+    let mut client = connect(listening_port(&lines));
+    let mut user = b"USER ".to_vec();
+    user.extend_from_slice(HOSTILE_NAME);
+    assert_eq!(client.cmd_bytes(&user).code.0, 331);
+    client.expect("PASS x", 530);
+    client.expect("QUIT", 221);
+    assert!(terminate(&mut child).success());
+    let mut log = Vec::new();
+    std::io::Read::read_to_end(&mut child.stderr.take().unwrap(), &mut log).unwrap();
+    String::from_utf8(log).unwrap()
+}
+
+/// No raw control character but the newline that ends each line.
+fn assert_no_raw_controls(log: &str) {
+    for line in log.lines() {
+        let raw: Vec<char> = line.chars().filter(|c| c.is_control()).collect();
+        assert!(raw.is_empty(), "raw control characters {raw:?} in {line:?}");
+    }
+}
+
+#[test]
+fn user_text_is_escaped_in_text_logs() {
+    let log = log_of_hostile_login("text");
+    assert_no_raw_controls(&log);
+    let failed: Vec<&str> = log.lines().filter(|l| l.contains("login failed")).collect();
+    assert_eq!(failed.len(), 1, "{log}");
+    // The forged line stays inside the real one, escaped.
+    assert!(failed[0].contains("eve\\r2026-12-05"), "{}", failed[0]);
+    assert!(
+        failed[0].contains("\\x1b[2J\\x7f\\u{9b}31m"),
+        "{}",
+        failed[0]
+    );
+    assert!(
+        !log.lines()
+            .any(|l| l.contains("INFO logged in user=root") && !l.contains("login failed"))
+    );
+}
+
+#[test]
+fn user_text_is_escaped_in_json_logs() {
+    let log = log_of_hostile_login("json");
+    assert_no_raw_controls(&log);
+    let failed: Vec<&str> = log.lines().filter(|l| l.contains("login failed")).collect();
+    assert_eq!(failed.len(), 1, "{log}");
+    assert!(failed[0].contains("eve\\r2026-12-05"), "{}", failed[0]);
+    assert!(
+        failed[0].contains("\\u001b[2J\\u007f\\u009b31m"),
+        "{}",
+        failed[0]
+    );
+}
