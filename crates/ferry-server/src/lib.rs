@@ -76,8 +76,8 @@ struct Shared {
     storage: Storage,
     logins: limits::LoginThrottle,
     credentials: auth::CredentialCache,
-    /// Password hashes computed at once (one per core).
-    hashing: tokio::sync::Semaphore,
+    /// Password hashes computed at once (one per core, one of them for suspects).
+    hashing: limits::PasswordChecks,
 }
 
 impl Shared {
@@ -91,7 +91,7 @@ impl Shared {
         });
         let credentials = auth::CredentialCache::new(config.credential_cache_ttl);
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-        let hashing = tokio::sync::Semaphore::new(cores);
+        let hashing = limits::PasswordChecks::new(cores);
         Ok(Arc::new(Shared {
             config,
             storage,

@@ -41,42 +41,77 @@ pub(crate) enum Verdict {
     Banned,
 }
 
-/// Lock stripes for [`LoginThrottle::turn`]: IPs that share a stripe wait for each other, which
-/// costs nothing noticeable when password checks take microseconds (cached) to milliseconds.
-const TURN_STRIPES: usize = 64;
-
 /// Failure records per client IP.
 #[derive(Debug)]
 pub(crate) struct LoginThrottle {
     policy: LoginPolicy,
     records: Mutex<HashMap<IpAddr, Record>>,
-    turns: Vec<Arc<tokio::sync::Mutex<()>>>,
+    /// One lock per IP with a password check running or waiting; an entry lives only while
+    /// someone holds or waits for it, so IPs never share a lock and the map stays small.
+    turns: Arc<Mutex<HashMap<IpAddr, Arc<tokio::sync::Mutex<()>>>>>,
+}
+
+/// The right to check a password for one IP; see [`LoginThrottle::turn`].
+#[derive(Debug)]
+pub(crate) struct Turn {
+    ip: IpAddr,
+    guard: Option<tokio::sync::OwnedMutexGuard<()>>,
+    turns: Arc<Mutex<HashMap<IpAddr, Arc<tokio::sync::Mutex<()>>>>>,
+}
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        drop(self.guard.take());
+        let mut turns = lock(&self.turns);
+        // Nobody else holds or waits for this IP's lock: forget it.
+        if turns
+            .get(&self.ip)
+            .is_some_and(|l| Arc::strong_count(l) == 1)
+        {
+            turns.remove(&self.ip);
+        }
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl LoginThrottle {
     pub(crate) fn new(policy: LoginPolicy) -> LoginThrottle {
-        let turns = (0..TURN_STRIPES).map(|_| Arc::default()).collect();
         LoginThrottle {
             policy,
             records: Mutex::default(),
-            turns,
+            turns: Arc::default(),
         }
     }
 
     /// Waits until no other password check from `ip` is running; holds the turn until the
-    /// guard is dropped (after the failure delay, if any).
-    pub(crate) async fn turn(&self, ip: IpAddr) -> tokio::sync::OwnedMutexGuard<()> {
-        use std::hash::{Hash, Hasher};
-        let mut hasher = std::collections::hash_map::DefaultHasher::new();
-        ip.hash(&mut hasher);
-        let stripe = (hasher.finish() % TURN_STRIPES as u64) as usize;
-        Arc::clone(&self.turns[stripe]).lock_owned().await
+    /// guard is dropped (after the failure delay, if any). Checks from other IPs never wait
+    /// for it.
+    pub(crate) async fn turn(&self, ip: IpAddr) -> Turn {
+        let ip_lock = Arc::clone(lock(&self.turns).entry(ip).or_default());
+        // Made before the wait, so that a session that goes away while waiting still forgets
+        // the lock when nobody else needs it.
+        let mut turn = Turn {
+            ip,
+            guard: None,
+            turns: Arc::clone(&self.turns),
+        };
+        turn.guard = Some(ip_lock.lock_owned().await);
+        turn
+    }
+
+    /// IPs with a turn held or awaited now.
+    #[cfg(test)]
+    fn turns_tracked(&self) -> usize {
+        lock(&self.turns).len()
     }
 
     fn records(&self) -> std::sync::MutexGuard<'_, HashMap<IpAddr, Record>> {
-        self.records
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        lock(&self.records)
     }
 
     /// True while `ip` is banned.
@@ -132,6 +167,54 @@ impl LoginThrottle {
         if records.get(&ip).is_some_and(|r| r.banned_until.is_none()) {
             records.remove(&ip);
         }
+    }
+}
+
+/// The Argon2id checks that may run at once: one per core in all, and of those at most one
+/// for an IP that failed recently. Each check takes a core (and 19 MiB) for tens of
+/// milliseconds, so a flood of guesses from many addresses would otherwise queue a new
+/// address's first login behind all of theirs.
+#[derive(Debug)]
+pub(crate) struct PasswordChecks {
+    all: tokio::sync::Semaphore,
+    suspects: tokio::sync::Semaphore,
+}
+
+/// The right to run one password check; released on drop.
+#[derive(Debug)]
+pub(crate) struct CheckPermit<'a> {
+    _suspect: Option<tokio::sync::SemaphorePermit<'a>>,
+    _check: tokio::sync::SemaphorePermit<'a>,
+}
+
+impl PasswordChecks {
+    pub(crate) fn new(cores: usize) -> PasswordChecks {
+        PasswordChecks {
+            all: tokio::sync::Semaphore::new(cores.max(1)),
+            suspects: tokio::sync::Semaphore::new(1),
+        }
+    }
+
+    /// Waits for a check's turn; `suspect` (the IP failed recently) waits in the narrow lane
+    /// first. `None` only if the semaphores were closed, which they never are.
+    pub(crate) async fn permit(&self, suspect: bool) -> Option<CheckPermit<'_>> {
+        let suspect = match suspect {
+            true => Some(self.suspects.acquire().await.ok()?),
+            false => None,
+        };
+        Some(CheckPermit {
+            _suspect: suspect,
+            _check: self.all.acquire().await.ok()?,
+        })
+    }
+}
+
+impl LoginThrottle {
+    /// True when `ip` has failed a login within the ban time.
+    pub(crate) fn failed_recently(&self, ip: IpAddr, now: Instant) -> bool {
+        self.records()
+            .get(&ip)
+            .is_some_and(|r| r.failures > 0 && now.duration_since(r.last) < self.policy.ban_time)
     }
 
     /// IPs remembered now (for tests and metrics).
@@ -193,6 +276,53 @@ mod tests {
             throttle.failed(ip, later),
             Verdict::Delay(Duration::from_millis(100))
         );
+    }
+
+    #[tokio::test]
+    async fn turns_are_per_ip_and_forgotten_when_free() {
+        let throttle = throttle(0);
+        let (a, b): (IpAddr, IpAddr) = ("10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap());
+        let held = throttle.turn(a).await;
+        // Another IP gets its turn at once while `a`'s is held; `a` itself waits.
+        let other = tokio::time::timeout(Duration::from_secs(5), throttle.turn(b)).await;
+        assert!(other.is_ok());
+        let same = tokio::time::timeout(Duration::from_millis(50), throttle.turn(a)).await;
+        assert!(same.is_err());
+        assert_eq!(throttle.turns_tracked(), 2);
+        // A waiter that gave up leaves nothing behind once the holder is done.
+        drop(other);
+        drop(held);
+        assert_eq!(throttle.turns_tracked(), 0);
+        let again = tokio::time::timeout(Duration::from_secs(5), throttle.turn(a)).await;
+        assert!(again.is_ok());
+    }
+
+    #[tokio::test]
+    async fn suspects_take_one_check_at_a_time_and_never_all_of_them() {
+        let checks = PasswordChecks::new(2);
+        let suspect = checks.permit(true).await;
+        assert!(suspect.is_some());
+        // A second suspect waits; a clean address gets the other core at once.
+        let second = tokio::time::timeout(Duration::from_millis(50), checks.permit(true)).await;
+        assert!(second.is_err());
+        let clean = tokio::time::timeout(Duration::from_secs(5), checks.permit(false)).await;
+        assert!(clean.is_ok_and(|p| p.is_some()));
+        drop(suspect);
+        let second = tokio::time::timeout(Duration::from_secs(5), checks.permit(true)).await;
+        assert!(second.is_ok_and(|p| p.is_some()));
+    }
+
+    #[test]
+    fn failures_make_an_address_suspect_for_the_ban_time() {
+        let throttle = throttle(0);
+        let ip: IpAddr = "10.0.0.1".parse().unwrap();
+        let now = Instant::now();
+        assert!(!throttle.failed_recently(ip, now));
+        throttle.failed(ip, now);
+        assert!(throttle.failed_recently(ip, now));
+        assert!(!throttle.failed_recently(ip, now + Duration::from_secs(61)));
+        throttle.succeeded(ip);
+        assert!(!throttle.failed_recently(ip, now));
     }
 
     #[test]

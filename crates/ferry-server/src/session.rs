@@ -698,7 +698,7 @@ impl Session {
                 let (user, owned) = (user.clone(), password.to_vec());
                 // Each Argon2id check takes ~19 MiB and a core for a while: a few at a time,
                 // or a login storm takes all memory (500 at once measured 9 GB).
-                let _permit = self.shared.hashing.acquire().await.ok()?;
+                let _permit = self.check_permit().await?;
                 let checked =
                     tokio::task::spawn_blocking(move || user.verify(&owned).then_some(user));
                 let user = checked.await.ok().flatten()?;
@@ -719,7 +719,20 @@ impl Session {
                 read_only: config.anonymous == Anonymous::Read,
             });
         }
+        // An unknown name costs the same Argon2id check as a known one, so the time PASS takes
+        // does not tell a guesser which names exist.
+        let _permit = self.check_permit().await?;
+        let owned = password.to_vec();
+        let _ = tokio::task::spawn_blocking(move || auth::dummy_user().verify(&owned)).await;
         None
+    }
+
+    /// Waits for a password check's turn; an address that failed recently waits in the lane
+    /// for suspects, so a flood of guesses leaves a core for other addresses.
+    async fn check_permit(&self) -> Option<limits::CheckPermit<'_>> {
+        let ip = self.peer.ip().to_canonical();
+        let suspect = self.shared.logins.failed_recently(ip, Instant::now());
+        self.shared.hashing.permit(suspect).await
     }
 
     fn rein(&mut self) -> Reply {

@@ -8,8 +8,8 @@ mod common;
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use common::{TestServer, random_bytes};
-use ferry_server::Config;
+use common::{Client, TestServer, random_bytes};
+use ferry_server::{Config, User};
 
 fn server_with(configure: impl FnOnce(&mut Config)) -> TestServer {
     let dir = tempfile::tempdir().unwrap();
@@ -74,4 +74,96 @@ fn a_slow_transfer_that_keeps_moving_is_not_cut() {
     let reply = client.read_reply();
     assert_eq!(reply.code.0, 226, "{reply}");
     assert_eq!(std::fs::read(server.path("slow.bin")).unwrap().len(), 80);
+}
+
+/// Median time of `PASS wrong` after `USER name`, over `rounds` tries.
+fn failed_pass_time(client: &mut Client, name: &str, rounds: usize) -> Duration {
+    let mut times: Vec<Duration> = (0..rounds)
+        .map(|_| {
+            client.expect(&format!("USER {name}"), 331);
+            let started = Instant::now();
+            client.expect("PASS wrong", 530);
+            started.elapsed()
+        })
+        .collect();
+    times.sort();
+    times[rounds / 2]
+}
+
+#[test]
+fn unknown_names_cost_a_password_check_like_known_ones() {
+    let server = server_with(|config| {
+        config.login_failure_delay = Duration::ZERO;
+        config.max_login_failures = 0;
+        config.users.users.insert(
+            "alice".into(),
+            User::new(b"right", String::new(), false).unwrap(),
+        );
+    });
+    let mut client = Client::connect(server.addr);
+    // The first unknown name also makes the stand-in hash; not measured.
+    failed_pass_time(&mut client, "nobody", 1);
+    let known = failed_pass_time(&mut client, "alice", 5);
+    let unknown = failed_pass_time(&mut client, "nobody", 5);
+    // Without the stand-in check an unknown name answered in well under a tenth of the time.
+    assert!(
+        unknown * 2 >= known,
+        "unknown {unknown:?} against known {known:?}"
+    );
+}
+
+#[test]
+fn failed_logins_from_many_addresses_do_not_hold_up_another() {
+    let server = server_with(|config| {
+        // Each failure holds its address's turn for 3 s.
+        config.login_failure_delay = Duration::from_secs(3);
+        config.max_login_failures = 0;
+        config.users.users.insert(
+            "alice".into(),
+            User::new(b"right", String::new(), false).unwrap(),
+        );
+        // The guessers' name, with a cheap hash so that 512 checks take no time.
+        config.users.users.insert(
+            "mallory".into(),
+            User {
+                password: cheap_hash(b"secret"),
+                home: String::new(),
+                read_only: false,
+            },
+        );
+    });
+    // The first login pays the Argon2id check; the measured one below is served from the
+    // credential cache, so it is fast unless something makes it wait.
+    Client::connect(server.addr).login("alice", "right");
+    // 512 addresses (127.0.2.0 - 127.0.3.255) each send a wrong password and wait out their
+    // delay.
+    let mut guessers: Vec<Client> = (0..512u32)
+        .map(|n| {
+            let ip = std::net::Ipv4Addr::new(127, 0, 2 + (n / 256) as u8, (n % 256) as u8);
+            let mut guesser = Client::connect_from(server.addr, Some(ip.into()));
+            // One write: the PASS is handled right after the 331 goes out.
+            guesser.send_raw(b"USER mallory\r\nPASS guess\r\n");
+            guesser
+        })
+        .collect();
+    for guesser in &mut guessers {
+        assert_eq!(guesser.read_reply().code.0, 331);
+    }
+    let started = Instant::now();
+    let mut honest = Client::connect_from(server.addr, Some("127.0.0.9".parse().unwrap()));
+    honest.login("alice", "right");
+    let waited = started.elapsed();
+    assert!(waited < Duration::from_secs(2), "the login took {waited:?}");
+    // The guessers were really held: each gets its 530 only after the delay.
+    assert_eq!(guessers[0].read_reply().code.0, 530);
+    assert!(started.elapsed() >= Duration::from_secs(1));
+}
+
+/// An Argon2id hash with the smallest parameters (8 KiB, one pass).
+fn cheap_hash(password: &[u8]) -> String {
+    use argon2::password_hash::{PasswordHasher, SaltString};
+    let params = argon2::Params::new(8, 1, 1, None).unwrap();
+    let argon2 = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
+    let salt = SaltString::encode_b64(b"fixed test salt!").unwrap();
+    argon2.hash_password(password, &salt).unwrap().to_string()
 }
