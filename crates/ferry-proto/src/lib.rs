@@ -24,4 +24,4 @@ pub use command::{
 };
 pub use line::{LineBuffer, LineError};
 pub use path::{MAX_NAME_LEN, MAX_PATH_LEN, PathError, VirtualPath};
-pub use reply::{Reply, ReplyCode, ReplyDecoder, ReplyError};
+pub use reply::{MultiLineEncoder, Reply, ReplyCode, ReplyDecoder, ReplyError};

@@ -164,6 +164,39 @@ impl Reply {
     }
 }
 
+/// Writes a multi-line reply a line at a time, for replies too long to hold whole (STAT of a
+/// big folder). The bytes are those [`Reply::encode`] writes for the same lines.
+#[derive(Debug)]
+pub struct MultiLineEncoder {
+    code: ReplyCode,
+}
+
+impl MultiLineEncoder {
+    /// Appends the first line, `CODE-text`.
+    pub fn start(code: ReplyCode, text: &str, out: &mut Vec<u8>) -> MultiLineEncoder {
+        out.extend_from_slice(&code.digits());
+        out.push(b'-');
+        push_clean(out, text);
+        out.extend_from_slice(b"\r\n");
+        MultiLineEncoder { code }
+    }
+
+    /// Appends an inner line; it starts with a space, so it cannot look like the end.
+    pub fn line(&self, text: &str, out: &mut Vec<u8>) {
+        out.push(b' ');
+        push_clean(out, text);
+        out.extend_from_slice(b"\r\n");
+    }
+
+    /// Appends the last line, `CODE text`.
+    pub fn end(self, text: &str, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.code.digits());
+        out.push(b' ');
+        push_clean(out, text);
+        out.extend_from_slice(b"\r\n");
+    }
+}
+
 impl fmt::Display for Reply {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} {}", self.code, self.text())
@@ -428,5 +461,26 @@ mod tests {
                 prop_assert!(open <= max_len + 3 * (max_len + chunk), "{open} held");
             }
         }
+    }
+
+    #[test]
+    fn multi_line_encoder_writes_what_encode_writes() {
+        let lines = [
+            "Status of dir:",
+            "a line",
+            "one with\r\na break",
+            "End of status",
+        ];
+        let whole = Reply::multi(
+            ReplyCode::DIRECTORY_STATUS,
+            lines.iter().map(|l| (*l).to_string()).collect(),
+        )
+        .to_bytes();
+        let mut pieces = Vec::new();
+        let encoder = MultiLineEncoder::start(ReplyCode::DIRECTORY_STATUS, lines[0], &mut pieces);
+        encoder.line(lines[1], &mut pieces);
+        encoder.line(lines[2], &mut pieces);
+        encoder.end(lines[3], &mut pieces);
+        assert_eq!(pieces, whole);
     }
 }

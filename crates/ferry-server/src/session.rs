@@ -17,8 +17,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use ferry_proto::listing::{self, Entry, EntryKind};
 use ferry_proto::{
-    Command, EpsvArg, LineBuffer, LineError, PathError, ProtLevel, Reply, ReplyCode, TransferType,
-    VirtualPath, addr, time,
+    Command, EpsvArg, LineBuffer, LineError, MultiLineEncoder, PathError, ProtLevel, Reply,
+    ReplyCode, TransferType, VirtualPath, addr, time,
 };
 use ferry_storage::{ErrorKind, StorageError, WriteMode};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, ReadBuf};
@@ -37,6 +37,8 @@ const READ_CHUNK: usize = 4096;
 const MAX_DEFERRED: usize = 16;
 /// Largest file whose ASCII-mode SIZE is computed by reading it.
 const MAX_ASCII_SIZE_SCAN: u64 = 16 * 1024 * 1024;
+/// Bytes of a folder's STAT reply gathered before a write to the control connection.
+const STAT_FLUSH: usize = 64 * 1024;
 /// How long ABOR waits for the transfer task to stop.
 const ABORT_WAIT: Duration = Duration::from_secs(10);
 
@@ -259,7 +261,12 @@ impl Session {
     /// known to be writable, tokio-rustls takes the bytes, keeps the record in its buffer and
     /// reports success, so without it a reply (seen: a 226) could wait for the next one.
     async fn send(&mut self, reply: &Reply) -> std::io::Result<()> {
-        self.stream.write_all(&reply.to_bytes()).await?;
+        self.send_bytes(&reply.to_bytes()).await
+    }
+
+    /// Writes encoded reply bytes and flushes them (see [`Session::send`]).
+    async fn send_bytes(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.stream.write_all(bytes).await?;
         self.stream.flush().await
     }
 
@@ -560,7 +567,7 @@ impl Session {
             Command::Rnfr(path) => Some(self.rnfr(&account, &path).await),
             Command::Rnto(path) => Some(self.rnto(&account, &path).await),
             Command::Site(args) => Some(site(&args)),
-            Command::Stat(path) => Some(self.stat(&account, path.as_deref()).await),
+            Command::Stat(path) => self.stat(&account, path.as_deref()).await,
             Command::Smnt => Some(reply(ReplyCode::NOT_IMPLEMENTED, "SMNT not implemented.")),
             // Handled above.
             Command::User(_)
@@ -1461,37 +1468,50 @@ impl Session {
         Reply::multi(ReplyCode::SYSTEM_STATUS, lines)
     }
 
-    async fn stat(&self, account: &Account, input: Option<&[u8]>) -> Reply {
+    /// STAT with a path: a file's `ls -l` line (213), or a folder's lines (212) written as
+    /// they are read, like a listing, so a folder of any size costs one buffer; `None` when
+    /// the reply went out already.
+    async fn stat(&mut self, account: &Account, input: Option<&[u8]>) -> Option<Reply> {
         let Some(input) = input else {
-            return self.status();
+            return Some(self.status());
         };
         let full = match self.resolve(account, input) {
             Ok((_, full)) => full,
-            Err(answer) => return answer,
+            Err(answer) => return Some(answer),
         };
         let now = now_unix();
-        let mut lines = vec![format!("Status of {}:", String::from_utf8_lossy(input))];
+        let title = format!("Status of {}:", String::from_utf8_lossy(input));
         let storage = &self.shared.storage;
-        match storage.stat(&full).await {
-            Ok(entry) if entry.kind == EntryKind::Dir => {
-                let mut stream = match storage.list(&full).await {
-                    Ok(stream) => stream,
-                    Err(error) => return storage_reply(&error),
-                };
-                while let Some(Ok(entry)) = stream.next().await {
-                    lines.push(list_line(&entry, now));
-                }
-            }
+        let mut entries = match storage.stat(&full).await {
+            Ok(entry) if entry.kind == EntryKind::Dir => match storage.list(&full).await {
+                Ok(entries) => entries,
+                Err(error) => return Some(storage_reply(&error)),
+            },
+            // A file's status is 213, a folder's 212 (RFC 959 section 4.2).
             Ok(entry) => {
-                // A file's status is 213, a folder's 212 (RFC 959 section 4.2).
-                lines.push(list_line(&entry, now));
-                lines.push("End of status".into());
-                return Reply::multi(ReplyCode::FILE_STATUS, lines);
+                let lines = vec![title, list_line(&entry, now), "End of status".into()];
+                return Some(Reply::multi(ReplyCode::FILE_STATUS, lines));
             }
-            Err(error) => return storage_reply(&error),
+            Err(error) => return Some(storage_reply(&error)),
+        };
+        let mut out = Vec::with_capacity(STAT_FLUSH + 1024);
+        let reply = MultiLineEncoder::start(ReplyCode::DIRECTORY_STATUS, &title, &mut out);
+        let mut line = Vec::new();
+        while let Some(Ok(entry)) = entries.next().await {
+            line.clear();
+            listing::format_list_line(&entry, now, &mut line);
+            reply.line(String::from_utf8_lossy(&line).trim_end(), &mut out);
+            if out.len() >= STAT_FLUSH {
+                if self.send_bytes(&out).await.is_err() {
+                    // The control connection broke; the next read ends the session.
+                    return None;
+                }
+                out.clear();
+            }
         }
-        lines.push("End of status".into());
-        Reply::multi(ReplyCode::DIRECTORY_STATUS, lines)
+        reply.end("End of status", &mut out);
+        let _ = self.send_bytes(&out).await;
+        None
     }
 
     // --- File management (RFC 959 4.1.3) ---

@@ -5,7 +5,7 @@
 
 mod common;
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
 use common::{Client, TestServer, random_bytes};
@@ -166,4 +166,72 @@ fn cheap_hash(password: &[u8]) -> String {
     let argon2 = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
     let salt = SaltString::encode_b64(b"fixed test salt!").unwrap();
     argon2.hash_password(password, &salt).unwrap().to_string()
+}
+
+/// The peak resident memory of process `pid` (VmHWM), in bytes.
+fn peak_memory(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
+    let kib: u64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+    kib * 1024
+}
+
+#[test]
+fn stat_of_a_big_folder_streams_its_reply() {
+    use std::io::BufRead;
+    const FILES: usize = 40_000;
+    let dir = tempfile::tempdir().unwrap();
+    let big = dir.path().join("big");
+    std::fs::create_dir(&big).unwrap();
+    for n in 0..FILES {
+        // Long names: the reply is about 10 MB.
+        std::fs::File::create(big.join(format!("{n:0>200}"))).unwrap();
+    }
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_ferryd"))
+        .args(["--bind", "127.0.0.1:0", "--log-level", "error"])
+        .arg(dir.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let port: u16 = loop {
+        let mut line = String::new();
+        assert!(
+            stdout.read_line(&mut line).unwrap() > 0,
+            "ferryd ended early"
+        );
+        if let Some(address) = line.trim().strip_prefix("Listening on ftp://") {
+            break address.rsplit(':').next().unwrap().parse().unwrap();
+        }
+    };
+    let mut client = Client::connect(([127, 0, 0, 1], port).into());
+    client.login("anonymous", "guest@");
+    // A first STAT warms up what any listing allocates (buffers, threads).
+    client.expect("STAT .", 212);
+    let before = peak_memory(child.id());
+    client.send_raw(b"STAT big\r\n");
+    let mut decoder = ferry_proto::ReplyDecoder::new(64 << 20);
+    let mut buffer = vec![0u8; 64 * 1024];
+    let reply = loop {
+        if let Some(reply) = decoder.next_reply().unwrap() {
+            break reply;
+        }
+        let n = client.stream.read(&mut buffer).unwrap();
+        assert!(n > 0, "the server closed the connection");
+        decoder.extend(&buffer[..n]);
+    };
+    let after = peak_memory(child.id());
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(reply.code.0, 212);
+    assert_eq!(reply.lines.len(), FILES + 2);
+    let last_name = format!("{:0>200}", FILES - 1);
+    assert!(reply.lines.iter().any(|l| l.ends_with(&last_name)));
+    let grown = after.saturating_sub(before);
+    assert!(
+        grown < 4 << 20,
+        "STAT of a 10 MB folder listing grew the server by {} KiB",
+        grown >> 10
+    );
 }
