@@ -114,6 +114,8 @@ pub(crate) async fn run(
         }
     };
     tracing::info!(%peer, implicit, "connected");
+    // Implicit TLS starts before the session and its line buffer exist: nothing read in clear
+    // can be taken for a command sent over TLS (for AUTH TLS, see `Session::auth`).
     let stream = if implicit {
         match tls_handshake(&shared, stream).await {
             Ok(tls) => tls,
@@ -758,6 +760,22 @@ impl Session {
         if let Some(refusal) = refusal {
             self.send(&refusal).await?;
             return Ok(Flow::Continue);
+        }
+        // Bytes that came in clear after AUTH (in the same write, or while a transfer ran) are
+        // not commands of the TLS session to come, and executing them after the handshake is
+        // the STARTTLS injection (CVE-2011-0411). An honest client waits for 234, so the
+        // session ends here: nothing read before a handshake may be in the buffers after it.
+        if !self.lines.is_empty() || !self.deferred.is_empty() {
+            tracing::warn!(
+                peer = %self.peer,
+                "bytes sent after AUTH before the TLS handshake (command injection?); closing"
+            );
+            self.send(&reply(
+                ReplyCode::SERVICE_NOT_AVAILABLE,
+                "Commands sent after AUTH before the TLS handshake; closing.",
+            ))
+            .await?;
+            return Ok(Flow::Close);
         }
         self.send(&reply(
             ReplyCode::AUTH_OK,

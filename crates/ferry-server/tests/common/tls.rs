@@ -10,7 +10,9 @@ use ferry_server::Config;
 use ferry_server::tls::TlsSettings;
 use rustls::client::{Resumption, Tls12Resumption};
 use rustls::pki_types::{CertificateDer, ServerName};
-use rustls::{ClientConfig, ClientConnection, RootCertStore, StreamOwned, SupportedProtocolVersion};
+use rustls::{
+    ClientConfig, ClientConnection, RootCertStore, StreamOwned, SupportedProtocolVersion,
+};
 
 use super::{IO_TIMEOUT, TestServer};
 
