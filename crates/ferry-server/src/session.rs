@@ -28,6 +28,7 @@ use tokio_util::sync::CancellationToken;
 use crate::auth::{self, Anonymous};
 use crate::data::{self, DataSetup};
 use crate::stream::Stream;
+use crate::tls::SessionTls;
 use crate::transfer::{self, DataTls, Event, Failure, ListFormat, ListSource, Plan, Running, Work};
 use crate::{Shared, limits};
 
@@ -93,6 +94,8 @@ struct Session {
     prot: ProtLevel,
     /// Read buffer for a TLS control connection (plain ones read into the stack).
     tls_buffer: Vec<u8>,
+    /// The TLS of this control connection and its data connections, once TLS is on.
+    tls: Option<SessionTls>,
     /// Set by a handler whose reply ends the session (a ban).
     closing: bool,
 }
@@ -116,16 +119,16 @@ pub(crate) async fn run(
     tracing::info!(%peer, implicit, "connected");
     // Implicit TLS starts before the session and its line buffer exist: nothing read in clear
     // can be taken for a command sent over TLS (for AUTH TLS, see `Session::auth`).
-    let stream = if implicit {
+    let (stream, tls) = if implicit {
         match tls_handshake(&shared, stream).await {
-            Ok(tls) => tls,
+            Ok((stream, tls)) => (stream, Some(tls)),
             Err(error) => {
                 tracing::warn!(%peer, %error, "implicit TLS handshake failed");
                 return;
             }
         }
     } else {
-        Stream::Plain(stream)
+        (Stream::Plain(stream), None)
     };
     let max_line = shared.config.max_line;
     let mut session = Session {
@@ -149,6 +152,7 @@ pub(crate) async fn run(
         pbsz: false,
         prot: ProtLevel::Clear,
         tls_buffer: Vec::new(),
+        tls,
         closing: false,
     };
     let reason = session.serve().await;
@@ -161,15 +165,17 @@ pub(crate) async fn run(
     tracing::info!(%peer, reason, "disconnected");
 }
 
-/// The server side of a TLS handshake on the control connection, bounded by the login timeout.
-async fn tls_handshake(shared: &Shared, tcp: TcpStream) -> std::io::Result<Stream> {
-    let Some(tls) = &shared.config.tls else {
+/// The server side of a TLS handshake on the control connection, bounded by the login timeout;
+/// the stream and the TLS its data connections will use.
+async fn tls_handshake(shared: &Shared, tcp: TcpStream) -> std::io::Result<(Stream, SessionTls)> {
+    let Some(settings) = &shared.config.tls else {
         return Err(std::io::Error::other("TLS is not configured"));
     };
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::clone(&tls.config));
+    let tls = settings.session().map_err(std::io::Error::other)?;
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls.control());
     let handshake = tokio::time::timeout(shared.config.login_timeout, acceptor.accept(tcp));
     match handshake.await {
-        Ok(Ok(stream)) => Ok(Stream::Tls(Box::new(stream))),
+        Ok(Ok(stream)) => Ok((Stream::Tls(Box::new(stream)), tls)),
         Ok(Err(error)) => Err(error),
         Err(_) => Err(std::io::Error::new(
             std::io::ErrorKind::TimedOut,
@@ -786,8 +792,9 @@ impl Session {
             return Ok(Flow::Close);
         };
         match tls_handshake(&self.shared, tcp).await {
-            Ok(tls) => {
-                self.stream = tls;
+            Ok((stream, tls)) => {
+                self.stream = stream;
+                self.tls = Some(tls);
                 // A new security state: PBSZ and PROT must be given again (RFC 4217 section 4).
                 self.pbsz = false;
                 self.prot = ProtLevel::Clear;
@@ -1015,13 +1022,9 @@ impl Session {
             }
         }
         let config = &self.shared.config;
-        let tls = match (self.prot, &config.tls) {
+        let tls = match (self.prot, &self.tls) {
             (ProtLevel::Private, Some(tls)) => Some(DataTls {
-                config: Arc::clone(if matches!(work, Work::Receive { .. }) {
-                    &tls.upload_config
-                } else {
-                    &tls.data_config
-                }),
+                config: tls.data_connection(matches!(work, Work::Receive { .. })),
                 require_reuse: config.require_tls_session_reuse,
             }),
             _ => None,

@@ -6,8 +6,12 @@
 
 mod common;
 
-use common::TestServer;
-use common::tls::{Control, Pki, pki, try_tls_connect};
+use std::io::Read;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use common::tls::{ClientOptions, Control, Pki, pki, tcp, try_tls_connect};
+use common::{TestServer, random_bytes};
 use ferry_server::{Anonymous, User};
 
 /// A server with the users dave (home `dave/`) and eve (home `eve/`), no anonymous login.
@@ -58,4 +62,71 @@ fn commands_pipelined_with_auth_tls_are_never_executed() {
         control.expect("USER dave", 331);
         control.expect("PASS davepw", 230);
     }
+}
+
+/// Two sessions from one IP: eve's client connects to the passive port of dave's RETR and offers
+/// a session of its own (eve's). The data connection must be refused and dave's bytes never
+/// reach eve; dave's own resuming data connection is served.
+fn another_sessions_resumption_is_refused(options: ClientOptions<'_>) {
+    let pki = pki();
+    let server = server_with_users(&pki, |config| config.require_tls_session_reuse = true);
+    let secret = random_bytes(100_000, 14);
+    std::fs::write(server.path("dave/secret.bin"), &secret).unwrap();
+    let dave_config = pki.client_config_with(options);
+    let eve_config = pki.client_config_with(options);
+    let mut dave = Control::explicit(&server, Arc::clone(&dave_config));
+    dave.secure_login_as("dave", "davepw");
+    let mut eve = Control::explicit(&server, Arc::clone(&eve_config));
+    eve.secure_login_as("eve", "evepw");
+    // eve's own data connection resumes eve's session: her client holds a resumable session.
+    assert_eq!(eve.download("NLST", &eve_config), b"");
+
+    // Twice: the refused handshake must not have handed eve a session of dave's either.
+    for attempt in 1..=2 {
+        let port = dave.epsv_port();
+        dave.send("RETR secret.bin");
+        let stolen = tcp(SocketAddr::new("127.0.0.1".parse().unwrap(), port));
+        assert_eq!(dave.read_reply().code.0, 150);
+        let mut received = Vec::new();
+        if let Ok(mut tls) = try_tls_connect(&eve_config, stolen) {
+            let _ = tls.read_to_end(&mut received);
+        }
+        assert!(
+            received.is_empty(),
+            "attempt {attempt}: eve received {} bytes of dave's file",
+            received.len()
+        );
+        assert_eq!(dave.read_reply().code.0, 522, "attempt {attempt}");
+    }
+
+    let mine = dave.download("RETR secret.bin", &dave_config);
+    assert_eq!(mine, secret, "dave's own data connection is served");
+    let upload = random_bytes(70_000, 15);
+    assert_eq!(dave.upload("STOR up.bin", &upload).code.0, 226);
+    assert_eq!(std::fs::read(server.path("dave/up.bin")).unwrap(), upload);
+}
+
+#[test]
+fn data_connection_must_resume_its_own_session_tls13() {
+    another_sessions_resumption_is_refused(ClientOptions {
+        versions: &[&rustls::version::TLS13],
+        ..ClientOptions::default()
+    });
+}
+
+#[test]
+fn data_connection_must_resume_its_own_session_tls12_tickets() {
+    another_sessions_resumption_is_refused(ClientOptions {
+        versions: &[&rustls::version::TLS12],
+        ..ClientOptions::default()
+    });
+}
+
+#[test]
+fn data_connection_must_resume_its_own_session_tls12_session_ids() {
+    another_sessions_resumption_is_refused(ClientOptions {
+        versions: &[&rustls::version::TLS12],
+        tls12_session_ids_only: true,
+        ..ClientOptions::default()
+    });
 }
