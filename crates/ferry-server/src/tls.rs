@@ -114,6 +114,10 @@ impl TlsSettings {
         config.ticketer = rustls::crypto::ring::Ticketer::new()?;
         // Enough tickets on the control connection for a run of uploads, which get none.
         config.send_tls13_tickets = CONTROL_TICKETS;
+        // ALPN "ftp" only (RFC 9325, the ALPACA attacks): a client that offers ALPN without it
+        // (a browser sent here to talk HTTP) is refused with no_application_protocol; clients
+        // that offer no ALPN at all, as FTP clients mostly do, are served.
+        config.alpn_protocols = vec![b"ftp".to_vec()];
         let mut data_config = config.clone();
         data_config.send_tls13_tickets = 1;
         let mut upload_config = config.clone();

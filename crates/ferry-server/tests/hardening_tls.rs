@@ -130,3 +130,53 @@ fn data_connection_must_resume_its_own_session_tls12_session_ids() {
         ..ClientOptions::default()
     });
 }
+
+#[test]
+fn alpn_other_than_ftp_is_refused() {
+    let pki = pki();
+    let server = pki.server(|_| {});
+    std::fs::write(server.path("f.txt"), b"alpn").unwrap();
+    let http: &[&[u8]] = &[b"http/1.1"];
+    let http = pki.client_config_with(ClientOptions {
+        alpn: http,
+        ..ClientOptions::default()
+    });
+    let ftp: &[&[u8]] = &[b"ftp"];
+    let ftp = pki.client_config_with(ClientOptions {
+        alpn: ftp,
+        ..ClientOptions::default()
+    });
+    let none = pki.client_config(true);
+
+    // Control connection, explicit: a client speaking another protocol is refused.
+    let mut control = Control::explicit(&server, Arc::clone(&http));
+    let error = control.try_auth().unwrap_err();
+    assert!(
+        error.to_string().contains("NoApplicationProtocol"),
+        "refused for its ALPN: {error}"
+    );
+
+    // ALPN ftp, and no ALPN at all, are served on control and data connections.
+    for config in [&ftp, &none] {
+        let mut control = Control::explicit(&server, Arc::clone(config));
+        control.secure_login();
+        let chosen = control.tls.as_ref().unwrap().conn.alpn_protocol();
+        let offered = config.alpn_protocols.first().map(Vec::as_slice);
+        assert_eq!(chosen, offered, "the server chooses ftp when offered");
+        assert_eq!(control.download("RETR f.txt", config), b"alpn");
+        // A data connection offering only another protocol is refused.
+        let data = control.data_tcp();
+        control.expect("RETR f.txt", 150);
+        assert!(try_tls_connect(&http, data).is_err());
+        assert_eq!(control.read_reply().code.0, 522);
+    }
+
+    // Implicit FTPS likewise.
+    let mut config = ferry_server::Config::for_folder(server.root.clone());
+    config.tls = Some(pki.settings.clone());
+    let implicit = TestServer::with_implicit(config);
+    assert!(try_tls_connect(&http, tcp(implicit.addr)).is_err());
+    let mut control = Control::implicit(implicit.addr, Arc::clone(&ftp));
+    control.expect("USER anonymous", 331);
+    control.expect("PASS x", 230);
+}
