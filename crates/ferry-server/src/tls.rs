@@ -155,7 +155,6 @@ impl TlsSettings {
 /// One control connection's TLS: what it and its data connections resume and issue is marked
 /// with its token, and only sessions carrying that token are found. A data connection can thus
 /// resume only a session made on this control connection or on one of its data connections.
-#[derive(Clone)]
 pub(crate) struct SessionTls {
     token: [u8; TOKEN_LEN],
     control: Arc<ServerConfig>,
@@ -338,5 +337,34 @@ mod tests {
         assert_eq!(settings.fingerprint.len(), 32 * 3 - 1);
         assert!(TlsSettings::from_pem_files(&key, &key).is_err());
         assert!(TlsSettings::self_signed().is_ok());
+    }
+
+    #[test]
+    fn sessions_are_found_only_through_their_control_connection() {
+        let settings = TlsSettings::self_signed().unwrap();
+        let (a, b) = (settings.session().unwrap(), settings.session().unwrap());
+        let ticket = a.control().ticketer.encrypt(b"state").unwrap();
+        assert!(
+            a.control()
+                .session_storage
+                .put(b"id".to_vec(), b"v".to_vec())
+        );
+        let (data_a, data_b) = (a.data_connection(false), b.data_connection(true));
+        assert_eq!(data_b.ticketer.decrypt(&ticket), None);
+        assert_eq!(data_b.session_storage.get(b"id"), None);
+        // A data connection issues nothing under the token until its client presented a session
+        // of its control connection.
+        assert_eq!(data_a.ticketer.encrypt(b"next"), None);
+        assert!(!data_a.session_storage.can_cache());
+        assert!(!data_a.session_storage.put(b"id2".to_vec(), b"w".to_vec()));
+        assert_eq!(data_a.ticketer.decrypt(&ticket), Some(b"state".to_vec()));
+        let next = data_a.ticketer.encrypt(b"next").unwrap();
+        assert_eq!(
+            a.data_connection(true).ticketer.decrypt(&next),
+            Some(b"next".to_vec())
+        );
+        let data_a = a.data_connection(false);
+        assert_eq!(data_a.session_storage.get(b"id"), Some(b"v".to_vec()));
+        assert!(data_a.session_storage.put(b"id2".to_vec(), b"w".to_vec()));
     }
 }
