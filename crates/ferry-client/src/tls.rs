@@ -35,6 +35,8 @@ use crate::ClientError;
 
 /// How many sessions one control connection's store keeps (its own, plus TLS 1.3 tickets).
 const SESSIONS_PER_CONNECTION: usize = 16;
+/// The ALPN protocol offered on control and data connections.
+const ALPN_FTP: &[u8] = b"ftp";
 
 /// Whether and how a connection uses TLS.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -138,7 +140,7 @@ fn build_base(source: &TrustSource) -> Result<ClientConfig, String> {
     let builder = ClientConfig::builder_with_provider(Arc::clone(&provider))
         .with_safe_default_protocol_versions()
         .map_err(|error| format!("cannot set up TLS: {error}"))?;
-    let config = match source {
+    let mut config = match source {
         TrustSource::System => builder
             .with_root_certificates(system_roots()?)
             .with_no_client_auth(),
@@ -152,6 +154,9 @@ fn build_base(source: &TrustSource) -> Result<ClientConfig, String> {
             }))
             .with_no_client_auth(),
     };
+    // ALPN "ftp" (RFC 9325; the ALPACA attacks): a server that checks it (vsftpd 3.0.4 and
+    // later, ferryd) knows this is FTP; those that do not (Pure-FTPd, older vsftpd) ignore it.
+    config.alpn_protocols = vec![ALPN_FTP.to_vec()];
     Ok(config)
 }
 
@@ -409,6 +414,52 @@ mod tests {
             error.to_string().contains("no usable certificate"),
             "{error}"
         );
+    }
+
+    /// The server's ALPN choice after an in-memory handshake of a connection made with
+    /// `client` against a server offering `alpn`.
+    fn negotiated_alpn(client: Arc<ClientConfig>, alpn: &[&[u8]]) -> Option<Vec<u8>> {
+        let made = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+        let key = rustls::pki_types::PrivateKeyDer::Pkcs8(
+            rustls::pki_types::PrivatePkcs8KeyDer::from(made.signing_key.serialize_der()),
+        );
+        let mut server_config = rustls::ServerConfig::builder_with_provider(provider())
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(vec![made.cert.der().clone()], key)
+            .unwrap();
+        server_config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+        let mut server = rustls::ServerConnection::new(Arc::new(server_config)).unwrap();
+        let name = ServerName::try_from("localhost").unwrap();
+        let mut client = rustls::ClientConnection::new(client, name).unwrap();
+        for _ in 0..10 {
+            if !client.is_handshaking() && !server.is_handshaking() {
+                break;
+            }
+            let mut bytes = Vec::new();
+            client.write_tls(&mut bytes).unwrap();
+            server.read_tls(&mut &bytes[..]).unwrap();
+            server.process_new_packets().unwrap();
+            bytes.clear();
+            server.write_tls(&mut bytes).unwrap();
+            client.read_tls(&mut &bytes[..]).unwrap();
+            client.process_new_packets().unwrap();
+        }
+        assert!(!client.is_handshaking() && !server.is_handshaking());
+        server.alpn_protocol().map(<[u8]>::to_vec)
+    }
+
+    #[test]
+    fn offers_alpn_ftp() {
+        let trust = TlsTrust::danger_accept_any_certificate();
+        let config = trust.session_config().unwrap();
+        // A server that checks ALPN chooses ftp; one that ignores it still completes.
+        assert_eq!(
+            negotiated_alpn(Arc::clone(&config), &[b"ftp"]),
+            Some(b"ftp".to_vec())
+        );
+        assert_eq!(negotiated_alpn(config, &[]), None);
     }
 
     #[test]

@@ -305,11 +305,16 @@ fn quoted(path: &Path) -> String {
 }
 
 /// Mirrors a tree into ferryd with lftp over FTPS (`mirror -R`) and back (`mirror`), lftp
-/// verifying the certificate, with GnuTLS priority `priority`; returns lftp's debug output.
-async fn lftp_mirror_both_ways(priority: &str) -> String {
+/// verifying the certificate, with GnuTLS priority `priority`, ferryd requiring session reuse
+/// on data connections when `reuse`; returns lftp's debug output.
+async fn lftp_mirror_both_ways(priority: &str, reuse: bool) -> String {
     let cert = TestCert::new();
     // require_tls: a step lftp took in clear text would fail the mirror.
-    let server = TestServer::start_tls(&cert, false, |config| config.require_tls = true).await;
+    let server = TestServer::start_tls(&cert, false, |config| {
+        config.require_tls = true;
+        config.require_tls_session_reuse = reuse;
+    })
+    .await;
     let scratch = tempfile::tempdir().expect("scratch folder");
     let source = scratch.path().join("source");
     let back = scratch.path().join("back");
@@ -348,7 +353,7 @@ async fn lftp_mirror_both_ways(priority: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lftp_mirrors_a_tree_both_ways_over_tls_1_2() {
-    let debug = lftp_mirror_both_ways("NORMAL:-VERS-TLS1.3").await;
+    let debug = lftp_mirror_both_ways("NORMAL:-VERS-TLS1.3", false).await;
     assert!(!debug.contains("<--- 426"), "no transfer failed:\n{debug}");
 }
 
@@ -358,8 +363,70 @@ async fn lftp_mirrors_a_tree_both_ways_over_tls_1_2() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lftp_mirrors_a_tree_both_ways_over_tls_1_3() {
     // GnuTLS's NORMAL priority prefers TLS 1.3, which ferryd speaks.
-    let debug = lftp_mirror_both_ways("NORMAL").await;
+    let debug = lftp_mirror_both_ways("NORMAL", false).await;
     assert!(!debug.contains("<--- 426"), "no transfer failed:\n{debug}");
+}
+
+/// With `--require-tls-session-reuse`, which binds a data connection to its own control
+/// connection's session, lftp's data connections (three control connections in parallel, each
+/// resuming its own session) are all served, over TLS 1.2 and 1.3.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lftp_mirrors_with_session_reuse_required() {
+    for priority in ["NORMAL:-VERS-TLS1.3", "NORMAL"] {
+        let debug = lftp_mirror_both_ways(priority, true).await;
+        for refused in ["<--- 522", "<--- 426"] {
+            assert!(!debug.contains(refused), "{priority}: {refused}:\n{debug}");
+        }
+    }
+}
+
+/// With `--require-tls-session-reuse`, curl's uploads, downloads and listings are served over
+/// TLS 1.2 and 1.3, explicit and implicit: it resumes its control connection's session.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn curl_with_session_reuse_required() {
+    let cert = TestCert::new();
+    let server = TestServer::start_tls(&cert, true, |config| {
+        config.require_tls_session_reuse = true;
+    })
+    .await;
+    let implicit = server.implicit.expect("an implicit listener");
+    let scratch = tempfile::tempdir().expect("scratch folder");
+    let versions: [(u8, &[&str]); 2] = [(6, &["--tls-max", "1.2"]), (7, &["--tlsv1.3"])];
+    for (seed, version) in versions {
+        let data = pattern(1_000_003, seed);
+        let local = scratch.path().join(format!("up-{seed}.bin"));
+        write(&local, &data);
+        for url in [
+            server.url(&format!("explicit-{seed}.bin")),
+            format!("ftps://{implicit}/implicit-{seed}.bin"),
+        ] {
+            run_ok(
+                curl(&cert)
+                    .arg("--ssl-reqd")
+                    .args(version)
+                    .arg("-T")
+                    .arg(&local)
+                    .arg(&url),
+            )
+            .await;
+            let back = run_ok(curl(&cert).arg("--ssl-reqd").args(version).arg(&url)).await;
+            assert_eq!(back.stdout, data, "{url} {version:?}");
+        }
+        let listing = run_ok(
+            curl(&cert)
+                .arg("--ssl-reqd")
+                .args(version)
+                .arg(server.url("")),
+        )
+        .await;
+        let listing = String::from_utf8_lossy(&listing.stdout).into_owned();
+        assert!(
+            listing
+                .lines()
+                .any(|line| line.ends_with(&format!(" explicit-{seed}.bin"))),
+            "LIST {version:?}:\n{listing}"
+        );
+    }
 }
 
 /// Runs `openssl s_client -starttls ftp` with `version` (`-tls1`, `-tls1_1`, ...) and returns

@@ -85,6 +85,13 @@ impl LineBuffer {
     pub fn pending(&self) -> usize {
         self.partial.len()
     }
+
+    /// True when nothing received is held: no line waiting, no partial line, no over-long line
+    /// being skipped. A server checks this before it starts TLS on the connection, so that
+    /// nothing received in clear is taken for a command sent over TLS.
+    pub fn is_empty(&self) -> bool {
+        self.ready.is_empty() && self.partial.is_empty() && !self.discarding
+    }
 }
 
 /// Removes Telnet IAC sequences: `IAC IAC` stands for one 0xFF byte, `IAC x` (x a Telnet command
@@ -169,6 +176,27 @@ mod tests {
             lines(&mut buf),
             vec![Err(LineError::TooLong), Ok(b"PWD".to_vec())]
         );
+    }
+
+    #[test]
+    fn empty_only_when_nothing_is_held() {
+        let mut buf = LineBuffer::new(8);
+        assert!(buf.is_empty());
+        buf.extend(b"AUTH TLS\r\nUSER");
+        assert_eq!(buf.next_line(), Some(Ok(b"AUTH TLS".to_vec())));
+        assert!(!buf.is_empty(), "a partial line is held");
+        buf.extend(b" x\r\n");
+        assert!(!buf.is_empty(), "a complete line is held");
+        assert_eq!(buf.next_line(), Some(Ok(b"USER x".to_vec())));
+        assert!(buf.is_empty());
+        buf.extend(b"RETR aaaaaaaaaaaaaaaa");
+        assert_eq!(buf.next_line(), Some(Err(LineError::TooLong)));
+        assert!(
+            !buf.is_empty(),
+            "the rest of an over-long line is being skipped"
+        );
+        buf.extend(b"a\n");
+        assert!(buf.is_empty());
     }
 
     #[test]

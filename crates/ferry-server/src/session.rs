@@ -28,6 +28,7 @@ use tokio_util::sync::CancellationToken;
 use crate::auth::{self, Anonymous};
 use crate::data::{self, DataSetup};
 use crate::stream::Stream;
+use crate::tls::SessionTls;
 use crate::transfer::{self, DataTls, Event, Failure, ListFormat, ListSource, Plan, Running, Work};
 use crate::{Shared, limits};
 
@@ -95,6 +96,8 @@ struct Session {
     prot: ProtLevel,
     /// Read buffer for a TLS control connection (plain ones read into the stack).
     tls_buffer: Vec<u8>,
+    /// The TLS of this control connection and its data connections, once TLS is on.
+    tls: Option<SessionTls>,
     /// Set by a handler whose reply ends the session (a ban).
     closing: bool,
 }
@@ -116,16 +119,18 @@ pub(crate) async fn run(
         }
     };
     tracing::info!(%peer, implicit, "connected");
-    let stream = if implicit {
+    // Implicit TLS starts before the session and its line buffer exist: nothing read in clear
+    // can be taken for a command sent over TLS (for AUTH TLS, see `Session::auth`).
+    let (stream, tls) = if implicit {
         match tls_handshake(&shared, stream).await {
-            Ok(tls) => tls,
+            Ok((stream, tls)) => (stream, Some(tls)),
             Err(error) => {
                 tracing::warn!(%peer, %error, "implicit TLS handshake failed");
                 return;
             }
         }
     } else {
-        Stream::Plain(stream)
+        (Stream::Plain(stream), None)
     };
     let max_line = shared.config.max_line;
     let mut session = Session {
@@ -149,6 +154,7 @@ pub(crate) async fn run(
         pbsz: false,
         prot: ProtLevel::Clear,
         tls_buffer: Vec::new(),
+        tls,
         closing: false,
     };
     let reason = session.serve().await;
@@ -161,15 +167,17 @@ pub(crate) async fn run(
     tracing::info!(%peer, reason, "disconnected");
 }
 
-/// The server side of a TLS handshake on the control connection, bounded by the login timeout.
-async fn tls_handshake(shared: &Shared, tcp: TcpStream) -> std::io::Result<Stream> {
-    let Some(tls) = &shared.config.tls else {
+/// The server side of a TLS handshake on the control connection, bounded by the login timeout;
+/// the stream and the TLS its data connections will use.
+async fn tls_handshake(shared: &Shared, tcp: TcpStream) -> std::io::Result<(Stream, SessionTls)> {
+    let Some(settings) = &shared.config.tls else {
         return Err(std::io::Error::other("TLS is not configured"));
     };
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::clone(&tls.config));
+    let tls = settings.session().map_err(std::io::Error::other)?;
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls.control());
     let handshake = tokio::time::timeout(shared.config.login_timeout, acceptor.accept(tcp));
     match handshake.await {
-        Ok(Ok(stream)) => Ok(Stream::Tls(Box::new(stream))),
+        Ok(Ok(stream)) => Ok((Stream::Tls(Box::new(stream)), tls)),
         Ok(Err(error)) => Err(error),
         Err(_) => Err(std::io::Error::new(
             std::io::ErrorKind::TimedOut,
@@ -779,6 +787,22 @@ impl Session {
             self.send(&refusal).await?;
             return Ok(Flow::Continue);
         }
+        // Bytes that came in clear after AUTH (in the same write, or while a transfer ran) are
+        // not commands of the TLS session to come, and executing them after the handshake is
+        // the STARTTLS injection (CVE-2011-0411). An honest client waits for 234, so the
+        // session ends here: nothing read before a handshake may be in the buffers after it.
+        if !self.lines.is_empty() || !self.deferred.is_empty() {
+            tracing::warn!(
+                peer = %self.peer,
+                "bytes sent after AUTH before the TLS handshake (command injection?); closing"
+            );
+            self.send(&reply(
+                ReplyCode::SERVICE_NOT_AVAILABLE,
+                "Commands sent after AUTH before the TLS handshake; closing.",
+            ))
+            .await?;
+            return Ok(Flow::Close);
+        }
         self.send(&reply(
             ReplyCode::AUTH_OK,
             format!("AUTH {mechanism} ok; start the TLS handshake."),
@@ -788,8 +812,9 @@ impl Session {
             return Ok(Flow::Close);
         };
         match tls_handshake(&self.shared, tcp).await {
-            Ok(tls) => {
-                self.stream = tls;
+            Ok((stream, tls)) => {
+                self.stream = stream;
+                self.tls = Some(tls);
                 // A new security state: PBSZ and PROT must be given again (RFC 4217 section 4).
                 self.pbsz = false;
                 self.prot = ProtLevel::Clear;
@@ -1017,13 +1042,9 @@ impl Session {
             }
         }
         let config = &self.shared.config;
-        let tls = match (self.prot, &config.tls) {
+        let tls = match (self.prot, &self.tls) {
             (ProtLevel::Private, Some(tls)) => Some(DataTls {
-                config: Arc::clone(if matches!(work, Work::Receive { .. }) {
-                    &tls.upload_config
-                } else {
-                    &tls.data_config
-                }),
+                config: tls.data_connection(matches!(work, Work::Receive { .. })),
                 require_reuse: config.require_tls_session_reuse,
             }),
             _ => None,

@@ -4,20 +4,29 @@
 //! Certificates come from PEM files or are made at start (`--tls-self-signed`). TLS 1.2 and 1.3
 //! only (rustls speaks nothing older). This module does NOT run handshakes: the session and the
 //! transfer do, with a timeout.
+//!
+//! Resumption is bound to the control connection ([`SessionTls`]): the session cache and the
+//! ticket key are shared, but each control connection sees them through a random token of its
+//! own, so that a data connection can resume only a session of the control connection that
+//! opened it, never another client's (see docs/design-decisions.md).
 
-use std::fmt::Write as _;
+use std::fmt::{self, Write as _};
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
+use ring::rand::SecureRandom;
 use rustls::ServerConfig;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
-use rustls::server::ServerSessionMemoryCache;
+use rustls::server::{ProducesTickets, ServerSessionMemoryCache, StoresServerSessions};
 
 /// Sessions remembered for resumption by data connections. Each costs a few hundred bytes.
 const SESSION_CACHE: usize = 16_384;
 /// TLS 1.3 tickets sent on a control connection.
 const CONTROL_TICKETS: usize = 8;
+/// Bytes of a control connection's resumption token.
+const TOKEN_LEN: usize = 16;
 
 /// Why TLS could not be set up.
 #[derive(Debug, thiserror::Error)]
@@ -39,6 +48,9 @@ pub enum TlsError {
 }
 
 /// A ready TLS configuration and the SHA-256 fingerprint of its certificate.
+///
+/// Sessions do not use these configurations as they are but through [`TlsSettings::session`],
+/// which binds resumption to one control connection.
 #[derive(Debug, Clone)]
 pub struct TlsSettings {
     /// For control connections.
@@ -102,6 +114,10 @@ impl TlsSettings {
         config.ticketer = rustls::crypto::ring::Ticketer::new()?;
         // Enough tickets on the control connection for a run of uploads, which get none.
         config.send_tls13_tickets = CONTROL_TICKETS;
+        // ALPN "ftp" only (RFC 9325, the ALPACA attacks): a client that offers ALPN without it
+        // (a browser sent here to talk HTTP) is refused with no_application_protocol; clients
+        // that offer no ALPN at all, as FTP clients mostly do, are served.
+        config.alpn_protocols = vec![b"ftp".to_vec()];
         let mut data_config = config.clone();
         data_config.send_tls13_tickets = 1;
         let mut upload_config = config.clone();
@@ -112,6 +128,184 @@ impl TlsSettings {
             upload_config: Arc::new(upload_config),
             fingerprint,
         })
+    }
+
+    /// The TLS of one control connection and its data connections, under a new random token.
+    pub(crate) fn session(&self) -> Result<SessionTls, TlsError> {
+        let mut token = [0u8; TOKEN_LEN];
+        ring::rand::SystemRandom::new()
+            .fill(&mut token)
+            .map_err(|_| TlsError::Config(rustls::Error::FailedToGetRandomBytes))?;
+        let control = bind(
+            &self.config,
+            Binding {
+                token,
+                proven: None,
+            },
+        );
+        Ok(SessionTls {
+            token,
+            control,
+            data: Arc::clone(&self.data_config),
+            upload: Arc::clone(&self.upload_config),
+        })
+    }
+}
+
+/// One control connection's TLS: what it and its data connections resume and issue is marked
+/// with its token, and only sessions carrying that token are found. A data connection can thus
+/// resume only a session made on this control connection or on one of its data connections.
+pub(crate) struct SessionTls {
+    token: [u8; TOKEN_LEN],
+    control: Arc<ServerConfig>,
+    /// The shared configurations the data connections' ones are made from.
+    data: Arc<ServerConfig>,
+    upload: Arc<ServerConfig>,
+}
+
+impl fmt::Debug for SessionTls {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.debug_struct("SessionTls").finish_non_exhaustive()
+    }
+}
+
+impl SessionTls {
+    /// For the control connection's handshake. Whatever it issues belongs to this session.
+    pub(crate) fn control(&self) -> Arc<ServerConfig> {
+        Arc::clone(&self.control)
+    }
+
+    /// For one data connection's handshake (an upload's when `upload`). It issues a session
+    /// marked with the token only once the client has presented one: a full handshake there,
+    /// made by whoever reached the port first, must not hand out a session of this control
+    /// connection for the next data connection.
+    pub(crate) fn data_connection(&self, upload: bool) -> Arc<ServerConfig> {
+        let base = if upload { &self.upload } else { &self.data };
+        let binding = Binding {
+            token: self.token,
+            proven: Some(AtomicBool::new(false)),
+        };
+        bind(base, binding)
+    }
+}
+
+/// `base` with its session cache and ticket key seen through `binding`.
+fn bind(base: &ServerConfig, binding: Binding) -> Arc<ServerConfig> {
+    let binding = Arc::new(binding);
+    let mut config = base.clone();
+    config.session_storage = Arc::new(BoundStore {
+        binding: Arc::clone(&binding),
+        inner: Arc::clone(&base.session_storage),
+    });
+    config.ticketer = Arc::new(BoundTicketer {
+        binding,
+        inner: Arc::clone(&base.ticketer),
+    });
+    Arc::new(config)
+}
+
+/// Whose sessions one connection finds and issues.
+struct Binding {
+    token: [u8; TOKEN_LEN],
+    /// `None` on a control connection. On a data connection: whether the client presented a
+    /// session of this control connection; until it has, nothing is issued under the token.
+    proven: Option<AtomicBool>,
+}
+
+impl Binding {
+    /// `bytes` behind the token.
+    fn mark(&self, bytes: &[u8]) -> Vec<u8> {
+        let mut marked = Vec::with_capacity(TOKEN_LEN + bytes.len());
+        marked.extend_from_slice(&self.token);
+        marked.extend_from_slice(bytes);
+        marked
+    }
+
+    /// A session of this control connection was presented. rustls looks sessions up while it
+    /// reads the ClientHello and issues new ones only after, so this comes first.
+    fn found(&self) {
+        if let Some(proven) = &self.proven {
+            proven.store(true, Ordering::Relaxed);
+        }
+    }
+
+    fn may_issue(&self) -> bool {
+        self.proven
+            .as_ref()
+            .is_none_or(|proven| proven.load(Ordering::Relaxed))
+    }
+}
+
+/// The shared session cache (TLS 1.2 session IDs), keyed by token and session ID.
+struct BoundStore {
+    binding: Arc<Binding>,
+    inner: Arc<dyn StoresServerSessions>,
+}
+
+impl fmt::Debug for BoundStore {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.debug_struct("BoundStore").finish_non_exhaustive()
+    }
+}
+
+impl StoresServerSessions for BoundStore {
+    fn put(&self, key: Vec<u8>, value: Vec<u8>) -> bool {
+        self.binding.may_issue() && self.inner.put(self.binding.mark(&key), value)
+    }
+
+    fn get(&self, key: &[u8]) -> Option<Vec<u8>> {
+        let value = self.inner.get(&self.binding.mark(key))?;
+        self.binding.found();
+        Some(value)
+    }
+
+    fn take(&self, key: &[u8]) -> Option<Vec<u8>> {
+        let value = self.inner.take(&self.binding.mark(key))?;
+        self.binding.found();
+        Some(value)
+    }
+
+    fn can_cache(&self) -> bool {
+        self.binding.may_issue() && self.inner.can_cache()
+    }
+}
+
+/// The shared ticket key (TLS 1.3 tickets, TLS 1.2 session tickets): the token goes inside the
+/// encrypted ticket, and a ticket without this connection's token does not decrypt.
+struct BoundTicketer {
+    binding: Arc<Binding>,
+    inner: Arc<dyn ProducesTickets>,
+}
+
+impl fmt::Debug for BoundTicketer {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter
+            .debug_struct("BoundTicketer")
+            .finish_non_exhaustive()
+    }
+}
+
+impl ProducesTickets for BoundTicketer {
+    fn enabled(&self) -> bool {
+        self.inner.enabled()
+    }
+
+    fn lifetime(&self) -> u32 {
+        self.inner.lifetime()
+    }
+
+    fn encrypt(&self, plain: &[u8]) -> Option<Vec<u8>> {
+        if !self.binding.may_issue() {
+            return None;
+        }
+        self.inner.encrypt(&self.binding.mark(plain))
+    }
+
+    fn decrypt(&self, cipher: &[u8]) -> Option<Vec<u8>> {
+        let marked = self.inner.decrypt(cipher)?;
+        let plain = marked.strip_prefix(&self.binding.token[..])?.to_vec();
+        self.binding.found();
+        Some(plain)
     }
 }
 
@@ -143,5 +337,34 @@ mod tests {
         assert_eq!(settings.fingerprint.len(), 32 * 3 - 1);
         assert!(TlsSettings::from_pem_files(&key, &key).is_err());
         assert!(TlsSettings::self_signed().is_ok());
+    }
+
+    #[test]
+    fn sessions_are_found_only_through_their_control_connection() {
+        let settings = TlsSettings::self_signed().unwrap();
+        let (a, b) = (settings.session().unwrap(), settings.session().unwrap());
+        let ticket = a.control().ticketer.encrypt(b"state").unwrap();
+        assert!(
+            a.control()
+                .session_storage
+                .put(b"id".to_vec(), b"v".to_vec())
+        );
+        let (data_a, data_b) = (a.data_connection(false), b.data_connection(true));
+        assert_eq!(data_b.ticketer.decrypt(&ticket), None);
+        assert_eq!(data_b.session_storage.get(b"id"), None);
+        // A data connection issues nothing under the token until its client presented a session
+        // of its control connection.
+        assert_eq!(data_a.ticketer.encrypt(b"next"), None);
+        assert!(!data_a.session_storage.can_cache());
+        assert!(!data_a.session_storage.put(b"id2".to_vec(), b"w".to_vec()));
+        assert_eq!(data_a.ticketer.decrypt(&ticket), Some(b"state".to_vec()));
+        let next = data_a.ticketer.encrypt(b"next").unwrap();
+        assert_eq!(
+            a.data_connection(true).ticketer.decrypt(&next),
+            Some(b"next".to_vec())
+        );
+        let data_a = a.data_connection(false);
+        assert_eq!(data_a.session_storage.get(b"id"), Some(b"v".to_vec()));
+        assert!(data_a.session_storage.put(b"id2".to_vec(), b"w".to_vec()));
     }
 }

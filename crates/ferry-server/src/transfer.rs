@@ -134,7 +134,8 @@ pub(crate) struct Running {
 /// TLS for a data connection (after `PROT P`).
 #[derive(Debug, Clone)]
 pub(crate) struct DataTls {
-    /// The configuration the control connection used, so the session can be resumed.
+    /// This data connection's configuration: it resumes only sessions of the control
+    /// connection that opened it ([`crate::tls::SessionTls::data_connection`]).
     pub(crate) config: Arc<rustls::ServerConfig>,
     /// Refuse data connections that do not resume the control connection's session.
     pub(crate) require_reuse: bool,
@@ -294,7 +295,11 @@ async fn handshake(tcp: TcpStream, tls: DataTls, timeout: Duration) -> Result<St
         .map_err(|_| Failure::Tls("handshake timed out".into()))?
         .map_err(|e| Failure::Tls(e.to_string()))?;
     if tls.require_reuse && stream.get_ref().1.handshake_kind() != Some(HandshakeKind::Resumed) {
-        return Err(Failure::Tls("session reuse required".into()));
+        return Err(Failure::Tls(
+            "session reuse required: the client did not resume this control connection's \
+             TLS session"
+                .into(),
+        ));
     }
     Ok(Stream::Tls(Box::new(stream)))
 }

@@ -11,6 +11,8 @@ use ferry_proto::{Reply, ReplyDecoder, addr};
 use ferry_server::Config;
 use tokio_util::sync::CancellationToken;
 
+pub mod tls;
+
 /// How long any single read from the server may take before the test fails.
 pub const IO_TIMEOUT: Duration = Duration::from_secs(20);
 
