@@ -452,43 +452,28 @@ fn log_of_hostile_login(format: &str) -> String {
     String::from_utf8(log).unwrap()
 }
 
-/// No raw control character but the newline that ends each line.
-fn assert_no_raw_controls(log: &str) {
+/// The one "login failed" line of a hostile login's log in `format`, after checking that no line
+/// holds a raw control character and that the forged text stayed inside that line, with its
+/// carriage return and escape sequences written as `escaped`.
+fn failed_login_line(format: &str, escaped: &str) -> String {
+    let log = log_of_hostile_login(format);
     for line in log.lines() {
         let raw: Vec<char> = line.chars().filter(|c| c.is_control()).collect();
         assert!(raw.is_empty(), "raw control characters {raw:?} in {line:?}");
     }
+    let failed: Vec<&str> = log.lines().filter(|l| l.contains("login failed")).collect();
+    assert_eq!(failed.len(), 1, "{log}");
+    assert!(failed[0].contains("eve\\r2026-12-05"), "{}", failed[0]);
+    assert!(failed[0].contains(escaped), "{}", failed[0]);
+    failed[0].to_string()
 }
 
 #[test]
 fn user_text_is_escaped_in_text_logs() {
-    let log = log_of_hostile_login("text");
-    assert_no_raw_controls(&log);
-    let failed: Vec<&str> = log.lines().filter(|l| l.contains("login failed")).collect();
-    assert_eq!(failed.len(), 1, "{log}");
-    // The forged line stays inside the real one, escaped.
-    assert!(failed[0].contains("eve\\r2026-12-05"), "{}", failed[0]);
-    assert!(
-        failed[0].contains("\\x1b[2J\\x7f\\u{9b}31m"),
-        "{}",
-        failed[0]
-    );
-    assert!(
-        !log.lines()
-            .any(|l| l.contains("INFO logged in user=root") && !l.contains("login failed"))
-    );
+    failed_login_line("text", "\\x1b[2J\\x7f\\u{9b}31m");
 }
 
 #[test]
 fn user_text_is_escaped_in_json_logs() {
-    let log = log_of_hostile_login("json");
-    assert_no_raw_controls(&log);
-    let failed: Vec<&str> = log.lines().filter(|l| l.contains("login failed")).collect();
-    assert_eq!(failed.len(), 1, "{log}");
-    assert!(failed[0].contains("eve\\r2026-12-05"), "{}", failed[0]);
-    assert!(
-        failed[0].contains("\\u001b[2J\\u007f\\u009b31m"),
-        "{}",
-        failed[0]
-    );
+    failed_login_line("json", "\\u001b[2J\\u007f\\u009b31m");
 }
