@@ -71,6 +71,29 @@ pub(crate) fn check_name(path: &VirtualPath) -> Result<()> {
     Ok(())
 }
 
+/// True for a byte that is a control character: below 0x20 (TAB, CR, LF, ESC...) or DEL.
+fn is_control(byte: u8) -> bool {
+    byte < 0x20 || byte == 0x7f
+}
+
+/// [`check_name`] for a path a client is about to create (STOR, APPE and STOU targets, MKD,
+/// RNTO), which also refuses control characters in any of its names: listings show them as `?`
+/// and no client can type them back, so such a file could never be fetched or deleted. Files
+/// that already have such names (made outside ferryd) can still be read and deleted.
+pub(crate) fn check_new_name(path: &VirtualPath) -> Result<()> {
+    check_name(path)?;
+    if path
+        .names()
+        .any(|name| name.iter().copied().any(is_control))
+    {
+        return Err(StorageError::new(
+            ErrorKind::BadName,
+            "control character in a new name",
+        ));
+    }
+    Ok(())
+}
+
 fn partial_of(path: &VirtualPath) -> Result<VirtualPath> {
     let name = path
         .file_name()
@@ -247,7 +270,7 @@ impl LocalStorage {
     }
 
     pub(crate) async fn write(&self, path: &VirtualPath, mode: WriteMode) -> Result<Upload> {
-        check_name(path)?;
+        check_new_name(path)?;
         let unique = mode == WriteMode::Unique;
         let target = if unique {
             self.unused_name(path).await?
@@ -333,7 +356,7 @@ impl LocalStorage {
     }
 
     pub(crate) async fn create_dir(&self, path: &VirtualPath) -> Result<()> {
-        check_name(path)?;
+        check_new_name(path)?;
         let rel = rel(path);
         self.call(move |dir| dir.create_dir(&rel))
     }
@@ -346,7 +369,7 @@ impl LocalStorage {
 
     pub(crate) async fn rename(&self, from: &VirtualPath, to: &VirtualPath) -> Result<()> {
         check_name(from)?;
-        check_name(to)?;
+        check_new_name(to)?;
         let (from, to) = (rel(from), rel(to));
         self.call(move |dir| dir.rename(&from, dir, &to))
     }

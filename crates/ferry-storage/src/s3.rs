@@ -30,9 +30,10 @@
 //!   pick it (no conditional write is relied on, since not every server enforces one).
 //! - STOR into a folder that does not exist creates it (a key makes its prefixes), where a
 //!   local folder answers 550; MKD and RNTO still want the parent folder to exist.
-//! - Names starting with [`crate::PARTIAL_PREFIX`] stay refused, as on a folder; names that are
-//!   not UTF-8 are refused (S3 keys are UTF-8); so is a path whose first name starts, or whose
-//!   last name ends, with whitespace (OpenDAL trims the ends of every key: `a ` would be `a`).
+//! - Names starting with [`crate::PARTIAL_PREFIX`] stay refused, as on a folder, and so are new
+//!   names with control characters; names that are not UTF-8 are refused (S3 keys are UTF-8);
+//!   so is a path whose first name starts, or whose last name ends, with whitespace (OpenDAL
+//!   trims the ends of every key: `a ` would be `a`).
 
 use std::collections::HashSet;
 use std::fmt;
@@ -51,7 +52,7 @@ use opendal_http_transport_reqwest::ReqwestTransport;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::mpsc;
 
-use crate::local::{BusyGuard, UNIQUE_TRIES, check_name, is_reserved};
+use crate::local::{BusyGuard, UNIQUE_TRIES, check_name, check_new_name, is_reserved};
 use crate::{
     Download, DownloadInner, Entry, EntryKind, ErrorKind, ListStream, Result, S3Config,
     StorageError, Upload, UploadInner, VirtualPath, WriteMode,
@@ -354,7 +355,7 @@ impl S3Storage {
     }
 
     pub(crate) async fn write(&self, path: &VirtualPath, mode: WriteMode) -> Result<Upload> {
-        check_name(path)?;
+        check_new_name(path)?;
         if path.is_root() {
             return Err(StorageError::new(ErrorKind::WrongKind, "the root"));
         }
@@ -462,7 +463,7 @@ impl S3Storage {
     }
 
     pub(crate) async fn create_dir(&self, path: &VirtualPath) -> Result<()> {
-        check_name(path)?;
+        check_new_name(path)?;
         if self.lookup(path).await?.is_some() {
             return Err(StorageError::new(ErrorKind::AlreadyExists, "exists"));
         }
@@ -505,7 +506,7 @@ impl S3Storage {
 
     pub(crate) async fn rename(&self, from: &VirtualPath, to: &VirtualPath) -> Result<()> {
         check_name(from)?;
-        check_name(to)?;
+        check_new_name(to)?;
         let source = self.lookup(from).await?.ok_or_else(not_found)?;
         if from == to {
             return Ok(());

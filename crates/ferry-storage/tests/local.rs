@@ -190,3 +190,39 @@ async fn listing_hides_partials_and_streams_many_entries() {
     storage.remove_file(&path("half")).await.unwrap();
     assert_eq!(storage.partial_size(&path("half")).await.unwrap(), None);
 }
+
+#[tokio::test]
+async fn control_characters_are_refused_in_new_names() {
+    let (dir, storage) = storage();
+    upload(&storage, "plain", WriteMode::Create, b"x", true).await;
+    for name in [
+        "tab\there",
+        "cr\rhere",
+        "esc\x1b",
+        "del\x7f",
+        "bell\x07",
+        "sub\x01/f",
+    ] {
+        for mode in [WriteMode::Create, WriteMode::Append, WriteMode::Unique] {
+            let error = storage.write(&path(name), mode).await.unwrap_err();
+            assert_eq!(error.kind(), ErrorKind::BadName, "{name:?} {mode:?}");
+        }
+        let error = storage.create_dir(&path(name)).await.unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::BadName, "MKD {name:?}");
+        let error = storage
+            .rename(&path("plain"), &path(name))
+            .await
+            .unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::BadName, "RNTO {name:?}");
+    }
+    let mut names: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    names.sort();
+    assert_eq!(names, vec!["plain"]);
+    // A file that got such a name outside ferryd can still be fetched and deleted.
+    std::fs::write(dir.path().join("old\tname"), b"old").unwrap();
+    assert_eq!(read_all(&storage, "old\tname").await, b"old");
+    storage.remove_file(&path("old\tname")).await.unwrap();
+}

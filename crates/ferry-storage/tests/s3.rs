@@ -415,6 +415,22 @@ async fn conformance(server: &S3Server) {
         );
         assert_eq!(kind(storage.stat(&path(name)).await), ErrorKind::BadName);
     }
+    // Control characters in new names, as on a folder.
+    for name in ["tab\there", "d/esc\x1b", "del\x7f", "cr\r/x"] {
+        assert_eq!(
+            kind(storage.write(&path(name), WriteMode::Create).await),
+            ErrorKind::BadName,
+            "{name:?}"
+        );
+        assert_eq!(
+            kind(storage.create_dir(&path(name)).await),
+            ErrorKind::BadName
+        );
+        assert_eq!(
+            kind(storage.rename(&path("u.txt"), &path(name)).await),
+            ErrorKind::BadName
+        );
+    }
 
     // OpenDAL trims whitespace off both ends of a key, so `w ` would read and write the object
     // `w`: names it would change are refused (found by lftp mirroring "trailing space "), and
