@@ -6,7 +6,86 @@
 
 mod common;
 
-use common::{TestServer, names_in};
+use std::os::unix::fs::FileTypeExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use common::{Client, TestServer, names_in};
+use ferry_server::Config;
+
+/// A server on `root`, which the test keeps.
+fn server_on(root: &Path) -> TestServer {
+    TestServer::with_config(Config::for_folder(root), "127.0.0.1:0")
+}
+
+/// Opens `path`, a FIFO, for writing without blocking when dropped: a reader stuck in open(2)
+/// (the bug) is released, so that a failing test ends instead of hanging the server's shutdown.
+struct FifoRelease(PathBuf);
+
+impl Drop for FifoRelease {
+    fn drop(&mut self) {
+        use rustix::fs::{Mode, OFlags};
+        let flags = OFlags::WRONLY | OFlags::NONBLOCK | OFlags::CLOEXEC;
+        for _ in 0..50 {
+            // ENXIO while no reader waits; a stuck reader wakes once a writer opens.
+            let _ = rustix::fs::open(&self.0, flags, Mode::empty());
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+fn mkfifo(path: &Path) {
+    rustix::fs::mknodat(
+        rustix::fs::CWD,
+        path,
+        rustix::fs::FileType::Fifo,
+        rustix::fs::Mode::from_raw_mode(0o644),
+        0,
+    )
+    .unwrap();
+}
+
+#[test]
+fn a_fifo_in_the_folder_never_stalls_the_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let pipe = dir.path().join("pipe");
+    mkfifo(&pipe);
+    let server = server_on(dir.path());
+    // Dropped before the server, whose shutdown would wait for a stuck worker.
+    let _release = FifoRelease(pipe.clone());
+    let short = Some(Duration::from_secs(5));
+    // Two sessions, one per worker thread, ask for the pipe before either reply is read.
+    let mut reader = server.anonymous();
+    let mut sizer = server.anonymous();
+    reader.stream.set_read_timeout(short).unwrap();
+    sizer.stream.set_read_timeout(short).unwrap();
+    let _data = reader.passive();
+    sizer.expect("TYPE A", 200);
+    let started = Instant::now();
+    reader.send_raw(b"RETR pipe\r\n");
+    sizer.send_raw(b"SIZE pipe\r\n");
+    // Meanwhile another session logs in and works.
+    let mut other = Client::connect(server.addr);
+    other.stream.set_read_timeout(short).unwrap();
+    other.login("anonymous", "x");
+    other.expect("PWD", 257);
+    assert_eq!(reader.read_reply().code.0, 550);
+    assert_eq!(sizer.read_reply().code.0, 550);
+    sizer.expect("TYPE I", 200);
+    sizer.expect("MFMT 20200101000000 pipe", 550);
+    let _spare = sizer.passive();
+    sizer.expect("APPE pipe", 550);
+    assert!(started.elapsed() < Duration::from_secs(5));
+    // The pipe is still there, untouched, and the server still serves files.
+    assert!(
+        std::fs::symlink_metadata(&pipe)
+            .unwrap()
+            .file_type()
+            .is_fifo()
+    );
+    std::fs::write(dir.path().join("plain.txt"), b"plain").unwrap();
+    assert_eq!(other.download("RETR plain.txt"), b"plain");
+}
 
 #[test]
 fn control_characters_are_refused_in_new_names() {

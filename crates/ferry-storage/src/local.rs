@@ -20,7 +20,8 @@ use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use cap_std::ambient_authority;
-use cap_std::fs::{Dir, MetadataExt, OpenOptions};
+use cap_std::fs::{Dir, MetadataExt, OpenOptions, OpenOptionsExt};
+use rustix::fs::OFlags;
 use tokio::io::AsyncWrite;
 use tokio::sync::mpsc;
 
@@ -149,6 +150,34 @@ fn kind_of(meta: &cap_std::fs::Metadata) -> EntryKind {
     }
 }
 
+/// Opens the file at `path` for reading without ever waiting in open(2). A FIFO opened for
+/// reading waits there for a writer, and so would the worker thread that runs the session (see
+/// [`LocalStorage::call`]) with every session on it; with `O_NONBLOCK` the open returns at once,
+/// and anything but a plain file (a FIFO, socket or device; a folder unless `folder_ok`) is then
+/// refused as [`ErrorKind::WrongKind`]. The file is returned with `O_NONBLOCK` cleared, and its
+/// metadata.
+fn open_plain(
+    dir: &Dir,
+    path: &Path,
+    folder_ok: bool,
+) -> io::Result<(std::fs::File, std::fs::Metadata)> {
+    let mut options = OpenOptions::new();
+    options
+        .read(true)
+        .custom_flags((OFlags::NONBLOCK | OFlags::NOCTTY).bits() as i32);
+    let file = dir.open_with(path, &options)?.into_std();
+    let meta = file.metadata()?;
+    if !(meta.is_file() || folder_ok && meta.is_dir()) {
+        return Err(io::Error::new(
+            io::ErrorKind::IsADirectory,
+            "not a plain file (a folder, FIFO, socket or device)",
+        ));
+    }
+    // Back to ordinary blocking reads (F_SETFL changes only O_NONBLOCK and the like).
+    rustix::fs::fcntl_setfl(&file, OFlags::empty())?;
+    Ok((file, meta))
+}
+
 fn size_if_file(dir: &Dir, path: &Path) -> io::Result<Option<u64>> {
     match dir.metadata(path) {
         Ok(meta) if meta.is_file() => Ok(Some(meta.len())),
@@ -245,12 +274,7 @@ impl LocalStorage {
         check_name(path)?;
         let rel = rel(path);
         let (file, size) = self.call(move |dir| {
-            let file = dir.open(&rel)?;
-            let meta = file.metadata()?;
-            if meta.is_dir() {
-                return Err(io::Error::from(io::ErrorKind::IsADirectory));
-            }
-            let mut file = file.into_std();
+            let (mut file, meta) = open_plain(dir, &rel, false)?;
             if offset > 0 {
                 file.seek(SeekFrom::Start(offset))?;
             }
@@ -388,7 +412,7 @@ impl LocalStorage {
             UNIX_EPOCH - Duration::from_secs(secs.unsigned_abs())
         };
         self.call(move |dir| {
-            let file = dir.open(&rel)?.into_std();
+            let (file, _) = open_plain(dir, &rel, true)?;
             file.set_times(std::fs::FileTimes::new().set_modified(when))
         })
     }
@@ -443,7 +467,7 @@ fn open_partial(
         }
         options.truncate(true);
         let mut partial_file = dir.open_with(partial, &options)?.into_std();
-        let mut source = dir.open(target)?.into_std();
+        let (mut source, _) = open_plain(dir, target, false)?;
         io::copy(
             &mut io::Read::take(&mut source, wanted.unwrap_or(size)),
             &mut partial_file,

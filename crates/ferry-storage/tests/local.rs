@@ -226,3 +226,50 @@ async fn control_characters_are_refused_in_new_names() {
     assert_eq!(read_all(&storage, "old\tname").await, b"old");
     storage.remove_file(&path("old\tname")).await.unwrap();
 }
+
+/// Makes a FIFO at `path`.
+fn mkfifo(path: &std::path::Path) {
+    use rustix::fs::{CWD, FileType, Mode, mknodat};
+    mknodat(CWD, path, FileType::Fifo, Mode::from_raw_mode(0o644), 0).unwrap();
+}
+
+#[tokio::test]
+async fn special_files_are_refused_without_blocking() {
+    let (dir, storage) = storage();
+    let fifo = dir.path().join("pipe");
+    mkfifo(&fifo);
+    // If an open waits for a writer (the bug), a watchdog plays the writer after 5 s so that the
+    // test fails instead of hanging.
+    let (finished, done) = std::sync::mpsc::channel::<()>();
+    let watchdog = std::thread::spawn(move || {
+        use rustix::fs::{Mode, OFlags};
+        let mut released = false;
+        while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+            done.recv_timeout(std::time::Duration::from_secs(if released { 0 } else { 5 }))
+        {
+            released = true;
+            let _ = rustix::fs::open(&fifo, OFlags::WRONLY | OFlags::NONBLOCK, Mode::empty());
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        released
+    });
+    let kinds = [
+        storage.read(&path("pipe"), 0).await.map(drop),
+        storage.set_modified(&path("pipe"), 0).await,
+        storage
+            .write(&path("pipe"), WriteMode::Append)
+            .await
+            .map(drop),
+        storage
+            .write(&path("pipe"), WriteMode::Resume(1))
+            .await
+            .map(drop),
+    ]
+    .map(|result| result.unwrap_err().kind());
+    finished.send(()).unwrap();
+    assert!(!watchdog.join().unwrap(), "an open waited for a writer");
+    assert_eq!(kinds, [ErrorKind::WrongKind; 4]);
+    // Plain files still read as before.
+    std::fs::write(dir.path().join("plain"), b"plain").unwrap();
+    assert_eq!(read_all(&storage, "plain").await, b"plain");
+}
