@@ -6,7 +6,7 @@
 
 mod common;
 
-use std::os::unix::fs::FileTypeExt;
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -119,4 +119,28 @@ fn control_characters_are_refused_in_new_names() {
     client.expect("MKD caf\u{e9}", 257);
     let _data = client.passive();
     assert_eq!(client.cmd_bytes(b"STOR caf\xe9.txt").code.0, 150);
+}
+
+#[test]
+fn mfmt_never_changes_a_hard_linked_file() {
+    let parent = tempfile::tempdir().unwrap();
+    let root = parent.path().join("root");
+    std::fs::create_dir(&root).unwrap();
+    let outside = parent.path().join("outside.txt");
+    std::fs::write(&outside, b"outside").unwrap();
+    std::fs::hard_link(&outside, root.join("link.txt")).unwrap();
+    std::fs::write(root.join("own.txt"), b"own").unwrap();
+    let before = std::fs::metadata(&outside).unwrap().modified().unwrap();
+    let server = server_on(&root);
+    let mut client = server.anonymous();
+    client.expect("MFMT 20000101000000 link.txt", 550);
+    assert_eq!(
+        std::fs::metadata(&outside).unwrap().modified().unwrap(),
+        before
+    );
+    // A file with one name is set as before.
+    client.expect("MFMT 20000101000000 own.txt", 213);
+    client.expect("MDTM own.txt", 213);
+    let own = std::fs::metadata(root.join("own.txt")).unwrap();
+    assert_eq!(own.mtime(), 946_684_800);
 }

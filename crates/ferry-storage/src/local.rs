@@ -412,7 +412,15 @@ impl LocalStorage {
             UNIX_EPOCH - Duration::from_secs(secs.unsigned_abs())
         };
         self.call(move |dir| {
-            let (file, _) = open_plain(dir, &rel, true)?;
+            let (file, meta) = open_plain(dir, &rel, true)?;
+            // A hard link shares its time with every other name of the file, which may lie
+            // outside the root: refuse rather than reach through it.
+            if !meta.is_dir() && std::os::unix::fs::MetadataExt::nlink(&meta) > 1 {
+                return Err(io::Error::new(
+                    io::ErrorKind::PermissionDenied,
+                    "the file has other hard links, whose time would change too",
+                ));
+            }
             file.set_times(std::fs::FileTimes::new().set_modified(when))
         })
     }

@@ -273,3 +273,32 @@ async fn special_files_are_refused_without_blocking() {
     std::fs::write(dir.path().join("plain"), b"plain").unwrap();
     assert_eq!(read_all(&storage, "plain").await, b"plain");
 }
+
+#[tokio::test]
+async fn set_modified_refuses_hard_linked_files() {
+    let outer = tempfile::tempdir().unwrap();
+    let root = outer.path().join("root");
+    std::fs::create_dir(&root).unwrap();
+    let outside = outer.path().join("outside");
+    std::fs::write(&outside, b"o").unwrap();
+    std::fs::hard_link(&outside, root.join("link")).unwrap();
+    std::fs::write(root.join("own"), b"own").unwrap();
+    std::fs::create_dir(root.join("folder")).unwrap();
+    let before = std::fs::metadata(&outside).unwrap().modified().unwrap();
+    let storage = Storage::Local(LocalStorage::open(&root).unwrap());
+    let error = storage.set_modified(&path("link"), 0).await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::PermissionDenied);
+    assert!(error.to_string().contains("hard links"), "{error}");
+    assert_eq!(
+        std::fs::metadata(&outside).unwrap().modified().unwrap(),
+        before
+    );
+    // A file with one name, and a folder, are set as before.
+    for name in ["own", "folder"] {
+        storage.set_modified(&path(name), 86_400).await.unwrap();
+        assert_eq!(
+            storage.stat(&path(name)).await.unwrap().modified,
+            Some(86_400)
+        );
+    }
+}
