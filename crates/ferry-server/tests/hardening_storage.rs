@@ -6,6 +6,7 @@
 
 mod common;
 
+use std::io::Write;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -16,6 +17,13 @@ use ferry_server::Config;
 /// A server on `root`, which the test keeps.
 fn server_on(root: &Path) -> TestServer {
     TestServer::with_config(Config::for_folder(root), "127.0.0.1:0")
+}
+
+/// Starts an upload: EPSV, then `line`, which must be answered 150; returns the data connection.
+fn begin_upload(client: &mut Client, line: &str) -> std::net::TcpStream {
+    let data = client.passive();
+    client.expect(line, 150);
+    data
 }
 
 /// Opens `path`, a FIFO, for writing without blocking when dropped: a reader stuck in open(2)
@@ -85,6 +93,63 @@ fn a_fifo_in_the_folder_never_stalls_the_server() {
     );
     std::fs::write(dir.path().join("plain.txt"), b"plain").unwrap();
     assert_eq!(other.download("RETR plain.txt"), b"plain");
+}
+
+#[test]
+fn names_up_to_255_bytes_store_list_fetch_resume_and_delete() {
+    let server = TestServer::start();
+    let mut client = server.anonymous();
+    for len in [240, 241, 250, 255] {
+        let name = format!(
+            "{len}-{}",
+            "n".repeat(len - 5 - len.to_string().len()) + ".bin"
+        );
+        assert_eq!(name.len(), len);
+        // An interrupted upload, kept and resumed.
+        let mut data = begin_upload(&mut client, &format!("STOR {name}"));
+        data.write_all(b"first half ").unwrap();
+        data.flush().unwrap();
+        client.send_raw(b"ABOR\r\n");
+        assert_eq!(client.read_reply().code.0, 426);
+        assert_eq!(client.read_reply().code.0, 226);
+        let kept: usize = client
+            .expect(&format!("SIZE {name}"), 213)
+            .text()
+            .parse()
+            .unwrap();
+        let whole = b"first half second half";
+        client.expect(&format!("REST {kept}"), 350);
+        assert_eq!(
+            client
+                .upload(&format!("STOR {name}"), &whole[kept..])
+                .code
+                .0,
+            226
+        );
+        assert_eq!(std::fs::read(server.path(&name)).unwrap(), whole);
+        assert_eq!(client.upload(&format!("APPE {name}"), b"!").code.0, 226);
+        assert_eq!(
+            client.download("NLST"),
+            format!("{name}\r\n").into_bytes(),
+            "the listing shows the name and no partial"
+        );
+        assert_eq!(
+            client.download(&format!("RETR {name}")),
+            b"first half second half!"
+        );
+        // An interrupted upload beside the file: DELE removes the file, then the partial.
+        let mut data = begin_upload(&mut client, &format!("STOR {name}"));
+        data.write_all(b"abandoned").unwrap();
+        data.flush().unwrap();
+        client.send_raw(b"ABOR\r\n");
+        assert_eq!(client.read_reply().code.0, 426);
+        assert_eq!(client.read_reply().code.0, 226);
+        client.expect(&format!("DELE {name}"), 250);
+        client.expect(&format!("SIZE {name}"), 213);
+        client.expect(&format!("DELE {name}"), 250);
+        client.expect(&format!("SIZE {name}"), 550);
+        assert_eq!(names_in(&server.root), Vec::<String>::new());
+    }
 }
 
 #[test]

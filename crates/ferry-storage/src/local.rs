@@ -4,8 +4,8 @@
 //! sends. Short file system calls run on the calling thread (see [`LocalStorage::call`]),
 //! long ones (folder walks, copies for a resume) on tokio's blocking pool.
 //!
-//! Uploads write to `.ferry-partial.NAME` beside the target and rename it over the target on
-//! commit. Names starting with [`PARTIAL_PREFIX`] are reserved: hidden from listings and refused
+//! Uploads write to `.ferry-partial.NAME` beside the target (shortened with a hash for long
+//! names: [`partial_name`]) and rename it over the target on commit. Names starting with [`PARTIAL_PREFIX`] are reserved: hidden from listings and refused
 //! as client paths.
 
 use std::collections::HashSet;
@@ -95,14 +95,44 @@ pub(crate) fn check_new_name(path: &VirtualPath) -> Result<()> {
     Ok(())
 }
 
+/// The longest name a folder entry may have (Linux NAME_MAX).
+const NAME_MAX: usize = 255;
+
+/// Hex digits of the hash that ends the partial name of a long name.
+const HASH_DIGITS: usize = 16;
+
+/// The name of the partial file that holds an upload to `name`. Usually [`PARTIAL_PREFIX`] +
+/// `name`; for a name of 240 bytes or more, for which that would not fit in [`NAME_MAX`], it is
+/// the prefix, the first bytes of the name, `~` and the FNV-1a 64 hash of the whole name in hex,
+/// exactly `NAME_MAX` bytes. The same name always gives the same partial (SIZE, REST, APPE and
+/// DELE find it again, across restarts and versions), and since the short form is at most
+/// `NAME_MAX - 1` bytes the two forms never meet.
+pub(crate) fn partial_name(name: &[u8]) -> Vec<u8> {
+    let mut partial = PARTIAL_PREFIX.as_bytes().to_vec();
+    if partial.len() + name.len() < NAME_MAX {
+        partial.extend_from_slice(name);
+    } else {
+        let keep = NAME_MAX - partial.len() - 1 - HASH_DIGITS;
+        partial.extend_from_slice(name.get(..keep).unwrap_or(name));
+        partial.extend_from_slice(format!("~{:016x}", fnv1a_64(name)).as_bytes());
+    }
+    partial
+}
+
+/// FNV-1a, 64 bits: small, and fixed by its definition (unlike std's `DefaultHasher`), so a
+/// partial's name stays the same across processes and versions.
+fn fnv1a_64(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
 fn partial_of(path: &VirtualPath) -> Result<VirtualPath> {
     let name = path
         .file_name()
         .ok_or_else(|| StorageError::new(ErrorKind::WrongKind, "root"))?;
-    let mut partial = PARTIAL_PREFIX.as_bytes().to_vec();
-    partial.extend_from_slice(name);
     path.parent()
-        .join(&partial)
+        .join(&partial_name(name))
         .map_err(|e| StorageError::new(ErrorKind::BadName, e.to_string()))
 }
 
@@ -640,4 +670,42 @@ pub(crate) fn remove_stale_partials(root: &Dir, max_age: Duration) -> io::Result
         }
     }
     Ok(removed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fnv1a_64_matches_the_reference_values() {
+        assert_eq!(fnv1a_64(b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(fnv1a_64(b"a"), 0xaf63_dc4c_8601_ec8c);
+        assert_eq!(fnv1a_64(b"foobar"), 0x8594_4171_f739_67e8);
+    }
+
+    #[test]
+    fn partial_names_fit_and_stay_apart() {
+        let prefix = PARTIAL_PREFIX.len();
+        for len in 1..=NAME_MAX {
+            let name = vec![b'n'; len];
+            let partial = partial_name(&name);
+            assert!(partial.len() <= NAME_MAX, "{len}");
+            assert!(is_reserved(&partial));
+            if prefix + len < NAME_MAX {
+                assert_eq!(partial.len(), prefix + len);
+            } else {
+                // Hashed: always NAME_MAX long, and a different last byte is a different partial.
+                assert_eq!(partial.len(), NAME_MAX);
+                let mut other = name.clone();
+                other[len - 1] = b'm';
+                assert_ne!(partial_name(&other), partial);
+            }
+        }
+        // Deterministic, byte for byte.
+        let long = vec![b'x'; 250];
+        let mut expected = PARTIAL_PREFIX.as_bytes().to_vec();
+        expected.extend_from_slice(&long[..NAME_MAX - prefix - 17]);
+        expected.extend_from_slice(format!("~{:016x}", fnv1a_64(&long)).as_bytes());
+        assert_eq!(partial_name(&long), expected);
+    }
 }

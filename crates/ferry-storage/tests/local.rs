@@ -302,3 +302,50 @@ async fn set_modified_refuses_hard_linked_files() {
         );
     }
 }
+
+#[tokio::test]
+async fn names_up_to_255_bytes_upload_resume_and_delete() {
+    let (dir, storage) = storage();
+    for len in [239, 240, 241, 254, 255] {
+        let name = "L".repeat(len);
+        upload(&storage, &name, WriteMode::Create, b"0123456789", false).await;
+        assert_eq!(storage.partial_size(&path(&name)).await.unwrap(), Some(10));
+        assert_eq!(
+            upload(&storage, &name, WriteMode::Resume(4), b"abc", false).await,
+            4
+        );
+        assert_eq!(
+            upload(&storage, &name, WriteMode::Append, b"def", true).await,
+            7
+        );
+        assert_eq!(read_all(&storage, &name).await, b"0123abcdef");
+        assert_eq!(storage.partial_size(&path(&name)).await.unwrap(), None);
+        upload(&storage, &name, WriteMode::Create, b"again", false).await;
+        storage.remove_file(&path(&name)).await.unwrap();
+        assert_eq!(storage.partial_size(&path(&name)).await.unwrap(), Some(5));
+        storage.remove_file(&path(&name)).await.unwrap();
+        assert_eq!(storage.partial_size(&path(&name)).await.unwrap(), None);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+    // An old partial of a long name is recognised by the stale-partial cleanup.
+    let name = "S".repeat(255);
+    upload(&storage, &name, WriteMode::Create, b"stale", false).await;
+    let partial = std::fs::read_dir(dir.path())
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap();
+    let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    std::fs::File::options()
+        .write(true)
+        .open(partial.path())
+        .unwrap()
+        .set_modified(hour_ago)
+        .unwrap();
+    let removed = storage
+        .remove_stale_partials(std::time::Duration::from_secs(1800))
+        .await
+        .unwrap();
+    assert_eq!(removed, 1);
+    assert_eq!(storage.partial_size(&path(&name)).await.unwrap(), None);
+}
