@@ -26,6 +26,108 @@ fn begin_upload(client: &mut Client, line: &str) -> std::net::TcpStream {
     data
 }
 
+/// Sends the last bytes of an upload, closes the data connection and returns the final code.
+fn finish_upload(client: &mut Client, mut data: std::net::TcpStream, bytes: &[u8]) -> u16 {
+    data.write_all(bytes).unwrap();
+    drop(data);
+    client.read_reply().code.0
+}
+
+#[test]
+fn uploads_through_a_symlinked_alias_never_share_a_partial() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("real")).unwrap();
+    std::os::unix::fs::symlink("real", dir.path().join("alias")).unwrap();
+    let server = server_on(dir.path());
+    let mut first = server.anonymous();
+    let mut second = server.anonymous();
+    let data = begin_upload(&mut first, "STOR real/x.bin");
+    first_bytes(&data);
+    // The same file by another name: busy, and nothing of it reaches the running upload.
+    let _spare = second.passive();
+    second.expect("STOR alias/x.bin", 450);
+    second.expect("APPE alias/x.bin", 450);
+    second.expect("REST 3", 350);
+    second.expect("STOR alias/./x.bin", 450);
+    assert_eq!(finish_upload(&mut first, data, b" and the rest"), 226);
+    assert_eq!(
+        std::fs::read(dir.path().join("real/x.bin")).unwrap(),
+        b"the first upload and the rest"
+    );
+    // Once it is done, the alias works as before.
+    assert_eq!(second.upload("APPE alias/x.bin", b"!").code.0, 226);
+    assert_eq!(
+        std::fs::read(dir.path().join("real/x.bin")).unwrap(),
+        b"the first upload and the rest!"
+    );
+}
+
+fn first_bytes(mut data: &std::net::TcpStream) {
+    data.write_all(b"the first upload").unwrap();
+    data.flush().unwrap();
+}
+
+#[test]
+fn two_servers_on_one_folder_never_share_a_partial() {
+    // Two ferryd on one folder: each has its own in-memory busy set, so only the lock on the
+    // partial's file can tell the second that the first is uploading.
+    let dir = tempfile::tempdir().unwrap();
+    let one = server_on(dir.path());
+    let two = server_on(dir.path());
+    let mut first = one.anonymous();
+    let mut second = two.anonymous();
+    let data = begin_upload(&mut first, "STOR shared.bin");
+    first_bytes(&data);
+    let _spare = second.passive();
+    second.expect("STOR shared.bin", 450);
+    assert_eq!(finish_upload(&mut first, data, b"."), 226);
+    assert_eq!(
+        std::fs::read(dir.path().join("shared.bin")).unwrap(),
+        b"the first upload."
+    );
+    assert_eq!(second.upload("STOR shared.bin", b"second").code.0, 226);
+    assert_eq!(
+        std::fs::read(dir.path().join("shared.bin")).unwrap(),
+        b"second"
+    );
+}
+
+#[test]
+fn a_planted_partial_symlink_is_never_followed() {
+    let parent = tempfile::tempdir().unwrap();
+    let root = parent.path().join("root");
+    std::fs::create_dir(&root).unwrap();
+    std::fs::write(root.join("keep.txt"), b"precious").unwrap();
+    std::fs::write(parent.path().join("outside.txt"), b"outside").unwrap();
+    let link = |name: &str, to: &str| std::os::unix::fs::symlink(to, root.join(name)).unwrap();
+    link(".ferry-partial.x.bin", "keep.txt");
+    link(".ferry-partial.y.bin", "../outside.txt");
+    link(".ferry-partial.z.bin", "keep.txt");
+    let server = server_on(&root);
+    let mut client = server.anonymous();
+    assert_eq!(client.upload("STOR x.bin", b"new bytes").code.0, 226);
+    assert_eq!(std::fs::read(root.join("keep.txt")).unwrap(), b"precious");
+    // A link is not an interrupted upload: there is nothing to resume.
+    client.expect("SIZE z.bin", 550);
+    assert_eq!(client.upload("STOR y.bin", b"why").code.0, 226);
+    assert_eq!(client.upload("APPE z.bin", b"tail").code.0, 226);
+    assert_eq!(std::fs::read(root.join("keep.txt")).unwrap(), b"precious");
+    assert_eq!(
+        std::fs::read(parent.path().join("outside.txt")).unwrap(),
+        b"outside"
+    );
+    for (name, bytes) in [
+        ("x.bin", &b"new bytes"[..]),
+        ("y.bin", b"why"),
+        ("z.bin", b"tail"),
+    ] {
+        let meta = std::fs::symlink_metadata(root.join(name)).unwrap();
+        assert!(meta.is_file(), "{name} is not a plain file");
+        assert_eq!(std::fs::read(root.join(name)).unwrap(), bytes, "{name}");
+    }
+    assert_eq!(names_in(&root), ["keep.txt", "x.bin", "y.bin", "z.bin"]);
+}
+
 /// Opens `path`, a FIFO, for writing without blocking when dropped: a reader stuck in open(2)
 /// (the bug) is released, so that a failing test ends instead of hanging the server's shutdown.
 struct FifoRelease(PathBuf);

@@ -35,12 +35,11 @@
 //!   so is a path whose first name starts, or whose last name ends, with whitespace (OpenDAL
 //!   trims the ends of every key: `a ` would be `a`).
 
-use std::collections::HashSet;
 use std::fmt;
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
@@ -52,7 +51,7 @@ use opendal_http_transport_reqwest::ReqwestTransport;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::mpsc;
 
-use crate::local::{BusyGuard, UNIQUE_TRIES, check_name, check_new_name, is_reserved};
+use crate::local::{BusyGuard, BusySet, UNIQUE_TRIES, check_name, check_new_name, is_reserved};
 use crate::{
     Download, DownloadInner, Entry, EntryKind, ErrorKind, ListStream, Result, S3Config,
     StorageError, Upload, UploadInner, VirtualPath, WriteMode,
@@ -81,8 +80,9 @@ const LIST_AHEAD: usize = 64;
 #[derive(Debug, Clone)]
 pub struct S3Storage {
     operator: Operator,
-    /// Targets with an upload running on this node, so that two of ours never race.
-    busy: Arc<Mutex<HashSet<VirtualPath>>>,
+    /// Targets with an upload running on this node, so that two of ours never race. Keyed on
+    /// the path: a key has no aliases on S3 (no symlinks).
+    busy: BusySet<VirtualPath>,
 }
 
 /// The one mapping from OpenDAL's errors to ours.
@@ -374,7 +374,7 @@ impl S3Storage {
                 "target is a folder",
             ));
         }
-        let guard = BusyGuard::take(&self.busy, &target)?;
+        let guard = BusyGuard::take(&self.busy, target.clone())?;
         let key = key(&target)?;
         // The old object's bytes that the new one starts with, and its ETag.
         let (keep, etag) = match mode {
@@ -630,7 +630,7 @@ pub(crate) struct S3Upload {
     writer: Option<Writer>,
     /// A write accepted but not finished yet; it holds the writer meanwhile.
     pending: Option<PendingWrite>,
-    _guard: BusyGuard,
+    _guard: BusyGuard<VirtualPath>,
 }
 
 impl fmt::Debug for S3Upload {

@@ -349,3 +349,104 @@ async fn names_up_to_255_bytes_upload_resume_and_delete() {
     assert_eq!(removed, 1);
     assert_eq!(storage.partial_size(&path(&name)).await.unwrap(), None);
 }
+
+#[tokio::test]
+async fn one_upload_per_file_whatever_the_alias() {
+    let (dir, storage) = storage();
+    std::fs::create_dir(dir.path().join("real")).unwrap();
+    std::os::unix::fs::symlink("real", dir.path().join("alias")).unwrap();
+    std::os::unix::fs::symlink(".", dir.path().join("real/self")).unwrap();
+    let mut first = storage
+        .write(&path("real/x.bin"), WriteMode::Create)
+        .await
+        .unwrap();
+    first.write_all(b"first").await.unwrap();
+    for other in ["alias/x.bin", "real/self/x.bin", "alias/self/self/x.bin"] {
+        for mode in [WriteMode::Create, WriteMode::Append, WriteMode::Resume(2)] {
+            let error = storage.write(&path(other), mode).await.unwrap_err();
+            assert_eq!(error.kind(), ErrorKind::Busy, "{other} {mode:?}");
+        }
+    }
+    first.commit().await.unwrap();
+    assert_eq!(read_all(&storage, "alias/x.bin").await, b"first");
+    // Other names in the same folder are not affected, and the alias works once it is done.
+    upload(&storage, "alias/y.bin", WriteMode::Create, b"y", true).await;
+    upload(&storage, "alias/x.bin", WriteMode::Append, b"!", true).await;
+    assert_eq!(read_all(&storage, "real/x.bin").await, b"first!");
+}
+
+#[tokio::test]
+async fn two_storages_on_one_folder_never_share_a_partial() {
+    // As two ferryd processes: separate busy sets; the partial's lock keeps them apart.
+    let (dir, one) = storage();
+    let two = Storage::Local(LocalStorage::open(dir.path()).unwrap());
+    let mut first = one.write(&path("f"), WriteMode::Create).await.unwrap();
+    first.write_all(b"one").await.unwrap();
+    for mode in [WriteMode::Create, WriteMode::Append, WriteMode::Resume(1)] {
+        let error = two.write(&path("f"), mode).await.unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::Busy, "{mode:?}");
+    }
+    // An old partial is not cleaned away from under a running upload either.
+    let partial = dir.path().join(".ferry-partial.f");
+    let day_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(86_400);
+    std::fs::File::options()
+        .write(true)
+        .open(&partial)
+        .unwrap()
+        .set_modified(day_ago)
+        .unwrap();
+    let removed = two
+        .remove_stale_partials(std::time::Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert_eq!(removed, 0);
+    first.write_all(b" two").await.unwrap();
+    first.commit().await.unwrap();
+    assert_eq!(read_all(&two, "f").await, b"one two");
+    upload(&two, "f", WriteMode::Create, b"second", true).await;
+    assert_eq!(read_all(&one, "f").await, b"second");
+}
+
+#[tokio::test]
+async fn planted_partials_are_replaced_never_followed() {
+    let (dir, storage) = storage();
+    let root = dir.path();
+    std::fs::write(root.join("keep"), b"precious").unwrap();
+    std::fs::create_dir(root.join("sub")).unwrap();
+    std::fs::write(root.join("sub/linked"), b"linked").unwrap();
+    std::os::unix::fs::symlink("keep", root.join(".ferry-partial.a")).unwrap();
+    std::os::unix::fs::symlink("keep", root.join(".ferry-partial.b")).unwrap();
+    std::os::unix::fs::symlink("keep", root.join(".ferry-partial.c")).unwrap();
+    std::fs::hard_link(root.join("sub/linked"), root.join(".ferry-partial.d")).unwrap();
+    mkfifo(&root.join(".ferry-partial.e"));
+    // A link is no interrupted upload: nothing to report or resume.
+    assert_eq!(storage.partial_size(&path("a")).await.unwrap(), None);
+    let error = storage
+        .write(&path("b"), WriteMode::Resume(3))
+        .await
+        .unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Unsupported);
+    upload(&storage, "a", WriteMode::Create, b"new a", true).await;
+    assert_eq!(
+        upload(&storage, "c", WriteMode::Append, b"new c", true).await,
+        0
+    );
+    assert_eq!(
+        upload(&storage, "d", WriteMode::Append, b"new d", true).await,
+        0
+    );
+    assert_eq!(
+        upload(&storage, "e", WriteMode::Append, b"new e", true).await,
+        0
+    );
+    assert_eq!(std::fs::read(root.join("keep")).unwrap(), b"precious");
+    assert_eq!(std::fs::read(root.join("sub/linked")).unwrap(), b"linked");
+    for name in ["a", "c", "d", "e"] {
+        let meta = std::fs::symlink_metadata(root.join(name)).unwrap();
+        assert!(meta.is_file(), "{name}");
+        assert_eq!(
+            read_all(&storage, name).await,
+            format!("new {name}").as_bytes()
+        );
+    }
+}
