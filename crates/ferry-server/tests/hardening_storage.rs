@@ -80,6 +80,7 @@ fn two_servers_on_one_folder_never_share_a_partial() {
     first_bytes(&data);
     let _spare = second.passive();
     second.expect("STOR shared.bin", 450);
+    second.expect("DELE shared.bin", 450);
     assert_eq!(finish_upload(&mut first, data, b"."), 226);
     assert_eq!(
         std::fs::read(dir.path().join("shared.bin")).unwrap(),
@@ -195,6 +196,32 @@ fn a_fifo_in_the_folder_never_stalls_the_server() {
     );
     std::fs::write(dir.path().join("plain.txt"), b"plain").unwrap();
     assert_eq!(other.download("RETR plain.txt"), b"plain");
+}
+
+#[test]
+fn dele_of_a_name_being_uploaded_is_refused() {
+    let server = TestServer::start();
+    let mut uploader = server.anonymous();
+    let mut other = server.anonymous();
+    let data = begin_upload(&mut uploader, "STOR wip.bin");
+    first_bytes(&data);
+    other.expect("DELE wip.bin", 450);
+    // Also when an older copy is visible under the name.
+    std::fs::write(server.path("old.bin"), b"old").unwrap();
+    let old = begin_upload(&mut other, "STOR old.bin");
+    let mut third = server.anonymous();
+    third.expect("DELE old.bin", 450);
+    assert_eq!(std::fs::read(server.path("old.bin")).unwrap(), b"old");
+    assert_eq!(finish_upload(&mut other, old, b"new"), 226);
+    assert_eq!(finish_upload(&mut uploader, data, b"!"), 226);
+    assert_eq!(
+        std::fs::read(server.path("wip.bin")).unwrap(),
+        b"the first upload!"
+    );
+    assert_eq!(std::fs::read(server.path("old.bin")).unwrap(), b"new");
+    // Not busy any more: DELE works.
+    third.expect("DELE wip.bin", 250);
+    assert_eq!(names_in(&server.root), ["old.bin"]);
 }
 
 #[test]

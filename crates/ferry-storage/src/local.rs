@@ -437,24 +437,45 @@ impl LocalStorage {
         })
     }
 
+    /// Deletes a file, or the partial of an interrupted upload to a name that has no file. A
+    /// name with an upload running is busy and left as it is: deleting its partial would lose
+    /// the upload, and deleting the old file would race its commit.
     pub(crate) async fn remove_file(&self, path: &VirtualPath) -> Result<()> {
         check_name(path)?;
-        let rel_target = rel(path);
-        let rel_partial = rel(&partial_of(path)?);
-        let (victim, size) = self.call(|dir| match dir.symlink_metadata(&rel_target) {
-            Ok(meta) if meta.is_dir() => Err(io::Error::from(io::ErrorKind::IsADirectory)),
-            Ok(meta) => Ok((rel_target, meta.len())),
-            // DELE of an interrupted upload that never completed discards it.
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                let meta = dir.symlink_metadata(&rel_partial)?;
-                Ok((rel_partial, meta.len()))
+        let name = path
+            .file_name()
+            .ok_or_else(|| StorageError::new(ErrorKind::WrongKind, "the root"))?;
+        let folder = self.folder(&path.parent())?;
+        if is_busy(&self.busy, &folder.key(name)) {
+            return Err(busy().into());
+        }
+        let partial = partial_name(name);
+        let dir = Arc::clone(&folder.dir);
+        let (victim, size, held) = self.call(|_| {
+            // An upload in another process holds its partial's lock (kept until the unlink).
+            let held = lock_existing(&dir, OsStr::from_bytes(&partial))?;
+            let stat = |name: &[u8]| {
+                rustix::fs::statat(&*dir, OsStr::from_bytes(name), AtFlags::SYMLINK_NOFOLLOW)
+            };
+            match stat(name) {
+                Ok(st) if rustix::fs::FileType::from_raw_mode(st.st_mode).is_dir() => {
+                    Err(io::Error::from(io::ErrorKind::IsADirectory))
+                }
+                Ok(st) => Ok((name.to_vec(), st.st_size, held)),
+                // DELE of an interrupted upload that never completed discards it.
+                Err(Errno::NOENT) => Ok((partial.clone(), stat(&partial)?.st_size, held)),
+                Err(e) => Err(e.into()),
             }
-            Err(e) => Err(e),
         })?;
-        if size >= BIG_FILE {
-            self.blocking(move |dir| dir.remove_file(&victim)).await
+        let remove = move |dir: &Dir| -> io::Result<()> {
+            rustix::fs::unlinkat(dir, OsStr::from_bytes(&victim), AtFlags::empty())?;
+            drop(held);
+            Ok(())
+        };
+        if u64::try_from(size).is_ok_and(|size| size >= BIG_FILE) {
+            on_pool(move || remove(&dir)).await
         } else {
-            self.call(|dir| dir.remove_file(&victim))
+            remove(&dir).map_err(StorageError::from)
         }
     }
 
@@ -593,6 +614,29 @@ fn still_named(dir: &Dir, name: &OsStr, file: &std::fs::File) -> io::Result<bool
     match rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) {
         Ok(named) => Ok(named.st_dev == open.st_dev && named.st_ino == open.st_ino),
         Err(Errno::NOENT) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Whether an upload to `key` runs in this process.
+pub(crate) fn is_busy<K: Eq + Hash>(busy: &BusySet<K>, key: &K) -> bool {
+    busy.lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .contains(key)
+}
+
+/// Opens the partial `name` in `dir`, if it is there and not a link, and takes its lock: busy if
+/// an upload (here or in another process) holds it.
+fn lock_existing(dir: &Dir, name: &OsStr) -> io::Result<Option<std::fs::File>> {
+    let flags =
+        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC;
+    match rustix::fs::openat(dir, name, flags, Mode::empty()) {
+        Ok(fd) => {
+            let file = std::fs::File::from(fd);
+            lock(&file)?;
+            Ok(Some(file))
+        }
+        Err(Errno::NOENT | Errno::LOOP | Errno::NXIO) => Ok(None),
         Err(e) => Err(e.into()),
     }
 }

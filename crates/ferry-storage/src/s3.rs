@@ -51,7 +51,9 @@ use opendal_http_transport_reqwest::ReqwestTransport;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::mpsc;
 
-use crate::local::{BusyGuard, BusySet, UNIQUE_TRIES, check_name, check_new_name, is_reserved};
+use crate::local::{
+    BusyGuard, BusySet, UNIQUE_TRIES, check_name, check_new_name, is_busy, is_reserved,
+};
 use crate::{
     Download, DownloadInner, Entry, EntryKind, ErrorKind, ListStream, Result, S3Config,
     StorageError, Upload, UploadInner, VirtualPath, WriteMode,
@@ -451,6 +453,13 @@ impl S3Storage {
 
     pub(crate) async fn remove_file(&self, path: &VirtualPath) -> Result<()> {
         check_name(path)?;
+        // As on a folder: a name with an upload running (on this node) is left alone.
+        if is_busy(&self.busy, path) {
+            return Err(StorageError::new(
+                ErrorKind::Busy,
+                "an upload to this file is running",
+            ));
+        }
         match self.lookup(path).await? {
             Some(entry) if entry.kind == EntryKind::File => self
                 .operator

@@ -450,3 +450,46 @@ async fn planted_partials_are_replaced_never_followed() {
         );
     }
 }
+
+#[tokio::test]
+async fn remove_file_leaves_a_running_upload_alone() {
+    let (dir, storage) = storage();
+    let other = Storage::Local(LocalStorage::open(dir.path()).unwrap());
+    std::os::unix::fs::symlink(".", dir.path().join("here")).unwrap();
+    std::fs::write(dir.path().join("old"), b"old").unwrap();
+    let mut fresh = storage
+        .write(&path("fresh"), WriteMode::Create)
+        .await
+        .unwrap();
+    fresh.write_all(b"fresh").await.unwrap();
+    let replacing = storage
+        .write(&path("old"), WriteMode::Create)
+        .await
+        .unwrap();
+    // Here, by any path, and from another process's storage (only the partial's lock tells).
+    for (who, name) in [
+        (&storage, "fresh"),
+        (&storage, "here/fresh"),
+        (&other, "fresh"),
+        (&storage, "old"),
+        (&storage, "here/old"),
+        (&other, "old"),
+    ] {
+        let error = who.remove_file(&path(name)).await.unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::Busy, "{name}");
+    }
+    assert_eq!(std::fs::read(dir.path().join("old")).unwrap(), b"old");
+    fresh.commit().await.unwrap();
+    replacing.abort().await.unwrap();
+    assert_eq!(read_all(&storage, "fresh").await, b"fresh");
+    // Done: DELE works again, on the file and then on the kept partial.
+    other.remove_file(&path("fresh")).await.unwrap();
+    other.remove_file(&path("old")).await.unwrap();
+    assert_eq!(storage.partial_size(&path("old")).await.unwrap(), Some(0));
+    other.remove_file(&path("old")).await.unwrap();
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        1,
+        "only the link is left"
+    );
+}

@@ -185,6 +185,11 @@ async fn conformance(server: &S3Server) {
         kind(storage.write(&path("busy.txt"), WriteMode::Create).await),
         ErrorKind::Busy
     );
+    // DELE leaves it alone too.
+    assert_eq!(
+        kind(storage.remove_file(&path("busy.txt")).await),
+        ErrorKind::Busy
+    );
     first.commit().await.unwrap();
 
     // APPE: the old bytes (a server-side copied part plus a streamed tail), then the new ones.
