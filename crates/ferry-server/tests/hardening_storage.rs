@@ -199,6 +199,44 @@ fn a_fifo_in_the_folder_never_stalls_the_server() {
 }
 
 #[test]
+fn twenty_stou_of_one_name_give_twenty_files() {
+    let server = TestServer::start();
+    let mut uploads: Vec<_> = (0..20)
+        .map(|_| {
+            let mut client = server.anonymous();
+            let data = client.passive();
+            (client, data)
+        })
+        .collect();
+    // All twenty at once, then every reply: each gets its own name.
+    for (client, _) in &mut uploads {
+        client.send_raw(b"STOU same.txt\r\n");
+    }
+    for (i, (client, _)) in uploads.iter_mut().enumerate() {
+        let reply = client.read_reply();
+        assert_eq!(reply.code.0, 150, "STOU number {i}: {reply}");
+    }
+    for (i, (mut client, data)) in uploads.into_iter().enumerate() {
+        let bytes = i.to_string();
+        assert_eq!(finish_upload(&mut client, data, bytes.as_bytes()), 226);
+    }
+    let names = names_in(&server.root);
+    assert_eq!(names.len(), 20, "{names:?}");
+    let mut contents: Vec<u32> = names
+        .iter()
+        .map(|name| {
+            assert!(name.starts_with("same.txt"), "{name}");
+            String::from_utf8(std::fs::read(server.path(name)).unwrap())
+                .unwrap()
+                .parse()
+                .unwrap()
+        })
+        .collect();
+    contents.sort_unstable();
+    assert_eq!(contents, (0..20).collect::<Vec<_>>());
+}
+
+#[test]
 fn dele_of_a_name_being_uploaded_is_refused() {
     let server = TestServer::start();
     let mut uploader = server.anonymous();

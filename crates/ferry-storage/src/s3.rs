@@ -361,10 +361,11 @@ impl S3Storage {
         if path.is_root() {
             return Err(StorageError::new(ErrorKind::WrongKind, "the root"));
         }
-        let target = if mode == WriteMode::Unique {
-            self.unused_name(path).await?
+        let (target, unique_guard) = if mode == WriteMode::Unique {
+            let (target, guard) = self.unused_name(path).await?;
+            (target, Some(guard))
         } else {
-            path.clone()
+            (path.clone(), None)
         };
         if self
             .lookup(&target)
@@ -376,7 +377,10 @@ impl S3Storage {
                 "target is a folder",
             ));
         }
-        let guard = BusyGuard::take(&self.busy, target.clone())?;
+        let guard = match unique_guard {
+            Some(guard) => guard,
+            None => BusyGuard::take(&self.busy, target.clone())?,
+        };
         let key = key(&target)?;
         // The old object's bytes that the new one starts with, and its ETag.
         let (keep, etag) = match mode {
@@ -429,8 +433,12 @@ impl S3Storage {
         })
     }
 
-    /// `path` if nothing has that name, else the first free `path.1`, `path.2`...
-    async fn unused_name(&self, path: &VirtualPath) -> Result<VirtualPath> {
+    /// `path` if nothing has that name, else the first free `path.1`, `path.2`..., with the
+    /// busy set's hold on it: a name that another upload on this node is writing is skipped.
+    async fn unused_name(
+        &self,
+        path: &VirtualPath,
+    ) -> Result<(VirtualPath, BusyGuard<VirtualPath>)> {
         let name = path.file_name().unwrap_or(b"file").to_vec();
         let parent = path.parent();
         for n in 0..UNIQUE_TRIES {
@@ -441,8 +449,13 @@ impl S3Storage {
             let candidate = parent
                 .join(&candidate)
                 .map_err(|e| StorageError::new(ErrorKind::BadName, e.to_string()))?;
-            if self.lookup(&candidate).await?.is_none() {
-                return Ok(candidate);
+            if self.lookup(&candidate).await?.is_some() {
+                continue;
+            }
+            match BusyGuard::take(&self.busy, candidate.clone()) {
+                Ok(guard) => return Ok((candidate, guard)),
+                Err(e) if e.kind() == ErrorKind::Busy => {}
+                Err(e) => return Err(e),
             }
         }
         Err(StorageError::new(

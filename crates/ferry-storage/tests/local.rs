@@ -493,3 +493,26 @@ async fn remove_file_leaves_a_running_upload_alone() {
         "only the link is left"
     );
 }
+
+#[tokio::test]
+async fn unique_skips_names_being_uploaded() {
+    let (dir, storage) = storage();
+    // A running STOR, and a kept partial, claim their names as a file does.
+    let running = storage.write(&path("n"), WriteMode::Create).await.unwrap();
+    upload(&storage, "n.1", WriteMode::Create, b"kept", false).await;
+    let mut uploads = Vec::new();
+    for _ in 0..20 {
+        uploads.push(storage.write(&path("n"), WriteMode::Unique).await.unwrap());
+    }
+    let names: Vec<String> = uploads.iter().map(|u| u.path().to_string()).collect();
+    let expected: Vec<String> = (2..22).map(|n| format!("/n.{n}")).collect();
+    assert_eq!(names, expected);
+    for (i, mut upload) in uploads.into_iter().enumerate() {
+        upload.write_all(format!("{i}").as_bytes()).await.unwrap();
+        upload.commit().await.unwrap();
+    }
+    drop(running);
+    assert_eq!(read_all(&storage, "n.21").await, b"19");
+    // 20 files, the kept partial, and the running upload's partial.
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 22);
+}

@@ -260,6 +260,19 @@ async fn conformance(server: &S3Server) {
     let upload = put(&storage, "u.txt", WriteMode::Unique, b"2").await;
     assert_eq!(upload.path(), &path("u.txt.1"));
     upload.commit().await.unwrap();
+    // A name another STOU is writing is skipped, not answered busy.
+    let first = put(&storage, "v.txt", WriteMode::Unique, b"1").await;
+    let second = put(&storage, "v.txt", WriteMode::Unique, b"2").await;
+    assert_eq!(
+        (first.path(), second.path()),
+        (&path("v.txt"), &path("v.txt.1"))
+    );
+    second.commit().await.unwrap();
+    first.commit().await.unwrap();
+    assert_eq!(fetch(&storage, "v.txt", 0).await, b"1");
+    assert_eq!(fetch(&storage, "v.txt.1", 0).await, b"2");
+    storage.remove_file(&path("v.txt")).await.unwrap();
+    storage.remove_file(&path("v.txt.1")).await.unwrap();
 
     // Folders: markers, implicit prefixes, RMD only when empty.
     storage.create_dir(&path("d")).await.unwrap();
