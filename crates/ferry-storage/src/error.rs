@@ -64,6 +64,7 @@ impl From<io::Error> for StorageError {
             io::ErrorKind::StorageFull => ErrorKind::NoSpace,
             io::ErrorKind::QuotaExceeded | io::ErrorKind::FileTooLarge => ErrorKind::QuotaExceeded,
             io::ErrorKind::InvalidFilename => ErrorKind::BadName,
+            io::ErrorKind::ResourceBusy => ErrorKind::Busy,
             io::ErrorKind::Unsupported => ErrorKind::Unsupported,
             _ => match error.raw_os_error() {
                 // ELOOP: a symlink loop, or cap-std refusing to follow a link out of the root.

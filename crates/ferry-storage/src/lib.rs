@@ -108,7 +108,9 @@ impl Storage {
         }
     }
 
-    /// Starts an upload to `path`; refused (`WrongKind`) when `path` is a folder.
+    /// Starts an upload to `path`; refused (`WrongKind`) when `path` is a folder, and
+    /// [`ErrorKind::Busy`] while another upload to the same file runs (by whatever path, and on
+    /// a folder also from another process).
     pub async fn write(&self, path: &VirtualPath, mode: WriteMode) -> Result<Upload> {
         match self {
             Storage::Local(local) => local.write(path, mode).await,
@@ -117,7 +119,7 @@ impl Storage {
         }
     }
 
-    /// Deletes a file.
+    /// Deletes a file; [`ErrorKind::Busy`] while an upload to it runs.
     pub async fn remove_file(&self, path: &VirtualPath) -> Result<()> {
         match self {
             Storage::Local(local) => local.remove_file(path).await,

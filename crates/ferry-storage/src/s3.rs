@@ -30,16 +30,16 @@
 //!   pick it (no conditional write is relied on, since not every server enforces one).
 //! - STOR into a folder that does not exist creates it (a key makes its prefixes), where a
 //!   local folder answers 550; MKD and RNTO still want the parent folder to exist.
-//! - Names starting with [`crate::PARTIAL_PREFIX`] stay refused, as on a folder; names that are
-//!   not UTF-8 are refused (S3 keys are UTF-8); so is a path whose first name starts, or whose
-//!   last name ends, with whitespace (OpenDAL trims the ends of every key: `a ` would be `a`).
+//! - Names starting with [`crate::PARTIAL_PREFIX`] stay refused, as on a folder, and so are new
+//!   names with control characters; names that are not UTF-8 are refused (S3 keys are UTF-8);
+//!   so is a path whose first name starts, or whose last name ends, with whitespace (OpenDAL
+//!   trims the ends of every key: `a ` would be `a`).
 
-use std::collections::HashSet;
 use std::fmt;
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
@@ -51,7 +51,9 @@ use opendal_http_transport_reqwest::ReqwestTransport;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::mpsc;
 
-use crate::local::{BusyGuard, UNIQUE_TRIES, check_name, is_reserved};
+use crate::local::{
+    BusyGuard, BusySet, UNIQUE_TRIES, check_name, check_new_name, is_busy, is_reserved,
+};
 use crate::{
     Download, DownloadInner, Entry, EntryKind, ErrorKind, ListStream, Result, S3Config,
     StorageError, Upload, UploadInner, VirtualPath, WriteMode,
@@ -80,8 +82,9 @@ const LIST_AHEAD: usize = 64;
 #[derive(Debug, Clone)]
 pub struct S3Storage {
     operator: Operator,
-    /// Targets with an upload running on this node, so that two of ours never race.
-    busy: Arc<Mutex<HashSet<VirtualPath>>>,
+    /// Targets with an upload running on this node, so that two of ours never race. Keyed on
+    /// the path: a key has no aliases on S3 (no symlinks).
+    busy: BusySet<VirtualPath>,
 }
 
 /// The one mapping from OpenDAL's errors to ours.
@@ -354,14 +357,15 @@ impl S3Storage {
     }
 
     pub(crate) async fn write(&self, path: &VirtualPath, mode: WriteMode) -> Result<Upload> {
-        check_name(path)?;
+        check_new_name(path)?;
         if path.is_root() {
             return Err(StorageError::new(ErrorKind::WrongKind, "the root"));
         }
-        let target = if mode == WriteMode::Unique {
-            self.unused_name(path).await?
+        let (target, unique_guard) = if mode == WriteMode::Unique {
+            let (target, guard) = self.unused_name(path).await?;
+            (target, Some(guard))
         } else {
-            path.clone()
+            (path.clone(), None)
         };
         if self
             .lookup(&target)
@@ -373,7 +377,10 @@ impl S3Storage {
                 "target is a folder",
             ));
         }
-        let guard = BusyGuard::take(&self.busy, &target)?;
+        let guard = match unique_guard {
+            Some(guard) => guard,
+            None => BusyGuard::take(&self.busy, target.clone())?,
+        };
         let key = key(&target)?;
         // The old object's bytes that the new one starts with, and its ETag.
         let (keep, etag) = match mode {
@@ -426,8 +433,12 @@ impl S3Storage {
         })
     }
 
-    /// `path` if nothing has that name, else the first free `path.1`, `path.2`...
-    async fn unused_name(&self, path: &VirtualPath) -> Result<VirtualPath> {
+    /// `path` if nothing has that name, else the first free `path.1`, `path.2`..., with the
+    /// busy set's hold on it: a name that another upload on this node is writing is skipped.
+    async fn unused_name(
+        &self,
+        path: &VirtualPath,
+    ) -> Result<(VirtualPath, BusyGuard<VirtualPath>)> {
         let name = path.file_name().unwrap_or(b"file").to_vec();
         let parent = path.parent();
         for n in 0..UNIQUE_TRIES {
@@ -438,8 +449,13 @@ impl S3Storage {
             let candidate = parent
                 .join(&candidate)
                 .map_err(|e| StorageError::new(ErrorKind::BadName, e.to_string()))?;
-            if self.lookup(&candidate).await?.is_none() {
-                return Ok(candidate);
+            if self.lookup(&candidate).await?.is_some() {
+                continue;
+            }
+            match BusyGuard::take(&self.busy, candidate.clone()) {
+                Ok(guard) => return Ok((candidate, guard)),
+                Err(e) if e.kind() == ErrorKind::Busy => {}
+                Err(e) => return Err(e),
             }
         }
         Err(StorageError::new(
@@ -450,6 +466,13 @@ impl S3Storage {
 
     pub(crate) async fn remove_file(&self, path: &VirtualPath) -> Result<()> {
         check_name(path)?;
+        // As on a folder: a name with an upload running (on this node) is left alone.
+        if is_busy(&self.busy, path) {
+            return Err(StorageError::new(
+                ErrorKind::Busy,
+                "an upload to this file is running",
+            ));
+        }
         match self.lookup(path).await? {
             Some(entry) if entry.kind == EntryKind::File => self
                 .operator
@@ -462,7 +485,7 @@ impl S3Storage {
     }
 
     pub(crate) async fn create_dir(&self, path: &VirtualPath) -> Result<()> {
-        check_name(path)?;
+        check_new_name(path)?;
         if self.lookup(path).await?.is_some() {
             return Err(StorageError::new(ErrorKind::AlreadyExists, "exists"));
         }
@@ -505,7 +528,7 @@ impl S3Storage {
 
     pub(crate) async fn rename(&self, from: &VirtualPath, to: &VirtualPath) -> Result<()> {
         check_name(from)?;
-        check_name(to)?;
+        check_new_name(to)?;
         let source = self.lookup(from).await?.ok_or_else(not_found)?;
         if from == to {
             return Ok(());
@@ -629,7 +652,7 @@ pub(crate) struct S3Upload {
     writer: Option<Writer>,
     /// A write accepted but not finished yet; it holds the writer meanwhile.
     pending: Option<PendingWrite>,
-    _guard: BusyGuard,
+    _guard: BusyGuard<VirtualPath>,
 }
 
 impl fmt::Debug for S3Upload {

@@ -185,6 +185,11 @@ async fn conformance(server: &S3Server) {
         kind(storage.write(&path("busy.txt"), WriteMode::Create).await),
         ErrorKind::Busy
     );
+    // DELE leaves it alone too.
+    assert_eq!(
+        kind(storage.remove_file(&path("busy.txt")).await),
+        ErrorKind::Busy
+    );
     first.commit().await.unwrap();
 
     // APPE: the old bytes (a server-side copied part plus a streamed tail), then the new ones.
@@ -255,6 +260,19 @@ async fn conformance(server: &S3Server) {
     let upload = put(&storage, "u.txt", WriteMode::Unique, b"2").await;
     assert_eq!(upload.path(), &path("u.txt.1"));
     upload.commit().await.unwrap();
+    // A name another STOU is writing is skipped, not answered busy.
+    let first = put(&storage, "v.txt", WriteMode::Unique, b"1").await;
+    let second = put(&storage, "v.txt", WriteMode::Unique, b"2").await;
+    assert_eq!(
+        (first.path(), second.path()),
+        (&path("v.txt"), &path("v.txt.1"))
+    );
+    second.commit().await.unwrap();
+    first.commit().await.unwrap();
+    assert_eq!(fetch(&storage, "v.txt", 0).await, b"1");
+    assert_eq!(fetch(&storage, "v.txt.1", 0).await, b"2");
+    storage.remove_file(&path("v.txt")).await.unwrap();
+    storage.remove_file(&path("v.txt.1")).await.unwrap();
 
     // Folders: markers, implicit prefixes, RMD only when empty.
     storage.create_dir(&path("d")).await.unwrap();
@@ -414,6 +432,22 @@ async fn conformance(server: &S3Server) {
             ErrorKind::BadName
         );
         assert_eq!(kind(storage.stat(&path(name)).await), ErrorKind::BadName);
+    }
+    // Control characters in new names, as on a folder.
+    for name in ["tab\there", "d/esc\x1b", "del\x7f", "cr\r/x"] {
+        assert_eq!(
+            kind(storage.write(&path(name), WriteMode::Create).await),
+            ErrorKind::BadName,
+            "{name:?}"
+        );
+        assert_eq!(
+            kind(storage.create_dir(&path(name)).await),
+            ErrorKind::BadName
+        );
+        assert_eq!(
+            kind(storage.rename(&path("u.txt"), &path(name)).await),
+            ErrorKind::BadName
+        );
     }
 
     // OpenDAL trims whitespace off both ends of a key, so `w ` would read and write the object
