@@ -11,10 +11,10 @@
 pub mod auth;
 pub mod config;
 mod data;
+mod ftp;
 mod limits;
 mod listener;
 pub mod log;
-mod session;
 mod stream;
 pub mod tls;
 mod transfer;

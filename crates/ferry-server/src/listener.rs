@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::config::Config;
-use crate::{Shared, session};
+use crate::{Shared, ftp};
 
 /// How long the accept loop pauses after an accept error.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
@@ -201,7 +201,7 @@ impl Server {
         let shared = Arc::clone(&self.shared);
         let shutdown = shutdown.child_token();
         self.tracker.spawn(async move {
-            session::run(stream, peer, shared, shutdown, implicit).await;
+            ftp::run(stream, peer, shared, shutdown, implicit).await;
             drop(permit);
         });
     }

@@ -1,0 +1,276 @@
+//! Information (RFC 959 section 4.1.3, RFC 3659): SIZE, MDTM, MLST, STAT, FEAT, HELP, OPTS,
+//! SITE.
+
+use super::*;
+
+pub(super) fn list_line(entry: &Entry, now: i64) -> String {
+    let mut out = Vec::new();
+    listing::format_list_line(entry, now, &mut out);
+    String::from_utf8_lossy(&out).trim_end().to_string()
+}
+
+pub(super) fn feat(tls: bool) -> Reply {
+    let mut lines = vec!["Extensions supported:".to_string()];
+    if tls {
+        lines.extend(["AUTH TLS", "AUTH SSL", "PBSZ", "PROT"].map(String::from));
+    }
+    lines.extend(FEATURES.iter().map(|f| (*f).to_string()));
+    lines.push("End".into());
+    Reply::multi(ReplyCode::SYSTEM_STATUS, lines)
+}
+
+pub(super) fn help() -> Reply {
+    Reply::multi(
+        ReplyCode::HELP,
+        vec![
+            "The following commands are recognized:".into(),
+            HELP_COMMANDS.to_string(),
+            "Help OK.".into(),
+        ],
+    )
+}
+
+pub(super) fn opts(options: &[u8]) -> Reply {
+    let text = String::from_utf8_lossy(options).to_ascii_uppercase();
+    let mut words = text.split_ascii_whitespace();
+    match (words.next(), words.next()) {
+        (Some("UTF8" | "UTF-8"), Some("ON") | None) => reply(ReplyCode::OK, "Always in UTF8 mode."),
+        (Some("UTF8" | "UTF-8"), Some("OFF")) => {
+            reply(ReplyCode::OK, "UTF8 off; names are sent as stored.")
+        }
+        (Some("MLST"), _) => reply(
+            ReplyCode::OK,
+            "MLST OPTS type;size;modify;perm;unique;UNIX.mode;",
+        ),
+        _ => reply(ReplyCode::SYNTAX_ERROR_ARGS, "Option not understood."),
+    }
+}
+
+pub(super) fn site(args: &[u8]) -> Reply {
+    let text = String::from_utf8_lossy(args).to_ascii_uppercase();
+    match text.split_ascii_whitespace().next() {
+        Some("HELP") => Reply::multi(
+            ReplyCode::HELP,
+            vec![
+                "SITE commands recognized:".into(),
+                "HELP".into(),
+                "Help OK.".into(),
+            ],
+        ),
+        _ => reply(ReplyCode::NOT_IMPLEMENTED, "Unknown SITE command."),
+    }
+}
+
+pub(super) const FEATURES: &[&str] = &[
+    "EPRT",
+    "EPSV",
+    "MDTM",
+    "MFMT",
+    "MLST type*;size*;modify*;perm*;unique*;UNIX.mode*;",
+    "PASV",
+    "REST STREAM",
+    "SIZE",
+    "TVFS",
+    "UTF8",
+];
+
+pub(super) const HELP_COMMANDS: &str = "ABOR ACCT ALLO APPE CDUP CWD DELE EPRT EPSV FEAT HELP LIST MDTM MFMT \
+     MKD MLSD MLST MODE NLST NOOP OPTS PASS PASV PORT PWD QUIT REIN REST RETR RMD RNFR RNTO SITE \
+     SIZE STAT STOR STOU STRU SYST TYPE USER XCUP XCWD XMKD XPWD XRMD";
+
+/// Largest file whose ASCII-mode SIZE is computed by reading it.
+pub(super) const MAX_ASCII_SIZE_SCAN: u64 = 16 * 1024 * 1024;
+
+/// Bytes of a folder's STAT reply gathered before a write to the control connection.
+pub(super) const STAT_FLUSH: usize = 64 * 1024;
+
+impl Session {
+    pub(super) async fn file_entry(&self, account: &Account, input: &[u8]) -> Result<Entry, Reply> {
+        let (_, full) = self.resolve(account, input)?;
+        self.shared
+            .storage
+            .stat(&full)
+            .await
+            .map_err(|e| storage_reply(&e))
+    }
+
+    pub(super) async fn size(&self, account: &Account, input: &[u8]) -> Reply {
+        match self.file_entry(account, input).await {
+            Ok(entry) if entry.kind == EntryKind::Dir => {
+                reply(ReplyCode::FILE_UNAVAILABLE, "Not a plain file.")
+            }
+            Ok(entry) if self.transfer_type == TransferType::Ascii => {
+                self.ascii_size(account, input, entry.size).await
+            }
+            Ok(entry) => reply(ReplyCode::FILE_STATUS, entry.size.to_string()),
+            Err(answer) => {
+                // An interrupted upload reports the bytes it kept, so clients can resume it.
+                if let Ok((_, full)) = self.resolve(account, input)
+                    && let Ok(Some(size)) = self.shared.storage.partial_size(&full).await
+                {
+                    return reply(ReplyCode::FILE_STATUS, size.to_string());
+                }
+                answer
+            }
+        }
+    }
+
+    /// SIZE in ASCII mode is the number of bytes a RETR would send (RFC 3659 section 4), which
+    /// means reading the file; beyond [`MAX_ASCII_SIZE_SCAN`] bytes the answer is 550.
+    pub(super) async fn ascii_size(&self, account: &Account, input: &[u8], size: u64) -> Reply {
+        if size > MAX_ASCII_SIZE_SCAN {
+            return reply(
+                ReplyCode::FILE_UNAVAILABLE,
+                "SIZE in ASCII mode is refused for large files; use TYPE I.",
+            );
+        }
+        let Ok((_, full)) = self.resolve(account, input) else {
+            return reply(ReplyCode::FILE_UNAVAILABLE, "No such file.");
+        };
+        let mut download = match self.shared.storage.read(&full, 0).await {
+            Ok(download) => download,
+            Err(error) => return storage_reply(&error),
+        };
+        let (mut buffer, mut last, mut total) = (vec![0u8; 64 * 1024], 0u8, 0u64);
+        loop {
+            match download.read(&mut buffer).await {
+                Ok(0) => break,
+                Ok(n) => {
+                    for &byte in &buffer[..n] {
+                        total += if byte == b'\n' && last != b'\r' { 2 } else { 1 };
+                        last = byte;
+                    }
+                }
+                Err(error) => return storage_reply(&error.into()),
+            }
+        }
+        reply(ReplyCode::FILE_STATUS, total.to_string())
+    }
+
+    pub(super) async fn mdtm(&self, account: &Account, input: &[u8]) -> Reply {
+        match self.file_entry(account, input).await {
+            Ok(entry) if entry.kind == EntryKind::Dir => {
+                reply(ReplyCode::FILE_UNAVAILABLE, "Not a plain file.")
+            }
+            Ok(entry) => reply(
+                ReplyCode::FILE_STATUS,
+                time::format_timeval(entry.modified.unwrap_or(0)),
+            ),
+            Err(answer) => answer,
+        }
+    }
+
+    pub(super) async fn mlst(&self, account: &Account, input: Option<&[u8]>) -> Reply {
+        let input = input.unwrap_or(b"");
+        let (view, full) = match self.resolve(account, input) {
+            Ok(paths) => paths,
+            Err(answer) => return answer,
+        };
+        match self.shared.storage.stat(&full).await {
+            Ok(mut entry) => {
+                entry.name = view.to_bytes();
+                let perm = match (entry.kind, account.read_only) {
+                    (EntryKind::Dir, true) => "el",
+                    (EntryKind::Dir, false) => "cdeflmp",
+                    (_, true) => "r",
+                    (_, false) => "adfrw",
+                };
+                let mut facts = Vec::new();
+                listing::format_mlsx(&entry, None, perm, &mut facts);
+                Reply::multi(
+                    ReplyCode::FILE_ACTION_OK,
+                    vec![
+                        format!("Listing {view}"),
+                        // Reply::encode starts inner lines with the space RFC 3659 requires.
+                        String::from_utf8_lossy(&facts).into_owned(),
+                        "End".into(),
+                    ],
+                )
+            }
+            Err(error) => storage_reply(&error),
+        }
+    }
+
+    /// STAT without an argument: the session's status.
+    pub(super) fn status(&self) -> Reply {
+        let login = match &self.login {
+            Login::Done(account) => format!("Logged in as {}", account.name),
+            _ => "Not logged in".to_string(),
+        };
+        let mut lines = vec![
+            "Ferry FTP server status:".to_string(),
+            format!("Connected from {}", self.peer.ip()),
+            login,
+            format!(
+                "TYPE: {}, STRUcture: File, MODE: Stream",
+                if self.transfer_type == TransferType::Ascii {
+                    "ASCII"
+                } else {
+                    "BINARY"
+                }
+            ),
+            format!(
+                "Control connection: {}",
+                if self.stream.is_tls() { "TLS" } else { "clear" }
+            ),
+        ];
+        if let Some(running) = &self.running {
+            lines.push(format!(
+                "{} {}: {} bytes transferred",
+                running.verb,
+                running.name,
+                running.bytes.load(Ordering::Relaxed)
+            ));
+        } else {
+            lines.push("No data connection".into());
+        }
+        lines.push("End of status".into());
+        Reply::multi(ReplyCode::SYSTEM_STATUS, lines)
+    }
+
+    /// STAT with a path: a file's `ls -l` line (213), or a folder's lines (212) written as
+    /// they are read, like a listing, so a folder of any size costs one buffer; `None` when
+    /// the reply went out already.
+    pub(super) async fn stat(&mut self, account: &Account, input: Option<&[u8]>) -> Option<Reply> {
+        let Some(input) = input else {
+            return Some(self.status());
+        };
+        let full = match self.resolve(account, input) {
+            Ok((_, full)) => full,
+            Err(answer) => return Some(answer),
+        };
+        let now = now_unix();
+        let title = format!("Status of {}:", String::from_utf8_lossy(input));
+        let storage = &self.shared.storage;
+        let mut entries = match storage.stat(&full).await {
+            Ok(entry) if entry.kind == EntryKind::Dir => match storage.list(&full).await {
+                Ok(entries) => entries,
+                Err(error) => return Some(storage_reply(&error)),
+            },
+            // A file's status is 213, a folder's 212 (RFC 959 section 4.2).
+            Ok(entry) => {
+                let lines = vec![title, list_line(&entry, now), "End of status".into()];
+                return Some(Reply::multi(ReplyCode::FILE_STATUS, lines));
+            }
+            Err(error) => return Some(storage_reply(&error)),
+        };
+        let mut out = Vec::with_capacity(STAT_FLUSH + 1024);
+        let reply = MultiLineEncoder::start(ReplyCode::DIRECTORY_STATUS, &title, &mut out);
+        let mut line = Vec::new();
+        while let Some(Ok(entry)) = entries.next().await {
+            line.clear();
+            listing::format_list_line(&entry, now, &mut line);
+            reply.line(String::from_utf8_lossy(&line).trim_end(), &mut out);
+            if out.len() >= STAT_FLUSH {
+                if self.send_bytes(&out).await.is_err() {
+                    // The control connection broke; the next read ends the session.
+                    return None;
+                }
+                out.clear();
+            }
+        }
+        reply.end("End of status", &mut out);
+        let _ = self.send_bytes(&out).await;
+        None
+    }
+}

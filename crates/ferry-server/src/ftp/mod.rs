@@ -1,0 +1,480 @@
+//! One FTP session: the control connection, its state, and the handlers of RFC 959 and its
+//! extensions. The task owns every piece of its state; nothing is shared but the read-only
+//! [`Shared`] and the storage.
+//!
+//! The loop reads bounded lines, parses them with `ferry-proto`, checks sequencing (login before
+//! commands, RNFR before RNTO, REST before a transfer) and writes the reply each handler returns.
+//! A transfer runs in its own task ([`crate::transfer`]); meanwhile ABOR, STAT, NOOP and QUIT are
+//! answered at once and other commands wait their turn.
+//!
+//! This file holds the session's state, its loop and the dispatch of commands; the handlers live
+//! beside it by concern (login, security, data set-up, transfers, files, information), the
+//! control connection's I/O in `control.rs` and the error-to-reply mapping in `replies.rs`.
+
+use std::collections::VecDeque;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use ferry_proto::listing::{self, Entry, EntryKind};
+use ferry_proto::{
+    Command, EpsvArg, LineBuffer, LineError, MultiLineEncoder, PathError, ProtLevel, Reply,
+    ReplyCode, TransferType, VirtualPath, addr, time,
+};
+use ferry_storage::{ErrorKind, StorageError, WriteMode};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, ReadBuf};
+use tokio::net::TcpStream;
+use tokio_util::sync::CancellationToken;
+
+use crate::auth::{self, Anonymous};
+use crate::data::{self, DataSetup};
+use crate::stream::Stream;
+use crate::tls::SessionTls;
+use crate::transfer::{self, DataTls, Event, Failure, ListFormat, ListSource, Plan, Running, Work};
+use crate::{Shared, limits};
+
+mod control;
+mod data_setup;
+mod files;
+mod info;
+mod login;
+mod replies;
+mod security;
+mod transfers;
+
+use control::{MAX_DEFERRED, next_event, read_some};
+use files::{Op, quote_path};
+use info::{feat, help, opts, site};
+use replies::{final_reply, path_reply, storage_reply};
+use security::tls_handshake;
+
+/// How long ABOR waits for the transfer task to stop.
+const ABORT_WAIT: Duration = Duration::from_secs(10);
+
+/// Whether the session goes on after a command.
+#[derive(Debug, PartialEq, Eq)]
+enum Flow {
+    Continue,
+    Close,
+}
+
+/// Where the login stands.
+#[derive(Debug)]
+enum Login {
+    /// Waiting for USER.
+    User,
+    /// USER given; waiting for PASS.
+    Pass(Vec<u8>),
+    /// Logged in.
+    Done(Account),
+}
+
+/// The logged-in user's view.
+#[derive(Debug, Clone)]
+struct Account {
+    name: String,
+    /// The user's root, below the served root.
+    home: VirtualPath,
+    read_only: bool,
+}
+
+/// A session's state.
+struct Session {
+    stream: Stream,
+    peer: SocketAddr,
+    local: SocketAddr,
+    shared: Arc<Shared>,
+    shutdown: CancellationToken,
+    lines: LineBuffer,
+    deferred: VecDeque<Vec<u8>>,
+    login: Login,
+    /// Current folder, in the user's view (`/` is the user's home).
+    cwd: VirtualPath,
+    transfer_type: TransferType,
+    rest: Option<u64>,
+    rename_from: Option<VirtualPath>,
+    epsv_all: bool,
+    data: Option<DataSetup>,
+    running: Option<Running>,
+    last_activity: Instant,
+    connected_at: Instant,
+    /// PBSZ was given after AUTH (RFC 4217 section 8).
+    pbsz: bool,
+    /// The data protection level from PROT; clear until PROT P.
+    prot: ProtLevel,
+    /// Read buffer for a TLS control connection (plain ones read into the stack).
+    tls_buffer: Vec<u8>,
+    /// The TLS of this control connection and its data connections, once TLS is on.
+    tls: Option<SessionTls>,
+    /// Set by a handler whose reply ends the session (a ban).
+    closing: bool,
+}
+
+/// Runs one session to its end. With `implicit`, TLS starts with the first byte (implicit
+/// FTPS).
+pub(crate) async fn run(
+    stream: TcpStream,
+    peer: SocketAddr,
+    shared: Arc<Shared>,
+    shutdown: CancellationToken,
+    implicit: bool,
+) {
+    let local = match stream.local_addr() {
+        Ok(local) => local,
+        Err(error) => {
+            tracing::warn!(%peer, %error, "connection lost before greeting");
+            return;
+        }
+    };
+    tracing::info!(%peer, implicit, "connected");
+    // Implicit TLS starts before the session and its line buffer exist: nothing read in clear
+    // can be taken for a command sent over TLS (for AUTH TLS, see `Session::auth`).
+    let (stream, tls) = if implicit {
+        match tls_handshake(&shared, stream).await {
+            Ok((stream, tls)) => (stream, Some(tls)),
+            Err(error) => {
+                tracing::warn!(%peer, %error, "implicit TLS handshake failed");
+                return;
+            }
+        }
+    } else {
+        (Stream::Plain(stream), None)
+    };
+    let max_line = shared.config.max_line;
+    let mut session = Session {
+        stream,
+        peer,
+        local,
+        shared,
+        shutdown,
+        lines: LineBuffer::new(max_line),
+        deferred: VecDeque::new(),
+        login: Login::User,
+        cwd: VirtualPath::root(),
+        transfer_type: TransferType::Image,
+        rest: None,
+        rename_from: None,
+        epsv_all: false,
+        data: None,
+        running: None,
+        last_activity: Instant::now(),
+        connected_at: Instant::now(),
+        pbsz: false,
+        prot: ProtLevel::Clear,
+        tls_buffer: Vec::new(),
+        tls,
+        closing: false,
+    };
+    let reason = session.serve().await;
+    if let Some(running) = session.running.take() {
+        running.cancel.cancel();
+    }
+    // End the control connection properly: over TLS this sends close_notify after the last
+    // reply (221 or 421), which clients check for.
+    let _ = tokio::time::timeout(ABORT_WAIT, session.stream.shutdown()).await;
+    tracing::info!(%peer, reason, "disconnected");
+}
+
+fn now_unix() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+fn reply(code: ReplyCode, text: impl Into<String>) -> Reply {
+    Reply::new(code, text)
+}
+
+impl Session {
+    /// The session loop; returns why it ended.
+    async fn serve(&mut self) -> &'static str {
+        let greeting = reply(ReplyCode::SERVICE_READY, "Welcome to the FTP server.");
+        if self.send(&greeting).await.is_err() {
+            return "write failed";
+        }
+        // Shutdown: until when a running transfer may go on, and whether it was cut already.
+        let mut drain_until: Option<Instant> = None;
+        let mut cut = false;
+        // One timer for the login and idle timeouts, moved on only when it fires early: a new
+        // timer per command would cost a timer-wheel entry and often an event-loop wake-up.
+        let idle = tokio::time::sleep_until(self.deadline().into());
+        tokio::pin!(idle);
+        // Likewise one wait for shutdown, not a new one (and two lock round trips) per command.
+        let cancelled = self.shutdown.clone().cancelled_owned();
+        tokio::pin!(cancelled);
+        loop {
+            if drain_until.is_some() && self.running.is_none() {
+                let _ = self
+                    .send(&reply(
+                        ReplyCode::SERVICE_NOT_AVAILABLE,
+                        "Server shutting down.",
+                    ))
+                    .await;
+                return "server shutdown";
+            }
+            // Boxed: the handlers' state lives on the heap only while a command runs, so an idle
+            // session's future stays small.
+            if let Some(reason) = Box::pin(self.drain_lines()).await {
+                return reason;
+            }
+            let timeout = self.deadline();
+            if timeout < idle.deadline().into_std() {
+                idle.as_mut().reset(timeout.into());
+            }
+            let reading = self.deferred.len() < MAX_DEFERRED;
+            let transferring = self.running.is_some();
+            let draining = drain_until.is_some();
+            tokio::select! {
+                read = read_some(&mut self.stream, &mut self.lines, &mut self.tls_buffer), if reading => match read {
+                    Ok(0) => return "client closed the connection",
+                    Ok(_) => self.last_activity = Instant::now(),
+                    Err(_) => return "connection error",
+                },
+                event = next_event(&mut self.running), if transferring => {
+                    if Box::pin(self.on_transfer_event(event)).await.is_err() {
+                        return "write failed";
+                    }
+                }
+                () = cancelled.as_mut(), if !draining => {
+                    // Idle: 421 now. Transferring: let it finish within the grace period.
+                    drain_until = Some(Instant::now() + self.shared.config.shutdown_grace);
+                    if transferring {
+                        tracing::info!(peer = %self.peer, "shutting down after the running transfer");
+                    }
+                }
+                () = tokio::time::sleep_until(drain_until.unwrap_or(timeout).into()), if draining => {
+                    if cut {
+                        return "server shutdown";
+                    }
+                    // Grace is over: abort the transfer (426 follows), then 421.
+                    if let Some(running) = &self.running {
+                        running.cancel.cancel();
+                    }
+                    cut = true;
+                    drain_until = Some(Instant::now() + ABORT_WAIT);
+                }
+                () = idle.as_mut(), if !transferring => {
+                    if Instant::now() < timeout {
+                        idle.as_mut().reset(timeout.into());
+                        continue;
+                    }
+                    let _ = self.send(&reply(ReplyCode::SERVICE_NOT_AVAILABLE, "Timeout: closing control connection.")).await;
+                    return "timeout";
+                }
+            }
+        }
+    }
+
+    /// When the session times out if nothing happens: the login timeout until a login, then the
+    /// idle timeout after the last command.
+    fn deadline(&self) -> Instant {
+        match self.login {
+            Login::Done(_) => self.last_activity + self.shared.config.idle_timeout,
+            _ => self.connected_at + self.shared.config.login_timeout,
+        }
+    }
+
+    async fn handle_line(&mut self, line: &[u8]) -> std::io::Result<Flow> {
+        tracing::debug!(peer = %self.peer, user = self.user_name(), command = %Command::for_log(line));
+        let command = match Command::parse(line) {
+            Ok(command) => command,
+            Err(error) => {
+                self.send(&Reply::from(&error)).await?;
+                return Ok(Flow::Continue);
+            }
+        };
+        // REST applies to the next transfer (RFC 3659 section 5.4); clients set up the data
+        // connection and the type in between, so those keep it, and anything else drops it.
+        let keeps_rest = matches!(
+            command,
+            Command::Rest(_)
+                | Command::Pasv
+                | Command::Epsv(_)
+                | Command::Port(_)
+                | Command::Eprt(_)
+                | Command::Type(_)
+                | Command::Mode(_)
+                | Command::Stru(_)
+                | Command::Noop
+        );
+        let rest = if keeps_rest { None } else { self.rest.take() };
+        if !matches!(command, Command::Rnto(_)) && !matches!(command, Command::Rnfr(_)) {
+            self.rename_from = None;
+        }
+        if let Command::Auth(mechanism) = &command {
+            return self.auth(mechanism).await;
+        }
+        if let Command::Quit = command {
+            if let Some(running) = self.running.take() {
+                running.cancel.cancel();
+            }
+            self.send(&reply(ReplyCode::CLOSING_CONTROL, "Goodbye."))
+                .await?;
+            return Ok(Flow::Close);
+        }
+        let answer = self.dispatch(command, rest).await;
+        if let Some(answer) = answer {
+            self.send(&answer).await?;
+        }
+        Ok(if self.closing {
+            Flow::Close
+        } else {
+            Flow::Continue
+        })
+    }
+
+    fn user_name(&self) -> &str {
+        match &self.login {
+            Login::Done(account) => &account.name,
+            _ => "-",
+        }
+    }
+
+    /// Handles one command; `None` when the handler already replied (transfers).
+    async fn dispatch(&mut self, command: Command, rest: Option<u64>) -> Option<Reply> {
+        // Commands that need no login (RFC 959 section 5.4 lets these through).
+        match &command {
+            Command::User(name) => return Some(self.user(name.clone())),
+            Command::Pass(password) => return Some(self.pass(password).await),
+            Command::Rein => return Some(self.rein()),
+            Command::Feat => return Some(feat(self.shared.config.tls.is_some())),
+            Command::Syst => return Some(reply(ReplyCode::SYSTEM_TYPE, "UNIX Type: L8")),
+            Command::Noop => return Some(reply(ReplyCode::OK, "NOOP ok.")),
+            Command::Help(_) => return Some(help()),
+            Command::Opts(options) => return Some(opts(options)),
+            Command::Abor => return Some(self.abor().await),
+            // Server status needs no login (RFC 959 section 4.1.3); a path's status does.
+            Command::Stat(None) => return Some(self.status()),
+            Command::Pbsz(_) => return Some(self.pbsz()),
+            Command::Prot(level) => return Some(self.prot(*level)),
+            Command::Ccc => {
+                return Some(reply(
+                    ReplyCode(534),
+                    "CCC refused: the control connection stays protected.",
+                ));
+            }
+            Command::Auth(_) => return None,
+            _ => {}
+        }
+        let Login::Done(account) = &self.login else {
+            return Some(reply(
+                ReplyCode::NOT_LOGGED_IN,
+                "Please log in with USER and PASS first.",
+            ));
+        };
+        let account = account.clone();
+        if let Some(answer) = self.check_write(&command, &account) {
+            return Some(answer);
+        }
+        match command {
+            Command::Acct(_) => Some(reply(ReplyCode::SUPERFLUOUS, "ACCT not needed.")),
+            Command::Pwd => Some(reply(
+                ReplyCode::PATH_CREATED,
+                format!("\"{}\" is the current folder.", quote_path(&self.cwd)),
+            )),
+            Command::Cwd(path) => Some(self.cwd(&account, &path).await),
+            Command::Cdup => Some(self.cwd(&account, b"..").await),
+            Command::Type(kind) => {
+                self.transfer_type = kind;
+                Some(reply(
+                    ReplyCode::OK,
+                    match kind {
+                        TransferType::Ascii => "Switching to ASCII mode.",
+                        TransferType::Image => "Switching to Binary mode.",
+                    },
+                ))
+            }
+            Command::Mode(_) => Some(reply(ReplyCode::OK, "Mode set to S.")),
+            Command::Stru(_) => Some(reply(ReplyCode::OK, "Structure set to F.")),
+            Command::Allo => Some(reply(ReplyCode::SUPERFLUOUS, "ALLO not needed.")),
+            Command::Rest(offset) => {
+                self.rest = Some(offset);
+                Some(reply(
+                    ReplyCode::FILE_ACTION_PENDING,
+                    format!("Restarting at {offset}. Send STOR or RETR to start the transfer."),
+                ))
+            }
+            Command::Pasv => Some(self.pasv()),
+            Command::Epsv(arg) => Some(self.epsv(arg)),
+            Command::Port(target) => Some(self.active(SocketAddr::V4(target))),
+            Command::Eprt(target) => Some(self.active(target)),
+            Command::Retr(path) => self.retr(&account, &path, rest.unwrap_or(0)).await,
+            Command::Stor(path) => {
+                let mode = match rest {
+                    Some(offset) if offset > 0 => WriteMode::Resume(offset),
+                    _ => WriteMode::Create,
+                };
+                self.store(&account, &path, mode, "STOR").await
+            }
+            Command::Appe(path) => self.store(&account, &path, WriteMode::Append, "APPE").await,
+            Command::Stou(hint) => {
+                let hint = hint.unwrap_or_else(|| b"ferry.upload".to_vec());
+                self.store(&account, &hint, WriteMode::Unique, "STOU").await
+            }
+            Command::List(path) => self.list(&account, path.as_deref(), ListFormat::Long).await,
+            Command::Nlst(path) => {
+                self.list(&account, path.as_deref(), ListFormat::Names)
+                    .await
+            }
+            Command::Mlsd(path) => {
+                let format = ListFormat::Machine {
+                    file_perm: if account.read_only { "r" } else { "adfrw" },
+                    dir_perm: if account.read_only { "el" } else { "cdeflmp" },
+                };
+                self.list(&account, path.as_deref(), format).await
+            }
+            Command::Mlst(path) => Some(self.mlst(&account, path.as_deref()).await),
+            Command::Size(path) => Some(self.size(&account, &path).await),
+            Command::Mdtm(path) => Some(self.mdtm(&account, &path).await),
+            Command::Mfmt(secs, path) => Some(self.mfmt(&account, secs, &path).await),
+            Command::Dele(path) => Some(self.simple(&account, &path, Op::Delete).await),
+            Command::Rmd(path) => Some(self.simple(&account, &path, Op::RemoveDir).await),
+            Command::Mkd(path) => Some(self.simple(&account, &path, Op::MakeDir).await),
+            Command::Rnfr(path) => Some(self.rnfr(&account, &path).await),
+            Command::Rnto(path) => Some(self.rnto(&account, &path).await),
+            Command::Site(args) => Some(site(&args)),
+            Command::Stat(path) => self.stat(&account, path.as_deref()).await,
+            Command::Smnt => Some(reply(ReplyCode::NOT_IMPLEMENTED, "SMNT not implemented.")),
+            // Handled above.
+            Command::User(_)
+            | Command::Pass(_)
+            | Command::Rein
+            | Command::Feat
+            | Command::Syst
+            | Command::Noop
+            | Command::Help(_)
+            | Command::Opts(_)
+            | Command::Abor
+            | Command::Auth(_)
+            | Command::Pbsz(_)
+            | Command::Prot(_)
+            | Command::Ccc
+            | Command::Quit => None,
+        }
+    }
+
+    /// Refuses commands that change things for read-only users.
+    fn check_write(&self, command: &Command, account: &Account) -> Option<Reply> {
+        let writes = matches!(
+            command,
+            Command::Stor(_)
+                | Command::Stou(_)
+                | Command::Appe(_)
+                | Command::Dele(_)
+                | Command::Rmd(_)
+                | Command::Mkd(_)
+                | Command::Rnfr(_)
+                | Command::Rnto(_)
+                | Command::Mfmt(..)
+        );
+        (writes && account.read_only).then(|| {
+            reply(
+                ReplyCode::FILE_UNAVAILABLE,
+                "Permission denied: read-only access.",
+            )
+        })
+    }
+}

@@ -1,0 +1,348 @@
+//! Transfers: RETR, STOR, APPE, STOU, LIST, NLST, MLSD, their 150 and final replies, ABOR,
+//! and the transfer log line.
+
+use super::*;
+
+impl Session {
+    /// With `--require-tls`, the refusal of a transfer on a clear data connection.
+    pub(super) fn data_protection_refusal(&self) -> Option<Reply> {
+        (self.shared.config.require_tls && self.prot != ProtLevel::Private).then(|| {
+            reply(
+                ReplyCode(521),
+                "Data connections must be protected: use PBSZ 0 and PROT P.",
+            )
+        })
+    }
+
+    pub(super) async fn start_transfer(
+        &mut self,
+        mut work: Work,
+        verb: &'static str,
+        name: String,
+    ) -> Option<Reply> {
+        let started = std::time::Instant::now();
+        let Some(mut setup) = self.data.take() else {
+            return Some(reply(
+                ReplyCode::CANT_OPEN_DATA,
+                "Use PORT, PASV or EPSV first.",
+            ));
+        };
+        // Most clients connect before they send the command: then the 150 goes out now, and
+        // the transfer starts on an open connection.
+        let peer_ip = self.peer.ip().to_canonical();
+        // Closed after the final reply if the transfer ends here: closing a listener takes a
+        // few microseconds that the client need not wait for.
+        let mut spare_listener = None;
+        if let DataSetup::Passive(listener) = &setup {
+            match data::accept_queued(listener, peer_ip) {
+                Ok(Some(stream)) => {
+                    if self.send(&self.opening_reply(&name)).await.is_err() {
+                        // The control connection broke; the next read ends the session.
+                        return None;
+                    }
+                    if let DataSetup::Passive(listener) =
+                        std::mem::replace(&mut setup, DataSetup::Ready(stream))
+                    {
+                        spare_listener = Some(listener);
+                    }
+                }
+                Ok(None) => {}
+                Err(error) => {
+                    tracing::warn!(peer = %self.peer, %error, "data connection failed");
+                    return Some(reply(
+                        ReplyCode::CANT_OPEN_DATA,
+                        "Can't open data connection.",
+                    ));
+                }
+            }
+        }
+        let config = &self.shared.config;
+        let tls = match (self.prot, &self.tls) {
+            (ProtLevel::Private, Some(tls)) => Some(DataTls {
+                config: tls.data_connection(matches!(work, Work::Receive { .. })),
+                require_reuse: config.require_tls_session_reuse,
+            }),
+            _ => None,
+        };
+        // A plain binary RETR on a connection that is open already: send what the socket takes
+        // now, and if that is the whole file (as it is for small ones), finish here.
+        let mut sent = 0;
+        if let (
+            DataSetup::Ready(tcp),
+            Work::Send {
+                download,
+                ascii: false,
+            },
+            None,
+        ) = (&setup, &mut work, &tls)
+            && let Some(file) = download.local_file()
+        {
+            let mut offset = download.offset;
+            let result = transfer::send_now(file, &mut offset, download.size, tcp);
+            sent = offset - download.offset;
+            download.offset = offset;
+            let result = match result {
+                Ok(false) => None,
+                Ok(true) => Some(Ok(())),
+                Err(error) => Some(Err(Failure::Network(error))),
+            };
+            if let Some(result) = result {
+                // The data connection closes before the final reply; the file, the listener
+                // and the log line can wait until the client has its reply.
+                drop(setup);
+                let _ = self.send(&final_reply(&result)).await;
+                drop(work);
+                drop(spare_listener);
+                self.log_transfer(verb, &name, sent, started, &result);
+                return None;
+            }
+        }
+        self.running = Some(transfer::start(Plan {
+            setup,
+            peer_ip,
+            timeout: config.data_timeout,
+            tls,
+            work,
+            verb,
+            name,
+            sent,
+        }));
+        None
+    }
+
+    pub(super) async fn retr(
+        &mut self,
+        account: &Account,
+        input: &[u8],
+        offset: u64,
+    ) -> Option<Reply> {
+        if let Some(refusal) = self.data_protection_refusal() {
+            return Some(refusal);
+        }
+        let (view, full) = match self.resolve(account, input) {
+            Ok(paths) => paths,
+            Err(answer) => return Some(answer),
+        };
+        let download = match self.shared.storage.read(&full, offset).await {
+            Ok(download) => download,
+            Err(error) => return Some(storage_reply(&error)),
+        };
+        let ascii = self.transfer_type == TransferType::Ascii;
+        let size = download.size;
+        self.start_transfer(
+            Work::Send { download, ascii },
+            "RETR",
+            format!("{view} ({size} bytes)"),
+        )
+        .await
+    }
+
+    pub(super) async fn store(
+        &mut self,
+        account: &Account,
+        input: &[u8],
+        mode: WriteMode,
+        verb: &'static str,
+    ) -> Option<Reply> {
+        if let Some(refusal) = self.data_protection_refusal() {
+            return Some(refusal);
+        }
+        let (_, full) = match self.resolve(account, input) {
+            Ok(paths) => paths,
+            Err(answer) => return Some(answer),
+        };
+        if self.data.is_none() {
+            return Some(reply(
+                ReplyCode::CANT_OPEN_DATA,
+                "Use PORT, PASV or EPSV first.",
+            ));
+        }
+        let upload = match self.shared.storage.write(&full, mode).await {
+            Ok(upload) => upload,
+            Err(error) if error.kind() == ErrorKind::WrongKind => {
+                return Some(reply(ReplyCode::FILE_UNAVAILABLE, "That is a folder."));
+            }
+            Err(error) => return Some(storage_reply(&error)),
+        };
+        // Show the user's view of the name (STOU picks it).
+        let stored = upload.path().relative_bytes();
+        let home_len = account.home.relative_bytes().len();
+        let view = String::from_utf8_lossy(stored.get(home_len..).unwrap_or(&stored))
+            .trim_start_matches('/')
+            .to_string();
+        let ascii = self.transfer_type == TransferType::Ascii;
+        self.start_transfer(Work::Receive { upload, ascii }, verb, view)
+            .await
+    }
+
+    pub(super) async fn list(
+        &mut self,
+        account: &Account,
+        input: Option<&[u8]>,
+        format: ListFormat,
+    ) -> Option<Reply> {
+        if let Some(refusal) = self.data_protection_refusal() {
+            return Some(refusal);
+        }
+        let (_, full) = match self.resolve(account, input.unwrap_or(b"")) {
+            Ok(paths) => paths,
+            Err(answer) => return Some(answer),
+        };
+        if self.data.is_none() {
+            return Some(reply(
+                ReplyCode::CANT_OPEN_DATA,
+                "Use PORT, PASV or EPSV first.",
+            ));
+        }
+        let storage = &self.shared.storage;
+        let source = match storage.stat(&full).await {
+            Ok(entry) if entry.kind == EntryKind::Dir => match storage.list(&full).await {
+                Ok(stream) => ListSource::Stream(stream),
+                Err(error) => return Some(storage_reply(&error)),
+            },
+            // MLSD names folders only (RFC 3659 section 7.2.1).
+            Ok(_) if matches!(format, ListFormat::Machine { .. }) => {
+                return Some(reply(ReplyCode::FILE_UNAVAILABLE, "Not a folder."));
+            }
+            Ok(entry) => ListSource::Entries(vec![entry]),
+            // `LIST *.txt`, `NLST a?c`: a pattern in the last name, matched against its folder.
+            Err(error)
+                if error.kind() == ErrorKind::NotFound
+                    && !matches!(format, ListFormat::Machine { .. })
+                    && full.file_name().is_some_and(transfer::is_glob) =>
+            {
+                let pattern = full.file_name().unwrap_or_default().to_vec();
+                match storage.list(&full.parent()).await {
+                    Ok(stream) => ListSource::Matching(stream, pattern),
+                    Err(error) => return Some(storage_reply(&error)),
+                }
+            }
+            Err(error) => return Some(storage_reply(&error)),
+        };
+        let work = Work::List {
+            source,
+            format,
+            now: now_unix(),
+        };
+        self.start_transfer(
+            work,
+            "LIST",
+            String::from_utf8_lossy(input.unwrap_or(b".")).into_owned(),
+        )
+        .await
+    }
+
+    pub(super) async fn on_transfer_event(&mut self, event: Option<Event>) -> std::io::Result<()> {
+        match event {
+            Some(Event::Connected(sent)) => {
+                let Some(running) = &self.running else {
+                    return Ok(());
+                };
+                let result = self.send(&self.opening_reply(&running.name)).await;
+                let _ = sent.send(());
+                result
+            }
+            Some(Event::UploadEnded(answer)) => {
+                let _ = answer.send(self.control_alive());
+                Ok(())
+            }
+            Some(Event::Done(result)) => {
+                let Some(running) = self.running.take() else {
+                    return Ok(());
+                };
+                // The idle time counts from the end of the transfer, not from its command.
+                self.last_activity = Instant::now();
+                // The reply first: the client goes on while the line is logged.
+                let sent = self.send(&final_reply(&result)).await;
+                self.log_running(&running, &result);
+                sent
+            }
+            None => {
+                self.running = None;
+                self.send(&reply(
+                    ReplyCode::LOCAL_ERROR,
+                    "Transfer ended unexpectedly.",
+                ))
+                .await
+            }
+        }
+    }
+
+    /// The 150 that says the data connection is open.
+    pub(super) fn opening_reply(&self, name: &str) -> Reply {
+        let mode = match self.transfer_type {
+            TransferType::Ascii => "ASCII",
+            TransferType::Image => "BINARY",
+        };
+        reply(
+            ReplyCode::FILE_STATUS_OK,
+            format!("Opening {mode} mode data connection for {name}."),
+        )
+    }
+
+    /// Logs a finished transfer task.
+    pub(super) fn log_running(&self, running: &Running, result: &Result<(), Failure>) {
+        let bytes = running.bytes.load(Ordering::Relaxed);
+        self.log_transfer(running.verb, &running.name, bytes, running.started, result);
+    }
+
+    /// Logs a finished transfer.
+    pub(super) fn log_transfer(
+        &self,
+        verb: &str,
+        name: &str,
+        bytes: u64,
+        started: std::time::Instant,
+        result: &Result<(), Failure>,
+    ) {
+        let seconds = started.elapsed().as_secs_f64();
+        match result {
+            Ok(()) => tracing::info!(
+                peer = %self.peer, user = self.user_name(), verb,
+                name, bytes, seconds, "transfer complete"
+            ),
+            Err(failure) => tracing::warn!(
+                peer = %self.peer, user = self.user_name(), verb,
+                name, bytes, seconds, %failure, "transfer failed"
+            ),
+        }
+    }
+
+    /// ABOR (RFC 959 section 4.1.3): 426 for the aborted transfer, then 226.
+    pub(super) async fn abor(&mut self) -> Reply {
+        self.data = None;
+        let Some(mut running) = self.running.take() else {
+            return reply(ReplyCode::DATA_OPEN, "No transfer to abort.");
+        };
+        running.cancel.cancel();
+        let done = tokio::time::timeout(ABORT_WAIT, async {
+            while let Some(event) = running.events.recv().await {
+                if let Event::Done(result) = event {
+                    return Some(result);
+                }
+            }
+            None
+        })
+        .await
+        .ok()
+        .flatten();
+        match done {
+            // The transfer finished before the abort took effect.
+            Some(Ok(())) => {
+                self.log_running(&running, &Ok(()));
+                reply(
+                    ReplyCode::CLOSING_DATA,
+                    "Transfer complete; nothing to abort.",
+                )
+            }
+            _ => {
+                self.log_running(&running, &Err(Failure::Cancelled));
+                let aborted = reply(ReplyCode::TRANSFER_ABORTED, "Transfer aborted.");
+                if self.send(&aborted).await.is_err() {
+                    return reply(ReplyCode::CLOSING_DATA, "ABOR successful.");
+                }
+                reply(ReplyCode::CLOSING_DATA, "ABOR successful.")
+            }
+        }
+    }
+}
