@@ -53,6 +53,19 @@ impl ReplyCode {
     pub const PAGE_TYPE_UNKNOWN: ReplyCode = ReplyCode(551);
     pub const EXCEEDED_STORAGE: ReplyCode = ReplyCode(552);
     pub const BAD_FILE_NAME: ReplyCode = ReplyCode(553);
+    /// RFC 3659: "Requested action not taken: invalid REST parameter"; also any action this
+    /// server or its storage does not support.
+    pub const ACTION_NOT_TAKEN: ReplyCode = ReplyCode(554);
+    /// RFC 4217: the data connection cannot be opened with this PROT setting.
+    pub const DATA_PROTECTION_REFUSED: ReplyCode = ReplyCode(521);
+    /// RFC 2428: network protocol not supported (EPSV with a protocol we do not speak).
+    pub const NETWORK_PROTOCOL_NOT_SUPPORTED: ReplyCode = ReplyCode(522);
+    /// RFC 4217: the TLS negotiation on the data connection failed (the same code as EPSV's).
+    pub const DATA_TLS_FAILED: ReplyCode = ReplyCode(522);
+    /// RFC 2228: request denied for policy reasons.
+    pub const DENIED_FOR_POLICY: ReplyCode = ReplyCode(534);
+    /// RFC 2228: the requested PROT level is not supported by the security mechanism.
+    pub const PROT_LEVEL_NOT_SUPPORTED: ReplyCode = ReplyCode(536);
 }
 
 impl ReplyCode {

@@ -134,7 +134,7 @@ impl Session {
             let line = match line {
                 Ok(line) => line,
                 Err(LineError::TooLong) => {
-                    let too_long = reply(ReplyCode::SYNTAX_ERROR, "Command line too long.");
+                    let too_long = refuse(Fault::LineTooLong);
                     if self.send(&too_long).await.is_err() {
                         return Some("write failed");
                     }

@@ -37,7 +37,7 @@ impl Session {
                 };
                 if protocol != ours {
                     return reply(
-                        ReplyCode(522),
+                        ReplyCode::NETWORK_PROTOCOL_NOT_SUPPORTED,
                         format!("Network protocol not supported, use ({ours})."),
                     );
                 }

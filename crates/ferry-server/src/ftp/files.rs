@@ -43,7 +43,7 @@ impl Session {
                     format!("Folder changed to \"{}\".", quote_path(&self.cwd)),
                 )
             }
-            Ok(_) => reply(ReplyCode::FILE_UNAVAILABLE, "Not a folder."),
+            Ok(_) => refuse(Fault::NotAFolder),
             Err(error) => storage_reply(&error),
         }
     }

@@ -96,9 +96,7 @@ impl Session {
 
     pub(super) async fn size(&self, account: &Account, input: &[u8]) -> Reply {
         match self.file_entry(account, input).await {
-            Ok(entry) if entry.kind == EntryKind::Dir => {
-                reply(ReplyCode::FILE_UNAVAILABLE, "Not a plain file.")
-            }
+            Ok(entry) if entry.kind == EntryKind::Dir => refuse(Fault::NotAPlainFile),
             Ok(entry) if self.transfer_type == TransferType::Ascii => {
                 self.ascii_size(account, input, entry.size).await
             }
@@ -149,9 +147,7 @@ impl Session {
 
     pub(super) async fn mdtm(&self, account: &Account, input: &[u8]) -> Reply {
         match self.file_entry(account, input).await {
-            Ok(entry) if entry.kind == EntryKind::Dir => {
-                reply(ReplyCode::FILE_UNAVAILABLE, "Not a plain file.")
-            }
+            Ok(entry) if entry.kind == EntryKind::Dir => refuse(Fault::NotAPlainFile),
             Ok(entry) => reply(
                 ReplyCode::FILE_STATUS,
                 time::format_timeval(entry.modified.unwrap_or(0)),

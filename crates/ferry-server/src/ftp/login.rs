@@ -6,12 +6,8 @@ use super::*;
 impl Session {
     /// With `--require-tls`, the refusal of a login on a clear control connection.
     pub(super) fn tls_required_for_login(&self) -> Option<Reply> {
-        (self.shared.config.require_tls && !self.stream.is_tls()).then(|| {
-            reply(
-                ReplyCode::NOT_LOGGED_IN,
-                "TLS required: use AUTH TLS before logging in.",
-            )
-        })
+        (self.shared.config.require_tls && !self.stream.is_tls())
+            .then(|| refuse(Fault::TlsRequiredForLogin))
     }
 
     pub(super) fn user(&mut self, name: Vec<u8>) -> Reply {
@@ -44,11 +40,7 @@ impl Session {
         let ip = self.peer.ip().to_canonical();
         let _turn = self.shared.logins.turn(ip).await;
         if self.shared.logins.is_banned(ip, Instant::now()) {
-            self.closing = true;
-            return reply(
-                ReplyCode::SERVICE_NOT_AVAILABLE,
-                "Too many failed logins; closing.",
-            );
+            return self.fail(Fault::TooManyFailures);
         }
         match self.authenticate(&name, password).await {
             Some(account) => {
@@ -72,15 +64,11 @@ impl Session {
                 match self.shared.logins.failed(ip, Instant::now()) {
                     limits::Verdict::Delay(delay) => {
                         tokio::time::sleep(delay).await;
-                        reply(ReplyCode::NOT_LOGGED_IN, "Login incorrect.")
+                        refuse(Fault::LoginIncorrect)
                     }
                     limits::Verdict::Banned => {
                         tracing::warn!(peer = %self.peer, %user, "too many failed logins; address banned");
-                        self.closing = true;
-                        reply(
-                            ReplyCode::SERVICE_NOT_AVAILABLE,
-                            "Too many failed logins; closing.",
-                        )
+                        self.fail(Fault::TooManyFailures)
                     }
                 }
             }

@@ -48,7 +48,7 @@ mod transfers;
 use control::{MAX_DEFERRED, next_event, read_some};
 use files::{Op, quote_path};
 use info::{feat, help, opts, site};
-use replies::{final_reply, path_reply, storage_reply};
+use replies::{Fault, final_reply, path_reply, refuse, storage_reply};
 use security::tls_handshake;
 
 /// How long ABOR waits for the transfer task to stop.
@@ -207,12 +207,7 @@ impl Session {
         tokio::pin!(cancelled);
         loop {
             if drain_until.is_some() && self.running.is_none() {
-                let _ = self
-                    .send(&reply(
-                        ReplyCode::SERVICE_NOT_AVAILABLE,
-                        "Server shutting down.",
-                    ))
-                    .await;
+                let _ = self.send(&refuse(Fault::ShuttingDown)).await;
                 return "server shutdown";
             }
             // Boxed: the handlers' state lives on the heap only while a command runs, so an idle
@@ -261,7 +256,7 @@ impl Session {
                         idle.as_mut().reset(timeout.into());
                         continue;
                     }
-                    let _ = self.send(&reply(ReplyCode::SERVICE_NOT_AVAILABLE, "Timeout: closing control connection.")).await;
+                    let _ = self.send(&refuse(Fault::Timeout)).await;
                     return "timeout";
                 }
             }
@@ -282,7 +277,7 @@ impl Session {
         let command = match Command::parse(line) {
             Ok(command) => command,
             Err(error) => {
-                self.send(&Reply::from(&error)).await?;
+                self.send(&refuse(Fault::Command(&error))).await?;
                 return Ok(Flow::Continue);
             }
         };
@@ -352,7 +347,7 @@ impl Session {
             Command::Prot(level) => return Some(self.prot(*level)),
             Command::Ccc => {
                 return Some(reply(
-                    ReplyCode(534),
+                    ReplyCode::DENIED_FOR_POLICY,
                     "CCC refused: the control connection stays protected.",
                 ));
             }
@@ -360,10 +355,7 @@ impl Session {
             _ => {}
         }
         let Login::Done(account) = &self.login else {
-            return Some(reply(
-                ReplyCode::NOT_LOGGED_IN,
-                "Please log in with USER and PASS first.",
-            ));
+            return Some(refuse(Fault::NotLoggedIn));
         };
         let account = account.clone();
         if let Some(answer) = self.check_write(&command, &account) {
@@ -470,11 +462,6 @@ impl Session {
                 | Command::Rnto(_)
                 | Command::Mfmt(..)
         );
-        (writes && account.read_only).then(|| {
-            reply(
-                ReplyCode::FILE_UNAVAILABLE,
-                "Permission denied: read-only access.",
-            )
-        })
+        (writes && account.read_only).then(|| refuse(Fault::ReadOnly))
     }
 }

@@ -1,10 +1,205 @@
-//! Error-to-reply mapping for storage, path and transfer failures.
+//! The one mapping from what went wrong to the FTP reply that says so: every storage error
+//! kind, path error, transfer failure, unparsable command and refusal of the front end becomes
+//! a [`Fault`], and [`answer`] gives its code, its text and whether the session closes after
+//! it. Handlers never pick an error code themselves.
+//!
+//! This module does NOT decide when a command fails (the handlers and the storage do), nor
+//! answer sequencing mistakes (`503` with a hint of what to send first), which are part of the
+//! conversation rather than failures.
 
 use super::*;
+use ferry_proto::CommandError;
 
-/// The one mapping from a storage failure to a reply.
-pub(super) fn storage_reply(error: &StorageError) -> Reply {
-    let (code, text) = match error.kind() {
+/// Whether the session goes on after a reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum After {
+    Continue,
+    Close,
+}
+
+/// What went wrong, as the FTP front end tells the client.
+#[derive(Debug)]
+pub(super) enum Fault<'a> {
+    /// The storage refused or failed, with this kind.
+    Storage(ErrorKind),
+    /// The client's path cannot name a file.
+    Path(PathError),
+    /// A transfer ended without success.
+    Transfer(&'a Failure),
+    /// The command line did not parse.
+    Command(&'a CommandError),
+    /// A longer command line than `--max-line`.
+    LineTooLong,
+    /// A change asked of a read-only user.
+    ReadOnly,
+    /// A folder was needed.
+    NotAFolder,
+    /// A plain file was needed.
+    NotAPlainFile,
+    /// An upload named a folder.
+    IsAFolder,
+    /// A transfer without PORT, PASV or EPSV before it.
+    NoDataConnection,
+    /// The data connection could not be made or accepted.
+    DataConnectionFailed,
+    /// A command that needs a login, before one.
+    NotLoggedIn,
+    /// USER and PASS did not match.
+    LoginIncorrect,
+    /// `--require-tls`: a login on a clear control connection.
+    TlsRequiredForLogin,
+    /// `--require-tls`: a transfer without PROT P.
+    DataMustBeProtected,
+    /// Too many failed logins from this address: it is banned now.
+    TooManyFailures,
+    /// The login or idle timeout ran out.
+    Timeout,
+    /// The server is stopping.
+    ShuttingDown,
+    /// Bytes came in clear after AUTH, before the TLS handshake (CVE-2011-0411).
+    CommandsBeforeHandshake,
+}
+
+/// The reply for `fault`, and whether the session closes after it.
+pub(super) fn answer(fault: Fault<'_>) -> (Reply, After) {
+    use After::{Close, Continue};
+    let (code, text, after): (ReplyCode, String, After) = match fault {
+        Fault::Storage(kind) => {
+            let (code, text) = storage_text(kind);
+            (code, text.into(), Continue)
+        }
+        Fault::Path(PathError::Nul | PathError::NotAName) => (
+            ReplyCode::BAD_FILE_NAME,
+            "File name not allowed.".into(),
+            Continue,
+        ),
+        Fault::Path(PathError::TooLong) => {
+            (ReplyCode::BAD_FILE_NAME, "Path too long.".into(), Continue)
+        }
+        Fault::Transfer(failure) => match failure {
+            Failure::Connect(_) => return answer(Fault::DataConnectionFailed),
+            Failure::Network(_) => (
+                ReplyCode::TRANSFER_ABORTED,
+                "Connection closed; transfer aborted.".into(),
+                Continue,
+            ),
+            Failure::Cancelled => (
+                ReplyCode::TRANSFER_ABORTED,
+                "Transfer aborted.".into(),
+                Continue,
+            ),
+            Failure::Stalled(_) => (
+                ReplyCode::TRANSFER_ABORTED,
+                "Data connection stalled; transfer aborted.".into(),
+                Continue,
+            ),
+            Failure::Tls(reason) => (
+                ReplyCode::DATA_TLS_FAILED,
+                format!("TLS on the data connection failed: {reason}."),
+                Continue,
+            ),
+            Failure::Storage(error) => return answer(Fault::Storage(error.kind())),
+        },
+        Fault::Command(error) => return (Reply::from(error), Continue),
+        Fault::LineTooLong => (
+            ReplyCode::SYNTAX_ERROR,
+            "Command line too long.".into(),
+            Continue,
+        ),
+        Fault::ReadOnly => (
+            ReplyCode::FILE_UNAVAILABLE,
+            "Permission denied: read-only access.".into(),
+            Continue,
+        ),
+        Fault::NotAFolder => (
+            ReplyCode::FILE_UNAVAILABLE,
+            "Not a folder.".into(),
+            Continue,
+        ),
+        Fault::NotAPlainFile => (
+            ReplyCode::FILE_UNAVAILABLE,
+            "Not a plain file.".into(),
+            Continue,
+        ),
+        Fault::IsAFolder => (
+            ReplyCode::FILE_UNAVAILABLE,
+            "That is a folder.".into(),
+            Continue,
+        ),
+        Fault::NoDataConnection => (
+            ReplyCode::CANT_OPEN_DATA,
+            "Use PORT, PASV or EPSV first.".into(),
+            Continue,
+        ),
+        Fault::DataConnectionFailed => (
+            ReplyCode::CANT_OPEN_DATA,
+            "Can't open data connection.".into(),
+            Continue,
+        ),
+        Fault::NotLoggedIn => (
+            ReplyCode::NOT_LOGGED_IN,
+            "Please log in with USER and PASS first.".into(),
+            Continue,
+        ),
+        Fault::LoginIncorrect => (
+            ReplyCode::NOT_LOGGED_IN,
+            "Login incorrect.".into(),
+            Continue,
+        ),
+        Fault::TlsRequiredForLogin => (
+            ReplyCode::NOT_LOGGED_IN,
+            "TLS required: use AUTH TLS before logging in.".into(),
+            Continue,
+        ),
+        Fault::DataMustBeProtected => (
+            ReplyCode::DATA_PROTECTION_REFUSED,
+            "Data connections must be protected: use PBSZ 0 and PROT P.".into(),
+            Continue,
+        ),
+        Fault::TooManyFailures => (
+            ReplyCode::SERVICE_NOT_AVAILABLE,
+            "Too many failed logins; closing.".into(),
+            Close,
+        ),
+        Fault::Timeout => (
+            ReplyCode::SERVICE_NOT_AVAILABLE,
+            "Timeout: closing control connection.".into(),
+            Close,
+        ),
+        Fault::ShuttingDown => (
+            ReplyCode::SERVICE_NOT_AVAILABLE,
+            "Server shutting down.".into(),
+            Close,
+        ),
+        Fault::CommandsBeforeHandshake => (
+            ReplyCode::SERVICE_NOT_AVAILABLE,
+            "Commands sent after AUTH before the TLS handshake; closing.".into(),
+            Close,
+        ),
+    };
+    (Reply::new(code, text), after)
+}
+
+/// The reply for a fault after which the session goes on.
+pub(super) fn refuse(fault: Fault<'_>) -> Reply {
+    answer(fault).0
+}
+
+impl Session {
+    /// The reply for `fault`; marks the session to close after it when the fault says so.
+    pub(super) fn fail(&mut self, fault: Fault<'_>) -> Reply {
+        let (reply, after) = answer(fault);
+        if after == After::Close {
+            self.closing = true;
+        }
+        reply
+    }
+}
+
+/// Each storage error kind's code and text; the kinds' doc lines in `ferry-storage` name the
+/// same codes.
+fn storage_text(kind: ErrorKind) -> (ReplyCode, &'static str) {
+    match kind {
         ErrorKind::NotFound => (ReplyCode::FILE_UNAVAILABLE, "No such file or folder."),
         ErrorKind::PermissionDenied => (ReplyCode::FILE_UNAVAILABLE, "Permission denied."),
         ErrorKind::AlreadyExists => (ReplyCode::FILE_UNAVAILABLE, "Already exists."),
@@ -24,41 +219,120 @@ pub(super) fn storage_reply(error: &StorageError) -> Reply {
             "File busy: another upload to it is running.",
         ),
         ErrorKind::Unsupported => (
-            ReplyCode(554),
+            ReplyCode::ACTION_NOT_TAKEN,
             "Requested action not taken: not supported here (or invalid REST).",
         ),
         ErrorKind::Other => (ReplyCode::LOCAL_ERROR, "Local error in processing."),
-    };
-    reply(code, text)
+    }
 }
 
+/// The reply for a storage failure.
+pub(super) fn storage_reply(error: &StorageError) -> Reply {
+    refuse(Fault::Storage(error.kind()))
+}
+
+/// The reply for a client path that cannot name a file.
 pub(super) fn path_reply(error: PathError) -> Reply {
-    match error {
-        PathError::Nul | PathError::NotAName => {
-            reply(ReplyCode::BAD_FILE_NAME, "File name not allowed.")
-        }
-        PathError::TooLong => reply(ReplyCode::BAD_FILE_NAME, "Path too long."),
-    }
+    refuse(Fault::Path(error))
 }
 
 /// The final reply for a transfer's result.
 pub(super) fn final_reply(result: &Result<(), Failure>) -> Reply {
     match result {
         Ok(()) => reply(ReplyCode::CLOSING_DATA, "Transfer complete."),
-        Err(Failure::Connect(_)) => reply(ReplyCode::CANT_OPEN_DATA, "Can't open data connection."),
-        Err(Failure::Network(_)) => reply(
-            ReplyCode::TRANSFER_ABORTED,
-            "Connection closed; transfer aborted.",
-        ),
-        Err(Failure::Cancelled) => reply(ReplyCode::TRANSFER_ABORTED, "Transfer aborted."),
-        Err(Failure::Stalled(_)) => reply(
-            ReplyCode::TRANSFER_ABORTED,
-            "Data connection stalled; transfer aborted.",
-        ),
-        Err(Failure::Tls(reason)) => reply(
-            ReplyCode(522),
-            format!("TLS on the data connection failed: {reason}."),
-        ),
-        Err(Failure::Storage(error)) => storage_reply(error),
+        Err(failure) => refuse(Fault::Transfer(failure)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn code_of(fault: Fault<'_>) -> (u16, After) {
+        let (reply, after) = answer(fault);
+        (reply.code.0, after)
+    }
+
+    #[test]
+    fn every_storage_kind_has_its_code() {
+        let table = [
+            (ErrorKind::NotFound, 550),
+            (ErrorKind::PermissionDenied, 550),
+            (ErrorKind::AlreadyExists, 550),
+            (ErrorKind::WrongKind, 550),
+            (ErrorKind::NotEmpty, 550),
+            (ErrorKind::NoSpace, 452),
+            (ErrorKind::QuotaExceeded, 552),
+            (ErrorKind::BadName, 553),
+            (ErrorKind::Busy, 450),
+            (ErrorKind::Unsupported, 554),
+            (ErrorKind::Other, 451),
+        ];
+        for (kind, code) in table {
+            assert_eq!(
+                code_of(Fault::Storage(kind)),
+                (code, After::Continue),
+                "{kind:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn transfer_failures_and_their_storage_errors() {
+        let io = || std::io::Error::other("x");
+        let table = [
+            (Failure::Connect(io()), 425),
+            (Failure::Network(io()), 426),
+            (Failure::Cancelled, 426),
+            (Failure::Stalled(Duration::from_secs(1)), 426),
+            (Failure::Tls("no".into()), 522),
+            (
+                Failure::Storage(StorageError::new(ErrorKind::NoSpace, "full")),
+                452,
+            ),
+        ];
+        for (failure, code) in table {
+            assert_eq!(code_of(Fault::Transfer(&failure)), (code, After::Continue));
+        }
+        let tls = refuse(Fault::Transfer(&Failure::Tls(
+            "session reuse required".into(),
+        )));
+        assert_eq!(
+            tls.text(),
+            "TLS on the data connection failed: session reuse required."
+        );
+        assert_eq!(final_reply(&Ok(())).code.0, 226);
+    }
+
+    #[test]
+    fn refusals_and_which_close_the_session() {
+        let table = [
+            (Fault::Path(PathError::Nul), 553, After::Continue),
+            (Fault::Path(PathError::TooLong), 553, After::Continue),
+            (
+                Fault::Command(&CommandError::Unknown("X".into())),
+                500,
+                After::Continue,
+            ),
+            (Fault::LineTooLong, 500, After::Continue),
+            (Fault::ReadOnly, 550, After::Continue),
+            (Fault::NotAFolder, 550, After::Continue),
+            (Fault::NotAPlainFile, 550, After::Continue),
+            (Fault::IsAFolder, 550, After::Continue),
+            (Fault::NoDataConnection, 425, After::Continue),
+            (Fault::DataConnectionFailed, 425, After::Continue),
+            (Fault::NotLoggedIn, 530, After::Continue),
+            (Fault::LoginIncorrect, 530, After::Continue),
+            (Fault::TlsRequiredForLogin, 530, After::Continue),
+            (Fault::DataMustBeProtected, 521, After::Continue),
+            (Fault::TooManyFailures, 421, After::Close),
+            (Fault::Timeout, 421, After::Close),
+            (Fault::ShuttingDown, 421, After::Close),
+            (Fault::CommandsBeforeHandshake, 421, After::Close),
+        ];
+        for (fault, code, after) in table {
+            let shown = format!("{fault:?}");
+            assert_eq!(code_of(fault), (code, after), "{shown}");
+        }
     }
 }

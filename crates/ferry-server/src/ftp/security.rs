@@ -55,11 +55,7 @@ impl Session {
                 peer = %self.peer,
                 "bytes sent after AUTH before the TLS handshake (command injection?); closing"
             );
-            self.send(&reply(
-                ReplyCode::SERVICE_NOT_AVAILABLE,
-                "Commands sent after AUTH before the TLS handshake; closing.",
-            ))
-            .await?;
+            self.send(&refuse(Fault::CommandsBeforeHandshake)).await?;
             return Ok(Flow::Close);
         }
         self.send(&reply(
@@ -103,7 +99,7 @@ impl Session {
         }
         match level {
             ProtLevel::Clear if self.shared.config.require_tls => reply(
-                ReplyCode(534),
+                ReplyCode::DENIED_FOR_POLICY,
                 "PROT C refused: data must be protected here.",
             ),
             ProtLevel::Clear | ProtLevel::Private => {
@@ -118,7 +114,7 @@ impl Session {
                 )
             }
             ProtLevel::Safe | ProtLevel::Confidential => reply(
-                ReplyCode(536),
+                ReplyCode::PROT_LEVEL_NOT_SUPPORTED,
                 "PROT level not supported by TLS; use C or P.",
             ),
         }

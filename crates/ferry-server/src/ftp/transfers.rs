@@ -6,12 +6,8 @@ use super::*;
 impl Session {
     /// With `--require-tls`, the refusal of a transfer on a clear data connection.
     pub(super) fn data_protection_refusal(&self) -> Option<Reply> {
-        (self.shared.config.require_tls && self.prot != ProtLevel::Private).then(|| {
-            reply(
-                ReplyCode(521),
-                "Data connections must be protected: use PBSZ 0 and PROT P.",
-            )
-        })
+        (self.shared.config.require_tls && self.prot != ProtLevel::Private)
+            .then(|| refuse(Fault::DataMustBeProtected))
     }
 
     pub(super) async fn start_transfer(
@@ -22,10 +18,7 @@ impl Session {
     ) -> Option<Reply> {
         let started = std::time::Instant::now();
         let Some(mut setup) = self.data.take() else {
-            return Some(reply(
-                ReplyCode::CANT_OPEN_DATA,
-                "Use PORT, PASV or EPSV first.",
-            ));
+            return Some(refuse(Fault::NoDataConnection));
         };
         // Most clients connect before they send the command: then the 150 goes out now, and
         // the transfer starts on an open connection.
@@ -49,10 +42,7 @@ impl Session {
                 Ok(None) => {}
                 Err(error) => {
                     tracing::warn!(peer = %self.peer, %error, "data connection failed");
-                    return Some(reply(
-                        ReplyCode::CANT_OPEN_DATA,
-                        "Can't open data connection.",
-                    ));
+                    return Some(refuse(Fault::DataConnectionFailed));
                 }
             }
         }
@@ -152,15 +142,12 @@ impl Session {
             Err(answer) => return Some(answer),
         };
         if self.data.is_none() {
-            return Some(reply(
-                ReplyCode::CANT_OPEN_DATA,
-                "Use PORT, PASV or EPSV first.",
-            ));
+            return Some(refuse(Fault::NoDataConnection));
         }
         let upload = match self.shared.storage.write(&full, mode).await {
             Ok(upload) => upload,
             Err(error) if error.kind() == ErrorKind::WrongKind => {
-                return Some(reply(ReplyCode::FILE_UNAVAILABLE, "That is a folder."));
+                return Some(refuse(Fault::IsAFolder));
             }
             Err(error) => return Some(storage_reply(&error)),
         };
@@ -189,10 +176,7 @@ impl Session {
             Err(answer) => return Some(answer),
         };
         if self.data.is_none() {
-            return Some(reply(
-                ReplyCode::CANT_OPEN_DATA,
-                "Use PORT, PASV or EPSV first.",
-            ));
+            return Some(refuse(Fault::NoDataConnection));
         }
         let storage = &self.shared.storage;
         let source = match storage.stat(&full).await {
@@ -202,7 +186,7 @@ impl Session {
             },
             // MLSD names folders only (RFC 3659 section 7.2.1).
             Ok(_) if matches!(format, ListFormat::Machine { .. }) => {
-                return Some(reply(ReplyCode::FILE_UNAVAILABLE, "Not a folder."));
+                return Some(refuse(Fault::NotAFolder));
             }
             Ok(entry) => ListSource::Entries(vec![entry]),
             // `LIST *.txt`, `NLST a?c`: a pattern in the last name, matched against its folder.
