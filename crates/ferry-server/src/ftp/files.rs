@@ -16,26 +16,17 @@ pub(super) fn quote_path(path: &VirtualPath) -> String {
 }
 
 impl Session {
-    /// Resolves a client path to (the user's view, the storage path).
-    pub(super) fn resolve(
-        &self,
-        account: &Account,
-        input: &[u8],
-    ) -> Result<(VirtualPath, VirtualPath), Reply> {
-        let view = self.cwd.resolve(input).map_err(path_reply)?;
-        let full = account
-            .home
-            .resolve(&view.relative_bytes())
-            .map_err(path_reply)?;
-        Ok((view, full))
+    /// A client path in the user's view (relative ones from the current folder).
+    pub(super) fn view(&self, input: &[u8]) -> Result<VirtualPath, Reply> {
+        self.cwd.resolve(input).map_err(path_reply)
     }
 
-    pub(super) async fn cwd(&mut self, account: &Account, input: &[u8]) -> Reply {
-        let (view, full) = match self.resolve(account, input) {
-            Ok(paths) => paths,
+    pub(super) async fn cwd(&mut self, files: &FileService, input: &[u8]) -> Reply {
+        let view = match self.view(input) {
+            Ok(view) => view,
             Err(answer) => return answer,
         };
-        match self.shared.storage.stat(&full).await {
+        match files.stat(&view).await {
             Ok(entry) if entry.kind == EntryKind::Dir => {
                 self.cwd = view;
                 reply(
@@ -44,20 +35,19 @@ impl Session {
                 )
             }
             Ok(_) => refuse(Fault::NotAFolder),
-            Err(error) => storage_reply(&error),
+            Err(error) => file_reply(&error),
         }
     }
 
-    pub(super) async fn simple(&self, account: &Account, input: &[u8], op: Op) -> Reply {
-        let (view, full) = match self.resolve(account, input) {
-            Ok(paths) => paths,
+    pub(super) async fn simple(&self, files: &FileService, input: &[u8], op: Op) -> Reply {
+        let view = match self.view(input) {
+            Ok(view) => view,
             Err(answer) => return answer,
         };
-        let storage = &self.shared.storage;
         let result = match op {
-            Op::Delete => storage.remove_file(&full).await,
-            Op::RemoveDir => storage.remove_dir(&full).await,
-            Op::MakeDir => storage.create_dir(&full).await,
+            Op::Delete => files.remove_file(&view).await,
+            Op::RemoveDir => files.remove_dir(&view).await,
+            Op::MakeDir => files.create_dir(&view).await,
         };
         match (result, op) {
             (Ok(()), Op::MakeDir) => reply(
@@ -66,44 +56,44 @@ impl Session {
             ),
             (Ok(()), Op::Delete) => reply(ReplyCode::FILE_ACTION_OK, "File deleted."),
             (Ok(()), Op::RemoveDir) => reply(ReplyCode::FILE_ACTION_OK, "Folder removed."),
-            (Err(error), _) => storage_reply(&error),
+            (Err(error), _) => file_reply(&error),
         }
     }
 
-    pub(super) async fn rnfr(&mut self, account: &Account, input: &[u8]) -> Reply {
-        let (_, full) = match self.resolve(account, input) {
-            Ok(paths) => paths,
+    pub(super) async fn rnfr(&mut self, files: &FileService, input: &[u8]) -> Reply {
+        let view = match self.view(input) {
+            Ok(view) => view,
             Err(answer) => return answer,
         };
-        match self.shared.storage.stat(&full).await {
+        match files.stat(&view).await {
             Ok(_) => {
-                self.rename_from = Some(full);
+                self.rename_from = Some(view);
                 reply(ReplyCode::FILE_ACTION_PENDING, "Ready for RNTO.")
             }
-            Err(error) => storage_reply(&error),
+            Err(error) => file_reply(&error),
         }
     }
 
-    pub(super) async fn rnto(&mut self, account: &Account, input: &[u8]) -> Reply {
+    pub(super) async fn rnto(&mut self, files: &FileService, input: &[u8]) -> Reply {
         let Some(from) = self.rename_from.take() else {
             return reply(ReplyCode::BAD_SEQUENCE, "RNFR required first.");
         };
-        let (_, to) = match self.resolve(account, input) {
-            Ok(paths) => paths,
+        let to = match self.view(input) {
+            Ok(view) => view,
             Err(answer) => return answer,
         };
-        match self.shared.storage.rename(&from, &to).await {
+        match files.rename(&from, &to).await {
             Ok(()) => reply(ReplyCode::FILE_ACTION_OK, "Rename successful."),
-            Err(error) => storage_reply(&error),
+            Err(error) => file_reply(&error),
         }
     }
 
-    pub(super) async fn mfmt(&self, account: &Account, secs: i64, input: &[u8]) -> Reply {
-        let full = match self.resolve(account, input) {
-            Ok((_, full)) => full,
+    pub(super) async fn mfmt(&self, files: &FileService, secs: i64, input: &[u8]) -> Reply {
+        let view = match self.view(input) {
+            Ok(view) => view,
             Err(answer) => return answer,
         };
-        match self.shared.storage.set_modified(&full, secs).await {
+        match files.set_modified(&view, secs).await {
             Ok(()) => reply(
                 ReplyCode::FILE_STATUS,
                 format!(
@@ -112,7 +102,7 @@ impl Session {
                     String::from_utf8_lossy(input)
                 ),
             ),
-            Err(error) => storage_reply(&error),
+            Err(error) => file_reply(&error),
         }
     }
 }

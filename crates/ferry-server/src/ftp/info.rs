@@ -85,49 +85,41 @@ pub(super) const MAX_ASCII_SIZE_SCAN: u64 = 16 * 1024 * 1024;
 pub(super) const STAT_FLUSH: usize = 64 * 1024;
 
 impl Session {
-    pub(super) async fn file_entry(&self, account: &Account, input: &[u8]) -> Result<Entry, Reply> {
-        let (_, full) = self.resolve(account, input)?;
-        self.shared
-            .storage
-            .stat(&full)
-            .await
-            .map_err(|e| storage_reply(&e))
-    }
-
-    pub(super) async fn size(&self, account: &Account, input: &[u8]) -> Reply {
-        match self.file_entry(account, input).await {
+    pub(super) async fn size(&self, files: &FileService, input: &[u8]) -> Reply {
+        let view = match self.view(input) {
+            Ok(view) => view,
+            Err(answer) => return answer,
+        };
+        match files.stat(&view).await {
             Ok(entry) if entry.kind == EntryKind::Dir => refuse(Fault::NotAPlainFile),
             Ok(entry) if self.transfer_type == TransferType::Ascii => {
-                self.ascii_size(account, input, entry.size).await
+                self.ascii_size(files, &view, entry.size).await
             }
             Ok(entry) => reply(ReplyCode::FILE_STATUS, entry.size.to_string()),
-            Err(answer) => {
+            Err(error) => {
                 // An interrupted upload reports the bytes it kept, so clients can resume it.
-                if let Ok((_, full)) = self.resolve(account, input)
-                    && let Ok(Some(size)) = self.shared.storage.partial_size(&full).await
-                {
+                if let Ok(Some(size)) = files.partial_size(&view).await {
                     return reply(ReplyCode::FILE_STATUS, size.to_string());
                 }
-                answer
+                file_reply(&error)
             }
         }
     }
 
     /// SIZE in ASCII mode is the number of bytes a RETR would send (RFC 3659 section 4), which
     /// means reading the file; beyond [`MAX_ASCII_SIZE_SCAN`] bytes the answer is 550.
-    pub(super) async fn ascii_size(&self, account: &Account, input: &[u8], size: u64) -> Reply {
+    pub(super) async fn ascii_size(
+        &self,
+        files: &FileService,
+        view: &VirtualPath,
+        size: u64,
+    ) -> Reply {
         if size > MAX_ASCII_SIZE_SCAN {
-            return reply(
-                ReplyCode::FILE_UNAVAILABLE,
-                "SIZE in ASCII mode is refused for large files; use TYPE I.",
-            );
+            return refuse(Fault::AsciiSizeTooLarge);
         }
-        let Ok((_, full)) = self.resolve(account, input) else {
-            return reply(ReplyCode::FILE_UNAVAILABLE, "No such file.");
-        };
-        let mut download = match self.shared.storage.read(&full, 0).await {
+        let mut download = match files.read(view, 0).await {
             Ok(download) => download,
-            Err(error) => return storage_reply(&error),
+            Err(error) => return file_reply(&error),
         };
         let (mut buffer, mut last, mut total) = (vec![0u8; 64 * 1024], 0u8, 0u64);
         loop {
@@ -145,31 +137,34 @@ impl Session {
         reply(ReplyCode::FILE_STATUS, total.to_string())
     }
 
-    pub(super) async fn mdtm(&self, account: &Account, input: &[u8]) -> Reply {
-        match self.file_entry(account, input).await {
+    pub(super) async fn mdtm(&self, files: &FileService, input: &[u8]) -> Reply {
+        let view = match self.view(input) {
+            Ok(view) => view,
+            Err(answer) => return answer,
+        };
+        match files.stat(&view).await {
             Ok(entry) if entry.kind == EntryKind::Dir => refuse(Fault::NotAPlainFile),
             Ok(entry) => reply(
                 ReplyCode::FILE_STATUS,
                 time::format_timeval(entry.modified.unwrap_or(0)),
             ),
-            Err(answer) => answer,
+            Err(error) => file_reply(&error),
         }
     }
 
-    pub(super) async fn mlst(&self, account: &Account, input: Option<&[u8]>) -> Reply {
-        let input = input.unwrap_or(b"");
-        let (view, full) = match self.resolve(account, input) {
-            Ok(paths) => paths,
+    pub(super) async fn mlst(&self, files: &FileService, input: Option<&[u8]>) -> Reply {
+        let view = match self.view(input.unwrap_or(b"")) {
+            Ok(view) => view,
             Err(answer) => return answer,
         };
-        match self.shared.storage.stat(&full).await {
+        match files.stat(&view).await {
             Ok(mut entry) => {
                 entry.name = view.to_bytes();
-                let perm = match (entry.kind, account.read_only) {
-                    (EntryKind::Dir, true) => "el",
-                    (EntryKind::Dir, false) => "cdeflmp",
-                    (_, true) => "r",
-                    (_, false) => "adfrw",
+                let perm = match (entry.kind, files.may_write()) {
+                    (EntryKind::Dir, false) => "el",
+                    (EntryKind::Dir, true) => "cdeflmp",
+                    (_, false) => "r",
+                    (_, true) => "adfrw",
                 };
                 let mut facts = Vec::new();
                 listing::format_mlsx(&entry, None, perm, &mut facts);
@@ -183,14 +178,14 @@ impl Session {
                     ],
                 )
             }
-            Err(error) => storage_reply(&error),
+            Err(error) => file_reply(&error),
         }
     }
 
     /// STAT without an argument: the session's status.
     pub(super) fn status(&self) -> Reply {
         let login = match &self.login {
-            Login::Done(account) => format!("Logged in as {}", account.name),
+            Login::Done(files) => format!("Logged in as {}", files.account().name),
             _ => "Not logged in".to_string(),
         };
         let mut lines = vec![
@@ -227,28 +222,31 @@ impl Session {
     /// STAT with a path: a file's `ls -l` line (213), or a folder's lines (212) written as
     /// they are read, like a listing, so a folder of any size costs one buffer; `None` when
     /// the reply went out already.
-    pub(super) async fn stat(&mut self, account: &Account, input: Option<&[u8]>) -> Option<Reply> {
+    pub(super) async fn stat(
+        &mut self,
+        files: &FileService,
+        input: Option<&[u8]>,
+    ) -> Option<Reply> {
         let Some(input) = input else {
             return Some(self.status());
         };
-        let full = match self.resolve(account, input) {
-            Ok((_, full)) => full,
+        let view = match self.view(input) {
+            Ok(view) => view,
             Err(answer) => return Some(answer),
         };
         let now = now_unix();
         let title = format!("Status of {}:", String::from_utf8_lossy(input));
-        let storage = &self.shared.storage;
-        let mut entries = match storage.stat(&full).await {
-            Ok(entry) if entry.kind == EntryKind::Dir => match storage.list(&full).await {
+        let mut entries = match files.stat(&view).await {
+            Ok(entry) if entry.kind == EntryKind::Dir => match files.list(&view).await {
                 Ok(entries) => entries,
-                Err(error) => return Some(storage_reply(&error)),
+                Err(error) => return Some(file_reply(&error)),
             },
             // A file's status is 213, a folder's 212 (RFC 959 section 4.2).
             Ok(entry) => {
                 let lines = vec![title, list_line(&entry, now), "End of status".into()];
                 return Some(Reply::multi(ReplyCode::FILE_STATUS, lines));
             }
-            Err(error) => return Some(storage_reply(&error)),
+            Err(error) => return Some(file_reply(&error)),
         };
         let mut out = Vec::with_capacity(STAT_FLUSH + 1024);
         let reply = MultiLineEncoder::start(ReplyCode::DIRECTORY_STATUS, &title, &mut out);

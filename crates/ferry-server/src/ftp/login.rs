@@ -53,7 +53,8 @@ impl Session {
                 } else {
                     "Logged in."
                 };
-                self.login = Login::Done(account);
+                let storage = self.shared.storage.clone();
+                self.login = Login::Done(FileService::new(account, storage));
                 self.cwd = VirtualPath::root();
                 reply(ReplyCode::LOGGED_IN, text)
             }

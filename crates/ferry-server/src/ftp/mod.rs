@@ -31,6 +31,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::auth::{self, Anonymous};
 use crate::data::{self, DataSetup};
+use crate::service::{Account, FileError, FileService};
 use crate::stream::Stream;
 use crate::tls::SessionTls;
 use crate::transfer::{self, DataTls, Event, Failure, ListFormat, ListSource, Plan, Running, Work};
@@ -48,7 +49,7 @@ mod transfers;
 use control::{MAX_DEFERRED, next_event, read_some};
 use files::{Op, quote_path};
 use info::{feat, help, opts, site};
-use replies::{Fault, final_reply, path_reply, refuse, storage_reply};
+use replies::{Fault, file_reply, final_reply, path_reply, refuse, storage_reply};
 use security::tls_handshake;
 
 /// How long ABOR waits for the transfer task to stop.
@@ -69,16 +70,7 @@ enum Login {
     /// USER given; waiting for PASS.
     Pass(Vec<u8>),
     /// Logged in.
-    Done(Account),
-}
-
-/// The logged-in user's view.
-#[derive(Debug, Clone)]
-struct Account {
-    name: String,
-    /// The user's root, below the served root.
-    home: VirtualPath,
-    read_only: bool,
+    Done(Arc<FileService>),
 }
 
 /// A session's state.
@@ -323,7 +315,7 @@ impl Session {
 
     fn user_name(&self) -> &str {
         match &self.login {
-            Login::Done(account) => &account.name,
+            Login::Done(files) => &files.account().name,
             _ => "-",
         }
     }
@@ -354,11 +346,11 @@ impl Session {
             Command::Auth(_) => return None,
             _ => {}
         }
-        let Login::Done(account) = &self.login else {
+        let Login::Done(files) = &self.login else {
             return Some(refuse(Fault::NotLoggedIn));
         };
-        let account = account.clone();
-        if let Some(answer) = self.check_write(&command, &account) {
+        let files = Arc::clone(files);
+        if let Some(answer) = self.check_write(&command, &files) {
             return Some(answer);
         }
         match command {
@@ -367,8 +359,8 @@ impl Session {
                 ReplyCode::PATH_CREATED,
                 format!("\"{}\" is the current folder.", quote_path(&self.cwd)),
             )),
-            Command::Cwd(path) => Some(self.cwd(&account, &path).await),
-            Command::Cdup => Some(self.cwd(&account, b"..").await),
+            Command::Cwd(path) => Some(self.cwd(&files, &path).await),
+            Command::Cdup => Some(self.cwd(&files, b"..").await),
             Command::Type(kind) => {
                 self.transfer_type = kind;
                 Some(reply(
@@ -393,42 +385,39 @@ impl Session {
             Command::Epsv(arg) => Some(self.epsv(arg)),
             Command::Port(target) => Some(self.active(SocketAddr::V4(target))),
             Command::Eprt(target) => Some(self.active(target)),
-            Command::Retr(path) => self.retr(&account, &path, rest.unwrap_or(0)).await,
+            Command::Retr(path) => self.retr(&files, &path, rest.unwrap_or(0)).await,
             Command::Stor(path) => {
                 let mode = match rest {
                     Some(offset) if offset > 0 => WriteMode::Resume(offset),
                     _ => WriteMode::Create,
                 };
-                self.store(&account, &path, mode, "STOR").await
+                self.store(&files, &path, mode, "STOR").await
             }
-            Command::Appe(path) => self.store(&account, &path, WriteMode::Append, "APPE").await,
+            Command::Appe(path) => self.store(&files, &path, WriteMode::Append, "APPE").await,
             Command::Stou(hint) => {
                 let hint = hint.unwrap_or_else(|| b"ferry.upload".to_vec());
-                self.store(&account, &hint, WriteMode::Unique, "STOU").await
+                self.store(&files, &hint, WriteMode::Unique, "STOU").await
             }
-            Command::List(path) => self.list(&account, path.as_deref(), ListFormat::Long).await,
-            Command::Nlst(path) => {
-                self.list(&account, path.as_deref(), ListFormat::Names)
-                    .await
-            }
+            Command::List(path) => self.list(&files, path.as_deref(), ListFormat::Long).await,
+            Command::Nlst(path) => self.list(&files, path.as_deref(), ListFormat::Names).await,
             Command::Mlsd(path) => {
                 let format = ListFormat::Machine {
-                    file_perm: if account.read_only { "r" } else { "adfrw" },
-                    dir_perm: if account.read_only { "el" } else { "cdeflmp" },
+                    file_perm: if files.may_write() { "adfrw" } else { "r" },
+                    dir_perm: if files.may_write() { "cdeflmp" } else { "el" },
                 };
-                self.list(&account, path.as_deref(), format).await
+                self.list(&files, path.as_deref(), format).await
             }
-            Command::Mlst(path) => Some(self.mlst(&account, path.as_deref()).await),
-            Command::Size(path) => Some(self.size(&account, &path).await),
-            Command::Mdtm(path) => Some(self.mdtm(&account, &path).await),
-            Command::Mfmt(secs, path) => Some(self.mfmt(&account, secs, &path).await),
-            Command::Dele(path) => Some(self.simple(&account, &path, Op::Delete).await),
-            Command::Rmd(path) => Some(self.simple(&account, &path, Op::RemoveDir).await),
-            Command::Mkd(path) => Some(self.simple(&account, &path, Op::MakeDir).await),
-            Command::Rnfr(path) => Some(self.rnfr(&account, &path).await),
-            Command::Rnto(path) => Some(self.rnto(&account, &path).await),
+            Command::Mlst(path) => Some(self.mlst(&files, path.as_deref()).await),
+            Command::Size(path) => Some(self.size(&files, &path).await),
+            Command::Mdtm(path) => Some(self.mdtm(&files, &path).await),
+            Command::Mfmt(secs, path) => Some(self.mfmt(&files, secs, &path).await),
+            Command::Dele(path) => Some(self.simple(&files, &path, Op::Delete).await),
+            Command::Rmd(path) => Some(self.simple(&files, &path, Op::RemoveDir).await),
+            Command::Mkd(path) => Some(self.simple(&files, &path, Op::MakeDir).await),
+            Command::Rnfr(path) => Some(self.rnfr(&files, &path).await),
+            Command::Rnto(path) => Some(self.rnto(&files, &path).await),
             Command::Site(args) => Some(site(&args)),
-            Command::Stat(path) => self.stat(&account, path.as_deref()).await,
+            Command::Stat(path) => self.stat(&files, path.as_deref()).await,
             Command::Smnt => Some(reply(ReplyCode::NOT_IMPLEMENTED, "SMNT not implemented.")),
             // Handled above.
             Command::User(_)
@@ -449,7 +438,7 @@ impl Session {
     }
 
     /// Refuses commands that change things for read-only users.
-    fn check_write(&self, command: &Command, account: &Account) -> Option<Reply> {
+    fn check_write(&self, command: &Command, files: &FileService) -> Option<Reply> {
         let writes = matches!(
             command,
             Command::Stor(_)
@@ -462,6 +451,6 @@ impl Session {
                 | Command::Rnto(_)
                 | Command::Mfmt(..)
         );
-        (writes && account.read_only).then(|| refuse(Fault::ReadOnly))
+        (writes && !files.may_write()).then(|| refuse(Fault::ReadOnly))
     }
 }

@@ -22,6 +22,8 @@ pub(super) enum After {
 pub(super) enum Fault<'a> {
     /// The storage refused or failed, with this kind.
     Storage(ErrorKind),
+    /// The file service refused or failed.
+    File(&'a FileError),
     /// The client's path cannot name a file.
     Path(PathError),
     /// A transfer ended without success.
@@ -30,6 +32,8 @@ pub(super) enum Fault<'a> {
     Command(&'a CommandError),
     /// A longer command line than `--max-line`.
     LineTooLong,
+    /// SIZE in ASCII mode of a file too large to count its line endings.
+    AsciiSizeTooLarge,
     /// A change asked of a read-only user.
     ReadOnly,
     /// A folder was needed.
@@ -68,6 +72,9 @@ pub(super) fn answer(fault: Fault<'_>) -> (Reply, After) {
             let (code, text) = storage_text(kind);
             (code, text.into(), Continue)
         }
+        Fault::File(FileError::Path(error)) => return answer(Fault::Path(*error)),
+        Fault::File(FileError::ReadOnly) => return answer(Fault::ReadOnly),
+        Fault::File(FileError::Storage(error)) => return answer(Fault::Storage(error.kind())),
         Fault::Path(PathError::Nul | PathError::NotAName) => (
             ReplyCode::BAD_FILE_NAME,
             "File name not allowed.".into(),
@@ -104,6 +111,11 @@ pub(super) fn answer(fault: Fault<'_>) -> (Reply, After) {
         Fault::LineTooLong => (
             ReplyCode::SYNTAX_ERROR,
             "Command line too long.".into(),
+            Continue,
+        ),
+        Fault::AsciiSizeTooLarge => (
+            ReplyCode::FILE_UNAVAILABLE,
+            "SIZE in ASCII mode is refused for large files; use TYPE I.".into(),
             Continue,
         ),
         Fault::ReadOnly => (
@@ -231,6 +243,11 @@ pub(super) fn storage_reply(error: &StorageError) -> Reply {
     refuse(Fault::Storage(error.kind()))
 }
 
+/// The reply for a failure of the file service.
+pub(super) fn file_reply(error: &FileError) -> Reply {
+    refuse(Fault::File(error))
+}
+
 /// The reply for a client path that cannot name a file.
 pub(super) fn path_reply(error: PathError) -> Reply {
     refuse(Fault::Path(error))
@@ -315,6 +332,18 @@ mod tests {
                 After::Continue,
             ),
             (Fault::LineTooLong, 500, After::Continue),
+            (Fault::AsciiSizeTooLarge, 550, After::Continue),
+            (Fault::File(&FileError::ReadOnly), 550, After::Continue),
+            (
+                Fault::File(&FileError::Path(PathError::TooLong)),
+                553,
+                After::Continue,
+            ),
+            (
+                Fault::File(&FileError::Storage(StorageError::new(ErrorKind::Busy, "x"))),
+                450,
+                After::Continue,
+            ),
             (Fault::ReadOnly, 550, After::Continue),
             (Fault::NotAFolder, 550, After::Continue),
             (Fault::NotAPlainFile, 550, After::Continue),

@@ -102,20 +102,20 @@ impl Session {
 
     pub(super) async fn retr(
         &mut self,
-        account: &Account,
+        files: &FileService,
         input: &[u8],
         offset: u64,
     ) -> Option<Reply> {
         if let Some(refusal) = self.data_protection_refusal() {
             return Some(refusal);
         }
-        let (view, full) = match self.resolve(account, input) {
-            Ok(paths) => paths,
+        let view = match self.view(input) {
+            Ok(view) => view,
             Err(answer) => return Some(answer),
         };
-        let download = match self.shared.storage.read(&full, offset).await {
+        let download = match files.read(&view, offset).await {
             Ok(download) => download,
-            Err(error) => return Some(storage_reply(&error)),
+            Err(error) => return Some(file_reply(&error)),
         };
         let ascii = self.transfer_type == TransferType::Ascii;
         let size = download.size;
@@ -129,7 +129,7 @@ impl Session {
 
     pub(super) async fn store(
         &mut self,
-        account: &Account,
+        files: &FileService,
         input: &[u8],
         mode: WriteMode,
         verb: &'static str,
@@ -137,26 +137,22 @@ impl Session {
         if let Some(refusal) = self.data_protection_refusal() {
             return Some(refusal);
         }
-        let (_, full) = match self.resolve(account, input) {
-            Ok(paths) => paths,
+        let view = match self.view(input) {
+            Ok(view) => view,
             Err(answer) => return Some(answer),
         };
         if self.data.is_none() {
             return Some(refuse(Fault::NoDataConnection));
         }
-        let upload = match self.shared.storage.write(&full, mode).await {
+        let upload = match files.write(&view, mode).await {
             Ok(upload) => upload,
-            Err(error) if error.kind() == ErrorKind::WrongKind => {
+            Err(error) if error.storage_kind() == Some(ErrorKind::WrongKind) => {
                 return Some(refuse(Fault::IsAFolder));
             }
-            Err(error) => return Some(storage_reply(&error)),
+            Err(error) => return Some(file_reply(&error)),
         };
         // Show the user's view of the name (STOU picks it).
-        let stored = upload.path().relative_bytes();
-        let home_len = account.home.relative_bytes().len();
-        let view = String::from_utf8_lossy(stored.get(home_len..).unwrap_or(&stored))
-            .trim_start_matches('/')
-            .to_string();
+        let view = files.view_name(upload.path());
         let ascii = self.transfer_type == TransferType::Ascii;
         self.start_transfer(Work::Receive { upload, ascii }, verb, view)
             .await
@@ -164,25 +160,24 @@ impl Session {
 
     pub(super) async fn list(
         &mut self,
-        account: &Account,
+        files: &FileService,
         input: Option<&[u8]>,
         format: ListFormat,
     ) -> Option<Reply> {
         if let Some(refusal) = self.data_protection_refusal() {
             return Some(refusal);
         }
-        let (_, full) = match self.resolve(account, input.unwrap_or(b"")) {
-            Ok(paths) => paths,
+        let view = match self.view(input.unwrap_or(b"")) {
+            Ok(view) => view,
             Err(answer) => return Some(answer),
         };
         if self.data.is_none() {
             return Some(refuse(Fault::NoDataConnection));
         }
-        let storage = &self.shared.storage;
-        let source = match storage.stat(&full).await {
-            Ok(entry) if entry.kind == EntryKind::Dir => match storage.list(&full).await {
+        let source = match files.stat(&view).await {
+            Ok(entry) if entry.kind == EntryKind::Dir => match files.list(&view).await {
                 Ok(stream) => ListSource::Stream(stream),
-                Err(error) => return Some(storage_reply(&error)),
+                Err(error) => return Some(file_reply(&error)),
             },
             // MLSD names folders only (RFC 3659 section 7.2.1).
             Ok(_) if matches!(format, ListFormat::Machine { .. }) => {
@@ -191,17 +186,17 @@ impl Session {
             Ok(entry) => ListSource::Entries(vec![entry]),
             // `LIST *.txt`, `NLST a?c`: a pattern in the last name, matched against its folder.
             Err(error)
-                if error.kind() == ErrorKind::NotFound
+                if error.storage_kind() == Some(ErrorKind::NotFound)
                     && !matches!(format, ListFormat::Machine { .. })
-                    && full.file_name().is_some_and(transfer::is_glob) =>
+                    && view.file_name().is_some_and(transfer::is_glob) =>
             {
-                let pattern = full.file_name().unwrap_or_default().to_vec();
-                match storage.list(&full.parent()).await {
+                let pattern = view.file_name().unwrap_or_default().to_vec();
+                match files.list(&view.parent()).await {
                     Ok(stream) => ListSource::Matching(stream, pattern),
-                    Err(error) => return Some(storage_reply(&error)),
+                    Err(error) => return Some(file_reply(&error)),
                 }
             }
-            Err(error) => return Some(storage_reply(&error)),
+            Err(error) => return Some(file_reply(&error)),
         };
         let work = Work::List {
             source,
