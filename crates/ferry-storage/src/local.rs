@@ -15,15 +15,13 @@
 //! `flock` while the upload runs, which also keeps uploads of two ferryd processes on one folder
 //! apart (see [`take_partial`]).
 
-use std::collections::HashSet;
 use std::ffi::OsStr;
-use std::hash::Hash;
 use std::io::{self, Seek, SeekFrom};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -34,13 +32,14 @@ use rustix::io::Errno;
 use tokio::io::AsyncWrite;
 use tokio::sync::mpsc;
 
+use crate::busy::{BusyGuard, BusySet, is_busy};
+use crate::names::{
+    PARTIAL_PREFIX, check_name, check_new_name, is_reserved, no_unused_name, unique_candidates,
+};
 use crate::{
     Download, DownloadInner, Entry, EntryKind, ErrorKind, ListStream, Result, StorageError, Upload,
     UploadInner, VirtualPath, WriteMode,
 };
-
-/// The prefix of the hidden files that hold uploads in progress.
-pub const PARTIAL_PREFIX: &str = ".ferry-partial.";
 
 /// How many entries a listing reads ahead of the client.
 const LIST_AHEAD: usize = 64;
@@ -49,9 +48,6 @@ const LIST_AHEAD: usize = 64;
 /// for 1 GiB on tmpfs): such calls go to the blocking pool instead of stalling the session's
 /// thread.
 const BIG_FILE: u64 = 64 * 1024 * 1024;
-
-/// How many `NAME.N` candidates STOU tries before giving up.
-pub(crate) const UNIQUE_TRIES: u32 = 1000;
 
 /// How many times an upload looks for its partial again when another upload or process removed
 /// or replaced it between two calls, before it answers busy.
@@ -100,40 +96,6 @@ fn rel(path: &VirtualPath) -> PathBuf {
     } else {
         PathBuf::from(OsStr::from_bytes(&path.relative_bytes()))
     }
-}
-
-pub(crate) fn is_reserved(name: &[u8]) -> bool {
-    name.starts_with(PARTIAL_PREFIX.as_bytes())
-}
-
-pub(crate) fn check_name(path: &VirtualPath) -> Result<()> {
-    if path.names().any(is_reserved) {
-        return Err(StorageError::new(ErrorKind::BadName, "reserved name"));
-    }
-    Ok(())
-}
-
-/// True for a byte that is a control character: below 0x20 (TAB, CR, LF, ESC...) or DEL.
-fn is_control(byte: u8) -> bool {
-    byte < 0x20 || byte == 0x7f
-}
-
-/// [`check_name`] for a path a client is about to create (STOR, APPE and STOU targets, MKD,
-/// RNTO), which also refuses control characters in any of its names: listings show them as `?`
-/// and no client can type them back, so such a file could never be fetched or deleted. Files
-/// that already have such names (made outside ferryd) can still be read and deleted.
-pub(crate) fn check_new_name(path: &VirtualPath) -> Result<()> {
-    check_name(path)?;
-    if path
-        .names()
-        .any(|name| name.iter().copied().any(is_control))
-    {
-        return Err(StorageError::new(
-            ErrorKind::BadName,
-            "control character in a new name",
-        ));
-    }
-    Ok(())
 }
 
 /// The longest name a folder entry may have (Linux NAME_MAX).
@@ -543,24 +505,16 @@ fn unused_name(
         Err(Errno::NOENT) => Ok(false),
         Err(e) => Err(StorageError::from(io::Error::from(e))),
     };
-    for n in 0..UNIQUE_TRIES {
-        let mut candidate = name.to_vec();
-        if n > 0 {
-            candidate.extend_from_slice(format!(".{n}").as_bytes());
-        }
+    for candidate in unique_candidates(name) {
         if exists(&candidate)? || exists(&partial_name(&candidate))? {
             continue;
         }
-        match BusyGuard::take(busy, folder.key(&candidate)) {
-            Ok(guard) => return Ok((candidate, guard)),
-            Err(e) if e.kind() == ErrorKind::Busy => {}
-            Err(e) => return Err(e),
+        // The only refusal is busy: another upload is writing that name.
+        if let Ok(guard) = BusyGuard::take(busy, folder.key(&candidate)) {
+            return Ok((candidate, guard));
         }
     }
-    Err(StorageError::new(
-        ErrorKind::AlreadyExists,
-        "no unused name",
-    ))
+    Err(no_unused_name())
 }
 
 /// A partial name no other upload uses, for STOU.
@@ -616,13 +570,6 @@ fn still_named(dir: &Dir, name: &OsStr, file: &std::fs::File) -> io::Result<bool
         Err(Errno::NOENT) => Ok(false),
         Err(e) => Err(e.into()),
     }
-}
-
-/// Whether an upload to `key` runs in this process.
-pub(crate) fn is_busy<K: Eq + Hash>(busy: &BusySet<K>, key: &K) -> bool {
-    busy.lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-        .contains(key)
 }
 
 /// Opens the partial `name` in `dir`, if it is there and not a link, and takes its lock: busy if
@@ -751,42 +698,6 @@ fn open_partial(
     file.set_len(start)?;
     file.seek(SeekFrom::Start(start))?;
     Ok((file, start, target_size))
-}
-
-/// The targets with an upload running: a local file's [`FileKey`], an S3 object's path.
-pub(crate) type BusySet<K> = Arc<Mutex<HashSet<K>>>;
-
-/// Marks a target busy while its upload runs; unmarks it on drop.
-#[derive(Debug)]
-pub(crate) struct BusyGuard<K: Eq + Hash> {
-    busy: BusySet<K>,
-    key: K,
-}
-
-impl<K: Eq + Hash + Clone> BusyGuard<K> {
-    pub(crate) fn take(busy: &BusySet<K>, key: K) -> Result<BusyGuard<K>> {
-        let mut set = busy.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if !set.insert(key.clone()) {
-            return Err(StorageError::new(
-                ErrorKind::Busy,
-                "another upload to this file is running",
-            ));
-        }
-        Ok(BusyGuard {
-            busy: Arc::clone(busy),
-            key,
-        })
-    }
-}
-
-impl<K: Eq + Hash> Drop for BusyGuard<K> {
-    fn drop(&mut self) {
-        let mut set = self
-            .busy
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        set.remove(&self.key);
-    }
 }
 
 /// The local half of an [`Upload`]. Its file holds the partial's lock until the upload ends.

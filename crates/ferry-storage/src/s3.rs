@@ -51,9 +51,8 @@ use opendal_http_transport_reqwest::ReqwestTransport;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::mpsc;
 
-use crate::local::{
-    BusyGuard, BusySet, UNIQUE_TRIES, check_name, check_new_name, is_busy, is_reserved,
-};
+use crate::busy::{BusyGuard, BusySet, is_busy};
+use crate::names::{check_name, check_new_name, is_reserved, no_unused_name, unique_candidates};
 use crate::{
     Download, DownloadInner, Entry, EntryKind, ErrorKind, ListStream, Result, S3Config,
     StorageError, Upload, UploadInner, VirtualPath, WriteMode,
@@ -441,27 +440,19 @@ impl S3Storage {
     ) -> Result<(VirtualPath, BusyGuard<VirtualPath>)> {
         let name = path.file_name().unwrap_or(b"file").to_vec();
         let parent = path.parent();
-        for n in 0..UNIQUE_TRIES {
-            let mut candidate = name.clone();
-            if n > 0 {
-                candidate.extend_from_slice(format!(".{n}").as_bytes());
-            }
+        for candidate in unique_candidates(&name) {
             let candidate = parent
                 .join(&candidate)
                 .map_err(|e| StorageError::new(ErrorKind::BadName, e.to_string()))?;
             if self.lookup(&candidate).await?.is_some() {
                 continue;
             }
-            match BusyGuard::take(&self.busy, candidate.clone()) {
-                Ok(guard) => return Ok((candidate, guard)),
-                Err(e) if e.kind() == ErrorKind::Busy => {}
-                Err(e) => return Err(e),
+            // The only refusal is busy: another upload on this node is writing that name.
+            if let Ok(guard) = BusyGuard::take(&self.busy, candidate.clone()) {
+                return Ok((candidate, guard));
             }
         }
-        Err(StorageError::new(
-            ErrorKind::AlreadyExists,
-            "no unused name",
-        ))
+        Err(no_unused_name())
     }
 
     pub(crate) async fn remove_file(&self, path: &VirtualPath) -> Result<()> {
