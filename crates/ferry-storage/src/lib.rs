@@ -14,8 +14,10 @@
 //! each [`ErrorKind`] to a reply and decides who may do what. Backends are chosen at start
 //! ([`Storage`] is an enum: a local folder, or S3 with the `s3` feature).
 
+mod busy;
 mod error;
 mod local;
+mod names;
 #[cfg(feature = "s3")]
 mod s3;
 mod s3_config;
@@ -27,7 +29,8 @@ use std::task::{Context, Poll};
 pub use error::{ErrorKind, StorageError};
 pub use ferry_proto::VirtualPath;
 pub use ferry_proto::listing::{Entry, EntryKind};
-pub use local::{LocalStorage, PARTIAL_PREFIX};
+pub use local::LocalStorage;
+pub use names::PARTIAL_PREFIX;
 #[cfg(feature = "s3")]
 pub use s3::S3Storage;
 pub use s3_config::S3Config;

@@ -1,136 +1,19 @@
-//! The local backend: atomic uploads, resume rules, the busy lock, the jail and listings.
+//! What only the local backend does: the jail (symlinks), FIFOs, hard links, long names'
+//! partials and their cleanup, one upload per file across aliases and processes (the partial's
+//! lock), planted partials. The behaviours every backend shares are in the contract suite
+//! (`tests/contract/`, run by `tests/storage_contract.rs`).
 #![allow(clippy::unwrap_used)]
 
-use ferry_storage::{ErrorKind, LocalStorage, Storage, VirtualPath, WriteMode};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+mod kit;
 
-fn path(text: &str) -> VirtualPath {
-    VirtualPath::root().resolve(text.as_bytes()).unwrap()
-}
+use ferry_storage::{ErrorKind, LocalStorage, Storage, VirtualPath, WriteMode};
+use kit::{fetch, path, upload};
+use tokio::io::AsyncWriteExt;
 
 fn storage() -> (tempfile::TempDir, Storage) {
     let dir = tempfile::tempdir().unwrap();
     let storage = Storage::Local(LocalStorage::open(dir.path()).unwrap());
     (dir, storage)
-}
-
-async fn upload(storage: &Storage, name: &str, mode: WriteMode, bytes: &[u8], commit: bool) -> u64 {
-    let mut upload = storage.write(&path(name), mode).await.unwrap();
-    let start = upload.start_offset();
-    upload.write_all(bytes).await.unwrap();
-    if commit {
-        upload.commit().await.unwrap();
-    } else {
-        upload.abort().await.unwrap();
-    }
-    start
-}
-
-async fn read_all(storage: &Storage, name: &str) -> Vec<u8> {
-    let mut download = storage.read(&path(name), 0).await.unwrap();
-    let mut bytes = Vec::new();
-    download.read_to_end(&mut bytes).await.unwrap();
-    bytes
-}
-
-#[tokio::test]
-async fn upload_is_invisible_until_commit() {
-    let (dir, storage) = storage();
-    let mut pending = storage
-        .write(&path("a.txt"), WriteMode::Create)
-        .await
-        .unwrap();
-    pending.write_all(b"hello").await.unwrap();
-    pending.flush().await.unwrap();
-    assert_eq!(
-        storage.stat(&path("a.txt")).await.unwrap_err().kind(),
-        ErrorKind::NotFound
-    );
-    assert!(!dir.path().join("a.txt").exists());
-    pending.commit().await.unwrap();
-    assert_eq!(read_all(&storage, "a.txt").await, b"hello");
-    assert_eq!(storage.partial_size(&path("a.txt")).await.unwrap(), None);
-}
-
-#[tokio::test]
-async fn aborted_upload_resumes_from_its_partial() {
-    let (_dir, storage) = storage();
-    upload(&storage, "b.bin", WriteMode::Create, b"0123456789", false).await;
-    assert_eq!(
-        storage.partial_size(&path("b.bin")).await.unwrap(),
-        Some(10)
-    );
-    assert_eq!(
-        upload(&storage, "b.bin", WriteMode::Resume(4), b"abcdef", true).await,
-        4
-    );
-    assert_eq!(read_all(&storage, "b.bin").await, b"0123abcdef");
-    // Resuming beyond what exists is refused.
-    let error = storage
-        .write(&path("b.bin"), WriteMode::Resume(11))
-        .await
-        .unwrap_err();
-    assert_eq!(error.kind(), ErrorKind::Unsupported);
-    // The refused attempt changed nothing.
-    assert_eq!(read_all(&storage, "b.bin").await, b"0123abcdef");
-}
-
-#[tokio::test]
-async fn append_extends_the_visible_file() {
-    let (_dir, storage) = storage();
-    upload(&storage, "c.txt", WriteMode::Create, b"one ", true).await;
-    assert_eq!(
-        upload(&storage, "c.txt", WriteMode::Append, b"two", true).await,
-        4
-    );
-    assert_eq!(read_all(&storage, "c.txt").await, b"one two");
-    assert_eq!(
-        upload(&storage, "new.txt", WriteMode::Append, b"fresh", true).await,
-        0
-    );
-    assert_eq!(read_all(&storage, "new.txt").await, b"fresh");
-}
-
-#[tokio::test]
-async fn one_upload_per_file_at_a_time() {
-    let (_dir, storage) = storage();
-    let first = storage
-        .write(&path("d.bin"), WriteMode::Create)
-        .await
-        .unwrap();
-    let second = storage
-        .write(&path("d.bin"), WriteMode::Create)
-        .await
-        .unwrap_err();
-    assert_eq!(second.kind(), ErrorKind::Busy);
-    drop(first);
-    assert!(
-        storage
-            .write(&path("d.bin"), WriteMode::Create)
-            .await
-            .is_ok()
-    );
-}
-
-#[tokio::test]
-async fn unique_never_replaces() {
-    let (dir, storage) = storage();
-    upload(&storage, "u", WriteMode::Create, b"original", true).await;
-    let mut one = storage.write(&path("u"), WriteMode::Unique).await.unwrap();
-    assert_eq!(one.path().to_string(), "/u.1");
-    one.write_all(b"first").await.unwrap();
-    one.commit().await.unwrap();
-    let two = storage.write(&path("u"), WriteMode::Unique).await.unwrap();
-    assert_eq!(two.path().to_string(), "/u.2");
-    two.abort().await.unwrap();
-    assert_eq!(read_all(&storage, "u").await, b"original");
-    assert_eq!(read_all(&storage, "u.1").await, b"first");
-    let mut names: Vec<_> = std::fs::read_dir(dir.path())
-        .unwrap()
-        .map(|e| e.unwrap().file_name())
-        .collect();
-    names.sort();
-    assert_eq!(names, vec!["u", "u.1"]);
 }
 
 #[tokio::test]
@@ -171,59 +54,13 @@ async fn symlinks_cannot_leave_the_root() {
     assert_eq!(seen, vec![b"out".to_vec(), b"outdir".to_vec()]);
 }
 
+/// The contract refuses control characters in new names (`tests/contract/files.rs`); a file
+/// that got such a name outside ferryd can still be fetched and deleted.
 #[tokio::test]
-async fn listing_hides_partials_and_streams_many_entries() {
+async fn files_named_outside_ferryd_with_control_characters_stay_usable() {
     let (dir, storage) = storage();
-    for i in 0..500 {
-        std::fs::write(dir.path().join(format!("f{i:03}")), b"x").unwrap();
-    }
-    upload(&storage, "half", WriteMode::Create, b"xx", false).await;
-    let mut list = storage.list(&VirtualPath::root()).await.unwrap();
-    let mut count = 0;
-    while let Some(entry) = list.next().await {
-        let entry = entry.unwrap();
-        assert!(!entry.name.starts_with(b".ferry"));
-        count += 1;
-    }
-    assert_eq!(count, 500);
-    // DELE of a name that only has a partial discards the partial.
-    storage.remove_file(&path("half")).await.unwrap();
-    assert_eq!(storage.partial_size(&path("half")).await.unwrap(), None);
-}
-
-#[tokio::test]
-async fn control_characters_are_refused_in_new_names() {
-    let (dir, storage) = storage();
-    upload(&storage, "plain", WriteMode::Create, b"x", true).await;
-    for name in [
-        "tab\there",
-        "cr\rhere",
-        "esc\x1b",
-        "del\x7f",
-        "bell\x07",
-        "sub\x01/f",
-    ] {
-        for mode in [WriteMode::Create, WriteMode::Append, WriteMode::Unique] {
-            let error = storage.write(&path(name), mode).await.unwrap_err();
-            assert_eq!(error.kind(), ErrorKind::BadName, "{name:?} {mode:?}");
-        }
-        let error = storage.create_dir(&path(name)).await.unwrap_err();
-        assert_eq!(error.kind(), ErrorKind::BadName, "MKD {name:?}");
-        let error = storage
-            .rename(&path("plain"), &path(name))
-            .await
-            .unwrap_err();
-        assert_eq!(error.kind(), ErrorKind::BadName, "RNTO {name:?}");
-    }
-    let mut names: Vec<_> = std::fs::read_dir(dir.path())
-        .unwrap()
-        .map(|e| e.unwrap().file_name())
-        .collect();
-    names.sort();
-    assert_eq!(names, vec!["plain"]);
-    // A file that got such a name outside ferryd can still be fetched and deleted.
     std::fs::write(dir.path().join("old\tname"), b"old").unwrap();
-    assert_eq!(read_all(&storage, "old\tname").await, b"old");
+    assert_eq!(fetch(&storage, "old\tname", 0).await, b"old");
     storage.remove_file(&path("old\tname")).await.unwrap();
 }
 
@@ -271,7 +108,7 @@ async fn special_files_are_refused_without_blocking() {
     assert_eq!(kinds, [ErrorKind::WrongKind; 4]);
     // Plain files still read as before.
     std::fs::write(dir.path().join("plain"), b"plain").unwrap();
-    assert_eq!(read_all(&storage, "plain").await, b"plain");
+    assert_eq!(fetch(&storage, "plain", 0).await, b"plain");
 }
 
 #[tokio::test]
@@ -318,7 +155,7 @@ async fn names_up_to_255_bytes_upload_resume_and_delete() {
             upload(&storage, &name, WriteMode::Append, b"def", true).await,
             7
         );
-        assert_eq!(read_all(&storage, &name).await, b"0123abcdef");
+        assert_eq!(fetch(&storage, &name, 0).await, b"0123abcdef");
         assert_eq!(storage.partial_size(&path(&name)).await.unwrap(), None);
         upload(&storage, &name, WriteMode::Create, b"again", false).await;
         storage.remove_file(&path(&name)).await.unwrap();
@@ -368,11 +205,11 @@ async fn one_upload_per_file_whatever_the_alias() {
         }
     }
     first.commit().await.unwrap();
-    assert_eq!(read_all(&storage, "alias/x.bin").await, b"first");
+    assert_eq!(fetch(&storage, "alias/x.bin", 0).await, b"first");
     // Other names in the same folder are not affected, and the alias works once it is done.
     upload(&storage, "alias/y.bin", WriteMode::Create, b"y", true).await;
     upload(&storage, "alias/x.bin", WriteMode::Append, b"!", true).await;
-    assert_eq!(read_all(&storage, "real/x.bin").await, b"first!");
+    assert_eq!(fetch(&storage, "real/x.bin", 0).await, b"first!");
 }
 
 #[tokio::test]
@@ -402,9 +239,9 @@ async fn two_storages_on_one_folder_never_share_a_partial() {
     assert_eq!(removed, 0);
     first.write_all(b" two").await.unwrap();
     first.commit().await.unwrap();
-    assert_eq!(read_all(&two, "f").await, b"one two");
+    assert_eq!(fetch(&two, "f", 0).await, b"one two");
     upload(&two, "f", WriteMode::Create, b"second", true).await;
-    assert_eq!(read_all(&one, "f").await, b"second");
+    assert_eq!(fetch(&one, "f", 0).await, b"second");
 }
 
 #[tokio::test]
@@ -445,7 +282,7 @@ async fn planted_partials_are_replaced_never_followed() {
         let meta = std::fs::symlink_metadata(root.join(name)).unwrap();
         assert!(meta.is_file(), "{name}");
         assert_eq!(
-            read_all(&storage, name).await,
+            fetch(&storage, name, 0).await,
             format!("new {name}").as_bytes()
         );
     }
@@ -481,7 +318,7 @@ async fn remove_file_leaves_a_running_upload_alone() {
     assert_eq!(std::fs::read(dir.path().join("old")).unwrap(), b"old");
     fresh.commit().await.unwrap();
     replacing.abort().await.unwrap();
-    assert_eq!(read_all(&storage, "fresh").await, b"fresh");
+    assert_eq!(fetch(&storage, "fresh", 0).await, b"fresh");
     // Done: DELE works again, on the file and then on the kept partial.
     other.remove_file(&path("fresh")).await.unwrap();
     other.remove_file(&path("old")).await.unwrap();
@@ -492,27 +329,4 @@ async fn remove_file_leaves_a_running_upload_alone() {
         1,
         "only the link is left"
     );
-}
-
-#[tokio::test]
-async fn unique_skips_names_being_uploaded() {
-    let (dir, storage) = storage();
-    // A running STOR, and a kept partial, claim their names as a file does.
-    let running = storage.write(&path("n"), WriteMode::Create).await.unwrap();
-    upload(&storage, "n.1", WriteMode::Create, b"kept", false).await;
-    let mut uploads = Vec::new();
-    for _ in 0..20 {
-        uploads.push(storage.write(&path("n"), WriteMode::Unique).await.unwrap());
-    }
-    let names: Vec<String> = uploads.iter().map(|u| u.path().to_string()).collect();
-    let expected: Vec<String> = (2..22).map(|n| format!("/n.{n}")).collect();
-    assert_eq!(names, expected);
-    for (i, mut upload) in uploads.into_iter().enumerate() {
-        upload.write_all(format!("{i}").as_bytes()).await.unwrap();
-        upload.commit().await.unwrap();
-    }
-    drop(running);
-    assert_eq!(read_all(&storage, "n.21").await, b"19");
-    // 20 files, the kept partial, and the running upload's partial.
-    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 22);
 }

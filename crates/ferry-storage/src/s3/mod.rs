@@ -34,30 +34,30 @@
 //!   names with control characters; names that are not UTF-8 are refused (S3 keys are UTF-8);
 //!   so is a path whose first name starts, or whose last name ends, with whitespace (OpenDAL
 //!   trims the ends of every key: `a ` would be `a`).
+//!
+//! This module holds the backend, its key mapping and its short operations (stat, list,
+//! delete, folders, rename, times); `download.rs` reads ranges, `upload.rs` writes multipart
+//! uploads. It does NOT speak S3 itself (OpenDAL does) and keeps nothing on disk.
 
-use std::fmt;
-use std::future::Future;
+mod download;
+mod upload;
+
 use std::io;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
-use bytes::Bytes;
-use futures::{Stream, StreamExt};
-use opendal::options::{ListOptions, ReadOptions};
-use opendal::{Buffer, BufferStream, HttpTransporter, Metadata, Operator, Writer};
+use futures::StreamExt;
+use opendal::options::ListOptions;
+use opendal::{HttpTransporter, Metadata, Operator};
 use opendal_http_transport_reqwest::ReqwestTransport;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::mpsc;
 
-use crate::local::{
-    BusyGuard, BusySet, UNIQUE_TRIES, check_name, check_new_name, is_busy, is_reserved,
-};
-use crate::{
-    Download, DownloadInner, Entry, EntryKind, ErrorKind, ListStream, Result, S3Config,
-    StorageError, Upload, UploadInner, VirtualPath, WriteMode,
-};
+use crate::busy::{BusySet, is_busy};
+use crate::names::{check_name, check_new_name, is_reserved};
+use crate::{Entry, EntryKind, ErrorKind, ListStream, Result, S3Config, StorageError, VirtualPath};
+
+pub(crate) use download::S3Download;
+pub(crate) use upload::S3Upload;
 
 /// Size of a multipart upload's parts (S3 wants at least 5 MiB but for the last, and at most
 /// 10,000 parts).
@@ -311,159 +311,6 @@ impl S3Storage {
         Ok(None)
     }
 
-    pub(crate) async fn read(&self, path: &VirtualPath, offset: u64) -> Result<Download> {
-        check_name(path)?;
-        let key = key(path)?;
-        let meta = self
-            .file_metadata(path, &key)
-            .await?
-            .ok_or_else(not_found)?;
-        let size = meta.content_length();
-        if offset > size {
-            return Err(StorageError::new(
-                ErrorKind::Unsupported,
-                "offset beyond end of file",
-            ));
-        }
-        let stream = if offset == size {
-            None
-        } else {
-            let mut reader = self
-                .operator
-                .reader_with(&key)
-                .chunk(READ_CHUNK)
-                .concurrent(READS_IN_FLIGHT);
-            // Read the very object we measured, not one written since.
-            if let Some(etag) = meta.etag() {
-                reader = reader.if_match(etag);
-            }
-            let reader = reader.await.map_err(storage_error)?;
-            Some(
-                reader
-                    .into_stream(offset..size)
-                    .await
-                    .map_err(storage_error)?,
-            )
-        };
-        Ok(Download {
-            size,
-            offset,
-            inner: DownloadInner::S3(Box::new(S3Download {
-                stream,
-                buffer: None,
-                current: Bytes::new(),
-            })),
-        })
-    }
-
-    pub(crate) async fn write(&self, path: &VirtualPath, mode: WriteMode) -> Result<Upload> {
-        check_new_name(path)?;
-        if path.is_root() {
-            return Err(StorageError::new(ErrorKind::WrongKind, "the root"));
-        }
-        let (target, unique_guard) = if mode == WriteMode::Unique {
-            let (target, guard) = self.unused_name(path).await?;
-            (target, Some(guard))
-        } else {
-            (path.clone(), None)
-        };
-        if self
-            .lookup(&target)
-            .await?
-            .is_some_and(|entry| entry.kind == EntryKind::Dir)
-        {
-            return Err(StorageError::new(
-                ErrorKind::WrongKind,
-                "target is a folder",
-            ));
-        }
-        let guard = match unique_guard {
-            Some(guard) => guard,
-            None => BusyGuard::take(&self.busy, target.clone())?,
-        };
-        let key = key(&target)?;
-        // The old object's bytes that the new one starts with, and its ETag.
-        let (keep, etag) = match mode {
-            WriteMode::Create | WriteMode::Unique | WriteMode::Resume(0) => (0, None),
-            WriteMode::Append | WriteMode::Resume(_) => {
-                let meta = self.file_metadata(&target, &key).await?;
-                let size = meta.as_ref().map(Metadata::content_length);
-                let etag = meta.and_then(|meta| meta.etag().map(str::to_string));
-                match (mode, size) {
-                    (WriteMode::Resume(offset), Some(size)) if offset <= size => (offset, etag),
-                    (WriteMode::Resume(_), _) => {
-                        return Err(StorageError::new(
-                            ErrorKind::Unsupported,
-                            "restart point beyond the stored object (S3 keeps no partial uploads)",
-                        ));
-                    }
-                    (_, size) => (size.unwrap_or(0), etag),
-                }
-            }
-        };
-        let mut writer = self
-            .operator
-            .writer_with(&key)
-            .chunk(PART_SIZE)
-            .concurrent(PARTS_IN_FLIGHT)
-            .await
-            .map_err(storage_error)?;
-        if keep > 0 {
-            // Whole parts are copied server-side; the rest streams through us.
-            // Copy from the very object measured: if another upload replaced it meanwhile, fail
-            // rather than splice two objects.
-            let options = ReadOptions {
-                range: (0..keep).into(),
-                if_match: etag,
-                ..ReadOptions::default()
-            };
-            if let Err(e) = writer.copy_from_options(&key, options).await {
-                let _ = writer.abort().await;
-                return Err(storage_error(e));
-            }
-        }
-        Ok(Upload {
-            inner: UploadInner::S3(S3Upload {
-                target,
-                start: keep,
-                writer: Some(writer),
-                pending: None,
-                _guard: guard,
-            }),
-        })
-    }
-
-    /// `path` if nothing has that name, else the first free `path.1`, `path.2`..., with the
-    /// busy set's hold on it: a name that another upload on this node is writing is skipped.
-    async fn unused_name(
-        &self,
-        path: &VirtualPath,
-    ) -> Result<(VirtualPath, BusyGuard<VirtualPath>)> {
-        let name = path.file_name().unwrap_or(b"file").to_vec();
-        let parent = path.parent();
-        for n in 0..UNIQUE_TRIES {
-            let mut candidate = name.clone();
-            if n > 0 {
-                candidate.extend_from_slice(format!(".{n}").as_bytes());
-            }
-            let candidate = parent
-                .join(&candidate)
-                .map_err(|e| StorageError::new(ErrorKind::BadName, e.to_string()))?;
-            if self.lookup(&candidate).await?.is_some() {
-                continue;
-            }
-            match BusyGuard::take(&self.busy, candidate.clone()) {
-                Ok(guard) => return Ok((candidate, guard)),
-                Err(e) if e.kind() == ErrorKind::Busy => {}
-                Err(e) => return Err(e),
-            }
-        }
-        Err(StorageError::new(
-            ErrorKind::AlreadyExists,
-            "no unused name",
-        ))
-    }
-
     pub(crate) async fn remove_file(&self, path: &VirtualPath) -> Result<()> {
         check_name(path)?;
         // As on a folder: a name with an upload running (on this node) is left alone.
@@ -590,178 +437,5 @@ impl S3Storage {
             ErrorKind::Unsupported,
             "S3 objects keep the time they were written",
         ))
-    }
-}
-
-/// The S3 half of a [`Download`]: a stream of ranged reads.
-pub(crate) struct S3Download {
-    /// `None` once the stream has ended (or for an empty read).
-    stream: Option<BufferStream>,
-    /// The chunks of the last buffer the stream gave.
-    buffer: Option<Buffer>,
-    /// What is left of the current chunk.
-    current: Bytes,
-}
-
-impl fmt::Debug for S3Download {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("S3Download")
-            .field("ended", &self.stream.is_none())
-            .finish_non_exhaustive()
-    }
-}
-
-impl AsyncRead for S3Download {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        loop {
-            if !self.current.is_empty() {
-                let n = self.current.len().min(buf.remaining());
-                buf.put_slice(&self.current.split_to(n));
-                return Poll::Ready(Ok(()));
-            }
-            if let Some(chunk) = self.buffer.as_mut().and_then(Iterator::next) {
-                self.current = chunk;
-                continue;
-            }
-            let Some(stream) = self.stream.as_mut() else {
-                return Poll::Ready(Ok(()));
-            };
-            match ready!(Pin::new(stream).poll_next(cx)) {
-                Some(Ok(buffer)) => self.buffer = Some(buffer),
-                Some(Err(e)) => {
-                    self.stream = None;
-                    return Poll::Ready(Err(io_error(e)));
-                }
-                None => self.stream = None,
-            }
-        }
-    }
-}
-
-type PendingWrite = Pin<Box<dyn Future<Output = (Writer, opendal::Result<()>)> + Send>>;
-
-/// The S3 half of an [`Upload`]: an OpenDAL writer (a multipart upload once a part is full).
-pub(crate) struct S3Upload {
-    target: VirtualPath,
-    start: u64,
-    /// The writer when no write is running; `None` once committed or aborted.
-    writer: Option<Writer>,
-    /// A write accepted but not finished yet; it holds the writer meanwhile.
-    pending: Option<PendingWrite>,
-    _guard: BusyGuard<VirtualPath>,
-}
-
-impl fmt::Debug for S3Upload {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("S3Upload")
-            .field("target", &self.target)
-            .field("start", &self.start)
-            .finish_non_exhaustive()
-    }
-}
-
-impl S3Upload {
-    pub(crate) fn target(&self) -> &VirtualPath {
-        &self.target
-    }
-
-    pub(crate) fn start_offset(&self) -> u64 {
-        self.start
-    }
-
-    /// Waits for the accepted write to finish.
-    fn poll_pending(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        if let Some(pending) = self.pending.as_mut() {
-            let (writer, result) = ready!(pending.as_mut().poll(cx));
-            self.pending = None;
-            self.writer = Some(writer);
-            result.map_err(io_error)?;
-        }
-        Poll::Ready(Ok(()))
-    }
-
-    fn take_writer(&mut self) -> io::Result<Writer> {
-        self.writer
-            .take()
-            .ok_or_else(|| io::Error::other("upload already finished"))
-    }
-
-    pub(crate) async fn commit(mut self) -> Result<()> {
-        std::future::poll_fn(|cx| self.poll_pending(cx)).await?;
-        let mut writer = self.take_writer()?;
-        if let Err(e) = writer.close().await {
-            let _ = writer.abort().await;
-            return Err(storage_error(e));
-        }
-        Ok(())
-    }
-
-    pub(crate) async fn abort(mut self) -> Result<()> {
-        let _ = std::future::poll_fn(|cx| self.poll_pending(cx)).await;
-        let mut writer = self.take_writer()?;
-        writer.abort().await.map_err(storage_error)
-    }
-}
-
-impl Drop for S3Upload {
-    fn drop(&mut self) {
-        // Neither committed nor aborted: abort the multipart upload in the background.
-        let pending = self.pending.take();
-        let writer = self.writer.take();
-        if pending.is_none() && writer.is_none() {
-            return;
-        }
-        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            runtime.spawn(async move {
-                let writer = match pending {
-                    Some(pending) => Some(pending.await.0),
-                    None => writer,
-                };
-                if let Some(mut writer) = writer {
-                    let _ = writer.abort().await;
-                }
-            });
-        }
-    }
-}
-
-impl AsyncWrite for S3Upload {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        ready!(self.poll_pending(cx))?;
-        if buf.is_empty() {
-            return Poll::Ready(Ok(0));
-        }
-        let mut writer = self.take_writer()?;
-        let bytes = Bytes::copy_from_slice(buf);
-        let mut pending: PendingWrite = Box::pin(async move {
-            let result = writer.write(bytes).await;
-            (writer, result)
-        });
-        // Usually done at once (the bytes join the current part); else it finishes behind us
-        // and the next call waits for it.
-        match pending.as_mut().poll(cx) {
-            Poll::Ready((writer, result)) => {
-                self.writer = Some(writer);
-                result.map_err(io_error)?;
-            }
-            Poll::Pending => self.pending = Some(pending),
-        }
-        Poll::Ready(Ok(buf.len()))
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.poll_pending(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.poll_pending(cx)
     }
 }
