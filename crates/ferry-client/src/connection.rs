@@ -23,8 +23,12 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+pub use ferry_proto::feat::Features;
 use ferry_proto::listing::{Entry, parse_list_line, parse_mlsx_line};
-use ferry_proto::{Reply, ReplyCode, ReplyDecoder, addr, time};
+use ferry_proto::{
+    Command, EpsvArg, ProtLevel, Reply, ReplyCode, ReplyDecoder, TransferType, addr, time,
+    unquote_pathname,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -63,40 +67,6 @@ impl Default for ConnectOptions {
             tls: TlsMode::Off,
             trust: TlsTrust::system(),
         }
-    }
-}
-
-/// What the server said it supports in its FEAT reply.
-#[derive(Debug, Clone, Default)]
-pub struct Features {
-    lines: Vec<String>,
-}
-
-impl Features {
-    /// Parses the lines of a 211 FEAT reply.
-    pub fn from_reply(reply: &Reply) -> Features {
-        let count = reply.lines.len();
-        let inner = if count > 2 {
-            &reply.lines[1..count - 1]
-        } else {
-            &[][..]
-        };
-        Features {
-            lines: inner
-                .iter()
-                .map(|line| line.trim().to_string())
-                .filter(|line| !line.is_empty())
-                .collect(),
-        }
-    }
-
-    /// True when FEAT listed `name` (case-insensitive, the first word of a line).
-    pub fn has(&self, name: &str) -> bool {
-        self.lines.iter().any(|line| {
-            line.split_whitespace()
-                .next()
-                .is_some_and(|word| word.eq_ignore_ascii_case(name))
-        })
     }
 }
 
@@ -254,7 +224,9 @@ impl Connection {
     /// `AUTH TLS` (RFC 4217), which must be answered 234, then the handshake on the
     /// control connection.
     async fn start_tls(&mut self, session: TlsSession) -> Result<(), ClientError> {
-        let reply = self.command("AUTH TLS").await?;
+        let reply = self
+            .command(&command_line(&Command::Auth(b"TLS".to_vec())))
+            .await?;
         if reply.code.0 != 234 {
             return Err(ClientError::Server {
                 command: "AUTH TLS (the server refused TLS)".into(),
@@ -297,7 +269,7 @@ impl Connection {
     where
         P: FnMut(&str) -> Option<String>,
     {
-        let user = format!("USER {}", credentials.user);
+        let user = command_line(&Command::User(credentials.user.clone().into_bytes()));
         let mut reply = self.command(&user).await?;
         if reply.code == ReplyCode::NEED_PASSWORD {
             let password = match &credentials.password {
@@ -306,7 +278,8 @@ impl Connection {
                     ClientError::Usage(format!("no password given for {}", credentials.user))
                 })?,
             };
-            self.send(&format!("PASS {password}"), "PASS").await?;
+            self.send(&command_line(&Command::Pass(password.into_bytes())), "PASS")
+                .await?;
             reply = self.read_final_reply().await?;
         }
         if reply.code != ReplyCode::LOGGED_IN && reply.code != ReplyCode::SUPERFLUOUS {
@@ -320,22 +293,28 @@ impl Connection {
             // With implicit TLS some servers (IIS, after MS-FTPS) take both as already said and
             // may refuse them: there a refusal is not an error.
             if self.options.tls == TlsMode::Implicit {
-                let _ = self.command("PBSZ 0").await?;
-                let _ = self.command("PROT P").await?;
+                let _ = self.command(&command_line(&Command::Pbsz(0))).await?;
+                let _ = self
+                    .command(&command_line(&Command::Prot(ProtLevel::Private)))
+                    .await?;
             } else {
-                self.simple("PBSZ 0").await?;
-                self.simple("PROT P").await?;
+                self.simple(&command_line(&Command::Pbsz(0))).await?;
+                self.simple(&command_line(&Command::Prot(ProtLevel::Private)))
+                    .await?;
             }
         }
-        if let Ok(feat) = self.command("FEAT").await
+        if let Ok(feat) = self.command(&command_line(&Command::Feat)).await
             && feat.code == ReplyCode::SYSTEM_STATUS
         {
             self.features = Features::from_reply(&feat);
         }
         if self.features.has("UTF8") {
-            let _ = self.command("OPTS UTF8 ON").await?;
+            let _ = self
+                .command(&command_line(&Command::Opts(b"UTF8 ON".to_vec())))
+                .await?;
         }
-        self.simple("TYPE I").await?;
+        self.simple(&command_line(&Command::Type(TransferType::Image)))
+            .await?;
         Ok(reply)
     }
 
@@ -373,23 +352,23 @@ impl Connection {
 
     /// The current remote folder (PWD, RFC 959 section 4.1.3 and its 257 reply).
     pub async fn pwd(&mut self) -> Result<String, ClientError> {
-        let reply = self.simple("PWD").await?;
-        quoted_path(&reply.text())
+        let reply = self.simple(&command_line(&Command::Pwd)).await?;
+        unquote_pathname(&reply.text())
             .ok_or_else(|| ClientError::Protocol(format!("cannot read the path in {reply}")))
     }
 
     /// Changes the remote folder; `..` uses CDUP.
     pub async fn cwd(&mut self, path: &str) -> Result<Reply, ClientError> {
         if path == ".." {
-            self.simple("CDUP").await
+            self.simple(&command_line(&Command::Cdup)).await
         } else {
-            self.simple(&format!("CWD {path}")).await
+            self.simple(&command_line(&Command::Cwd(bytes(path)))).await
         }
     }
 
     /// Creates a remote folder.
     pub async fn mkdir(&mut self, path: &str) -> Result<Reply, ClientError> {
-        self.simple(&format!("MKD {path}")).await
+        self.simple(&command_line(&Command::Mkd(bytes(path)))).await
     }
 
     /// Creates a remote folder and its missing parents; existing folders are fine.
@@ -404,10 +383,11 @@ impl Connection {
                 prefix.push('/');
                 continue;
             }
-            let reply = self.command(&format!("MKD {prefix}")).await?;
+            let mkd = command_line(&Command::Mkd(bytes(&prefix)));
+            let reply = self.command(&mkd).await?;
             if !reply.code.is_success() && !self.is_dir(&prefix).await? {
                 return Err(ClientError::Server {
-                    command: format!("MKD {prefix}"),
+                    command: mkd,
                     reply,
                 });
             }
@@ -419,35 +399,41 @@ impl Connection {
     /// True when `path` is a folder the server lets us enter (CWD there and back).
     pub async fn is_dir(&mut self, path: &str) -> Result<bool, ClientError> {
         let here = self.pwd().await?;
-        let reply = self.command(&format!("CWD {path}")).await?;
+        let reply = self
+            .command(&command_line(&Command::Cwd(bytes(path))))
+            .await?;
         if !reply.code.is_success() {
             return Ok(false);
         }
-        self.simple(&format!("CWD {here}")).await?;
+        self.simple(&command_line(&Command::Cwd(here.into_bytes())))
+            .await?;
         Ok(true)
     }
 
     /// Removes a remote folder.
     pub async fn rmdir(&mut self, path: &str) -> Result<Reply, ClientError> {
-        self.simple(&format!("RMD {path}")).await
+        self.simple(&command_line(&Command::Rmd(bytes(path)))).await
     }
 
     /// Deletes a remote file.
     pub async fn delete(&mut self, path: &str) -> Result<Reply, ClientError> {
-        self.simple(&format!("DELE {path}")).await
+        self.simple(&command_line(&Command::Dele(bytes(path))))
+            .await
     }
 
     /// Renames (RNFR then RNTO).
     pub async fn rename(&mut self, from: &str, to: &str) -> Result<Reply, ClientError> {
-        let line = format!("RNFR {from}");
-        let reply = self.command(&line).await?;
-        check(&line, reply, |code| code == ReplyCode::FILE_ACTION_PENDING)?;
-        self.simple(&format!("RNTO {to}")).await
+        let rnfr = command_line(&Command::Rnfr(bytes(from)));
+        let reply = self.command(&rnfr).await?;
+        check(&rnfr, reply, |code| code == ReplyCode::FILE_ACTION_PENDING)?;
+        self.simple(&command_line(&Command::Rnto(bytes(to)))).await
     }
 
     /// The size of a remote file (SIZE, RFC 3659 section 4).
     pub async fn size(&mut self, path: &str) -> Result<u64, ClientError> {
-        let reply = self.simple(&format!("SIZE {path}")).await?;
+        let reply = self
+            .simple(&command_line(&Command::Size(bytes(path))))
+            .await?;
         reply
             .text()
             .trim()
@@ -457,7 +443,9 @@ impl Connection {
 
     /// The modification time of a remote file (MDTM, RFC 3659 section 3), Unix seconds.
     pub async fn modified(&mut self, path: &str) -> Result<i64, ClientError> {
-        let reply = self.simple(&format!("MDTM {path}")).await?;
+        let reply = self
+            .simple(&command_line(&Command::Mdtm(bytes(path))))
+            .await?;
         time::parse_timeval(reply.text().trim())
             .ok_or_else(|| ClientError::Protocol(format!("cannot read the time in {reply}")))
     }
@@ -468,7 +456,7 @@ impl Connection {
         if !self.features.has("MFMT") {
             return Ok(false);
         }
-        self.simple(&format!("MFMT {} {path}", time::format_timeval(secs)))
+        self.simple(&command_line(&Command::Mfmt(secs, bytes(path))))
             .await?;
         Ok(true)
     }
@@ -477,12 +465,13 @@ impl Connection {
     /// `.` and `..` are left out.
     pub async fn list(&mut self, path: Option<&str>) -> Result<Vec<Entry>, ClientError> {
         let mlsd = self.features.has("MLST");
-        let verb = if mlsd { "MLSD" } else { "LIST" };
-        let line = match path {
-            Some(path) => format!("{verb} {path}"),
-            None => verb.to_string(),
+        let path = path.map(bytes);
+        let command = if mlsd {
+            Command::Mlsd(path)
+        } else {
+            Command::List(path)
         };
-        let bytes = self.read_listing(&line).await?;
+        let bytes = self.read_listing(&command_line(&command)).await?;
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs() as i64);
@@ -511,11 +500,9 @@ impl Connection {
 
     /// Names in a folder (NLST), for completion and globs.
     pub async fn names(&mut self, path: Option<&str>) -> Result<Vec<String>, ClientError> {
-        let line = match path {
-            Some(path) => format!("NLST {path}"),
-            None => "NLST".to_string(),
-        };
-        let bytes = self.read_listing(&line).await?;
+        let bytes = self
+            .read_listing(&command_line(&Command::Nlst(path.map(bytes))))
+            .await?;
         Ok(String::from_utf8_lossy(&bytes)
             .lines()
             .map(|line| line.trim_end_matches('\r'))
@@ -545,7 +532,7 @@ impl Connection {
     /// Ends the session politely (QUIT); errors are ignored, the connection is gone either way.
     pub async fn quit(mut self) {
         let _ = tokio::time::timeout(Duration::from_secs(2), async {
-            let _ = self.command("QUIT").await;
+            let _ = self.command(&command_line(&Command::Quit)).await;
             // TLS: our close_notify, so the server sees a clean end.
             let _ = self.control.shutdown().await;
         })
@@ -557,7 +544,7 @@ impl Connection {
     pub async fn open_data(&mut self, line: &str, offset: u64) -> Result<DataStream, ClientError> {
         let setup = self.prepare_data().await?;
         if offset > 0 {
-            let rest = format!("REST {offset}");
+            let rest = command_line(&Command::Rest(offset));
             let reply = self.command(&rest).await?;
             check(&rest, reply, |code| code == ReplyCode::FILE_ACTION_PENDING)?;
         }
@@ -743,7 +730,9 @@ impl Connection {
             return self.prepare_active().await;
         }
         if !self.epsv_refused {
-            let reply = self.command("EPSV").await?;
+            let reply = self
+                .command(&command_line(&Command::Epsv(EpsvArg::Any)))
+                .await?;
             if reply.code == ReplyCode::EXTENDED_PASSIVE_MODE {
                 let port = addr::parse_epsv_reply(&reply.text()).ok_or_else(|| {
                     ClientError::Protocol(format!("cannot read the port in {reply}"))
@@ -761,7 +750,7 @@ impl Connection {
             }
             self.epsv_refused = true;
         }
-        let reply = self.command("PASV").await?;
+        let reply = self.command(&command_line(&Command::Pasv)).await?;
         let reply = check("PASV", reply, |code| code == ReplyCode::PASSIVE_MODE)?;
         let announced = addr::parse_pasv_reply(&reply.text())
             .ok_or_else(|| ClientError::Protocol(format!("cannot read the address in {reply}")))?;
@@ -797,11 +786,11 @@ impl Connection {
         let address = listener
             .local_addr()
             .map_err(|source| ClientError::network("listening for the data connection", source))?;
-        let line = match address {
-            SocketAddr::V4(v4) => format!("PORT {}", addr::format_port(v4)),
-            SocketAddr::V6(_) => format!("EPRT {}", addr::format_eprt(address)),
+        let command = match address {
+            SocketAddr::V4(v4) => Command::Port(v4),
+            SocketAddr::V6(_) => Command::Eprt(address),
         };
-        self.simple(&line).await?;
+        self.simple(&command_line(&command)).await?;
         Ok(DataSetup::Listening(listener))
     }
 
@@ -898,6 +887,16 @@ impl Connection {
     }
 }
 
+/// A command as the line we send and show (paths are UTF-8 here, so nothing is lost).
+fn command_line(command: &Command) -> String {
+    String::from_utf8_lossy(&command.to_line()).into_owned()
+}
+
+/// A path argument as a command holds it.
+fn bytes(path: &str) -> Vec<u8> {
+    path.as_bytes().to_vec()
+}
+
 /// `Ok(reply)` when `accept(reply.code)`, else the server's refusal as an error.
 fn check(
     command: &str,
@@ -923,26 +922,6 @@ fn is_mlsd_self_or_parent(raw: &[u8]) -> bool {
     facts.contains("type=cdir") || facts.contains("type=pdir")
 }
 
-/// The path in a 257 reply: `"/a ""quoted"" dir" created` gives `/a "quoted" dir`.
-pub fn quoted_path(text: &str) -> Option<String> {
-    let start = text.find('"')?;
-    let mut out = String::new();
-    let mut chars = text[start + 1..].chars().peekable();
-    while let Some(c) = chars.next() {
-        if c == '"' {
-            if chars.peek() == Some(&'"') {
-                chars.next();
-                out.push('"');
-            } else {
-                return Some(out);
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    None
-}
-
 #[cfg(test)]
 #[allow(
     clippy::unwrap_used,
@@ -950,36 +929,6 @@ pub fn quoted_path(text: &str) -> Option<String> {
 )]
 mod tests {
     use super::*;
-
-    #[test]
-    fn features() {
-        let reply = Reply::multi(
-            ReplyCode::SYSTEM_STATUS,
-            vec![
-                "Extensions supported:".into(),
-                " MLST type*;size*;modify*;".into(),
-                " EPSV".into(),
-                " REST STREAM".into(),
-                "End".into(),
-            ],
-        );
-        let features = Features::from_reply(&reply);
-        assert!(features.has("mlst"));
-        assert!(features.has("REST"));
-        assert!(!features.has("MFMT"));
-        assert!(!features.has("End"));
-    }
-
-    #[test]
-    fn pwd_reply() {
-        assert_eq!(
-            quoted_path("\"/a \"\"b\"\" c\" is current").as_deref(),
-            Some("/a \"b\" c")
-        );
-        assert_eq!(quoted_path("\"/\"").as_deref(), Some("/"));
-        assert_eq!(quoted_path("no quotes"), None);
-        assert_eq!(quoted_path("\"open"), None);
-    }
 
     #[test]
     fn pass_is_hidden_in_errors() {

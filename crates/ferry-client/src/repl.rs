@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use ferry_proto::glob::{GlobRules, glob_match_str, is_glob};
 use ferry_proto::listing::EntryKind;
 use rustyline::completion::{Completer, FilenameCompleter, Pair};
 use rustyline::highlight::Highlighter;
@@ -24,12 +25,12 @@ use rustyline::history::FileHistory;
 use rustyline::validate::Validator;
 use rustyline::{Context, Editor, Helper};
 
+use crate::ClientError;
 use crate::connection::{ConnectOptions, Connection, Connector};
 use crate::credentials;
 use crate::progress::ProgressMode;
 use crate::transfer::{self, Direction};
 use crate::url::{self, FtpUrl};
-use crate::{ClientError, glob};
 
 /// The prompt before each command.
 pub const PROMPT: &str = "Enter a command: ";
@@ -1191,7 +1192,7 @@ impl Repl {
             for entry in &listing {
                 let name = String::from_utf8_lossy(&entry.name).into_owned();
                 if entry.kind != EntryKind::Dir
-                    && glob::matches(pattern, &name)
+                    && glob_match_str(pattern, &name, GlobRules::SHELL)
                     && !wanted.contains(&name)
                 {
                     wanted.push(name);
@@ -1380,7 +1381,7 @@ pub fn local_glob(pattern: &Path) -> Vec<PathBuf> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    if !glob::is_pattern(&name) {
+    if !is_glob(name.as_bytes(), GlobRules::SHELL) {
         return if pattern.is_file() {
             vec![pattern.to_path_buf()]
         } else {
@@ -1397,7 +1398,13 @@ pub fn local_glob(pattern: &Path) -> Vec<PathBuf> {
     let mut found: Vec<PathBuf> = entries
         .filter_map(Result::ok)
         .filter(|entry| entry.path().is_file())
-        .filter(|entry| glob::matches(&name, &entry.file_name().to_string_lossy()))
+        .filter(|entry| {
+            glob_match_str(
+                &name,
+                &entry.file_name().to_string_lossy(),
+                GlobRules::SHELL,
+            )
+        })
         .map(|entry| {
             if folder == Path::new(".") {
                 PathBuf::from(entry.file_name())
