@@ -23,7 +23,7 @@ use ferry_proto::listing::EntryKind;
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 
 use crate::ClientError;
-use crate::connection::{BUFFER_SIZE, Connection, Connector, DataStream};
+use crate::connection::{BUFFER_SIZE, Connection, Connector, DataStream, StoreMode};
 use crate::progress::{Progress, ProgressMode};
 
 /// How often a transfer on a blocking thread reports its progress.
@@ -136,17 +136,8 @@ pub async fn download_with(
     } else {
         offset
     };
-    let command = format!("RETR {remote}");
-    let (mut data, offset) = match connection.open_data(&command, offset).await {
-        Ok(data) => (data, offset),
-        // A server without REST: start again from the beginning.
-        Err(ClientError::Server {
-            command: refused, ..
-        }) if offset > 0 && refused.starts_with("REST ") => {
-            (connection.open_data(&command, 0).await?, 0)
-        }
-        Err(error) => return Err(error),
-    };
+    // A server without REST sends the whole file: the offset comes back as 0.
+    let (mut data, offset) = connection.retrieve(remote, offset).await?;
     let sink = Sink {
         target: target.to_path_buf(),
         partial: partial.clone(),
@@ -725,7 +716,7 @@ where
         Err(error) if error.is_server_refusal() => None,
         Err(error) => return Err(error),
     };
-    let mut data = connection.open_data(&format!("RETR {remote}"), 0).await?;
+    let (mut data, _) = connection.retrieve(remote, 0).await?;
     progress.start(remote_base_name(remote), total, 0);
     let mut buf = vec![0; BUFFER_SIZE];
     let mut received = 0u64;
@@ -833,15 +824,13 @@ pub async fn upload_resumable(
             .await
             .map_err(|error| ClientError::local(source, error))?;
     }
-    let store = format!("STOR {remote}");
-    let mut data = match connection.open_data(&store, offset).await {
-        Ok(data) => data,
-        // No REST before STOR: append instead (RFC 959 APPE).
-        Err(ClientError::Server { command, .. }) if offset > 0 && command.starts_with("REST ") => {
-            connection.open_data(&format!("APPE {remote}"), 0).await?
-        }
-        Err(error) => return Err(error),
+    let mode = if offset > 0 {
+        StoreMode::Resume(offset)
+    } else {
+        StoreMode::Replace
     };
+    // A server without REST gets APPE of the rest instead.
+    let mut data = connection.store(remote, mode).await?;
     progress.start(&name, Some(meta.len()), offset);
     let mut buf = vec![0; BUFFER_SIZE];
     let mut sent = 0u64;
