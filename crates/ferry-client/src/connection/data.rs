@@ -210,7 +210,8 @@ impl Connection {
     }
 
     /// Takes a plain data connection out of `data` as a blocking socket whose reads wait at most
-    /// [`ConnectOptions::timeout`], for a receive loop on a blocking thread; `Ok(None)` over TLS,
+    /// [`ConnectOptions::timeout`](super::ConnectOptions::timeout), for a receive loop on a
+    /// blocking thread; `Ok(None)` over TLS,
     /// where `data` keeps its stream. Afterwards `data` holds no stream, and
     /// [`Connection::finish_data`] or [`Connection::abandon_data`] still read the final reply.
     pub fn take_blocking_data(

@@ -21,8 +21,8 @@
 //! dropped) mid-way leaves the connection out of step; drop the connection then.
 //!
 //! The module is split by concern: this file holds the options, the connector, the control
-//! connection (connect, TLS, login, sending commands and reading replies); [`commands`] the
-//! file and folder commands and listings; [`data`] the data connections, with the typed
+//! connection (connect, TLS, login, sending commands and reading replies); `commands.rs` the
+//! file and folder commands and listings; `data.rs` the data connections, with the typed
 //! [`Connection::retrieve`] and [`Connection::store`].
 
 mod commands;
