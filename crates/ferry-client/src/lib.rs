@@ -26,5 +26,5 @@ pub mod tls;
 pub mod transfer;
 pub mod url;
 
-pub use connection::{ConnectOptions, Connection, Connector};
+pub use connection::{ConnectDefaults, ConnectOptions, Connection, Connector};
 pub use error::ClientError;

@@ -38,8 +38,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::ClientError;
-use crate::credentials::Credentials;
+use crate::credentials::{self, Credentials};
 use crate::tls::{Stream, TlsMode, TlsSession, TlsTrust};
+use crate::url::FtpUrl;
 
 /// How long to wait for the server at any one step, unless told otherwise.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -89,7 +90,51 @@ pub struct Connector {
     pub options: ConnectOptions,
 }
 
+/// What a connection starts from when its target does not say: `--user`, `~/.netrc`, the mode
+/// and timeouts. The shell and the one-shot commands build their [`Connector`]s from it.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnectDefaults<'a> {
+    /// `--user USER[:PASS]`.
+    pub user: Option<&'a str>,
+    /// The text of `~/.netrc`, if any.
+    pub netrc: Option<&'a str>,
+    /// Passive or active, TLS, timeouts.
+    pub options: &'a ConnectOptions,
+}
+
 impl Connector {
+    /// A connector to `host:port`; the credentials come from `user` and `password` when given,
+    /// else from `--user`, `~/.netrc` or anonymous (see [`credentials::resolve`]).
+    pub fn resolve(
+        host: String,
+        port: u16,
+        user: Option<&str>,
+        password: Option<&str>,
+        defaults: ConnectDefaults<'_>,
+    ) -> Connector {
+        let credentials =
+            credentials::resolve(&host, user, password, defaults.user, defaults.netrc);
+        Connector {
+            host,
+            port,
+            credentials,
+            options: defaults.options.clone(),
+        }
+    }
+
+    /// A connector to what `url` names, with its user, password and TLS scheme.
+    pub fn for_url(url: &FtpUrl, defaults: ConnectDefaults<'_>) -> Connector {
+        let mut connector = Connector::resolve(
+            url.host.clone(),
+            url.port,
+            url.user.as_deref(),
+            url.password.as_deref(),
+            defaults,
+        );
+        connector.options.tls = url.tls_or(defaults.options.tls);
+        connector
+    }
+
     /// Connects and logs in. `prompt` is asked for a missing password, which is then kept.
     pub async fn open<P>(&mut self, mut prompt: P) -> Result<Connection, ClientError>
     where
