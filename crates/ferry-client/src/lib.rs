@@ -7,7 +7,8 @@
 //!   DELF, QUIT) and the familiar aliases.
 //! - [`oneshot`]: `ferry get|put|ls|rm|mkdir|mirror`, for scripts.
 //! - [`tls`]: FTPS (RFC 4217): explicit and implicit TLS, trusted roots, the plain-or-TLS stream.
-//! - [`url`], [`credentials`], [`glob`]: the small parsers around them.
+//! - [`url`], [`credentials`]: the small parsers around them (wildcards, FEAT and 257 quoting
+//!   come from `ferry-proto`).
 //!
 //! Errors are [`ClientError`], whose `Display` is one line with the server's code and text when
 //! the server refused. Nothing in this crate panics on what the network or the disk returns.
@@ -18,7 +19,6 @@
 pub mod connection;
 pub mod credentials;
 mod error;
-pub mod glob;
 pub mod oneshot;
 pub mod progress;
 pub mod repl;
@@ -26,5 +26,5 @@ pub mod tls;
 pub mod transfer;
 pub mod url;
 
-pub use connection::{ConnectOptions, Connection, Connector};
+pub use connection::{ConnectDefaults, ConnectOptions, Connection, Connector};
 pub use error::ClientError;

@@ -11,8 +11,7 @@ use ferry_proto::listing::EntryKind;
 use ferry_proto::time::UtcTime;
 
 use crate::ClientError;
-use crate::connection::{ConnectOptions, Connection, Connector};
-use crate::credentials;
+use crate::connection::{ConnectDefaults, ConnectOptions, Connection, Connector};
 use crate::progress::ProgressMode;
 use crate::transfer::{self, Direction};
 use crate::url::FtpUrl;
@@ -33,21 +32,12 @@ pub struct Globals {
 }
 
 async fn open(globals: &Globals, url: &FtpUrl) -> Result<(Connection, Connector), ClientError> {
-    let mut connector = Connector {
-        host: url.host.clone(),
-        port: url.port,
-        credentials: credentials::resolve(
-            &url.host,
-            url.user.as_deref(),
-            url.password.as_deref(),
-            globals.user.as_deref(),
-            globals.netrc.as_deref(),
-        ),
-        options: ConnectOptions {
-            tls: url.tls_or(globals.connect.tls),
-            ..globals.connect.clone()
-        },
+    let defaults = ConnectDefaults {
+        user: globals.user.as_deref(),
+        netrc: globals.netrc.as_deref(),
+        options: &globals.connect,
     };
+    let mut connector = Connector::for_url(url, defaults);
     let ask = globals.prompt_password;
     let prompt = |user: &str| {
         if ask {

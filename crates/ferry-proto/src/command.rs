@@ -385,6 +385,88 @@ impl Command {
         }
     }
 
+    /// The command as a line, without its CRLF, as a client sends it: the verb in upper case,
+    /// then its argument after one space (`RETR a b.txt`, `TYPE I`, `EPSV`, `PROT P`).
+    ///
+    /// [`Command::parse`] reads the line back as the same command, except that a LIST or NLST
+    /// path starting with `-` reads as `ls` flags. Arguments are written as they are: a caller
+    /// that takes names from a user must refuse CR and LF in them first.
+    pub fn to_line(&self) -> Vec<u8> {
+        let mut line = self.verb().as_bytes().to_vec();
+        let argument: Option<std::borrow::Cow<'_, [u8]>> = match self {
+            Command::User(arg)
+            | Command::Pass(arg)
+            | Command::Acct(arg)
+            | Command::Cwd(arg)
+            | Command::Retr(arg)
+            | Command::Stor(arg)
+            | Command::Appe(arg)
+            | Command::Rnfr(arg)
+            | Command::Rnto(arg)
+            | Command::Dele(arg)
+            | Command::Rmd(arg)
+            | Command::Mkd(arg)
+            | Command::Site(arg)
+            | Command::Opts(arg)
+            | Command::Size(arg)
+            | Command::Mdtm(arg)
+            | Command::Auth(arg) => Some(arg.as_slice().into()),
+            Command::Stou(arg)
+            | Command::List(arg)
+            | Command::Nlst(arg)
+            | Command::Stat(arg)
+            | Command::Help(arg)
+            | Command::Mlst(arg)
+            | Command::Mlsd(arg) => arg.as_deref().map(Into::into),
+            Command::Port(address) => Some(addr::format_port(*address).into_bytes().into()),
+            Command::Eprt(address) => Some(addr::format_eprt(*address).into_bytes().into()),
+            Command::Type(TransferType::Ascii) => Some(b"A".as_slice().into()),
+            Command::Type(TransferType::Image) => Some(b"I".as_slice().into()),
+            Command::Stru(StructureKind::File) => Some(b"F".as_slice().into()),
+            Command::Mode(TransferMode::Stream) => Some(b"S".as_slice().into()),
+            Command::Rest(offset) => Some(offset.to_string().into_bytes().into()),
+            Command::Pbsz(size) => Some(size.to_string().into_bytes().into()),
+            Command::Epsv(EpsvArg::Any) => None,
+            Command::Epsv(EpsvArg::All) => Some(b"ALL".as_slice().into()),
+            Command::Epsv(EpsvArg::Protocol(protocol)) => {
+                Some(protocol.to_string().into_bytes().into())
+            }
+            Command::Mfmt(secs, path) => {
+                let mut arg = time::format_timeval(*secs).into_bytes();
+                arg.push(b' ');
+                arg.extend_from_slice(path);
+                Some(arg.into())
+            }
+            Command::Prot(level) => Some(
+                match level {
+                    ProtLevel::Clear => b"C",
+                    ProtLevel::Safe => b"S",
+                    ProtLevel::Confidential => b"E",
+                    ProtLevel::Private => b"P",
+                }
+                .as_slice()
+                .into(),
+            ),
+            Command::Cdup
+            | Command::Smnt
+            | Command::Quit
+            | Command::Rein
+            | Command::Pasv
+            | Command::Allo
+            | Command::Abor
+            | Command::Pwd
+            | Command::Syst
+            | Command::Noop
+            | Command::Feat
+            | Command::Ccc => None,
+        };
+        if let Some(argument) = argument {
+            line.push(b' ');
+            line.extend_from_slice(&argument);
+        }
+        line
+    }
+
     /// The raw line as it may be logged: the password of PASS is masked.
     ///
     /// Lines that only look like PASS are masked too (leading blanks, a tab or other separator
@@ -406,6 +488,15 @@ impl Command {
             .map(|c| if c.is_control() { '?' } else { c })
             .collect()
     }
+}
+
+/// True for the commands a server answers while a transfer runs (RFC 959 section 4.1.3: ABOR,
+/// STAT, and NOOP and QUIT, which cost nothing): judged on the raw line, by its verb in any case,
+/// before the line is parsed.
+pub fn is_urgent(line: &[u8]) -> bool {
+    let verb: Vec<u8> = line.iter().take(5).map(u8::to_ascii_uppercase).collect();
+    let verb = verb.split(|&b| b == b' ').next().unwrap_or_default();
+    matches!(verb, b"ABOR" | b"STAT" | b"NOOP" | b"QUIT")
 }
 
 fn sanitize_verb(verb: &str) -> String {
@@ -582,6 +673,58 @@ mod tests {
                 ok(line).verb(),
                 &line[..4.min(line.len())].trim().to_string()
             );
+        }
+    }
+
+    #[test]
+    fn urgent_commands() {
+        for line in [&b"ABOR"[..], b"abor", b"STAT", b"STAT x", b"noop", b"QUIT"] {
+            assert!(is_urgent(line), "{line:?}");
+        }
+        for line in [&b"RETR x"[..], b"ABORT", b"STATX", b"", b"LIST", b" ABOR"] {
+            assert!(!is_urgent(line), "{line:?}");
+        }
+    }
+
+    #[test]
+    fn lines_are_written_as_clients_send_them() {
+        for (command, line) in [
+            (Command::User(b"anonymous".to_vec()), "USER anonymous"),
+            (Command::Pass(b"s e".to_vec()), "PASS s e"),
+            (Command::Cwd(b"/a b".to_vec()), "CWD /a b"),
+            (Command::Cdup, "CDUP"),
+            (Command::Type(TransferType::Image), "TYPE I"),
+            (Command::Type(TransferType::Ascii), "TYPE A"),
+            (Command::Rest(300000), "REST 300000"),
+            (Command::Retr(b"x.txt".to_vec()), "RETR x.txt"),
+            (Command::List(None), "LIST"),
+            (Command::Mlsd(Some(b"dir".to_vec())), "MLSD dir"),
+            (Command::Stou(None), "STOU"),
+            (Command::Epsv(EpsvArg::Any), "EPSV"),
+            (Command::Epsv(EpsvArg::All), "EPSV ALL"),
+            (Command::Epsv(EpsvArg::Protocol(2)), "EPSV 2"),
+            (
+                Command::Port(
+                    "192.168.1.2:50000"
+                        .parse()
+                        .unwrap_or_else(|_| unreachable!()),
+                ),
+                "PORT 192,168,1,2,195,80",
+            ),
+            (
+                Command::Eprt("[::1]:2121".parse().unwrap_or_else(|_| unreachable!())),
+                "EPRT |2|::1|2121|",
+            ),
+            (Command::Mfmt(0, b"a b".to_vec()), "MFMT 19700101000000 a b"),
+            (Command::Auth(b"TLS".to_vec()), "AUTH TLS"),
+            (Command::Pbsz(0), "PBSZ 0"),
+            (Command::Prot(ProtLevel::Private), "PROT P"),
+            (Command::Opts(b"UTF8 ON".to_vec()), "OPTS UTF8 ON"),
+            (Command::Stru(StructureKind::File), "STRU F"),
+            (Command::Mode(TransferMode::Stream), "MODE S"),
+        ] {
+            assert_eq!(String::from_utf8_lossy(&command.to_line()), line);
+            assert_eq!(Command::parse(line.as_bytes()), Ok(command), "{line}");
         }
     }
 }

@@ -4,14 +4,20 @@
 //! This crate parses command lines ([`Command`]), encodes and decodes replies ([`Reply`],
 //! [`ReplyDecoder`]), splits the control stream into bounded lines ([`LineBuffer`]), converts data
 //! addresses ([`addr`]), formats and parses directory listings ([`listing`]) and normalises the paths
-//! clients send ([`VirtualPath`]).
+//! clients send ([`VirtualPath`]) and quotes them in 257 replies ([`quote_pathname`]). It also
+//! holds the protocol text both sides share: FEAT ([`feat`]), wildcards ([`glob`]), the ASCII
+//! line-ending rule ([`ascii`]), commands written as lines ([`Command::to_line`]) and the
+//! commands answered during a transfer ([`is_urgent`]).
 //!
 //! It does NOT do I/O: no sockets, no tokio, no clock, no filesystem. Callers pass in the time
 //! when a listing needs it.
 #![warn(missing_docs)]
 
 pub mod addr;
+pub mod ascii;
 mod command;
+pub mod feat;
+pub mod glob;
 mod line;
 pub mod listing;
 mod path;
@@ -20,8 +26,10 @@ mod reply;
 pub mod time;
 
 pub use command::{
-    Command, CommandError, EpsvArg, ProtLevel, StructureKind, TransferMode, TransferType,
+    Command, CommandError, EpsvArg, ProtLevel, StructureKind, TransferMode, TransferType, is_urgent,
 };
 pub use line::{LineBuffer, LineError};
-pub use path::{MAX_NAME_LEN, MAX_PATH_LEN, PathError, VirtualPath};
+pub use path::{
+    MAX_NAME_LEN, MAX_PATH_LEN, PathError, VirtualPath, quote_pathname, unquote_pathname,
+};
 pub use reply::{MultiLineEncoder, Reply, ReplyCode, ReplyDecoder, ReplyError};

@@ -144,6 +144,33 @@ impl fmt::Display for VirtualPath {
     }
 }
 
+/// A pathname as a 257 reply (MKD, PWD) quotes it: each `"` doubled, as RFC 959 appendix II
+/// asks. The caller puts the surrounding quotes: `format!("\"{}\" created", quote_pathname(p))`.
+pub fn quote_pathname(path: &str) -> String {
+    path.replace('"', "\"\"")
+}
+
+/// The pathname in the text of a 257 reply: `"/a ""quoted"" dir" created` gives
+/// `/a "quoted" dir`. `None` when there is no quoted pathname (no `"`, or no closing one).
+pub fn unquote_pathname(text: &str) -> Option<String> {
+    let start = text.find('"')?;
+    let mut out = String::new();
+    let mut chars = text[start + 1..].chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '"' {
+            if chars.peek() == Some(&'"') {
+                chars.next();
+                out.push('"');
+            } else {
+                return Some(out);
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -294,6 +321,22 @@ mod tests {
         #[test]
         fn dots_and_separators_stay_below_root(cwd in hostile_path(), input in hostile_path()) {
             check_resolve(&cwd, &input)?;
+        }
+    }
+
+    #[test]
+    fn pathname_quoting() {
+        assert_eq!(quote_pathname("/a \"b\" c"), "/a \"\"b\"\" c");
+        assert_eq!(
+            unquote_pathname("\"/a \"\"b\"\" c\" is current").as_deref(),
+            Some("/a \"b\" c")
+        );
+        assert_eq!(unquote_pathname("\"/\"").as_deref(), Some("/"));
+        assert_eq!(unquote_pathname("no quotes"), None);
+        assert_eq!(unquote_pathname("\"open"), None);
+        for path in ["/", "/x\"y", "/\"\"", "/a b"] {
+            let text = format!("\"{}\" created", quote_pathname(path));
+            assert_eq!(unquote_pathname(&text).as_deref(), Some(path));
         }
     }
 }
