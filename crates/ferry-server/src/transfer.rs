@@ -13,6 +13,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use ferry_proto::ascii::{crlf_to_lf, lf_to_crlf};
+use ferry_proto::glob::{GlobRules, glob_match};
 use ferry_proto::listing::{self, Entry};
 use ferry_storage::{Download, ListStream, StorageError, Upload};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -604,7 +606,7 @@ async fn send_listing(
             let Ok(entry) = entry else { continue };
             if pattern
                 .as_deref()
-                .is_some_and(|p| !glob_match(p, &entry.name))
+                .is_some_and(|p| !glob_match(p, &entry.name, GlobRules::SERVER))
             {
                 continue;
             }
@@ -619,131 +621,4 @@ async fn send_listing(
     stream.write_all(&out).await.map_err(Failure::Network)?;
     bytes.fetch_add(out.len() as u64, Ordering::Relaxed);
     Ok(())
-}
-
-/// True when a name holds glob characters.
-pub(crate) fn is_glob(name: &[u8]) -> bool {
-    name.iter().any(|&b| b == b'*' || b == b'?')
-}
-
-/// Matches `name` against a pattern of `*` (any run) and `?` (any one byte), in
-/// O(len(pattern) x len(name)) time at worst and no allocation, so hostile patterns such as
-/// `*a*a*a*a*b` cost microseconds. As in a shell, wildcards do not match a leading dot.
-pub(crate) fn glob_match(pattern: &[u8], name: &[u8]) -> bool {
-    if name.first() == Some(&b'.') && pattern.first() != Some(&b'.') {
-        return false;
-    }
-    let (mut p, mut n) = (0, 0);
-    // Where the last `*` was, and the name position it is trying to cover up to.
-    let mut star: Option<(usize, usize)> = None;
-    while n < name.len() {
-        match pattern.get(p) {
-            Some(b'*') => {
-                star = Some((p, n));
-                p += 1;
-            }
-            Some(&c) if c == b'?' || c == name[n] => {
-                p += 1;
-                n += 1;
-            }
-            _ => match star {
-                Some((star_p, star_n)) => {
-                    p = star_p + 1;
-                    n = star_n + 1;
-                    star = Some((star_p, star_n + 1));
-                }
-                None => return false,
-            },
-        }
-    }
-    pattern[p.min(pattern.len())..].iter().all(|&c| c == b'*')
-}
-
-/// Appends `input` to `out` with each LF not preceded by CR turned into CRLF; `last` is the byte
-/// before `input`. Returns the last byte of `input` (or `last` if it is empty).
-pub(crate) fn lf_to_crlf(input: &[u8], mut last: u8, out: &mut Vec<u8>) -> u8 {
-    out.reserve(input.len() + input.len() / 16);
-    for &byte in input {
-        if byte == b'\n' && last != b'\r' {
-            out.push(b'\r');
-        }
-        out.push(byte);
-        last = byte;
-    }
-    last
-}
-
-/// Appends `input` to `out` with each CRLF turned into LF; a CR at the very end is held back
-/// (returned as true) until the next chunk shows what follows it.
-pub(crate) fn crlf_to_lf(input: &[u8], mut pending_cr: bool, out: &mut Vec<u8>) -> bool {
-    out.reserve(input.len());
-    for &byte in input {
-        if pending_cr && byte != b'\n' {
-            out.push(b'\r');
-        }
-        pending_cr = byte == b'\r';
-        if !pending_cr {
-            out.push(byte);
-        }
-    }
-    pending_cr
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn to_crlf(chunks: &[&[u8]]) -> Vec<u8> {
-        let (mut out, mut last) = (Vec::new(), 0);
-        for chunk in chunks {
-            last = lf_to_crlf(chunk, last, &mut out);
-        }
-        out
-    }
-
-    fn to_lf(chunks: &[&[u8]]) -> Vec<u8> {
-        let (mut out, mut pending) = (Vec::new(), false);
-        for chunk in chunks {
-            pending = crlf_to_lf(chunk, pending, &mut out);
-        }
-        if pending {
-            out.push(b'\r');
-        }
-        out
-    }
-
-    #[test]
-    fn globs() {
-        assert!(glob_match(b"*.txt", b"a.txt"));
-        assert!(!glob_match(b"*.txt", b"a.txt.bak"));
-        assert!(glob_match(b"a?c", b"abc"));
-        assert!(!glob_match(b"a?c", b"ac"));
-        assert!(glob_match(b"*", b"x"));
-        assert!(!glob_match(b"*", b".hidden"));
-        assert!(glob_match(b".*", b".hidden"));
-        assert!(glob_match(b"a*b*c", b"aXXbYYc"));
-        assert!(!glob_match(b"a*b*c", b"aXXbYY"));
-        // A pathological pattern against a long name stays fast (no exponential backtracking).
-        let name = vec![b'a'; 255];
-        let mut pattern = b"*a".repeat(100);
-        pattern.push(b'b');
-        let start = std::time::Instant::now();
-        assert!(!glob_match(&pattern, &name));
-        assert!(start.elapsed() < std::time::Duration::from_secs(1));
-    }
-
-    #[test]
-    fn ascii_out() {
-        assert_eq!(to_crlf(&[b"a\nb\n"]), b"a\r\nb\r\n");
-        assert_eq!(to_crlf(&[b"a\r", b"\nb"]), b"a\r\nb");
-        assert_eq!(to_crlf(&[b"\n\n"]), b"\r\n\r\n");
-    }
-
-    #[test]
-    fn ascii_in() {
-        assert_eq!(to_lf(&[b"a\r\nb\r\n"]), b"a\nb\n");
-        assert_eq!(to_lf(&[b"a\r", b"\nb"]), b"a\nb");
-        assert_eq!(to_lf(&[b"a\rb", b"\r"]), b"a\rb\r");
-        assert_eq!(to_lf(&[b"\r\r\n"]), b"\r\n");
-    }
 }

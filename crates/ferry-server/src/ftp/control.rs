@@ -3,13 +3,6 @@
 
 use super::*;
 
-/// Commands answered while a transfer runs.
-pub(super) fn is_urgent(line: &[u8]) -> bool {
-    let verb: Vec<u8> = line.iter().take(5).map(u8::to_ascii_uppercase).collect();
-    let verb = verb.split(|&b| b == b' ').next().unwrap_or_default();
-    matches!(verb, b"ABOR" | b"STAT" | b"NOOP" | b"QUIT")
-}
-
 /// Waits for control-connection bytes and appends them to `lines`; `Ok(0)` when the client has
 /// closed. A plain connection holds no buffer while it waits: readiness first, then
 /// non-blocking reads into the stack.

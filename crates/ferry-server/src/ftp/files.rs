@@ -10,9 +10,9 @@ pub(super) enum Op {
     MakeDir,
 }
 
-/// Doubles `"` as RFC 959 appendix II asks for pathnames in 257 replies.
+/// A path as 257 and 250 replies quote it (RFC 959 appendix II).
 pub(super) fn quote_path(path: &VirtualPath) -> String {
-    path.to_string().replace('"', "\"\"")
+    quote_pathname(&path.to_string())
 }
 
 impl Session {

@@ -9,14 +9,10 @@ pub(super) fn list_line(entry: &Entry, now: i64) -> String {
     String::from_utf8_lossy(&out).trim_end().to_string()
 }
 
+/// FEAT (RFC 2389): the TLS commands when TLS is configured, then [`FEATURES`].
 pub(super) fn feat(tls: bool) -> Reply {
-    let mut lines = vec!["Extensions supported:".to_string()];
-    if tls {
-        lines.extend(["AUTH TLS", "AUTH SSL", "PBSZ", "PROT"].map(String::from));
-    }
-    lines.extend(FEATURES.iter().map(|f| (*f).to_string()));
-    lines.push("End".into());
-    Reply::multi(ReplyCode::SYSTEM_STATUS, lines)
+    let tls_features = if tls { feat::TLS_FEATURES } else { &[] };
+    feat::feat_reply(tls_features.iter().chain(FEATURES).copied())
 }
 
 pub(super) fn help() -> Reply {

@@ -19,10 +19,11 @@ use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use ferry_proto::glob::{GlobRules, is_glob};
 use ferry_proto::listing::{self, Entry, EntryKind};
 use ferry_proto::{
     Command, EpsvArg, LineBuffer, LineError, MultiLineEncoder, PathError, ProtLevel, Reply,
-    ReplyCode, TransferType, VirtualPath, addr, time,
+    ReplyCode, TransferType, VirtualPath, addr, feat, is_urgent, quote_pathname, time,
 };
 use ferry_storage::{ErrorKind, StorageError, WriteMode};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, ReadBuf};

@@ -188,7 +188,9 @@ impl Session {
             Err(error)
                 if error.storage_kind() == Some(ErrorKind::NotFound)
                     && !matches!(format, ListFormat::Machine { .. })
-                    && view.file_name().is_some_and(transfer::is_glob) =>
+                    && view
+                        .file_name()
+                        .is_some_and(|name| is_glob(name, GlobRules::SERVER)) =>
             {
                 let pattern = view.file_name().unwrap_or_default().to_vec();
                 match files.list(&view.parent()).await {
