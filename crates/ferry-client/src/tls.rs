@@ -18,9 +18,7 @@
 use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
-use std::task::{Context, Poll};
 
 use rustls::client::Resumption;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
@@ -28,7 +26,6 @@ use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
 use crate::ClientError;
@@ -295,93 +292,10 @@ fn handshake_error(what: &str, error: &io::Error) -> ClientError {
     ClientError::Tls(format!("handshake failed ({what}): {error}{hint}"))
 }
 
-/// A control or data connection: plain TCP, or TLS over it.
-#[derive(Debug)]
-pub enum Stream {
-    /// Plain TCP.
-    Plain(TcpStream),
-    /// TLS over TCP.
-    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
-    /// Taken away for an upgrade to TLS that failed; every use is an error.
-    Detached,
-}
-
-impl Stream {
-    /// `TLSv1_3, resumed` (for `--verbose`); `None` for plain TCP.
-    pub fn tls_summary(&self) -> Option<String> {
-        let Stream::Tls(stream) = self else {
-            return None;
-        };
-        let (_, connection) = stream.get_ref();
-        let version = connection
-            .protocol_version()
-            .map_or_else(|| "TLS".to_string(), |v| format!("{v:?}"));
-        let kind = match connection.handshake_kind() {
-            Some(rustls::HandshakeKind::Resumed) => "session resumed",
-            _ => "full handshake",
-        };
-        Some(format!("{version}, {kind}"))
-    }
-
-    /// True when this is TLS whose handshake resumed an earlier session.
-    pub fn is_resumed(&self) -> bool {
-        match self {
-            Stream::Tls(stream) => {
-                stream.get_ref().1.handshake_kind() == Some(rustls::HandshakeKind::Resumed)
-            }
-            _ => false,
-        }
-    }
-}
-
-fn detached() -> io::Error {
-    io::Error::new(io::ErrorKind::NotConnected, "the connection was closed")
-}
-
-impl AsyncRead for Stream {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        context: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Stream::Plain(stream) => Pin::new(stream).poll_read(context, buf),
-            Stream::Tls(stream) => Pin::new(stream.as_mut()).poll_read(context, buf),
-            Stream::Detached => Poll::Ready(Err(detached())),
-        }
-    }
-}
-
-impl AsyncWrite for Stream {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        context: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            Stream::Plain(stream) => Pin::new(stream).poll_write(context, buf),
-            Stream::Tls(stream) => Pin::new(stream.as_mut()).poll_write(context, buf),
-            Stream::Detached => Poll::Ready(Err(detached())),
-        }
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Stream::Plain(stream) => Pin::new(stream).poll_flush(context),
-            Stream::Tls(stream) => Pin::new(stream.as_mut()).poll_flush(context),
-            Stream::Detached => Poll::Ready(Err(detached())),
-        }
-    }
-
-    /// For TLS: sends close_notify, then ends the TCP write side.
-    fn poll_shutdown(self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Stream::Plain(stream) => Pin::new(stream).poll_shutdown(context),
-            Stream::Tls(stream) => Pin::new(stream.as_mut()).poll_shutdown(context),
-            Stream::Detached => Poll::Ready(Err(detached())),
-        }
-    }
-}
+/// A control or data connection: plain TCP, or TLS over it (shared with the server through
+/// `ferry-net`; this name fixes the client's TLS role). `Closed` once taken away for an
+/// upgrade to TLS that failed: every read and write is an error.
+pub type Stream = ferry_net::Stream<tokio_rustls::client::TlsStream<TcpStream>>;
 
 #[cfg(test)]
 #[allow(

@@ -186,23 +186,3 @@ pub(crate) fn accept_queued(
 fn refused(from: SocketAddr, expected: IpAddr) {
     tracing::warn!(%from, %expected, "data connection from a foreign address refused");
 }
-
-/// Sets SO_RCVLOWAT: the socket reads as ready only once `bytes` are queued, or at the end of
-/// the stream. For a plain upload, whose end is the client's FIN, this wakes the receiver once
-/// per mark's worth instead of once per TCP burst (about 60 KB on loopback). Never for TLS: a
-/// TLS client may send its last record and close_notify and then wait for ours, with fewer
-/// bytes queued than the mark. (Neither rustix nor socket2 offers this option.)
-#[allow(unsafe_code)]
-pub(crate) fn set_receive_low_water(socket: &impl std::os::fd::AsRawFd, bytes: i32) {
-    // SAFETY: setsockopt reads `size_of::<c_int>()` bytes from a pointer to a live c_int; the
-    // descriptor is borrowed from a live socket, and a failure only leaves the default mark.
-    let _ = unsafe {
-        libc::setsockopt(
-            socket.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_RCVLOWAT,
-            (&raw const bytes).cast(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-}

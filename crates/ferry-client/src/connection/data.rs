@@ -221,7 +221,7 @@ impl Connection {
         if !matches!(data.stream, Stream::Plain(_)) {
             return Ok(None);
         }
-        let Stream::Plain(tcp) = std::mem::replace(&mut data.stream, Stream::Detached) else {
+        let Stream::Plain(tcp) = std::mem::replace(&mut data.stream, Stream::Closed) else {
             return Ok(None);
         };
         let socket = tcp

@@ -268,7 +268,7 @@ impl Connection {
                 reply,
             });
         }
-        let Stream::Plain(tcp) = std::mem::replace(&mut self.control, Stream::Detached) else {
+        let Stream::Plain(tcp) = std::mem::replace(&mut self.control, Stream::Closed) else {
             return Err(ClientError::Protocol("AUTH TLS on a TLS connection".into()));
         };
         self.control = session

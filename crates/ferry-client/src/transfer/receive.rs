@@ -322,30 +322,9 @@ impl WakeMark {
         self.window_start = now;
         self.window_bytes = 0;
         // 1 is the kernel's default: ready at the first byte.
-        set_receive_low_water(socket, if on { Self::BYTES } else { 1 });
+        ferry_net::set_receive_low_water(socket, if on { Self::BYTES } else { 1 });
     }
 }
-
-/// Sets SO_RCVLOWAT; a failure leaves the mark where it was, which only costs wake-ups.
-#[cfg(target_os = "linux")]
-#[allow(unsafe_code)]
-fn set_receive_low_water(socket: &std::net::TcpStream, bytes: i32) {
-    use std::os::fd::AsRawFd;
-    // SAFETY: setsockopt reads size_of::<c_int>() bytes from a pointer to a live c_int, on a
-    // descriptor borrowed from a live socket.
-    let _ = unsafe {
-        libc::setsockopt(
-            socket.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_RCVLOWAT,
-            (&raw const bytes).cast(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-}
-
-#[cfg(not(target_os = "linux"))]
-fn set_receive_low_water(_socket: &std::net::TcpStream, _bytes: i32) {}
 
 /// Linux: the data connection moved to the file with splice(2) through a pipe, so the bytes
 /// are not copied into this process and back (half the CPU of read + write per byte; the copy
