@@ -498,7 +498,11 @@ mod tests {
 
     #[test]
     fn pass_is_hidden_in_errors() {
-        let error = check("PASS secret", Reply::new(ReplyCode(530), "no"), |_| false);
+        let error = check(
+            "PASS secret",
+            Reply::new(ReplyCode::NOT_LOGGED_IN, "no"),
+            |_| false,
+        );
         assert_eq!(error.unwrap_err().to_string(), "PASS: 530 no");
     }
 }
