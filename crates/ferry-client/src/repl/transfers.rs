@@ -9,6 +9,15 @@ use super::words::{expand_home, local_glob};
 use super::{Flow, Input, Repl, interruptible, say};
 use crate::transfer::{self, Direction};
 
+/// The lines after a finished UPLD or DWLD: time taken and size.
+fn say_stats(stats: &transfer::TransferStats) {
+    say(&format!(
+        "Time elapsed: {:.3}s",
+        stats.elapsed.as_secs_f64()
+    ));
+    say(&format!("File size: {}b", stats.size));
+}
+
 impl Repl {
     pub(super) fn upld(&mut self, arguments: &[String], _: &mut dyn Input) -> Flow {
         let (resume, arguments) = match arguments {
@@ -51,11 +60,7 @@ impl Repl {
         match result {
             Ok(stats) => {
                 say(&format!("Sent file: {name}"));
-                say(&format!(
-                    "Time elapsed: {:.3}s",
-                    stats.elapsed.as_secs_f64()
-                ));
-                say(&format!("File size: {}b", stats.size));
+                say_stats(&stats);
                 true
             }
             Err(error) => {
@@ -148,11 +153,7 @@ impl Repl {
                     .file_name()
                     .map_or(name, |n| n.to_string_lossy().into_owned());
                 say(&format!("Successfully downloaded {shown}"));
-                say(&format!(
-                    "Time elapsed: {:.3}s",
-                    stats.elapsed.as_secs_f64()
-                ));
-                say(&format!("File size: {}b", stats.size));
+                say_stats(&stats);
                 true
             }
             Err(error) => {
