@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use tokio::sync::Notify;
 
-use common::Fake;
+use common::{Fake, runtime};
 use ferry_client::connection::{ConnectOptions, Connection};
 use ferry_client::credentials::Credentials;
 use ferry_client::progress::Silent;
@@ -106,14 +106,6 @@ fn connect(runtime: &tokio::runtime::Runtime, fake: &Fake) -> Connection {
             .unwrap();
         connection
     })
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap()
 }
 
 /// Runs a download of the endless file into `target` until `when` is done, then drops it, as

@@ -8,20 +8,8 @@
 
 mod common;
 
-use std::process::Command;
-
-use common::Server;
-use rexpect::process::wait::WaitStatus;
-use rexpect::session::spawn_command;
-
-fn ferry_on_a_terminal(home: &std::path::Path) -> rexpect::session::PtySession {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_ferry"));
-    command
-        .current_dir(home)
-        .env("HOME", home)
-        .env("TERM", "xterm");
-    spawn_command(command, Some(20_000)).unwrap()
-}
+use common::pty::{assert_exited_ok, expect_all, ferry_on_a_terminal, leave};
+use common::{BANNER_LINES, Server, assert_file, assert_partial};
 
 #[test]
 fn greeting_conn_delf_both_ways_and_quit() {
@@ -29,30 +17,29 @@ fn greeting_conn_delf_both_ways_and_quit() {
     std::fs::write(server.path("keep.txt"), b"keep me").unwrap();
     std::fs::write(server.path("drop.txt"), b"drop me").unwrap();
     let home = tempfile::tempdir().unwrap();
-    let mut session = ferry_on_a_terminal(home.path());
+    let mut session = ferry_on_a_terminal(home.path(), &[]);
 
-    session.exp_string("Welcome to the FTP client.").unwrap();
-    session
-        .exp_string("Call one of the following functions:")
-        .unwrap();
-    for line in [
-        "CONN           : Connect to server",
-        "UPLD file_path : Upload file",
-        "LIST           : List files",
-        "DWLD file_path : Download file",
-        "DELF file_path : Delete file",
-        "QUIT           : Exit",
-    ] {
-        session.exp_string(line).unwrap();
-    }
+    expect_all(
+        &mut session,
+        &[
+            "Welcome to the FTP client.",
+            "Call one of the following functions:",
+        ],
+    );
+    expect_all(&mut session, &BANNER_LINES);
     session.exp_string("Enter a command: ").unwrap();
 
     session
         .send_line(&format!("conn 127.0.0.1:{}", server.addr.port()))
         .unwrap();
-    session.exp_string("Sending a server request...").unwrap();
-    session.exp_string("Connection successful").unwrap();
-    session.exp_string("Enter a command: ").unwrap();
+    expect_all(
+        &mut session,
+        &[
+            "Sending a server request...",
+            "Connection successful",
+            "Enter a command: ",
+        ],
+    );
 
     // No: asked again on a bad answer, then abandoned; the file stays.
     session.send_line("DELF keep.txt").unwrap();
@@ -94,10 +81,7 @@ fn greeting_conn_delf_both_ways_and_quit() {
         .exp_string("Successfully downloaded keep.txt")
         .unwrap();
     session.exp_string("Enter a command: ").unwrap();
-    assert_eq!(
-        std::fs::read(home.path().join("keep.txt")).unwrap(),
-        b"keep me"
-    );
+    assert_file(home.path().join("keep.txt"), b"keep me");
 
     // Line editing: a typo fixed with backspace; the up arrow recalls the last command.
     session.send("lsx\x7f\r").unwrap();
@@ -112,30 +96,18 @@ fn greeting_conn_delf_both_ways_and_quit() {
     session.exp_string("Total directory size: 7b").unwrap();
     session.exp_string("Enter a command: ").unwrap();
 
-    session.send_line("QUIT").unwrap();
-    session.exp_string("Server connection ended").unwrap();
-    session.exp_eof().unwrap();
+    leave(&mut session, "QUIT");
     let history = std::fs::read_to_string(home.path().join(".ferry_history")).unwrap();
     assert!(history.contains("DELF keep.txt\n"), "{history}");
-    assert_eq!(
-        session.process().wait().unwrap(),
-        WaitStatus::Exited(session.process().child_pid, 0)
-    );
+    assert_exited_ok(&session);
 }
 
 #[test]
 fn password_prompt_does_not_echo() {
-    let root = tempfile::tempdir().unwrap();
-    std::fs::write(root.path().join("mine.txt"), b"private").unwrap();
-    let mut config = ferry_server::Config::for_folder(root.path());
-    config.anonymous = ferry_server::Anonymous::Off;
-    config.users.users.insert(
-        "carol".into(),
-        ferry_server::User::new(b"hunter2", String::new(), false).unwrap(),
-    );
-    let server = Server::with_config(root, config);
+    let server = Server::with_users(&[("carol", "hunter2")]);
+    std::fs::write(server.path("mine.txt"), b"private").unwrap();
     let home = tempfile::tempdir().unwrap();
-    let mut session = ferry_on_a_terminal(home.path());
+    let mut session = ferry_on_a_terminal(home.path(), &[]);
     session.exp_string("Enter a command: ").unwrap();
     session
         .send_line(&format!("CONN 127.0.0.1:{} carol", server.addr.port()))
@@ -147,22 +119,21 @@ fn password_prompt_does_not_echo() {
     assert!(!shown.contains("hunter2"), "{shown:?}");
     session.exp_string("Enter a command: ").unwrap();
     session.send_line("ls").unwrap();
-    session.exp_string("\tmine.txt - 7b").unwrap();
-    session.exp_string("Enter a command: ").unwrap();
-    session.send_line("exit").unwrap();
-    session.exp_string("Server connection ended").unwrap();
-    session.exp_eof().unwrap();
+    expect_all(&mut session, &["\tmine.txt - 7b", "Enter a command: "]);
+    leave(&mut session, "exit");
 }
 
 #[test]
 fn ctrl_c_abandons_a_stalled_download_and_the_shell_goes_on() {
     let fake = common::cutting_server_with(1000, b"abc".to_vec(), common::Cut::Stall);
     let home = tempfile::tempdir().unwrap();
-    let mut session = ferry_on_a_terminal(home.path());
+    let mut session = ferry_on_a_terminal(home.path(), &[]);
     session.exp_string("Enter a command: ").unwrap();
     session.send_line(&format!("CONN {}", fake.addr)).unwrap();
-    session.exp_string("Connection successful").unwrap();
-    session.exp_string("Enter a command: ").unwrap();
+    expect_all(
+        &mut session,
+        &["Connection successful", "Enter a command: "],
+    );
     session.send_line("DWLD slow.bin").unwrap();
     // The partial file appears once the first bytes arrived: then interrupt.
     let partial = home.path().join(".slow.bin.ferry-part");
@@ -183,43 +154,22 @@ fn ctrl_c_abandons_a_stalled_download_and_the_shell_goes_on() {
         .exp_string("The partial download is kept as .slow.bin.ferry-part")
         .unwrap();
     session.exp_string("Enter a command: ").unwrap();
-    session.send_line("QUIT").unwrap();
-    session.exp_string("Server connection ended").unwrap();
-    session.exp_eof().unwrap();
-    assert!(!home.path().join("slow.bin").exists());
-    assert_eq!(std::fs::read(&partial).unwrap(), b"abc");
+    leave(&mut session, "QUIT");
+    assert_partial(home.path(), "slow.bin", b"abc");
     drop(fake.commands());
 }
 
 #[test]
 fn one_shot_commands_prompt_for_a_missing_password_on_a_terminal() {
-    let root = tempfile::tempdir().unwrap();
-    std::fs::write(root.path().join("report.txt"), b"numbers").unwrap();
-    let mut config = ferry_server::Config::for_folder(root.path());
-    config.anonymous = ferry_server::Anonymous::Off;
-    config.users.users.insert(
-        "dave".into(),
-        ferry_server::User::new(b"s3cret", String::new(), false).unwrap(),
-    );
-    let server = Server::with_config(root, config);
+    let server = Server::with_users(&[("dave", "s3cret")]);
+    std::fs::write(server.path("report.txt"), b"numbers").unwrap();
     let home = tempfile::tempdir().unwrap();
-    let mut command = Command::new(env!("CARGO_BIN_EXE_ferry"));
-    command
-        .current_dir(home.path())
-        .env("HOME", home.path())
-        .env("TERM", "xterm")
-        .args(["--user", "dave", "get", &server.url("report.txt")]);
-    let mut session = spawn_command(command, Some(20_000)).unwrap();
+    let url = server.url("report.txt");
+    let mut session = ferry_on_a_terminal(home.path(), &["--user", "dave", "get", &url]);
     session.exp_string("Password for dave: ").unwrap();
     session.send_line("s3cret").unwrap();
     let rest = session.exp_eof().unwrap();
     assert!(!rest.contains("s3cret"), "{rest:?}");
-    assert_eq!(
-        session.process().wait().unwrap(),
-        WaitStatus::Exited(session.process().child_pid, 0)
-    );
-    assert_eq!(
-        std::fs::read(home.path().join("report.txt")).unwrap(),
-        b"numbers"
-    );
+    assert_exited_ok(&session);
+    assert_file(home.path().join("report.txt"), b"numbers");
 }

@@ -43,11 +43,7 @@ fn an_idle_timeout_is_survived_in_the_same_folder() {
     let local = tempfile::tempdir().unwrap();
     let target = local.path().join("copy.txt");
 
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = common::runtime();
     let options = ReplOptions {
         progress: Some(ProgressMode::Silent),
         idle_check: Duration::ZERO,

@@ -7,15 +7,7 @@
 
 mod common;
 
-use common::{Server, run_script, stdout};
-
-const BANNER: &str = "Welcome to the FTP client.\n\nCall one of the following functions:\n\
-CONN           : Connect to server\n\
-UPLD file_path : Upload file\n\
-LIST           : List files\n\
-DWLD file_path : Download file\n\
-DELF file_path : Delete file\n\
-QUIT           : Exit\n";
+use common::{Server, assert_file, assert_partial, banner, run_script, stdout};
 
 const PROMPT: &str = "Enter a command: ";
 
@@ -29,7 +21,7 @@ fn greeting_unknown_command_not_connected_and_quit() {
         "frobnicate\nLIST\ndwld x\nQUIT\n",
     );
     let text = stdout(&output);
-    assert!(text.starts_with(BANNER), "{text}");
+    assert!(text.starts_with(&banner()), "{text}");
     assert!(text.contains("\nAlso:\n"), "{text}");
     assert!(text.contains(&format!(
         "{PROMPT}Command not recognised; please try again\n"
@@ -79,7 +71,7 @@ fn the_original_six_commands() {
         "{text}"
     );
     // UPLD: stored under its base name, with the original messages.
-    assert_eq!(std::fs::read(server.path("my notes.txt")).unwrap(), payload);
+    assert_file(server.path("my notes.txt"), &payload);
     assert!(
         text.contains("Sent file: my notes.txt\nTime elapsed: "),
         "{text}"
@@ -100,10 +92,7 @@ fn the_original_six_commands() {
         "{text}"
     );
     // DWLD: saved under its base name in the local folder.
-    assert_eq!(
-        std::fs::read(work.path().join("remote.txt")).unwrap(),
-        b"remote bytes\n"
-    );
+    assert_file(work.path().join("remote.txt"), b"remote bytes\n");
     assert!(text.contains("Successfully downloaded remote.txt\nTime elapsed: "));
     assert!(text.contains("File size: 13b\n"));
     // DELF: asked again after a bad answer, abandoned on n, done on YeS.
@@ -163,13 +152,10 @@ fn aliases_in_any_case() {
     assert!(!text.contains("skip.txt"), "{text}");
     assert!(text.contains("Renamed up1.dat to renamed.dat\n"), "{text}");
     assert!(text.contains("renamed.dat - 3b\n"), "{text}");
-    assert_eq!(
-        std::fs::read(server.path("sub/renamed.dat")).unwrap(),
-        b"one"
-    );
-    assert_eq!(std::fs::read(server.path("sub/up2.dat")).unwrap(), b"two");
-    assert_eq!(std::fs::read(work.path().join("a.txt")).unwrap(), b"aaa");
-    assert_eq!(std::fs::read(work.path().join("b.txt")).unwrap(), b"bbbb");
+    assert_file(server.path("sub/renamed.dat"), b"one");
+    assert_file(server.path("sub/up2.dat"), b"two");
+    assert_file(work.path().join("a.txt"), b"aaa");
+    assert_file(work.path().join("b.txt"), b"bbbb");
     assert!(!work.path().join("c.bin").exists());
     assert!(text.contains("\trenamed.dat - 3b\n\tup2.dat - 3b\nTotal directory size: 6b\n"));
     assert!(text.contains("File successfully deleted\n"));
@@ -272,10 +258,7 @@ fn bad_input_is_one_clear_line_and_the_repl_goes_on() {
         text.contains("Successfully downloaded there.txt\n"),
         "{text}"
     );
-    assert_eq!(
-        std::fs::read(work.path().join("there.txt")).unwrap(),
-        b"here"
-    );
+    assert_file(work.path().join("there.txt"), b"here");
     assert!(text.ends_with("Server connection ended\n"));
 }
 
@@ -300,11 +283,7 @@ fn a_cut_download_in_the_repl_keeps_the_partial_and_goes_on() {
         text.ends_with(&format!("{PROMPT}Server connection ended\n")),
         "{text}"
     );
-    assert!(!work.path().join("big.bin").exists());
-    assert_eq!(
-        std::fs::read(work.path().join(".big.bin.ferry-part")).unwrap(),
-        b"abc"
-    );
+    assert_partial(work.path(), "big.bin", b"abc");
     let commands = fake.commands();
     assert_eq!(
         commands.last().map(String::as_str),
@@ -331,11 +310,7 @@ fn a_server_that_dies_mid_transfer_drops_the_connection_and_the_repl_goes_on() {
         )),
         "{text}"
     );
-    assert!(!work.path().join("big.bin").exists());
-    assert_eq!(
-        std::fs::read(work.path().join(".big.bin.ferry-part")).unwrap(),
-        b"abcd"
-    );
+    assert_partial(work.path(), "big.bin", b"abcd");
     drop(fake.commands());
 }
 
@@ -343,8 +318,7 @@ fn a_server_that_dies_mid_transfer_drops_the_connection_and_the_repl_goes_on() {
 fn a_421_from_the_server_ends_the_connection() {
     let fake = common::Fake::start(|line, control| {
         use std::io::Write;
-        if let Some(reply) = common::basic_reply(line, &["EPSV"]) {
-            control.write_all(reply.as_bytes()).unwrap();
+        if common::answer_basic(line, control, &["EPSV"]).is_some() {
             return true;
         }
         control

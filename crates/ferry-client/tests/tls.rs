@@ -10,7 +10,9 @@
 
 mod common;
 
-use common::{TlsServer, run, run_script, stderr, stdout};
+use common::{
+    TlsServer, assert_file, assert_ok, assert_one_line_failure, run, run_script, stderr, stdout,
+};
 
 fn payload(len: usize, seed: u32) -> Vec<u8> {
     (0..len as u32)
@@ -21,10 +23,6 @@ fn payload(len: usize, seed: u32) -> Vec<u8> {
 fn strict(config: &mut ferry_server::Config) {
     config.require_tls = true;
     config.require_tls_session_reuse = true;
-}
-
-fn assert_ok(output: &std::process::Output) {
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(output));
 }
 
 #[test]
@@ -44,7 +42,7 @@ fn explicit_and_implicit_upload_and_download() {
         &["--ca-file", ca, "put", "big.bin", &server.ftpes("up/")],
     );
     assert_ok(&output);
-    assert_eq!(std::fs::read(server.path("up/big.bin")).unwrap(), big);
+    assert_file(server.path("up/big.bin"), &big);
     let output = run(
         home.path(),
         work.path(),
@@ -58,10 +56,7 @@ fn explicit_and_implicit_upload_and_download() {
         ],
     );
     assert_ok(&output);
-    assert_eq!(
-        std::fs::read(work.path().join("explicit.bin")).unwrap(),
-        big
-    );
+    assert_file(work.path().join("explicit.bin"), &big);
 
     // Implicit: ftps://, both ways.
     let small = payload(70_000, 9);
@@ -72,7 +67,7 @@ fn explicit_and_implicit_upload_and_download() {
         &["put", "small.bin", &server.ftps("imp/"), "--ca-file", ca],
     );
     assert_ok(&output);
-    assert_eq!(std::fs::read(server.path("imp/small.bin")).unwrap(), small);
+    assert_file(server.path("imp/small.bin"), &small);
     let output = run(
         home.path(),
         work.path(),
@@ -86,10 +81,7 @@ fn explicit_and_implicit_upload_and_download() {
         ],
     );
     assert_ok(&output);
-    assert_eq!(
-        std::fs::read(work.path().join("implicit.bin")).unwrap(),
-        big
-    );
+    assert_file(work.path().join("implicit.bin"), &big);
 
     // --tls upgrades ftp:// to explicit TLS; -v shows the data connection resumed the session.
     let output = run(
@@ -148,15 +140,12 @@ fn a_repl_session_over_tls_moves_several_files() {
     assert!(text.contains("Successfully downloaded f1.bin"), "{text}");
     for index in 0..3 {
         let name = format!("f{index}.bin");
-        assert_eq!(
-            std::fs::read(server.path(&name)).unwrap(),
-            payload(200_000 + index, index as u32)
-        );
+        assert_file(server.path(&name), payload(200_000 + index, index as u32));
     }
     for index in 1..3 {
-        assert_eq!(
-            std::fs::read(work.path().join(format!("out/f{index}.bin"))).unwrap(),
-            payload(200_000 + index, index as u32)
+        assert_file(
+            work.path().join(format!("out/f{index}.bin")),
+            payload(200_000 + index, index as u32),
         );
     }
 }
@@ -170,9 +159,7 @@ fn a_self_signed_certificate_needs_insecure() {
 
     for url in [server.ftpes("hello.txt"), server.ftps("hello.txt")] {
         let output = run(home.path(), work.path(), &["get", &url]);
-        assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
-        let text = stderr(&output);
-        assert_eq!(text.lines().count(), 1, "{text}");
+        let text = assert_one_line_failure(&output);
         assert!(
             text.starts_with("ferry: TLS: ") && text.contains("--insecure"),
             "{text}"
@@ -191,10 +178,7 @@ fn a_self_signed_certificate_needs_insecure() {
         "{}",
         stderr(&output)
     );
-    assert_eq!(
-        std::fs::read(work.path().join("hello.txt")).unwrap(),
-        b"hello over tls\n"
-    );
+    assert_file(work.path().join("hello.txt"), b"hello over tls\n");
 }
 
 #[test]
@@ -207,9 +191,7 @@ fn a_server_without_tls_refuses_ftpes_in_one_line() {
     let work = tempfile::tempdir().unwrap();
     let url = format!("ftpes://{}/a.txt", server.addr);
     let output = run(home.path(), work.path(), &["get", &url]);
-    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
-    let text = stderr(&output);
-    assert_eq!(text.lines().count(), 1, "{text}");
+    let text = assert_one_line_failure(&output);
     assert!(text.contains("AUTH TLS"), "{text}");
     assert!(!work.path().join("a.txt").exists());
 }
@@ -234,9 +216,9 @@ fn upload_in_one_session(count: u32) -> std::process::Output {
     let output = run(home.path(), work.path(), &args);
     if output.status.success() {
         for (index, name) in names.iter().enumerate() {
-            assert_eq!(
-                std::fs::read(server.path(&format!("many/{name}"))).unwrap(),
-                payload(10_000, index as u32)
+            assert_file(
+                server.path(&format!("many/{name}")),
+                payload(10_000, index as u32),
             );
         }
     }
@@ -349,16 +331,11 @@ fn the_system_store_is_used_without_ca_file() {
     };
     let output = get(&ca);
     assert_ok(&output);
-    assert_eq!(
-        std::fs::read(work.path().join("s.txt")).unwrap(),
-        b"system roots\n"
-    );
+    assert_file(work.path().join("s.txt"), b"system roots\n");
     let empty = work.path().join("empty.pem");
     std::fs::write(&empty, b"").unwrap();
     let output = get(&empty);
-    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
-    let text = stderr(&output);
-    assert_eq!(text.lines().count(), 1, "{text}");
+    let text = assert_one_line_failure(&output);
     assert!(
         text.contains("no trusted certificates found in the system's store"),
         "{text}"

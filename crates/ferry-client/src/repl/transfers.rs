@@ -7,9 +7,47 @@ use ferry_proto::listing::EntryKind;
 
 use super::words::{expand_home, local_glob};
 use super::{Flow, Input, Repl, interruptible, say};
-use crate::transfer::{self, Direction};
+use crate::ClientError;
+use crate::progress::Progress;
+use crate::transfer::{self, Direction, TransferStats};
+
+/// One file to move, for [`Repl::move_one`].
+enum Move<'a> {
+    Up { local: &'a Path, remote: &'a str },
+    Down { remote: &'a str, target: &'a Path },
+}
+
+/// The lines after a finished UPLD or DWLD: time taken and size.
+fn say_stats(stats: &TransferStats) {
+    say(&format!(
+        "Time elapsed: {:.3}s",
+        stats.elapsed.as_secs_f64()
+    ));
+    say(&format!("File size: {}b", stats.size));
+}
 
 impl Repl {
+    /// Moves one file, interruptibly, reporting to `progress`; `None` when not connected.
+    fn move_one(
+        &mut self,
+        what: Move<'_>,
+        resume: bool,
+        progress: &mut dyn Progress,
+    ) -> Option<Result<TransferStats, ClientError>> {
+        let connection = self.connection.as_mut()?;
+        let future = async move {
+            match what {
+                Move::Up { local, remote } => {
+                    transfer::upload_resumable(connection, local, remote, resume, progress).await
+                }
+                Move::Down { remote, target } => {
+                    transfer::download(connection, remote, target, resume, progress).await
+                }
+            }
+        };
+        Some(interruptible(&self.runtime, self.interactive, future))
+    }
+
     pub(super) fn upld(&mut self, arguments: &[String], _: &mut dyn Input) -> Flow {
         let (resume, arguments) = match arguments {
             [flag, rest @ ..] if flag == "-c" => (true, rest),
@@ -39,23 +77,18 @@ impl Repl {
             return false;
         };
         let remote = remote.unwrap_or_else(|| name.clone());
-        let Some(connection) = self.connection.as_mut() else {
-            return false;
+        let up = Move::Up {
+            local,
+            remote: &remote,
         };
         let mut progress = self.progress.reporter();
-        let result = interruptible(
-            &self.runtime,
-            self.interactive,
-            transfer::upload_resumable(connection, local, &remote, resume, progress.as_mut()),
-        );
+        let Some(result) = self.move_one(up, resume, progress.as_mut()) else {
+            return false;
+        };
         match result {
             Ok(stats) => {
                 say(&format!("Sent file: {name}"));
-                say(&format!(
-                    "Time elapsed: {:.3}s",
-                    stats.elapsed.as_secs_f64()
-                ));
-                say(&format!("File size: {}b", stats.size));
+                say_stats(&stats);
                 true
             }
             Err(error) => {
@@ -133,26 +166,21 @@ impl Repl {
         } else {
             target
         };
-        let Some(connection) = self.connection.as_mut() else {
-            return false;
+        let down = Move::Down {
+            remote,
+            target: &target,
         };
         let mut progress = self.progress.reporter();
-        let result = interruptible(
-            &self.runtime,
-            self.interactive,
-            transfer::download(connection, remote, &target, resume, progress.as_mut()),
-        );
+        let Some(result) = self.move_one(down, resume, progress.as_mut()) else {
+            return false;
+        };
         match result {
             Ok(stats) => {
                 let shown = target
                     .file_name()
                     .map_or(name, |n| n.to_string_lossy().into_owned());
                 say(&format!("Successfully downloaded {shown}"));
-                say(&format!(
-                    "Time elapsed: {:.3}s",
-                    stats.elapsed.as_secs_f64()
-                ));
-                say(&format!("File size: {}b", stats.size));
+                say_stats(&stats);
                 true
             }
             Err(error) => {

@@ -6,6 +6,7 @@
     reason = "each test file compiles this module on its own and uses only part of it"
 )]
 
+use std::future::Future;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -14,12 +15,77 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-/// A running ferryd; stops when dropped.
-pub struct Server {
-    pub addr: SocketAddr,
-    pub root: tempfile::TempDir,
+pub mod pty;
+
+/// A one-worker tokio runtime, as the servers here and the in-process tests use.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// A server running on its own thread and runtime; cancelled and joined when dropped.
+struct Background {
     shutdown: CancellationToken,
     thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Background {
+    /// Runs the future `serve` makes from the shutdown token until it ends.
+    fn start<F, Fut>(serve: F) -> Background
+    where
+        F: FnOnce(CancellationToken) -> Fut + Send + 'static,
+        Fut: Future<Output = ()>,
+    {
+        let shutdown = CancellationToken::new();
+        let token = shutdown.clone();
+        let thread =
+            std::thread::spawn(move || runtime().block_on(async move { serve(token).await }));
+        Background {
+            shutdown,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// The shell's list of the original six commands, a line each, as its greeting shows them.
+pub const BANNER_LINES: [&str; 6] = [
+    "CONN           : Connect to server",
+    "UPLD file_path : Upload file",
+    "LIST           : List files",
+    "DWLD file_path : Download file",
+    "DELF file_path : Delete file",
+    "QUIT           : Exit",
+];
+
+/// The shell's greeting up to the end of [`BANNER_LINES`].
+pub fn banner() -> String {
+    let mut text =
+        String::from("Welcome to the FTP client.\n\nCall one of the following functions:\n");
+    for line in BANNER_LINES {
+        text.push_str(line);
+        text.push('\n');
+    }
+    text
+}
+
+/// A running ferryd; stops when dropped.
+pub struct Server {
+    /// First, so the server stops before its folder goes.
+    _running: Background,
+    pub addr: SocketAddr,
+    pub root: tempfile::TempDir,
 }
 
 impl Server {
@@ -30,28 +96,33 @@ impl Server {
         Server::with_config(root, config)
     }
 
+    /// A ferryd serving a fresh temporary folder to `users` (name, password) only: no anonymous
+    /// login.
+    pub fn with_users(users: &[(&str, &str)]) -> Server {
+        let root = tempfile::tempdir().unwrap();
+        let mut config = ferry_server::Config::for_folder(root.path());
+        config.anonymous = ferry_server::Anonymous::Off;
+        for (name, password) in users {
+            config.users.users.insert(
+                (*name).into(),
+                ferry_server::User::new(password.as_bytes(), String::new(), false).unwrap(),
+            );
+        }
+        Server::with_config(root, config)
+    }
+
     pub fn with_config(root: tempfile::TempDir, config: ferry_server::Config) -> Server {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         listener.set_nonblocking(true).unwrap();
         let addr = listener.local_addr().unwrap();
-        let shutdown = CancellationToken::new();
-        let token = shutdown.clone();
-        let thread = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(1)
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-                ferry_server::run(listener, config, token).await.unwrap();
-            });
+        let running = Background::start(move |token| async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            ferry_server::run(listener, config, token).await.unwrap();
         });
         Server {
             addr,
             root,
-            shutdown,
-            thread: Some(thread),
+            _running: running,
         }
     }
 
@@ -64,18 +135,11 @@ impl Server {
     }
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.shutdown.cancel();
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
 /// A ferryd with FTPS: an explicit listener (AUTH TLS) and an implicit one (TLS from the first
 /// byte), on 127.0.0.1:0 each, serving a fresh temporary folder; stops when dropped.
 pub struct TlsServer {
+    /// First, so the server stops before its folders go.
+    _running: Background,
     /// The explicit (AUTH TLS) listener.
     pub explicit: SocketAddr,
     /// The implicit-FTPS listener.
@@ -84,8 +148,6 @@ pub struct TlsServer {
     /// The server's certificate as PEM, for `--ca-file` (`None` when made by ferryd itself).
     pub ca_file: Option<PathBuf>,
     _cert_dir: Option<tempfile::TempDir>,
-    shutdown: CancellationToken,
-    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl TlsServer {
@@ -131,23 +193,14 @@ impl TlsServer {
         for listener in [&explicit, &implicit] {
             listener.set_nonblocking(true).unwrap();
         }
-        let shutdown = CancellationToken::new();
-        let token = shutdown.clone();
-        let thread = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(1)
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async move {
-                let server = ferry_server::Server::new(config).unwrap();
-                let explicit = tokio::net::TcpListener::from_std(explicit).unwrap();
-                let implicit = tokio::net::TcpListener::from_std(implicit).unwrap();
-                tokio::join!(
-                    server.serve(explicit, token.clone()),
-                    server.serve_implicit(implicit, token.clone()),
-                );
-            });
+        let running = Background::start(move |token| async move {
+            let server = ferry_server::Server::new(config).unwrap();
+            let explicit = tokio::net::TcpListener::from_std(explicit).unwrap();
+            let implicit = tokio::net::TcpListener::from_std(implicit).unwrap();
+            tokio::join!(
+                server.serve(explicit, token.clone()),
+                server.serve_implicit(implicit, token.clone()),
+            );
         });
         TlsServer {
             explicit: addresses.0,
@@ -155,8 +208,7 @@ impl TlsServer {
             root,
             ca_file: None,
             _cert_dir: None,
-            shutdown,
-            thread: Some(thread),
+            _running: running,
         }
     }
 
@@ -177,15 +229,6 @@ impl TlsServer {
 
     pub fn path(&self, name: &str) -> PathBuf {
         self.root.path().join(name)
-    }
-}
-
-impl Drop for TlsServer {
-    fn drop(&mut self) {
-        self.shutdown.cancel();
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
     }
 }
 
@@ -240,6 +283,40 @@ pub fn stdout(output: &Output) -> String {
 
 pub fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// The run succeeded (exit code 0); its stderr is shown if not.
+pub fn assert_ok(output: &Output) {
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(output));
+}
+
+/// The run failed with exit code 1 and one line on stderr, which is returned.
+pub fn assert_one_line_failure(output: &Output) -> String {
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(output));
+    let text = stderr(output);
+    assert_eq!(text.lines().count(), 1, "{text}");
+    text
+}
+
+/// As [`assert_one_line_failure`], the line being `ferry: ` and an error containing `needle`.
+pub fn assert_one_line_error(output: &Output, needle: &str) {
+    let text = assert_one_line_failure(output);
+    assert!(
+        text.starts_with("ferry: ") && text.contains(needle),
+        "{text}"
+    );
+}
+
+/// The file at `path` holds exactly `expected`.
+pub fn assert_file(path: impl AsRef<Path>, expected: impl AsRef<[u8]>) {
+    assert_eq!(std::fs::read(path).unwrap(), expected.as_ref());
+}
+
+/// A download of `name` into `dir` was cut: nothing under its name, and its hidden partial holds
+/// exactly `expected`.
+pub fn assert_partial(dir: &Path, name: &str, expected: &[u8]) {
+    assert!(!dir.join(name).exists());
+    assert_file(dir.join(format!(".{name}.ferry-part")), expected);
 }
 
 /// A one-connection fake FTP server on 127.0.0.1:0 driven by `script`, which gets each
@@ -311,15 +388,22 @@ impl Fake {
     /// A fake server with EPSV and SIZE: it answers login, FEAT, QUIT, `SIZE` (with `size`) and
     /// `EPSV` itself, and hands every other command to `transfer` with the passive listener
     /// [`answer_epsv`] left for it. `transfer` returns whether to go on reading commands.
-    pub fn with_epsv<F>(size: u64, mut transfer: F) -> Fake
+    pub fn with_epsv<F>(size: u64, transfer: F) -> Fake
+    where
+        F: FnMut(&str, &mut TcpStream, &mut Option<TcpListener>) -> bool + Send + 'static,
+    {
+        Fake::with_features(&["EPSV", "SIZE"], size, transfer)
+    }
+
+    /// As [`Fake::with_epsv`], announcing `features` in its FEAT reply.
+    pub fn with_features<F>(features: &'static [&'static str], size: u64, mut transfer: F) -> Fake
     where
         F: FnMut(&str, &mut TcpStream, &mut Option<TcpListener>) -> bool + Send + 'static,
     {
         let mut data: Option<TcpListener> = None;
         Fake::start(move |line, control| {
-            if let Some(reply) = basic_reply(line, &["EPSV", "SIZE"]) {
-                control.write_all(reply.as_bytes()).unwrap();
-                return !line.starts_with("QUIT");
+            if let Some(go_on) = answer_basic(line, control, features) {
+                return go_on;
             }
             match line.split(' ').next().unwrap_or("") {
                 "SIZE" => write!(control, "213 {size}\r\n").unwrap(),
@@ -334,6 +418,14 @@ impl Fake {
     pub fn commands(mut self) -> Vec<String> {
         self.thread.take().unwrap().join().unwrap()
     }
+}
+
+/// Answers `line` with [`basic_reply`] when it has one: then returns whether to go on reading
+/// commands (not after QUIT).
+pub fn answer_basic(line: &str, control: &mut TcpStream, features: &[&str]) -> Option<bool> {
+    let reply = basic_reply(line, features)?;
+    control.write_all(reply.as_bytes()).unwrap();
+    Some(!line.starts_with("QUIT"))
 }
 
 /// Replies the usual way to login, TYPE, FEAT (with `features`), and QUIT; returns None for
@@ -376,17 +468,10 @@ pub enum Cut {
 
 /// As [`cutting_server`], ending the download the way `cut` says.
 pub fn cutting_server_with(size: usize, sent: Vec<u8>, cut: Cut) -> Fake {
-    let mut data: Option<TcpListener> = None;
     let mut stalled: Vec<TcpStream> = Vec::new();
-    Fake::start(move |line, control| {
-        if let Some(reply) = basic_reply(line, &["EPSV", "SIZE", "REST STREAM"]) {
-            control.write_all(reply.as_bytes()).unwrap();
-            return !line.starts_with("QUIT");
-        }
-        let verb = line.split(' ').next().unwrap_or("");
-        match verb {
-            "SIZE" => write!(control, "213 {size}\r\n").unwrap(),
-            "EPSV" => answer_epsv(control, &mut data),
+    let features = &["EPSV", "SIZE", "REST STREAM"];
+    Fake::with_features(features, size as u64, move |line, control, data| {
+        match line.split(' ').next().unwrap_or("") {
             "RETR" => {
                 control.write_all(b"150 here it comes\r\n").unwrap();
                 let (mut stream, _) = data.take().unwrap().accept().unwrap();
