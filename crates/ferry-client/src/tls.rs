@@ -298,10 +298,6 @@ fn handshake_error(what: &str, error: &io::Error) -> ClientError {
 pub type Stream = ferry_net::Stream<tokio_rustls::client::TlsStream<TcpStream>>;
 
 #[cfg(test)]
-#[allow(
-    clippy::unwrap_used,
-    reason = "a test fails loudly on anything unexpected"
-)]
 mod tests {
     use super::*;
 

@@ -111,10 +111,6 @@ pub fn local_glob(pattern: &Path) -> Vec<PathBuf> {
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::unwrap_used,
-    reason = "a test fails loudly on anything unexpected"
-)]
 mod tests {
     use super::*;
 

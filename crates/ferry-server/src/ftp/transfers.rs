@@ -100,16 +100,22 @@ impl Session {
         None
     }
 
+    /// The path a transfer command names, in the user's view; refused first when
+    /// `--require-tls` wants a protected data connection and there is none.
+    fn transfer_path(&self, input: &[u8]) -> Result<VirtualPath, Reply> {
+        if let Some(refusal) = self.data_protection_refusal() {
+            return Err(refusal);
+        }
+        self.view(input)
+    }
+
     pub(super) async fn retr(
         &mut self,
         files: &FileService,
         input: &[u8],
         offset: u64,
     ) -> Option<Reply> {
-        if let Some(refusal) = self.data_protection_refusal() {
-            return Some(refusal);
-        }
-        let view = match self.view(input) {
+        let view = match self.transfer_path(input) {
             Ok(view) => view,
             Err(answer) => return Some(answer),
         };
@@ -134,10 +140,7 @@ impl Session {
         mode: WriteMode,
         verb: &'static str,
     ) -> Option<Reply> {
-        if let Some(refusal) = self.data_protection_refusal() {
-            return Some(refusal);
-        }
-        let view = match self.view(input) {
+        let view = match self.transfer_path(input) {
             Ok(view) => view,
             Err(answer) => return Some(answer),
         };
@@ -164,10 +167,7 @@ impl Session {
         input: Option<&[u8]>,
         format: ListFormat,
     ) -> Option<Reply> {
-        if let Some(refusal) = self.data_protection_refusal() {
-            return Some(refusal);
-        }
-        let view = match self.view(input.unwrap_or(b"")) {
+        let view = match self.transfer_path(input.unwrap_or(b"")) {
             Ok(view) => view,
             Err(answer) => return Some(answer),
         };
