@@ -1,7 +1,18 @@
 //! The control connection: reading bounded lines (ABOR as urgent data included), writing
 //! replies, and which commands are answered while a transfer runs.
 
-use super::*;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use ferry_proto::{LineBuffer, LineError, Reply, is_urgent};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, ReadBuf};
+use tokio::net::TcpStream;
+
+use crate::stream::Stream;
+use crate::transfer::{Event, Running};
+
+use super::replies::{Fault, refuse};
+use super::{Flow, Session};
 
 /// Waits for control-connection bytes and appends them to `lines`; `Ok(0)` when the client has
 /// closed. A plain connection holds no buffer while it waits: readiness first, then

@@ -1,6 +1,12 @@
 //! Data connection set-up (RFC 959 section 4.1.2, RFC 2428): PASV, EPSV, PORT, EPRT.
 
-use super::*;
+use std::net::{IpAddr, SocketAddr};
+
+use ferry_proto::{EpsvArg, Reply, ReplyCode, addr};
+
+use crate::data::{self, DataSetup};
+
+use super::{Session, reply};
 
 impl Session {
     pub(super) fn pasv(&mut self) -> Reply {

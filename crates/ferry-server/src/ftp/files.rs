@@ -1,7 +1,13 @@
 //! Paths and file management (RFC 959 section 4.1.3, RFC 3659): CWD, DELE, MKD, RMD, RNFR,
 //! RNTO, MFMT.
 
-use super::*;
+use ferry_proto::listing::EntryKind;
+use ferry_proto::{Reply, ReplyCode, VirtualPath, quote_pathname, time};
+
+use crate::service::FileService;
+
+use super::replies::{Fault, file_reply, path_reply, refuse};
+use super::{Session, reply};
 
 #[derive(Debug, Clone, Copy)]
 pub(super) enum Op {

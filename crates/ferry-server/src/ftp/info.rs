@@ -1,7 +1,16 @@
 //! Information (RFC 959 section 4.1.3, RFC 3659): SIZE, MDTM, MLST, STAT, FEAT, HELP, OPTS,
 //! SITE.
 
-use super::*;
+use std::sync::atomic::Ordering;
+
+use ferry_proto::listing::{self, Entry, EntryKind};
+use ferry_proto::{MultiLineEncoder, Reply, ReplyCode, TransferType, VirtualPath, feat, time};
+use tokio::io::AsyncReadExt;
+
+use crate::service::FileService;
+
+use super::replies::{Fault, file_reply, refuse, storage_reply};
+use super::{Login, Session, now_unix, reply};
 
 pub(super) fn list_line(entry: &Entry, now: i64) -> String {
     let mut out = Vec::new();

@@ -1,7 +1,16 @@
 //! Login (RFC 959 section 4.1.1): USER, PASS, REIN, and the password checks behind them
 //! (throttling, bans, the Argon2id queue).
 
-use super::*;
+use std::time::Instant;
+
+use ferry_proto::{Reply, ReplyCode, TransferType, VirtualPath};
+
+use crate::auth::{self, Anonymous};
+use crate::limits;
+use crate::service::{Account, FileService};
+
+use super::replies::{Fault, refuse};
+use super::{Login, Session, reply};
 
 impl Session {
     /// With `--require-tls`, the refusal of a login on a clear control connection.

@@ -12,31 +12,22 @@
 //! control connection's I/O in `control.rs` and the error-to-reply mapping in `replies.rs`.
 
 use std::collections::VecDeque;
-use std::net::{IpAddr, SocketAddr};
-use std::pin::Pin;
+use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use ferry_proto::glob::{GlobRules, is_glob};
-use ferry_proto::listing::{self, Entry, EntryKind};
-use ferry_proto::{
-    Command, EpsvArg, LineBuffer, LineError, MultiLineEncoder, PathError, ProtLevel, Reply,
-    ReplyCode, TransferType, VirtualPath, addr, feat, is_urgent, quote_pathname, time,
-};
-use ferry_storage::{ErrorKind, StorageError, WriteMode};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, ReadBuf};
+use ferry_proto::{Command, LineBuffer, ProtLevel, Reply, ReplyCode, TransferType, VirtualPath};
+use ferry_storage::WriteMode;
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
-use crate::auth::{self, Anonymous};
-use crate::data::{self, DataSetup};
-use crate::service::{Account, FileError, FileService};
+use crate::Shared;
+use crate::data::DataSetup;
+use crate::service::FileService;
 use crate::stream::Stream;
 use crate::tls::SessionTls;
-use crate::transfer::{self, DataTls, Event, Failure, ListFormat, ListSource, Plan, Running, Work};
-use crate::{Shared, limits};
+use crate::transfer::{ListFormat, Running};
 
 mod control;
 mod data_setup;
@@ -50,7 +41,7 @@ mod transfers;
 use control::{MAX_DEFERRED, next_event, read_some};
 use files::{Op, quote_path};
 use info::{feat, help, opts, site};
-use replies::{Fault, file_reply, final_reply, path_reply, refuse, storage_reply};
+use replies::{Fault, refuse};
 use security::tls_handshake;
 
 /// How long ABOR waits for the transfer task to stop.

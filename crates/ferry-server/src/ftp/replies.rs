@@ -7,7 +7,13 @@
 //! answer sequencing mistakes (`503` with a hint of what to send first), which are part of the
 //! conversation rather than failures.
 
-use super::*;
+use ferry_proto::{PathError, Reply, ReplyCode};
+use ferry_storage::{ErrorKind, StorageError};
+
+use crate::service::FileError;
+use crate::transfer::Failure;
+
+use super::{Session, reply};
 use ferry_proto::CommandError;
 
 /// Whether the session goes on after a reply.
@@ -263,6 +269,8 @@ pub(super) fn final_reply(result: &Result<(), Failure>) -> Reply {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     fn code_of(fault: Fault<'_>) -> (u16, After) {

@@ -1,6 +1,14 @@
 //! Security (RFC 4217): AUTH TLS and the control connection's handshake, PBSZ, PROT.
 
-use super::*;
+use ferry_proto::{ProtLevel, Reply, ReplyCode};
+use tokio::net::TcpStream;
+
+use crate::Shared;
+use crate::stream::Stream;
+use crate::tls::SessionTls;
+
+use super::replies::{Fault, refuse};
+use super::{Flow, Session, reply};
 
 /// The server side of a TLS handshake on the control connection, bounded by the login timeout;
 /// the stream and the TLS its data connections will use.

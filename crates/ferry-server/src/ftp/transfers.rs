@@ -1,7 +1,20 @@
 //! Transfers: RETR, STOR, APPE, STOU, LIST, NLST, MLSD, their 150 and final replies, ABOR,
 //! and the transfer log line.
 
-use super::*;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use ferry_proto::glob::{GlobRules, is_glob};
+use ferry_proto::listing::EntryKind;
+use ferry_proto::{ProtLevel, Reply, ReplyCode, TransferType, VirtualPath};
+use ferry_storage::{ErrorKind, WriteMode};
+
+use crate::data::{self, DataSetup};
+use crate::service::FileService;
+use crate::transfer::{self, DataTls, Event, Failure, ListFormat, ListSource, Plan, Running, Work};
+
+use super::replies::{Fault, file_reply, final_reply, refuse};
+use super::{ABORT_WAIT, Session, now_unix, reply};
 
 impl Session {
     /// With `--require-tls`, the refusal of a transfer on a clear data connection.
