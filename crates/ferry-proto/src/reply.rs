@@ -144,28 +144,17 @@ impl Reply {
     /// Single line: `CODE text CRLF`. Multi-line (RFC 959 section 4.2): `CODE-first`, inner lines
     /// each starting with a space so that none can look like an end line, then `CODE last`.
     pub fn encode(&self, out: &mut Vec<u8>) {
-        let code = self.code.digits();
         out.reserve(self.lines.iter().map(|l| l.len() + 6).sum::<usize>().max(6));
-        let count = self.lines.len();
-        if count <= 1 {
-            out.extend_from_slice(&code);
-            out.push(b' ');
-            push_clean(out, self.lines.first().map_or("", String::as_str));
-            out.extend_from_slice(b"\r\n");
-            return;
-        }
-        for (index, line) in self.lines.iter().enumerate() {
-            if index == 0 {
-                out.extend_from_slice(&code);
-                out.push(b'-');
-            } else if index == count - 1 {
-                out.extend_from_slice(&code);
-                out.push(b' ');
-            } else {
-                out.push(b' ');
+        match self.lines.as_slice() {
+            [] => push_line(out, Some(self.code), b' ', ""),
+            [only] => push_line(out, Some(self.code), b' ', only),
+            [first, inner @ .., last] => {
+                let encoder = MultiLineEncoder::start(self.code, first, out);
+                for line in inner {
+                    encoder.line(line, out);
+                }
+                encoder.end(last, out);
             }
-            push_clean(out, line);
-            out.extend_from_slice(b"\r\n");
         }
     }
 
@@ -178,7 +167,7 @@ impl Reply {
 }
 
 /// Writes a multi-line reply a line at a time, for replies too long to hold whole (STAT of a
-/// big folder). The bytes are those [`Reply::encode`] writes for the same lines.
+/// big folder); [`Reply::encode`] writes its multi-line replies through it too.
 #[derive(Debug)]
 pub struct MultiLineEncoder {
     code: ReplyCode,
@@ -187,27 +176,30 @@ pub struct MultiLineEncoder {
 impl MultiLineEncoder {
     /// Appends the first line, `CODE-text`.
     pub fn start(code: ReplyCode, text: &str, out: &mut Vec<u8>) -> MultiLineEncoder {
-        out.extend_from_slice(&code.digits());
-        out.push(b'-');
-        push_clean(out, text);
-        out.extend_from_slice(b"\r\n");
+        push_line(out, Some(code), b'-', text);
         MultiLineEncoder { code }
     }
 
     /// Appends an inner line; it starts with a space, so it cannot look like the end.
     pub fn line(&self, text: &str, out: &mut Vec<u8>) {
-        out.push(b' ');
-        push_clean(out, text);
-        out.extend_from_slice(b"\r\n");
+        push_line(out, None, b' ', text);
     }
 
     /// Appends the last line, `CODE text`.
     pub fn end(self, text: &str, out: &mut Vec<u8>) {
-        out.extend_from_slice(&self.code.digits());
-        out.push(b' ');
-        push_clean(out, text);
-        out.extend_from_slice(b"\r\n");
+        push_line(out, Some(self.code), b' ', text);
     }
+}
+
+/// Appends one reply line: the code if any, `mark` (`-` for a first line, else a space), the
+/// text with any CR or LF blanked, CRLF.
+fn push_line(out: &mut Vec<u8>, code: Option<ReplyCode>, mark: u8, text: &str) {
+    if let Some(code) = code {
+        out.extend_from_slice(&code.digits());
+    }
+    out.push(mark);
+    push_clean(out, text);
+    out.extend_from_slice(b"\r\n");
 }
 
 impl fmt::Display for Reply {
