@@ -161,6 +161,19 @@ impl LoginThrottle {
         )
     }
 
+    /// True when `ip` has failed a login within the ban time.
+    pub(crate) fn failed_recently(&self, ip: IpAddr, now: Instant) -> bool {
+        self.records()
+            .get(&ip)
+            .is_some_and(|r| r.failures > 0 && now.duration_since(r.last) < self.policy.ban_time)
+    }
+
+    /// IPs remembered now (for tests and metrics).
+    #[cfg(test)]
+    fn tracked(&self) -> usize {
+        self.records().len()
+    }
+
     /// A named user logged in from `ip`: its failures are forgotten.
     pub(crate) fn succeeded(&self, ip: IpAddr) {
         let mut records = self.records();
@@ -206,21 +219,6 @@ impl PasswordChecks {
             _suspect: suspect,
             _check: self.all.acquire().await.ok()?,
         })
-    }
-}
-
-impl LoginThrottle {
-    /// True when `ip` has failed a login within the ban time.
-    pub(crate) fn failed_recently(&self, ip: IpAddr, now: Instant) -> bool {
-        self.records()
-            .get(&ip)
-            .is_some_and(|r| r.failures > 0 && now.duration_since(r.last) < self.policy.ban_time)
-    }
-
-    /// IPs remembered now (for tests and metrics).
-    #[cfg(test)]
-    fn tracked(&self) -> usize {
-        self.records().len()
     }
 }
 

@@ -83,9 +83,10 @@ impl FileService {
 
     /// `Err(ReadOnly)` unless the account may change files.
     fn check_write(&self) -> Result<(), FileError> {
-        match self.may_write() {
-            true => Ok(()),
-            false => Err(FileError::ReadOnly),
+        if self.may_write() {
+            Ok(())
+        } else {
+            Err(FileError::ReadOnly)
         }
     }
 
