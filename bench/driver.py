@@ -55,6 +55,10 @@ REPO = HERE.parent
 _next_port = 0
 
 
+# Every session of the benchmark comes from one address: the per-IP cap is raised to match the
+# peers' (vsftpd max_per_ip=20000), as its documentation tells a site with a proxy in front.
+FERRYD_LIMITS = ["--max-sessions-per-ip", "20000"]
+
 def fresh_port(base: int) -> int:
     """A port no earlier trial used: a server's own TIME_WAIT sockets would stop a restart on the
     same port (Pure-FTPd binds without SO_REUSEADDR)."""
@@ -209,7 +213,7 @@ def make_servers(args, workdir: Path, uid: int, gid: int) -> list[Server]:
         servers.append(Server(
             "ferryd", root,
             lambda port, root=root: [args.ferryd, str(root), "--bind", f"{HOST}:{port}",
-                                     "--users", str(users)],
+                                     "--users", str(users), *FERRYD_LIMITS],
             base, env=dict(kv.split("=", 1) for kv in args.ferryd_env),
         ))
 
@@ -269,7 +273,7 @@ def make_servers(args, workdir: Path, uid: int, gid: int) -> list[Server]:
                     "ferryd", base_server.root,
                     lambda port, root=base_server.root: [
                         args.ferryd, str(root), "--bind", f"{HOST}:{port}", "--users", str(users),
-                        "--tls-cert", str(cert), "--tls-key", str(key)],
+                        "--tls-cert", str(cert), "--tls-key", str(key), *FERRYD_LIMITS],
                     base, env=base_server.env, tls=True,
                 ))
             if base_server.name == "vsftpd":
@@ -870,7 +874,7 @@ def w_s3(server: Server, args) -> dict:
         "ferryd-s3", server.root,
         lambda port: [args.ferryd, "--storage", f"s3://{S3_BUCKET}", "--s3-endpoint", s3.endpoint,
                       "--s3-region", S3_REGION, "--bind", f"{HOST}:{port}",
-                      "--users", str(args.workdir / "ferryd-users.toml")],
+                      "--users", str(args.workdir / "ferryd-users.toml"), *FERRYD_LIMITS],
         args.base_port,
         env={**server.env, "AWS_ACCESS_KEY_ID": s3.key, "AWS_SECRET_ACCESS_KEY": s3.secret},
     )

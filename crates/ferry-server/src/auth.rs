@@ -8,7 +8,19 @@
 //! password = "$argon2id$v=19$m=19456,t=2,p=1$..."
 //! home = "alice"
 //! read_only = false
+//! quota_bytes = 10485760        # absent or 0: no limit
+//! quota_files = 1000
+//! max_sessions = 3
+//! upload_rate = 1048576         # bytes per second, all the user's sessions together
+//! download_rate = 2097152
+//!
+//! [users.alice.permissions]     # the deepest listed folder that contains a path decides
+//! "/" = ["*"]
+//! "/pub" = ["list", "download"]
 //! ```
+//!
+//! Every key is optional but `password`; a key this version does not know is an error that
+//! names it and its line, so that a misspelt rule is never dropped in silence.
 //!
 //! This module does NOT throttle failed logins or keep sessions: the session does.
 
@@ -20,6 +32,8 @@ use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, SaltString};
 use ferry_proto::VirtualPath;
 use serde::{Deserialize, Serialize};
+
+pub use crate::service::rules::{Permissions, Right, Rights};
 
 /// Anonymous access (`anonymous` or `ftp`, any password).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -34,20 +48,45 @@ pub enum Anonymous {
 }
 
 /// One named user.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct User {
     /// Argon2id hash in PHC string format.
     pub password: String,
     /// Home folder, relative to the served root ("" or "/" for the root itself).
     #[serde(default)]
     pub home: String,
-    /// The user may not change anything.
+    /// The user may not change anything (only `list` and `download` stay, whatever
+    /// `permissions` says).
     #[serde(default)]
     pub read_only: bool,
+    /// Total size of the files under the home, in bytes; 0: no limit.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub quota_bytes: u64,
+    /// Number of files under the home; 0: no limit.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub quota_files: u64,
+    /// Sessions of this user at once, all addresses together; 0: no limit.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub max_sessions: u64,
+    /// Upload bytes per second over all the user's sessions; 0: no limit.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub upload_rate: u64,
+    /// Download bytes per second over all the user's sessions; 0: no limit.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub download_rate: u64,
+    /// Rights per folder (relative to the home); empty: every right.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub permissions: BTreeMap<String, Vec<Right>>,
+}
+
+fn is_zero(value: &u64) -> bool {
+    *value == 0
 }
 
 /// The users file.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct UsersFile {
     /// Users by name.
     #[serde(default)]
@@ -79,6 +118,16 @@ pub enum UsersError {
     /// A user's home is not a usable path.
     #[error("user {0}: home folder is not a valid path")]
     BadHome(String),
+    /// A user's rules do not make sense.
+    #[error("{path}: user {name}: {message}")]
+    BadRule {
+        /// The file.
+        path: String,
+        /// The user.
+        name: String,
+        /// What is wrong.
+        message: String,
+    },
 }
 
 impl UsersFile {
@@ -101,6 +150,11 @@ impl UsersFile {
         for (name, user) in &file.users {
             user.home_path()
                 .map_err(|_| UsersError::BadHome(name.clone()))?;
+            user.permissions().map_err(|message| UsersError::BadRule {
+                path: path.display().to_string(),
+                name: name.clone(),
+                message,
+            })?;
         }
         Ok(file)
     }
@@ -129,6 +183,21 @@ impl User {
             password: hash_password(password)?,
             home,
             read_only,
+            ..User::default()
+        })
+    }
+
+    /// The rights per folder this user has (`read_only` taken into account).
+    pub fn permissions(&self) -> Result<Permissions, String> {
+        let permissions = if self.permissions.is_empty() {
+            Permissions::everything()
+        } else {
+            Permissions::from_table(&self.permissions)?
+        };
+        Ok(if self.read_only {
+            permissions.limited_to(Rights::READ)
+        } else {
+            permissions
         })
     }
 
@@ -182,9 +251,8 @@ pub(crate) fn dummy_user() -> &'static User {
         // Should hashing itself fail, the default hash string still costs a parse and
         // nothing matches it.
         User::new(&secret, String::new(), true).unwrap_or_else(|_| User {
-            password: String::new(),
-            home: String::new(),
             read_only: true,
+            ..User::default()
         })
     })
 }
@@ -365,8 +433,7 @@ mod cache_tests {
         let cache = CredentialCache::new(std::time::Duration::from_secs(60));
         let user = User {
             password: "$argon2id$fake".into(),
-            home: String::new(),
-            read_only: false,
+            ..User::default()
         };
         assert!(!cache.contains("bob", &user, b"pw"));
         cache.insert("bob", &user, b"pw");

@@ -28,8 +28,10 @@ pub const DEFAULT_LOGIN_TIMEOUT: Duration = Duration::from_secs(60);
 pub const DEFAULT_DATA_TIMEOUT: Duration = Duration::from_secs(30);
 /// Sessions at once, over all clients. Each idle session costs a task and a few KiB.
 pub const DEFAULT_MAX_SESSIONS: usize = 20_000;
-/// Sessions at once from one client IP.
-pub const DEFAULT_MAX_SESSIONS_PER_IP: usize = 10_000;
+/// Sessions at once from one client IP: enough for a mirror with many parallel connections
+/// behind one NAT, few enough that one address cannot take the server (the anchors use 20 to
+/// 50).
+pub const DEFAULT_MAX_SESSIONS_PER_IP: usize = 50;
 /// Failed logins from one IP before it is banned.
 pub const DEFAULT_MAX_LOGIN_FAILURES: u32 = 5;
 /// How long a ban lasts (and how long failures are remembered).
@@ -106,6 +108,10 @@ pub struct Config {
     pub max_sessions: usize,
     /// See [`DEFAULT_MAX_SESSIONS_PER_IP`].
     pub max_sessions_per_ip: usize,
+    /// Upload bytes per second over the whole server; 0: no limit.
+    pub max_rate_up: u64,
+    /// Download bytes per second over the whole server; 0: no limit.
+    pub max_rate_down: u64,
     /// Passive ports to use (inclusive); `None` lets the kernel pick.
     pub passive_ports: Option<(u16, u16)>,
     /// The IPv4 address PASV replies advertise; `None` uses the control connection's local
@@ -150,6 +156,8 @@ impl Config {
             data_timeout: DEFAULT_DATA_TIMEOUT,
             max_sessions: DEFAULT_MAX_SESSIONS,
             max_sessions_per_ip: DEFAULT_MAX_SESSIONS_PER_IP,
+            max_rate_up: 0,
+            max_rate_down: 0,
             passive_ports: None,
             passive_address: None,
             max_login_failures: DEFAULT_MAX_LOGIN_FAILURES,
@@ -184,6 +192,62 @@ impl Config {
                 s3.endpoint.as_deref().unwrap_or("AWS S3")
             ),
         }
+    }
+
+    /// The settings that differ from `new` and that a reload cannot change (see
+    /// `Server::reload` for those it can).
+    pub fn restart_needed(&self, new: &Config) -> Vec<&'static str> {
+        let mut names = Vec::new();
+        let mut differs = |name: &'static str, differ: bool| {
+            if differ {
+                names.push(name);
+            }
+        };
+        differs("root", self.root != new.root);
+        differs("storage", self.s3 != new.s3);
+        differs("max_line", self.max_line != new.max_line);
+        differs("idle_timeout", self.idle_timeout != new.idle_timeout);
+        differs("login_timeout", self.login_timeout != new.login_timeout);
+        differs("data_timeout", self.data_timeout != new.data_timeout);
+        differs("max_sessions", self.max_sessions != new.max_sessions);
+        differs(
+            "max_sessions_per_ip",
+            self.max_sessions_per_ip != new.max_sessions_per_ip,
+        );
+        differs("passive_ports", self.passive_ports != new.passive_ports);
+        differs(
+            "passive_address",
+            self.passive_address != new.passive_address,
+        );
+        differs(
+            "max_login_failures",
+            self.max_login_failures != new.max_login_failures,
+        );
+        differs("ban_time", self.ban_time != new.ban_time);
+        differs(
+            "login_failure_delay_ms",
+            self.login_failure_delay != new.login_failure_delay,
+        );
+        differs("shutdown_grace", self.shutdown_grace != new.shutdown_grace);
+        differs(
+            "partial_max_age",
+            self.partial_max_age != new.partial_max_age,
+        );
+        differs(
+            "credential_cache_ttl",
+            self.credential_cache_ttl != new.credential_cache_ttl,
+        );
+        differs(
+            "proxy_protocol",
+            self.proxy_protocol != new.proxy_protocol || self.proxy_from != new.proxy_from,
+        );
+        differs("tls", self.tls.is_some() != new.tls.is_some());
+        differs("require_tls", self.require_tls != new.require_tls);
+        differs(
+            "require_tls_session_reuse",
+            self.require_tls_session_reuse != new.require_tls_session_reuse,
+        );
+        names
     }
 
     /// Checks the settings that can be wrong.
@@ -280,6 +344,10 @@ pub struct FileSettings {
     pub max_sessions: Option<usize>,
     /// Sessions at once per client IP.
     pub max_sessions_per_ip: Option<usize>,
+    /// Upload bytes per second over the whole server (`500K`, `2M` or a number).
+    pub max_rate_up: Option<Rate>,
+    /// Download bytes per second over the whole server.
+    pub max_rate_down: Option<Rate>,
     /// Passive port range, "LOW-HIGH".
     pub passive_ports: Option<String>,
     /// Address advertised in PASV replies.
@@ -314,6 +382,54 @@ pub struct FileSettings {
     pub require_tls_session_reuse: Option<bool>,
 }
 
+/// Bytes per second, written as a number with an optional `K`, `M` or `G` (powers of 1024).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rate(pub u64);
+
+impl std::str::FromStr for Rate {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Rate, String> {
+        let text = text.trim();
+        let (digits, unit) = match text.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+            Some((at, _)) => text.split_at(at),
+            None => (text, ""),
+        };
+        let scale: u64 = match unit.to_ascii_uppercase().as_str() {
+            "" | "B" => 1,
+            "K" | "KB" | "KIB" => 1 << 10,
+            "M" | "MB" | "MIB" => 1 << 20,
+            "G" | "GB" | "GIB" => 1 << 30,
+            _ => {
+                return Err(format!(
+                    "{text}: expected bytes per second, like 500K or 2M"
+                ));
+            }
+        };
+        digits
+            .parse::<u64>()
+            .ok()
+            .and_then(|n| n.checked_mul(scale))
+            .map(Rate)
+            .ok_or_else(|| format!("{text}: expected bytes per second, like 500K or 2M"))
+    }
+}
+
+impl<'de> Deserialize<'de> for Rate {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Rate, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Written {
+            Number(u64),
+            Text(String),
+        }
+        match Written::deserialize(deserializer)? {
+            Written::Number(n) => Ok(Rate(n)),
+            Written::Text(text) => text.parse().map_err(serde::de::Error::custom),
+        }
+    }
+}
+
 /// Parses "LOW-HIGH".
 pub fn parse_port_range(text: &str) -> Result<(u16, u16), String> {
     let (low, high) = text
@@ -336,6 +452,19 @@ mod tests {
         assert_eq!(default_anonymous(&[lo, lo6], false), Anonymous::Write);
         assert_eq!(default_anonymous(&[lo], true), Anonymous::Off);
         assert_eq!(default_anonymous(&[lo, any], false), Anonymous::Off);
+    }
+
+    #[test]
+    fn rates() {
+        assert_eq!("500K".parse(), Ok(Rate(500 * 1024)));
+        assert_eq!("2M".parse(), Ok(Rate(2 << 20)));
+        assert_eq!("1048576".parse(), Ok(Rate(1 << 20)));
+        assert!("fast".parse::<Rate>().is_err());
+        assert!("5X".parse::<Rate>().is_err());
+        let settings: FileSettings =
+            toml::from_str("max_rate_up = \"1M\"\nmax_rate_down = 4096").unwrap();
+        assert_eq!(settings.max_rate_up, Some(Rate(1 << 20)));
+        assert_eq!(settings.max_rate_down, Some(Rate(4096)));
     }
 
     #[test]

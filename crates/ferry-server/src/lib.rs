@@ -75,6 +75,8 @@ pub async fn check_storage(config: &Config) -> io::Result<()> {
 struct Shared {
     config: Config,
     storage: Storage,
+    /// Who may log in, and each account's state over its sessions.
+    accounts: Arc<service::Accounts>,
     logins: limits::LoginThrottle,
     credentials: auth::CredentialCache,
     /// Password hashes computed at once (one per core, one of them for suspects).
@@ -93,9 +95,16 @@ impl Shared {
         let credentials = auth::CredentialCache::new(config.credential_cache_ttl);
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         let hashing = limits::PasswordChecks::new(cores);
+        let accounts = Arc::new(service::Accounts::new(
+            config.users.clone(),
+            config.anonymous,
+            config.max_rate_up,
+            config.max_rate_down,
+        ));
         Ok(Arc::new(Shared {
             config,
             storage,
+            accounts,
             logins,
             credentials,
             hashing,

@@ -30,6 +30,17 @@ pub struct Server {
     counts: Arc<Mutex<SessionCounts>>,
 }
 
+/// What a reload changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reloaded {
+    /// Users no longer in the users file (their sessions were told to end).
+    pub removed: Vec<String>,
+    /// The new certificate's SHA-256 fingerprint, when TLS is on.
+    pub certificate: Option<String>,
+    /// Settings that differ but apply only at the next start.
+    pub restart_needed: Vec<&'static str>,
+}
+
 #[derive(Debug, Default)]
 struct SessionCounts {
     total: usize,
@@ -115,6 +126,26 @@ impl Server {
                 tracing::warn!(%error, "could not clean stale partial uploads");
                 0
             }
+        }
+    }
+
+    /// Takes the settings of a reload (SIGHUP): the users file and anonymous access, the
+    /// server-wide rates and the TLS certificate apply at once (new logins, the next command
+    /// of open sessions, the next handshake); the sessions of removed users end. Settings
+    /// that only a restart can change are named in the result, and keep their old values.
+    pub fn reload(&self, config: Config) -> Reloaded {
+        let old = &self.shared.config;
+        let accounts = &self.shared.accounts;
+        let removed = accounts.reload(config.users.clone(), config.anonymous);
+        accounts.set_rates(config.max_rate_up, config.max_rate_down);
+        let certificate = match (&old.tls, &config.tls) {
+            (Some(old), Some(new)) => Some(old.take_certificate(new)),
+            _ => None,
+        };
+        Reloaded {
+            removed,
+            certificate,
+            restart_needed: old.restart_needed(&config),
         }
     }
 

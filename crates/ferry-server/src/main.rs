@@ -23,7 +23,7 @@ struct Cli {
     serve: ServeArgs,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 struct ServeArgs {
     /// The folder to serve (default: the current folder).
     root: Option<PathBuf>,
@@ -74,9 +74,16 @@ struct ServeArgs {
     /// Sessions at once, in total.
     #[arg(long, value_name = "N")]
     max_sessions: Option<usize>,
-    /// Sessions at once from one client IP.
+    /// Sessions at once from one client IP (default 50).
     #[arg(long, value_name = "N")]
     max_sessions_per_ip: Option<usize>,
+    /// Upload bytes per second over the whole server: a number, or with K, M or G (powers of
+    /// 1024). Default: no limit. Users' own rates come from the users file.
+    #[arg(long, value_name = "RATE")]
+    max_rate_up: Option<config::Rate>,
+    /// Download bytes per second over the whole server (like --max-rate-up).
+    #[arg(long, value_name = "RATE")]
+    max_rate_down: Option<config::Rate>,
     /// Longest command line accepted, in bytes.
     #[arg(long, value_name = "BYTES")]
     max_line: Option<usize>,
@@ -198,6 +205,7 @@ fn manage_users(command: UserCommand) -> anyhow::Result<()> {
             file.users.insert(name.clone(), user);
             file.save(&users)?;
             println!("User {name} saved in {}", users.display());
+            println!("A running ferryd that serves this file sees the change after kill -HUP.");
         }
         UserCommand::Remove { name, users } => {
             let mut file = UsersFile::load(&users)?;
@@ -206,6 +214,9 @@ fn manage_users(command: UserCommand) -> anyhow::Result<()> {
             }
             file.save(&users)?;
             println!("User {name} removed from {}", users.display());
+            println!(
+                "A running ferryd that serves this file ends {name}'s sessions after kill -HUP."
+            );
         }
         UserCommand::List { users } => {
             let file = UsersFile::load(&users)?;
@@ -251,18 +262,34 @@ fn read_password(from_stdin: bool) -> anyhow::Result<String> {
     Ok(line.trim_end_matches(['\r', '\n']).to_string())
 }
 
-fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let settings = match &args.config {
+/// The `--config` file's settings (none without the flag).
+fn read_settings(args: &ServeArgs) -> anyhow::Result<FileSettings> {
+    Ok(match &args.config {
         Some(path) => {
             let text = std::fs::read_to_string(path).with_context(|| path.display().to_string())?;
             toml::from_str::<FileSettings>(&text).with_context(|| path.display().to_string())?
         }
         None => FileSettings::default(),
-    };
-    let log_format = args.log_format.or(settings.log_format).unwrap_or_default();
-    let log_level = args.log_level.or(settings.log_level).unwrap_or_default();
-    ferry_server::log::init(log_format, log_level);
+    })
+}
 
+/// What the flags and the settings file say, put together.
+struct Built {
+    config: Config,
+    binds: Vec<SocketAddr>,
+    implicit_binds: Vec<SocketAddr>,
+    users_path: Option<PathBuf>,
+}
+
+/// Builds the configuration: each setting from its flag, else the `--config` file, else the
+/// default. On a reload, `running_tls` is the certificate in use: a self-signed one is kept
+/// rather than made anew.
+fn build(
+    args: &ServeArgs,
+    settings: FileSettings,
+    running_tls: Option<&TlsSettings>,
+) -> anyhow::Result<Built> {
+    let args = args.clone();
     let spec = match (
         args.storage.or(settings.storage),
         args.root.or(settings.root),
@@ -333,6 +360,8 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config.credential_cache_ttl = secs(pick!(credential_cache_ttl), config.credential_cache_ttl);
     config.max_sessions = pick!(max_sessions).unwrap_or(config.max_sessions);
     config.max_sessions_per_ip = pick!(max_sessions_per_ip).unwrap_or(config.max_sessions_per_ip);
+    config.max_rate_up = pick!(max_rate_up).map_or(0, |rate| rate.0);
+    config.max_rate_down = pick!(max_rate_down).map_or(0, |rate| rate.0);
     config.max_line = pick!(max_line).unwrap_or(config.max_line);
     config.max_login_failures = pick!(max_login_failures).unwrap_or(config.max_login_failures);
     config.login_failure_delay =
@@ -352,7 +381,10 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config.tls = match (tls_cert, tls_key) {
         (Some(cert), Some(key)) => Some(TlsSettings::from_pem_files(&cert, &key)?),
         (None, None) if args.tls_self_signed || settings.tls_self_signed == Some(true) => {
-            Some(TlsSettings::self_signed()?)
+            match running_tls {
+                Some(running) => Some(running.clone()),
+                None => Some(TlsSettings::self_signed()?),
+            }
         }
         (None, None) => None,
         _ => bail!("--tls-cert and --tls-key go together"),
@@ -368,6 +400,25 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if !implicit_binds.is_empty() && config.tls.is_none() {
         bail!("--implicit-bind needs a certificate: --tls-cert/--tls-key or --tls-self-signed");
     }
+    Ok(Built {
+        config,
+        binds,
+        implicit_binds,
+        users_path,
+    })
+}
+
+fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let settings = read_settings(&args)?;
+    let log_format = args.log_format.or(settings.log_format).unwrap_or_default();
+    let log_level = args.log_level.or(settings.log_level).unwrap_or_default();
+    ferry_server::log::init(log_format, log_level);
+    let Built {
+        config,
+        binds,
+        implicit_binds,
+        users_path,
+    } = build(&args, settings, None)?;
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -446,7 +497,15 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 }
             }));
         }
-        signalled.await;
+        let mut hangups =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
+        tokio::pin!(signalled);
+        loop {
+            tokio::select! {
+                () = &mut signalled => break,
+                () = next_signal(hangups.as_mut()) => reload(&args, &server, config.tls.as_ref()),
+            }
+        }
         tracing::info!("shutting down");
         shutdown.cancel();
         for task in tasks {
@@ -455,6 +514,36 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         server.wait().await;
         anyhow::Ok(())
     })
+}
+
+/// SIGHUP: reads the users file, the `--config` file and the certificate again and applies
+/// them; a file that does not parse leaves the old settings in force.
+fn reload(args: &ServeArgs, server: &Server, running_tls: Option<&TlsSettings>) {
+    let built = read_settings(args).and_then(|settings| build(args, settings, running_tls));
+    let built = match built {
+        Ok(built) => built,
+        Err(error) => {
+            tracing::error!(
+                error = format!("{error:#}"),
+                "reload failed; the old settings stay in force"
+            );
+            return;
+        }
+    };
+    let users = built.config.users.users.len();
+    let reloaded = server.reload(built.config);
+    tracing::info!(
+        users,
+        removed = reloaded.removed.join(",").as_str(),
+        certificate = reloaded.certificate.as_deref().unwrap_or("-"),
+        "settings reloaded"
+    );
+    if !reloaded.restart_needed.is_empty() {
+        tracing::warn!(
+            settings = reloaded.restart_needed.join(",").as_str(),
+            "these settings changed but take effect only at the next start"
+        );
+    }
 }
 
 /// Prints a line of the start-up banner. A stdout that is gone (`ferryd |

@@ -19,7 +19,11 @@ use ring::rand::SecureRandom;
 use rustls::ServerConfig;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
-use rustls::server::{ProducesTickets, ServerSessionMemoryCache, StoresServerSessions};
+use rustls::server::{
+    ClientHello, ProducesTickets, ResolvesServerCert, ServerSessionMemoryCache,
+    StoresServerSessions,
+};
+use rustls::sign::CertifiedKey;
 
 /// Sessions remembered for resumption by data connections. Each costs a few hundred bytes.
 const SESSION_CACHE: usize = 16_384;
@@ -65,6 +69,25 @@ pub struct TlsSettings {
     pub upload_config: Arc<ServerConfig>,
     /// `AB:CD:...`, for users to check what their client shows.
     pub fingerprint: String,
+    /// The certificate every configuration above presents; [`TlsSettings::take_certificate`]
+    /// replaces it for the handshakes that follow.
+    certificate: Arc<Certificate>,
+}
+
+/// The certificate and key in use, swapped whole on reload: a handshake sees the old one or
+/// the new one, never a mix. Sessions keep their cache and ticket keys across a swap.
+#[derive(Debug)]
+struct Certificate(std::sync::RwLock<Arc<CertifiedKey>>);
+
+impl ResolvesServerCert for Certificate {
+    fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        Some(Arc::clone(
+            &self
+                .0
+                .read()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        ))
+    }
 }
 
 impl TlsSettings {
@@ -104,10 +127,12 @@ impl TlsSettings {
     ) -> Result<TlsSettings, TlsError> {
         let fingerprint = fingerprint(&chain[0]);
         let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let key = CertifiedKey::from_der(chain, key, &provider)?;
+        let certificate = Arc::new(Certificate(std::sync::RwLock::new(Arc::new(key))));
         let mut config = ServerConfig::builder_with_provider(provider)
             .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
             .with_no_client_auth()
-            .with_single_cert(chain, key)?;
+            .with_cert_resolver(Arc::clone(&certificate) as Arc<dyn ResolvesServerCert>);
         config.session_storage = ServerSessionMemoryCache::new(SESSION_CACHE);
         // Stateless (encrypted) tickets can be presented more than once, as OpenSSL-based
         // clients such as curl do for every data connection of a session.
@@ -127,7 +152,26 @@ impl TlsSettings {
             data_config: Arc::new(data_config),
             upload_config: Arc::new(upload_config),
             fingerprint,
+            certificate,
         })
+    }
+
+    /// Presents `other`'s certificate from the next handshake on (a reload that read new PEM
+    /// files); the sessions and tickets stay valid. Returns the new fingerprint.
+    pub fn take_certificate(&self, other: &TlsSettings) -> String {
+        let key = Arc::clone(
+            &other
+                .certificate
+                .0
+                .read()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        );
+        *self
+            .certificate
+            .0
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = key;
+        other.fingerprint.clone()
     }
 
     /// The TLS of one control connection and its data connections, under a new random token.

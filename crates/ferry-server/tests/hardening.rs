@@ -127,8 +127,7 @@ fn failed_logins_from_many_addresses_do_not_hold_up_another() {
             "mallory".into(),
             User {
                 password: cheap_hash(b"secret"),
-                home: String::new(),
-                read_only: false,
+                ..User::default()
             },
         );
     });

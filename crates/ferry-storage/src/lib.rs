@@ -312,6 +312,17 @@ impl Upload {
     pub async fn abort(self) -> Result<()> {
         on_upload!(self.inner, upload => upload.abort().await)
     }
+
+    /// Ends the upload without publishing it and without keeping what was written (an upload
+    /// refused by a quota: its bytes can never be committed).
+    pub async fn discard(self) -> Result<()> {
+        match self.inner {
+            UploadInner::Local(upload) => upload.discard().await,
+            // An aborted multipart upload keeps nothing.
+            #[cfg(feature = "s3")]
+            UploadInner::S3(upload) => upload.abort().await,
+        }
+    }
 }
 
 impl AsyncWrite for Upload {

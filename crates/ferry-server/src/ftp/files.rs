@@ -71,6 +71,9 @@ impl Session {
             Ok(view) => view,
             Err(answer) => return answer,
         };
+        if let Err(error) = files.may_rename(&view) {
+            return file_reply(&error);
+        }
         match files.stat(&view).await {
             Ok(_) => {
                 self.rename_from = Some(view);

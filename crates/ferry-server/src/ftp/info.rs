@@ -8,6 +8,8 @@ use ferry_proto::{MultiLineEncoder, Reply, ReplyCode, TransferType, VirtualPath,
 use tokio::io::AsyncReadExt;
 
 use crate::service::FileService;
+use crate::service::quota::{Counts, Limits};
+use crate::service::rules::{Right, Rights};
 
 use super::replies::{Fault, file_reply, refuse, storage_reply};
 use super::{Login, Session, now_unix, reply};
@@ -51,19 +53,56 @@ pub(super) fn opts(options: &[u8]) -> Reply {
     }
 }
 
-pub(super) fn site(args: &[u8]) -> Reply {
-    let text = String::from_utf8_lossy(args).to_ascii_uppercase();
-    match text.split_ascii_whitespace().next() {
-        Some("HELP") => Reply::multi(
-            ReplyCode::HELP,
-            vec![
-                "SITE commands recognized:".into(),
-                "HELP".into(),
-                "Help OK.".into(),
-            ],
-        ),
-        _ => reply(ReplyCode::NOT_IMPLEMENTED, "Unknown SITE command."),
+/// "used / limit" for one quota figure.
+fn used_of(used: Option<u64>, limit: u64) -> String {
+    let used = used.map_or("?".to_string(), |used| used.to_string());
+    if limit == 0 {
+        format!("{used} / unlimited")
+    } else {
+        format!("{used} / {limit}")
     }
+}
+
+/// The MLSx `perm` fact of a file in a folder with `rights` (RFC 3659 section 7.5.5).
+pub(super) fn file_perm(rights: Rights) -> String {
+    perm_letters(&[
+        ('a', rights.allows(Right::Overwrite)),
+        ('d', rights.allows(Right::Delete)),
+        ('f', rights.allows(Right::Rename)),
+        ('r', rights.allows(Right::Download)),
+        ('w', rights.allows(Right::Overwrite)),
+    ])
+}
+
+/// The `perm` fact of a folder: what its parent allows on it (`d`, `f`) and what it allows
+/// inside (`c`, `l`, `m`, `p`). It can always be entered (`e`).
+pub(super) fn dir_perm(parent: Rights, own: Rights) -> String {
+    perm_letters(&[
+        ('c', own.allows(Right::Upload)),
+        ('d', parent.allows(Right::Rmdir)),
+        ('e', true),
+        ('f', parent.allows(Right::Rename)),
+        ('l', own.allows(Right::List)),
+        ('m', own.allows(Right::Mkdir)),
+        ('p', own.allows(Right::Delete)),
+    ])
+}
+
+fn perm_letters(letters: &[(char, bool)]) -> String {
+    letters
+        .iter()
+        .filter(|(_, allowed)| *allowed)
+        .map(|(letter, _)| letter)
+        .collect()
+}
+
+/// The quota line of STAT and SITE QUOTA: used / limit for bytes and files.
+fn quota_line(used: Option<Counts>, limits: Limits) -> String {
+    format!(
+        "Quota: bytes {}, files {}",
+        used_of(used.map(|u| u.bytes), limits.bytes),
+        used_of(used.map(|u| u.files), limits.files)
+    )
 }
 
 pub(super) const FEATURES: &[&str] = &[
@@ -90,6 +129,26 @@ pub(super) const MAX_ASCII_SIZE_SCAN: u64 = 16 * 1024 * 1024;
 pub(super) const STAT_FLUSH: usize = 64 * 1024;
 
 impl Session {
+    /// SITE HELP, SITE QUOTA.
+    pub(super) async fn site(&self, files: &FileService, args: &[u8]) -> Reply {
+        let text = String::from_utf8_lossy(args).to_ascii_uppercase();
+        match text.split_ascii_whitespace().next() {
+            Some("HELP") => Reply::multi(
+                ReplyCode::HELP,
+                vec![
+                    "SITE commands recognized:".into(),
+                    "HELP QUOTA".into(),
+                    "Help OK.".into(),
+                ],
+            ),
+            Some("QUOTA") => match files.usage().await {
+                Ok((used, limits)) => reply(ReplyCode::OK, quota_line(Some(used), limits)),
+                Err(error) => file_reply(&error),
+            },
+            _ => reply(ReplyCode::NOT_IMPLEMENTED, "Unknown SITE command."),
+        }
+    }
+
     pub(super) async fn size(&self, files: &FileService, input: &[u8]) -> Reply {
         let view = match self.view(input) {
             Ok(view) => view,
@@ -123,7 +182,7 @@ impl Session {
             return refuse(Fault::AsciiSizeTooLarge);
         }
         let mut download = match files.read(view, 0).await {
-            Ok(download) => download,
+            Ok((download, _)) => download,
             Err(error) => return file_reply(&error),
         };
         let (mut buffer, mut last, mut total) = (vec![0u8; 64 * 1024], 0u8, 0u64);
@@ -165,14 +224,14 @@ impl Session {
         match files.stat(&view).await {
             Ok(mut entry) => {
                 entry.name = view.to_bytes();
-                let perm = match (entry.kind, files.may_write()) {
-                    (EntryKind::Dir, false) => "el",
-                    (EntryKind::Dir, true) => "cdeflmp",
-                    (_, false) => "r",
-                    (_, true) => "adfrw",
+                let parent = files.rights_in(&view.parent());
+                let perm = if entry.kind == EntryKind::Dir {
+                    dir_perm(parent, files.rights_in(&view))
+                } else {
+                    file_perm(parent)
                 };
                 let mut facts = Vec::new();
-                listing::format_mlsx(&entry, None, perm, &mut facts);
+                listing::format_mlsx(&entry, None, &perm, &mut facts);
                 Reply::multi(
                     ReplyCode::FILE_ACTION_OK,
                     vec![
@@ -189,14 +248,18 @@ impl Session {
 
     /// STAT without an argument: the session's status.
     pub(super) fn status(&self) -> Reply {
-        let login = match &self.login {
-            Login::Done(files) => format!("Logged in as {}", files.account().name),
-            _ => "Not logged in".to_string(),
-        };
         let mut lines = vec![
             "Ferry FTP server status:".to_string(),
             format!("Connected from {}", self.peer.ip()),
-            login,
+        ];
+        match &self.login {
+            Login::Done(files) => {
+                lines.push(format!("Logged in as {}", files.name()));
+                lines.push(quota_line(files.member().usage.used(), files.rules().quota));
+            }
+            _ => lines.push("Not logged in".to_string()),
+        }
+        lines.extend([
             format!(
                 "TYPE: {}, STRUcture: File, MODE: Stream",
                 if self.transfer_type == TransferType::Ascii {
@@ -209,7 +272,7 @@ impl Session {
                 "Control connection: {}",
                 if self.stream.is_tls() { "TLS" } else { "clear" }
             ),
-        ];
+        ]);
         if let Some(running) = &self.running {
             lines.push(format!(
                 "{} {}: {} bytes transferred",

@@ -1,13 +1,15 @@
 //! Login (RFC 959 section 4.1.1): USER, PASS, REIN, and the password checks behind them
 //! (throttling, bans, the Argon2id queue).
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use ferry_proto::{Reply, ReplyCode, TransferType, VirtualPath};
 
 use crate::auth::{self, Anonymous};
 use crate::limits;
-use crate::service::{Account, FileService};
+use crate::service::accounts::ANONYMOUS;
+use crate::service::{FileService, SeatRefused};
 
 use super::replies::{Fault, refuse};
 use super::{Login, Session, reply};
@@ -53,17 +55,34 @@ impl Session {
         }
         match self.authenticate(&name, password).await {
             Some(account) => {
-                tracing::info!(peer = %self.peer, user = %account.name, "logged in");
                 if !auth::is_anonymous_name(&name) {
                     self.shared.logins.succeeded(self.peer.ip().to_canonical());
                 }
-                let text = if account.read_only {
+                let seat = match self.shared.accounts.seat(&account) {
+                    Ok(seat) => seat,
+                    Err(SeatRefused::TooManySessions(limit)) => {
+                        tracing::info!(peer = %self.peer, user = %account, limit, "login refused: too many sessions for this user");
+                        return self.fail(Fault::TooManyUserSessions(limit));
+                    }
+                    // Removed by a reload while the password was checked.
+                    Err(SeatRefused::Unknown) => {
+                        self.login = Login::User;
+                        return refuse(Fault::LoginIncorrect);
+                    }
+                };
+                tracing::info!(peer = %self.peer, user = %account, "logged in");
+                let files = FileService::new(
+                    seat,
+                    Arc::clone(&self.shared.accounts),
+                    self.shared.storage.clone(),
+                );
+                files.prepare().await;
+                let text = if files.rules().read_only {
                     "Logged in (read-only)."
                 } else {
                     "Logged in."
                 };
-                let storage = self.shared.storage.clone();
-                self.login = Login::Done(FileService::new(account, storage));
+                self.login = Login::Done(files);
                 self.cwd = VirtualPath::root();
                 reply(ReplyCode::LOGGED_IN, text)
             }
@@ -85,15 +104,15 @@ impl Session {
         }
     }
 
-    pub(super) async fn authenticate(&self, name: &[u8], password: &[u8]) -> Option<Account> {
-        let config = &self.shared.config;
+    /// The account `name` and `password` prove, if they do: the user's name, or
+    /// [`ANONYMOUS`] for an anonymous login.
+    pub(super) async fn authenticate(&self, name: &[u8], password: &[u8]) -> Option<String> {
+        let accounts = &self.shared.accounts;
         let name_text = String::from_utf8_lossy(name).into_owned();
-        if let Some(user) = config.users.users.get(&name_text) {
+        if let Some(user) = accounts.user(&name_text) {
             let cache = &self.shared.credentials;
-            let user = if cache.contains(&name_text, user, password) {
-                user.clone()
-            } else {
-                let (user, owned) = (user.clone(), password.to_vec());
+            if !cache.contains(&name_text, &user, password) {
+                let owned = password.to_vec();
                 // Each Argon2id check takes ~19 MiB and a core for a while: a few at a time,
                 // or a login storm takes all memory (500 at once measured 9 GB).
                 let _permit = self.check_permit().await?;
@@ -101,21 +120,11 @@ impl Session {
                     tokio::task::spawn_blocking(move || user.verify(&owned).then_some(user));
                 let user = checked.await.ok().flatten()?;
                 cache.insert(&name_text, &user, password);
-                user
-            };
-            let home = user.home_path().ok()?;
-            return Some(Account {
-                name: name_text,
-                home,
-                read_only: user.read_only,
-            });
+            }
+            return Some(name_text);
         }
-        if auth::is_anonymous_name(name) && config.anonymous != Anonymous::Off {
-            return Some(Account {
-                name: "anonymous".into(),
-                home: VirtualPath::root(),
-                read_only: config.anonymous == Anonymous::Read,
-            });
+        if auth::is_anonymous_name(name) && accounts.anonymous() != Anonymous::Off {
+            return Some(ANONYMOUS.to_string());
         }
         // An unknown name costs the same Argon2id check as a known one, so the time PASS takes
         // does not tell a guesser which names exist.

@@ -40,7 +40,7 @@ mod transfers;
 
 use control::{MAX_DEFERRED, next_event, read_some};
 use files::{Op, quote_path};
-use info::{feat, help, opts, site};
+use info::{feat, help, opts};
 use replies::{Fault, refuse};
 use security::tls_handshake;
 
@@ -162,6 +162,20 @@ pub(crate) async fn run(
     tracing::info!(%peer, reason, "disconnected");
 }
 
+/// A logged-in account and the wait for its removal.
+type Removal = (
+    Arc<crate::service::Member>,
+    std::pin::Pin<Box<tokio_util::sync::WaitForCancellationFutureOwned>>,
+);
+
+/// Ends when the watched account is removed; never when none is watched.
+async fn removed(removal: &mut Option<Removal>) {
+    match removal {
+        Some((_, wait)) => wait.as_mut().await,
+        None => std::future::pending().await,
+    }
+}
+
 fn now_unix() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -189,6 +203,9 @@ impl Session {
         // Likewise one wait for shutdown, not a new one (and two lock round trips) per command.
         let cancelled = self.shutdown.clone().cancelled_owned();
         tokio::pin!(cancelled);
+        // The account's removal, watched from the login on (made once per login, not per
+        // command).
+        let mut removal: Option<Removal> = None;
         loop {
             if drain_until.is_some() && self.running.is_none() {
                 let _ = self.send(&refuse(Fault::ShuttingDown)).await;
@@ -199,6 +216,20 @@ impl Session {
             if let Some(reason) = Box::pin(self.drain_lines()).await {
                 return reason;
             }
+            match &self.login {
+                Login::Done(files)
+                    if removal
+                        .as_ref()
+                        .is_none_or(|(member, _)| !Arc::ptr_eq(member, files.member())) =>
+                {
+                    let member = Arc::clone(files.member());
+                    let wait = Box::pin(member.removed().clone().cancelled_owned());
+                    removal = Some((member, wait));
+                }
+                Login::Done(_) => {}
+                _ => removal = None,
+            }
+            let watching = removal.is_some();
             let timeout = self.deadline();
             if timeout < idle.deadline().into_std() {
                 idle.as_mut().reset(timeout.into());
@@ -234,6 +265,14 @@ impl Session {
                     }
                     cut = true;
                     drain_until = Some(Instant::now() + ABORT_WAIT);
+                }
+                () = removed(&mut removal), if watching => {
+                    if let Some(running) = self.running.take() {
+                        running.cancel.cancel();
+                    }
+                    tracing::info!(peer = %self.peer, user = self.user_name(), "account removed; closing the session");
+                    let _ = self.send(&refuse(Fault::AccountRemoved)).await;
+                    return "account removed";
                 }
                 () = idle.as_mut(), if !transferring => {
                     if Instant::now() < timeout {
@@ -307,7 +346,7 @@ impl Session {
 
     fn user_name(&self) -> &str {
         match &self.login {
-            Login::Done(files) => &files.account().name,
+            Login::Done(files) => files.name(),
             _ => "-",
         }
     }
@@ -342,9 +381,6 @@ impl Session {
             return Some(refuse(Fault::NotLoggedIn));
         };
         let files = Arc::clone(files);
-        if let Some(answer) = self.check_write(&command, &files) {
-            return Some(answer);
-        }
         match command {
             Command::Acct(_) => Some(reply(ReplyCode::SUPERFLUOUS, "ACCT not needed.")),
             Command::Pwd => Some(reply(
@@ -392,13 +428,7 @@ impl Session {
             }
             Command::List(path) => self.list(&files, path.as_deref(), ListFormat::Long).await,
             Command::Nlst(path) => self.list(&files, path.as_deref(), ListFormat::Names).await,
-            Command::Mlsd(path) => {
-                let format = ListFormat::Machine {
-                    file_perm: if files.may_write() { "adfrw" } else { "r" },
-                    dir_perm: if files.may_write() { "cdeflmp" } else { "el" },
-                };
-                self.list(&files, path.as_deref(), format).await
-            }
+            Command::Mlsd(path) => self.mlsd(&files, path.as_deref()).await,
             Command::Mlst(path) => Some(self.mlst(&files, path.as_deref()).await),
             Command::Size(path) => Some(self.size(&files, &path).await),
             Command::Mdtm(path) => Some(self.mdtm(&files, &path).await),
@@ -408,7 +438,7 @@ impl Session {
             Command::Mkd(path) => Some(self.simple(&files, &path, Op::MakeDir).await),
             Command::Rnfr(path) => Some(self.rnfr(&files, &path).await),
             Command::Rnto(path) => Some(self.rnto(&files, &path).await),
-            Command::Site(args) => Some(site(&args)),
+            Command::Site(args) => Some(self.site(&files, &args).await),
             Command::Stat(path) => self.stat(&files, path.as_deref()).await,
             Command::Smnt => Some(reply(ReplyCode::NOT_IMPLEMENTED, "SMNT not implemented.")),
             // Handled above.
@@ -427,22 +457,5 @@ impl Session {
             | Command::Ccc
             | Command::Quit => None,
         }
-    }
-
-    /// Refuses commands that change things for read-only users.
-    fn check_write(&self, command: &Command, files: &FileService) -> Option<Reply> {
-        let writes = matches!(
-            command,
-            Command::Stor(_)
-                | Command::Stou(_)
-                | Command::Appe(_)
-                | Command::Dele(_)
-                | Command::Rmd(_)
-                | Command::Mkd(_)
-                | Command::Rnfr(_)
-                | Command::Rnto(_)
-                | Command::Mfmt(..)
-        );
-        (writes && !files.may_write()).then(|| refuse(Fault::ReadOnly))
     }
 }

@@ -11,6 +11,7 @@ use ferry_proto::{PathError, Reply, ReplyCode};
 use ferry_storage::{ErrorKind, StorageError};
 
 use crate::service::FileError;
+use crate::service::rules::Right;
 use crate::transfer::Failure;
 
 use super::{Session, reply};
@@ -40,8 +41,14 @@ pub(super) enum Fault<'a> {
     LineTooLong,
     /// SIZE in ASCII mode of a file too large to count its line endings.
     AsciiSizeTooLarge,
-    /// A change asked of a read-only user.
-    ReadOnly,
+    /// The account may not do this here.
+    Denied { right: Right, folder: &'a str },
+    /// The user's quota is reached; says which limit.
+    Quota(&'a str),
+    /// The account has as many sessions open as it may.
+    TooManyUserSessions(u64),
+    /// The account was removed from the users file while the session was open.
+    AccountRemoved,
     /// A folder was needed.
     NotAFolder,
     /// A plain file was needed.
@@ -79,7 +86,13 @@ pub(super) fn answer(fault: Fault<'_>) -> (Reply, After) {
             (code, text.into(), Continue)
         }
         Fault::File(FileError::Path(error)) => return answer(Fault::Path(*error)),
-        Fault::File(FileError::ReadOnly) => return answer(Fault::ReadOnly),
+        Fault::File(FileError::Denied { right, folder }) => {
+            return answer(Fault::Denied {
+                right: *right,
+                folder,
+            });
+        }
+        Fault::File(FileError::Quota(limit)) => return answer(Fault::Quota(limit)),
         Fault::File(FileError::Storage(error)) => return answer(Fault::Storage(error.kind())),
         Fault::Path(PathError::Nul | PathError::NotAName) => (
             ReplyCode::BAD_FILE_NAME,
@@ -112,6 +125,11 @@ pub(super) fn answer(fault: Fault<'_>) -> (Reply, After) {
                 Continue,
             ),
             Failure::Storage(error) => return answer(Fault::Storage(error.kind())),
+            Failure::Quota(limit) => (
+                ReplyCode::EXCEEDED_STORAGE,
+                format!("Quota exceeded: {limit} bytes allowed; nothing was kept."),
+                Continue,
+            ),
         },
         Fault::Command(error) => return (Reply::from(error), Continue),
         Fault::LineTooLong => (
@@ -124,10 +142,25 @@ pub(super) fn answer(fault: Fault<'_>) -> (Reply, After) {
             "SIZE in ASCII mode is refused for large files; use TYPE I.".into(),
             Continue,
         ),
-        Fault::ReadOnly => (
+        Fault::Denied { right, folder } => (
             ReplyCode::FILE_UNAVAILABLE,
-            "Permission denied: read-only access.".into(),
+            format!("Permission denied: no {} right in {folder}.", right.name()),
             Continue,
+        ),
+        Fault::Quota(limit) => (
+            ReplyCode::EXCEEDED_STORAGE,
+            format!("Quota exceeded: {limit}."),
+            Continue,
+        ),
+        Fault::TooManyUserSessions(limit) => (
+            ReplyCode::SERVICE_NOT_AVAILABLE,
+            format!("Too many sessions for this user (at most {limit}); try again later."),
+            Close,
+        ),
+        Fault::AccountRemoved => (
+            ReplyCode::SERVICE_NOT_AVAILABLE,
+            "Your account was removed; closing.".into(),
+            Close,
         ),
         Fault::NotAFolder => (
             ReplyCode::FILE_UNAVAILABLE,
@@ -310,6 +343,7 @@ mod tests {
             (Failure::Network(io()), 426),
             (Failure::Cancelled, 426),
             (Failure::Stalled(Duration::from_secs(1)), 426),
+            (Failure::Quota(100), 552),
             (Failure::Tls("no".into()), 522),
             (
                 Failure::Storage(StorageError::new(ErrorKind::NoSpace, "full")),
@@ -341,7 +375,19 @@ mod tests {
             ),
             (Fault::LineTooLong, 500, After::Continue),
             (Fault::AsciiSizeTooLarge, 550, After::Continue),
-            (Fault::File(&FileError::ReadOnly), 550, After::Continue),
+            (
+                Fault::File(&FileError::Denied {
+                    right: Right::Upload,
+                    folder: "/pub".into(),
+                }),
+                550,
+                After::Continue,
+            ),
+            (
+                Fault::File(&FileError::Quota("10 files allowed".into())),
+                552,
+                After::Continue,
+            ),
             (
                 Fault::File(&FileError::Path(PathError::TooLong)),
                 553,
@@ -352,7 +398,17 @@ mod tests {
                 450,
                 After::Continue,
             ),
-            (Fault::ReadOnly, 550, After::Continue),
+            (
+                Fault::Denied {
+                    right: Right::List,
+                    folder: "/",
+                },
+                550,
+                After::Continue,
+            ),
+            (Fault::Quota("1 files allowed"), 552, After::Continue),
+            (Fault::TooManyUserSessions(3), 421, After::Close),
+            (Fault::AccountRemoved, 421, After::Close),
             (Fault::NotAFolder, 550, After::Continue),
             (Fault::NotAPlainFile, 550, After::Continue),
             (Fault::IsAFolder, 550, After::Continue),

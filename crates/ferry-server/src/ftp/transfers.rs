@@ -13,6 +13,7 @@ use crate::data::{self, DataSetup};
 use crate::service::FileService;
 use crate::transfer::{self, DataTls, Event, Failure, ListFormat, ListSource, Plan, Running, Work};
 
+use super::info::{dir_perm, file_perm};
 use super::replies::{Fault, file_reply, final_reply, refuse};
 use super::{ABORT_WAIT, Session, now_unix, reply};
 
@@ -75,9 +76,11 @@ impl Session {
             Work::Send {
                 download,
                 ascii: false,
+                meter,
             },
             None,
         ) = (&setup, &mut work, &tls)
+            && meter.is_free()
             && let Some(file) = download.local_file()
         {
             let mut offset = download.offset;
@@ -132,14 +135,18 @@ impl Session {
             Ok(view) => view,
             Err(answer) => return Some(answer),
         };
-        let download = match files.read(&view, offset).await {
-            Ok(download) => download,
+        let (download, meter) = match files.read(&view, offset).await {
+            Ok(opened) => opened,
             Err(error) => return Some(file_reply(&error)),
         };
         let ascii = self.transfer_type == TransferType::Ascii;
         let size = download.size;
         self.start_transfer(
-            Work::Send { download, ascii },
+            Work::Send {
+                download,
+                ascii,
+                meter,
+            },
             "RETR",
             format!("{view} ({size} bytes)"),
         )
@@ -160,8 +167,8 @@ impl Session {
         if self.data.is_none() {
             return Some(refuse(Fault::NoDataConnection));
         }
-        let upload = match files.write(&view, mode).await {
-            Ok(upload) => upload,
+        let (upload, meter) = match files.write(&view, mode).await {
+            Ok(opened) => opened,
             Err(error) if error.storage_kind() == Some(ErrorKind::WrongKind) => {
                 return Some(refuse(Fault::IsAFolder));
             }
@@ -170,8 +177,29 @@ impl Session {
         // Show the user's view of the name (STOU picks it).
         let view = files.view_name(upload.path());
         let ascii = self.transfer_type == TransferType::Ascii;
-        self.start_transfer(Work::Receive { upload, ascii }, verb, view)
-            .await
+        let work = Work::Receive {
+            upload,
+            ascii,
+            meter,
+        };
+        self.start_transfer(work, verb, view).await
+    }
+
+    /// MLSD, with the `perm` facts the user's rights in the folder give.
+    pub(super) async fn mlsd(
+        &mut self,
+        files: &FileService,
+        input: Option<&[u8]>,
+    ) -> Option<Reply> {
+        let rights = match self.view(input.unwrap_or(b"")) {
+            Ok(view) => files.rights_in(&view),
+            Err(answer) => return Some(answer),
+        };
+        let format = ListFormat::Machine {
+            file_perm: file_perm(rights),
+            dir_perm: dir_perm(rights, rights),
+        };
+        self.list(files, input, format).await
     }
 
     pub(super) async fn list(

@@ -11,20 +11,20 @@
 
 use std::sync::Arc;
 
-use ferry_proto::listing::Entry;
+use ferry_proto::listing::{Entry, EntryKind};
 use ferry_proto::{PathError, VirtualPath};
-use ferry_storage::{Download, ListStream, Storage, StorageError, Upload, WriteMode};
+use ferry_storage::{Download, ErrorKind, ListStream, Storage, StorageError, Upload, WriteMode};
 
-/// A logged-in user.
-#[derive(Debug, Clone)]
-pub(crate) struct Account {
-    /// The name the user logged in with (`anonymous` for any anonymous name).
-    pub(crate) name: String,
-    /// The user's root, below the served root.
-    pub(crate) home: VirtualPath,
-    /// The user may read but change nothing.
-    pub(crate) read_only: bool,
-}
+pub(crate) mod accounts;
+mod meter;
+pub(crate) mod quota;
+pub(crate) mod rate;
+pub(crate) mod rules;
+
+pub(crate) use accounts::{Accounts, Member, Rules, Seat, SeatRefused};
+pub(crate) use meter::Meter;
+use quota::Ticket;
+use rules::{Right, Rights};
 
 /// Why a file operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -32,9 +32,12 @@ pub(crate) enum FileError {
     /// The path, joined to the user's home, cannot name a file (too long).
     #[error("path: {0}")]
     Path(PathError),
-    /// The account may not change anything.
-    #[error("read-only access")]
-    ReadOnly,
+    /// The account lacks `right` in `folder` (a path in the user's view).
+    #[error("no {} right in {folder}", right.name())]
+    Denied { right: Right, folder: String },
+    /// The operation would go past the user's quota; says which limit.
+    #[error("quota exceeded: {0}")]
+    Quota(String),
     /// The storage refused or failed.
     #[error(transparent)]
     Storage(#[from] StorageError),
@@ -42,10 +45,10 @@ pub(crate) enum FileError {
 
 impl FileError {
     /// The storage error's kind, when the storage refused or failed.
-    pub(crate) fn storage_kind(&self) -> Option<ferry_storage::ErrorKind> {
+    pub(crate) fn storage_kind(&self) -> Option<ErrorKind> {
         match self {
             FileError::Storage(error) => Some(error.kind()),
-            FileError::Path(_) | FileError::ReadOnly => None,
+            FileError::Path(_) | FileError::Denied { .. } | FileError::Quota(_) => None,
         }
     }
 }
@@ -53,113 +56,265 @@ impl FileError {
 /// The files of one logged-in user. Cheap to share: sessions hold it in an [`Arc`].
 #[derive(Debug)]
 pub(crate) struct FileService {
-    account: Account,
+    seat: Seat,
+    accounts: Arc<Accounts>,
     storage: Storage,
 }
 
 impl FileService {
-    /// `account`'s view of `storage`.
-    pub(crate) fn new(account: Account, storage: Storage) -> Arc<FileService> {
-        Arc::new(FileService { account, storage })
+    /// The files `seat`'s account sees in `storage`.
+    pub(crate) fn new(seat: Seat, accounts: Arc<Accounts>, storage: Storage) -> Arc<FileService> {
+        Arc::new(FileService {
+            seat,
+            accounts,
+            storage,
+        })
+    }
+
+    /// Counts the user's usage when a quota applies, so that the first upload need not. A
+    /// storage that fails here is tried again at the first upload.
+    pub(crate) async fn prepare(&self) {
+        let rules = self.rules();
+        if rules.quota.any()
+            && let Err(error) = self.member().usage.count(&self.storage, &rules.home).await
+        {
+            tracing::warn!(user = self.name(), %error, "could not count the user's files for the quota");
+        }
+    }
+
+    /// The account's shared state.
+    pub(crate) fn member(&self) -> &Arc<Member> {
+        self.seat.member()
     }
 
     /// Who is logged in.
-    pub(crate) fn account(&self) -> &Account {
-        &self.account
+    pub(crate) fn name(&self) -> &str {
+        self.member().name()
     }
 
-    /// True when the account may change files.
-    pub(crate) fn may_write(&self) -> bool {
-        !self.account.read_only
+    /// The account's rules as they are now.
+    pub(crate) fn rules(&self) -> Arc<Rules> {
+        self.member().rules()
     }
 
-    /// The storage path of `view`.
-    fn full(&self, view: &VirtualPath) -> Result<VirtualPath, FileError> {
-        self.account
+    /// What the user stores and may store: (bytes, files) used, once counted, and the limits.
+    pub(crate) async fn usage(&self) -> Result<(quota::Counts, quota::Limits), FileError> {
+        let rules = self.rules();
+        self.member()
+            .usage
+            .count(&self.storage, &rules.home)
+            .await?;
+        let used = self.member().usage.used().unwrap_or_default();
+        Ok((used, rules.quota))
+    }
+
+    /// The rights in `folder` (a path in the user's view).
+    pub(crate) fn rights_in(&self, folder: &VirtualPath) -> Rights {
+        self.rules().permissions.in_folder(folder)
+    }
+
+    /// The storage path of `view` under `rules`' home.
+    fn full(rules: &Rules, view: &VirtualPath) -> Result<VirtualPath, FileError> {
+        rules
             .home
             .resolve(&view.relative_bytes())
             .map_err(FileError::Path)
     }
 
-    /// `Err(ReadOnly)` unless the account may change files.
-    fn check_write(&self) -> Result<(), FileError> {
-        if self.may_write() {
+    /// `Err(Denied)` unless `rights` (those of `folder`) hold `right`.
+    fn require(rights: Rights, right: Right, folder: &VirtualPath) -> Result<(), FileError> {
+        if rights.allows(right) {
             Ok(())
         } else {
-            Err(FileError::ReadOnly)
+            Err(FileError::Denied {
+                right,
+                folder: folder.to_string(),
+            })
         }
+    }
+
+    /// Checks that the user has `right` for an entry at `view` (in its folder); the rules and
+    /// the storage path to use.
+    fn allowed(
+        &self,
+        right: Right,
+        view: &VirtualPath,
+    ) -> Result<(Arc<Rules>, VirtualPath), FileError> {
+        let rules = self.rules();
+        let folder = view.parent();
+        FileService::require(rules.permissions.in_folder(&folder), right, &folder)?;
+        let full = FileService::full(&rules, view)?;
+        Ok((rules, full))
+    }
+
+    /// Checks that the user may rename the entry at `view` (RNFR asks before RNTO names the
+    /// target).
+    pub(crate) fn may_rename(&self, view: &VirtualPath) -> Result<(), FileError> {
+        self.allowed(Right::Rename, view).map(drop)
     }
 
     /// A stored path (as an upload names it) in the user's view, without the leading `/`.
     pub(crate) fn view_name(&self, stored: &VirtualPath) -> String {
         let stored = stored.relative_bytes();
-        let home_len = self.account.home.relative_bytes().len();
+        let home_len = self.rules().home.relative_bytes().len();
         String::from_utf8_lossy(stored.get(home_len..).unwrap_or(&stored))
             .trim_start_matches('/')
             .to_string()
     }
 
-    /// A file's or folder's entry.
+    /// A file's or folder's entry. Needs no right: a name is not a secret (the parent's
+    /// listing shows it), and clients look before they act.
     pub(crate) async fn stat(&self, view: &VirtualPath) -> Result<Entry, FileError> {
-        Ok(self.storage.stat(&self.full(view)?).await?)
+        let full = FileService::full(&self.rules(), view)?;
+        Ok(self.storage.stat(&full).await?)
     }
 
     /// A folder's entries, as they are read.
     pub(crate) async fn list(&self, view: &VirtualPath) -> Result<ListStream, FileError> {
-        Ok(self.storage.list(&self.full(view)?).await?)
+        let rules = self.rules();
+        FileService::require(rules.permissions.in_folder(view), Right::List, view)?;
+        Ok(self.storage.list(&FileService::full(&rules, view)?).await?)
     }
 
     /// The bytes an interrupted upload to `view` kept, if there is one.
     pub(crate) async fn partial_size(&self, view: &VirtualPath) -> Result<Option<u64>, FileError> {
-        Ok(self.storage.partial_size(&self.full(view)?).await?)
+        let full = FileService::full(&self.rules(), view)?;
+        Ok(self.storage.partial_size(&full).await?)
     }
 
-    /// A file opened for reading from `offset` on.
+    /// A file opened for reading from `offset` on, and the limits its bytes go through.
     pub(crate) async fn read(
         &self,
         view: &VirtualPath,
         offset: u64,
-    ) -> Result<Download, FileError> {
-        Ok(self.storage.read(&self.full(view)?, offset).await?)
+    ) -> Result<(Download, Meter), FileError> {
+        let (_, full) = self.allowed(Right::Download, view)?;
+        let download = self.storage.read(&full, offset).await?;
+        let meter = Meter::new(&[&self.member().download, &self.accounts.download], None);
+        Ok((download, meter))
     }
 
-    /// An upload to `view` in `mode`, visible only once committed.
+    /// An upload to `view` in `mode`, visible only once committed, and the limits its bytes
+    /// go through. Replacing or appending to a file needs `overwrite`, a new file `upload`.
     pub(crate) async fn write(
         &self,
         view: &VirtualPath,
         mode: WriteMode,
-    ) -> Result<Upload, FileError> {
-        self.check_write()?;
-        Ok(self.storage.write(&self.full(view)?, mode).await?)
+    ) -> Result<(Upload, Meter), FileError> {
+        let rules = self.rules();
+        let folder = view.parent();
+        let rights = rules.permissions.in_folder(&folder);
+        let full = FileService::full(&rules, view)?;
+        let quota = rules.quota.any();
+        // Whether a file is there matters only when it changes the right needed or the usage.
+        let look = mode != WriteMode::Unique
+            && (quota || rights.allows(Right::Upload) != rights.allows(Right::Overwrite));
+        let existing = if look {
+            self.file_size(&full).await?
+        } else {
+            None
+        };
+        let right = if existing.is_some() {
+            Right::Overwrite
+        } else {
+            Right::Upload
+        };
+        FileService::require(rights, right, &folder)?;
+        let mut ticket = None;
+        if quota {
+            self.member()
+                .usage
+                .count(&self.storage, &rules.home)
+                .await?;
+            let claim = Ticket::open(Arc::clone(self.member()), existing);
+            ticket = Some(claim.map_err(FileError::Quota)?);
+        }
+        let upload = self.storage.write(&full, mode).await?;
+        if let Some(ticket) = &mut ticket
+            && let Err(limit) = ticket.begin(upload.start_offset())
+        {
+            // The bytes kept from an earlier attempt no longer fit: they can never be
+            // committed.
+            let _ = upload.discard().await;
+            return Err(FileError::Quota(limit));
+        }
+        let meter = Meter::new(&[&self.member().upload, &self.accounts.upload], ticket);
+        Ok((upload, meter))
+    }
+
+    /// The size of the plain file at `full`; `None` when nothing (or a folder) is there.
+    async fn file_size(&self, full: &VirtualPath) -> Result<Option<u64>, FileError> {
+        match self.storage.stat(full).await {
+            Ok(entry) if entry.kind == EntryKind::File => Ok(Some(entry.size)),
+            Ok(_) => Ok(None),
+            Err(error) if error.kind() == ErrorKind::NotFound => Ok(None),
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    /// The size of the file at `full` when a quota needs it for the usage.
+    async fn counted_size(
+        &self,
+        rules: &Rules,
+        full: &VirtualPath,
+    ) -> Result<Option<u64>, FileError> {
+        if rules.quota.any() || self.member().usage.used().is_some() {
+            self.file_size(full).await
+        } else {
+            Ok(None)
+        }
     }
 
     /// Deletes a file (or the kept partial of an interrupted upload to that name).
     pub(crate) async fn remove_file(&self, view: &VirtualPath) -> Result<(), FileError> {
-        self.check_write()?;
-        Ok(self.storage.remove_file(&self.full(view)?).await?)
+        let (rules, full) = self.allowed(Right::Delete, view)?;
+        let size = self.counted_size(&rules, &full).await?;
+        self.storage.remove_file(&full).await?;
+        if let Some(size) = size {
+            self.member().usage.add(-(size as i64), -1);
+        }
+        Ok(())
     }
 
     /// Makes a folder.
     pub(crate) async fn create_dir(&self, view: &VirtualPath) -> Result<(), FileError> {
-        self.check_write()?;
-        Ok(self.storage.create_dir(&self.full(view)?).await?)
+        let (_, full) = self.allowed(Right::Mkdir, view)?;
+        Ok(self.storage.create_dir(&full).await?)
     }
 
     /// Removes an empty folder.
     pub(crate) async fn remove_dir(&self, view: &VirtualPath) -> Result<(), FileError> {
-        self.check_write()?;
-        Ok(self.storage.remove_dir(&self.full(view)?).await?)
+        let (_, full) = self.allowed(Right::Rmdir, view)?;
+        Ok(self.storage.remove_dir(&full).await?)
     }
 
-    /// Renames `from` to `to`.
+    /// Renames `from` to `to`: `rename` is needed in both folders, and `overwrite` in the
+    /// target's when a file is replaced.
     pub(crate) async fn rename(
         &self,
         from: &VirtualPath,
         to: &VirtualPath,
     ) -> Result<(), FileError> {
-        self.check_write()?;
-        let (from, to) = (self.full(from)?, self.full(to)?);
-        Ok(self.storage.rename(&from, &to).await?)
+        let (_, from_full) = self.allowed(Right::Rename, from)?;
+        let (rules, to_full) = self.allowed(Right::Rename, to)?;
+        let to_folder = to.parent();
+        let rights = rules.permissions.in_folder(&to_folder);
+        let replaced = if rules.quota.any()
+            || self.member().usage.used().is_some()
+            || !rights.allows(Right::Overwrite)
+        {
+            self.file_size(&to_full).await?
+        } else {
+            None
+        };
+        if replaced.is_some() {
+            FileService::require(rights, Right::Overwrite, &to_folder)?;
+        }
+        self.storage.rename(&from_full, &to_full).await?;
+        if let Some(size) = replaced {
+            self.member().usage.add(-(size as i64), -1);
+        }
+        Ok(())
     }
 
     /// Sets a file's modification time (seconds since the epoch).
@@ -168,8 +323,8 @@ impl FileService {
         view: &VirtualPath,
         secs: i64,
     ) -> Result<(), FileError> {
-        self.check_write()?;
-        Ok(self.storage.set_modified(&self.full(view)?, secs).await?)
+        let (_, full) = self.allowed(Right::Chtimes, view)?;
+        Ok(self.storage.set_modified(&full, secs).await?)
     }
 }
 

@@ -4,19 +4,28 @@
 use tokio::io::AsyncWriteExt;
 
 use super::*;
-use ferry_storage::{ErrorKind, LocalStorage};
+use crate::auth::{Anonymous, User, UsersFile};
+use ferry_storage::LocalStorage;
 
 /// A service for a user whose home is `home` (created) in a fresh folder.
 fn service(home: &str, read_only: bool) -> (tempfile::TempDir, Arc<FileService>) {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(dir.path().join(home)).unwrap();
-    let storage = Storage::Local(LocalStorage::open(dir.path()).unwrap());
-    let account = Account {
-        name: "alice".into(),
-        home: VirtualPath::root().resolve(home.as_bytes()).unwrap(),
+    service_for(User {
+        home: home.into(),
         read_only,
-    };
-    (dir, FileService::new(account, storage))
+        ..User::default()
+    })
+}
+
+/// A service for `user` (as the users file would give it), home created, in a fresh folder.
+fn service_for(user: User) -> (tempfile::TempDir, Arc<FileService>) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join(&user.home)).unwrap();
+    let storage = Storage::Local(LocalStorage::open(dir.path()).unwrap());
+    let mut users = UsersFile::default();
+    users.users.insert("alice".into(), user);
+    let accounts = Arc::new(Accounts::new(users, Anonymous::Off, 0, 0));
+    let seat = accounts.seat("alice").unwrap();
+    (dir, FileService::new(seat, accounts, storage))
 }
 
 fn view(path: &str) -> VirtualPath {
@@ -45,7 +54,7 @@ async fn paths_are_the_users_view_of_their_home() {
 #[tokio::test]
 async fn an_upload_lands_under_the_home_only_when_committed() {
     let (dir, files) = service("alice", false);
-    let mut upload = files
+    let (mut upload, _) = files
         .write(&view("/new.bin"), WriteMode::Create)
         .await
         .unwrap();
@@ -59,7 +68,7 @@ async fn an_upload_lands_under_the_home_only_when_committed() {
     );
     assert!(!dir.path().join("new.bin").exists());
     // STOU's name, in the user's view.
-    let unique = files
+    let (unique, _) = files
         .write(&view("/new.bin"), WriteMode::Unique)
         .await
         .unwrap();
@@ -83,7 +92,7 @@ async fn file_operations_change_what_they_name() {
         files.stat(&view("/g")).await.unwrap().modified,
         Some(1_000_000_000)
     );
-    assert_eq!(files.read(&view("/g"), 0).await.unwrap().size, 1);
+    assert_eq!(files.read(&view("/g"), 0).await.unwrap().0.size, 1);
     files.remove_file(&view("/g")).await.unwrap();
     files.remove_dir(&view("/d")).await.unwrap();
     assert!(!home.join("g").exists() && !home.join("d").exists());
@@ -95,9 +104,13 @@ async fn a_read_only_account_changes_nothing() {
     let home = dir.path().join("alice");
     std::fs::write(home.join("f"), b"kept").unwrap();
     std::fs::create_dir(home.join("d")).unwrap();
-    assert!(!files.may_write());
+    assert!(files.rules().read_only);
     let refused = [
-        files.write(&view("/new"), WriteMode::Create).await.err(),
+        files
+            .write(&view("/new"), WriteMode::Create)
+            .await
+            .map(drop)
+            .err(),
         files.remove_file(&view("/f")).await.err(),
         files.create_dir(&view("/e")).await.err(),
         files.remove_dir(&view("/d")).await.err(),
@@ -105,10 +118,234 @@ async fn a_read_only_account_changes_nothing() {
         files.set_modified(&view("/f"), 0).await.err(),
     ];
     for error in refused {
-        assert!(matches!(error, Some(FileError::ReadOnly)), "{error:?}");
+        assert!(matches!(error, Some(FileError::Denied { .. })), "{error:?}");
     }
     assert_eq!(std::fs::read(home.join("f")).unwrap(), b"kept");
     assert!(home.join("d").is_dir() && !home.join("new").exists() && !home.join("e").exists());
     // Reading is allowed.
-    assert_eq!(files.read(&view("/f"), 1).await.unwrap().offset, 1);
+    assert_eq!(files.read(&view("/f"), 1).await.unwrap().0.offset, 1);
+}
+
+/// alice's rules: everything at home, read in /pub, upload-only in /pub/drop.
+fn ruled() -> User {
+    let mut permissions = std::collections::BTreeMap::new();
+    permissions.insert("/".to_string(), vec![Right::All]);
+    permissions.insert("/pub".to_string(), vec![Right::List, Right::Download]);
+    permissions.insert("/pub/drop".to_string(), vec![Right::Upload]);
+    User {
+        home: "alice".into(),
+        permissions,
+        ..User::default()
+    }
+}
+
+#[tokio::test]
+async fn the_deepest_rule_decides_and_a_refusal_changes_nothing() {
+    let (dir, files) = service_for(ruled());
+    let home = dir.path().join("alice");
+    std::fs::create_dir_all(home.join("pub/drop")).unwrap();
+    std::fs::write(home.join("pub/f"), b"kept").unwrap();
+    // /pub: list and download, nothing else.
+    assert!(files.list(&view("/pub")).await.is_ok());
+    assert_eq!(files.read(&view("/pub/f"), 0).await.unwrap().0.size, 4);
+    let error = files.remove_file(&view("/pub/f")).await.unwrap_err();
+    assert_eq!(error.to_string(), "no delete right in /pub");
+    let error = files
+        .write(&view("/pub/g"), WriteMode::Create)
+        .await
+        .map(drop)
+        .unwrap_err();
+    assert_eq!(error.to_string(), "no upload right in /pub");
+    // /pub/drop: upload a new file, but not list, read or replace it.
+    let (upload, _) = files
+        .write(&view("/pub/drop/new"), WriteMode::Create)
+        .await
+        .unwrap();
+    upload.commit().await.unwrap();
+    assert!(files.list(&view("/pub/drop")).await.is_err());
+    assert!(files.read(&view("/pub/drop/new"), 0).await.is_err());
+    let error = files
+        .write(&view("/pub/drop/new"), WriteMode::Create)
+        .await
+        .map(drop)
+        .unwrap_err();
+    assert_eq!(error.to_string(), "no overwrite right in /pub/drop");
+    // A folder the user may not list still shows in its parent's listing.
+    let mut names = Vec::new();
+    let mut entries = files.list(&view("/pub")).await.unwrap();
+    while let Some(entry) = entries.next().await {
+        names.push(String::from_utf8(entry.unwrap().name).unwrap());
+    }
+    names.sort();
+    assert_eq!(names, ["drop", "f"]);
+    // Rename needs the right at both ends.
+    let error = files
+        .rename(&view("/pub/f"), &view("/f"))
+        .await
+        .unwrap_err();
+    assert_eq!(error.to_string(), "no rename right in /pub");
+    assert_eq!(std::fs::read(home.join("pub/f")).unwrap(), b"kept");
+    assert!(!home.join("f").exists());
+}
+
+#[tokio::test]
+async fn a_rename_over_a_file_needs_overwrite_in_the_target_folder() {
+    let mut user = ruled();
+    user.permissions.insert(
+        "/in".to_string(),
+        vec![Right::List, Right::Upload, Right::Rename],
+    );
+    let (dir, files) = service_for(user);
+    let home = dir.path().join("alice");
+    std::fs::create_dir_all(home.join("in")).unwrap();
+    std::fs::write(home.join("in/a"), b"a").unwrap();
+    std::fs::write(home.join("in/b"), b"b").unwrap();
+    let error = files
+        .rename(&view("/in/a"), &view("/in/b"))
+        .await
+        .unwrap_err();
+    assert_eq!(error.to_string(), "no overwrite right in /in");
+    assert_eq!(std::fs::read(home.join("in/b")).unwrap(), b"b");
+    files.rename(&view("/in/a"), &view("/in/c")).await.unwrap();
+    assert_eq!(std::fs::read(home.join("in/c")).unwrap(), b"a");
+}
+
+/// Writes `bytes` through the meter as a transfer does; false when the quota cut it.
+async fn upload(
+    files: &FileService,
+    path: &str,
+    mode: WriteMode,
+    bytes: &[u8],
+) -> Result<bool, FileError> {
+    let (mut upload, mut meter) = files.write(&view(path), mode).await?;
+    if meter.grant(bytes.len()) < bytes.len() {
+        upload.discard().await.unwrap();
+        return Ok(false);
+    }
+    upload.write_all(bytes).await.unwrap();
+    upload.commit().await.unwrap();
+    meter.commit();
+    Ok(true)
+}
+
+#[tokio::test]
+async fn quotas_count_commits_deletes_and_renames() {
+    let (dir, files) = service_for(User {
+        home: "alice".into(),
+        quota_bytes: 100,
+        quota_files: 3,
+        ..User::default()
+    });
+    let home = dir.path().join("alice");
+    std::fs::write(home.join("old"), [1u8; 40]).unwrap();
+    files.prepare().await;
+    let used = |files: &FileService| files.member().usage.used().unwrap();
+    assert_eq!(
+        used(&files),
+        quota::Counts {
+            bytes: 40,
+            files: 1
+        }
+    );
+    // 61 more bytes would make 101: cut, nothing kept, usage unchanged.
+    assert!(
+        !upload(&files, "/big", WriteMode::Create, &[2; 61])
+            .await
+            .unwrap()
+    );
+    assert!(!home.join("big").exists());
+    assert_eq!(ferry_storage_partials(&home), 0);
+    assert_eq!(
+        used(&files),
+        quota::Counts {
+            bytes: 40,
+            files: 1
+        }
+    );
+    // 60 fit exactly.
+    assert!(
+        upload(&files, "/big", WriteMode::Create, &[2; 60])
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        used(&files),
+        quota::Counts {
+            bytes: 100,
+            files: 2
+        }
+    );
+    // Replacing a file counts only the difference: 40 bytes replaced by 30.
+    assert!(
+        upload(&files, "/old", WriteMode::Create, &[3; 30])
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        used(&files),
+        quota::Counts {
+            bytes: 90,
+            files: 2
+        }
+    );
+    // Appending past the limit is cut and the old file stays whole.
+    assert!(
+        !upload(&files, "/old", WriteMode::Append, &[4; 11])
+            .await
+            .unwrap()
+    );
+    assert_eq!(std::fs::read(home.join("old")).unwrap(), [3u8; 30]);
+    assert!(
+        upload(&files, "/small", WriteMode::Create, &[5; 10])
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        used(&files),
+        quota::Counts {
+            bytes: 100,
+            files: 3
+        }
+    );
+    // A fourth file is refused before any byte.
+    let error = files
+        .write(&view("/fourth"), WriteMode::Create)
+        .await
+        .map(drop)
+        .unwrap_err();
+    assert!(matches!(error, FileError::Quota(_)), "{error:?}");
+    assert_eq!(error.to_string(), "quota exceeded: 3 files allowed");
+    // Deleting frees; a rename over a file frees the replaced one.
+    files.remove_file(&view("/big")).await.unwrap();
+    assert_eq!(
+        used(&files),
+        quota::Counts {
+            bytes: 40,
+            files: 2
+        }
+    );
+    files.rename(&view("/small"), &view("/old")).await.unwrap();
+    assert_eq!(
+        used(&files),
+        quota::Counts {
+            bytes: 10,
+            files: 1
+        }
+    );
+    let (bytes, limits) = files.usage().await.unwrap();
+    assert_eq!((bytes.bytes, limits.bytes, limits.files), (10, 100, 3));
+}
+
+/// Partial files (of interrupted uploads) left in `folder`.
+fn ferry_storage_partials(folder: &std::path::Path) -> usize {
+    std::fs::read_dir(folder)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with(ferry_storage::PARTIAL_PREFIX)
+        })
+        .count()
 }

@@ -25,6 +25,7 @@ use tokio_util::sync::CancellationToken;
 use rustls::HandshakeKind;
 
 use crate::data::{self, DataSetup};
+use crate::service::Meter;
 use crate::stream::Stream;
 
 mod zero_copy;
@@ -44,9 +45,17 @@ const LISTING_FLUSH: usize = 64 * 1024;
 #[derive(Debug)]
 pub(crate) enum Work {
     /// RETR: a file to the client.
-    Send { download: Download, ascii: bool },
+    Send {
+        download: Download,
+        ascii: bool,
+        meter: Meter,
+    },
     /// STOR/APPE/STOU: the client's bytes into an upload.
-    Receive { upload: Upload, ascii: bool },
+    Receive {
+        upload: Upload,
+        ascii: bool,
+        meter: Meter,
+    },
     /// LIST/NLST/MLSD: a listing to the client.
     List {
         source: ListSource,
@@ -74,10 +83,7 @@ pub(crate) enum ListFormat {
     /// Names only.
     Names,
     /// MLSD facts; the permission strings for files and for folders.
-    Machine {
-        file_perm: &'static str,
-        dir_perm: &'static str,
-    },
+    Machine { file_perm: String, dir_perm: String },
 }
 
 /// What the transfer task tells the session.
@@ -116,6 +122,9 @@ pub(crate) enum Failure {
     /// The data connection moved no byte for this long: 426.
     #[error("data connection stalled: no byte moved for {0:?}")]
     Stalled(Duration),
+    /// The upload would go past the user's quota of this many bytes: 552, nothing kept.
+    #[error("quota exceeded: {0} bytes allowed")]
+    Quota(u64),
 }
 
 /// A transfer in progress, as the session sees it.
@@ -260,13 +269,21 @@ async fn move_data(
 ) -> Result<(), Failure> {
     let sent = match work {
         // An upload stops by itself on cancel, so that its partial is flushed before we answer.
-        Work::Receive { upload, ascii } => {
-            return receive_file(upload, ascii, stream, events, bytes, cancel).await;
+        Work::Receive {
+            upload,
+            ascii,
+            meter,
+        } => {
+            return receive_file(upload, ascii, meter, stream, events, bytes, cancel).await;
         }
-        Work::Send { download, ascii } => {
+        Work::Send {
+            download,
+            ascii,
+            meter,
+        } => {
             tokio::select! {
                 () = cancel.cancelled() => return Err(Failure::Cancelled),
-                sent = send_file(download, ascii, &mut stream, bytes) => sent,
+                sent = send_file(download, ascii, &meter, &mut stream, bytes) => sent,
             }
         }
         Work::List {
@@ -305,11 +322,13 @@ async fn handshake(tcp: TcpStream, tls: DataTls, timeout: Duration) -> Result<St
 async fn send_file(
     mut download: Download,
     ascii: bool,
+    meter: &Meter,
     stream: &mut Stream,
     bytes: &AtomicU64,
 ) -> Result<(), Failure> {
     let offset = download.offset;
     if !ascii
+        && meter.is_free()
         && let Stream::Plain(tcp) = stream
         && let Some(file) = download.local_file()
     {
@@ -317,7 +336,8 @@ async fn send_file(
     }
     // No bigger than the file (plus one byte to see the end in one read).
     let wanted = download.size.saturating_sub(offset).saturating_add(1);
-    let mut buffer = vec![0u8; usize::try_from(wanted).map_or(BUFFER_SIZE, |n| n.min(BUFFER_SIZE))];
+    let size = usize::try_from(wanted).map_or(BUFFER_SIZE, |n| n.min(BUFFER_SIZE));
+    let mut buffer = vec![0u8; size.min(meter.step())];
     let mut converted = Vec::new();
     let mut last = 0u8;
     loop {
@@ -328,6 +348,7 @@ async fn send_file(
         if read == 0 {
             return Ok(());
         }
+        meter.pace(read).await;
         let chunk = if ascii {
             converted.clear();
             last = lf_to_crlf(&buffer[..read], last, &mut converted);
@@ -343,12 +364,15 @@ async fn send_file(
 async fn receive_file(
     mut upload: Upload,
     ascii: bool,
+    mut meter: Meter,
     mut stream: Stream,
     events: &mpsc::Sender<Event>,
     bytes: &AtomicU64,
     cancel: &CancellationToken,
 ) -> Result<(), Failure> {
-    let mut buffer = vec![0u8; FIRST_UPLOAD_BUFFER];
+    // A limited upload reads a rate's step at a time; a free one grows to the full buffer.
+    let largest = BUFFER_SIZE.min(meter.step());
+    let mut buffer = vec![0u8; FIRST_UPLOAD_BUFFER.min(largest)];
     let mut converted = Vec::new();
     let mut pending_cr = false;
     let outcome = loop {
@@ -376,19 +400,24 @@ async fn receive_file(
         } else {
             &buffer[..read]
         };
+        if meter.grant(chunk.len()) < chunk.len() {
+            break Err(Failure::Quota(meter.byte_limit()));
+        }
         if let Err(error) = upload.write_all(chunk).await {
             break Err(Failure::Storage(error.into()));
         }
-        if full && buffer.len() < BUFFER_SIZE {
+        meter.pace(read).await;
+        if full && buffer.len() < largest {
             // More than a small file: move the rest socket to file with splice(2) when we can.
             if !ascii
+                && meter.is_free()
                 && let Stream::Plain(tcp) = &stream
                 && let Some(file) = upload.local_file()
                 && let Ok(pipe) = SplicePipe::new()
             {
                 break receive_spliced(&pipe, tcp, file, bytes, cancel).await;
             }
-            buffer.resize(BUFFER_SIZE, 0);
+            buffer.resize(largest, 0);
         }
     };
     let outcome = match outcome {
@@ -406,8 +435,13 @@ async fn receive_file(
         Err(failure) => Err(failure),
     };
     if let Err(failure) = outcome {
-        // Keep what arrived (flushed) for a resume; never publish it.
-        let _ = upload.abort().await;
+        if matches!(failure, Failure::Quota(_)) {
+            // What arrived can never be committed: keep nothing.
+            let _ = upload.discard().await;
+        } else {
+            // Keep what arrived (flushed) for a resume; never publish it.
+            let _ = upload.abort().await;
+        }
         return Err(failure);
     }
     // Answer the client's close_notify with ours: ftplib waits for it (ssl unwrap). A plain
@@ -416,12 +450,18 @@ async fn receive_file(
         let _ = stream.shutdown().await;
     }
     if pending_cr {
+        if meter.grant(1) < 1 {
+            let _ = upload.discard().await;
+            return Err(Failure::Quota(meter.byte_limit()));
+        }
         upload
             .write_all(b"\r")
             .await
             .map_err(|e| Failure::Storage(e.into()))?;
     }
-    upload.commit().await.map_err(Failure::Storage)
+    upload.commit().await.map_err(Failure::Storage)?;
+    meter.commit();
+    Ok(())
 }
 
 async fn send_listing(

@@ -253,6 +253,12 @@ impl LocalUpload {
         }
         Ok(())
     }
+
+    /// Ends the upload and removes its partial: nothing of it is kept.
+    pub(crate) async fn discard(self) -> Result<()> {
+        unlink(&self.folder, OsStr::from_bytes(&self.partial))?;
+        Ok(())
+    }
 }
 
 /// Writes go straight to the file (the page cache) on the calling thread; see
