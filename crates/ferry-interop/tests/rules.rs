@@ -259,3 +259,23 @@ async fn curl_meets_the_same_rights() {
     let fetched = run_ok(&mut curl(&["--output", "-", &server.url("pub/readme.txt")])).await;
     assert_eq!(fetched.stdout, b"read me\n");
 }
+
+/// A name that is not UTF-8 (`bad\xff\xfename`) does not make the folder unreadable for a
+/// UTF-8 client: listings show it with U+FFFD (ftplib decodes every line), and that name, sent
+/// back, downloads and renames the file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn names_that_are_not_utf8_stay_listable_and_reachable() {
+    use std::os::unix::ffi::OsStrExt;
+    let server = TestServer::start().await;
+    let odd = std::ffi::OsStr::from_bytes(b"bad\xff\xfename");
+    std::fs::write(server.root().join(odd), b"odd bytes").expect("write the odd name");
+    std::fs::write(server.root().join("good.txt"), b"good").expect("write good.txt");
+
+    suite(&server, "not_utf8").await;
+
+    assert_eq!(common::names(server.root()), ["good.txt", "renamed.txt"]);
+    assert_eq!(
+        common::read(&server.root().join("renamed.txt")),
+        b"odd bytes"
+    );
+}

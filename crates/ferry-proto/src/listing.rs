@@ -110,10 +110,22 @@ pub fn format_mlsx(entry: &Entry, type_fact: Option<&str>, perm: &str, out: &mut
 }
 
 fn push_name(out: &mut Vec<u8>, name: &[u8]) {
-    out.extend(
-        name.iter()
-            .map(|&b| if b == b'\r' || b == b'\n' { b'?' } else { b }),
-    );
+    out.extend_from_slice(&shown_name(name));
+}
+
+/// A name as listings show it: always UTF-8 (FEAT says `UTF8`, RFC 2640), so a byte sequence
+/// that is not UTF-8 becomes U+FFFD, as a lossy decoder shows it; CR and LF become `?`, so a
+/// name cannot end a listing line. Names that are UTF-8 without CR or LF are shown as they are
+/// (and borrowed).
+pub fn shown_name(name: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    let lossy = String::from_utf8_lossy(name);
+    if !lossy.contains(['\r', '\n']) {
+        return match lossy {
+            std::borrow::Cow::Borrowed(_) => std::borrow::Cow::Borrowed(name),
+            std::borrow::Cow::Owned(text) => std::borrow::Cow::Owned(text.into_bytes()),
+        };
+    }
+    std::borrow::Cow::Owned(lossy.replace(['\r', '\n'], "?").into_bytes())
 }
 
 /// Parses one MLSD line (or the fact line of an MLST reply, leading space allowed).
@@ -337,6 +349,21 @@ fn parse_dos_line(line: &[u8], tokens: &[(usize, &[u8])]) -> Option<Entry> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_that_are_not_utf8_are_shown_as_utf8() {
+        assert_eq!(&*shown_name(b"plain.txt"), b"plain.txt");
+        assert_eq!(&*shown_name("ünï".as_bytes()), "ünï".as_bytes());
+        assert_eq!(
+            &*shown_name(b"bad\xff\xfename"),
+            "bad\u{fffd}\u{fffd}name".as_bytes()
+        );
+        assert_eq!(&*shown_name(b"a\r\nb"), b"a??b");
+        assert_eq!(&*shown_name(b"\xff\n"), "\u{fffd}?".as_bytes());
+        let mut line = Vec::new();
+        format_nlst_line(b"x\xc3", &mut line);
+        assert!(std::str::from_utf8(&line).is_ok(), "{line:?}");
+    }
 
     fn entry(name: &[u8], kind: EntryKind, size: u64, modified: i64) -> Entry {
         Entry {

@@ -160,7 +160,23 @@ def quota(host, port):
     ftp.quit()
 
 
-SECTIONS = {"rights": rights, "readonly": readonly, "quota": quota}
+def not_utf8(host, port):
+    """The served folder holds bad\\xff\\xfename (bytes that are not UTF-8) and good.txt."""
+    ftp = login(host, port, "anonymous", "guest@")
+    lines = []
+    ftp.retrlines("LIST", lines.append)
+    check(any(line.endswith(" bad\ufffd\ufffdname") for line in lines), "LIST shows U+FFFD", lines)
+    check(names(ftp, "") == ["bad\ufffd\ufffdname", "good.txt"], "NLST decodes as UTF-8")
+    facts = []
+    ftp.retrlines("MLSD", facts.append)
+    check(len(facts) == 2, "MLSD decodes as UTF-8", facts)
+    check(fetch(ftp, "bad\ufffd\ufffdname") == b"odd bytes", "the name as listed reaches the file")
+    ftp.rename("bad\ufffd\ufffdname", "renamed.txt")
+    check(names(ftp, "") == ["good.txt", "renamed.txt"], "renamed to a UTF-8 name")
+    ftp.quit()
+
+
+SECTIONS = {"rights": rights, "readonly": readonly, "quota": quota, "not_utf8": not_utf8}
 
 if __name__ == "__main__":
     section, host, port = sys.argv[1], sys.argv[2], int(sys.argv[3])

@@ -11,7 +11,7 @@
 
 use std::sync::Arc;
 
-use ferry_proto::listing::{Entry, EntryKind};
+use ferry_proto::listing::{self, Entry, EntryKind};
 use ferry_proto::{PathError, VirtualPath};
 use ferry_storage::{Download, ErrorKind, ListStream, Storage, StorageError, Upload, WriteMode};
 
@@ -121,6 +121,42 @@ impl FileService {
             .map_err(FileError::Path)
     }
 
+    /// The storage path of `view` for an operation on something that exists. A last name
+    /// holding U+FFFD that names nothing is looked up among its folder's names as listings show
+    /// them ([`listing::shown_name`]): a file whose stored name is not UTF-8 is listed with
+    /// U+FFFD, and that name, sent back, reaches it (when it is the only one that looks so).
+    async fn locate(&self, full: VirtualPath) -> Result<VirtualPath, FileError> {
+        const REPLACEMENT: &[u8] = "\u{fffd}".as_bytes();
+        let Some(name) = full.file_name() else {
+            return Ok(full);
+        };
+        if !name.windows(REPLACEMENT.len()).any(|w| w == REPLACEMENT) {
+            return Ok(full);
+        }
+        match self.storage.stat(&full).await {
+            Err(error) if error.kind() == ErrorKind::NotFound => {}
+            _ => return Ok(full),
+        }
+        let Ok(mut entries) = self.storage.list(&full.parent()).await else {
+            return Ok(full);
+        };
+        let mut found = None;
+        while let Some(entry) = entries.next().await {
+            let Ok(entry) = entry else { continue };
+            if *listing::shown_name(&entry.name) == *name {
+                if found.is_some() {
+                    // Two names look the same: neither is picked.
+                    return Ok(full);
+                }
+                found = Some(entry.name);
+            }
+        }
+        match found {
+            Some(real) => full.parent().join(&real).map_err(FileError::Path),
+            None => Ok(full),
+        }
+    }
+
     /// `Err(Denied)` unless `rights` (those of `folder`) hold `right`.
     fn require(rights: Rights, right: Right, folder: &VirtualPath) -> Result<(), FileError> {
         if rights.allows(right) {
@@ -165,7 +201,7 @@ impl FileService {
     /// A file's or folder's entry. Needs no right: a name is not a secret (the parent's
     /// listing shows it), and clients look before they act.
     pub(crate) async fn stat(&self, view: &VirtualPath) -> Result<Entry, FileError> {
-        let full = FileService::full(&self.rules(), view)?;
+        let full = self.locate(FileService::full(&self.rules(), view)?).await?;
         Ok(self.storage.stat(&full).await?)
     }
 
@@ -173,7 +209,8 @@ impl FileService {
     pub(crate) async fn list(&self, view: &VirtualPath) -> Result<ListStream, FileError> {
         let rules = self.rules();
         FileService::require(rules.permissions.in_folder(view), Right::List, view)?;
-        Ok(self.storage.list(&FileService::full(&rules, view)?).await?)
+        let full = self.locate(FileService::full(&rules, view)?).await?;
+        Ok(self.storage.list(&full).await?)
     }
 
     /// The bytes an interrupted upload to `view` kept, if there is one.
@@ -189,6 +226,7 @@ impl FileService {
         offset: u64,
     ) -> Result<(Download, Meter), FileError> {
         let (_, full) = self.allowed(Right::Download, view)?;
+        let full = self.locate(full).await?;
         let download = self.storage.read(&full, offset).await?;
         let meter = Meter::new(&[&self.member().download, &self.accounts.download], None);
         Ok((download, meter))
@@ -268,6 +306,7 @@ impl FileService {
     /// Deletes a file (or the kept partial of an interrupted upload to that name).
     pub(crate) async fn remove_file(&self, view: &VirtualPath) -> Result<(), FileError> {
         let (rules, full) = self.allowed(Right::Delete, view)?;
+        let full = self.locate(full).await?;
         let size = self.counted_size(&rules, &full).await?;
         self.storage.remove_file(&full).await?;
         if let Some(size) = size {
@@ -285,6 +324,7 @@ impl FileService {
     /// Removes an empty folder.
     pub(crate) async fn remove_dir(&self, view: &VirtualPath) -> Result<(), FileError> {
         let (_, full) = self.allowed(Right::Rmdir, view)?;
+        let full = self.locate(full).await?;
         Ok(self.storage.remove_dir(&full).await?)
     }
 
@@ -296,6 +336,7 @@ impl FileService {
         to: &VirtualPath,
     ) -> Result<(), FileError> {
         let (_, from_full) = self.allowed(Right::Rename, from)?;
+        let from_full = self.locate(from_full).await?;
         let (rules, to_full) = self.allowed(Right::Rename, to)?;
         let to_folder = to.parent();
         let rights = rules.permissions.in_folder(&to_folder);
@@ -324,6 +365,7 @@ impl FileService {
         secs: i64,
     ) -> Result<(), FileError> {
         let (_, full) = self.allowed(Right::Chtimes, view)?;
+        let full = self.locate(full).await?;
         Ok(self.storage.set_modified(&full, secs).await?)
     }
 }
