@@ -279,3 +279,65 @@ async fn names_that_are_not_utf8_stay_listable_and_reachable() {
         b"odd bytes"
     );
 }
+
+/// Uploads `bytes` as `user` with curl to `path`; the seconds it took.
+async fn timed_upload(server: &TestServer, user: &str, path: &str, bytes: &[u8]) -> f64 {
+    let local = tempfile::tempdir().expect("a temporary folder");
+    let file = local.path().join("upload.bin");
+    std::fs::write(&file, bytes).expect("write the file to upload");
+    let started = Instant::now();
+    run_ok(
+        command(tool("curl", "curl"))
+            .args(["--silent", "--show-error", "--user", user, "--upload-file"])
+            .arg(&file)
+            .arg(server.url(path)),
+    )
+    .await;
+    started.elapsed().as_secs_f64()
+}
+
+/// A user's `upload_rate` holds for an upload, and `--max-rate-down` caps the whole server:
+/// two users without limits of their own share it. Measured from bytes and wall time, 15%
+/// tolerance.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upload_rates_and_the_server_wide_cap() {
+    const UP: u64 = 2 << 20;
+    const DOWN: u64 = 4 << 20;
+    let mut uploader = user(b"uppw", "");
+    uploader.upload_rate = UP;
+    let server = TestServer::start_on_with(Backend::Local, "127.0.0.1:0", |config| {
+        config.max_rate_down = DOWN;
+        config.users.users.insert("uploader".into(), uploader);
+        config.users.users.insert("one".into(), user(b"onepw", ""));
+        config.users.users.insert("two".into(), user(b"twopw", ""));
+    })
+    .await;
+
+    let bytes = common::pattern(4 << 20, 5);
+    let took = timed_upload(&server, "uploader:uppw", "up.bin", &bytes).await;
+    assert_eq!(
+        server.read("up.bin").await,
+        bytes,
+        "the limited upload arrived whole"
+    );
+    let expected = (bytes.len() as f64 - UP as f64 / 8.0) / UP as f64;
+    assert!(
+        (took / expected - 1.0).abs() < 0.15,
+        "a 4 MiB upload at 2 MiB/s took {took:.2}s, expected {expected:.2}s"
+    );
+
+    const SIZE: usize = 6 << 20;
+    server.write("big.bin", &common::pattern(SIZE, 9)).await;
+    let (first, second) = tokio::join!(
+        timed_download(&server, "one:onepw", "big.bin", SIZE),
+        timed_download(&server, "two:twopw", "big.bin", SIZE),
+    );
+    let expected = (2.0 * SIZE as f64 - DOWN as f64 / 8.0) / DOWN as f64;
+    for took in [first, second] {
+        assert!(
+            (took / expected - 1.0).abs() < 0.15,
+            "two users' downloads under --max-rate-down 4 MiB/s took {first:.2}s and \
+             {second:.2}s, expected {expected:.2}s each"
+        );
+    }
+}
