@@ -438,6 +438,9 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         // Caught from before the banner on: a supervisor (or a test) that sends SIGTERM as soon
         // as it reads "Listening on" gets the graceful shutdown, not the default action.
         let signalled = shutdown_signal();
+        // Likewise SIGHUP (whose default action would end the process): reload from then on.
+        let mut hangups =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
         say(format_args!("Welcome to the FTP server."));
         say(format_args!("To get started, connect a client."));
         for (addr, _, implicit) in &listeners {
@@ -497,8 +500,6 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 }
             }));
         }
-        let mut hangups =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
         tokio::pin!(signalled);
         loop {
             tokio::select! {
