@@ -571,3 +571,28 @@ fn a_new_certificate_is_served_after_hup() {
     assert_eq!(fingerprint(&served_certificate(server.port)), new);
     server.assert_running();
 }
+
+#[test]
+fn a_hup_right_after_the_banner_reloads_and_does_not_kill() {
+    // A supervisor may send SIGHUP as soon as ferryd prints anything (a reload right after a
+    // deploy). The signal goes with kill(2) the moment the first line is read, while ferryd is
+    // still starting: it must be a reload, not the default action (death by the signal).
+    let (_dir, root, users) = folder_with_alice();
+    for _ in 0..10 {
+        let (mut server, stdout) = Ferryd::spawn(&root, &["--users", users.to_str().unwrap()]);
+        assert_eq!(server.next_line(&stdout), "Welcome to the FTP server.");
+        let pid = rustix::process::Pid::from_child(&server.child);
+        rustix::process::kill_process(pid, rustix::process::Signal::HUP).unwrap();
+        let deadline = Instant::now() + DEADLINE;
+        while !server.log().contains("settings reloaded") {
+            server.assert_running();
+            assert!(
+                Instant::now() < deadline,
+                "no reload logged:\n{}",
+                server.log()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        server.assert_running();
+    }
+}
