@@ -273,12 +273,45 @@ fn read_settings(args: &ServeArgs) -> anyhow::Result<FileSettings> {
     })
 }
 
+/// The log format and level: each from its flag, else the `--config` file, else the default.
+fn log_choice(args: &ServeArgs, settings: &FileSettings) -> (LogFormat, LogLevel) {
+    (
+        args.log_format.or(settings.log_format).unwrap_or_default(),
+        args.log_level.or(settings.log_level).unwrap_or_default(),
+    )
+}
+
 /// What the flags and the settings file say, put together.
 struct Built {
     config: Config,
+    fixed: Fixed,
+    users_path: Option<PathBuf>,
+}
+
+/// The settings that only a restart applies and that [`Config`] does not hold: where ferryd
+/// listens and how it logs. A reload compares them with those it started with, so that its
+/// warning names them too when they changed.
+#[derive(Debug)]
+struct Fixed {
     binds: Vec<SocketAddr>,
     implicit_binds: Vec<SocketAddr>,
-    users_path: Option<PathBuf>,
+    log_format: LogFormat,
+    log_level: LogLevel,
+}
+
+impl Fixed {
+    /// The names (as in the `--config` file) of the settings that differ in `new`.
+    fn changed(&self, new: &Fixed) -> Vec<&'static str> {
+        [
+            ("bind", self.binds != new.binds),
+            ("implicit_bind", self.implicit_binds != new.implicit_binds),
+            ("log_format", self.log_format != new.log_format),
+            ("log_level", self.log_level != new.log_level),
+        ]
+        .into_iter()
+        .filter_map(|(name, differs)| differs.then_some(name))
+        .collect()
+    }
 }
 
 /// Builds the configuration: each setting from its flag, else the `--config` file, else the
@@ -289,6 +322,7 @@ fn build(
     settings: FileSettings,
     running_tls: Option<&TlsSettings>,
 ) -> anyhow::Result<Built> {
+    let (log_format, log_level) = log_choice(args, &settings);
     let args = args.clone();
     let spec = match (
         args.storage.or(settings.storage),
@@ -402,21 +436,23 @@ fn build(
     }
     Ok(Built {
         config,
-        binds,
-        implicit_binds,
+        fixed: Fixed {
+            binds,
+            implicit_binds,
+            log_format,
+            log_level,
+        },
         users_path,
     })
 }
 
 fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let settings = read_settings(&args)?;
-    let log_format = args.log_format.or(settings.log_format).unwrap_or_default();
-    let log_level = args.log_level.or(settings.log_level).unwrap_or_default();
+    let (log_format, log_level) = log_choice(&args, &settings);
     ferry_server::log::init(log_format, log_level);
     let Built {
         config,
-        binds,
-        implicit_binds,
+        fixed: started,
         users_path,
     } = build(&args, settings, None)?;
 
@@ -427,10 +463,11 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         ferry_server::check_storage(&config).await?;
         let server = Server::new(config.clone())?;
         let mut listeners = Vec::new();
-        let all_binds = binds
+        let all_binds = started
+            .binds
             .iter()
             .map(|b| (b, false))
-            .chain(implicit_binds.iter().map(|b| (b, true)));
+            .chain(started.implicit_binds.iter().map(|b| (b, true)));
         for (bind, implicit) in all_binds {
             let listener = listen(*bind).with_context(|| format!("cannot listen on {bind}"))?;
             listeners.push((listener.local_addr()?, listener, implicit));
@@ -504,7 +541,9 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         loop {
             tokio::select! {
                 () = &mut signalled => break,
-                () = next_signal(hangups.as_mut()) => reload(&args, &server, config.tls.as_ref()),
+                () = next_signal(hangups.as_mut()) => {
+                    reload(&args, &server, config.tls.as_ref(), &started);
+                }
             }
         }
         tracing::info!("shutting down");
@@ -518,8 +557,9 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
 }
 
 /// SIGHUP: reads the users file, the `--config` file and the certificate again and applies
-/// them; a file that does not parse leaves the old settings in force.
-fn reload(args: &ServeArgs, server: &Server, running_tls: Option<&TlsSettings>) {
+/// them; a file that does not parse leaves the old settings in force. Settings that changed
+/// but need a restart (`started` holds the listeners and log ferryd started with) are named.
+fn reload(args: &ServeArgs, server: &Server, running_tls: Option<&TlsSettings>, started: &Fixed) {
     let built = read_settings(args).and_then(|settings| build(args, settings, running_tls));
     let built = match built {
         Ok(built) => built,
@@ -532,16 +572,18 @@ fn reload(args: &ServeArgs, server: &Server, running_tls: Option<&TlsSettings>) 
         }
     };
     let users = built.config.users.users.len();
+    let mut restart_needed = started.changed(&built.fixed);
     let reloaded = server.reload(built.config);
+    restart_needed.extend(reloaded.restart_needed);
     tracing::info!(
         users,
         removed = reloaded.removed.join(",").as_str(),
         certificate = reloaded.certificate.as_deref().unwrap_or("-"),
         "settings reloaded"
     );
-    if !reloaded.restart_needed.is_empty() {
+    if !restart_needed.is_empty() {
         tracing::warn!(
-            settings = reloaded.restart_needed.join(",").as_str(),
+            settings = restart_needed.join(",").as_str(),
             "these settings changed but take effect only at the next start"
         );
     }

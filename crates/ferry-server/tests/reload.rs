@@ -35,6 +35,13 @@ impl Ferryd {
     /// Starts ferryd on 127.0.0.1:0 serving `root` with `args` added, stderr to a file; returns
     /// once the banner is out.
     fn start(root: &Path, args: &[&str]) -> Ferryd {
+        let mut all = vec!["--bind", "127.0.0.1:0"];
+        all.extend_from_slice(args);
+        Ferryd::start_exactly(root, &all)
+    }
+
+    /// Like [`Ferryd::start`], without `--bind`: `args` must say where to listen.
+    fn start_exactly(root: &Path, args: &[&str]) -> Ferryd {
         let (mut server, stdout) = Ferryd::spawn(root, args);
         loop {
             let line = server.next_line(&stdout);
@@ -53,15 +60,14 @@ impl Ferryd {
         server
     }
 
-    /// Starts ferryd as [`Ferryd::start`] does, but returns at once, with its stdout lines to
-    /// come (read on a thread, so that a ferryd that hangs fails the test: see
+    /// Starts ferryd as [`Ferryd::start_exactly`] does, but returns at once, with its stdout
+    /// lines to come (read on a thread, so that a ferryd that hangs fails the test: see
     /// [`Ferryd::next_line`]).
     fn spawn(root: &Path, args: &[&str]) -> (Ferryd, mpsc::Receiver<String>) {
         let logs = tempfile::tempdir().unwrap();
         let log = logs.path().join("ferryd.log");
         let mut child = Command::new(FERRYD)
             .arg(root)
-            .args(["--bind", "127.0.0.1:0"])
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -136,6 +142,22 @@ impl Ferryd {
             assert!(
                 Instant::now() < deadline,
                 "no reload logged after SIGHUP:\n{log}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Waits (bounded) until ferryd has logged a line that contains `needle`; returns it.
+    fn logged(&self, needle: &str) -> String {
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            let log = self.log();
+            if let Some(line) = log.lines().find(|l| l.contains(needle)) {
+                return line.to_string();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no {needle:?} in the log:\n{log}"
             );
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -579,7 +601,9 @@ fn a_hup_right_after_the_banner_reloads_and_does_not_kill() {
     // still starting: it must be a reload, not the default action (death by the signal).
     let (_dir, root, users) = folder_with_alice();
     for _ in 0..10 {
-        let (mut server, stdout) = Ferryd::spawn(&root, &["--users", users.to_str().unwrap()]);
+        let users = users.to_str().unwrap();
+        let (mut server, stdout) =
+            Ferryd::spawn(&root, &["--bind", "127.0.0.1:0", "--users", users]);
         assert_eq!(server.next_line(&stdout), "Welcome to the FTP server.");
         let pid = rustix::process::Pid::from_child(&server.child);
         rustix::process::kill_process(pid, rustix::process::Signal::HUP).unwrap();
@@ -595,4 +619,43 @@ fn a_hup_right_after_the_banner_reloads_and_does_not_kill() {
         }
         server.assert_running();
     }
+}
+
+#[test]
+fn a_reload_names_the_settings_that_need_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("served");
+    std::fs::create_dir(&root).unwrap();
+    let config = dir.path().join("ferryd.toml");
+    std::fs::write(&config, "bind = [\"127.0.0.1:0\"]\nidle_timeout = 300\n").unwrap();
+    let mut server = Ferryd::start_exactly(&root, &["--config", config.to_str().unwrap()]);
+    // Nothing changed: nothing is named.
+    let reloaded = server.hup();
+    assert!(reloaded.contains("settings reloaded"), "{reloaded}");
+    // Listeners, log and a timeout changed: each is named, and none is applied.
+    std::fs::write(
+        &config,
+        "bind = [\"127.0.0.1:0\", \"127.0.0.2:0\"]\nidle_timeout = 301\n\
+         log_format = \"json\"\nlog_level = \"debug\"\n",
+    )
+    .unwrap();
+    let reloaded = server.hup();
+    assert!(reloaded.contains("settings reloaded"), "{reloaded}");
+    let warned = server.logged("take effect only at the next start");
+    assert!(warned.contains("WARN"), "{warned}");
+    for name in ["bind", "idle_timeout", "log_format", "log_level"] {
+        assert!(warned.contains(name), "{name} not named: {warned}");
+    }
+    // The warning came once, for the second reload only.
+    let log = server.log();
+    assert_eq!(log.matches("next start").count(), 1, "{log}");
+    // Still the old listener, and text lines at info (no command logged).
+    let mut client = server.connect();
+    client.login("anonymous", "x");
+    client.expect("PWD", 257);
+    client.expect("QUIT", 221);
+    let log = server.log();
+    assert!(!log.contains("{\""), "JSON after the reload:\n{log}");
+    assert!(!log.contains("PWD"), "debug lines after the reload:\n{log}");
+    server.assert_running();
 }
