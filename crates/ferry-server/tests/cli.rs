@@ -189,6 +189,23 @@ fn user_commands() {
     let listed = run(&["user", "list", "--users", users], b"");
     let listed = String::from_utf8(listed.stdout).unwrap();
     assert!(listed.contains("carol\thome=carol\tread-only"), "{listed}");
+    // A new password for an existing user keeps the rules written by hand.
+    let rules = "quota_bytes = 1000\n\n[users.carol.permissions]\n\"/\" = [\"list\"]\n";
+    std::fs::write(users, format!("{text}{rules}")).unwrap();
+    let updated = run(
+        &["user", "add", "carol", "--users", users, "--password-stdin"],
+        b"new\n",
+    );
+    assert!(updated.status.success(), "{updated:?}");
+    assert!(
+        String::from_utf8_lossy(&updated.stdout).contains("other settings kept"),
+        "{updated:?}"
+    );
+    let file = ferry_server::UsersFile::load(std::path::Path::new(users)).unwrap();
+    let carol = &file.users["carol"];
+    assert!(carol.verify(b"new") && !carol.verify(b"pw"));
+    assert_eq!((carol.quota_bytes, carol.home.as_str()), (1000, "carol"));
+    assert!(carol.read_only && carol.permissions.contains_key("/"));
     assert!(
         run(&["user", "remove", "carol", "--users", users], b"")
             .status

@@ -1,6 +1,6 @@
 //! `ferryd`: parses flags, builds a [`Config`], binds, and serves until Ctrl-C or SIGTERM.
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -8,10 +8,14 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 use ferry_server::Server;
-use ferry_server::auth::{Anonymous, User, UsersFile};
+use ferry_server::auth::{Anonymous, UsersFile};
 use ferry_server::config::{self, Config, FileSettings, LogFormat, LogLevel, StorageSpec};
 use ferry_server::tls::TlsSettings;
 use tokio_util::sync::CancellationToken;
+
+mod users;
+
+use users::{UserCommand, manage_users};
 
 /// Serve a folder or an S3 bucket over FTP.
 #[derive(Debug, Parser)]
@@ -139,127 +143,12 @@ enum Commands {
     User(UserCommand),
 }
 
-#[derive(Debug, Subcommand)]
-enum UserCommand {
-    /// Add a user (or replace its password and settings).
-    Add {
-        /// The login name.
-        name: String,
-        /// The users file.
-        #[arg(long, value_name = "FILE")]
-        users: PathBuf,
-        /// Home folder below the served root (default: the root).
-        #[arg(long, value_name = "DIR", default_value = "")]
-        home: String,
-        /// The user may only list and download.
-        #[arg(long)]
-        read_only: bool,
-        /// Read the password from the first line of standard input.
-        #[arg(long)]
-        password_stdin: bool,
-    },
-    /// Remove a user.
-    Remove {
-        /// The login name.
-        name: String,
-        /// The users file.
-        #[arg(long, value_name = "FILE")]
-        users: PathBuf,
-    },
-    /// List the users.
-    List {
-        /// The users file.
-        #[arg(long, value_name = "FILE")]
-        users: PathBuf,
-    },
-}
-
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Some(Commands::User(command)) => manage_users(command),
         None => serve(cli.serve),
     }
-}
-
-fn manage_users(command: UserCommand) -> anyhow::Result<()> {
-    match command {
-        UserCommand::Add {
-            name,
-            users,
-            home,
-            read_only,
-            password_stdin,
-        } => {
-            if name.is_empty() || name.chars().any(|c| c.is_whitespace() || c.is_control()) {
-                bail!("user name must be non-empty, without spaces");
-            }
-            let password = read_password(password_stdin)?;
-            if password.is_empty() {
-                bail!("empty password");
-            }
-            let mut file = UsersFile::load(&users)?;
-            let user = User::new(password.as_bytes(), home, read_only)?;
-            user.home_path()
-                .map_err(|e| anyhow::anyhow!("bad home folder: {e}"))?;
-            file.users.insert(name.clone(), user);
-            file.save(&users)?;
-            println!("User {name} saved in {}", users.display());
-            println!("A running ferryd that serves this file sees the change after kill -HUP.");
-        }
-        UserCommand::Remove { name, users } => {
-            let mut file = UsersFile::load(&users)?;
-            if file.users.remove(&name).is_none() {
-                bail!("no user {name} in {}", users.display());
-            }
-            file.save(&users)?;
-            println!("User {name} removed from {}", users.display());
-            println!(
-                "A running ferryd that serves this file ends {name}'s sessions after kill -HUP."
-            );
-        }
-        UserCommand::List { users } => {
-            let file = UsersFile::load(&users)?;
-            for (name, user) in &file.users {
-                let home = if user.home.is_empty() {
-                    "/"
-                } else {
-                    &user.home
-                };
-                let access = if user.read_only {
-                    "read-only"
-                } else {
-                    "read-write"
-                };
-                println!("{name}\thome={home}\t{access}");
-            }
-        }
-    }
-    Ok(())
-}
-
-/// The password from stdin's first line, or typed at a terminal without echo.
-fn read_password(from_stdin: bool) -> anyhow::Result<String> {
-    let stdin = std::io::stdin();
-    if from_stdin || !stdin.is_terminal() {
-        let mut line = String::new();
-        stdin.lock().read_line(&mut line)?;
-        return Ok(line.trim_end_matches(['\r', '\n']).to_string());
-    }
-    eprint!("Password: ");
-    std::io::stderr().flush()?;
-    let echo_off = std::process::Command::new("stty")
-        .arg("-echo")
-        .status()
-        .is_ok_and(|s| s.success());
-    let mut line = String::new();
-    let read = stdin.lock().read_line(&mut line);
-    if echo_off {
-        let _ = std::process::Command::new("stty").arg("echo").status();
-    }
-    eprintln!();
-    read?;
-    Ok(line.trim_end_matches(['\r', '\n']).to_string())
 }
 
 /// The `--config` file's settings (none without the flag).
@@ -571,6 +460,15 @@ fn reload(args: &ServeArgs, server: &Server, running_tls: Option<&TlsSettings>, 
             return;
         }
     };
+    // At start a missing users file is an empty one; at a reload it is more likely a file
+    // being replaced, and reading it as empty would end every user's sessions.
+    if let Some(path) = built.users_path.as_deref().filter(|path| !path.exists()) {
+        tracing::error!(
+            file = %path.display(),
+            "reload failed: the users file is missing; the old settings stay in force"
+        );
+        return;
+    }
     let users = built.config.users.users.len();
     let mut restart_needed = started.changed(&built.fixed);
     let reloaded = server.reload(built.config);
