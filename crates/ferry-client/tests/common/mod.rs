@@ -203,6 +203,45 @@ pub fn run(home: &Path, cwd: &Path, args: &[&str]) -> Output {
     wait_bounded(child)
 }
 
+/// A person running `ferry` one command at a time: a temporary HOME (no netrc, no history) and
+/// a working folder, both removed on drop.
+pub struct Client {
+    home: tempfile::TempDir,
+    /// `None`: working in the home folder itself.
+    work: Option<tempfile::TempDir>,
+}
+
+impl Client {
+    /// A home and a separate, empty working folder.
+    pub fn new() -> Client {
+        Client {
+            home: tempfile::tempdir().unwrap(),
+            work: Some(tempfile::tempdir().unwrap()),
+        }
+    }
+
+    /// A home that is also the working folder.
+    pub fn at_home() -> Client {
+        Client {
+            home: tempfile::tempdir().unwrap(),
+            work: None,
+        }
+    }
+
+    pub fn home(&self) -> &Path {
+        self.home.path()
+    }
+
+    pub fn work(&self) -> &Path {
+        self.work.as_ref().unwrap_or(&self.home).path()
+    }
+
+    /// Runs `ferry ARGS` here, as [`run`].
+    pub fn run(&self, args: &[&str]) -> Output {
+        run(self.home(), self.work(), args)
+    }
+}
+
 /// Waits for a run of `ferry`; kills it and fails the test after a minute.
 pub fn wait_bounded(child: std::process::Child) -> Output {
     ferry_testkit::wait_bounded(child, RUN_LIMIT)
