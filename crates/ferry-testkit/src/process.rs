@@ -36,7 +36,13 @@ pub fn tool(name: &str, package: &str) -> PathBuf {
 
 /// Waits for `child` and collects its output (from the pipes it has); kills it and fails the
 /// test if it has not ended after `limit`.
-pub fn wait_bounded(mut child: Child, limit: Duration) -> Output {
+pub fn wait_bounded(child: Child, limit: Duration) -> Output {
+    let what = format!("process {}", child.id());
+    wait(child, limit, &what)
+}
+
+/// [`wait_bounded`], naming the child `what` in its failures.
+fn wait(mut child: Child, limit: Duration, what: &str) -> Output {
     // Read on threads, so a chatty child never blocks on a full pipe while we poll.
     let stdout = child.stdout.take().map(drain);
     let stderr = child.stderr.take().map(drain);
@@ -53,12 +59,9 @@ pub fn wait_bounded(mut child: Child, limit: Duration) -> Output {
                 let _ = child.kill();
                 let _ = child.wait();
                 // Its pipes are not read to the end: a process it started may hold them open.
-                panic!(
-                    "process {} did not finish within {limit:?} (killed)",
-                    child.id()
-                );
+                panic!("{what} did not finish within {limit:?} (killed)");
             }
-            Err(error) => panic!("waiting for process {}: {error}", child.id()),
+            Err(error) => panic!("waiting for {what}: {error}"),
         }
     };
     Output {
@@ -85,13 +88,14 @@ fn collect(reader: std::thread::JoinHandle<Vec<u8>>) -> Vec<u8> {
 /// test if it cannot start or has not ended after `limit`; returns its output whatever its exit
 /// code.
 pub fn run_bounded(command: &mut Command, limit: Duration) -> Output {
+    let shown = format!("{command:?}");
     let child = command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap_or_else(|error| panic!("cannot start {command:?}: {error}"));
-    wait_bounded(child, limit)
+        .unwrap_or_else(|error| panic!("cannot start {shown}: {error}"));
+    wait(child, limit, &shown)
 }
 
 /// The async [`run_bounded`], for tests on a tokio runtime: runs `command` with stdin closed,
