@@ -14,8 +14,8 @@ use std::path::Path;
 use std::time::SystemTime;
 
 use common::{
-    Fake, Server, answer_basic, answer_epsv, assert_file, assert_ok, assert_one_line_error,
-    assert_partial, cutting_server, run, send_on_data, stderr, stdout,
+    Client, Fake, Server, answer_basic, answer_epsv, assert_file, assert_ok, assert_one_line_error,
+    assert_partial, cutting_server, send_on_data, stderr, stdout,
 };
 
 #[test]
@@ -23,64 +23,43 @@ fn get_and_put_move_exact_bytes() {
     let server = Server::start();
     let payload: Vec<u8> = (0..1_000_000u32).map(|i| (i % 253) as u8).collect();
     std::fs::write(server.path("big.bin"), &payload).unwrap();
-    let home = tempfile::tempdir().unwrap();
-    let work = tempfile::tempdir().unwrap();
+    let client = Client::new();
 
-    let output = run(home.path(), work.path(), &["get", &server.url("big.bin")]);
+    let output = client.run(&["get", &server.url("big.bin")]);
     assert_ok(&output);
-    assert_file(work.path().join("big.bin"), &payload);
+    assert_file(client.work().join("big.bin"), &payload);
 
     // To standard output, for pipes.
-    let output = run(
-        home.path(),
-        work.path(),
-        &["get", &server.url("big.bin"), "-o", "-"],
-    );
+    let output = client.run(&["get", &server.url("big.bin"), "-o", "-"]);
     assert_ok(&output);
     assert!(output.stdout == payload, "stdout differs");
-    assert!(!work.path().join("-").exists());
+    assert!(!client.work().join("-").exists());
 
-    let output = run(
-        home.path(),
-        work.path(),
-        &["get", &server.url("big.bin"), "-o", "copy.bin"],
-    );
+    let output = client.run(&["get", &server.url("big.bin"), "-o", "copy.bin"]);
     assert_eq!(output.status.code(), Some(0));
-    assert_file(work.path().join("copy.bin"), &payload);
+    assert_file(client.work().join("copy.bin"), &payload);
 
     // Empty files both ways.
-    std::fs::write(work.path().join("empty"), b"").unwrap();
-    let output = run(home.path(), work.path(), &["put", "empty", &server.url("")]);
+    std::fs::write(client.work().join("empty"), b"").unwrap();
+    let output = client.run(&["put", "empty", &server.url("")]);
     assert_ok(&output);
     assert_file(server.path("empty"), b"");
-    let output = run(
-        home.path(),
-        work.path(),
-        &["get", &server.url("empty"), "-o", "empty-again"],
-    );
+    let output = client.run(&["get", &server.url("empty"), "-o", "empty-again"]);
     assert_ok(&output);
-    assert_file(work.path().join("empty-again"), b"");
+    assert_file(client.work().join("empty-again"), b"");
 
     // One file to a named target; several into a folder URL that does not exist yet.
-    std::fs::write(work.path().join("one.txt"), b"one").unwrap();
-    std::fs::write(work.path().join("two words.txt"), b"two").unwrap();
-    let output = run(
-        home.path(),
-        work.path(),
-        &["put", "one.txt", &server.url("renamed.txt")],
-    );
+    std::fs::write(client.work().join("one.txt"), b"one").unwrap();
+    std::fs::write(client.work().join("two words.txt"), b"two").unwrap();
+    let output = client.run(&["put", "one.txt", &server.url("renamed.txt")]);
     assert_ok(&output);
     assert_file(server.path("renamed.txt"), b"one");
-    let output = run(
-        home.path(),
-        work.path(),
-        &[
-            "put",
-            "one.txt",
-            "two words.txt",
-            &server.url("new/deeper/"),
-        ],
-    );
+    let output = client.run(&[
+        "put",
+        "one.txt",
+        "two words.txt",
+        &server.url("new/deeper/"),
+    ]);
     assert_ok(&output);
     assert_file(server.path("new/deeper/one.txt"), b"one");
     assert_file(server.path("new/deeper/two words.txt"), b"two");
@@ -91,10 +70,9 @@ fn ls_rm_mkdir_and_their_errors() {
     let server = Server::start();
     std::fs::write(server.path("a.txt"), b"abc").unwrap();
     std::fs::create_dir(server.path("dir")).unwrap();
-    let home = tempfile::tempdir().unwrap();
-    let work = home.path();
+    let client = Client::at_home();
 
-    let output = run(home.path(), work, &["ls", &server.url("")]);
+    let output = client.run(&["ls", &server.url("")]);
     assert_ok(&output);
     let text = stdout(&output);
     let lines: Vec<&str> = text.lines().collect();
@@ -102,34 +80,30 @@ fn ls_rm_mkdir_and_their_errors() {
     assert!(lines[0].starts_with("           3  ") && lines[0].ends_with("  a.txt"));
     assert!(lines[1].ends_with("  dir/"), "{text}");
 
-    let output = run(home.path(), work, &["mkdir", &server.url("made")]);
+    let output = client.run(&["mkdir", &server.url("made")]);
     assert_ok(&output);
     assert!(server.path("made").is_dir());
-    let output = run(home.path(), work, &["mkdir", &server.url("made")]);
+    let output = client.run(&["mkdir", &server.url("made")]);
     assert_one_line_error(&output, "MKD made: 550 ");
-    let output = run(home.path(), work, &["mkdir", "-p", &server.url("made/x/y")]);
+    let output = client.run(&["mkdir", "-p", &server.url("made/x/y")]);
     assert_ok(&output);
     assert!(server.path("made/x/y").is_dir());
 
-    let output = run(home.path(), work, &["rm", &server.url("a.txt")]);
+    let output = client.run(&["rm", &server.url("a.txt")]);
     assert_eq!(output.status.code(), Some(0));
     assert!(!server.path("a.txt").exists());
-    let output = run(home.path(), work, &["rm", &server.url("a.txt")]);
+    let output = client.run(&["rm", &server.url("a.txt")]);
     assert_one_line_error(&output, "DELE a.txt: 550 ");
 
-    let output = run(home.path(), work, &["get", &server.url("nope.bin")]);
+    let output = client.run(&["get", &server.url("nope.bin")]);
     assert_one_line_error(&output, "RETR nope.bin: 550 ");
-    assert!(std::fs::read_dir(work).unwrap().next().is_none());
+    assert!(std::fs::read_dir(client.work()).unwrap().next().is_none());
 
-    let output = run(
-        home.path(),
-        work,
-        &["put", "missing.txt", &server.url("x.txt")],
-    );
+    let output = client.run(&["put", "missing.txt", &server.url("x.txt")]);
     assert_one_line_error(&output, "missing.txt: ");
     assert!(!server.path("x.txt").exists());
 
-    let output = run(home.path(), work, &["ls", "http://example.org/"]);
+    let output = client.run(&["ls", "http://example.org/"]);
     assert_one_line_error(&output, "must start with ftp://");
 }
 
@@ -139,12 +113,8 @@ fn server_down_is_one_line() {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         listener.local_addr().unwrap().port()
     };
-    let home = tempfile::tempdir().unwrap();
-    let output = run(
-        home.path(),
-        home.path(),
-        &["get", &format!("ftp://127.0.0.1:{port}/x")],
-    );
+    let client = Client::at_home();
+    let output = client.run(&["get", &format!("ftp://127.0.0.1:{port}/x")]);
     assert_one_line_error(&output, &format!("cannot connect to 127.0.0.1:{port}: "));
 }
 
@@ -152,20 +122,11 @@ fn server_down_is_one_line() {
 fn global_flags_before_the_subcommand_and_active_mode() {
     let server = Server::start();
     std::fs::write(server.path("act.txt"), b"active bytes").unwrap();
-    let home = tempfile::tempdir().unwrap();
-    let work = tempfile::tempdir().unwrap();
-    let output = run(
-        home.path(),
-        work.path(),
-        &["--active", "--timeout", "10", "get", &server.url("act.txt")],
-    );
+    let client = Client::new();
+    let output = client.run(&["--active", "--timeout", "10", "get", &server.url("act.txt")]);
     assert_ok(&output);
-    assert_file(work.path().join("act.txt"), b"active bytes");
-    let output = run(
-        home.path(),
-        work.path(),
-        &["put", "act.txt", &server.url("back.txt"), "--active"],
-    );
+    assert_file(client.work().join("act.txt"), b"active bytes");
+    let output = client.run(&["put", "act.txt", &server.url("back.txt"), "--active"]);
     assert_ok(&output);
     assert_file(server.path("back.txt"), b"active bytes");
 }
@@ -174,24 +135,15 @@ fn global_flags_before_the_subcommand_and_active_mode() {
 fn credentials_from_netrc_url_and_flag() {
     let server = Server::with_users(&[("alice", "wonder land"), ("bob", "builder")]);
     std::fs::write(server.path("secret.txt"), b"for alice").unwrap();
-    let home = tempfile::tempdir().unwrap();
-    let work = tempfile::tempdir().unwrap();
+    let client = Client::new();
 
     // Anonymous is refused: the server's code and text.
-    let output = run(
-        home.path(),
-        work.path(),
-        &["get", &server.url("secret.txt")],
-    );
+    let output = client.run(&["get", &server.url("secret.txt")]);
     assert_one_line_error(&output, "login: 530 ");
 
     // Percent-encoded password in the URL.
     let url = format!("ftp://alice:wonder%20land@{}/secret.txt", server.addr);
-    let output = run(
-        home.path(),
-        work.path(),
-        &["-v", "get", &url, "-o", "url.txt"],
-    );
+    let output = client.run(&["-v", "get", &url, "-o", "url.txt"]);
     assert_ok(&output);
     // --verbose shows the conversation, never the password.
     let conversation = stderr(&output);
@@ -205,44 +157,36 @@ fn credentials_from_netrc_url_and_flag() {
         "{conversation}"
     );
     assert!(!conversation.contains("wonder"), "{conversation}");
-    assert_file(work.path().join("url.txt"), b"for alice");
+    assert_file(client.work().join("url.txt"), b"for alice");
 
     // --user USER:PASS before the subcommand.
-    let output = run(
-        home.path(),
-        work.path(),
-        &[
-            "--user",
-            "alice:wonder land",
-            "get",
-            &server.url("secret.txt"),
-            "-o",
-            "flag.txt",
-        ],
-    );
+    let output = client.run(&[
+        "--user",
+        "alice:wonder land",
+        "get",
+        &server.url("secret.txt"),
+        "-o",
+        "flag.txt",
+    ]);
     assert_ok(&output);
-    assert_file(work.path().join("flag.txt"), b"for alice");
+    assert_file(client.work().join("flag.txt"), b"for alice");
 
     // ~/.netrc: the entry for this host.
     std::fs::write(
-        home.path().join(".netrc"),
+        client.home().join(".netrc"),
         "machine other login x password y\nmachine 127.0.0.1\n  login bob\n  password builder\n",
     )
     .unwrap();
-    let output = run(
-        home.path(),
-        work.path(),
-        &["get", &server.url("secret.txt")],
-    );
+    let output = client.run(&["get", &server.url("secret.txt")]);
     assert_ok(&output);
-    assert_file(work.path().join("secret.txt"), b"for alice");
+    assert_file(client.work().join("secret.txt"), b"for alice");
     // The machine entry wins over default; its password is wrong here.
     std::fs::write(
-        home.path().join(".netrc"),
+        client.home().join(".netrc"),
         "default login bob password builder\nmachine 127.0.0.1 login bob password wrong\n",
     )
     .unwrap();
-    let output = run(home.path(), work.path(), &["ls", &server.url("")]);
+    let output = client.run(&["ls", &server.url("")]);
     assert_one_line_error(&output, "login: 530 ");
 }
 
@@ -257,20 +201,15 @@ fn mirror_both_ways_skips_identical_files() {
     std::fs::write(server.path("tree/top.txt"), b"top").unwrap();
     std::fs::write(server.path("tree/sub/mid.txt"), b"middle").unwrap();
     std::fs::write(server.path("tree/sub/deeper/low.bin"), vec![7u8; 200_000]).unwrap();
-    let home = tempfile::tempdir().unwrap();
-    let work = tempfile::tempdir().unwrap();
+    let client = Client::new();
 
-    let output = run(
-        home.path(),
-        work.path(),
-        &["mirror", &server.url("tree/"), "copy", "--parallel", "3"],
-    );
+    let output = client.run(&["mirror", &server.url("tree/"), "copy", "--parallel", "3"]);
     assert_ok(&output);
     assert_eq!(
         stdout(&output),
         "Mirrored 3 files (200009b), 0 unchanged, 0 failed\n"
     );
-    let copy = work.path().join("copy");
+    let copy = client.work().join("copy");
     assert_file(copy.join("top.txt"), b"top");
     assert_file(copy.join("sub/mid.txt"), b"middle");
     assert_eq!(
@@ -285,21 +224,13 @@ fn mirror_both_ways_skips_identical_files() {
     );
 
     // A second run finds everything identical; a changed file is fetched again.
-    let output = run(
-        home.path(),
-        work.path(),
-        &["mirror", &server.url("tree"), "copy"],
-    );
+    let output = client.run(&["mirror", &server.url("tree"), "copy"]);
     assert_eq!(
         stdout(&output),
         "Mirrored 0 files (0b), 3 unchanged, 0 failed\n"
     );
     std::fs::write(server.path("tree/top.txt"), b"top, longer").unwrap();
-    let output = run(
-        home.path(),
-        work.path(),
-        &["mirror", &server.url("tree"), "copy"],
-    );
+    let output = client.run(&["mirror", &server.url("tree"), "copy"]);
     assert_eq!(
         stdout(&output),
         "Mirrored 1 files (11b), 2 unchanged, 0 failed\n"
@@ -307,18 +238,14 @@ fn mirror_both_ways_skips_identical_files() {
     assert_file(copy.join("top.txt"), b"top, longer");
 
     // Upload the copy elsewhere with -R; times are set with MFMT so a rerun skips all.
-    let output = run(
-        home.path(),
-        work.path(),
-        &[
-            "mirror",
-            "-R",
-            "copy",
-            &server.url("up/loaded"),
-            "--parallel",
-            "2",
-        ],
-    );
+    let output = client.run(&[
+        "mirror",
+        "-R",
+        "copy",
+        &server.url("up/loaded"),
+        "--parallel",
+        "2",
+    ]);
     assert_ok(&output);
     assert_eq!(
         stdout(&output),
@@ -332,11 +259,7 @@ fn mirror_both_ways_skips_identical_files() {
         secs(mtime(&server.path("up/loaded/sub/mid.txt"))),
         secs(mtime(&copy.join("sub/mid.txt")))
     );
-    let output = run(
-        home.path(),
-        work.path(),
-        &["mirror", "-R", "copy", &server.url("up/loaded")],
-    );
+    let output = client.run(&["mirror", "-R", "copy", &server.url("up/loaded")]);
     assert_eq!(
         stdout(&output),
         "Mirrored 0 files (0b), 3 unchanged, 0 failed\n"
@@ -345,31 +268,22 @@ fn mirror_both_ways_skips_identical_files() {
 
 #[test]
 fn a_cut_download_keeps_the_partial_and_continue_finishes_it() {
-    let home = tempfile::tempdir().unwrap();
-    let work = tempfile::tempdir().unwrap();
+    let client = Client::new();
     let fake = cutting_server(10, b"abcde".to_vec());
-    let output = run(
-        home.path(),
-        work.path(),
-        &["get", &format!("ftp://{}/file.bin", fake.addr)],
-    );
+    let output = client.run(&["get", &format!("ftp://{}/file.bin", fake.addr)]);
     assert_one_line_error(&output, "RETR file.bin: 426 ");
     drop(fake.commands());
     // Nothing under the final name; the partial is kept, hidden.
-    assert_partial(work.path(), "file.bin", b"abcde");
-    let partial = work.path().join(".file.bin.ferry-part");
+    assert_partial(client.work(), "file.bin", b"abcde");
+    let partial = client.work().join(".file.bin.ferry-part");
 
     // Continue against a real server holding the whole file: REST 5 fetches only the rest,
     // which the different first half proves.
     let server = Server::start();
     std::fs::write(server.path("file.bin"), b"0123456789").unwrap();
-    let output = run(
-        home.path(),
-        work.path(),
-        &["get", "--continue", &server.url("file.bin")],
-    );
+    let output = client.run(&["get", "--continue", &server.url("file.bin")]);
     assert_ok(&output);
-    assert_file(work.path().join("file.bin"), b"abcde56789");
+    assert_file(client.work().join("file.bin"), b"abcde56789");
     assert!(!partial.exists());
 }
 
@@ -404,12 +318,8 @@ fn epsv_refused_pasv_address_ignored_and_list_parsed_without_mlsd() {
         }
         true
     });
-    let home = tempfile::tempdir().unwrap();
-    let output = run(
-        home.path(),
-        home.path(),
-        &["--timeout", "5", "ls", &format!("ftp://{}/", fake.addr)],
-    );
+    let client = Client::at_home();
+    let output = client.run(&["--timeout", "5", "ls", &format!("ftp://{}/", fake.addr)]);
     assert_ok(&output);
     assert_eq!(
         stdout(&output),
@@ -436,16 +346,12 @@ fn continue_against_a_server_without_rest_starts_again() {
         }
         true
     });
-    let home = tempfile::tempdir().unwrap();
-    std::fs::write(home.path().join(".f.bin.ferry-part"), b"xyz").unwrap();
-    let output = run(
-        home.path(),
-        home.path(),
-        &["get", "-c", &format!("ftp://{}/f.bin", fake.addr)],
-    );
+    let client = Client::at_home();
+    std::fs::write(client.work().join(".f.bin.ferry-part"), b"xyz").unwrap();
+    let output = client.run(&["get", "-c", &format!("ftp://{}/f.bin", fake.addr)]);
     assert_ok(&output);
-    assert_file(home.path().join("f.bin"), b"whole!");
-    assert!(!home.path().join(".f.bin.ferry-part").exists());
+    assert_file(client.work().join("f.bin"), b"whole!");
+    assert!(!client.work().join(".f.bin.ferry-part").exists());
     let commands = fake.commands();
     assert!(commands.contains(&"REST 3".to_string()), "{commands:?}");
 }
@@ -453,23 +359,15 @@ fn continue_against_a_server_without_rest_starts_again() {
 #[test]
 fn put_continue_sends_only_the_missing_tail() {
     let server = Server::start();
-    let home = tempfile::tempdir().unwrap();
-    std::fs::write(home.path().join("log.txt"), b"0123456789").unwrap();
+    let client = Client::at_home();
+    std::fs::write(client.work().join("log.txt"), b"0123456789").unwrap();
     // A remote copy cut after five bytes, whose bytes differ: only the tail may be sent.
     std::fs::write(server.path("log.txt"), b"ABCDE").unwrap();
-    let output = run(
-        home.path(),
-        home.path(),
-        &["put", "--continue", "log.txt", &server.url("")],
-    );
+    let output = client.run(&["put", "--continue", "log.txt", &server.url("")]);
     assert_ok(&output);
     assert_file(server.path("log.txt"), b"ABCDE56789");
     // Already complete: nothing changes.
-    let output = run(
-        home.path(),
-        home.path(),
-        &["put", "-c", "log.txt", &server.url("")],
-    );
+    let output = client.run(&["put", "-c", "log.txt", &server.url("")]);
     assert_ok(&output);
     assert_file(server.path("log.txt"), b"ABCDE56789");
 }
@@ -493,13 +391,9 @@ fn put_continue_appends_when_the_server_refuses_rest() {
         }
         true
     });
-    let home = tempfile::tempdir().unwrap();
-    std::fs::write(home.path().join("f.bin"), b"abcdefgh").unwrap();
-    let output = run(
-        home.path(),
-        home.path(),
-        &["put", "-c", "f.bin", &format!("ftp://{}/f.bin", fake.addr)],
-    );
+    let client = Client::at_home();
+    std::fs::write(client.work().join("f.bin"), b"abcdefgh").unwrap();
+    let output = client.run(&["put", "-c", "f.bin", &format!("ftp://{}/f.bin", fake.addr)]);
     assert_ok(&output);
     let commands = fake.commands();
     assert!(commands.contains(&"REST 4".to_string()), "{commands:?}");
@@ -515,9 +409,8 @@ fn get_into_a_fifo_writes_through_it() {
     let server = Server::start();
     let payload: Vec<u8> = (0..300_000u32).map(|i| (i % 241) as u8).collect();
     std::fs::write(server.path("f.bin"), &payload).unwrap();
-    let home = tempfile::tempdir().unwrap();
-    let work = tempfile::tempdir().unwrap();
-    let fifo = work.path().join("pipe");
+    let client = Client::new();
+    let fifo = client.work().join("pipe");
     assert!(
         std::process::Command::new("mkfifo")
             .arg(&fifo)
@@ -527,11 +420,7 @@ fn get_into_a_fifo_writes_through_it() {
     );
     let reader_path = fifo.clone();
     let reader = std::thread::spawn(move || std::fs::read(reader_path).unwrap());
-    let output = run(
-        home.path(),
-        work.path(),
-        &["get", &server.url("f.bin"), "-o", fifo.to_str().unwrap()],
-    );
+    let output = client.run(&["get", &server.url("f.bin"), "-o", fifo.to_str().unwrap()]);
     assert_ok(&output);
     // Checked before joining: had the pipe been replaced, its reader would wait forever.
     assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo());
@@ -539,7 +428,7 @@ fn get_into_a_fifo_writes_through_it() {
         reader.join().unwrap() == payload,
         "the pipe's reader got other bytes"
     );
-    assert!(!work.path().join(".pipe.ferry-part").exists());
+    assert!(!client.work().join(".pipe.ferry-part").exists());
 }
 
 /// A mirror takes sizes from the listing and asks SIZE only when a file arrives at another size:
@@ -574,24 +463,20 @@ fn mirror_trusts_listed_sizes_and_asks_size_only_when_they_differ() {
         }
         true
     });
-    let home = tempfile::tempdir().unwrap();
-    let output = run(
-        home.path(),
-        home.path(),
-        &[
-            "--timeout",
-            "10",
-            "mirror",
-            &format!("ftp://{}/tree/", fake.addr),
-            "copy",
-        ],
-    );
+    let client = Client::at_home();
+    let output = client.run(&[
+        "--timeout",
+        "10",
+        "mirror",
+        &format!("ftp://{}/tree/", fake.addr),
+        "copy",
+    ]);
     assert_one_line_error(
         &output,
         "Mirrored 2 files (10b), 0 unchanged, 1 failed; first failure: tree/c.txt: protocol \
          error: transfer incomplete: 2 of 4 bytes arrived",
     );
-    let copy = home.path().join("copy");
+    let copy = client.work().join("copy");
     assert_file(copy.join("a.txt"), b"abc");
     assert_file(copy.join("b.txt"), b"bbbbbbb");
     assert!(!copy.join("c.txt").exists());
@@ -614,19 +499,15 @@ fn mirror_trusts_listed_sizes_and_asks_size_only_when_they_differ() {
 #[test]
 fn a_stalled_download_times_out_and_keeps_the_partial() {
     let fake = common::cutting_server_with(1000, b"abc".to_vec(), common::Cut::Stall);
-    let home = tempfile::tempdir().unwrap();
-    let output = run(
-        home.path(),
-        home.path(),
-        &[
-            "--timeout",
-            "1",
-            "get",
-            &format!("ftp://{}/slow.bin", fake.addr),
-        ],
-    );
+    let client = Client::at_home();
+    let output = client.run(&[
+        "--timeout",
+        "1",
+        "get",
+        &format!("ftp://{}/slow.bin", fake.addr),
+    ]);
     assert_one_line_error(&output, "timed out waiting for data");
-    assert_partial(home.path(), "slow.bin", b"abc");
+    assert_partial(client.work(), "slow.bin", b"abc");
     drop(fake.commands());
 }
 
@@ -637,22 +518,17 @@ fn big_downloads_whole_and_continued_are_exact() {
     let server = Server::start();
     let body: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
     std::fs::write(server.path("big.bin"), &body).unwrap();
-    let home = tempfile::tempdir().unwrap();
-    let work = tempfile::tempdir().unwrap();
-    let output = run(home.path(), work.path(), &["get", &server.url("big.bin")]);
+    let client = Client::new();
+    let output = client.run(&["get", &server.url("big.bin")]);
     assert_ok(&output);
-    assert!(std::fs::read(work.path().join("big.bin")).unwrap() == body);
+    assert!(std::fs::read(client.work().join("big.bin")).unwrap() == body);
 
     // A first part that differs from the server's proves that only the rest was fetched.
     let mut expected = vec![0xAA; 1_000_000];
-    std::fs::write(work.path().join(".again.bin.ferry-part"), &expected).unwrap();
+    std::fs::write(client.work().join(".again.bin.ferry-part"), &expected).unwrap();
     expected.extend_from_slice(&body[1_000_000..]);
-    let output = run(
-        home.path(),
-        work.path(),
-        &["get", "-c", &server.url("big.bin"), "-o", "again.bin"],
-    );
+    let output = client.run(&["get", "-c", &server.url("big.bin"), "-o", "again.bin"]);
     assert_ok(&output);
-    assert!(std::fs::read(work.path().join("again.bin")).unwrap() == expected);
-    assert!(!work.path().join(".again.bin.ferry-part").exists());
+    assert!(std::fs::read(client.work().join("again.bin")).unwrap() == expected);
+    assert!(!client.work().join(".again.bin.ferry-part").exists());
 }

@@ -21,9 +21,9 @@ use std::time::{Duration, Instant};
 
 use common::s3_servers::{ACCESS_KEY, BUCKET, S3Server, SECRET_KEY};
 use common::{command, run_ok, tool};
+use ferry_server::Config;
 use ferry_server::config::S3Config;
-use ferry_server::{Config, Server};
-use tokio_util::sync::CancellationToken;
+use ferry_testkit::Ferryd;
 
 /// Everything the nodes log, for the assertions on addresses.
 #[derive(Clone, Default)]
@@ -98,7 +98,9 @@ fn haproxy(port: u16, nodes: &[SocketAddr]) -> Haproxy {
     Haproxy { child, _dir: dir }
 }
 
-async fn node(s3: &S3Server, shutdown: &CancellationToken) -> SocketAddr {
+/// A ferryd node serving the shared prefix of `s3`'s bucket, trusting PROXY headers from
+/// 127.0.0.3; stopped on drop.
+fn node(s3: &S3Server) -> Ferryd {
     let mut config = Config::for_s3(S3Config {
         bucket: BUCKET.into(),
         prefix: "shared".into(),
@@ -110,20 +112,10 @@ async fn node(s3: &S3Server, shutdown: &CancellationToken) -> SocketAddr {
     });
     config.proxy_protocol = true;
     config.proxy_from = vec!["127.0.0.3".parse().unwrap()];
-    let started = Instant::now();
-    while ferry_server::check_storage(&config).await.is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "S3 server not ready"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let server = Server::new(config).unwrap();
-    let token = shutdown.clone();
-    tokio::spawn(async move { server.serve(listener, token).await });
-    addr
+    Ferryd::builder(config)
+        .storage_ready_within(Duration::from_secs(30))
+        .listen("127.0.0.1:0")
+        .start()
 }
 
 fn curl() -> tokio::process::Command {
@@ -149,9 +141,8 @@ async fn two_nodes_on_one_bucket_behind_haproxy() {
         .try_init();
     // SeaweedFS keeps empty folder markers (s3s-fs drops them), so MKD then CWD works.
     let s3 = S3Server::seaweedfs();
-    let shutdown = CancellationToken::new();
-    let a = node(&s3, &shutdown).await;
-    let b = node(&s3, &shutdown).await;
+    let nodes = [node(&s3), node(&s3)];
+    let [a, b] = [nodes[0].addr, nodes[1].addr];
     let port = free_port();
     let _balancer = haproxy(port, &[a, b]);
 
@@ -198,7 +189,7 @@ async fn two_nodes_on_one_bucket_behind_haproxy() {
             "{node}: {names}"
         );
     }
-    shutdown.cancel();
+    drop(nodes);
     let text = log.text();
     // Every login came from the client's own address (the readiness probe above connects but
     // never logs in, and HAProxy names its real source, 127.0.0.1).

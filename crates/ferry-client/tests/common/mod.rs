@@ -1,62 +1,32 @@
-//! Test helpers: an in-process ferryd on 127.0.0.1:0 with a temporary root, a scripted fake FTP
-//! server for the cases ferryd never produces, and a runner for the `ferry` binary.
+//! Test helpers: an in-process ferryd on 127.0.0.1:0 with a temporary root (the test kit's
+//! `Ferryd`), a scripted fake FTP server for the cases ferryd never produces, and a runner for the
+//! `ferry` binary.
 #![allow(
     dead_code,
     unreachable_pub,
     reason = "each test file compiles this module on its own and uses only part of it"
 )]
 
-use std::future::Future;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use tokio_util::sync::CancellationToken;
+use ferry_testkit::{Ferryd, TestCert};
 
 pub mod pty;
 
-/// A one-worker tokio runtime, as the servers here and the in-process tests use.
+/// How long one run of `ferry` may take before it is killed and the test fails.
+const RUN_LIMIT: Duration = Duration::from_secs(60);
+
+/// A one-worker tokio runtime, for the tests that drive the client library in process.
 pub fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
         .build()
         .unwrap()
-}
-
-/// A server running on its own thread and runtime; cancelled and joined when dropped.
-struct Background {
-    shutdown: CancellationToken,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Background {
-    /// Runs the future `serve` makes from the shutdown token until it ends.
-    fn start<F, Fut>(serve: F) -> Background
-    where
-        F: FnOnce(CancellationToken) -> Fut + Send + 'static,
-        Fut: Future<Output = ()>,
-    {
-        let shutdown = CancellationToken::new();
-        let token = shutdown.clone();
-        let thread =
-            std::thread::spawn(move || runtime().block_on(async move { serve(token).await }));
-        Background {
-            shutdown,
-            thread: Some(thread),
-        }
-    }
-}
-
-impl Drop for Background {
-    fn drop(&mut self) {
-        self.shutdown.cancel();
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
 }
 
 /// The shell's list of the original six commands, a line each, as its greeting shows them.
@@ -83,7 +53,7 @@ pub fn banner() -> String {
 /// A running ferryd; stops when dropped.
 pub struct Server {
     /// First, so the server stops before its folder goes.
-    _running: Background,
+    _running: Ferryd,
     pub addr: SocketAddr,
     pub root: tempfile::TempDir,
 }
@@ -112,15 +82,9 @@ impl Server {
     }
 
     pub fn with_config(root: tempfile::TempDir, config: ferry_server::Config) -> Server {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let addr = listener.local_addr().unwrap();
-        let running = Background::start(move |token| async move {
-            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-            ferry_server::run(listener, config, token).await.unwrap();
-        });
+        let running = Ferryd::start(config, "127.0.0.1:0");
         Server {
-            addr,
+            addr: running.addr,
             root,
             _running: running,
         }
@@ -139,7 +103,7 @@ impl Server {
 /// byte), on 127.0.0.1:0 each, serving a fresh temporary folder; stops when dropped.
 pub struct TlsServer {
     /// First, so the server stops before its folders go.
-    _running: Background,
+    _running: Ferryd,
     /// The explicit (AUTH TLS) listener.
     pub explicit: SocketAddr,
     /// The implicit-FTPS listener.
@@ -147,26 +111,17 @@ pub struct TlsServer {
     pub root: tempfile::TempDir,
     /// The server's certificate as PEM, for `--ca-file` (`None` when made by ferryd itself).
     pub ca_file: Option<PathBuf>,
-    _cert_dir: Option<tempfile::TempDir>,
+    _cert: Option<TestCert>,
 }
 
 impl TlsServer {
-    /// With a certificate for 127.0.0.1 made here by rcgen (trusted through `ca_file`);
+    /// With the test kit's certificate for 127.0.0.1 (trusted through `ca_file`);
     /// `edit` adjusts the config after TLS is set.
     pub fn start(edit: impl FnOnce(&mut ferry_server::Config)) -> TlsServer {
-        let made = rcgen::generate_simple_self_signed(vec![
-            "127.0.0.1".to_string(),
-            "localhost".to_string(),
-        ])
-        .unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
-        std::fs::write(&cert, made.cert.pem()).unwrap();
-        std::fs::write(&key, made.signing_key.serialize_pem()).unwrap();
-        let settings = ferry_server::tls::TlsSettings::from_pem_files(&cert, &key).unwrap();
-        let mut server = TlsServer::with_settings(settings, edit);
-        server.ca_file = Some(cert);
-        server._cert_dir = Some(dir);
+        let cert = TestCert::new();
+        let mut server = TlsServer::with_settings(cert.settings(), edit);
+        server.ca_file = Some(cert.cert.clone());
+        server._cert = Some(cert);
         server
     }
 
@@ -184,30 +139,16 @@ impl TlsServer {
         let mut config = ferry_server::Config::for_folder(root.path());
         config.tls = Some(settings);
         edit(&mut config);
-        let explicit = TcpListener::bind("127.0.0.1:0").unwrap();
-        let implicit = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addresses = (
-            explicit.local_addr().unwrap(),
-            implicit.local_addr().unwrap(),
-        );
-        for listener in [&explicit, &implicit] {
-            listener.set_nonblocking(true).unwrap();
-        }
-        let running = Background::start(move |token| async move {
-            let server = ferry_server::Server::new(config).unwrap();
-            let explicit = tokio::net::TcpListener::from_std(explicit).unwrap();
-            let implicit = tokio::net::TcpListener::from_std(implicit).unwrap();
-            tokio::join!(
-                server.serve(explicit, token.clone()),
-                server.serve_implicit(implicit, token.clone()),
-            );
-        });
+        let running = Ferryd::builder(config)
+            .listen("127.0.0.1:0")
+            .listen_implicit("127.0.0.1:0")
+            .start();
         TlsServer {
-            explicit: addresses.0,
-            implicit: addresses.1,
+            explicit: running.addr,
+            implicit: running.implicit.unwrap(),
             root,
             ca_file: None,
-            _cert_dir: None,
+            _cert: None,
             _running: running,
         }
     }
@@ -262,19 +203,48 @@ pub fn run(home: &Path, cwd: &Path, args: &[&str]) -> Output {
     wait_bounded(child)
 }
 
-pub fn wait_bounded(child: std::process::Child) -> Output {
-    let id = child.id();
-    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
-    let watchdog = std::thread::spawn(move || {
-        if done_rx.recv_timeout(Duration::from_secs(60)).is_err() {
-            // The child hung: end it so the test fails instead of hanging.
-            let _ = Command::new("kill").arg("-9").arg(id.to_string()).status();
+/// A person running `ferry` one command at a time: a temporary HOME (no netrc, no history) and
+/// a working folder, both removed on drop.
+pub struct Client {
+    home: tempfile::TempDir,
+    /// `None`: working in the home folder itself.
+    work: Option<tempfile::TempDir>,
+}
+
+impl Client {
+    /// A home and a separate, empty working folder.
+    pub fn new() -> Client {
+        Client {
+            home: tempfile::tempdir().unwrap(),
+            work: Some(tempfile::tempdir().unwrap()),
         }
-    });
-    let output = child.wait_with_output().unwrap();
-    let _ = done_tx.send(());
-    let _ = watchdog.join();
-    output
+    }
+
+    /// A home that is also the working folder.
+    pub fn at_home() -> Client {
+        Client {
+            home: tempfile::tempdir().unwrap(),
+            work: None,
+        }
+    }
+
+    pub fn home(&self) -> &Path {
+        self.home.path()
+    }
+
+    pub fn work(&self) -> &Path {
+        self.work.as_ref().unwrap_or(&self.home).path()
+    }
+
+    /// Runs `ferry ARGS` here, as [`run`].
+    pub fn run(&self, args: &[&str]) -> Output {
+        run(self.home(), self.work(), args)
+    }
+}
+
+/// Waits for a run of `ferry`; kills it and fails the test after a minute.
+pub fn wait_bounded(child: std::process::Child) -> Output {
+    ferry_testkit::wait_bounded(child, RUN_LIMIT)
 }
 
 pub fn stdout(output: &Output) -> String {
@@ -308,8 +278,9 @@ pub fn assert_one_line_error(output: &Output, needle: &str) {
 }
 
 /// The file at `path` holds exactly `expected`.
+#[track_caller]
 pub fn assert_file(path: impl AsRef<Path>, expected: impl AsRef<[u8]>) {
-    assert_eq!(std::fs::read(path).unwrap(), expected.as_ref());
+    ferry_testkit::assert_bytes(&std::fs::read(path).unwrap(), expected.as_ref());
 }
 
 /// A download of `name` into `dir` was cut: nothing under its name, and its hidden partial holds

@@ -1,5 +1,7 @@
 //! Shared by the interop tests: a `ferryd` on a temporary folder or on an S3 bucket, finding the
-//! external tools, and running them with a time limit.
+//! external tools, and running them with a time limit. Running ferryd, the certificate, the test
+//! bytes, [`tool`] and [`run`] are ferry-testkit's; this module adds the S3 backend and the
+//! tests' view of the served files, tree comparisons and the ftplib runner.
 //!
 //! A missing tool never lets a test pass: it fails with the package to install (under `CI=true`
 //! `.ci/run` should have installed it, so the message says so). The same goes for SeaweedFS,
@@ -19,19 +21,19 @@ use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Output, Stdio};
+use std::process::Output;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use ferry_server::Config;
 use ferry_server::config::S3Config;
-use ferry_server::tls::TlsSettings;
+use ferry_testkit::Ferryd;
+#[allow(unused_imports, reason = "each test file uses only some")]
+pub(crate) use ferry_testkit::{TestCert, names_in as names, run, tool};
 use opendal::{HttpTransporter, Operator};
 use opendal_http_transport_reqwest::ReqwestTransport;
 use tempfile::TempDir;
-use tokio::net::TcpListener;
 use tokio::process::Command;
-use tokio_util::sync::CancellationToken;
 
 /// How long one run of an external tool may take before the test fails.
 pub(crate) const TOOL_LIMIT: Duration = Duration::from_secs(120);
@@ -97,13 +99,17 @@ enum Served {
 }
 
 /// A `ferryd` serving a fresh temporary folder or bucket prefix; stopped when dropped.
+///
+/// It runs on a thread and runtime of its own (the kit's [`Ferryd`]), not the test's: starting
+/// waits until it listens, and dropping until its sessions have ended.
 pub(crate) struct TestServer {
     /// Where the listener is bound.
     pub(crate) addr: SocketAddr,
     /// The implicit-FTPS listener, when started with [`TestServer::start_tls`] and asked for one.
     pub(crate) implicit: Option<SocketAddr>,
+    /// Before `served`, so the server stops before its folder goes.
+    _running: Ferryd,
     served: Served,
-    shutdown: CancellationToken,
 }
 
 impl TestServer {
@@ -154,41 +160,24 @@ impl TestServer {
                     secret_access_key: Some(SECRET_KEY.into()),
                     session_token: None,
                 });
-                let started = Instant::now();
-                while let Err(error) = ferry_server::check_storage(&config).await {
-                    assert!(
-                        started.elapsed() < S3_READY_LIMIT,
+                if let Err(error) = ferry_testkit::storage_ready(&config, S3_READY_LIMIT).await {
+                    panic!(
                         "{} at {} did not answer within {S3_READY_LIMIT:?}: {error}\n{}",
                         s3.name,
                         s3.endpoint,
                         s3.log()
                     );
-                    tokio::time::sleep(Duration::from_millis(100)).await;
                 }
                 (Served::Bucket(bucket_view(s3, &prefix), prefix), config)
             }
         };
-        let listener = match TcpListener::bind(bind).await {
-            Ok(listener) => listener,
-            Err(error) => panic!(
-                "cannot bind {bind}: {error}. {}",
-                if bind.starts_with('[') {
-                    "This machine has no IPv6 loopback (::1); the IPv6 interop test needs one \
-                     (enable IPv6 on lo, e.g. `sysctl -w net.ipv6.conf.lo.disable_ipv6=0`)."
-                } else {
-                    "Loopback must be available for the interop tests."
-                }
-            ),
-        };
-        let addr = listener.local_addr().expect("the bound listener's address");
         edit(&mut config);
-        let shutdown = CancellationToken::new();
-        tokio::spawn(ferry_server::run(listener, config, shutdown.clone()));
+        let running = Ferryd::start(config, bind);
         TestServer {
-            addr,
+            addr: running.addr,
             implicit: None,
+            _running: running,
             served,
-            shutdown,
         }
     }
 
@@ -202,36 +191,18 @@ impl TestServer {
     ) -> TestServer {
         let root = tempfile::tempdir().expect("a temporary folder for the served root");
         let mut config = Config::for_folder(root.path());
-        config.tls = Some(
-            TlsSettings::from_pem_files(&cert.cert, &cert.key)
-                .expect("ferryd accepts the test certificate"),
-        );
+        config.tls = Some(cert.settings());
         edit(&mut config);
-        let server = ferry_server::Server::new(config).expect("a valid TLS configuration");
-        let shutdown = CancellationToken::new();
-        let explicit = TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind loopback");
-        let addr = explicit.local_addr().expect("the bound listener's address");
-        let serving = server.clone();
-        let token = shutdown.clone();
-        tokio::spawn(async move { serving.serve(explicit, token).await });
-        let implicit = if implicit {
-            let listener = TcpListener::bind("127.0.0.1:0")
-                .await
-                .expect("bind loopback");
-            let implicit_addr = listener.local_addr().expect("the bound listener's address");
-            let token = shutdown.clone();
-            tokio::spawn(async move { server.serve_implicit(listener, token).await });
-            Some(implicit_addr)
-        } else {
-            None
-        };
+        let mut running = Ferryd::builder(config).listen("127.0.0.1:0");
+        if implicit {
+            running = running.listen_implicit("127.0.0.1:0");
+        }
+        let running = running.start();
         TestServer {
-            addr,
-            implicit,
+            addr: running.addr,
+            implicit: running.implicit,
+            _running: running,
             served: Served::Folder(root),
-            shutdown,
         }
     }
 
@@ -448,107 +419,6 @@ fn bucket_view(s3: &S3Server, prefix: &str) -> Operator {
     operator.with_context(context)
 }
 
-impl Drop for TestServer {
-    fn drop(&mut self) {
-        self.shutdown.cancel();
-    }
-}
-
-/// A self-signed certificate for `127.0.0.1`, `localhost` and `::1` (made with rcgen at test
-/// time), written as PEM files to a temporary folder; clients trust it as their CA file.
-pub(crate) struct TestCert {
-    /// The certificate, PEM; also the CA file clients are given.
-    pub(crate) cert: PathBuf,
-    /// Its private key, PEM (PKCS#8).
-    pub(crate) key: PathBuf,
-    _folder: TempDir,
-}
-
-impl TestCert {
-    /// Makes a new certificate and key.
-    pub(crate) fn new() -> TestCert {
-        let names = vec![
-            "127.0.0.1".to_string(),
-            "localhost".to_string(),
-            "::1".to_string(),
-        ];
-        let made = rcgen::generate_simple_self_signed(names).expect("rcgen makes a certificate");
-        let folder = tempfile::tempdir().expect("a folder for the certificate");
-        let cert = folder.path().join("cert.pem");
-        let key = folder.path().join("key.pem");
-        write(&cert, made.cert.pem().as_bytes());
-        write(&key, made.signing_key.serialize_pem().as_bytes());
-        TestCert {
-            cert,
-            key,
-            _folder: folder,
-        }
-    }
-}
-
-/// The names directly in `folder`, sorted.
-pub(crate) fn names(folder: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(folder)
-        .expect("list a folder")
-        .map(|entry| {
-            entry
-                .expect("an entry")
-                .file_name()
-                .to_string_lossy()
-                .into_owned()
-        })
-        .collect();
-    names.sort();
-    names
-}
-
-/// Finds `name` on PATH, or fails the test saying what to install.
-pub(crate) fn tool(name: &str, package: &str) -> PathBuf {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    for folder in std::env::split_paths(&path) {
-        let candidate = folder.join(name);
-        if candidate.is_file() {
-            return candidate;
-        }
-    }
-    let ci = std::env::var("CI").is_ok_and(|value| value == "true");
-    if ci {
-        panic!(
-            "`{name}` is not installed and CI=true: .ci/run must install it \
-             (`apt-get install {package}`)"
-        );
-    }
-    panic!(
-        "`{name}` is not installed: the interop suite needs it (`apt-get install {package}`), \
-         or run .ci/run, which installs it"
-    );
-}
-
-/// Runs `command` with stdin closed, killing it and failing the test after `limit`; returns its
-/// output whatever its exit code.
-pub(crate) async fn run(command: &mut Command, limit: Duration) -> Output {
-    let shown = format!("{command:?}");
-    command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    let child = match command.spawn() {
-        Ok(child) => child,
-        Err(error) => panic!("cannot start {shown}: {error}"),
-    };
-    let started = Instant::now();
-    match tokio::time::timeout(limit, child.wait_with_output()).await {
-        Ok(Ok(output)) => output,
-        Ok(Err(error)) => panic!("waiting for {shown} failed: {error}"),
-        Err(_) => panic!(
-            "{shown} did not finish within {:?} (killed after {:?})",
-            limit,
-            started.elapsed()
-        ),
-    }
-}
-
 /// Runs `command` like [`run`] and fails the test, showing its output, unless it exits with 0.
 pub(crate) async fn run_ok(command: &mut Command) -> Output {
     let shown = format!("{command:?}");
@@ -591,18 +461,10 @@ pub(crate) async fn ftplib(server: &TestServer, section: &str) {
     .await;
 }
 
-/// Bytes that are different at every offset for a long stretch, so a transfer that skips or
-/// repeats a block shows up.
+/// The test kit's bytes for `seed`: different at every offset for a long stretch, so a transfer
+/// that skips or repeats a block shows up.
 pub(crate) fn pattern(len: usize, seed: u8) -> Vec<u8> {
-    let mut state = u32::from(seed).wrapping_mul(2_654_435_761).wrapping_add(1);
-    (0..len)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 17;
-            state ^= state << 5;
-            state.to_le_bytes()[0]
-        })
-        .collect()
+    ferry_testkit::test_bytes(len, seed.into())
 }
 
 /// Reads a file that must exist.

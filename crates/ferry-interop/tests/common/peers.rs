@@ -361,7 +361,7 @@ fn installed(root: &Path, relative: &str) -> PathBuf {
 }
 
 fn install_hint() -> String {
-    if std::env::var("CI").is_ok_and(|value| value == "true") {
+    if ferry_testkit::on_ci() {
         format!("CI=true, so .ci/run must have installed the peers: it runs {INSTALL}")
     } else {
         format!("install the peer servers with `sudo bash {INSTALL}` (or run .ci/run)")
@@ -397,30 +397,7 @@ fn served_folder(owner: (u32, u32)) -> TempDir {
 /// with 0.
 fn run_setup(command: &mut Command) {
     let shown = format!("{command:?}");
-    let mut child = command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|error| panic!("cannot start {shown}: {error}"));
-    let deadline = Instant::now() + START_LIMIT;
-    loop {
-        match child.try_wait() {
-            Ok(Some(_)) => break,
-            Ok(None) if Instant::now() < deadline => {
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            Ok(None) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("{shown} did not finish within {START_LIMIT:?}");
-            }
-            Err(error) => panic!("waiting for {shown}: {error}"),
-        }
-    }
-    let output = child
-        .wait_with_output()
-        .expect("the finished command's output");
+    let output = ferry_testkit::run_bounded(command, START_LIMIT);
     assert!(
         output.status.success(),
         "{shown} failed with {}: {}{}",

@@ -1,15 +1,17 @@
-//! Shared test support: a real ferryd on 127.0.0.1:0 (or [::1]:0) with a temporary root, and a
-//! raw control-connection client that asserts reply codes.
+//! Shared test support: a real ferryd on 127.0.0.1:0 (or [::1]:0) with a temporary root (the
+//! test kit's [`Ferryd`]), and a raw control-connection client that asserts reply codes.
 #![allow(dead_code, clippy::unwrap_used, unreachable_pub)]
 
 use std::io::{Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use ferry_proto::{Reply, ReplyDecoder, addr};
 use ferry_server::Config;
-use tokio_util::sync::CancellationToken;
+use ferry_testkit::Ferryd;
+#[allow(unused_imports, reason = "each test file uses only some")]
+pub use ferry_testkit::{assert_bytes, names_in, test_bytes as random_bytes};
 
 pub mod tls;
 
@@ -20,89 +22,57 @@ pub const IO_TIMEOUT: Duration = Duration::from_secs(20);
 pub struct TestServer {
     pub addr: SocketAddr,
     pub root: PathBuf,
+    /// Before the folder, so the server stops before its folder goes.
+    _running: Ferryd,
     _dir: Option<tempfile::TempDir>,
-    shutdown: CancellationToken,
-    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl TestServer {
     /// Anonymous read-write on a fresh temporary folder.
     pub fn start() -> TestServer {
         let dir = tempfile::tempdir().unwrap();
-        let config = Config::for_folder(dir.path());
-        let mut server = TestServer::with_config(config, "127.0.0.1:0");
+        let mut server = TestServer::with_config(Config::for_folder(dir.path()), "127.0.0.1:0");
         server._dir = Some(dir);
         server
     }
 
     /// `config` as given, listening on `bind`.
     pub fn with_config(config: Config, bind: &str) -> TestServer {
-        TestServer::spawn(config, bind.parse().unwrap(), false)
-    }
-
-    fn spawn(config: Config, bind: SocketAddr, implicit: bool) -> TestServer {
-        let root = config.root.clone();
-        let shutdown = CancellationToken::new();
-        let (sender, receiver) = std::sync::mpsc::channel();
-        let token = shutdown.clone();
-        let thread = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::bind(bind).await.unwrap();
-                sender.send(listener.local_addr().unwrap()).unwrap();
-                let server = ferry_server::Server::new(config).unwrap();
-                if implicit {
-                    server.serve_implicit(listener, token).await;
-                } else {
-                    server.serve(listener, token).await;
-                }
-                server.wait().await;
-            });
-        });
-        let addr = receiver
-            .recv_timeout(IO_TIMEOUT)
-            .expect("server did not start");
-        TestServer {
-            addr,
-            root,
-            _dir: None,
-            shutdown,
-            thread: Some(thread),
-        }
+        TestServer::running(config.root.clone(), Ferryd::start(config, bind))
     }
 
     /// `config` on an implicit-FTPS listener at 127.0.0.1:0.
     pub fn with_implicit(config: Config) -> TestServer {
-        TestServer::spawn(config, "127.0.0.1:0".parse().unwrap(), true)
-    }
-
-    /// A raw client that has only read the greeting.
-    pub fn anonymous_refused(&self) -> Client {
-        Client::connect(self.addr)
+        let root = config.root.clone();
+        let running = Ferryd::builder(config)
+            .listen_implicit("127.0.0.1:0")
+            .start();
+        TestServer::running(root, running)
     }
 
     /// Serves `config`'s S3 bucket once it answers (a fresh SeaweedFS creates its bucket a moment
     /// after its port opens), listening on 127.0.0.1:0.
     pub fn with_storage_ready(config: Config) -> TestServer {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        let started = std::time::Instant::now();
-        loop {
-            match runtime.block_on(ferry_server::check_storage(&config)) {
-                Ok(()) => break,
-                Err(_) if started.elapsed() < Duration::from_secs(30) => {
-                    std::thread::sleep(Duration::from_millis(200));
-                }
-                Err(e) => panic!("storage not ready: {e}"),
-            }
+        let root = config.root.clone();
+        let running = Ferryd::builder(config)
+            .storage_ready_within(Duration::from_secs(30))
+            .listen("127.0.0.1:0")
+            .start();
+        TestServer::running(root, running)
+    }
+
+    fn running(root: PathBuf, running: Ferryd) -> TestServer {
+        TestServer {
+            addr: running.addr,
+            root,
+            _running: running,
+            _dir: None,
         }
-        TestServer::with_config(config, "127.0.0.1:0")
+    }
+
+    /// A raw client that has only read the greeting.
+    pub fn anonymous_refused(&self) -> Client {
+        Client::connect(self.addr)
     }
 
     /// A raw client, logged in anonymously.
@@ -124,15 +94,6 @@ impl TestServer {
 
     pub fn path(&self, name: &str) -> PathBuf {
         self.root.join(name)
-    }
-}
-
-impl Drop for TestServer {
-    fn drop(&mut self) {
-        self.shutdown.cancel();
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
     }
 }
 
@@ -254,37 +215,4 @@ pub fn connect_from(addr: SocketAddr, local: Option<IpAddr>) -> TcpStream {
     };
     stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
     stream
-}
-
-/// Deterministic pseudo-random bytes.
-pub fn random_bytes(len: usize, seed: u64) -> Vec<u8> {
-    use rand::{Rng, SeedableRng};
-    let mut rng = rand::rngs::SmallRng::seed_from_u64(seed);
-    let mut bytes = vec![0u8; len];
-    rng.fill(&mut bytes[..]);
-    bytes
-}
-
-/// Files in `dir` (names), sorted, including hidden ones.
-pub fn names_in(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
-}
-
-/// Asserts two byte strings are equal without printing megabytes when they are not.
-#[track_caller]
-pub fn assert_bytes(actual: &[u8], expected: &[u8]) {
-    if actual != expected {
-        let first = actual.iter().zip(expected).position(|(a, b)| a != b);
-        panic!(
-            "bytes differ: got {} bytes, expected {}; first difference at {:?}",
-            actual.len(),
-            expected.len(),
-            first
-        );
-    }
 }

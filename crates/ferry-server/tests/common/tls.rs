@@ -8,6 +8,7 @@ use std::sync::Arc;
 use ferry_proto::{Reply, ReplyDecoder, addr};
 use ferry_server::Config;
 use ferry_server::tls::TlsSettings;
+use ferry_testkit::TestCert;
 use rustls::client::{Resumption, Tls12Resumption};
 use rustls::pki_types::{CertificateDer, ServerName};
 use rustls::{
@@ -19,24 +20,18 @@ use super::{IO_TIMEOUT, TestServer};
 /// A TLS client stream over a blocking TCP connection.
 pub type TlsStream = StreamOwned<ClientConnection, TcpStream>;
 
-/// A certificate for 127.0.0.1 written to PEM files, and client configs that trust it.
+/// The test kit's certificate for 127.0.0.1, ferryd's settings for it, and client configs that
+/// trust it.
 pub struct Pki {
-    _dir: tempfile::TempDir,
     pub settings: TlsSettings,
-    cert: CertificateDer<'static>,
+    cert: TestCert,
 }
 
 pub fn pki() -> Pki {
-    let made = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
-    std::fs::write(&cert, made.cert.pem()).unwrap();
-    std::fs::write(&key, made.signing_key.serialize_pem()).unwrap();
-    let settings = TlsSettings::from_pem_files(&cert, &key).unwrap();
+    let cert = TestCert::new();
     Pki {
-        _dir: dir,
-        settings,
-        cert: made.cert.der().clone(),
+        settings: cert.settings(),
+        cert,
     }
 }
 
@@ -74,7 +69,9 @@ impl Pki {
 
     pub fn client_config_with(&self, options: ClientOptions<'_>) -> Arc<ClientConfig> {
         let mut roots = RootCertStore::empty();
-        roots.add(self.cert.clone()).unwrap();
+        roots
+            .add(CertificateDer::from(self.cert.der.clone()))
+            .unwrap();
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let mut config = ClientConfig::builder_with_provider(provider)
             .with_protocol_versions(options.versions)
