@@ -7,9 +7,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::Client;
-
-const FERRYD: &str = env!("CARGO_BIN_EXE_ferryd");
+use common::{Client, FERRYD};
 
 /// Starts ferryd with `args` and returns it with its stdout lines up to "Who may log in".
 fn start(args: &[&str], dir: &std::path::Path) -> (std::process::Child, Vec<String>) {
@@ -155,17 +153,7 @@ fn user_commands() {
     let dir = tempfile::tempdir().unwrap();
     let users = dir.path().join("users.toml");
     let users = users.to_str().unwrap();
-    let run = |args: &[&str], stdin: &[u8]| {
-        let mut child = Command::new(FERRYD)
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child.stdin.take().unwrap().write_all(stdin).unwrap();
-        child.wait_with_output().unwrap()
-    };
+    let run = common::ferryd;
     let added = run(
         &[
             "user",

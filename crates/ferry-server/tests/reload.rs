@@ -14,9 +14,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::Client;
-
-const FERRYD: &str = env!("CARGO_BIN_EXE_ferryd");
+use common::{Client, FERRYD, ferryd};
 
 /// How long ferryd may take to start, to log a reload or to exit.
 const DEADLINE: Duration = Duration::from_secs(20);
@@ -178,19 +176,6 @@ impl Drop for Ferryd {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-/// Runs `ferryd ARGS` (a `user` command) with `stdin`; returns its output.
-fn ferryd(args: &[&str], stdin: &[u8]) -> Output {
-    let mut child = Command::new(FERRYD)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(stdin).unwrap();
-    wait_output(child, "ferryd")
 }
 
 /// Waits (bounded) for `child`, whose stdout and stderr are piped and short, and returns its

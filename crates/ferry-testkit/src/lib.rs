@@ -18,4 +18,4 @@ mod process;
 pub use cert::TestCert;
 pub use ferryd::{Ferryd, FerrydBuilder, storage_ready};
 pub use files::{assert_bytes, names_in, test_bytes};
-pub use process::{on_ci, run, run_bounded, tool, wait_bounded};
+pub use process::{on_ci, run, run_bounded, run_with_input, tool, wait_bounded};

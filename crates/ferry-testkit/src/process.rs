@@ -123,6 +123,23 @@ pub async fn run(command: &mut tokio::process::Command, limit: Duration) -> Outp
     }
 }
 
+/// Runs `command` with `input` on its stdin (then closed) and its output captured, as
+/// [`run_bounded`] does.
+pub fn run_with_input(command: &mut Command, input: &[u8], limit: Duration) -> Output {
+    let shown = format!("{command:?}");
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|error| panic!("cannot start {shown}: {error}"));
+    if let Some(mut stdin) = child.stdin.take() {
+        // A child that exits without reading leaves a broken pipe: its output says why.
+        let _ = std::io::Write::write_all(&mut stdin, input);
+    }
+    wait(child, limit, &shown)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

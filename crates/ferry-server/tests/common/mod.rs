@@ -216,3 +216,16 @@ pub fn connect_from(addr: SocketAddr, local: Option<IpAddr>) -> TcpStream {
     stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
     stream
 }
+
+/// The ferryd binary these tests run.
+pub const FERRYD: &str = env!("CARGO_BIN_EXE_ferryd");
+
+/// Runs `ferryd ARGS` (a `user` command, or one that exits at start) with `stdin`; returns its
+/// output whatever its exit code, failing the test if it runs past [`IO_TIMEOUT`].
+pub fn ferryd(args: &[&str], stdin: &[u8]) -> std::process::Output {
+    ferry_testkit::run_with_input(
+        std::process::Command::new(FERRYD).args(args),
+        stdin,
+        IO_TIMEOUT,
+    )
+}
