@@ -264,7 +264,19 @@ fn non_utf8_names_round_trip() {
         .root
         .join(std::ffi::OsStr::from_bytes(b"caf\xe9.txt"));
     assert_eq!(std::fs::read(on_disk).unwrap(), b"latin-1 name");
-    assert_eq!(client.download("NLST"), b"caf\xe9.txt\r\n");
+    // Listings are UTF-8 (issue 16): the byte that is not shows as U+FFFD, and both the raw
+    // name and the shown one reach the file.
+    assert_eq!(client.download("NLST"), "caf\u{fffd}.txt\r\n".as_bytes());
+    assert_eq!(client.download("RETR caf\u{fffd}.txt"), b"latin-1 name");
+    let mut retr_raw = b"RETR caf\xe9.txt".to_vec();
+    let mut data = client.passive();
+    retr_raw.extend_from_slice(b"\r\n");
+    client.send_raw(&retr_raw);
+    assert_eq!(client.read_reply().code.0, 150);
+    let mut bytes = Vec::new();
+    data.read_to_end(&mut bytes).unwrap();
+    assert_eq!(bytes, b"latin-1 name");
+    assert_eq!(client.read_reply().code.0, 226);
 }
 
 #[test]
