@@ -107,7 +107,7 @@ impl Attrs {
     }
 
     /// Appends the wire form: `flags`, then each present field in the draft's order.
-    pub(super) fn encode(&self, out: &mut Vec<u8>) {
+    pub fn encode(&self, out: &mut Vec<u8>) {
         wire::put_u32(out, self.flags());
         if let Some(size) = self.size {
             wire::put_u64(out, size);
@@ -132,10 +132,18 @@ impl Attrs {
         }
     }
 
+    /// Reads attributes from the front of `bytes` and returns them with the bytes after them:
+    /// for extension data that carries attributes. Errors name the ATTRS packet type and no id.
+    pub fn decode(bytes: &[u8]) -> Result<(Attrs, &[u8]), SftpError> {
+        let mut reader = Reader::new(super::packet_type::ATTRS, bytes);
+        let attrs = Attrs::read(&mut reader)?;
+        Ok((attrs, reader.remaining()))
+    }
+
     /// Reads the wire form, as OpenSSH's `decode_attrib` does: flag bits version 3 does not
     /// define are ignored (the draft calls them a protocol error; OpenSSH reads past them), and
     /// an extended pair's name is text, its data any bytes.
-    pub(super) fn decode(reader: &mut Reader<'_>) -> Result<Attrs, SftpError> {
+    pub(super) fn read(reader: &mut Reader<'_>) -> Result<Attrs, SftpError> {
         let flags = reader.u32()?;
         let mut attrs = Attrs::default();
         if flags & FLAG_SIZE != 0 {

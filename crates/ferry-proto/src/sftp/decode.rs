@@ -51,7 +51,7 @@ impl Packet {
                 id: r.id()?,
                 filename: r.text()?,
                 flags: OpenFlags(r.u32()?),
-                attrs: Attrs::decode(&mut r)?,
+                attrs: Attrs::read(&mut r)?,
             },
             kind::CLOSE => Packet::Close {
                 id: r.id()?,
@@ -80,12 +80,12 @@ impl Packet {
             kind::SETSTAT => Packet::Setstat {
                 id: r.id()?,
                 path: r.text()?,
-                attrs: Attrs::decode(&mut r)?,
+                attrs: Attrs::read(&mut r)?,
             },
             kind::FSETSTAT => Packet::Fsetstat {
                 id: r.id()?,
                 handle: r.bytes()?,
-                attrs: Attrs::decode(&mut r)?,
+                attrs: Attrs::read(&mut r)?,
             },
             kind::OPENDIR => Packet::Opendir {
                 id: r.id()?,
@@ -102,7 +102,7 @@ impl Packet {
             kind::MKDIR => Packet::Mkdir {
                 id: r.id()?,
                 path: r.text()?,
-                attrs: Attrs::decode(&mut r)?,
+                attrs: Attrs::read(&mut r)?,
             },
             kind::RMDIR => Packet::Rmdir {
                 id: r.id()?,
@@ -153,14 +153,14 @@ impl Packet {
                     entries.push(NameEntry {
                         filename: r.text()?,
                         longname: r.text()?,
-                        attrs: Attrs::decode(&mut r)?,
+                        attrs: Attrs::read(&mut r)?,
                     });
                 }
                 Packet::Name { id, entries }
             }
             kind::ATTRS => Packet::Attrs {
                 id: r.id()?,
-                attrs: Attrs::decode(&mut r)?,
+                attrs: Attrs::read(&mut r)?,
             },
             _ => {
                 // Keep the id, when there is one, so that the server can answer it.

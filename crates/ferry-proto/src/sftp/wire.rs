@@ -74,6 +74,11 @@ impl<'a> Reader<'a> {
         std::mem::take(&mut self.bytes).to_vec()
     }
 
+    /// The bytes not read yet, left in place.
+    pub(super) fn remaining(&self) -> &'a [u8] {
+        self.bytes
+    }
+
     /// True when every byte has been read.
     pub(super) fn is_empty(&self) -> bool {
         self.bytes.is_empty()

@@ -129,6 +129,26 @@ fn attrs_ignore_undefined_flag_bits_and_an_empty_extended_list() {
 }
 
 #[test]
+fn attrs_alone_for_extension_data() {
+    let wire = [0, 0, 0, 4, 0, 0, 0x01, 0xA4, 9, 9];
+    let attrs = Attrs {
+        permissions: Some(0o644),
+        ..Attrs::default()
+    };
+    assert_eq!(Attrs::decode(&wire), Ok((attrs.clone(), &[9, 9][..])));
+    let mut out = Vec::new();
+    attrs.encode(&mut out);
+    assert_eq!(out, wire[..8]);
+    assert_eq!(
+        Attrs::decode(&wire[..6]),
+        Err(SftpError::Truncated {
+            packet_type: packet_type::ATTRS,
+            id: None
+        })
+    );
+}
+
+#[test]
 fn attrs_from_a_listing_entry_carry_the_file_type() {
     let entry = |kind, mode, modified| Entry {
         name: b"x".to_vec(),
