@@ -35,6 +35,17 @@ pub struct Entry {
     pub unique: Option<String>,
 }
 
+impl Entry {
+    /// The permission bits listings show: the entry's own, else `0o755` for a folder and
+    /// `0o644` for anything else.
+    pub fn mode_or_default(&self) -> u32 {
+        self.mode.unwrap_or(match self.kind {
+            EntryKind::Dir => 0o755,
+            EntryKind::File | EntryKind::Link => 0o644,
+        })
+    }
+}
+
 /// The last year a listing line may name: four digits, as in `YYYYMMDDHHMMSS`.
 const MAX_YEAR: i64 = 9999;
 
@@ -48,10 +59,7 @@ pub fn format_list_line(entry: &Entry, now: i64, out: &mut Vec<u8>) {
         EntryKind::Dir => 'd',
         EntryKind::Link => 'l',
     };
-    let mode = entry.mode.unwrap_or(match entry.kind {
-        EntryKind::Dir => 0o755,
-        _ => 0o644,
-    });
+    let mode = entry.mode_or_default();
     let mut perms = String::with_capacity(10);
     perms.push(kind);
     for shift in [6, 3, 0] {
