@@ -15,6 +15,7 @@ mod ftp;
 mod limits;
 mod listener;
 pub mod log;
+mod login;
 mod service;
 mod stream;
 pub mod tls;
