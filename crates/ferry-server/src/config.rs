@@ -16,6 +16,8 @@ use crate::tls::TlsSettings;
 
 /// Where ferryd listens when told nothing.
 pub const DEFAULT_BIND: &str = "127.0.0.1:2121";
+/// Where ferryd serves SFTP when told nothing at all (no bind flag of any kind).
+pub const DEFAULT_SFTP_BIND: &str = "127.0.0.1:2222";
 /// Longest command line accepted; longer lines get 500 and are skipped. Bounds per-session
 /// memory.
 pub const DEFAULT_MAX_LINE: usize = 8192;
@@ -140,6 +142,8 @@ pub struct Config {
     /// Refuse TLS data connections that do not resume the control connection's session
     /// (Python's ftplib cannot resume, so this is off by default).
     pub require_tls_session_reuse: bool,
+    /// The SSH host key; SFTP is served only with one.
+    pub ssh_host_key: Option<russh::keys::PrivateKey>,
 }
 
 impl Config {
@@ -171,6 +175,7 @@ impl Config {
             tls: None,
             require_tls: false,
             require_tls_session_reuse: false,
+            ssh_host_key: None,
         }
     }
 
@@ -242,6 +247,16 @@ impl Config {
             self.proxy_protocol != new.proxy_protocol || self.proxy_from != new.proxy_from,
         );
         differs("tls", self.tls.is_some() != new.tls.is_some());
+        differs(
+            "ssh_host_key",
+            self.ssh_host_key
+                .as_ref()
+                .map(|k| k.public_key().to_bytes().ok())
+                != new
+                    .ssh_host_key
+                    .as_ref()
+                    .map(|k| k.public_key().to_bytes().ok()),
+        );
         differs("require_tls", self.require_tls != new.require_tls);
         differs(
             "require_tls_session_reuse",
@@ -380,6 +395,10 @@ pub struct FileSettings {
     pub require_tls: Option<bool>,
     /// Require TLS session reuse on data connections.
     pub require_tls_session_reuse: Option<bool>,
+    /// SFTP listen addresses.
+    pub sftp_bind: Option<Vec<SocketAddr>>,
+    /// SSH host key file (OpenSSH format; an Ed25519 key is made there when missing).
+    pub ssh_host_key: Option<PathBuf>,
 }
 
 /// Bytes per second, written as a number with an optional `K`, `M` or `G` (powers of 1024).

@@ -17,6 +17,7 @@ mod listener;
 pub mod log;
 mod login;
 mod service;
+pub mod sftp;
 mod stream;
 pub mod tls;
 mod transfer;
@@ -78,6 +79,8 @@ struct Shared {
     storage: Storage,
     /// Who may log in, and each account's state over its sessions.
     accounts: Arc<service::Accounts>,
+    /// The SSH server settings, when SFTP is served.
+    ssh: Option<Arc<russh::server::Config>>,
     logins: limits::LoginThrottle,
     credentials: auth::CredentialCache,
     /// Password hashes computed at once (one per core, one of them for suspects).
@@ -102,7 +105,9 @@ impl Shared {
             config.max_rate_up,
             config.max_rate_down,
         ));
+        let ssh = sftp::ssh_config(&config);
         Ok(Arc::new(Shared {
+            ssh,
             config,
             storage,
             accounts,

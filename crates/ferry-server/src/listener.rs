@@ -17,7 +17,15 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::config::Config;
-use crate::{Shared, ftp};
+use crate::{Shared, ftp, sftp};
+
+/// Which front end a listener serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Front {
+    Ftp,
+    ImplicitFtps,
+    Sftp,
+}
 
 /// How long the accept loop pauses after an accept error.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
@@ -82,27 +90,28 @@ impl Server {
 
     /// Accepts sessions on `listener` until `shutdown` is cancelled.
     pub async fn serve(&self, listener: TcpListener, shutdown: CancellationToken) {
-        self.accept_loop(listener, shutdown, false).await;
+        self.accept_loop(listener, shutdown, Front::Ftp).await;
     }
 
     /// Accepts implicit-FTPS sessions (TLS from the first byte) on `listener`.
     pub async fn serve_implicit(&self, listener: TcpListener, shutdown: CancellationToken) {
-        self.accept_loop(listener, shutdown, true).await;
+        self.accept_loop(listener, shutdown, Front::ImplicitFtps)
+            .await;
     }
 
-    async fn accept_loop(
-        &self,
-        listener: TcpListener,
-        shutdown: CancellationToken,
-        implicit: bool,
-    ) {
+    /// Accepts SFTP (SSH) connections on `listener`; needs `Config::ssh_host_key`.
+    pub async fn serve_sftp(&self, listener: TcpListener, shutdown: CancellationToken) {
+        self.accept_loop(listener, shutdown, Front::Sftp).await;
+    }
+
+    async fn accept_loop(&self, listener: TcpListener, shutdown: CancellationToken, front: Front) {
         loop {
             let accepted = tokio::select! {
                 () = shutdown.cancelled() => break,
                 accepted = listener.accept() => accepted,
             };
             match accepted {
-                Ok((stream, peer)) => self.admit(stream, peer, &shutdown, implicit),
+                Ok((stream, peer)) => self.admit(stream, peer, &shutdown, front),
                 Err(error) => {
                     tracing::warn!(%error, "accept failed");
                     tokio::time::sleep(ACCEPT_BACKOFF).await;
@@ -160,7 +169,7 @@ impl Server {
         stream: TcpStream,
         peer: SocketAddr,
         shutdown: &CancellationToken,
-        implicit: bool,
+        front: Front,
     ) {
         let _ = stream.set_nodelay(true);
         // Clients send ABOR as TCP urgent data (ftplib's MSG_OOB, RFC 959 section 4.1.3 Synch);
@@ -170,7 +179,7 @@ impl Server {
         let from_balancer =
             config.proxy_protocol && config.proxy_from.contains(&peer.ip().to_canonical());
         if !from_balancer {
-            self.enter(stream, peer, shutdown, implicit);
+            self.enter(stream, peer, shutdown, front);
             return;
         }
         // The balancer's connection: the real client's address comes first, in a PROXY header.
@@ -181,7 +190,7 @@ impl Server {
             match read_proxy_header(&stream, timeout).await {
                 Ok(source) => {
                     let client = source.unwrap_or(peer);
-                    server.enter(stream, client, &shutdown, implicit);
+                    server.enter(stream, client, &shutdown, front);
                 }
                 Err(error) => {
                     tracing::warn!(balancer = %peer, %error, "connection without a valid PROXY header refused");
@@ -196,7 +205,7 @@ impl Server {
         stream: TcpStream,
         peer: SocketAddr,
         shutdown: &CancellationToken,
-        implicit: bool,
+        front: Front,
     ) {
         let ip = peer.ip().to_canonical();
         let config = &self.shared.config;
@@ -219,20 +228,28 @@ impl Server {
         };
         let Some(permit) = permit else {
             tracing::warn!(%peer, "session limit reached; refused");
-            self.tracker
-                .spawn(refuse(stream, "Too many sessions; try again later."));
+            if front != Front::Sftp {
+                self.tracker
+                    .spawn(refuse(stream, "Too many sessions; try again later."));
+            }
             return;
         };
         if self.shared.logins.is_banned(ip, std::time::Instant::now()) {
             tracing::warn!(%peer, "banned address refused");
             let text = "Too many failed logins from your address; try again later.";
-            self.tracker.spawn(refuse(stream, text));
+            if front != Front::Sftp {
+                self.tracker.spawn(refuse(stream, text));
+            }
             return;
         }
         let shared = Arc::clone(&self.shared);
         let shutdown = shutdown.child_token();
         self.tracker.spawn(async move {
-            ftp::run(stream, peer, shared, shutdown, implicit).await;
+            match front {
+                Front::Ftp => ftp::run(stream, peer, shared, shutdown, false).await,
+                Front::ImplicitFtps => ftp::run(stream, peer, shared, shutdown, true).await,
+                Front::Sftp => sftp::run(stream, peer, shared, shutdown).await,
+            }
             drop(permit);
         });
     }

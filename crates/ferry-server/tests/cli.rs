@@ -482,3 +482,70 @@ fn user_text_is_escaped_in_text_logs() {
 fn user_text_is_escaped_in_json_logs() {
     failed_login_line("json", "\\u001b[2J\\u007f\\u009b31m");
 }
+
+/// Run with no bind flag of any kind, ferryd serves FTP on 127.0.0.1:2121 and SFTP on
+/// 127.0.0.1:2222, and says so with the SSH host key's fingerprint; the key is made once (mode
+/// 0600, in $XDG_STATE_HOME/ferry/) and kept, so a restart keeps the server's identity. With
+/// `--bind` only, no SFTP.
+#[test]
+fn no_bind_flags_serve_ftp_and_sftp_with_a_kept_host_key() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let run = || {
+        let mut child = Command::new(FERRYD)
+            .current_dir(dir.path())
+            .env("XDG_STATE_HOME", state.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut lines = Vec::new();
+        while !lines
+            .last()
+            .is_some_and(|l: &String| l.starts_with("Who may log in"))
+        {
+            let mut line = String::new();
+            assert!(
+                stdout.read_line(&mut line).unwrap() > 0,
+                "ferryd ended: {lines:?}"
+            );
+            lines.push(line.trim_end().to_string());
+        }
+        assert!(terminate(&mut child).success());
+        lines
+    };
+    let first = run();
+    assert!(
+        first.contains(&"Listening on ftp://127.0.0.1:2121".to_string()),
+        "{first:?}"
+    );
+    assert!(
+        first.contains(&"Listening on sftp://127.0.0.1:2222".to_string()),
+        "{first:?}"
+    );
+    let key_line = |lines: &[String]| {
+        lines
+            .iter()
+            .find(|l| l.starts_with("SSH host key SHA256:"))
+            .unwrap_or_else(|| panic!("no host key line: {lines:?}"))
+            .split_whitespace()
+            .nth(3)
+            .unwrap()
+            .to_string()
+    };
+    let key = state.path().join("ferry/ssh_host_ed25519_key");
+    let mode = std::fs::metadata(&key).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600, "the host key is private");
+    let second = run();
+    assert_eq!(
+        key_line(&first),
+        key_line(&second),
+        "a restart changed the host key"
+    );
+
+    let (mut child, lines) = start(&["--bind", "127.0.0.1:0"], dir.path());
+    assert!(!lines.iter().any(|l| l.contains("sftp://")), "{lines:?}");
+    assert!(terminate(&mut child).success());
+}

@@ -22,6 +22,8 @@ pub struct Ferryd {
     pub addr: SocketAddr,
     /// The implicit-FTPS listener (TLS from the first byte), if one was asked for.
     pub implicit: Option<SocketAddr>,
+    /// The SFTP listener, if one was asked for.
+    pub sftp: Option<SocketAddr>,
     shutdown: CancellationToken,
     thread: Option<JoinHandle<()>>,
 }
@@ -33,6 +35,7 @@ pub struct FerrydBuilder {
     config: Config,
     plain: Option<String>,
     implicit: Option<String>,
+    sftp: Option<String>,
     storage_ready: Option<Duration>,
 }
 
@@ -48,6 +51,7 @@ impl Ferryd {
             config,
             plain: None,
             implicit: None,
+            sftp: None,
             storage_ready: None,
         }
     }
@@ -66,6 +70,16 @@ impl FerrydBuilder {
         self
     }
 
+    /// An SFTP listener at `bind`, with a host key made now when the config has none.
+    pub fn listen_sftp(mut self, bind: &str) -> FerrydBuilder {
+        if self.config.ssh_host_key.is_none() {
+            let key = ferry_server::sftp::host_key::generate().expect("an SSH host key");
+            self.config.ssh_host_key = Some(key);
+        }
+        self.sftp = Some(bind.to_string());
+        self
+    }
+
     /// Waits up to `limit` for the storage to answer [`ferry_server::check_storage`] before
     /// serving (a fresh SeaweedFS creates its bucket a moment after its port opens).
     pub fn storage_ready_within(mut self, limit: Duration) -> FerrydBuilder {
@@ -79,10 +93,11 @@ impl FerrydBuilder {
             config,
             plain,
             implicit,
+            sftp,
             storage_ready,
         } = self;
         assert!(
-            plain.is_some() || implicit.is_some(),
+            plain.is_some() || implicit.is_some() || sftp.is_some(),
             "a ferryd needs a listener"
         );
         let shutdown = CancellationToken::new();
@@ -96,7 +111,8 @@ impl FerrydBuilder {
                     .enable_all()
                     .build()
                     .expect("a tokio runtime for ferryd");
-                runtime.block_on(serve(config, plain, implicit, storage_ready, token, sender));
+                let binds = [plain, implicit, sftp];
+                runtime.block_on(serve(config, binds, storage_ready, token, sender));
             })
             .expect("a thread for ferryd");
         let limit = START_LIMIT + storage_ready.unwrap_or_default();
@@ -111,9 +127,10 @@ impl FerrydBuilder {
             }
         };
         match started {
-            Ok((plain, implicit)) => Ferryd {
-                addr: plain.or(implicit).expect("a listener"),
+            Ok([plain, implicit, sftp]) => Ferryd {
+                addr: plain.or(implicit).or(sftp).expect("a listener"),
                 implicit,
+                sftp,
                 shutdown,
                 thread: Some(thread),
             },
@@ -126,15 +143,14 @@ impl FerrydBuilder {
     }
 }
 
-/// The listeners' addresses, or why the server did not start.
-type Started = Result<(Option<SocketAddr>, Option<SocketAddr>), String>;
+/// The listeners' addresses (plain, implicit, SFTP), or why the server did not start.
+type Started = Result<[Option<SocketAddr>; 3], String>;
 
 /// The server thread's work: wait for the storage, open the listeners, report, serve until
 /// `shutdown`, then wait for the sessions to end.
 async fn serve(
     config: Config,
-    plain: Option<String>,
-    implicit: Option<String>,
+    [plain, implicit, sftp]: [Option<String>; 3],
     ready_within: Option<Duration>,
     shutdown: CancellationToken,
     report: mpsc::Sender<Started>,
@@ -152,9 +168,10 @@ async fn serve(
             return;
         }
     };
-    let (plain, implicit) = match (bind(plain).await, bind(implicit).await) {
-        (Ok(plain), Ok(implicit)) => (plain, implicit),
-        (Err(message), _) | (_, Err(message)) => {
+    let (plain, implicit, sftp) = match (bind(plain).await, bind(implicit).await, bind(sftp).await)
+    {
+        (Ok(plain), Ok(implicit), Ok(sftp)) => (plain, implicit, sftp),
+        (Err(message), _, _) | (_, Err(message), _) | (_, _, Err(message)) => {
             let _ = report.send(Err(message));
             return;
         }
@@ -165,7 +182,7 @@ async fn serve(
             .map(|listener| listener.local_addr().expect("a bound listener's address"))
     };
     if report
-        .send(Ok((address(&plain), address(&implicit))))
+        .send(Ok([address(&plain), address(&implicit), address(&sftp)]))
         .is_err()
     {
         return;
@@ -180,7 +197,12 @@ async fn serve(
             server.serve_implicit(listener, shutdown.clone()).await;
         }
     };
-    tokio::join!(serve_plain, serve_implicit);
+    let serve_sftp = async {
+        if let Some(listener) = sftp {
+            server.serve_sftp(listener, shutdown.clone()).await;
+        }
+    };
+    tokio::join!(serve_plain, serve_implicit, serve_sftp);
     server.wait().await;
 }
 

@@ -105,6 +105,8 @@ enum Served {
 pub(crate) struct TestServer {
     /// Where the listener is bound.
     pub(crate) addr: SocketAddr,
+    /// The SFTP listener (servers started with [`TestServer::start_on_with`] and friends).
+    pub(crate) sftp: Option<SocketAddr>,
     /// The implicit-FTPS listener, when started with [`TestServer::start_tls`] and asked for one.
     pub(crate) implicit: Option<SocketAddr>,
     /// Before `served`, so the server stops before its folder goes.
@@ -172,10 +174,15 @@ impl TestServer {
             }
         };
         edit(&mut config);
-        let running = Ferryd::start(config, bind);
+        // Every such server speaks SFTP too (same users, same files), on a port of its own.
+        let running = Ferryd::builder(config)
+            .listen(bind)
+            .listen_sftp("127.0.0.1:0")
+            .start();
         TestServer {
             addr: running.addr,
             implicit: None,
+            sftp: running.sftp,
             _running: running,
             served,
         }
@@ -201,6 +208,7 @@ impl TestServer {
         TestServer {
             addr: running.addr,
             implicit: running.implicit,
+            sftp: None,
             _running: running,
             served: Served::Folder(root),
         }

@@ -134,6 +134,15 @@ struct ServeArgs {
     /// Refuse TLS data connections that do not resume the control connection's TLS session.
     #[arg(long)]
     require_tls_session_reuse: bool,
+    /// Serve SFTP on ADDR, IPv4 or IPv6; repeatable. With no bind flag of any kind, ferryd
+    /// serves FTP on 127.0.0.1:2121 and SFTP on 127.0.0.1:2222.
+    #[arg(long = "sftp-bind", value_name = "ADDR")]
+    sftp_bind: Vec<SocketAddr>,
+    /// The SSH host key (OpenSSH private-key format); an Ed25519 key is made there (mode 0600)
+    /// when the file does not exist. Default: ssh_host_ed25519_key in $XDG_STATE_HOME/ferry/,
+    /// else ~/.local/state/ferry/.
+    #[arg(long, value_name = "FILE")]
+    ssh_host_key: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -170,6 +179,14 @@ fn log_choice(args: &ServeArgs, settings: &FileSettings) -> (LogFormat, LogLevel
     )
 }
 
+/// What a listener serves.
+#[derive(Debug, Clone, Copy)]
+enum Front {
+    Ftp,
+    Implicit,
+    Sftp,
+}
+
 /// What the flags and the settings file say, put together.
 struct Built {
     config: Config,
@@ -184,6 +201,9 @@ struct Built {
 struct Fixed {
     binds: Vec<SocketAddr>,
     implicit_binds: Vec<SocketAddr>,
+    sftp_binds: Vec<SocketAddr>,
+    /// Where the SSH host key came from, and whether it was made at this start.
+    host_key: Option<(PathBuf, bool)>,
     log_format: LogFormat,
     log_level: LogLevel,
 }
@@ -194,6 +214,7 @@ impl Fixed {
         [
             ("bind", self.binds != new.binds),
             ("implicit_bind", self.implicit_binds != new.implicit_binds),
+            ("sftp_bind", self.sftp_binds != new.sftp_binds),
             ("log_format", self.log_format != new.log_format),
             ("log_level", self.log_level != new.log_level),
         ]
@@ -243,12 +264,28 @@ fn build(
             (PathBuf::new(), Some(s3))
         }
     };
+    // No bind of any kind: FTP and SFTP on loopback. SFTP binds only: no FTP.
+    let nothing_bound = args.bind.is_empty()
+        && settings.bind.is_none()
+        && args.sftp_bind.is_empty()
+        && settings.sftp_bind.is_none()
+        && args.implicit_bind.is_empty()
+        && settings.implicit_bind.is_none();
+    let sftp_binds = if !args.sftp_bind.is_empty() {
+        args.sftp_bind.clone()
+    } else if let Some(binds) = settings.sftp_bind.clone() {
+        binds
+    } else if nothing_bound {
+        vec![config::DEFAULT_SFTP_BIND.parse()?]
+    } else {
+        Vec::new()
+    };
     let mut binds = if args.bind.is_empty() {
         settings.bind.unwrap_or_default()
     } else {
         args.bind
     };
-    if binds.is_empty() {
+    if binds.is_empty() && args.sftp_bind.is_empty() && settings.sftp_bind.is_none() {
         binds.push(config::DEFAULT_BIND.parse()?);
     }
     let users_path = args.users.or(settings.users);
@@ -256,10 +293,10 @@ fn build(
         Some(path) => UsersFile::load(path)?,
         None => UsersFile::default(),
     };
-    let anonymous = args
-        .anonymous
-        .or(settings.anonymous)
-        .unwrap_or_else(|| config::default_anonymous(&binds, users_path.is_some()));
+    let anonymous = args.anonymous.or(settings.anonymous).unwrap_or_else(|| {
+        let all: Vec<SocketAddr> = binds.iter().chain(&sftp_binds).copied().collect();
+        config::default_anonymous(&all, users_path.is_some())
+    });
 
     let mut config = match s3 {
         Some(s3) => Config::for_s3(s3),
@@ -323,11 +360,25 @@ fn build(
     if !implicit_binds.is_empty() && config.tls.is_none() {
         bail!("--implicit-bind needs a certificate: --tls-cert/--tls-key or --tls-self-signed");
     }
+    let mut host_key = None;
+    if !sftp_binds.is_empty() {
+        let path = match args.ssh_host_key.or(settings.ssh_host_key) {
+            Some(path) => path,
+            None => ferry_server::sftp::host_key::default_path().context(
+                "no place for the SSH host key: set --ssh-host-key, XDG_STATE_HOME or HOME",
+            )?,
+        };
+        let (key, made) = ferry_server::sftp::host_key::load_or_create(&path)?;
+        config.ssh_host_key = Some(key);
+        host_key = Some((path, made));
+    }
     Ok(Built {
         config,
         fixed: Fixed {
             binds,
             implicit_binds,
+            sftp_binds,
+            host_key,
             log_format,
             log_level,
         },
@@ -355,11 +406,12 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         let all_binds = started
             .binds
             .iter()
-            .map(|b| (b, false))
-            .chain(started.implicit_binds.iter().map(|b| (b, true)));
-        for (bind, implicit) in all_binds {
+            .map(|b| (b, Front::Ftp))
+            .chain(started.implicit_binds.iter().map(|b| (b, Front::Implicit)))
+            .chain(started.sftp_binds.iter().map(|b| (b, Front::Sftp)));
+        for (bind, front) in all_binds {
             let listener = listen(*bind).with_context(|| format!("cannot listen on {bind}"))?;
-            listeners.push((listener.local_addr()?, listener, implicit));
+            listeners.push((listener.local_addr()?, listener, front));
         }
         // Caught from before the banner on: a supervisor (or a test) that sends SIGTERM as soon
         // as it reads "Listening on" gets the graceful shutdown, not the default action.
@@ -369,12 +421,21 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
         say(format_args!("Welcome to the FTP server."));
         say(format_args!("To get started, connect a client."));
-        for (addr, _, implicit) in &listeners {
-            if *implicit {
-                say(format_args!("Listening on ftps://{addr} (implicit TLS)"));
-            } else {
-                say(format_args!("Listening on ftp://{addr}"));
+        for (addr, _, front) in &listeners {
+            match front {
+                Front::Ftp => say(format_args!("Listening on ftp://{addr}")),
+                Front::Implicit => say(format_args!("Listening on ftps://{addr} (implicit TLS)")),
+                Front::Sftp => say(format_args!("Listening on sftp://{addr}")),
             }
+        }
+        if let (Some(key), Some((path, made))) = (&config.ssh_host_key, &started.host_key) {
+            let made = if *made { ", made now" } else { "" };
+            say(format_args!(
+                "SSH host key {} ({}{made}, {})",
+                ferry_server::sftp::host_key::fingerprint(key),
+                key.algorithm(),
+                path.display()
+            ));
         }
         if let Some(tls) = &config.tls {
             let policy = if config.require_tls {
@@ -415,14 +476,14 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         let mut tasks = Vec::new();
         let cleaner = server.clone();
         tokio::spawn(async move { cleaner.remove_stale_partials().await });
-        for (_, listener, implicit) in listeners {
+        for (_, listener, front) in listeners {
             let server = server.clone();
             let shutdown = shutdown.clone();
             tasks.push(tokio::spawn(async move {
-                if implicit {
-                    server.serve_implicit(listener, shutdown).await;
-                } else {
-                    server.serve(listener, shutdown).await;
+                match front {
+                    Front::Ftp => server.serve(listener, shutdown).await,
+                    Front::Implicit => server.serve_implicit(listener, shutdown).await,
+                    Front::Sftp => server.serve_sftp(listener, shutdown).await,
                 }
             }));
         }

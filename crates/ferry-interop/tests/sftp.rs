@@ -1,0 +1,308 @@
+//! ferryd's SFTP against real clients: OpenSSH's `sftp`, `scp` (SFTP since 9.0) and `ssh`, and
+//! curl's `sftp://` (libssh2). The same users, jail, rights and atomic uploads as FTP; every test
+//! checks the bytes where ferryd stored them (a folder, or the S3 bucket on SeaweedFS).
+//!
+//! Passwords reach OpenSSH through SSH_ASKPASS (a script written at test time), as `sshpass`
+//! would. Needs `openssh-client` and `curl`; fails, never skips, when one is missing.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::{Backend, TestServer, command, on_both_backends, run, run_ok, tool};
+use ferry_server::User;
+use ferry_server::auth::Right;
+
+on_both_backends!(openssh_sftp_puts_gets_lists_renames_and_removes);
+
+/// A folder for one test's client side: the askpass script and local files.
+struct Client {
+    dir: tempfile::TempDir,
+}
+
+impl Client {
+    fn new() -> Client {
+        Client {
+            dir: tempfile::tempdir().expect("a temporary folder"),
+        }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// An SSH_ASKPASS script that answers `password`.
+    fn askpass(&self, password: &str) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let script = self.path(&format!("askpass-{password}.sh"));
+        std::fs::write(&script, format!("#!/bin/sh\necho '{password}'\n")).expect("askpass");
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o700))
+            .expect("askpass mode");
+        script
+    }
+
+    /// An OpenSSH client command (`sftp`, `scp`, `ssh`) for `server` that logs in with
+    /// `password`, trusting the server's new host key, never asking a terminal.
+    fn openssh(&self, program: &str, password: &str) -> tokio::process::Command {
+        let mut openssh = command(tool(program, "openssh-client"));
+        openssh
+            .current_dir(self.dir.path())
+            .env("SSH_ASKPASS", self.askpass(password))
+            .env("SSH_ASKPASS_REQUIRE", "force")
+            .env("DISPLAY", "ferry-test")
+            .args(["-o", "BatchMode=no"])
+            .args(["-o", "StrictHostKeyChecking=no"])
+            .args(["-o", "UserKnownHostsFile=/dev/null"])
+            .args(["-o", "PubkeyAuthentication=no"])
+            .args(["-o", "NumberOfPasswordPrompts=1"])
+            .args(["-o", "LogLevel=ERROR"]);
+        openssh
+    }
+
+    /// `sftp -b` with `commands` as `user`; its output whatever its status.
+    async fn sftp(
+        &self,
+        server: &TestServer,
+        user: &str,
+        password: &str,
+        commands: &str,
+    ) -> std::process::Output {
+        let batch = self.path("batch");
+        std::fs::write(&batch, commands).expect("write the batch file");
+        let port = server.sftp.expect("an SFTP listener").port().to_string();
+        run(
+            self.openssh("sftp", password)
+                .arg("-b")
+                .arg(&batch)
+                .args(["-P", &port])
+                .arg(format!("{user}@127.0.0.1")),
+            common::TOOL_LIMIT,
+        )
+        .await
+    }
+}
+
+fn text(output: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+fn alice() -> User {
+    User::new(b"wonderland", "alice".into(), false).expect("hash a password")
+}
+
+async fn openssh_sftp_puts_gets_lists_renames_and_removes(backend: Backend) {
+    let server = TestServer::start_on_with(backend, "127.0.0.1:0", |config| {
+        config.users.users.insert("alice".into(), alice());
+    })
+    .await;
+    server.write("alice/hello.txt", b"hello over sftp\n").await;
+    let client = Client::new();
+    let big = common::pattern(3 << 20, 11);
+    std::fs::write(client.path("big.bin"), &big).expect("write big.bin");
+
+    let output = client
+        .sftp(
+            &server,
+            "alice",
+            "wonderland",
+            "get hello.txt got.txt\nput big.bin up.bin\nmkdir d\nrename up.bin d/moved.bin\n\
+             ls -l d\nchmod 600 d/moved.bin\nget d/moved.bin back.bin\nput big.bin gone.bin\n\
+             rm gone.bin\nmkdir empty\nrmdir empty\n",
+        )
+        .await;
+    assert!(output.status.success(), "{}", text(&output));
+    assert!(text(&output).contains("moved.bin"), "{}", text(&output));
+
+    assert_eq!(common::read(&client.path("got.txt")), b"hello over sftp\n");
+    assert!(
+        common::read(&client.path("back.bin")) == big,
+        "the round trip changed bytes"
+    );
+    assert!(
+        server.read("alice/d/moved.bin").await == big,
+        "stored bytes differ"
+    );
+    assert_eq!(server.names("alice").await, ["d", "hello.txt"]);
+    assert_eq!(
+        server.names("").await,
+        ["alice"],
+        "nothing outside the home"
+    );
+}
+
+/// A wrong password is refused; the jail holds (`..` stops at the home); a folder's rights
+/// apply over SFTP as over FTP; a missing file is an error the client reports.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_jail_and_rights_hold_over_sftp() {
+    let mut ruled = alice();
+    ruled.permissions = [
+        ("/".to_string(), vec![Right::All]),
+        ("/pub".to_string(), vec![Right::List, Right::Download]),
+    ]
+    .into_iter()
+    .collect();
+    let server = TestServer::start_with("127.0.0.1:0", |config| {
+        config.users.users.insert("alice".into(), ruled);
+        config.login_failure_delay = std::time::Duration::from_millis(10);
+    })
+    .await;
+    std::fs::create_dir_all(server.root().join("alice/pub")).expect("pub");
+    std::fs::write(server.root().join("alice/pub/read.me"), b"read only").expect("read.me");
+    std::fs::write(server.root().join("secret.txt"), b"outside").expect("secret");
+    let client = Client::new();
+    std::fs::write(client.path("x.txt"), b"x").expect("x.txt");
+
+    let wrong = client.sftp(&server, "alice", "nope", "ls\n").await;
+    assert!(!wrong.status.success(), "a wrong password logged in");
+
+    let climbed = client
+        .sftp(&server, "alice", "wonderland", "get ../secret.txt s.txt\n")
+        .await;
+    assert!(!climbed.status.success(), "{}", text(&climbed));
+    assert!(
+        !client.path("s.txt").exists(),
+        "a file outside the home was read"
+    );
+    let listed = client
+        .sftp(&server, "alice", "wonderland", "cd ../../..\npwd\nls\n")
+        .await;
+    assert!(
+        text(&listed).contains("Remote working directory: /\n") && text(&listed).contains("pub"),
+        "{}",
+        text(&listed)
+    );
+
+    let refused = client
+        .sftp(&server, "alice", "wonderland", "put x.txt pub/x.txt\n")
+        .await;
+    assert!(!refused.status.success(), "{}", text(&refused));
+    assert!(
+        text(&refused).to_lowercase().contains("permission denied"),
+        "{}",
+        text(&refused)
+    );
+    assert!(!server.root().join("alice/pub/x.txt").exists());
+    let fetched = client
+        .sftp(&server, "alice", "wonderland", "get pub/read.me r.txt\n")
+        .await;
+    assert!(fetched.status.success(), "{}", text(&fetched));
+    assert_eq!(common::read(&client.path("r.txt")), b"read only");
+}
+
+/// An upload cut short leaves the old file whole and its bytes in a partial; `reput` (`put
+/// -a`) resumes it byte-exact.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reput_resumes_an_interrupted_upload() {
+    let server = TestServer::start_with("127.0.0.1:0", |config| {
+        config.users.users.insert("alice".into(), alice());
+    })
+    .await;
+    let home = server.root().join("alice");
+    std::fs::create_dir_all(&home).expect("home");
+    let whole = common::pattern(2 << 20, 5);
+    // What an interrupted upload keeps: the first 700,000 bytes, hidden under the partial name.
+    let partial = home.join(format!("{}big.bin", ferry_storage::PARTIAL_PREFIX));
+    std::fs::write(&partial, &whole[..700_000]).expect("the partial");
+    let client = Client::new();
+    std::fs::write(client.path("big.bin"), &whole).expect("big.bin");
+
+    let output = client
+        .sftp(&server, "alice", "wonderland", "reput big.bin big.bin\n")
+        .await;
+    assert!(output.status.success(), "{}", text(&output));
+    assert!(
+        common::read(&home.join("big.bin")) == whole,
+        "the resumed file differs"
+    );
+    assert!(!partial.exists(), "the partial stays after the commit");
+}
+
+/// `scp` (which speaks SFTP since OpenSSH 9.0) copies both ways.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scp_copies_both_ways() {
+    let server = TestServer::start_with("127.0.0.1:0", |config| {
+        config.users.users.insert("alice".into(), alice());
+    })
+    .await;
+    std::fs::create_dir_all(server.root().join("alice")).expect("home");
+    let client = Client::new();
+    let bytes = common::pattern(1 << 20, 9);
+    std::fs::write(client.path("up.bin"), &bytes).expect("up.bin");
+    let port = server.sftp.expect("an SFTP listener").port().to_string();
+    run_ok(client.openssh("scp", "wonderland").args([
+        "-P",
+        &port,
+        "up.bin",
+        "alice@127.0.0.1:copied.bin",
+    ]))
+    .await;
+    assert!(common::read(&server.root().join("alice/copied.bin")) == bytes);
+    run_ok(client.openssh("scp", "wonderland").args([
+        "-P",
+        &port,
+        "alice@127.0.0.1:copied.bin",
+        "down.bin",
+    ]))
+    .await;
+    assert!(common::read(&client.path("down.bin")) == bytes);
+}
+
+/// curl's `sftp://` (libssh2) downloads and uploads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn curl_sftp_downloads_and_uploads() {
+    let server = TestServer::start_with("127.0.0.1:0", |config| {
+        config.users.users.insert("alice".into(), alice());
+    })
+    .await;
+    let home = server.root().join("alice");
+    std::fs::create_dir_all(&home).expect("home");
+    let bytes = common::pattern(1 << 20, 13);
+    std::fs::write(home.join("file.bin"), &bytes).expect("file.bin");
+    let client = Client::new();
+    let port = server.sftp.expect("an SFTP listener").port();
+    let url = |name: &str| format!("sftp://127.0.0.1:{port}/{name}");
+    let curl = |args: &[&str]| {
+        let mut curl = command(tool("curl", "curl"));
+        curl.args([
+            "--silent",
+            "--show-error",
+            "--insecure",
+            "--user",
+            "alice:wonderland",
+        ])
+        .args(args)
+        .current_dir(client.dir.path());
+        curl
+    };
+    let fetched = run_ok(&mut curl(&["--output", "-", &url("file.bin")])).await;
+    assert!(fetched.stdout == bytes, "curl got other bytes");
+    std::fs::write(client.path("sent.bin"), &bytes[..1000]).expect("sent.bin");
+    run_ok(&mut curl(&["--upload-file", "sent.bin", &url("sent.bin")])).await;
+    assert_eq!(common::read(&home.join("sent.bin")), &bytes[..1000]);
+}
+
+/// Only the `sftp` subsystem is served: a command or a shell is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commands_and_shells_are_refused() {
+    let server = TestServer::start_with("127.0.0.1:0", |config| {
+        config.users.users.insert("alice".into(), alice());
+    })
+    .await;
+    let client = Client::new();
+    let port = server.sftp.expect("an SFTP listener").port().to_string();
+    let marker = client.path("ran");
+    let exec = run(
+        client
+            .openssh("ssh", "wonderland")
+            .args(["-p", &port, "-T", "alice@127.0.0.1"])
+            .arg(format!("touch {}", marker.display())),
+        common::TOOL_LIMIT,
+    )
+    .await;
+    assert!(!exec.status.success(), "exec was served: {}", text(&exec));
+    assert!(!Path::new(&marker).exists(), "the command ran");
+}

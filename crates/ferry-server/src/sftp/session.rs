@@ -1,0 +1,419 @@
+//! One SFTP session (version 3, as OpenSSH speaks it) over an SSH channel, for a logged-in
+//! user: every request goes through the file service, so the jail, rights, quotas, rates and
+//! atomic uploads are FTP's.
+//!
+//! Requests are answered without head-of-line blocking: requests on paths run as tasks of their
+//! own, and each open handle has one task that takes its requests in order (a file's reads and
+//! writes must stay in order; different files go on at once). One writer task sends the replies.
+//!
+//! Uploads: a file opened for writing is an upload that commits when the client closes the
+//! handle; a connection lost first leaves the old file whole (and, on a folder, the partial for
+//! a resume). Writes must come in order (OpenSSH's do); `APPEND` appends whatever the offsets.
+//! A file opened without `TRUNC` that exists (or has a kept partial) is opened at the first
+//! write: at offset 0 it is replaced, at offset n the first n bytes are kept (`reput`).
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use ferry_proto::VirtualPath;
+use ferry_proto::sftp::{self, Attrs, LimitsReply, NameEntry, Packet, PacketDecoder, StatusCode};
+use ferry_storage::ErrorKind;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::{Semaphore, mpsc};
+
+use super::handle::{self, HandleState};
+use crate::service::{FileError, FileService};
+
+/// Handles open at once per session.
+pub(super) const MAX_HANDLES: usize = 256;
+/// Most bytes one READ returns (OpenSSH's limit too).
+pub(super) const MAX_READ: u32 = 255 * 1024;
+/// Requests on paths running at once per session; more wait for a place.
+const PATH_TASKS: usize = 64;
+/// Reply bytes gathered before a write to the channel.
+const REPLY_BATCH: usize = 256 * 1024;
+
+/// Where replies go.
+pub(super) type Replies = mpsc::Sender<Packet>;
+
+/// The handle table: each handle's queue of requests.
+type Handles = Arc<Mutex<HashMap<Vec<u8>, mpsc::Sender<Packet>>>>;
+
+/// What every request of a session shares.
+#[derive(Clone)]
+pub(super) struct Context {
+    pub(super) files: Arc<FileService>,
+    pub(super) peer: SocketAddr,
+    pub(super) replies: Replies,
+    handles: Handles,
+    next_handle: Arc<std::sync::atomic::AtomicU64>,
+}
+
+/// Serves SFTP on `stream` for `files`' user until the client closes it.
+pub(crate) async fn serve<S>(stream: S, files: Arc<FileService>, peer: SocketAddr)
+where
+    S: AsyncRead + AsyncWrite + Send + 'static,
+{
+    let (mut reader, mut writer) = tokio::io::split(stream);
+    let (replies, mut outgoing) = mpsc::channel::<Packet>(256);
+    let writing = tokio::spawn(async move {
+        let mut out = Vec::with_capacity(64 * 1024);
+        while let Some(packet) = outgoing.recv().await {
+            out.clear();
+            packet.encode(&mut out);
+            while out.len() < REPLY_BATCH {
+                match outgoing.try_recv() {
+                    Ok(packet) => packet.encode(&mut out),
+                    Err(_) => break,
+                }
+            }
+            if writer.write_all(&out).await.is_err() {
+                break;
+            }
+        }
+        let _ = writer.shutdown().await;
+    });
+    let context = Context {
+        files,
+        peer,
+        replies,
+        handles: Arc::default(),
+        next_handle: Arc::default(),
+    };
+    let places = Arc::new(Semaphore::new(PATH_TASKS));
+    let mut decoder = PacketDecoder::default();
+    let mut buffer = vec![0u8; 64 * 1024];
+    let mut started = false;
+    'session: loop {
+        let read = match reader.read(&mut buffer).await {
+            Ok(0) | Err(_) => break,
+            Ok(read) => read,
+        };
+        decoder.extend(&buffer[..read]);
+        loop {
+            let packet = match decoder.next_packet() {
+                Ok(Some(packet)) => packet,
+                Ok(None) => break,
+                Err(error) => match error.status_reply() {
+                    Some(reply) => {
+                        let _ = context.replies.send(reply).await;
+                        continue;
+                    }
+                    None => {
+                        tracing::warn!(peer = %peer, user = context.files.name(), protocol = "sftp", %error, "bad SFTP packet; closing");
+                        break 'session;
+                    }
+                },
+            };
+            if !started {
+                // INIT first (OpenSSH closes otherwise); the version we speak is 3.
+                let Packet::Init { .. } = packet else {
+                    tracing::warn!(peer = %peer, protocol = "sftp", "SFTP session without INIT; closing");
+                    break 'session;
+                };
+                started = true;
+                let version = Packet::Version {
+                    version: sftp::VERSION,
+                    extensions: sftp::extension::announced(),
+                };
+                if context.replies.send(version).await.is_err() {
+                    break 'session;
+                }
+                continue;
+            }
+            if dispatch(&context, &places, packet).await.is_err() {
+                break 'session;
+            }
+        }
+    }
+    // The handles' queues close: each handle task ends, and an upload never closed is dropped
+    // uncommitted.
+    context
+        .handles
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .clear();
+    drop(context);
+    let _ = writing.await;
+}
+
+/// Routes one request: to its handle's task, or to a task of its own.
+async fn dispatch(context: &Context, places: &Arc<Semaphore>, packet: Packet) -> Result<(), ()> {
+    if let Some(handle) = handle_of(&packet) {
+        let is_close = matches!(packet, Packet::Close { .. });
+        let queue = {
+            let mut handles = context
+                .handles
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            if is_close {
+                handles.remove(handle)
+            } else {
+                handles.get(handle).cloned()
+            }
+        };
+        let id = packet.id().unwrap_or(0);
+        return match queue {
+            Some(queue) => queue.send(packet).await.map_err(drop),
+            None => send_status(&context.replies, id, StatusCode::FAILURE, "Invalid handle.")
+                .await
+                .map_err(drop),
+        };
+    }
+    let place = Arc::clone(places).acquire_owned().await.map_err(drop)?;
+    let context = context.clone();
+    tokio::spawn(async move {
+        let id = packet.id().unwrap_or(0);
+        let reply = match path_request(&context, packet).await {
+            Ok(reply) => reply,
+            Err(failure) => failure.reply(id),
+        };
+        let _ = context.replies.send(reply).await;
+        drop(place);
+    });
+    Ok(())
+}
+
+/// The handle a request names, for the requests that go to a handle's task.
+fn handle_of(packet: &Packet) -> Option<&[u8]> {
+    match packet {
+        Packet::Close { handle, .. }
+        | Packet::Read { handle, .. }
+        | Packet::Write { handle, .. }
+        | Packet::Fstat { handle, .. }
+        | Packet::Fsetstat { handle, .. }
+        | Packet::Readdir { handle, .. }
+        | Packet::Fsync { handle, .. } => Some(handle),
+        _ => None,
+    }
+}
+
+/// A request that failed: the STATUS it gets.
+#[derive(Debug)]
+pub(super) struct Failure {
+    pub(super) code: StatusCode,
+    pub(super) message: String,
+}
+
+impl Failure {
+    pub(super) fn new(code: StatusCode, message: impl Into<String>) -> Failure {
+        Failure {
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub(super) fn reply(&self, id: u32) -> Packet {
+        status(id, self.code, &self.message)
+    }
+}
+
+impl From<FileError> for Failure {
+    fn from(error: FileError) -> Failure {
+        match &error {
+            FileError::Denied { .. } => Failure::new(
+                StatusCode::PERMISSION_DENIED,
+                format!("Permission denied: {error}."),
+            ),
+            FileError::Quota(limit) => {
+                Failure::new(StatusCode::FAILURE, format!("Quota exceeded: {limit}."))
+            }
+            FileError::Path(_) => Failure::new(StatusCode::FAILURE, "Path not allowed."),
+            FileError::Storage(storage) => storage_failure(storage.kind()),
+        }
+    }
+}
+
+/// The STATUS for a storage error kind (its message never holds a host path).
+pub(super) fn storage_failure(kind: ErrorKind) -> Failure {
+    let (code, text) = match kind {
+        ErrorKind::NotFound => (StatusCode::NO_SUCH_FILE, "No such file or folder."),
+        ErrorKind::PermissionDenied => (StatusCode::PERMISSION_DENIED, "Permission denied."),
+        ErrorKind::AlreadyExists => (StatusCode::FAILURE, "Already exists."),
+        ErrorKind::WrongKind => (StatusCode::FAILURE, "Not a plain file or not a folder."),
+        ErrorKind::NotEmpty => (StatusCode::FAILURE, "Folder not empty."),
+        ErrorKind::NoSpace => (StatusCode::FAILURE, "Insufficient storage space."),
+        ErrorKind::QuotaExceeded => (StatusCode::FAILURE, "Storage allocation exceeded."),
+        ErrorKind::BadName => (StatusCode::FAILURE, "File name not allowed."),
+        ErrorKind::Busy => (
+            StatusCode::FAILURE,
+            "File busy: another upload to it is running.",
+        ),
+        ErrorKind::Unsupported => (StatusCode::OP_UNSUPPORTED, "Not supported here."),
+        ErrorKind::Other => (StatusCode::FAILURE, "Local error in processing."),
+    };
+    Failure::new(code, text)
+}
+
+/// A STATUS reply.
+pub(super) fn status(id: u32, code: StatusCode, message: &str) -> Packet {
+    Packet::Status {
+        id,
+        code,
+        message: message.as_bytes().to_vec(),
+        language: Vec::new(),
+    }
+}
+
+async fn send_status(
+    replies: &Replies,
+    id: u32,
+    code: StatusCode,
+    message: &str,
+) -> Result<(), mpsc::error::SendError<Packet>> {
+    replies.send(status(id, code, message)).await
+}
+
+/// A client path in the user's view: SFTP paths are absolute, or relative to the home (`/`).
+pub(super) fn view(path: &[u8]) -> Result<VirtualPath, Failure> {
+    VirtualPath::root()
+        .resolve(path)
+        .map_err(|_| Failure::new(StatusCode::FAILURE, "Path not allowed."))
+}
+
+/// Answers a request that names paths, not a handle.
+async fn path_request(context: &Context, packet: Packet) -> Result<Packet, Failure> {
+    let files = &context.files;
+    let ok = |id| Ok(status(id, StatusCode::OK, "Success"));
+    match packet {
+        Packet::Open {
+            id,
+            filename,
+            flags,
+            attrs: _,
+        } => {
+            let view = view(&filename)?;
+            let state = handle::open_file(context, view, flags).await?;
+            register(context, id, state)
+        }
+        Packet::Opendir { id, path } => {
+            let view = view(&path)?;
+            let entries = files.list(&view).await?;
+            register(context, id, HandleState::listing(view, entries))
+        }
+        Packet::Stat { id, path } | Packet::Lstat { id, path } => {
+            let view = view(&path)?;
+            Ok(Packet::Attrs {
+                id,
+                attrs: handle::attrs_of(files, &view).await?,
+            })
+        }
+        Packet::Setstat { id, path, attrs } => {
+            let view = view(&path)?;
+            set_attrs(files, &view, &attrs).await?;
+            ok(id)
+        }
+        Packet::Remove { id, filename } => {
+            files.remove_file(&view(&filename)?).await?;
+            ok(id)
+        }
+        Packet::Mkdir { id, path, .. } => {
+            files.create_dir(&view(&path)?).await?;
+            ok(id)
+        }
+        Packet::Rmdir { id, path } => {
+            files.remove_dir(&view(&path)?).await?;
+            ok(id)
+        }
+        Packet::Rename {
+            id,
+            old_path,
+            new_path,
+        } => {
+            let (from, to) = (view(&old_path)?, view(&new_path)?);
+            // Version 3's RENAME never replaces (posix-rename does).
+            if files.stat(&to).await.is_ok() {
+                return Err(Failure::new(StatusCode::FAILURE, "The target exists."));
+            }
+            files.rename(&from, &to).await?;
+            ok(id)
+        }
+        Packet::PosixRename {
+            id,
+            old_path,
+            new_path,
+        } => {
+            files.rename(&view(&old_path)?, &view(&new_path)?).await?;
+            ok(id)
+        }
+        Packet::Realpath { id, path } | Packet::ExpandPath { id, path } => {
+            // `~` and `~/x` are the home, which is `/` in the user's view.
+            let path = match path.strip_prefix(b"~") {
+                Some(rest) if rest.is_empty() || rest.starts_with(b"/") => rest.to_vec(),
+                _ => path,
+            };
+            let name = view(&path)?.to_string().into_bytes();
+            Ok(Packet::Name {
+                id,
+                entries: vec![NameEntry {
+                    filename: name.clone(),
+                    longname: name,
+                    attrs: Attrs::default(),
+                }],
+            })
+        }
+        Packet::Limits { id } => Ok(LimitsReply {
+            max_packet_length: u64::from(sftp::MAX_PACKET_LEN),
+            max_read_length: u64::from(MAX_READ),
+            max_write_length: u64::from(MAX_READ),
+            max_open_handles: MAX_HANDLES as u64,
+        }
+        .to_packet(id)),
+        Packet::Readlink { .. } | Packet::Symlink { .. } => Err(Failure::new(
+            StatusCode::OP_UNSUPPORTED,
+            "Links are not supported.",
+        )),
+        // Extensions not announced, and packets a client does not send.
+        _ => Err(Failure::new(
+            StatusCode::OP_UNSUPPORTED,
+            "Operation not supported.",
+        )),
+    }
+}
+
+/// SETSTAT: a modification time is set; permissions and owners are not kept by this server
+/// and are accepted without change (as for a file system without them); a size other than the
+/// file's own is refused.
+pub(super) async fn set_attrs(
+    files: &FileService,
+    view: &VirtualPath,
+    attrs: &Attrs,
+) -> Result<(), Failure> {
+    if let Some(size) = attrs.size
+        && files.stat(view).await.map(|entry| entry.size).ok() != Some(size)
+    {
+        return Err(Failure::new(
+            StatusCode::OP_UNSUPPORTED,
+            "Changing a file's size is not supported.",
+        ));
+    }
+    if let Some((_, modified)) = attrs.times {
+        files.set_modified(view, i64::from(modified)).await?;
+    }
+    Ok(())
+}
+
+/// Puts `state` in the handle table under a new handle and starts its task; the HANDLE reply.
+fn register(context: &Context, id: u32, state: HandleState) -> Result<Packet, Failure> {
+    let number = context
+        .next_handle
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let handle = number.to_string().into_bytes();
+    let (queue, requests) = mpsc::channel(64);
+    {
+        let mut handles = context
+            .handles
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if handles.len() >= MAX_HANDLES {
+            return Err(Failure::new(
+                StatusCode::FAILURE,
+                format!("Too many open handles (at most {MAX_HANDLES})."),
+            ));
+        }
+        handles.insert(handle.clone(), queue);
+    }
+    tokio::spawn(handle::run(context.clone(), state, requests));
+    Ok(Packet::Handle { id, handle })
+}
