@@ -41,8 +41,9 @@ impl Client {
         script
     }
 
-    /// An OpenSSH client command (`sftp`, `scp`, `ssh`) for `server` that logs in with
-    /// `password`, trusting the server's new host key, never asking a terminal.
+    /// An OpenSSH client command (`sftp`, `scp`, `ssh`) that answers password prompts with
+    /// `password`, trusts the server's new host key and never asks a terminal. (OpenSSH keeps
+    /// the first value it is given for an option: callers add theirs after these.)
     fn openssh(&self, program: &str, password: &str) -> tokio::process::Command {
         let mut openssh = command(tool(program, "openssh-client"));
         openssh
@@ -53,7 +54,6 @@ impl Client {
             .args(["-o", "BatchMode=no"])
             .args(["-o", "StrictHostKeyChecking=no"])
             .args(["-o", "UserKnownHostsFile=/dev/null"])
-            .args(["-o", "PubkeyAuthentication=no"])
             .args(["-o", "NumberOfPasswordPrompts=1"])
             .args(["-o", "LogLevel=ERROR"]);
         openssh
@@ -72,6 +72,7 @@ impl Client {
         let port = server.sftp.expect("an SFTP listener").port().to_string();
         run(
             self.openssh("sftp", password)
+                .args(["-o", "PubkeyAuthentication=no"])
                 .arg("-b")
                 .arg(&batch)
                 .args(["-P", &port])
@@ -298,11 +299,80 @@ async fn commands_and_shells_are_refused() {
     let exec = run(
         client
             .openssh("ssh", "wonderland")
-            .args(["-p", &port, "-T", "alice@127.0.0.1"])
+            .args([
+                "-o",
+                "PubkeyAuthentication=no",
+                "-p",
+                &port,
+                "-T",
+                "alice@127.0.0.1",
+            ])
             .arg(format!("touch {}", marker.display())),
         common::TOOL_LIMIT,
     )
     .await;
     assert!(!exec.status.success(), "exec was served: {}", text(&exec));
     assert!(!Path::new(&marker).exists(), "the command ran");
+}
+
+/// Public keys from the users file log in: Ed25519, ECDSA and RSA (rsa-sha2-256/512), each
+/// made by `ssh-keygen` at test time; a key that is not the user's does not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn public_keys_of_every_common_type_log_in() {
+    let client = Client::new();
+    let keygen = tool("ssh-keygen", "openssh-client");
+    let mut lines = Vec::new();
+    for kind in ["ed25519", "ecdsa", "rsa", "stranger"] {
+        let key_type = if kind == "stranger" { "ed25519" } else { kind };
+        run_ok(
+            command(&keygen)
+                .args(["-q", "-t", key_type, "-N", "", "-f"])
+                .arg(client.path(kind)),
+        )
+        .await;
+        let public = std::fs::read_to_string(client.path(&format!("{kind}.pub"))).expect("pub");
+        if kind != "stranger" {
+            lines.push(public.trim().to_string());
+        }
+    }
+    let mut keyed = User {
+        home: "k".into(),
+        keys: lines,
+        ..User::default()
+    };
+    keyed.password.clear();
+    let server = TestServer::start_with("127.0.0.1:0", |config| {
+        config.users.users.insert("keyed".into(), keyed);
+    })
+    .await;
+    std::fs::create_dir_all(server.root().join("k")).expect("home");
+    std::fs::write(server.root().join("k/in.txt"), b"by key").expect("in.txt");
+    let port = server.sftp.expect("an SFTP listener").port().to_string();
+    std::fs::write(client.path("batch"), "get in.txt\n").expect("batch");
+    for kind in ["ed25519", "ecdsa", "rsa", "stranger"] {
+        let got = client.path("in.txt");
+        let _ = std::fs::remove_file(&got);
+        let output = run(
+            client
+                .openssh("sftp", "no-password")
+                .args([
+                    "-o",
+                    "PubkeyAuthentication=yes",
+                    "-o",
+                    "PasswordAuthentication=no",
+                ])
+                .args(["-o", "IdentitiesOnly=yes", "-i"])
+                .arg(client.path(kind))
+                .args(["-b", "batch", "-P", &port, "keyed@127.0.0.1"]),
+            common::TOOL_LIMIT,
+        )
+        .await;
+        if kind == "stranger" {
+            assert!(!output.status.success(), "a stranger's key logged in");
+            assert!(!got.exists());
+        } else {
+            assert!(output.status.success(), "{kind}: {}", text(&output));
+            assert_eq!(common::read(&got), b"by key", "{kind}");
+        }
+    }
 }

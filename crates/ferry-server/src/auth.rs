@@ -51,7 +51,8 @@ pub enum Anonymous {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct User {
-    /// Argon2id hash in PHC string format.
+    /// Argon2id hash in PHC string format; empty: no password login (keys only).
+    #[serde(default)]
     pub password: String,
     /// Home folder, relative to the served root ("" or "/" for the root itself).
     #[serde(default)]
@@ -78,6 +79,10 @@ pub struct User {
     /// Rights per folder (relative to the home); empty: every right.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub permissions: BTreeMap<String, Vec<Right>>,
+    /// SSH public keys that log this user in over SFTP, as authorized_keys lines
+    /// (`ssh-ed25519 AAAA... comment`; no options).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub keys: Vec<String>,
 }
 
 fn is_zero(value: &u64) -> bool {
@@ -150,11 +155,13 @@ impl UsersFile {
         for (name, user) in &file.users {
             user.home_path()
                 .map_err(|_| UsersError::BadHome(name.clone()))?;
-            user.permissions().map_err(|message| UsersError::BadRule {
-                path: path.display().to_string(),
-                name: name.clone(),
-                message,
-            })?;
+            user.permissions()
+                .and_then(|_| user.public_keys().map(drop))
+                .map_err(|message| UsersError::BadRule {
+                    path: path.display().to_string(),
+                    name: name.clone(),
+                    message,
+                })?;
         }
         Ok(file)
     }
@@ -185,6 +192,18 @@ impl User {
             read_only,
             ..User::default()
         })
+    }
+
+    /// The user's SSH public keys; an error names the line that is not a key.
+    pub fn public_keys(&self) -> Result<Vec<russh::keys::PublicKey>, String> {
+        self.keys
+            .iter()
+            .enumerate()
+            .map(|(index, line)| {
+                russh::keys::PublicKey::from_openssh(line.trim())
+                    .map_err(|e| format!("keys[{index}] is not an SSH public key line ({e})"))
+            })
+            .collect()
     }
 
     /// The rights per folder this user has (`read_only` taken into account).

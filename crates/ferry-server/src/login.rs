@@ -65,6 +65,41 @@ pub(crate) async fn password(
     Ok(files)
 }
 
+/// A public-key login of `name` from `ip` (the SSH layer has checked the signature): on
+/// success, the account's files, with its seat taken. A key that is not the user's is refused
+/// without counting as a failed login (clients offer every key they have, one after another).
+pub(crate) async fn public_key(
+    shared: &Arc<Shared>,
+    ip: IpAddr,
+    name: &str,
+    key: &russh::keys::PublicKey,
+) -> Result<Arc<FileService>, Refused> {
+    if shared.logins.is_banned(ip, Instant::now()) {
+        return Err(Refused::Banned);
+    }
+    if !has_key(shared, name, key) {
+        return Err(Refused::Incorrect);
+    }
+    let seat = match shared.accounts.seat(name) {
+        Ok(seat) => seat,
+        Err(SeatRefused::TooManySessions(limit)) => return Err(Refused::TooManySessions(limit)),
+        Err(SeatRefused::Unknown) => return Err(Refused::Incorrect),
+    };
+    let files = FileService::new(seat, Arc::clone(&shared.accounts), shared.storage.clone());
+    files.prepare().await;
+    Ok(files)
+}
+
+/// True when `key` is one of `name`'s keys in the users file.
+pub(crate) fn has_key(shared: &Shared, name: &str, key: &russh::keys::PublicKey) -> bool {
+    shared.accounts.user(name).is_some_and(|user| {
+        user.public_keys()
+            .unwrap_or_default()
+            .iter()
+            .any(|known| known.key_data() == key.key_data())
+    })
+}
+
 /// The account `name` and `password` prove, if they do: the user's name, or [`ANONYMOUS`] for
 /// an anonymous login.
 async fn authenticate(shared: &Shared, ip: IpAddr, name: &[u8], password: &[u8]) -> Option<String> {

@@ -549,3 +549,50 @@ fn no_bind_flags_serve_ftp_and_sftp_with_a_kept_host_key() {
     assert!(!lines.iter().any(|l| l.contains("sftp://")), "{lines:?}");
     assert!(terminate(&mut child).success());
 }
+
+/// `ferryd user add NAME --key-file FILE.pub` adds an SSH key without asking for a password
+/// (and keeps the password of an existing user); a file that is not a key is refused.
+#[test]
+fn user_add_takes_a_public_key_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let users = dir.path().join("users.toml");
+    let users = users.to_str().unwrap();
+    let key = dir.path().join("id.pub");
+    // A key made now, written as ssh-keygen writes a .pub file.
+    let made = ferry_server::sftp::host_key::generate().unwrap();
+    let line = made.public_key().to_openssh().unwrap();
+    std::fs::write(&key, format!("{line}\n")).unwrap();
+    let key = key.to_str().unwrap();
+    let added = common::ferryd(
+        &["user", "add", "kim", "--users", users, "--key-file", key],
+        b"",
+    );
+    assert!(added.status.success(), "{added:?}");
+    let file = ferry_server::UsersFile::load(std::path::Path::new(users)).unwrap();
+    assert_eq!(file.users["kim"].keys, [line.clone()]);
+    assert!(file.users["kim"].password.is_empty());
+    let with_password = common::ferryd(
+        &["user", "add", "kim", "--users", users, "--password-stdin"],
+        b"pw\n",
+    );
+    assert!(with_password.status.success(), "{with_password:?}");
+    let file = ferry_server::UsersFile::load(std::path::Path::new(users)).unwrap();
+    assert!(file.users["kim"].verify(b"pw"));
+    assert_eq!(file.users["kim"].keys, [line], "the key stays");
+    std::fs::write(dir.path().join("bad.pub"), "not a key\n").unwrap();
+    let bad = dir.path().join("bad.pub");
+    let refused = common::ferryd(
+        &[
+            "user",
+            "add",
+            "lee",
+            "--users",
+            users,
+            "--key-file",
+            bad.to_str().unwrap(),
+        ],
+        b"",
+    );
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("not an SSH public key"));
+}

@@ -32,7 +32,7 @@ pub(crate) fn ssh_config(config: &Config) -> Option<Arc<russh::server::Config>> 
     let key = config.ssh_host_key.clone()?;
     Some(Arc::new(russh::server::Config {
         server_id: russh::SshId::Standard(std::borrow::Cow::Borrowed("SSH-2.0-ferryd")),
-        methods: MethodSet::from(&[MethodKind::Password][..]),
+        methods: MethodSet::from(&[MethodKind::PublicKey, MethodKind::Password][..]),
         // ferryd's own delay after a failed login applies (doubling per address, as for FTP);
         // this is only russh's floor for every rejection.
         auth_rejection_time: Duration::from_millis(50),
@@ -139,6 +139,40 @@ impl russh::server::Handler for Connection {
         }
     }
 
+    async fn auth_publickey_offered(
+        &mut self,
+        user: &str,
+        offer: russh::server::PublicKeyOffer<'_>,
+    ) -> Result<Auth, SshError> {
+        // Only the user's own keys go on to the signature check.
+        Ok(if login::has_key(&self.shared, user, offer.public_key) {
+            Auth::Accept
+        } else {
+            reject()
+        })
+    }
+
+    async fn auth_publickey(
+        &mut self,
+        user: &str,
+        key: russh::server::VerifiedPublicKey<'_>,
+    ) -> Result<Auth, SshError> {
+        let ip = self.peer.ip().to_canonical();
+        let peer = self.peer;
+        match login::public_key(&self.shared, ip, user, key.public_key).await {
+            Ok(files) => {
+                tracing::info!(%peer, user = files.name(), protocol = "sftp", key = %key.public_key.fingerprint(russh::keys::HashAlg::Sha256), "logged in");
+                self.files = Some(files);
+                Ok(Auth::Accept)
+            }
+            Err(Refused::TooManySessions(limit)) => {
+                tracing::info!(%peer, user, limit, protocol = "sftp", "login refused: too many sessions for this user");
+                Ok(reject())
+            }
+            Err(_) => Ok(reject()),
+        }
+    }
+
     async fn channel_open_session(
         &mut self,
         channel: Channel<Msg>,
@@ -176,11 +210,13 @@ impl russh::server::Handler for Connection {
         let handle = session.handle();
         tokio::spawn(async move {
             tokio::select! {
-                () = session::serve(open.into_stream(), files, peer) => {
-                    // As sshd does for its subsystems: clients such as scp exit with the
-                    // status the server reports.
+                writer = session::serve(open.into_stream(), files, peer) => {
+                    // As sshd does for its subsystems: the exit status after the last reply
+                    // and before the end of the channel (clients such as scp exit with it).
                     let _ = handle.exit_status_request(channel, 0).await;
-                    let _ = handle.eof(channel).await;
+                    if let Some(mut writer) = writer {
+                        let _ = tokio::io::AsyncWriteExt::shutdown(&mut writer).await;
+                    }
                     let _ = handle.close(channel).await;
                 }
                 () = removed.cancelled() => {

@@ -50,8 +50,14 @@ pub(super) struct Context {
     next_handle: Arc<std::sync::atomic::AtomicU64>,
 }
 
-/// Serves SFTP on `stream` for `files`' user until the client closes it.
-pub(crate) async fn serve<S>(stream: S, files: Arc<FileService>, peer: SocketAddr)
+/// Serves SFTP on `stream` for `files`' user until the client closes it. Returns the stream's
+/// write half with every reply written but not shut down, so that the caller can say how the
+/// session ended (SSH's exit-status) before the end of the stream.
+pub(crate) async fn serve<S>(
+    stream: S,
+    files: Arc<FileService>,
+    peer: SocketAddr,
+) -> Option<tokio::io::WriteHalf<S>>
 where
     S: AsyncRead + AsyncWrite + Send + 'static,
 {
@@ -72,7 +78,8 @@ where
                 break;
             }
         }
-        let _ = writer.shutdown().await;
+        let _ = writer.flush().await;
+        writer
     });
     let context = Context {
         files,
@@ -135,7 +142,7 @@ where
         .unwrap_or_else(|poisoned| poisoned.into_inner())
         .clear();
     drop(context);
-    let _ = writing.await;
+    writing.await.ok()
 }
 
 /// Routes one request: to its handle's task, or to a task of its own.

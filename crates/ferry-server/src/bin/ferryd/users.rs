@@ -26,6 +26,10 @@ pub(crate) enum UserCommand {
         /// Read the password from the first line of standard input.
         #[arg(long)]
         password_stdin: bool,
+        /// Add the SSH public key in FILE (an `ssh-keygen` `.pub` file) for SFTP logins; with
+        /// it, no password is asked unless --password-stdin is given.
+        #[arg(long, value_name = "FILE.pub")]
+        key_file: Option<PathBuf>,
     },
     /// Remove a user.
     Remove {
@@ -52,33 +56,52 @@ pub(crate) fn manage_users(command: UserCommand) -> anyhow::Result<()> {
             home,
             read_only,
             password_stdin,
+            key_file,
         } => {
             if name.is_empty() || name.chars().any(|c| c.is_whitespace() || c.is_control()) {
                 bail!("user name must be non-empty, without spaces");
             }
-            let password = read_password(password_stdin)?;
-            if password.is_empty() {
-                bail!("empty password");
-            }
+            let key = match &key_file {
+                Some(path) => Some(read_key(path)?),
+                None => None,
+            };
+            let password = if key.is_none() || password_stdin {
+                let password = read_password(password_stdin)?;
+                if password.is_empty() {
+                    bail!("empty password");
+                }
+                Some(password)
+            } else {
+                None
+            };
             let mut file = UsersFile::load(&users)?;
-            let fresh = User::new(
-                password.as_bytes(),
-                home.clone().unwrap_or_default(),
-                read_only,
-            )?;
-            let (user, verb) = match file.users.remove(&name) {
-                // Only what the command names changes: a new password never drops the rules
-                // written by hand.
+            let (mut user, verb) = match file.users.remove(&name) {
+                // Only what the command names changes: a new password or key never drops the
+                // rules written by hand.
                 Some(mut existing) => {
-                    existing.password = fresh.password;
                     if let Some(home) = home {
                         existing.home = home;
                     }
                     existing.read_only |= read_only;
                     (existing, "updated (its other settings kept)")
                 }
-                None => (fresh, "saved"),
+                None => (
+                    User {
+                        home: home.unwrap_or_default(),
+                        read_only,
+                        ..User::default()
+                    },
+                    "saved",
+                ),
             };
+            if let Some(password) = password {
+                user.password = User::new(password.as_bytes(), String::new(), false)?.password;
+            }
+            if let Some(key) = key
+                && !user.keys.contains(&key)
+            {
+                user.keys.push(key);
+            }
             user.home_path()
                 .map_err(|e| anyhow::anyhow!("bad home folder: {e}"))?;
             file.users.insert(name.clone(), user);
@@ -115,6 +138,16 @@ pub(crate) fn manage_users(command: UserCommand) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The public key line of an `ssh-keygen` `.pub` file, checked.
+fn read_key(path: &std::path::Path) -> anyhow::Result<String> {
+    let text =
+        std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let line = text.lines().next().unwrap_or("").trim().to_string();
+    russh::keys::PublicKey::from_openssh(&line)
+        .map_err(|e| anyhow::anyhow!("{}: not an SSH public key ({e})", path.display()))?;
+    Ok(line)
 }
 
 /// The password from stdin's first line, or typed at a terminal without echo.
