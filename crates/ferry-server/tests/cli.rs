@@ -569,7 +569,7 @@ fn user_add_takes_a_public_key_file() {
     );
     assert!(added.status.success(), "{added:?}");
     let file = ferry_server::UsersFile::load(std::path::Path::new(users)).unwrap();
-    assert_eq!(file.users["kim"].keys, [line.clone()]);
+    assert_eq!(file.users["kim"].keys, std::slice::from_ref(&line));
     assert!(file.users["kim"].password.is_empty());
     let with_password = common::ferryd(
         &["user", "add", "kim", "--users", users, "--password-stdin"],
