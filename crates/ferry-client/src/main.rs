@@ -12,6 +12,7 @@ use ferry_client::connection::ConnectOptions;
 use ferry_client::oneshot::{self, Globals};
 use ferry_client::progress::ProgressMode;
 use ferry_client::repl::{self, PipedInput, Repl, ReplOptions, TerminalInput};
+use ferry_client::sftp::SshOptions;
 use ferry_client::tls::{TlsMode, TlsTrust};
 
 /// FTP client: the interactive CONN/UPLD/LIST/DWLD/DELF/QUIT shell, or one-shot commands.
@@ -58,6 +59,14 @@ struct GlobalArgs {
     /// pretend to be the server). Prints a warning.
     #[arg(long, global = true, conflicts_with = "ca_file")]
     insecure: bool,
+    /// sftp://: log in with this private key file (instead of ~/.ssh/id_ed25519, id_ecdsa,
+    /// id_rsa).
+    #[arg(long = "identity", short = 'i', global = true, value_name = "FILE")]
+    identity: Option<PathBuf>,
+    /// sftp://: trust a server whose host key is not in ~/.ssh/known_hosts yet, and add it
+    /// there (a changed key is refused all the same).
+    #[arg(long, global = true)]
+    accept_new_host_key: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -203,6 +212,12 @@ fn main() -> ExitCode {
             ProgressMode::bars()
         },
         prompt_password: stdin_is_terminal,
+        ssh: SshOptions {
+            identity: cli.global.identity,
+            accept_new_host_key: cli.global.accept_new_host_key,
+            timeout: Duration::from_secs(cli.global.timeout.max(1)),
+            ..SshOptions::for_home(home.as_deref())
+        },
     };
     let result: Result<(), ClientError> = runtime.block_on(async {
         match command {
