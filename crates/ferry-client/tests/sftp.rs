@@ -167,16 +167,88 @@ impl Home {
 
     /// Runs `ferry ARGS` with this HOME and no ssh-agent.
     fn run(&self, args: &[&str]) -> Output {
+        self.run_with_agent(None, args)
+    }
+
+    /// Runs `ferry ARGS` with this HOME and the ssh-agent listening on `agent`, if any.
+    fn run_with_agent(&self, agent: Option<&Path>, args: &[&str]) -> Output {
         let mut command = common::ferry(self.home.path(), self.work.path());
         command.env_remove("SSH_AUTH_SOCK").args(args);
+        if let Some(socket) = agent {
+            command.env("SSH_AUTH_SOCK", socket);
+        }
         common::wait_bounded(command.spawn().unwrap())
+    }
+
+    /// Moves the default key away (to `home/<name>`), so that only what a test offers logs in.
+    fn hide_default_key(&self, name: &str) -> PathBuf {
+        let moved = self.home.path().join(name);
+        std::fs::rename(self.home.path().join(".ssh/id_ed25519"), &moved).unwrap();
+        moved
+    }
+}
+
+/// An ssh-agent in the foreground on a socket of its own; killed on drop.
+struct Agent {
+    child: Child,
+    socket: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Agent {
+    /// An agent holding the private key `key`.
+    fn holding(key: &Path) -> Agent {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("agent.sock");
+        let child = Command::new(ferry_testkit::tool("ssh-agent", "openssh-client"))
+            .arg("-D")
+            .arg("-a")
+            .arg(&socket)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let agent = Agent {
+            child,
+            socket,
+            _dir: dir,
+        };
+        let started = Instant::now();
+        while !agent.socket.exists() {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "ssh-agent did not start"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let added = Command::new(ferry_testkit::tool("ssh-add", "openssh-client"))
+            .arg("-q")
+            .arg(key)
+            .env("SSH_AUTH_SOCK", &agent.socket)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(added.status.success(), "{added:?}");
+        agent
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
 /// A key pair without a passphrase at `path` and `path.pub`.
 fn keygen(path: &Path) {
+    keygen_typed(path, "ed25519");
+}
+
+/// A key pair of `kind` (`ed25519`, `ecdsa`, `rsa`) without a passphrase.
+fn keygen_typed(path: &Path, kind: &str) {
     let status = Command::new(ferry_testkit::tool("ssh-keygen", "openssh-client"))
-        .args(["-q", "-t", "ed25519", "-N", "", "-C", "ferry-test", "-f"])
+        .args(["-q", "-t", kind, "-N", "", "-C", "ferry-test", "-f"])
         .arg(path)
         .stdin(Stdio::null())
         .status()
@@ -363,4 +435,41 @@ fn changed_host_key_is_always_refused() {
         assert_one_line_error(&output, "CHANGED");
         assert_one_line_error(&output, &sshd.fingerprint());
     }
+}
+
+#[test]
+fn logs_in_with_an_identity_file_an_rsa_key_or_the_agent() {
+    let (sshd, home) = setup();
+    std::fs::write(sshd.files().join("a.txt"), b"abc").unwrap();
+    let key = home.hide_default_key("elsewhere");
+    let key_arg = key.to_str().unwrap();
+
+    // No key where ferry looks and no agent: refused, in one line that says what was tried.
+    let output = home.run(&["ls", &sshd.url("")]);
+    assert_one_line_error(&output, "refused: no password and no key to try");
+
+    let output = home.run(&["-i", key_arg, "ls", &sshd.url("")]);
+    assert_ok(&output);
+    assert!(stdout(&output).contains("a.txt"));
+
+    // The agent holds the key: no file needed.
+    let agent = Agent::holding(&key);
+    let output = home.run_with_agent(Some(&agent.socket), &["ls", &sshd.url("")]);
+    assert_ok(&output);
+    assert!(stdout(&output).contains("a.txt"));
+    drop(agent);
+
+    // An RSA key (signed with rsa-sha2-*, as OpenSSH 8.8 and later require) from the default
+    // place.
+    let rsa = home.home.path().join(".ssh/id_rsa");
+    keygen_typed(&rsa, "rsa");
+    std::fs::copy(rsa.with_extension("pub"), &home.authorized_keys).unwrap();
+    let output = home.run(&["ls", &sshd.url("")]);
+    assert_ok(&output);
+
+    // A key the server does not know: refused, naming the file tried.
+    let output = home.run(&["-i", key_arg, "ls", &sshd.url("")]);
+    assert_one_line_error(&output, "elsewhere");
+    let output = home.run(&["-i", "/nonexistent/key", "ls", &sshd.url("")]);
+    assert_one_line_error(&output, "/nonexistent/key");
 }
