@@ -7,7 +7,7 @@
 //! with `@cert-authority` are skipped (host certificates are not asked for), as are lines that
 //! do not parse. New keys are appended as plain `name algorithm base64` lines.
 //!
-//! This module does not decide what to do with an unknown key (see [`super::transport`]).
+//! This module does not decide what to do with an unknown key (see `transport.rs`).
 
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
