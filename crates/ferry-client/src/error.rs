@@ -38,6 +38,19 @@ pub enum ClientError {
     /// The server closed the control connection.
     #[error("the server closed the connection")]
     Closed,
+    /// An SFTP server answered a request with a STATUS other than OK.
+    #[error("{command}: {text}")]
+    Sftp {
+        /// The request and its path (`OPEN /srv/a.txt`).
+        command: String,
+        /// The status code.
+        code: ferry_proto::sftp::StatusCode,
+        /// The server's message, or the code's own text when the server sent none.
+        text: String,
+    },
+    /// SSH failed: the transport, the server's host key, or authentication.
+    #[error("{0}")]
+    Ssh(String),
     /// The server did not answer in time.
     #[error("timed out {0}")]
     Timeout(String),
@@ -73,10 +86,18 @@ impl ClientError {
         }
     }
 
-    /// True when the server refused the request (a permanent or transient FTP error), so the
-    /// control connection is still usable.
+    /// True when the server refused the request (an FTP error reply or an SFTP STATUS), so the
+    /// connection is still usable.
     pub fn is_server_refusal(&self) -> bool {
-        matches!(self, ClientError::Server { .. })
+        matches!(self, ClientError::Server { .. } | ClientError::Sftp { .. })
+    }
+
+    /// The SFTP status code, when an SFTP server refused.
+    pub fn sftp_code(&self) -> Option<ferry_proto::sftp::StatusCode> {
+        match self {
+            ClientError::Sftp { code, .. } => Some(*code),
+            _ => None,
+        }
     }
 
     pub(crate) fn local(path: impl Into<PathBuf>, source: std::io::Error) -> ClientError {

@@ -6,6 +6,7 @@
 //! - [`repl`]: the interactive client with the original six commands (CONN, UPLD, LIST, DWLD,
 //!   DELF, QUIT) and the familiar aliases.
 //! - [`oneshot`]: `ferry get|put|ls|rm|mkdir|mirror`, for scripts.
+//! - [`sftp`]: `sftp://` URLs for the one-shot commands: SSH (russh), known_hosts, SFTP v3.
 //! - [`tls`]: FTPS (RFC 4217): explicit and implicit TLS, trusted roots, the plain-or-TLS stream.
 //! - [`url`], [`credentials`]: the small parsers around them (wildcards, FEAT and 257 quoting
 //!   come from `ferry-proto`).
@@ -22,6 +23,7 @@ mod error;
 pub mod oneshot;
 pub mod progress;
 pub mod repl;
+pub mod sftp;
 pub mod tls;
 pub mod transfer;
 pub mod url;

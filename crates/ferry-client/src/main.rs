@@ -12,9 +12,10 @@ use ferry_client::connection::ConnectOptions;
 use ferry_client::oneshot::{self, Globals};
 use ferry_client::progress::ProgressMode;
 use ferry_client::repl::{self, PipedInput, Repl, ReplOptions, TerminalInput};
+use ferry_client::sftp::SshOptions;
 use ferry_client::tls::{TlsMode, TlsTrust};
 
-/// FTP client: the interactive CONN/UPLD/LIST/DWLD/DELF/QUIT shell, or one-shot commands.
+/// FTP and SFTP client: the interactive CONN/UPLD/LIST/DWLD/DELF/QUIT shell, or one-shot commands.
 #[derive(Debug, Parser)]
 #[command(name = "ferry", version)]
 struct Cli {
@@ -22,7 +23,8 @@ struct Cli {
     global: GlobalArgs,
     #[command(subcommand)]
     command: Option<Command>,
-    /// Open the interactive shell connected to this URL (ftp://user:pass@host:port/path).
+    /// Open the interactive shell connected to this URL (ftp://user:pass@host:port/path;
+    /// sftp:// works with the one-shot commands only, for now).
     url: Option<String>,
 }
 
@@ -58,13 +60,21 @@ struct GlobalArgs {
     /// pretend to be the server). Prints a warning.
     #[arg(long, global = true, conflicts_with = "ca_file")]
     insecure: bool,
+    /// sftp://: log in with this private key file (instead of ~/.ssh/id_ed25519, id_ecdsa,
+    /// id_rsa).
+    #[arg(long = "identity", short = 'i', global = true, value_name = "FILE")]
+    identity: Option<PathBuf>,
+    /// sftp://: trust a server whose host key is not in ~/.ssh/known_hosts yet, and add it
+    /// there (a changed key is refused all the same).
+    #[arg(long, global = true)]
+    accept_new_host_key: bool,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Download one file.
     Get {
-        /// ftp://host/path/file
+        /// ftp://host/path/file (or sftp://host/path/file)
         url: String,
         /// Where to save it (default: its name, in this folder; `-`: standard output).
         #[arg(short = 'o', long = "output", value_name = "PATH")]
@@ -78,7 +88,7 @@ enum Command {
         /// Local files to send.
         #[arg(required = true, num_args = 1.., value_name = "FILE")]
         files: Vec<PathBuf>,
-        /// ftp://host/folder/ (or ftp://host/path/name for one file).
+        /// ftp://host/folder/ (or ftp://host/path/name for one file; sftp:// alike).
         #[arg(required = true, value_name = "URL")]
         url: String,
         /// Continue remote files shorter than the local ones (REST + STOR, or APPE).
@@ -87,17 +97,17 @@ enum Command {
     },
     /// List a remote folder.
     Ls {
-        /// ftp://host/folder/
+        /// ftp://host/folder/ (or sftp://host/folder/)
         url: String,
     },
     /// Delete a remote file.
     Rm {
-        /// ftp://host/path/file
+        /// ftp://host/path/file (or sftp://host/path/file)
         url: String,
     },
     /// Create a remote folder.
     Mkdir {
-        /// ftp://host/path/folder
+        /// ftp://host/path/folder (or sftp://host/path/folder)
         url: String,
         /// Also create missing parents; an existing folder is fine.
         #[arg(short = 'p', long = "parents")]
@@ -203,6 +213,12 @@ fn main() -> ExitCode {
             ProgressMode::bars()
         },
         prompt_password: stdin_is_terminal,
+        ssh: SshOptions {
+            identity: cli.global.identity,
+            accept_new_host_key: cli.global.accept_new_host_key,
+            timeout: Duration::from_secs(cli.global.timeout.max(1)),
+            ..SshOptions::for_home(home.as_deref())
+        },
     };
     let result: Result<(), ClientError> = runtime.block_on(async {
         match command {
@@ -294,5 +310,16 @@ mod tests {
             Cli::try_parse_from(["ferry", "--insecure", "--ca-file", "c", "ls", "ftp://h/"])
                 .is_err()
         );
+        let cli = Cli::try_parse_from([
+            "ferry",
+            "ls",
+            "sftp://h/",
+            "-i",
+            "key",
+            "--accept-new-host-key",
+        ])
+        .unwrap();
+        assert!(cli.global.accept_new_host_key);
+        assert_eq!(cli.global.identity, Some(PathBuf::from("key")));
     }
 }

@@ -1,5 +1,7 @@
 //! One-shot commands for scripts: `ferry get|put|ls|rm|mkdir|mirror`.
 //!
+//! `sftp://` URLs go to [`crate::sftp`], which does the same jobs over SFTP.
+//!
 //! Each connects (credentials from the URL, `--user`, `~/.netrc`, a prompt on a terminal, or
 //! anonymous), does one job, says QUIT, and returns `Ok` only when everything worked. The binary
 //! turns an `Err` into one line on stderr and a non-zero exit code. This module does not parse
@@ -13,8 +15,9 @@ use ferry_proto::time::UtcTime;
 use crate::ClientError;
 use crate::connection::{ConnectDefaults, ConnectOptions, Connection, Connector};
 use crate::progress::ProgressMode;
+use crate::sftp::{self, SshOptions};
 use crate::transfer::{self, Direction};
-use crate::url::FtpUrl;
+use crate::url::{FtpUrl, is_sftp_url};
 
 /// Settings shared by every one-shot command.
 #[derive(Debug, Clone)]
@@ -29,6 +32,8 @@ pub struct Globals {
     pub progress: ProgressMode,
     /// Ask for a missing password on the terminal.
     pub prompt_password: bool,
+    /// Key files and host keys for `sftp://` URLs.
+    pub ssh: SshOptions,
 }
 
 async fn open(globals: &Globals, url: &FtpUrl) -> Result<(Connection, Connector), ClientError> {
@@ -58,6 +63,9 @@ pub async fn get(
     output: Option<&Path>,
     resume: bool,
 ) -> Result<PathBuf, ClientError> {
+    if is_sftp_url(url) {
+        return sftp::get(globals, url, output, resume).await;
+    }
     let url = FtpUrl::parse(url)?;
     if url.is_folder() {
         return Err(ClientError::Usage(format!(
@@ -113,6 +121,9 @@ pub async fn put(
     url: &str,
     resume: bool,
 ) -> Result<(), ClientError> {
+    if is_sftp_url(url) {
+        return sftp::put(globals, files, url, resume).await;
+    }
     let url = FtpUrl::parse(url)?;
     for file in files {
         if !file.is_file() {
@@ -159,14 +170,22 @@ pub async fn put(
 
 /// `ferry ls URL`: one line an entry, `SIZE  YYYY-MM-DD HH:MM  NAME` (folders end in `/`).
 pub async fn ls(globals: &Globals, url: &str) -> Result<Vec<String>, ClientError> {
+    if is_sftp_url(url) {
+        return sftp::ls(globals, url).await;
+    }
     let url = FtpUrl::parse(url)?;
     let (mut connection, _) = open(globals, &url).await?;
     let path = url.path.trim_end_matches('/');
     let result = connection.list((!path.is_empty()).then_some(path)).await;
     connection.quit().await;
-    let mut entries = result?;
+    Ok(listing_lines(result?))
+}
+
+/// The lines of `ferry ls`, sorted by name: `SIZE  YYYY-MM-DD HH:MM  NAME` (folders end in
+/// `/`).
+pub(crate) fn listing_lines(mut entries: Vec<ferry_proto::listing::Entry>) -> Vec<String> {
     entries.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(entries
+    entries
         .iter()
         .map(|entry| {
             let when = entry.modified.map_or_else(
@@ -190,11 +209,14 @@ pub async fn ls(globals: &Globals, url: &str) -> Result<Vec<String>, ClientError
                 String::from_utf8_lossy(&entry.name)
             )
         })
-        .collect())
+        .collect()
 }
 
 /// `ferry rm URL`: deletes a file.
 pub async fn rm(globals: &Globals, url: &str) -> Result<(), ClientError> {
+    if is_sftp_url(url) {
+        return sftp::rm(globals, url).await;
+    }
     let url = FtpUrl::parse(url)?;
     let (mut connection, _) = open(globals, &url).await?;
     let result = connection.delete(&url.path).await.map(|_| ());
@@ -205,6 +227,9 @@ pub async fn rm(globals: &Globals, url: &str) -> Result<(), ClientError> {
 /// `ferry mkdir [-p] URL`: creates a folder (with `parents`, also the missing ones above it,
 /// and an existing folder is fine).
 pub async fn mkdir(globals: &Globals, url: &str, parents: bool) -> Result<(), ClientError> {
+    if is_sftp_url(url) {
+        return sftp::mkdir(globals, url, parents).await;
+    }
     let url = FtpUrl::parse(url)?;
     let path = url.path.trim_end_matches('/').to_string();
     if path.is_empty() {
@@ -231,6 +256,11 @@ pub async fn mirror(
     target: &str,
     parallel: usize,
 ) -> Result<String, ClientError> {
+    if is_sftp_url(source) || is_sftp_url(target) {
+        return Err(ClientError::Usage(
+            "ferry mirror does not speak sftp:// yet".into(),
+        ));
+    }
     let (url, local, direction) = if upload {
         (
             FtpUrl::parse(target)?,

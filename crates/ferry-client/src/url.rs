@@ -2,6 +2,8 @@
 //! the REPL's CONN takes. `ftps://` is implicit FTPS (port 990 by default) and `ftpes://` explicit
 //! FTPS (`AUTH TLS` on port 21), as curl and lftp read them.
 //!
+//! `sftp://` URLs are [`SftpUrl`]s: SSH on port 22, the path absolute on the server.
+//!
 //! Parses and percent-decodes; does not resolve host names or look up credentials (see
 //! [`crate::credentials`]).
 
@@ -50,30 +52,18 @@ impl FtpUrl {
             Some(slash) => (&rest[..slash], &rest[slash + 1..]),
             None => (rest, ""),
         };
-        let (userinfo, hostport) = match authority.rfind('@') {
-            Some(at) => (Some(&authority[..at]), &authority[at + 1..]),
-            None => (None, authority),
-        };
-        let (user, password) = match userinfo {
-            None => (None, None),
-            Some(info) => match info.split_once(':') {
-                Some((user, password)) => (
-                    Some(decode(user).ok_or_else(|| bad("bad %-escape in the user"))?),
-                    Some(decode(password).ok_or_else(|| bad("bad %-escape in the password"))?),
-                ),
-                None => (
-                    Some(decode(info).ok_or_else(|| bad("bad %-escape in the user"))?),
-                    None,
-                ),
-            },
-        };
-        let (host, port) = split_host_port(hostport, default_port).map_err(|why| bad(&why))?;
+        let Authority {
+            user,
+            password,
+            host,
+            port,
+        } = Authority::parse(authority, default_port).map_err(|why| bad(&why))?;
         let path = decode(path).ok_or_else(|| bad("bad %-escape in the path"))?;
         Ok(FtpUrl {
             tls,
             host,
             port,
-            user: user.filter(|u| !u.is_empty()),
+            user,
             password,
             path,
         })
@@ -98,6 +88,113 @@ impl FtpUrl {
     pub fn file_name(&self) -> &str {
         self.path.rsplit('/').next().unwrap_or("")
     }
+}
+
+/// The `[user[:password]@]host[:port]` part of a URL, decoded.
+struct Authority {
+    user: Option<String>,
+    password: Option<String>,
+    host: String,
+    port: u16,
+}
+
+impl Authority {
+    fn parse(authority: &str, default_port: u16) -> Result<Authority, String> {
+        let (userinfo, hostport) = match authority.rfind('@') {
+            Some(at) => (Some(&authority[..at]), &authority[at + 1..]),
+            None => (None, authority),
+        };
+        let escape = |what: &str| format!("bad %-escape in the {what}");
+        let (user, password) = match userinfo {
+            None => (None, None),
+            Some(info) => match info.split_once(':') {
+                Some((user, password)) => (
+                    Some(decode(user).ok_or_else(|| escape("user"))?),
+                    Some(decode(password).ok_or_else(|| escape("password"))?),
+                ),
+                None => (Some(decode(info).ok_or_else(|| escape("user"))?), None),
+            },
+        };
+        let (host, port) = split_host_port(hostport, default_port)?;
+        Ok(Authority {
+            user: user.filter(|u| !u.is_empty()),
+            password,
+            host,
+            port,
+        })
+    }
+}
+
+/// The SSH port when an `sftp://` URL names none.
+pub const DEFAULT_SFTP_PORT: u16 = 22;
+
+/// A parsed `sftp://[user[:password]@]host[:port][/path]` URL
+/// (draft-ietf-secsh-scp-sftp-ssh-uri, as curl reads it): the path is absolute on the server,
+/// and `/~/path` is relative to the login folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SftpUrl {
+    /// Host name or IP address (IPv6 without brackets).
+    pub host: String,
+    /// TCP port.
+    pub port: u16,
+    /// User name, decoded, if the URL has one.
+    pub user: Option<String>,
+    /// Password, decoded, if the URL has one.
+    pub password: Option<String>,
+    /// The path as the server takes it, decoded: absolute (`/srv/x`), or relative to the login
+    /// folder for `/~/x` (`x`) and `/~` or nothing at all (`""`). A trailing `/` is kept.
+    pub path: String,
+}
+
+impl SftpUrl {
+    /// Parses `sftp://[user[:password]@]host[:port][/path]`.
+    pub fn parse(text: &str) -> Result<SftpUrl, ClientError> {
+        let bad = |why: &str| ClientError::Usage(format!("bad URL {text:?}: {why}"));
+        let rest = strip_sftp_scheme(text).ok_or_else(|| bad("it must start with sftp://"))?;
+        let (authority, path) = match rest.find('/') {
+            Some(slash) => (&rest[..slash], &rest[slash..]),
+            None => (rest, ""),
+        };
+        let Authority {
+            user,
+            password,
+            host,
+            port,
+        } = Authority::parse(authority, DEFAULT_SFTP_PORT).map_err(|why| bad(&why))?;
+        let path = decode(path).ok_or_else(|| bad("bad %-escape in the path"))?;
+        let path = match path.strip_prefix("/~") {
+            Some(rest) if rest.is_empty() || rest == "/" => String::new(),
+            Some(rest) if rest.starts_with('/') => rest[1..].to_string(),
+            _ => path,
+        };
+        Ok(SftpUrl {
+            host,
+            port,
+            user,
+            password,
+            path,
+        })
+    }
+
+    /// `host:port`, with brackets around an IPv6 address.
+    pub fn address(&self) -> String {
+        host_port(&self.host, self.port)
+    }
+
+    /// True when the path names a folder (empty, `/`, or ends with `/`).
+    pub fn is_folder(&self) -> bool {
+        self.path.is_empty() || self.path.ends_with('/')
+    }
+}
+
+/// True when `text` starts with `sftp://`.
+pub fn is_sftp_url(text: &str) -> bool {
+    strip_sftp_scheme(text).is_some()
+}
+
+fn strip_sftp_scheme(text: &str) -> Option<&str> {
+    let (scheme, rest) = text.split_once("://")?;
+    scheme.eq_ignore_ascii_case("sftp").then_some(rest)
 }
 
 /// True when `text` looks like a URL this client speaks.
@@ -244,6 +341,37 @@ mod tests {
             "ftp://[::1/",
         ] {
             assert!(FtpUrl::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn sftp_urls() {
+        let url = SftpUrl::parse("sftp://bob:p%40ss@[::1]:2222/srv/a%20b.txt").unwrap();
+        assert_eq!(
+            url,
+            SftpUrl {
+                host: "::1".into(),
+                port: 2222,
+                user: Some("bob".into()),
+                password: Some("p@ss".into()),
+                path: "/srv/a b.txt".into(),
+            }
+        );
+        assert_eq!(url.address(), "[::1]:2222");
+        assert!(!url.is_folder());
+        let url = SftpUrl::parse("SFTP://h").unwrap();
+        assert_eq!(
+            (url.port, url.path.as_str(), url.user.as_deref()),
+            (22, "", None)
+        );
+        assert!(url.is_folder());
+        assert_eq!(SftpUrl::parse("sftp://h/~/x/y").unwrap().path, "x/y");
+        assert_eq!(SftpUrl::parse("sftp://h/~/").unwrap().path, "");
+        assert_eq!(SftpUrl::parse("sftp://h/~x").unwrap().path, "/~x");
+        assert_eq!(SftpUrl::parse("sftp://h/d/").unwrap().path, "/d/");
+        assert!(is_sftp_url("sftp://h/") && !is_sftp_url("ftp://h/"));
+        for bad in ["ftp://h/", "sftp://", "sftp://h:0/", "sftp://h/%zz"] {
+            assert!(SftpUrl::parse(bad).is_err(), "{bad}");
         }
     }
 

@@ -15,7 +15,7 @@
 //! completion), `table.rs` (the command table, banner and help), `words.rs` (arguments, `~`,
 //! local wildcards), and the handlers: `connect.rs` (CONN, close, QUIT), `files.rs` (folders,
 //! names, delete) and `transfers.rs` (uploads, downloads, listings, mirror). Every handler runs
-//! its network work through [`interruptible`], so Ctrl-C abandons any command the same way.
+//! its network work through `interruptible`, so Ctrl-C abandons any command the same way.
 
 mod completion;
 mod connect;

@@ -1,0 +1,389 @@
+//! `ferry get|put|ls|rm|mkdir` on `sftp://` URLs, as [`crate::oneshot`] does them on `ftp://`:
+//! the same usage errors, progress, hidden partial file for downloads (renamed onto the target
+//! only when the whole file arrived), `-c` resume (a READ from the partial's size; a WRITE from
+//! the remote size, opened without TRUNC) and listing lines.
+//!
+//! A host key added by `--accept-new-host-key` is reported on stderr, as OpenSSH does; nothing
+//! else is printed here.
+
+use std::path::{Path, PathBuf};
+
+use ferry_proto::listing::{Entry, EntryKind};
+use ferry_proto::sftp::{Attrs, OpenFlags, StatusCode};
+use tokio::io::AsyncSeekExt;
+
+use super::transfer::{read_file, write_file};
+use super::{HostKeyNote, SftpDefaults, SftpSession, SshOptions, connect};
+use crate::ClientError;
+use crate::oneshot::Globals;
+use crate::transfer::{partial_path, remote_base_name};
+use crate::url::SftpUrl;
+
+async fn open(globals: &Globals, url: &SftpUrl) -> Result<SftpSession, ClientError> {
+    let options = SshOptions {
+        timeout: globals.connect.timeout,
+        ..globals.ssh.clone()
+    };
+    let defaults = SftpDefaults {
+        user: globals.user.as_deref(),
+        netrc: globals.netrc.as_deref(),
+        options: &options,
+    };
+    let ask = globals.prompt_password;
+    let prompt = |question: &str| {
+        if ask {
+            rpassword::prompt_password(question).ok()
+        } else {
+            None
+        }
+    };
+    let (session, note) = connect(url, defaults, prompt).await?;
+    if let HostKeyNote::Added(line) = note {
+        eprintln!("ferry: {line}");
+    }
+    Ok(session)
+}
+
+/// `ferry get sftp://... [-o PATH] [-c]`: downloads one file; returns where it went.
+pub async fn get(
+    globals: &Globals,
+    url: &str,
+    output: Option<&Path>,
+    resume: bool,
+) -> Result<PathBuf, ClientError> {
+    let url = SftpUrl::parse(url)?;
+    if url.is_folder() {
+        return Err(ClientError::Usage(format!(
+            "{} names a folder, not a file (use ferry mirror for folders)",
+            url.path
+        )));
+    }
+    let to_stdout = output == Some(Path::new("-"));
+    if to_stdout && resume {
+        return Err(ClientError::Usage(
+            "--continue needs a file, not standard output".into(),
+        ));
+    }
+    let name = remote_base_name(&url.path).to_string();
+    let target = match output {
+        Some(path) if to_stdout => path.to_path_buf(),
+        Some(path) if path.is_dir() => path.join(&name),
+        Some(path) => path.to_path_buf(),
+        None => PathBuf::from(&name),
+    };
+    let mut session = open(globals, &url).await?;
+    let result = download(&mut session, globals, &url.path, &target, to_stdout, resume).await;
+    session.quit().await;
+    result.map(|()| target)
+}
+
+async fn download(
+    session: &mut SftpSession,
+    globals: &Globals,
+    remote: &str,
+    target: &Path,
+    to_stdout: bool,
+    resume: bool,
+) -> Result<(), ClientError> {
+    let attrs = session.stat(remote).await?;
+    if attrs.kind() == Some(EntryKind::Dir) {
+        return Err(ClientError::Usage(format!(
+            "{remote} names a folder, not a file (use ferry mirror for folders)"
+        )));
+    }
+    let size = attrs.size;
+    let device = !to_stdout
+        && tokio::fs::metadata(target)
+            .await
+            .is_ok_and(|meta| !meta.is_file() && !meta.is_dir());
+    let partial = if to_stdout || device {
+        target.to_path_buf()
+    } else {
+        partial_path(target)
+    };
+    let mut offset = if resume && !device {
+        tokio::fs::metadata(&partial)
+            .await
+            .map_or(0, |meta| meta.len())
+    } else {
+        0
+    };
+    if size.is_some_and(|size| offset > size) {
+        offset = 0;
+    }
+    let name = target
+        .file_name()
+        .map_or_else(|| remote.to_string(), |n| n.to_string_lossy().into_owned());
+    if offset > 0 && size == Some(offset) {
+        return rename(&partial, target).await;
+    }
+    let handle = session
+        .open(remote, OpenFlags::READ, Attrs::default())
+        .await?;
+    let mut progress = globals.progress.reporter();
+    progress.start(&name, size, offset);
+    let received = if to_stdout {
+        let mut stdout = tokio::io::stdout();
+        read_file(
+            session,
+            &handle,
+            0,
+            size,
+            &mut stdout,
+            "-",
+            progress.as_mut(),
+        )
+        .await
+    } else {
+        match open_local(&partial, offset > 0).await {
+            Ok(mut file) => {
+                let shown = partial.display().to_string();
+                let result = read_file(
+                    session,
+                    &handle,
+                    offset,
+                    size,
+                    &mut file,
+                    &shown,
+                    progress.as_mut(),
+                )
+                .await;
+                match (result, file.sync_data().await) {
+                    (Ok(_), Err(source)) => Err(ClientError::local(&partial, source)),
+                    (result, _) => result,
+                }
+            }
+            Err(error) => Err(error),
+        }
+    };
+    let closed = session.close(&handle).await;
+    let result = received.and_then(|received| {
+        closed?;
+        match size {
+            Some(size) if offset + received < size => Err(ClientError::Protocol(format!(
+                "transfer incomplete: {} of {size} bytes arrived",
+                offset + received
+            ))),
+            _ => Ok(()),
+        }
+    });
+    progress.finish(result.is_ok());
+    if to_stdout || device {
+        return result;
+    }
+    if let Err(error) = result {
+        if tokio::fs::metadata(&partial)
+            .await
+            .is_ok_and(|meta| meta.len() == 0)
+        {
+            let _ = tokio::fs::remove_file(&partial).await;
+        }
+        return Err(error);
+    }
+    rename(&partial, target).await
+}
+
+async fn open_local(path: &Path, append: bool) -> Result<tokio::fs::File, ClientError> {
+    let mut options = tokio::fs::OpenOptions::new();
+    options.write(true).create(true);
+    if append {
+        options.append(true);
+    } else {
+        options.truncate(true);
+    }
+    options
+        .open(path)
+        .await
+        .map_err(|source| ClientError::local(path, source))
+}
+
+async fn rename(partial: &Path, target: &Path) -> Result<(), ClientError> {
+    tokio::fs::rename(partial, target)
+        .await
+        .map_err(|source| ClientError::local(target, source))
+}
+
+/// `ferry put FILE... sftp://...[/] [-c]`: uploads files; a URL ending in `/` (or several
+/// files) names a folder, created if missing. With `resume`, shorter remote files are
+/// continued. Stops at the first failure.
+pub async fn put(
+    globals: &Globals,
+    files: &[PathBuf],
+    url: &str,
+    resume: bool,
+) -> Result<(), ClientError> {
+    let url = SftpUrl::parse(url)?;
+    for file in files {
+        if !file.is_file() {
+            let why = if file.exists() {
+                std::io::Error::other("is not a file")
+            } else {
+                std::io::Error::from(std::io::ErrorKind::NotFound)
+            };
+            return Err(ClientError::local(file, why));
+        }
+    }
+    let mut session = open(globals, &url).await?;
+    let result = async {
+        let into_folder = url.is_folder() || files.len() > 1;
+        let folder = url.path.trim_end_matches('/');
+        if into_folder && !folder.is_empty() {
+            mkdir_all(&mut session, folder).await?;
+        }
+        for file in files {
+            let name = file
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let remote = if !into_folder {
+                url.path.clone()
+            } else if url.path.is_empty() || url.path.ends_with('/') {
+                format!("{}{name}", url.path)
+            } else {
+                format!("{}/{name}", url.path)
+            };
+            upload(&mut session, globals, file, &remote, resume).await?;
+        }
+        Ok(())
+    }
+    .await;
+    session.quit().await;
+    result
+}
+
+async fn upload(
+    session: &mut SftpSession,
+    globals: &Globals,
+    source: &Path,
+    remote: &str,
+    resume: bool,
+) -> Result<(), ClientError> {
+    let mut file = tokio::fs::File::open(source)
+        .await
+        .map_err(|error| ClientError::local(source, error))?;
+    let length = file
+        .metadata()
+        .await
+        .map_err(|error| ClientError::local(source, error))?
+        .len();
+    let offset = if resume {
+        match session.stat(remote).await {
+            Ok(Attrs {
+                size: Some(size), ..
+            }) if size <= length => size,
+            Ok(_) => 0,
+            Err(error) if error.sftp_code() == Some(StatusCode::NO_SUCH_FILE) => 0,
+            Err(error) => return Err(error),
+        }
+    } else {
+        0
+    };
+    if resume && offset == length && offset > 0 {
+        return Ok(());
+    }
+    if offset > 0 {
+        file.seek(std::io::SeekFrom::Start(offset))
+            .await
+            .map_err(|error| ClientError::local(source, error))?;
+    }
+    let flags = if offset > 0 {
+        OpenFlags::WRITE | OpenFlags::CREAT
+    } else {
+        OpenFlags::WRITE | OpenFlags::CREAT | OpenFlags::TRUNC
+    };
+    let handle = session.open(remote, flags, Attrs::default()).await?;
+    let name = source
+        .file_name()
+        .map_or_else(|| remote.to_string(), |n| n.to_string_lossy().into_owned());
+    let mut progress = globals.progress.reporter();
+    progress.start(&name, Some(length), offset);
+    let written = write_file(
+        session,
+        &handle,
+        offset,
+        &mut file,
+        source,
+        progress.as_mut(),
+    )
+    .await;
+    let closed = session.close(&handle).await;
+    let result = written.and(closed);
+    progress.finish(result.is_ok());
+    result
+}
+
+/// Creates `path` and its missing parents; existing folders are fine.
+async fn mkdir_all(session: &mut SftpSession, path: &str) -> Result<(), ClientError> {
+    let mut prefix = String::new();
+    if path.starts_with('/') {
+        prefix.push('/');
+    }
+    for part in path.split('/').filter(|part| !part.is_empty()) {
+        if !prefix.is_empty() && !prefix.ends_with('/') {
+            prefix.push('/');
+        }
+        prefix.push_str(part);
+        match session.stat(&prefix).await {
+            Ok(attrs) if attrs.kind() == Some(EntryKind::Dir) => continue,
+            Ok(_) => {
+                return Err(ClientError::Usage(format!(
+                    "{prefix} exists and is not a folder"
+                )));
+            }
+            Err(error) if error.sftp_code() == Some(StatusCode::NO_SUCH_FILE) => {
+                session.mkdir(&prefix).await?;
+            }
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(())
+}
+
+/// `ferry ls sftp://...`: the lines of `ferry ls ftp://...`.
+pub async fn ls(globals: &Globals, url: &str) -> Result<Vec<String>, ClientError> {
+    let url = SftpUrl::parse(url)?;
+    let mut session = open(globals, &url).await?;
+    let result = session.list(&url.path).await;
+    session.quit().await;
+    let entries = result?
+        .into_iter()
+        .map(|name| Entry {
+            kind: name.attrs.kind().unwrap_or(EntryKind::File),
+            size: name.attrs.size.unwrap_or(0),
+            modified: name.attrs.times.map(|(_, mtime)| i64::from(mtime)),
+            mode: name.attrs.permissions.map(|mode| mode & 0o7777),
+            unique: None,
+            name: name.filename,
+        })
+        .collect();
+    Ok(crate::oneshot::listing_lines(entries))
+}
+
+/// `ferry rm sftp://...`: deletes a file.
+pub async fn rm(globals: &Globals, url: &str) -> Result<(), ClientError> {
+    let url = SftpUrl::parse(url)?;
+    let mut session = open(globals, &url).await?;
+    let result = session.remove(&url.path).await;
+    session.quit().await;
+    result
+}
+
+/// `ferry mkdir [-p] sftp://...`: creates a folder (with `parents`, the missing ones above it
+/// too, and an existing folder is fine).
+pub async fn mkdir(globals: &Globals, url: &str, parents: bool) -> Result<(), ClientError> {
+    let url = SftpUrl::parse(url)?;
+    let path = url.path.trim_end_matches('/').to_string();
+    if path.is_empty() {
+        return Err(ClientError::Usage(
+            "the URL names no folder to create".into(),
+        ));
+    }
+    let mut session = open(globals, &url).await?;
+    let result = if parents {
+        mkdir_all(&mut session, &path).await
+    } else {
+        session.mkdir(&path).await
+    };
+    session.quit().await;
+    result
+}
