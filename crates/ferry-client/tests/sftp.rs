@@ -473,3 +473,36 @@ fn logs_in_with_an_identity_file_an_rsa_key_or_the_agent() {
     let output = home.run(&["-i", "/nonexistent/key", "ls", &sshd.url("")]);
     assert_one_line_error(&output, "/nonexistent/key");
 }
+
+/// ferry against ferryd's own SFTP: a password in the URL, the host key accepted once, then
+/// put, ls, get and rm with the bytes checked where ferryd stores them (the user's home).
+#[test]
+fn ferry_and_ferryd_speak_sftp_to_each_other() {
+    let root = tempfile::tempdir().unwrap();
+    std::fs::create_dir(root.path().join("alice")).unwrap();
+    let mut config = ferry_server::Config::for_folder(root.path());
+    let alice = ferry_server::User::new(b"wonderland", "alice".into(), false).unwrap();
+    config.users.users.insert("alice".into(), alice);
+    config.anonymous = ferry_server::Anonymous::Off;
+    let server = ferry_testkit::Ferryd::builder(config)
+        .listen_sftp("127.0.0.1:0")
+        .start();
+    let port = server.sftp.unwrap().port();
+    let url = |path: &str| format!("sftp://alice:wonderland@127.0.0.1:{port}/{path}");
+    let home = Home::new();
+    let bytes = test_bytes(3 << 20, 21);
+    std::fs::write(home.work().join("up.bin"), &bytes).unwrap();
+
+    // Unknown host: refused with its fingerprint, then accepted with the flag.
+    let refused = home.run(&["ls", &url("")]);
+    assert_one_line_error(&refused, "--accept-new-host-key");
+    assert_ok(&home.run(&["put", "--accept-new-host-key", "up.bin", &url("up.bin")]));
+    assert_file(root.path().join("alice/up.bin"), &bytes);
+    let listed = home.run(&["ls", &url("")]);
+    assert_ok(&listed);
+    assert!(stdout(&listed).contains("up.bin"), "{}", stdout(&listed));
+    assert_ok(&home.run(&["get", &url("up.bin"), "-o", "down.bin"]));
+    assert_file(home.work().join("down.bin"), &bytes);
+    assert_ok(&home.run(&["rm", &url("up.bin")]));
+    assert!(!root.path().join("alice/up.bin").exists());
+}
