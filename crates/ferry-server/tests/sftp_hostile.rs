@@ -1,6 +1,7 @@
 //! A hostile SFTP client, spoken by hand over a russh connection: thousands of handles, a 4 GiB
 //! length field, NUL and `..` in paths, and wrong passwords that count toward FTP's ban. Each
 //! gets a clean error and the server goes on serving.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 
