@@ -376,3 +376,99 @@ async fn public_keys_of_every_common_type_log_in() {
         }
     }
 }
+
+/// paramiko (Debian's `python3-paramiko`, run by Debian's `/usr/bin/python3`): put, get with
+/// prefetch (every read of the file in flight at once), listing, rename, offsets, errors
+/// (`tests/py/paramiko_suite.py`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paramiko_puts_gets_with_prefetch_and_lists() {
+    let server = TestServer::start_with("127.0.0.1:0", |config| {
+        config.users.users.insert("alice".into(), alice());
+    })
+    .await;
+    std::fs::create_dir_all(server.root().join("alice")).expect("home");
+    let python = debian_python_with("paramiko", "python3-paramiko").await;
+    let port = server.sftp.expect("an SFTP listener").port().to_string();
+    let suite = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/py/paramiko_suite.py");
+    run_ok(command(python).args([suite, "127.0.0.1", &port, "alice", "wonderland"])).await;
+    assert_eq!(
+        common::read(&server.root().join("alice/small.txt")),
+        b"written by paramiko\n"
+    );
+    assert_eq!(common::names(&server.root().join("alice")), ["small.txt"]);
+}
+
+/// Debian's python3 when it can import `module` (installed by `package`); fails the test
+/// saying what to install otherwise.
+async fn debian_python_with(module: &str, package: &str) -> PathBuf {
+    let python = PathBuf::from("/usr/bin/python3");
+    let found = python.exists()
+        && run(
+            command(&python).args(["-c", &format!("import {module}")]),
+            common::TOOL_LIMIT,
+        )
+        .await
+        .status
+        .success();
+    assert!(
+        found,
+        "/usr/bin/python3 cannot import {module}: `apt-get install {package}`{}",
+        if ferry_testkit::on_ci() {
+            " (CI=true: .ci/run must install it)"
+        } else {
+            ""
+        }
+    );
+    python
+}
+
+/// rclone's sftp backend: copy up, sync a deletion, and `check --download` (rclone's hash
+/// commands need a shell, which ferryd refuses, so it compares the bytes).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rclone_copies_syncs_and_checks() {
+    let server = TestServer::start_with("127.0.0.1:0", |config| {
+        config.users.users.insert("alice".into(), alice());
+    })
+    .await;
+    std::fs::create_dir_all(server.root().join("alice")).expect("home");
+    let client = Client::new();
+    let local = client.path("tree");
+    for (name, size) in [
+        ("a.bin", 100_000),
+        ("sub/b.bin", 2 << 20),
+        ("sub/c.txt", 10),
+    ] {
+        let path = local.join(name);
+        std::fs::create_dir_all(path.parent().expect("a parent")).expect("folders");
+        std::fs::write(&path, common::pattern(size, 3)).expect("a file");
+    }
+    let rclone = tool("rclone", "rclone");
+    let obscured = run_ok(command(&rclone).args(["obscure", "wonderland"])).await;
+    let obscured = String::from_utf8_lossy(&obscured.stdout).trim().to_string();
+    let port = server.sftp.expect("an SFTP listener").port();
+    let remote = format!(
+        ":sftp,host=127.0.0.1,port={port},user=alice,pass={obscured},disable_hashcheck=true:tree"
+    );
+    let rclone_run = |args: &[&str]| {
+        let mut command = command(&rclone);
+        command
+            .env("RCLONE_CONFIG", "/dev/null")
+            .args(["--sftp-known-hosts-file", "", "--retries", "1"])
+            .args(args);
+        command
+    };
+    let local_arg = local.to_str().expect("a UTF-8 path");
+    run_ok(&mut rclone_run(&["copy", local_arg, &remote])).await;
+    let home = server.root().join("alice/tree");
+    assert!(common::read(&home.join("sub/b.bin")) == common::pattern(2 << 20, 3));
+    std::fs::remove_file(local.join("a.bin")).expect("remove a.bin");
+    run_ok(&mut rclone_run(&["sync", local_arg, &remote])).await;
+    assert!(!home.join("a.bin").exists(), "sync did not delete a.bin");
+    run_ok(&mut rclone_run(&[
+        "check",
+        "--download",
+        local_arg,
+        &remote,
+    ]))
+    .await;
+}
