@@ -260,3 +260,118 @@ async fn wrong_ssh_and_ftp_passwords_share_one_ban() {
     .unwrap();
     assert!(!banned, "a banned address logged in over SSH");
 }
+
+impl Raw {
+    /// OPEN for writing (`CREAT|TRUNC`); the handle.
+    async fn create(&mut self, id: u32, path: &[u8]) -> Vec<u8> {
+        let open = Packet::Open {
+            id,
+            filename: path.to_vec(),
+            flags: OpenFlags(OpenFlags::WRITE.0 | OpenFlags::CREAT.0 | OpenFlags::TRUNC.0),
+            attrs: Default::default(),
+        };
+        self.send(&open).await;
+        match self.next().await {
+            Some(Packet::Handle { handle, .. }) => handle,
+            reply => panic!("OPEN for writing: {reply:?}"),
+        }
+    }
+
+    async fn write(&mut self, id: u32, handle: &[u8], offset: u64, data: &[u8]) -> Packet {
+        let write = Packet::Write {
+            id,
+            handle: handle.to_vec(),
+            offset,
+            data: data.to_vec(),
+        };
+        self.send(&write).await;
+        self.next().await.expect("a reply to WRITE")
+    }
+}
+
+/// Writes out of order fail with a message and publish nothing (the old file stays whole);
+/// in order, the file appears only at CLOSE.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn out_of_order_writes_fail_and_publish_nothing() {
+    let (root, running) = server(|_| {});
+    std::fs::write(root.path().join("f.bin"), b"old contents").unwrap();
+    let mut raw = Raw::open(running.sftp.unwrap()).await;
+    let handle = raw.create(1, b"f.bin").await;
+    assert_eq!(
+        status_code(&raw.write(2, &handle, 0, b"0123").await),
+        Some(StatusCode::OK)
+    );
+    let skipped = raw.write(3, &handle, 100, b"gap").await;
+    let Packet::Status { code, message, .. } = &skipped else {
+        panic!("{skipped:?}");
+    };
+    assert_eq!(*code, StatusCode::FAILURE);
+    assert!(
+        String::from_utf8_lossy(message).contains("in order"),
+        "{skipped:?}"
+    );
+    raw.send(&Packet::Close { id: 4, handle }).await;
+    let closed = raw.next().await.unwrap();
+    assert_eq!(
+        status_code(&closed),
+        Some(StatusCode::FAILURE),
+        "{closed:?}"
+    );
+    assert_eq!(
+        std::fs::read(root.path().join("f.bin")).unwrap(),
+        b"old contents"
+    );
+
+    let handle = raw.create(5, b"g.bin").await;
+    assert_eq!(
+        status_code(&raw.write(6, &handle, 0, b"new ").await),
+        Some(StatusCode::OK)
+    );
+    assert_eq!(
+        status_code(&raw.write(7, &handle, 4, b"file").await),
+        Some(StatusCode::OK)
+    );
+    assert!(!root.path().join("g.bin").exists(), "visible before CLOSE");
+    raw.send(&Packet::Close { id: 8, handle }).await;
+    assert_eq!(
+        status_code(&raw.next().await.unwrap()),
+        Some(StatusCode::OK)
+    );
+    assert_eq!(
+        std::fs::read(root.path().join("g.bin")).unwrap(),
+        b"new file"
+    );
+}
+
+/// A connection lost in the middle of an upload leaves the old file whole; what arrived waits
+/// in a partial (for `reput`), not under the name.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cut_upload_leaves_the_old_file_whole() {
+    let (root, running) = server(|_| {});
+    std::fs::write(root.path().join("f.bin"), b"old contents").unwrap();
+    let mut raw = Raw::open(running.sftp.unwrap()).await;
+    let handle = raw.create(1, b"f.bin").await;
+    let chunk = vec![7u8; 32 * 1024];
+    for (id, offset) in (2..10).zip((0..).step_by(chunk.len())) {
+        assert_eq!(
+            status_code(&raw.write(id, &handle, offset, &chunk).await),
+            Some(StatusCode::OK)
+        );
+    }
+    drop(raw);
+    let partial = root
+        .path()
+        .join(format!("{}f.bin", ferry_storage::PARTIAL_PREFIX));
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while std::fs::metadata(&partial).map(|m| m.len()).unwrap_or(0) < 8 * 32 * 1024 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no partial of 256 KiB"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        std::fs::read(root.path().join("f.bin")).unwrap(),
+        b"old contents"
+    );
+}
