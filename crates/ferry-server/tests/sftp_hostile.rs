@@ -375,3 +375,68 @@ async fn a_cut_upload_leaves_the_old_file_whole() {
         b"old contents"
     );
 }
+
+/// The real ferryd: a user removed from the users file and a SIGHUP end that user's open SFTP
+/// session (as they end FTP's with 421).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_removed_users_sftp_session_ends_on_reload() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let users = dir.path().join("users.toml");
+    let users_arg = users.to_str().unwrap().to_string();
+    let added = common::ferryd(
+        &[
+            "user",
+            "add",
+            "alice",
+            "--users",
+            &users_arg,
+            "--password-stdin",
+        ],
+        b"wonderland\n",
+    );
+    assert!(added.status.success(), "{added:?}");
+    let key = dir.path().join("host_key");
+    let mut child = std::process::Command::new(common::FERRYD)
+        .arg(dir.path())
+        .args(["--bind", "127.0.0.1:0", "--sftp-bind", "127.0.0.1:0"])
+        .args([
+            "--users",
+            &users_arg,
+            "--ssh-host-key",
+            key.to_str().unwrap(),
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut sftp = None;
+    for line in stdout.lines() {
+        let line = line.unwrap();
+        if let Some(addr) = line.strip_prefix("Listening on sftp://") {
+            sftp = Some(addr.parse::<SocketAddr>().unwrap());
+        }
+        if line.starts_with("Who may log in") {
+            break;
+        }
+    }
+    let mut raw = Raw::open(sftp.expect("an sftp:// line")).await;
+    let removed = common::ferryd(&["user", "remove", "alice", "--users", &users_arg], b"");
+    assert!(removed.status.success(), "{removed:?}");
+    let pid = child.id().to_string();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-HUP", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let ended = tokio::time::timeout(Duration::from_secs(5), raw.next()).await;
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        matches!(ended, Ok(None)),
+        "the removed user's session went on: {ended:?}"
+    );
+}
