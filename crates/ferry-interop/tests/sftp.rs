@@ -133,6 +133,21 @@ async fn openssh_sftp_puts_gets_lists_renames_and_removes(backend: Backend) {
         ["alice"],
         "nothing outside the home"
     );
+    // reget: a download cut short (its first 1,000,000 bytes here) resumes byte-exact.
+    std::fs::write(client.path("half.bin"), &big[..1_000_000]).expect("half.bin");
+    let resumed = client
+        .sftp(
+            &server,
+            "alice",
+            "wonderland",
+            "reget d/moved.bin half.bin\n",
+        )
+        .await;
+    assert!(resumed.status.success(), "{}", text(&resumed));
+    assert!(
+        common::read(&client.path("half.bin")) == big,
+        "reget changed bytes"
+    );
 }
 
 /// A wrong password is refused; the jail holds (`..` stops at the home); a folder's rights
@@ -471,4 +486,37 @@ async fn rclone_copies_syncs_and_checks() {
         &remote,
     ]))
     .await;
+}
+
+/// lftp's `sftp://` (which drives OpenSSH's ssh and answers its password prompt itself):
+/// mirror a folder up and get a file back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lftp_mirrors_over_sftp() {
+    let server = TestServer::start_with("127.0.0.1:0", |config| {
+        config.users.users.insert("alice".into(), alice());
+    })
+    .await;
+    std::fs::create_dir_all(server.root().join("alice")).expect("home");
+    let client = Client::new();
+    let tree = client.path("tree");
+    std::fs::create_dir_all(tree.join("sub")).expect("tree");
+    std::fs::write(tree.join("a.bin"), common::pattern(300_000, 1)).expect("a.bin");
+    std::fs::write(tree.join("sub/b.txt"), b"bee\n").expect("b.txt");
+    let port = server.sftp.expect("an SFTP listener").port();
+    let script = format!(
+        "set sftp:connect-program \"ssh -a -x -o StrictHostKeyChecking=no \
+         -o UserKnownHostsFile=/dev/null -o PubkeyAuthentication=no\"; \
+         open -u alice,wonderland sftp://127.0.0.1:{port}; mirror -R tree up; \
+         get up/sub/b.txt -o back.txt; bye"
+    );
+    run_ok(
+        command(tool("lftp", "lftp"))
+            .current_dir(client.dir.path())
+            .args(["-c", &script]),
+    )
+    .await;
+    let home = server.root().join("alice/up");
+    assert!(common::read(&home.join("a.bin")) == common::pattern(300_000, 1));
+    assert_eq!(common::read(&home.join("sub/b.txt")), b"bee\n");
+    assert_eq!(common::read(&client.path("back.txt")), b"bee\n");
 }
