@@ -571,6 +571,12 @@ fn user_add_takes_a_public_key_file() {
     let file = ferry_server::UsersFile::load(std::path::Path::new(users)).unwrap();
     assert_eq!(file.users["kim"].keys, std::slice::from_ref(&line));
     assert!(file.users["kim"].password.is_empty());
+    let listed = common::ferryd(&["user", "list", "--users", users], b"");
+    let listed = String::from_utf8_lossy(&listed.stdout).into_owned();
+    assert!(
+        listed.contains("kim\thome=/\tread-write\tkeys=1\tno-password"),
+        "{listed}"
+    );
     let with_password = common::ferryd(
         &["user", "add", "kim", "--users", users, "--password-stdin"],
         b"pw\n",

@@ -133,7 +133,14 @@ pub(crate) fn manage_users(command: UserCommand) -> anyhow::Result<()> {
                 } else {
                     "read-write"
                 };
-                println!("{name}\thome={home}\t{access}");
+                let mut line = format!("{name}\thome={home}\t{access}");
+                if !user.keys.is_empty() {
+                    line.push_str(&format!("\tkeys={}", user.keys.len()));
+                }
+                if user.password.is_empty() {
+                    line.push_str("\tno-password");
+                }
+                println!("{line}");
             }
         }
     }
