@@ -54,10 +54,15 @@ pub(crate) async fn password(
     if !auth::is_anonymous_name(name) {
         shared.logins.succeeded(ip);
     }
-    let seat = match shared.accounts.seat(&account) {
+    sit_down(shared, &account).await
+}
+
+/// Takes a seat in `account` (proved by a password or a key) and opens its files.
+async fn sit_down(shared: &Arc<Shared>, account: &str) -> Result<Arc<FileService>, Refused> {
+    let seat = match shared.accounts.seat(account) {
         Ok(seat) => seat,
         Err(SeatRefused::TooManySessions(limit)) => return Err(Refused::TooManySessions(limit)),
-        // Removed by a reload while the password was checked.
+        // Removed by a reload while the login was checked.
         Err(SeatRefused::Unknown) => return Err(Refused::Incorrect),
     };
     let files = FileService::new(seat, Arc::clone(&shared.accounts), shared.storage.clone());
@@ -80,14 +85,7 @@ pub(crate) async fn public_key(
     if !has_key(shared, name, key) {
         return Err(Refused::Incorrect);
     }
-    let seat = match shared.accounts.seat(name) {
-        Ok(seat) => seat,
-        Err(SeatRefused::TooManySessions(limit)) => return Err(Refused::TooManySessions(limit)),
-        Err(SeatRefused::Unknown) => return Err(Refused::Incorrect),
-    };
-    let files = FileService::new(seat, Arc::clone(&shared.accounts), shared.storage.clone());
-    files.prepare().await;
-    Ok(files)
+    sit_down(shared, name).await
 }
 
 /// True when `key` is one of `name`'s keys in the users file.

@@ -165,14 +165,7 @@ pub(super) async fn run(
     if let HandleState::Writing(writing) = &state
         && writing.upload.is_some()
     {
-        log_transfer(
-            &context,
-            "STOR",
-            &writing.view,
-            writing.received,
-            writing.started,
-            Some("connection closed before CLOSE"),
-        );
+        writing.log(&context, Some("connection closed before CLOSE"));
     }
 }
 
@@ -396,14 +389,7 @@ async fn close(context: &Context, state: &mut HandleState) -> Result<(), Failure
         HandleState::Writing(writing) => {
             if let Some(failure) = &writing.failed {
                 let failure = Failure::new(failure.code, failure.message.clone());
-                log_transfer(
-                    context,
-                    "STOR",
-                    &writing.view,
-                    writing.received,
-                    writing.started,
-                    Some(&failure.message),
-                );
+                writing.log(context, Some(&failure.message));
                 return Err(failure);
             }
             let Some((upload, meter)) = writing.upload.take() else {
@@ -411,25 +397,11 @@ async fn close(context: &Context, state: &mut HandleState) -> Result<(), Failure
                 return Ok(());
             };
             if let Err(error) = upload.commit().await {
-                log_transfer(
-                    context,
-                    "STOR",
-                    &writing.view,
-                    writing.received,
-                    writing.started,
-                    Some(&error.to_string()),
-                );
+                writing.log(context, Some(&error.to_string()));
                 return Err(storage_failure(error.kind()));
             }
             meter.commit();
-            log_transfer(
-                context,
-                "STOR",
-                &writing.view,
-                writing.received,
-                writing.started,
-                None,
-            );
+            writing.log(context, None);
             if let Some(modified) = writing.modified {
                 context
                     .files
@@ -438,6 +410,20 @@ async fn close(context: &Context, state: &mut HandleState) -> Result<(), Failure
             }
             Ok(())
         }
+    }
+}
+
+impl Writing {
+    /// The upload's transfer log line.
+    fn log(&self, context: &Context, failure: Option<&str>) {
+        log_transfer(
+            context,
+            "STOR",
+            &self.view,
+            self.received,
+            self.started,
+            failure,
+        );
     }
 }
 
