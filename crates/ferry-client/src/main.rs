@@ -119,9 +119,9 @@ enum Command {
         /// Upload: SRC is a local folder, DST a URL.
         #[arg(short = 'R', long = "reverse")]
         reverse: bool,
-        /// Source (URL, or local folder with -R).
+        /// Source (ftp:// or sftp:// URL, or local folder with -R).
         source: String,
-        /// Destination (local folder, or URL with -R).
+        /// Destination (local folder, or ftp:// or sftp:// URL with -R).
         target: String,
         /// Transfer this many files at once.
         #[arg(long, default_value_t = 1, value_name = "N")]

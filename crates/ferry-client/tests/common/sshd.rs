@@ -2,6 +2,7 @@
 //! configuration, host key and `internal-sftp`, and the client's side: a temporary HOME with a
 //! key made at test time (so the real `~/.ssh` is never touched), and an ssh-agent.
 
+use std::collections::BTreeMap;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -266,4 +267,44 @@ pub fn setup() -> (Sshd, Home) {
     let sshd = Sshd::start(&home);
     sshd.trust(&home);
     (sshd, home)
+}
+
+/// Every file under `root`, by its path from there, with its bytes; folders as `path/`.
+pub fn tree(root: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut found = BTreeMap::new();
+    let mut folders = vec![root.to_path_buf()];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(&folder).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.strip_prefix(root).unwrap().display().to_string();
+            if path.is_dir() {
+                found.insert(format!("{name}/"), Vec::new());
+                folders.push(path);
+            } else {
+                found.insert(name, std::fs::read(&path).unwrap());
+            }
+        }
+    }
+    found
+}
+
+/// A nested tree with an empty file, an empty folder, a name with a space and a file bigger
+/// than the requests one READ asks for.
+pub fn make_tree(root: &Path) {
+    for folder in ["a/b/c", "empty", "with space"] {
+        std::fs::create_dir_all(root.join(folder)).unwrap();
+    }
+    std::fs::write(root.join("top.txt"), b"top").unwrap();
+    std::fs::write(root.join("a/zero"), b"").unwrap();
+    std::fs::write(
+        root.join("a/b/mid.bin"),
+        ferry_testkit::test_bytes(100_001, 3),
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("a/b/c/deep.bin"),
+        ferry_testkit::test_bytes(2 << 20, 4),
+    )
+    .unwrap();
+    std::fs::write(root.join("with space/x y.txt"), b"spaced").unwrap();
 }
