@@ -10,8 +10,8 @@
 //!   download and upload the shell uses too.
 //! - `mirror.rs`: `ferry mirror` and the shell's `mirror` over SFTP.
 //!
-//! Not yet here: the interactive shell (`CONN`/`open` of an `sftp://` URL, and its yes/no
-//! question for an unknown host key, which [`UnknownHostKey`] is ready for).
+//! The shell's side (its session over SFTP, and its yes/no question for an unknown host key,
+//! [`UnknownHostKey`]) is in [`crate::repl`].
 
 mod files;
 pub mod known_hosts;

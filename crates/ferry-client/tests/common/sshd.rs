@@ -3,6 +3,7 @@
 //! key made at test time (so the real `~/.ssh` is never touched), and an ssh-agent.
 
 use std::collections::BTreeMap;
+use std::io::Write;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -170,6 +171,20 @@ impl Home {
             command.env("SSH_AUTH_SOCK", socket);
         }
         super::wait_bounded(command.spawn().unwrap())
+    }
+
+    /// Runs the shell, `ferry ARGS`, with `script` on stdin, this HOME and no ssh-agent.
+    pub fn script(&self, args: &[&str], script: &str) -> Output {
+        let mut command = super::ferry(self.home.path(), self.work.path());
+        command
+            .env_remove("SSH_AUTH_SOCK")
+            .args(args)
+            .stdin(Stdio::piped());
+        let mut child = command.spawn().unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(script.as_bytes()).unwrap();
+        drop(stdin);
+        super::wait_bounded(child)
     }
 
     /// Moves the default key away (to `home/<name>`), so that only what a test offers logs in.
