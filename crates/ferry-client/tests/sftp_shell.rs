@@ -10,7 +10,7 @@
 mod common;
 
 use common::pty::{expect_all, ferry_on_a_terminal, leave};
-use common::sshd::{Home, Sshd, make_tree, setup, tree};
+use common::sshd::{Home, Sshd, keygen, make_tree, setup, tree};
 use common::{assert_file, assert_ok, stdout};
 use ferry_testkit::test_bytes;
 
@@ -169,8 +169,29 @@ fn terminal_asks_about_an_unknown_host_key_once() {
         &mut session,
         &["Connection successful", "Enter a command: "],
     );
-    leave(&mut session, "bye");
     assert_eq!(std::fs::read_to_string(home.known_hosts()).unwrap(), known);
+
+    // A changed key is refused without a question.
+    let other = tempfile::tempdir().unwrap();
+    keygen(&other.path().join("k"));
+    let other_key = std::fs::read_to_string(other.path().join("k.pub")).unwrap();
+    let line = format!("[127.0.0.1]:{} {}\n", sshd.port, other_key.trim());
+    std::fs::write(home.known_hosts(), &line).unwrap();
+    session
+        .send_line(&format!("open {}", sshd.url("")))
+        .unwrap();
+    expect_all(
+        &mut session,
+        &[
+            "Connection unsuccessful",
+            "has CHANGED",
+            "Enter a command: ",
+        ],
+    );
+    session.send_line("ls").unwrap();
+    session.exp_string("Not connected.").unwrap();
+    leave(&mut session, "bye");
+    assert_eq!(std::fs::read_to_string(home.known_hosts()).unwrap(), line);
 }
 
 /// ferry's shell and mirror against ferryd's own SFTP, where the files land in the user's
@@ -193,13 +214,16 @@ fn shell_and_mirror_against_ferryd_sftp() {
     std::fs::write(home.work().join("up.bin"), &bytes).unwrap();
     make_tree(&home.work().join("tree"));
 
+    // No password in the URL and no key ferryd knows: the shell asks for the password.
     let script = format!(
-        "open {}\nput up.bin\nls\nget 'up.bin' 'back.bin'\nmirror -R tree t\nbye\n",
-        url("")
+        "open sftp://alice@127.0.0.1:{port}/\nwonderland\nput up.bin\nls\n\
+         get 'up.bin' 'back.bin'\nmirror -R tree t\nbye\n"
     );
     let output = home.script(&["--accept-new-host-key"], &script);
     assert_ok(&output);
     let text = stdout(&output);
+    assert!(text.contains("Password for alice@127.0.0.1: "), "{text}");
+    assert!(text.contains("Connection successful"), "{text}");
     assert!(text.contains("Sent file: up.bin"), "{text}");
     assert!(text.contains("\tup.bin - 1048576b"), "{text}");
     assert!(text.contains("Mirrored 5 files"), "{text}");
