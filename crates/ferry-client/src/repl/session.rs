@@ -42,15 +42,20 @@ impl SftpShell {
         Ok(SftpShell { session, folder })
     }
 
-    /// `path` from the current folder (an absolute one as it is; empty is the folder itself).
+    /// `path` from the current folder.
     fn resolve(&self, path: &str) -> String {
-        if path.starts_with('/') {
-            path.to_string()
-        } else if path.is_empty() || path == "." {
-            self.folder.clone()
-        } else {
-            transfer::join_remote(&self.folder, path)
-        }
+        resolve(&self.folder, path)
+    }
+}
+
+/// `path` from `folder`: an absolute one as it is; empty (or `.`) is the folder itself.
+fn resolve(folder: &str, path: &str) -> String {
+    if path.starts_with('/') {
+        path.to_string()
+    } else if path.is_empty() || path == "." {
+        folder.to_string()
+    } else {
+        transfer::join_remote(folder, path)
     }
 }
 
@@ -243,5 +248,20 @@ impl Session {
                 .await
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_are_taken_from_the_current_folder() {
+        assert_eq!(resolve("/home/a", "x/y"), "/home/a/x/y");
+        assert_eq!(resolve("/home/a", "/srv"), "/srv");
+        assert_eq!(resolve("/home/a", ""), "/home/a");
+        assert_eq!(resolve("/home/a", "."), "/home/a");
+        assert_eq!(resolve("/", "x"), "/x");
+        assert_eq!(resolve("/home/a", "../b"), "/home/a/../b");
     }
 }
