@@ -234,4 +234,17 @@ fn shell_and_mirror_against_ferryd_sftp() {
 
     assert_ok(&home.run(&["mirror", &url("t/"), "again"]));
     assert_eq!(tree(&home.work().join("again")), expected);
+    // ferryd keeps the times SETSTAT gave: nothing moves again, either way.
+    let up = url("t/");
+    for args in [
+        &["mirror", "-R", "tree", &up][..],
+        &["mirror", &up, "again"][..],
+    ] {
+        let output = home.run(args);
+        assert_ok(&output);
+        assert_eq!(
+            stdout(&output).trim_end(),
+            "Mirrored 0 files (0b), 5 unchanged, 0 failed"
+        );
+    }
 }
