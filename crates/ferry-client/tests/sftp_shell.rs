@@ -1,7 +1,8 @@
 //! The shell over `sftp://`, against OpenSSH's own sshd (see `common/sshd.rs`) and ferryd's
 //! SFTP: the shell's words with their FTP messages and the bytes checked on disk, resume and
 //! mirror from the shell, the yes/no question for an unknown host key on a terminal, and the
-//! refusal with piped input unless `--accept-new-host-key` was given.
+//! refusal with piped input unless `--accept-new-host-key` was given, and a reconnect after
+//! the server ended an idle session.
 #![allow(
     clippy::unwrap_used,
     reason = "a test fails loudly on anything unexpected"
@@ -9,9 +10,15 @@
 
 mod common;
 
+use std::collections::VecDeque;
+use std::time::Duration;
+
 use common::pty::{expect_all, ferry_on_a_terminal, leave};
 use common::sshd::{Home, Sshd, keygen, make_tree, setup, tree};
 use common::{assert_file, assert_ok, stdout};
+use ferry_client::progress::ProgressMode;
+use ferry_client::repl::{Input, Repl, ReplOptions};
+use ferry_client::sftp::SshOptions;
 use ferry_testkit::test_bytes;
 
 #[test]
@@ -247,4 +254,70 @@ fn shell_and_mirror_against_ferryd_sftp() {
             "Mirrored 0 files (0b), 5 unchanged, 0 failed"
         );
     }
+}
+
+/// Lines to type, each after a pause (for [`Repl`] driven in-process).
+struct Script {
+    lines: VecDeque<(Duration, String)>,
+}
+
+impl Input for Script {
+    fn read_line(&mut self, _prompt: &str) -> Option<String> {
+        let (pause, line) = self.lines.pop_front()?;
+        std::thread::sleep(pause);
+        Some(line)
+    }
+
+    fn read_secret(&mut self, _prompt: &str) -> Option<String> {
+        None
+    }
+}
+
+/// ferryd ends an SFTP session idle for a second; the shell notices before the next command,
+/// opens a new session and returns to the folder it was in.
+#[test]
+fn shell_reconnects_over_sftp_into_the_same_folder() {
+    let root = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(root.path().join("alice/sub")).unwrap();
+    std::fs::write(root.path().join("alice/sub/only-here.txt"), b"inside sub").unwrap();
+    let mut config = ferry_server::Config::for_folder(root.path());
+    let alice = ferry_server::User::new(b"wonderland", "alice".into(), false).unwrap();
+    config.users.users.insert("alice".into(), alice);
+    config.anonymous = ferry_server::Anonymous::Off;
+    config.idle_timeout = Duration::from_secs(1);
+    let server = ferry_testkit::Ferryd::builder(config)
+        .listen_sftp("127.0.0.1:0")
+        .start();
+    let port = server.sftp.unwrap().port();
+    let local = tempfile::tempdir().unwrap();
+    let target = local.path().join("copy.txt");
+
+    let runtime = common::runtime();
+    let options = ReplOptions {
+        progress: Some(ProgressMode::Silent),
+        idle_check: Duration::ZERO,
+        ssh: SshOptions {
+            accept_new_host_key: true,
+            ..SshOptions::for_home(Some(local.path()))
+        },
+        ..ReplOptions::default()
+    };
+    let mut repl = Repl::new(runtime.handle().clone(), options, false);
+    let mut script = Script {
+        lines: VecDeque::from([
+            (
+                Duration::ZERO,
+                format!("CONN sftp://alice:wonderland@127.0.0.1:{port}/"),
+            ),
+            (Duration::ZERO, "cd sub".to_string()),
+            // Well past the server's one-second idle timeout: it has closed the session.
+            (
+                Duration::from_secs(3),
+                format!("get only-here.txt \"{}\"", target.display()),
+            ),
+            (Duration::ZERO, "QUIT".to_string()),
+        ]),
+    };
+    assert_eq!(repl.run(&mut script, None), 0);
+    assert_eq!(std::fs::read(&target).unwrap(), b"inside sub");
 }
