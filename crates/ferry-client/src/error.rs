@@ -51,6 +51,9 @@ pub enum ClientError {
     /// SSH failed: the transport, the server's host key, or authentication.
     #[error("{0}")]
     Ssh(String),
+    /// The SSH server showed a host key known_hosts does not hold.
+    #[error("{0}")]
+    UnknownHostKey(Box<crate::sftp::UnknownHostKey>),
     /// The server did not answer in time.
     #[error("timed out {0}")]
     Timeout(String),

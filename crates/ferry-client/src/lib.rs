@@ -6,7 +6,8 @@
 //! - [`repl`]: the interactive client with the original six commands (CONN, UPLD, LIST, DWLD,
 //!   DELF, QUIT) and the familiar aliases.
 //! - [`oneshot`]: `ferry get|put|ls|rm|mkdir|mirror`, for scripts.
-//! - [`sftp`]: `sftp://` URLs for the one-shot commands: SSH (russh), known_hosts, SFTP v3.
+//! - [`sftp`]: `sftp://` URLs for the shell and the one-shot commands: SSH (russh),
+//!   known_hosts, SFTP v3, mirror.
 //! - [`tls`]: FTPS (RFC 4217): explicit and implicit TLS, trusted roots, the plain-or-TLS stream.
 //! - [`url`], [`credentials`]: the small parsers around them (wildcards, FEAT and 257 quoting
 //!   come from `ferry-proto`).

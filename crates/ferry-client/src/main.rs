@@ -23,8 +23,8 @@ struct Cli {
     global: GlobalArgs,
     #[command(subcommand)]
     command: Option<Command>,
-    /// Open the interactive shell connected to this URL (ftp://user:pass@host:port/path;
-    /// sftp:// works with the one-shot commands only, for now).
+    /// Open the interactive shell connected to this URL (ftp://user:pass@host:port/path or
+    /// sftp://user@host:port/path).
     url: Option<String>,
 }
 
@@ -119,9 +119,9 @@ enum Command {
         /// Upload: SRC is a local folder, DST a URL.
         #[arg(short = 'R', long = "reverse")]
         reverse: bool,
-        /// Source (URL, or local folder with -R).
+        /// Source (ftp:// or sftp:// URL, or local folder with -R).
         source: String,
-        /// Destination (local folder, or URL with -R).
+        /// Destination (local folder, or ftp:// or sftp:// URL with -R).
         target: String,
         /// Transfer this many files at once.
         #[arg(long, default_value_t = 1, value_name = "N")]
@@ -173,12 +173,19 @@ fn main() -> ExitCode {
     let stderr_is_terminal = std::io::stderr().is_terminal();
     let stdin_is_terminal = std::io::stdin().is_terminal();
 
+    let ssh = SshOptions {
+        identity: cli.global.identity,
+        accept_new_host_key: cli.global.accept_new_host_key,
+        timeout: Duration::from_secs(cli.global.timeout.max(1)),
+        ..SshOptions::for_home(home.as_deref())
+    };
     let Some(command) = cli.command else {
         let options = ReplOptions {
             connect,
             user: cli.global.user,
             netrc,
             progress: cli.global.quiet.then_some(ProgressMode::Silent),
+            ssh,
             ..ReplOptions::default()
         };
         let mut shell = Repl::new(runtime.handle().clone(), options, stdin_is_terminal);
@@ -213,12 +220,7 @@ fn main() -> ExitCode {
             ProgressMode::bars()
         },
         prompt_password: stdin_is_terminal,
-        ssh: SshOptions {
-            identity: cli.global.identity,
-            accept_new_host_key: cli.global.accept_new_host_key,
-            timeout: Duration::from_secs(cli.global.timeout.max(1)),
-            ..SshOptions::for_home(home.as_deref())
-        },
+        ssh,
     };
     let result: Result<(), ClientError> = runtime.block_on(async {
         match command {

@@ -256,38 +256,30 @@ pub async fn mirror(
     target: &str,
     parallel: usize,
 ) -> Result<String, ClientError> {
-    if is_sftp_url(source) || is_sftp_url(target) {
-        return Err(ClientError::Usage(
-            "ferry mirror does not speak sftp:// yet".into(),
-        ));
-    }
-    let (url, local, direction) = if upload {
-        (
-            FtpUrl::parse(target)?,
-            PathBuf::from(source),
-            Direction::Upload,
-        )
+    let (remote_url, local, direction) = if upload {
+        (target, PathBuf::from(source), Direction::Upload)
     } else {
-        (
-            FtpUrl::parse(source)?,
-            PathBuf::from(target),
-            Direction::Download,
-        )
+        (source, PathBuf::from(target), Direction::Download)
     };
-    let (mut connection, connector) = open(globals, &url).await?;
-    let remote = url.path.trim_end_matches('/').to_string();
-    let result = transfer::mirror(
-        &mut connection,
-        &connector,
-        direction,
-        &remote,
-        &local,
-        parallel,
-        &globals.progress,
-    )
-    .await;
-    connection.quit().await;
-    let report = result?;
+    let report = if is_sftp_url(remote_url) {
+        sftp::mirror_url(globals, direction, remote_url, &local, parallel).await?
+    } else {
+        let url = FtpUrl::parse(remote_url)?;
+        let (mut connection, connector) = open(globals, &url).await?;
+        let remote = url.path.trim_end_matches('/').to_string();
+        let result = transfer::mirror(
+            &mut connection,
+            &connector,
+            direction,
+            &remote,
+            &local,
+            parallel,
+            &globals.progress,
+        )
+        .await;
+        connection.quit().await;
+        result?
+    };
     let summary = format!(
         "Mirrored {} files ({}b), {} unchanged, {} failed",
         report.transferred,

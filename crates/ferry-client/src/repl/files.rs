@@ -4,11 +4,11 @@
 use std::path::PathBuf;
 
 use super::input::NoInput;
+use super::session::Session;
 use super::table::command_list;
 use super::words::{expand_home, home_dir};
 use super::{Flow, Input, Repl, interruptible, say};
 use crate::ClientError;
-use crate::connection::Connection;
 
 impl Repl {
     pub(super) fn delf(&mut self, arguments: &[String], input: &mut dyn Input) -> Flow {
@@ -48,7 +48,7 @@ impl Repl {
     pub(super) fn simple_action<F>(&mut self, action: F) -> bool
     where
         F: for<'a> FnOnce(
-            &'a mut Connection,
+            &'a mut Session,
         ) -> std::pin::Pin<
             Box<dyn std::future::Future<Output = Result<String, ClientError>> + 'a>,
         >,
@@ -73,10 +73,7 @@ impl Repl {
         let Some(connection) = self.connection.as_mut() else {
             return Flow::Continue;
         };
-        let result = interruptible(&self.runtime, self.interactive, async {
-            connection.cwd(&path).await?;
-            connection.pwd().await
-        });
+        let result = interruptible(&self.runtime, self.interactive, connection.cd(&path));
         match result {
             Ok(folder) => {
                 say(&format!("Remote folder: {folder}"));

@@ -8,8 +8,13 @@
 //! Messages go to stdout, progress to stderr. A failed command prints one line and the loop goes
 //! on; a broken connection is dropped and the user is told to connect again.
 //!
-//! This module does not parse command-line flags (see `main.rs`) and does not speak FTP itself
-//! (see [`crate::connection`] and [`crate::transfer`]).
+//! The shell speaks FTP or SFTP (`CONN sftp://...`) through `session.rs`, with the same words
+//! and messages. An SFTP server whose host key known_hosts does not hold is asked about once on
+//! a terminal (yes adds the key); with piped input it is refused, as in a one-shot command,
+//! unless `--accept-new-host-key` was given.
+//!
+//! This module does not parse command-line flags (see `main.rs`) and does not speak FTP or SFTP
+//! itself (see [`crate::connection`], [`crate::transfer`] and [`crate::sftp`]).
 //!
 //! The shell is split by concern: `input.rs` (terminal or pipe), `completion.rs` (tab
 //! completion), `table.rs` (the command table, banner and help), `words.rs` (arguments, `~`,
@@ -21,6 +26,7 @@ mod completion;
 mod connect;
 mod files;
 mod input;
+mod session;
 mod table;
 mod transfers;
 mod words;
@@ -35,8 +41,10 @@ pub use table::banner;
 pub use words::{expand_home, home_dir, local_glob, split_arguments};
 
 use crate::ClientError;
-use crate::connection::{ConnectOptions, Connection, Connector};
+use crate::connection::ConnectOptions;
 use crate::progress::ProgressMode;
+use crate::sftp::SshOptions;
+use session::{Reopen, Session, SftpShell};
 use table::{Flow, find_command};
 
 /// After this long without a command, the connection is checked (NOOP) before the next one,
@@ -56,6 +64,8 @@ pub struct ReplOptions {
     pub progress: Option<ProgressMode>,
     /// See [`DEFAULT_IDLE_CHECK`].
     pub idle_check: Duration,
+    /// Key files and host keys for `sftp://` servers.
+    pub ssh: SshOptions,
 }
 
 impl Default for ReplOptions {
@@ -66,6 +76,7 @@ impl Default for ReplOptions {
             netrc: None,
             progress: None,
             idle_check: DEFAULT_IDLE_CHECK,
+            ssh: SshOptions::for_home(home_dir().as_deref()),
         }
     }
 }
@@ -74,8 +85,8 @@ impl Default for ReplOptions {
 pub struct Repl {
     runtime: tokio::runtime::Handle,
     options: ReplOptions,
-    connection: Option<Connection>,
-    connector: Option<Connector>,
+    connection: Option<Session>,
+    connector: Option<Reopen>,
     progress: ProgressMode,
     names: RemoteNames,
     /// True on a terminal: completion names are refreshed after changes.
@@ -178,14 +189,20 @@ impl Repl {
     /// Replaces the connection with a new one to the same server, in the same folder.
     fn reconnect(&mut self) {
         self.connection = None;
-        let Some(mut connector) = self.connector.clone() else {
+        let Some(connector) = self.connector.clone() else {
             return;
         };
         let folder = self.remote_folder.clone();
         let result = self.runtime.block_on(async {
-            let mut connection = connector.open(|_: &str| None).await?;
+            let mut connection = match connector {
+                Reopen::Ftp(mut connector) => Session::Ftp(connector.open(|_: &str| None).await?),
+                Reopen::Sftp(connector) => {
+                    let (session, _) = connector.open(|_: &str| None).await?;
+                    Session::Sftp(SftpShell::start(session).await?)
+                }
+            };
             if let Some(folder) = folder {
-                connection.cwd(&folder).await?;
+                connection.cd(&folder).await?;
             }
             Ok::<_, ClientError>(connection)
         });
@@ -227,7 +244,7 @@ impl Repl {
             return false;
         };
         self.runtime.block_on(async {
-            tokio::time::timeout(Duration::from_secs(5), connection.simple("NOOP"))
+            tokio::time::timeout(Duration::from_secs(5), connection.noop())
                 .await
                 .is_ok_and(|reply| reply.is_ok())
         })
@@ -246,7 +263,7 @@ impl Repl {
         let Some(connection) = self.connection.as_mut() else {
             return;
         };
-        if let Ok(names) = self.runtime.block_on(connection.names(None))
+        if let Ok(names) = self.runtime.block_on(connection.names())
             && let Ok(mut shared) = self.names.lock()
         {
             *shared = names;

@@ -38,10 +38,10 @@ impl Repl {
         let future = async move {
             match what {
                 Move::Up { local, remote } => {
-                    transfer::upload_resumable(connection, local, remote, resume, progress).await
+                    connection.upload(local, remote, resume, progress).await
                 }
                 Move::Down { remote, target } => {
-                    transfer::download(connection, remote, target, resume, progress).await
+                    connection.download(remote, target, resume, progress).await
                 }
             }
         };
@@ -304,17 +304,14 @@ impl Repl {
             );
             (Direction::Download, source, local)
         };
-        let (Some(connection), Some(connector)) =
-            (self.connection.as_mut(), self.connector.as_ref())
-        else {
+        let Some(connection) = self.connection.as_mut() else {
             return Flow::Continue;
         };
         let result = interruptible(
             &self.runtime,
             self.interactive,
-            transfer::mirror(
-                connection,
-                connector,
+            connection.mirror(
+                self.connector.as_ref(),
                 direction,
                 &remote,
                 &local,

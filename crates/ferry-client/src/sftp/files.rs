@@ -9,26 +9,33 @@
 use std::path::{Path, PathBuf};
 
 use ferry_proto::listing::{Entry, EntryKind};
-use ferry_proto::sftp::{Attrs, OpenFlags, StatusCode};
+use ferry_proto::sftp::{Attrs, NameEntry, OpenFlags, StatusCode};
 use tokio::io::AsyncSeekExt;
 
 use super::transfer::{read_file, write_file};
-use super::{HostKeyNote, SftpDefaults, SftpSession, SshOptions, connect};
+use super::{HostKeyNote, SftpConnector, SftpSession, SshOptions};
 use crate::ClientError;
 use crate::oneshot::Globals;
-use crate::transfer::{partial_path, remote_base_name};
+use crate::progress::Progress;
+use crate::transfer::{TransferStats, partial_path, remote_base_name};
 use crate::url::SftpUrl;
 
-async fn open(globals: &Globals, url: &SftpUrl) -> Result<SftpSession, ClientError> {
-    let options = SshOptions {
-        timeout: globals.connect.timeout,
-        ..globals.ssh.clone()
-    };
-    let defaults = SftpDefaults {
-        user: globals.user.as_deref(),
-        netrc: globals.netrc.as_deref(),
-        options: &options,
-    };
+/// The connector a one-shot command uses for `url`.
+pub(super) fn connector(globals: &Globals, url: &SftpUrl) -> SftpConnector {
+    SftpConnector {
+        url: url.clone(),
+        user: globals.user.clone(),
+        netrc: globals.netrc.clone(),
+        options: SshOptions {
+            timeout: globals.connect.timeout,
+            ..globals.ssh.clone()
+        },
+    }
+}
+
+/// Connects for a one-shot command: passwords asked on a terminal only, a host key added by
+/// `--accept-new-host-key` reported on stderr.
+pub(super) async fn open(globals: &Globals, url: &SftpUrl) -> Result<SftpSession, ClientError> {
     let ask = globals.prompt_password;
     let prompt = |question: &str| {
         if ask {
@@ -37,7 +44,7 @@ async fn open(globals: &Globals, url: &SftpUrl) -> Result<SftpSession, ClientErr
             None
         }
     };
-    let (session, note) = connect(url, defaults, prompt).await?;
+    let (session, note) = connector(globals, url).open(prompt).await?;
     if let HostKeyNote::Added(line) = note {
         eprintln!("ferry: {line}");
     }
@@ -72,19 +79,32 @@ pub async fn get(
         None => PathBuf::from(&name),
     };
     let mut session = open(globals, &url).await?;
-    let result = download(&mut session, globals, &url.path, &target, to_stdout, resume).await;
+    let mut progress = globals.progress.reporter();
+    let result = download(
+        &mut session,
+        &url.path,
+        &target,
+        to_stdout,
+        resume,
+        progress.as_mut(),
+    )
+    .await;
     session.quit().await;
-    result.map(|()| target)
+    result.map(|_| target)
 }
 
-async fn download(
+/// Downloads `remote` to `target` (standard output with `to_stdout`) through the hidden
+/// partial file, renamed onto `target` once the whole file arrived; with `resume`, a partial
+/// left by an earlier try is continued.
+pub async fn download(
     session: &mut SftpSession,
-    globals: &Globals,
     remote: &str,
     target: &Path,
     to_stdout: bool,
     resume: bool,
-) -> Result<(), ClientError> {
+    progress: &mut dyn Progress,
+) -> Result<TransferStats, ClientError> {
+    let started = std::time::Instant::now();
     let attrs = session.stat(remote).await?;
     if attrs.kind() == Some(EntryKind::Dir) {
         return Err(ClientError::Usage(format!(
@@ -114,26 +134,22 @@ async fn download(
     let name = target
         .file_name()
         .map_or_else(|| remote.to_string(), |n| n.to_string_lossy().into_owned());
+    let stats = |bytes: u64| TransferStats {
+        bytes,
+        size: offset + bytes,
+        resumed_from: offset,
+        elapsed: started.elapsed(),
+    };
     if offset > 0 && size == Some(offset) {
-        return rename(&partial, target).await;
+        return rename(&partial, target).await.map(|()| stats(0));
     }
     let handle = session
         .open(remote, OpenFlags::READ, Attrs::default())
         .await?;
-    let mut progress = globals.progress.reporter();
     progress.start(&name, size, offset);
     let received = if to_stdout {
         let mut stdout = tokio::io::stdout();
-        read_file(
-            session,
-            &handle,
-            0,
-            size,
-            &mut stdout,
-            "-",
-            progress.as_mut(),
-        )
-        .await
+        read_file(session, &handle, 0, size, &mut stdout, "-", &mut *progress).await
     } else {
         match open_local(&partial, offset > 0).await {
             Ok(mut file) => {
@@ -145,7 +161,7 @@ async fn download(
                     size,
                     &mut file,
                     &shown,
-                    progress.as_mut(),
+                    &mut *progress,
                 )
                 .await;
                 match (result, file.sync_data().await) {
@@ -164,23 +180,26 @@ async fn download(
                 "transfer incomplete: {} of {size} bytes arrived",
                 offset + received
             ))),
-            _ => Ok(()),
+            _ => Ok(stats(received)),
         }
     });
     progress.finish(result.is_ok());
     if to_stdout || device {
         return result;
     }
-    if let Err(error) = result {
-        if tokio::fs::metadata(&partial)
-            .await
-            .is_ok_and(|meta| meta.len() == 0)
-        {
-            let _ = tokio::fs::remove_file(&partial).await;
+    let stats = match result {
+        Ok(stats) => stats,
+        Err(error) => {
+            if tokio::fs::metadata(&partial)
+                .await
+                .is_ok_and(|meta| meta.len() == 0)
+            {
+                let _ = tokio::fs::remove_file(&partial).await;
+            }
+            return Err(error);
         }
-        return Err(error);
-    }
-    rename(&partial, target).await
+    };
+    rename(&partial, target).await.map(|()| stats)
 }
 
 async fn open_local(path: &Path, append: bool) -> Result<tokio::fs::File, ClientError> {
@@ -242,7 +261,8 @@ pub async fn put(
             } else {
                 format!("{}/{name}", url.path)
             };
-            upload(&mut session, globals, file, &remote, resume).await?;
+            let mut progress = globals.progress.reporter();
+            upload(&mut session, file, &remote, resume, progress.as_mut()).await?;
         }
         Ok(())
     }
@@ -251,13 +271,16 @@ pub async fn put(
     result
 }
 
-async fn upload(
+/// Uploads `source` as `remote`; with `resume`, a shorter remote file is continued from its
+/// size (opened without TRUNC) rather than sent again.
+pub async fn upload(
     session: &mut SftpSession,
-    globals: &Globals,
     source: &Path,
     remote: &str,
     resume: bool,
-) -> Result<(), ClientError> {
+    progress: &mut dyn Progress,
+) -> Result<TransferStats, ClientError> {
+    let started = std::time::Instant::now();
     let mut file = tokio::fs::File::open(source)
         .await
         .map_err(|error| ClientError::local(source, error))?;
@@ -278,8 +301,14 @@ async fn upload(
     } else {
         0
     };
+    let stats = |bytes: u64| TransferStats {
+        bytes,
+        size: length,
+        resumed_from: offset,
+        elapsed: started.elapsed(),
+    };
     if resume && offset == length && offset > 0 {
-        return Ok(());
+        return Ok(stats(0));
     }
     if offset > 0 {
         file.seek(std::io::SeekFrom::Start(offset))
@@ -295,25 +324,16 @@ async fn upload(
     let name = source
         .file_name()
         .map_or_else(|| remote.to_string(), |n| n.to_string_lossy().into_owned());
-    let mut progress = globals.progress.reporter();
     progress.start(&name, Some(length), offset);
-    let written = write_file(
-        session,
-        &handle,
-        offset,
-        &mut file,
-        source,
-        progress.as_mut(),
-    )
-    .await;
+    let written = write_file(session, &handle, offset, &mut file, source, &mut *progress).await;
     let closed = session.close(&handle).await;
-    let result = written.and(closed);
+    let result = written.and_then(|written| closed.map(|()| stats(written)));
     progress.finish(result.is_ok());
     result
 }
 
 /// Creates `path` and its missing parents; existing folders are fine.
-async fn mkdir_all(session: &mut SftpSession, path: &str) -> Result<(), ClientError> {
+pub async fn mkdir_all(session: &mut SftpSession, path: &str) -> Result<(), ClientError> {
     let mut prefix = String::new();
     if path.starts_with('/') {
         prefix.push('/');
@@ -345,18 +365,20 @@ pub async fn ls(globals: &Globals, url: &str) -> Result<Vec<String>, ClientError
     let mut session = open(globals, &url).await?;
     let result = session.list(&url.path).await;
     session.quit().await;
-    let entries = result?
-        .into_iter()
-        .map(|name| Entry {
-            kind: name.attrs.kind().unwrap_or(EntryKind::File),
-            size: name.attrs.size.unwrap_or(0),
-            modified: name.attrs.times.map(|(_, mtime)| i64::from(mtime)),
-            mode: name.attrs.permissions.map(|mode| mode & 0o7777),
-            unique: None,
-            name: name.filename,
-        })
-        .collect();
+    let entries = result?.into_iter().map(entry).collect();
     Ok(crate::oneshot::listing_lines(entries))
+}
+
+/// A READDIR name as the listing entry FTP listings give.
+pub fn entry(name: NameEntry) -> Entry {
+    Entry {
+        kind: name.attrs.kind().unwrap_or(EntryKind::File),
+        size: name.attrs.size.unwrap_or(0),
+        modified: name.attrs.times.map(|(_, mtime)| i64::from(mtime)),
+        mode: name.attrs.permissions.map(|mode| mode & 0o7777),
+        unique: None,
+        name: name.filename,
+    }
 }
 
 /// `ferry rm sftp://...`: deletes a file.

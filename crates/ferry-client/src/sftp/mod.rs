@@ -6,13 +6,16 @@
 //! - `session.rs`: [`SftpSession`], the `sftp` subsystem and one typed call per request.
 //! - `transfer.rs`: downloads and uploads with many READs or WRITEs in flight.
 //! - `files.rs`: the one-shot commands `ferry get|put|ls|rm|mkdir` on `sftp://` URLs, with the
-//!   messages, progress, resume and partial files of their `ftp://` twins.
+//!   messages, progress, resume and partial files of their `ftp://` twins; the single-file
+//!   download and upload the shell uses too.
+//! - `mirror.rs`: `ferry mirror` and the shell's `mirror` over SFTP.
 //!
-//! Not yet here: the interactive shell (`CONN`/`open` of an `sftp://` URL, and its yes/no
-//! question for an unknown host key) and `mirror`.
+//! The shell's side (its session over SFTP, and its yes/no question for an unknown host key,
+//! [`UnknownHostKey`]) is in [`crate::repl`].
 
 mod files;
 pub mod known_hosts;
+mod mirror;
 mod session;
 mod transfer;
 mod transport;
@@ -20,10 +23,11 @@ mod transport;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-pub use files::{get, ls, mkdir, put, rm};
+pub use files::{download, entry, get, ls, mkdir, mkdir_all, put, rm, upload};
+pub use mirror::{mirror, mirror_url};
 pub use session::SftpSession;
 pub use transfer::{CHUNK, IN_FLIGHT};
-pub use transport::{DEFAULT_KEY_FILES, HostKeyNote};
+pub use transport::{DEFAULT_KEY_FILES, HostKeyNote, UnknownHostKey};
 
 use crate::ClientError;
 use crate::credentials;
@@ -59,6 +63,35 @@ impl SshOptions {
             accept_new_host_key: false,
             timeout: crate::connection::DEFAULT_TIMEOUT,
         }
+    }
+}
+
+/// Everything needed to open an SFTP session to one server, and to open it again (the shell's
+/// reconnect, a mirror's extra sessions).
+#[derive(Debug, Clone)]
+pub struct SftpConnector {
+    /// The server, and perhaps the user and password.
+    pub url: SftpUrl,
+    /// `--user USER[:PASS]`.
+    pub user: Option<String>,
+    /// The text of `~/.netrc`.
+    pub netrc: Option<String>,
+    /// Keys and host keys.
+    pub options: SshOptions,
+}
+
+impl SftpConnector {
+    /// Connects and logs in as [`connect`] does.
+    pub async fn open<P>(&self, prompt: P) -> Result<(SftpSession, HostKeyNote), ClientError>
+    where
+        P: FnMut(&str) -> Option<String>,
+    {
+        let defaults = SftpDefaults {
+            user: self.user.as_deref(),
+            netrc: self.netrc.as_deref(),
+            options: &self.options,
+        };
+        connect(&self.url, defaults, prompt).await
     }
 }
 

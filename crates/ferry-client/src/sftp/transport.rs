@@ -48,6 +48,55 @@ pub(super) struct Checker {
 pub(super) enum HandshakeError {
     Ssh(russh::Error),
     HostKey(String),
+    Unknown(Box<UnknownHostKey>),
+}
+
+/// A host key that known_hosts does not hold: what [`ClientError::UnknownHostKey`] carries, so
+/// the shell can ask whether to trust it and a one-shot command can say which flag would.
+#[derive(Debug, Clone)]
+pub struct UnknownHostKey {
+    /// The name known_hosts lists the host under (`host`, or `[host]:port`).
+    pub name: String,
+    /// The key's algorithm and fingerprint: `ssh-ed25519 SHA256:...`.
+    pub shown: String,
+    /// The key itself, for [`UnknownHostKey::trust`].
+    key: PublicKey,
+    /// The known_hosts file it would be added to.
+    file: PathBuf,
+}
+
+impl UnknownHostKey {
+    /// The shell's question: `The host key of [host]:port is not known: ...; trust it?`.
+    pub fn question(&self) -> String {
+        format!(
+            "The host key of {} is not known: {}; trust it? (yes/no) ",
+            self.name, self.shown
+        )
+    }
+
+    /// Adds the key to known_hosts; returns the line saying so. A connection made after this
+    /// must show this very key (any other is a changed key and is refused).
+    pub fn trust(&self) -> Result<String, ClientError> {
+        known_hosts::add(&self.file, &self.name, &self.key)
+            .map_err(|source| ClientError::local(&self.file, source))?;
+        Ok(format!(
+            "added the host key of {} ({}) to {}",
+            self.name,
+            self.shown,
+            self.file.display()
+        ))
+    }
+}
+
+impl std::fmt::Display for UnknownHostKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the host key of {} is not known: {}; if that is the server's key, run again with \
+             --accept-new-host-key",
+            self.name, self.shown
+        )
+    }
 }
 
 impl From<russh::Error> for HandshakeError {
@@ -101,11 +150,12 @@ impl client::Handler for Checker {
                 ))
             }
             Verdict::Unknown => {
-                return Err(HandshakeError::HostKey(format!(
-                    "the host key of {} is not known: {shown}; if that is the server's key, \
-                     run again with --accept-new-host-key",
-                    self.name
-                )));
+                return Err(HandshakeError::Unknown(Box::new(UnknownHostKey {
+                    name: self.name.clone(),
+                    shown,
+                    key: key.clone(),
+                    file: self.options.known_hosts.clone(),
+                })));
             }
         };
         if let Ok(mut slot) = self.note.lock() {
@@ -158,6 +208,9 @@ async fn handshake(
     let handle = match tokio::time::timeout(options.timeout, connecting).await {
         Ok(Ok(handle)) => handle,
         Ok(Err(HandshakeError::HostKey(message))) => return Err(ClientError::Ssh(message)),
+        Ok(Err(HandshakeError::Unknown(unknown))) => {
+            return Err(ClientError::UnknownHostKey(unknown));
+        }
         Ok(Err(HandshakeError::Ssh(error))) => {
             return Err(ClientError::Ssh(format!("SSH to {address}: {error}")));
         }

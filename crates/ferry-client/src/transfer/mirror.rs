@@ -144,7 +144,7 @@ async fn work(
     }
 }
 
-fn join_remote(folder: &str, name: &str) -> String {
+pub(crate) fn join_remote(folder: &str, name: &str) -> String {
     if folder.is_empty() {
         name.to_string()
     } else if folder.ends_with('/') {
@@ -287,7 +287,7 @@ async fn plan_upload(
 /// True when a remote time and a local time are the same moment, as far as the listing can
 /// tell: to the second with MLSD; with LIST, to the minute, or to the day when the listing
 /// shows only a date (files older than six months).
-fn same_time(remote: i64, local: i64, precise: bool) -> bool {
+pub(crate) fn same_time(remote: i64, local: i64, precise: bool) -> bool {
     if precise || remote % 60 != 0 {
         return remote == local;
     }
@@ -297,7 +297,7 @@ fn same_time(remote: i64, local: i64, precise: bool) -> bool {
     local.div_euclid(60) == remote.div_euclid(60)
 }
 
-fn unix_secs(time: Option<SystemTime>) -> Option<i64> {
+pub(crate) fn unix_secs(time: Option<SystemTime>) -> Option<i64> {
     let since = time?.duration_since(UNIX_EPOCH).ok()?;
     i64::try_from(since.as_secs()).ok()
 }

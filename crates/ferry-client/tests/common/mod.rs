@@ -16,6 +16,7 @@ use std::time::Duration;
 use ferry_testkit::{Ferryd, TestCert};
 
 pub mod pty;
+pub mod sshd;
 
 /// How long one run of `ferry` may take before it is killed and the test fails.
 const RUN_LIMIT: Duration = Duration::from_secs(60);
