@@ -75,6 +75,7 @@ class Server:
     base_port: int = 21000
     port: int = 0
     tls: bool = False  # an FTPS variant: only the ftps rows run on it
+    ssh: bool = False  # an SFTP server (SshServer): only the sftp rows run on it
     env: dict[str, str] = field(default_factory=dict)
     proc: subprocess.Popen | None = None
     log: Path | None = None
@@ -920,6 +921,391 @@ def w_s3(server: Server, args) -> dict:
         s3.stop()
 
 
+# --------------------------------------------------------------------------------------------
+# SFTP (issue 17): ferryd's SFTP against OpenSSH's sshd, both driven by OpenSSH's `sftp -b`
+# --------------------------------------------------------------------------------------------
+
+SSHD = "/usr/sbin/sshd"
+SSHD_USER = "root"  # sshd logs in a system account: root, with the run's key (PermitRootLogin)
+
+
+@dataclass
+class SshKeys:
+    """The run's keys, made once with ssh-keygen: one client key for both servers, and a host
+    key for each."""
+    client: Path
+    ferryd_host: Path
+    sshd_host: Path
+    big_sha256: str  # of SHM/src/big.bin, to check what crossed
+
+
+def ssh_keygen(path: Path) -> Path:
+    for stale in (path, path.with_name(path.name + ".pub")):
+        stale.unlink(missing_ok=True)
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "ferry-bench",
+                    "-f", str(path)], check=True, capture_output=True)
+    return path
+
+
+def sha256_file(path: Path) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def client_env(home: Path | None = None) -> dict[str, str]:
+    """No ssh-agent: both clients log in with the run's key file only."""
+    env = {k: v for k, v in os.environ.items() if k != "SSH_AUTH_SOCK"}
+    if home is not None:
+        env["HOME"] = str(home)
+    return env
+
+
+@dataclass
+class SshServer(Server):
+    """An SFTP server: ferryd with --sftp-bind (and an FTP bind for the idle FTP row), or
+    OpenSSH's sshd with internal-sftp. Ready when `sftp -b` gets a `pwd` through."""
+    ssh: bool = True
+    user: str = USER
+    keys: SshKeys | None = None
+    ftp_port: int = 0  # ferryd only: its FTP bind in the same process
+
+    def sftp_argv(self, batch: str) -> list[str]:
+        return ["sftp", "-q", "-F", "/dev/null", "-b", batch, "-P", str(self.port),
+                "-i", str(self.keys.client), "-o", "StrictHostKeyChecking=no",
+                "-o", "UserKnownHostsFile=/dev/null", "-o", "IdentitiesOnly=yes",
+                "-o", "LogLevel=ERROR", f"{self.user}@{HOST}"]
+
+    def sftp(self, lines: list[str], timeout: float) -> tuple[float, str]:
+        """Runs one `sftp -b` session with these batch lines; (wall seconds, stdout)."""
+        start = time.perf_counter()
+        out = subprocess.run(self.sftp_argv("-"), input="\n".join(lines) + "\n",
+                             capture_output=True, text=True, timeout=timeout, env=client_env())
+        took = time.perf_counter() - start
+        if out.returncode != 0:
+            raise RuntimeError(f"sftp against {self.name} failed ({out.returncode}): "
+                               f"{(out.stderr or out.stdout).strip()[-400:]}")
+        return took, out.stdout
+
+    def start(self, workdir: Path) -> None:
+        self.log = workdir / f"{self.name}-sftp.log"
+        self.port = fresh_port(self.base_port)
+        if self.name == "ferryd":
+            self.ftp_port = fresh_port(self.base_port)
+        with open(self.log, "ab") as log:
+            self.proc = subprocess.Popen(
+                self.command(self.port), stdin=subprocess.DEVNULL, stdout=log,
+                stderr=subprocess.STDOUT, start_new_session=True, env={**os.environ, **self.env},
+            )
+        deadline = time.monotonic() + 30
+        last = ""
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited: {self.log.read_text(errors='replace')[-2000:]}")
+            try:
+                self.sftp(["pwd"], 10)
+                time.sleep(0.3)
+                self.base_procs = len(self.pids())
+                return
+            except (RuntimeError, subprocess.TimeoutExpired) as e:
+                last = str(e)
+                time.sleep(0.2)
+        raise RuntimeError(f"{self.name} did not take an sftp login on port {self.port} within "
+                           f"30 s: {last}")
+
+    def stop(self) -> None:
+        # sshd's sessions call setsid(): not in the listener's process group. Kill what this
+        # server forked, by pid, before the group.
+        if self.proc is not None:
+            for pid in self.pids():
+                if pid != self.proc.pid:
+                    try:
+                        os.kill(pid, signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
+        super().stop()
+
+
+def make_ssh_servers(args, workdir: Path, ferryd_env: dict[str, str]) -> list[Server]:
+    """ferryd (SFTP, plus FTP for the idle FTP row) and sshd, each serving its own folder in
+    SHM; the same client key logs in to both."""
+    keys_dir = workdir / "ssh"
+    keys_dir.mkdir(exist_ok=True)
+    big = SHM / "src" / "big.bin"
+    digest_file = workdir.parent / "big.sha256"  # reused while big.bin is the same file
+    stamp = f"{big.stat().st_size} {big.stat().st_mtime_ns}"
+    lines = digest_file.read_text().split("\n") if digest_file.exists() else []
+    if len(lines) >= 2 and lines[0] == stamp:
+        big_sha256 = lines[1]
+    else:
+        big_sha256 = sha256_file(big)
+        digest_file.write_text(f"{stamp}\n{big_sha256}\n")
+    keys = SshKeys(ssh_keygen(keys_dir / "client_ed25519"),
+                   ssh_keygen(keys_dir / "ferryd_host_ed25519"),
+                   ssh_keygen(keys_dir / "sshd_host_ed25519"), big_sha256)
+    pub = keys.client.with_name(keys.client.name + ".pub")
+
+    def folder(name: str) -> Path:
+        path = SHM / name
+        path.mkdir(parents=True, exist_ok=True)
+        for f in ("big.bin", "small.bin"):
+            if not (path / f).exists():
+                os.link(SHM / "src" / f, path / f)
+        return path
+
+    # The FTP benchmark user (its Argon2id password stays) gets the client key too.
+    users = workdir / "ferryd-users.toml"
+    subprocess.run([args.ferryd, "user", "add", USER, "--users", str(users), "--key-file",
+                    str(pub)], check=True, stdout=subprocess.DEVNULL)
+    ferryd_root = folder("ferryd")
+    ferryd = SshServer("ferryd", ferryd_root, lambda port: [], args.base_port, env=ferryd_env,
+                       keys=keys)
+    ferryd.command = lambda port: [
+        args.ferryd, str(ferryd_root), "--sftp-bind", f"{HOST}:{port}", "--ssh-host-key",
+        str(keys.ferryd_host), "--bind", f"{HOST}:{ferryd.ftp_port}", "--users", str(users),
+        *FERRYD_LIMITS]
+    servers: list[Server] = [ferryd]
+
+    sshd_root = folder("sshd")
+    authorized = workdir / "ssh" / "authorized_keys"
+    authorized.write_text(pub.read_text())
+    Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # sshd's privilege-separation folder
+
+    def sshd(port: int) -> list[str]:
+        config = workdir / "sshd_config"
+        config.write_text("\n".join([
+            f"Port {port}", f"ListenAddress {HOST}", f"HostKey {keys.sshd_host}",
+            f"PidFile {workdir / 'sshd.pid'}", f"AuthorizedKeysFile {authorized}",
+            "PubkeyAuthentication yes", "PasswordAuthentication no",
+            "KbdInteractiveAuthentication no", "PermitRootLogin yes", "StrictModes no",
+            "UsePAM no", "UseDNS no", "PrintMotd no", "MaxStartups 1000", "MaxSessions 10",
+            "X11Forwarding no", "AllowTcpForwarding no",
+            # internal-sftp starts in the served folder, so both servers see the same paths.
+            f"Subsystem sftp internal-sftp -d {sshd_root}", "",
+        ]))
+        return [SSHD, "-D", "-e", "-f", str(config)]
+
+    servers.append(SshServer("sshd", sshd_root, sshd, args.base_port, user=SSHD_USER,
+                             keys=keys))
+    return servers
+
+
+def marked(lines: list[str]) -> list[str]:
+    """Batch lines between two local `date` stamps: the time of the transfer proper, without
+    the SSH handshake and login."""
+    return ["!date +%s.%N", *lines, "!date +%s.%N"]
+
+
+def between_marks(stdout: str) -> float:
+    stamps = [float(line) for line in stdout.split() if re.fullmatch(r"\d+\.\d+", line)]
+    if len(stamps) < 2:
+        raise RuntimeError(f"no time stamps in sftp's output: {stdout[-300:]!r}")
+    return stamps[1] - stamps[0]
+
+
+def idle_sftp_sessions(server: SshServer, count: int, window: int, limit: float) -> dict:
+    """`count` sftp sessions logged in and left idle (each reading its batch from a pipe we
+    keep open after one `pwd`): the server's PSS after minus before, per session, summed over
+    its processes as the FTP idle row does."""
+    import select
+
+    before, _ = server.pss_kib()
+    held: list[subprocess.Popen] = []
+    failures = 0
+    deadline = time.monotonic() + limit
+    start = time.perf_counter()
+    try:
+        while len(held) + failures < count and time.monotonic() < deadline:
+            wave = []
+            for _ in range(min(window, count - len(held) - failures)):
+                proc = subprocess.Popen(server.sftp_argv("-"), stdin=subprocess.PIPE,
+                                        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                        env=client_env())
+                proc.stdin.write(b"pwd\n")
+                proc.stdin.flush()
+                wave.append(proc)
+            for proc in wave:
+                seen = b""
+                while b"Remote working directory" not in seen and time.monotonic() < deadline:
+                    ready, _, _ = select.select([proc.stdout], [], [], 1.0)
+                    if ready:
+                        chunk = os.read(proc.stdout.fileno(), 4096)
+                        if not chunk:
+                            break
+                        seen += chunk
+                if b"Remote working directory" in seen:
+                    held.append(proc)
+                else:
+                    failures += 1
+                    proc.kill()
+                    proc.wait()
+        login_s = time.perf_counter() - start
+        time.sleep(1.0)  # let forked sessions settle
+        after, procs = server.pss_kib()
+    finally:
+        for proc in held:
+            try:
+                proc.stdin.close()  # end of batch: sftp quits
+            except OSError:
+                pass
+        for proc in held:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+    failures = count - len(held)
+    result = {"sftp_idle_kib_per_session": (after - before) / max(1, len(held)),
+              "sftp_idle_failures": failures}
+    if failures:
+        result["note"] = f"{failures} of {count} idle sftp sessions did not log in"
+    return result
+
+
+def w_sftp(server: SshServer, args) -> dict:
+    """Login, the big file down and up, the small files up and down, each one `sftp -b`
+    session; then idle sessions on a fresh server (ferryd: SFTP, then FTP on another fresh
+    one); then, on ferryd, `ferry get/put` against `sftp` on the same server."""
+    keys, timeout = server.keys, args.timeout
+    out: dict[str, float] = {}
+    logins = sorted(server.sftp(["pwd"], timeout)[0] for _ in range(3))
+    out["sftp_login_ms"] = logins[1] * 1000
+
+    # The big file down: timed into /dev/null, then again into a file whose hash is checked.
+    landed = SHM / "sftp-get.bin"
+    landed.unlink(missing_ok=True)
+    _, text = server.sftp(marked(["get big.bin /dev/null"]) + [f"get big.bin {landed}"], timeout)
+    out["sftp_download_MBps"] = args.big_bytes / between_marks(text) / 1e6
+    if landed.stat().st_size != args.big_bytes or sha256_file(landed) != keys.big_sha256:
+        raise RuntimeError(f"the big file came down from {server.name} different")
+    landed.unlink()
+
+    # The big file up, from /dev/shm into a new file (fresh tmpfs pages), hash checked there.
+    stored = server.root / "up.bin"
+    stored.unlink(missing_ok=True)
+    _, text = server.sftp(marked([f"put {SHM / 'src' / 'big.bin'} up.bin"]), timeout)
+    out["sftp_upload_MBps"] = args.big_bytes / between_marks(text) / 1e6
+    if stored.stat().st_size != args.big_bytes or sha256_file(stored) != keys.big_sha256:
+        raise RuntimeError(f"the big file stored by {server.name} differs")
+    stored.unlink()
+
+    # Small files: args.files × 4 KiB up into many/, then down, one session each way.
+    local = SHM / "sftp-files"
+    shutil.rmtree(local, ignore_errors=True)
+    (local / "up").mkdir(parents=True)
+    (local / "down").mkdir()
+    payload = os.urandom(4096)
+    names = [f"f{i:05}" for i in range(args.files)]
+    for name in names:
+        (local / "up" / name).write_bytes(payload)
+    remote = server.root / "many"
+    shutil.rmtree(remote, ignore_errors=True)
+    _, text = server.sftp(["mkdir many", *marked([f"put {local / 'up' / n} many/{n}"
+                                                  for n in names])], timeout)
+    out["sftp_small_up_files_per_s"] = args.files / between_marks(text)
+    if any((remote / n).read_bytes() != payload for n in names):
+        raise RuntimeError(f"a small file stored by {server.name} differs")
+    _, text = server.sftp(marked([f"get many/{n} {local / 'down' / n}" for n in names]), timeout)
+    out["sftp_small_down_files_per_s"] = args.files / between_marks(text)
+    if any((local / "down" / n).read_bytes() != payload for n in names):
+        raise RuntimeError(f"a small file came down from {server.name} different")
+    shutil.rmtree(remote)
+    shutil.rmtree(local)
+
+    # Idle sessions, each count on a freshly started server.
+    server.stop()
+    server.start(args.workdir)
+    if args.pin:
+        pin_process(server.proc.pid, SERVER_CPU)
+    idle = idle_sftp_sessions(server, args.sftp_idle, 10, args.idle_max_seconds)
+    out.update(idle)
+    if server.name == "ferryd":
+        server.stop()
+        server.start(args.workdir)
+        if args.pin:
+            pin_process(server.proc.pid, SERVER_CPU)
+        ftp_view = Server(server.name, server.root, server.command, port=server.ftp_port,
+                          proc=server.proc)
+        ftp = asyncio.run(idle_sessions(ftp_view, args.sftp_idle, 10, timeout,
+                                        args.idle_max_seconds))
+        out["sftp_ftp_idle_kib_per_session"] = ftp["pss_kib_per_session"]
+        if ftp["idle_failures"]:
+            out["note"] = f"{ftp['idle_failures']} idle FTP sessions failed"
+        try:
+            out.update(sftp_client_rows(server, args))
+        except (RuntimeError, OSError, subprocess.TimeoutExpired) as e:
+            out["note"] = f"client rows: {e}"
+    return out
+
+
+def sftp_client_rows(server: SshServer, args) -> dict:
+    """`ferry get`/`ferry put` against `sftp` on this same ferryd: wall-clock time of each
+    whole command (login included for both), in the order ferry, sftp, sftp, ferry."""
+    keys, timeout = server.keys, args.timeout
+    home = args.workdir / "ferry-home"  # its own ~/.ssh/known_hosts
+    shutil.rmtree(home, ignore_errors=True)
+    home.mkdir()
+    url = f"sftp://{USER}@{HOST}:{server.port}"
+    ferry = [args.ferry, "-q", "--no-netrc", "-i", str(keys.client), "--accept-new-host-key"]
+    env = client_env(home)
+
+    def run(argv: list[str]) -> float:
+        start = time.perf_counter()
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=env)
+        if done.returncode != 0:
+            raise RuntimeError(f"{argv[0]} failed ({done.returncode}): "
+                               f"{(done.stderr or done.stdout).strip()[-300:]}")
+        return time.perf_counter() - start
+
+    # The host key goes into the temporary known_hosts here, untimed.
+    run([*ferry, "ls", f"{url}/"])
+    # Into a file in /dev/shm, not /dev/null: `ferry get sftp://... -o /dev/null` fails
+    # (fdatasync on a character device: EINVAL).
+    landed = SHM / "client-get.bin"
+    get_batch = args.workdir / "sftp-get.batch"
+    get_batch.write_text(f"get big.bin {landed}\n")
+
+    def get(argv: list[str]) -> float:
+        landed.unlink(missing_ok=True)
+        took = run(argv)
+        if landed.stat().st_size != args.big_bytes:
+            raise RuntimeError(f"{argv[0]} fetched {landed.stat().st_size} of {args.big_bytes} bytes")
+        landed.unlink()
+        return took
+
+    ferry_get, sftp_get = abba(get, [*ferry, "get", f"{url}/big.bin", "-o", str(landed)],
+                               server.sftp_argv(str(get_batch)))
+    stored = server.root / "client-up.bin"
+    put_batch = args.workdir / "sftp-put.batch"
+    put_batch.write_text(f"put {SHM / 'src' / 'big.bin'} client-up.bin\n")
+    checked = False
+
+    def put(argv: list[str]) -> float:
+        nonlocal checked
+        stored.unlink(missing_ok=True)
+        took = run(argv)
+        if stored.stat().st_size != args.big_bytes:
+            raise RuntimeError(f"{argv[0]} stored {stored.stat().st_size} of {args.big_bytes} bytes")
+        if not checked and argv[0] == args.ferry:  # one hash per trial is enough
+            if sha256_file(stored) != keys.big_sha256:
+                raise RuntimeError("the big file stored by ferry put differs")
+            checked = True
+        stored.unlink()
+        return took
+
+    ferry_put, sftp_put = abba(put, [*ferry, "put", str(SHM / "src" / "big.bin"),
+                                     f"{url}/client-up.bin"], server.sftp_argv(str(put_batch)))
+    shutil.rmtree(home, ignore_errors=True)
+    return {"sftp_client_get_ferry_MBps": args.big_bytes / ferry_get / 1e6,
+            "sftp_client_get_sftp_MBps": args.big_bytes / sftp_get / 1e6,
+            "sftp_client_put_ferry_MBps": args.big_bytes / ferry_put / 1e6,
+            "sftp_client_put_sftp_MBps": args.big_bytes / sftp_put / 1e6}
+
+
 # Rows not measured yet, listed under the table so a reader sees what is missing (none now).
 TODO_ROWS: list[str] = []
 
@@ -932,7 +1318,8 @@ TODO_ROWS: list[str] = []
 # With --pin, the rows where one client talks to one server session run with the server on CPU 0
 # and the client on CPU 1. Unpinned, the kernel decides per wake-up whether client and server
 # share a CPU, and on this kind of VM that alone moves a small-file row by up to 2.7x.
-PINNED_WORKLOADS = {"download", "upload", "small", "ftps-download", "ftps-upload", "ftps-small"}
+PINNED_WORKLOADS = {"download", "upload", "small", "ftps-download", "ftps-upload", "ftps-small",
+                    "sftp"}
 SERVER_CPU, CLIENT_CPU = 0, 1
 
 
@@ -1028,6 +1415,15 @@ METRICS = {
     "login_all_s": ("idle sessions: time to log all in", "s", False),
     "pss_kib_per_session": ("idle sessions: PSS per session", "KiB", False),
     "idle_failures": ("idle sessions: failures", "", False),
+    "sftp_login_ms": ("sftp: connect, log in (ed25519 key), pwd, quit", "ms", False),
+    "sftp_download_MBps": ("sftp: 1 GiB download (get to /dev/null)", "MB/s", True),
+    "sftp_upload_MBps": ("sftp: 1 GiB upload, fresh tmpfs pages (put)", "MB/s", True),
+    "sftp_small_up_files_per_s": ("sftp: 4 KiB files up, one session", "files/s", True),
+    "sftp_small_down_files_per_s": ("sftp: 4 KiB files down, one session", "files/s", True),
+    "sftp_idle_kib_per_session": ("idle SFTP session: PSS per session", "KiB", False),
+    "sftp_ftp_idle_kib_per_session": ("idle FTP session, same count (ferryd): PSS per session",
+                                      "KiB", False),
+    "sftp_idle_failures": ("idle SFTP sessions: failures", "", False),
 }
 
 
@@ -1056,12 +1452,15 @@ def fmt(value: float | str | None) -> str:
     return f"{value:.3g}"
 
 
-def table(results: dict, names: list[str], label_sizes: dict, cut: set) -> str:
-    """`cut` holds (metric prefix, server) pairs whose trial was stopped early: marked †."""
+def table(results: dict, names: list[str], label_sizes: dict, cut: set,
+          keys: list[str] | None = None) -> str:
+    """`cut` holds (metric prefix, server) pairs whose trial was stopped early: marked †.
+    `keys`: the rows (default: every FTP row; S3 and SFTP have their own sections)."""
     peers = [n for n in names if n != "ferryd"]
     head = ["Workload", "unit", *names, *[f"ferryd/{p}" for p in peers]]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    keys = [k for k in results if k != "machine" and not k.startswith("s3_")]  # S3: own section
+    if keys is None:
+        keys = [k for k in results if k != "machine" and not k.startswith(("s3_", "sftp_"))]
     for key in keys:
         label, unit, higher = metric_info(key)
         label = label.replace("1 GiB", label_sizes["big"]).replace("4 KiB files", label_sizes["files"])
@@ -1110,6 +1509,9 @@ def main() -> int:
     p.add_argument("--concurrency", help="comma-separated client counts (default 50,200,500)")
     p.add_argument("--idle", type=int, help="idle logged-in sessions (default 10000)")
     p.add_argument("--idle-window", type=int, default=200, help="logins in flight at once")
+    p.add_argument("--sftp-idle", type=int,
+                   help="idle sessions of the sftp workload, SFTP and FTP alike (default 100; "
+                   "quick 20)")
     p.add_argument("--idle-max-seconds", type=float,
                    help="bound on the whole idle login phase (default 600; quick 120)")
     p.add_argument("--idle-rounds", type=int, help="rounds that include the idle row (default: all)")
@@ -1118,7 +1520,8 @@ def main() -> int:
     p.add_argument("--servers", default="ferryd,vsftpd,pure-ftpd,pyftpdlib")
     p.add_argument("--workloads",
                    default="limits,download,upload,small,concurrent,idle,ftps,client,s3",
-                   help="comma-separated subset of the default")
+                   help="comma-separated subset of the default, or sftp (not in the "
+                   "default): ferryd's SFTP against OpenSSH's sshd")
     p.add_argument("--s3-server", choices=["s3s-fs", "seaweedfs"], default="s3s-fs",
                    help="the S3 server behind ferryd in the s3 workload (started on loopback)")
     p.add_argument("--base-port", type=int, default=21000,
@@ -1139,6 +1542,7 @@ def main() -> int:
     args.files = args.files or (100 if quick else 1000)
     args.concurrency = [int(c) for c in (args.concurrency or ("50" if quick else "50,200,500")).split(",")]
     args.idle = args.idle if args.idle is not None else (500 if quick else 10000)
+    args.sftp_idle = args.sftp_idle or (20 if quick else 100)
     args.max_minutes = args.max_minutes or (8 if quick else 90)
     args.idle_max_seconds = args.idle_max_seconds or (120 if quick else 600)
     args.idle_rounds = args.idle_rounds if args.idle_rounds is not None else args.rounds
@@ -1179,7 +1583,7 @@ def main() -> int:
     (SHM / "src").mkdir(parents=True, exist_ok=True)
     big = SHM / "src" / "big.bin"
     if not big.exists() or big.stat().st_size != args.big_bytes:
-        for name in ("ferryd", "vsftpd", "pure-ftpd", "pyftpdlib"):
+        for name in ("ferryd", "vsftpd", "pure-ftpd", "pyftpdlib", "sshd"):
             shutil.rmtree(SHM / name, ignore_errors=True)
         with open(big, "wb") as f:
             chunk = os.urandom(1 << 20)
@@ -1193,13 +1597,17 @@ def main() -> int:
 
     uid, gid = prepare_user()
     servers = make_servers(args, workdir, uid, gid)
+    if "sftp" in workloads:
+        servers += make_ssh_servers(args, workdir,
+                                    dict(kv.split("=", 1) for kv in args.ferryd_env))
     atexit.register(lambda: [s.stop() for s in servers])
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, lambda *_: sys.exit(1))
     for s in servers:  # fail early on a server that cannot start
         s.start(workdir)
         s.stop()
-        print(f"bench: {s.name} starts, serving {s.root}", flush=True)
+        print(f"bench: {s.name}{' (SFTP)' if s.ssh else ''} starts, serving {s.root}",
+              flush=True)
 
     plan: list[tuple[str, object]] = []
     if "download" in workloads:
@@ -1221,13 +1629,15 @@ def main() -> int:
         plan.append(("client", w_client))
     if "s3" in workloads:
         plan.append(("s3", w_s3))
+    if "sftp" in workloads:
+        plan.append(("sftp", w_sftp))
 
     results: dict[str, dict[str, list[float]]] = {}
     machine: dict[str, list[float]] = {}
     loads: list[tuple[float, float, float]] = [os.getloadavg()]
     started = time.monotonic()
     deadline = started + args.max_minutes * 60
-    names = list(dict.fromkeys(s.name for s in servers))
+    names = list(dict.fromkeys(s.name for s in servers if not s.ssh))
     errors: list[str] = []
     cut: set[tuple[str, str]] = set()
     for rnd in range(args.rounds):
@@ -1239,7 +1649,7 @@ def main() -> int:
             if wname == "idle" and rnd >= args.idle_rounds:
                 continue
             for s in order:
-                if s.tls != wname.startswith("ftps") or (
+                if s.tls != wname.startswith("ftps") or s.ssh != (wname == "sftp") or (
                         wname in ("client", "s3") and s.name != "ferryd"):
                     continue
                 if time.monotonic() > deadline:
@@ -1324,6 +1734,59 @@ def s3_section(args, results, sizes) -> list[str]:
     return lines
 
 
+SFTP_CLIENT_ROWS = [
+    ("get 1 GiB from ferryd into /dev/shm", "sftp_client_get_ferry_MBps", "sftp_client_get_sftp_MBps"),
+    ("put 1 GiB to ferryd from /dev/shm", "sftp_client_put_ferry_MBps", "sftp_client_put_sftp_MBps"),
+]
+
+
+def sftp_section(args, results, sizes) -> list[str]:
+    """The sftp workload: ferryd against sshd with OpenSSH's sftp, then ferry against sftp."""
+    keys = [k for k in METRICS if k.startswith("sftp_") and k in results]
+    if not keys:
+        return []
+    lines = ["", f"SFTP (issue 17): OpenSSH's `sftp -b` against ferryd and OpenSSH's sshd "
+             f"({sshd_version()}, internal-sftp), one ed25519 client key, default ciphers:", "",
+             table(results, ["ferryd", "sshd"], sizes, set(), keys)]
+    missed, compared = [], 0
+    for key in keys:
+        label, _, higher = metric_info(key)
+        a = median(results[key].get("ferryd", []))
+        b = median(results[key].get("sshd", []))
+        if "failures" in key or a is None or b in (None, 0):
+            continue
+        compared += 1
+        if (a / b < 1.0) if higher else (a / b > 1.0):
+            missed.append(label.replace("1 GiB", sizes["big"])
+                          .replace("4 KiB files", sizes["files"]))
+    verdict = ("no row measured on both servers." if not compared else
+               "met on every row." if not missed else "missed on " + "; ".join(missed) + ".")
+    lines += ["", "Target ferryd ≥ 1.0× sshd (↓ rows: ferryd ≤ sshd): " + verdict]
+    lines += ["", "Transfer rows time the transfer proper (between two `!date` lines of the "
+              "batch); the login row is the whole `sftp -b` command, median of 3. Bytes checked: "
+              "sizes, the small files' contents, and a SHA-256 of the big file after each "
+              "upload and after a second, untimed download into /dev/shm. Idle rows: "
+              f"{args.sftp_idle} sessions held open, PSS of the server's processes after minus "
+              "before, per session (the FTP idle row's method), each on a fresh server."]
+    client = [(label, results.get(f, {}).get("ferryd", []), results.get(o, {}).get("ferryd", []))
+              for label, f, o in SFTP_CLIENT_ROWS]
+    if any(f for _, f, _ in client):
+        lines += ["", "Client: `ferry` against OpenSSH's `sftp` on the same ferryd, wall-clock "
+                  "time of each whole command (login included), order ferry, sftp, sftp, ferry:",
+                  "", "| Workload | unit | ferry | sftp | ferry/sftp |", "|---|---|---|---|---|"]
+        for label, f, o in client:
+            a, b = median(f), median(o)
+            ratio = f"{a / b:.2f}×" if a and b else "–"
+            lines.append(f"| {label.replace('1 GiB', sizes['big'])} ↑ | MB/s | {fmt(a)} | "
+                         f"{fmt(b)} | {ratio} |")
+    return lines
+
+
+def sshd_version() -> str:
+    out = subprocess.run([SSHD, "-V"], capture_output=True, text=True)
+    return (out.stderr or out.stdout).strip().split(",")[0] or "sshd"
+
+
 def render(args, results, machine, loads, names, sizes, errors, elapsed, cut) -> str:
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     one_min = [l[0] for l in loads]
@@ -1352,7 +1815,8 @@ def render(args, results, machine, loads, names, sizes, errors, elapsed, cut) ->
     if dl and tcp:
         lines.append(f"- ferryd download / loopback TCP: {dl / tcp:.0%} (target ≥ 70%)")
     lines += s3_section(args, results, sizes)
-    if any(not k.startswith("s3_") for k in results):
+    lines += sftp_section(args, results, sizes)
+    if any(not k.startswith(("s3_", "sftp_")) for k in results):
         lines += ["", "↑ higher is better, ↓ lower is better; the ratio is ferryd / peer.", "",
                   table(results, names, sizes, cut)]
     if cut:
