@@ -164,7 +164,13 @@ pub async fn download(
                     &mut *progress,
                 )
                 .await;
-                match (result, file.sync_data().await) {
+                // A device (`-o /dev/null`) has nothing to sync, and says EINVAL if asked.
+                let synced = if device {
+                    Ok(())
+                } else {
+                    file.sync_data().await
+                };
+                match (result, synced) {
                     (Ok(_), Err(source)) => Err(ClientError::local(&partial, source)),
                     (result, _) => result,
                 }
