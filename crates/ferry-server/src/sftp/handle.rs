@@ -267,23 +267,22 @@ async fn read(
         reading.position = offset;
     }
     let wanted = usize::try_from(len.min(MAX_READ)).unwrap_or(0);
-    let mut data = vec![0u8; wanted];
-    let mut got = 0;
-    while got < wanted {
+    // Read into spare capacity: no zeroing of a buffer that the file fills anyway.
+    let mut data = Vec::with_capacity(wanted);
+    while data.len() < wanted {
         let count = reading
             .download
-            .read(&mut data[got..])
+            .read_buf(&mut data)
             .await
             .map_err(|e| storage_failure(ferry_storage::StorageError::from(e).kind()))?;
         if count == 0 {
             break;
         }
-        got += count;
     }
+    let got = data.len();
     if got == 0 {
         return Ok(status(id, StatusCode::EOF, "End of file"));
     }
-    data.truncate(got);
     reading.meter.pace(got).await;
     reading.position += got as u64;
     reading.sent += got as u64;
