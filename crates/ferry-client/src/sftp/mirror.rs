@@ -8,9 +8,7 @@
 //! for trees of many small files. This module prints nothing but the host-key line of
 //! [`mirror_url`], as the other one-shot commands do.
 
-use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
 
 use ferry_proto::listing::EntryKind;
 use ferry_proto::sftp::StatusCode;
@@ -21,7 +19,7 @@ use crate::ClientError;
 use crate::oneshot::Globals;
 use crate::progress::ProgressMode;
 use crate::transfer::{
-    Direction, MirrorReport, join_remote, same_time, set_local_modified, unix_secs,
+    Direction, MirrorQueue, MirrorReport, join_remote, same_time, set_local_modified, unix_secs,
 };
 use crate::url::SftpUrl;
 
@@ -83,47 +81,33 @@ pub async fn mirror(
         Direction::Download => plan_download(session, remote, local, &mut report).await?,
         Direction::Upload => plan_upload(session, remote, local, &mut report).await?,
     };
-    let queue = Arc::new(Mutex::new(jobs.into_iter().collect::<VecDeque<_>>()));
-    let report = Arc::new(Mutex::new(report));
-    let extra = parallel.clamp(1, 16) - 1;
+    let queue = MirrorQueue::new(jobs, report);
     let mut workers = tokio::task::JoinSet::new();
     if let Some(connector) = connector {
-        for _ in 0..extra.min(queue.lock().map_or(0, |q| q.len().saturating_sub(1))) {
+        for _ in 0..queue.extra_sessions(parallel) {
             let connector = connector.clone();
-            let (queue, report, progress) = (queue.clone(), report.clone(), progress.clone());
+            let (queue, progress) = (queue.clone(), progress.clone());
             workers.spawn(async move {
                 if let Ok((mut session, _)) = connector.open(|_: &str| None).await {
-                    work(&mut session, direction, &queue, &report, &progress).await;
+                    work(&mut session, direction, &queue, &progress).await;
                     session.quit().await;
                 }
             });
         }
     }
-    work(session, direction, &queue, &report, progress).await;
+    work(session, direction, &queue, progress).await;
     while workers.join_next().await.is_some() {}
-    let mut report = report
-        .lock()
-        .map(|mut report| std::mem::take(&mut *report))
-        .unwrap_or_default();
-    if let Ok(mut queue) = queue.lock() {
-        for job in queue.drain(..) {
-            report
-                .failed
-                .push((job.remote, ClientError::Usage("not transferred".into())));
-        }
-    }
-    Ok(report)
+    Ok(queue.finish(|job| job.remote))
 }
 
 async fn work(
     session: &mut SftpSession,
     direction: Direction,
-    queue: &Mutex<VecDeque<Job>>,
-    report: &Mutex<MirrorReport>,
+    queue: &MirrorQueue<Job>,
     progress: &ProgressMode,
 ) {
     loop {
-        let Some(job) = queue.lock().ok().and_then(|mut queue| queue.pop_front()) else {
+        let Some(job) = queue.next() else {
             return;
         };
         let mut reporter = progress.reporter();
@@ -154,15 +138,7 @@ async fn work(
                 result
             }
         };
-        if let Ok(mut report) = report.lock() {
-            match result {
-                Ok(stats) => {
-                    report.transferred += 1;
-                    report.bytes += stats.bytes;
-                }
-                Err(error) => report.failed.push((job.remote.clone(), error)),
-            }
-        }
+        queue.record(&job.remote, result.map(|stats| stats.bytes));
     }
 }
 

@@ -35,6 +35,67 @@ pub struct MirrorReport {
     pub failed: Vec<(String, ClientError)>,
 }
 
+/// The files a mirror still has to move, shared by its sessions, and what became of those
+/// moved. Both the FTP and the SFTP mirror run their workers on it.
+#[derive(Debug)]
+pub(crate) struct MirrorQueue<J> {
+    jobs: Mutex<VecDeque<J>>,
+    report: Mutex<MirrorReport>,
+}
+
+impl<J> MirrorQueue<J> {
+    /// `jobs` to move, with what planning counted already in `report`.
+    pub(crate) fn new(jobs: Vec<J>, report: MirrorReport) -> Arc<MirrorQueue<J>> {
+        Arc::new(MirrorQueue {
+            jobs: Mutex::new(jobs.into_iter().collect()),
+            report: Mutex::new(report),
+        })
+    }
+
+    /// How many sessions to add to the first for `parallel` (at most 16 in all, and never
+    /// more than there are files for).
+    pub(crate) fn extra_sessions(&self, parallel: usize) -> usize {
+        let waiting = self.jobs.lock().map_or(0, |jobs| jobs.len());
+        (parallel.clamp(1, 16) - 1).min(waiting.saturating_sub(1))
+    }
+
+    /// The next file to move, if any is left.
+    pub(crate) fn next(&self) -> Option<J> {
+        self.jobs.lock().ok().and_then(|mut jobs| jobs.pop_front())
+    }
+
+    /// Counts one file: its bytes, or why it failed.
+    pub(crate) fn record(&self, remote: &str, result: Result<u64, ClientError>) {
+        if let Ok(mut report) = self.report.lock() {
+            match result {
+                Ok(bytes) => {
+                    report.transferred += 1;
+                    report.bytes += bytes;
+                }
+                Err(error) => report.failed.push((remote.to_string(), error)),
+            }
+        }
+    }
+
+    /// The report once every worker is done; a file no session took (a worker that could not
+    /// connect leaves its share to the others) counts as failed: nothing is left behind unsaid.
+    pub(crate) fn finish(&self, remote: impl Fn(J) -> String) -> MirrorReport {
+        let mut report = self
+            .report
+            .lock()
+            .map(|mut report| std::mem::take(&mut *report))
+            .unwrap_or_default();
+        if let Ok(mut jobs) = self.jobs.lock() {
+            for job in jobs.drain(..) {
+                report
+                    .failed
+                    .push((remote(job), ClientError::Usage("not transferred".into())));
+            }
+        }
+        report
+    }
+}
+
 /// One file to move.
 #[derive(Debug, Clone)]
 struct Job {
@@ -64,47 +125,32 @@ pub async fn mirror(
         Direction::Download => plan_download(connection, remote, local, &mut report).await?,
         Direction::Upload => plan_upload(connection, remote, local, &mut report).await?,
     };
-    let queue = Arc::new(Mutex::new(jobs.into_iter().collect::<VecDeque<_>>()));
-    let report = Arc::new(Mutex::new(report));
-    let extra = parallel.clamp(1, 16) - 1;
+    let queue = MirrorQueue::new(jobs, report);
     let mut workers = tokio::task::JoinSet::new();
-    for _ in 0..extra.min(queue.lock().map_or(0, |q| q.len().saturating_sub(1))) {
+    for _ in 0..queue.extra_sessions(parallel) {
         let mut connector = connector.clone();
-        let (queue, report, progress) = (queue.clone(), report.clone(), progress.clone());
+        let (queue, progress) = (queue.clone(), progress.clone());
         workers.spawn(async move {
             // A worker that cannot connect leaves its share to the others.
             if let Ok(mut connection) = connector.open(|_: &str| None).await {
-                work(&mut connection, direction, &queue, &report, &progress).await;
+                work(&mut connection, direction, &queue, &progress).await;
                 connection.quit().await;
             }
         });
     }
-    work(connection, direction, &queue, &report, &progress.clone()).await;
+    work(connection, direction, &queue, progress).await;
     while workers.join_next().await.is_some() {}
-    let mut report = report
-        .lock()
-        .map(|mut report| std::mem::take(&mut *report))
-        .unwrap_or_default();
-    // A worker that could not connect leaves its share to the others; nothing is left behind.
-    if let Ok(mut queue) = queue.lock() {
-        for job in queue.drain(..) {
-            report
-                .failed
-                .push((job.remote, ClientError::Usage("not transferred".into())));
-        }
-    }
-    Ok(report)
+    Ok(queue.finish(|job| job.remote))
 }
 
 async fn work(
     connection: &mut Connection,
     direction: Direction,
-    queue: &Mutex<VecDeque<Job>>,
-    report: &Mutex<MirrorReport>,
+    queue: &MirrorQueue<Job>,
     progress: &ProgressMode,
 ) {
     loop {
-        let Some(job) = queue.lock().ok().and_then(|mut queue| queue.pop_front()) else {
+        let Some(job) = queue.next() else {
             return;
         };
         let mut reporter = progress.reporter();
@@ -132,15 +178,7 @@ async fn work(
                 result
             }
         };
-        if let Ok(mut report) = report.lock() {
-            match result {
-                Ok(stats) => {
-                    report.transferred += 1;
-                    report.bytes += stats.bytes;
-                }
-                Err(error) => report.failed.push((job.remote.clone(), error)),
-            }
-        }
+        queue.record(&job.remote, result.map(|stats| stats.bytes));
     }
 }
 

@@ -28,7 +28,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 pub use download::{DownloadOptions, download, download_to_writer, download_with};
 pub use mirror::{Direction, MirrorReport, mirror};
-pub(crate) use mirror::{join_remote, same_time, unix_secs};
+pub(crate) use mirror::{MirrorQueue, join_remote, same_time, unix_secs};
 pub use upload::{upload, upload_resumable};
 
 use crate::ClientError;
