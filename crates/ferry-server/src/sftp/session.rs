@@ -151,14 +151,16 @@ where
     };
     let places = Arc::new(Semaphore::new(PATH_TASKS));
     let mut decoder = PacketDecoder::default();
-    let mut buffer = vec![0u8; 64 * 1024];
+    // Filled as bytes arrive, never zeroed: an idle session keeps only what it was sent.
+    let mut buffer = Vec::with_capacity(64 * 1024);
     let mut started = false;
     'session: loop {
-        let read = match reader.read(&mut buffer).await {
+        buffer.clear();
+        match reader.read_buf(&mut buffer).await {
             Ok(0) | Err(_) => break,
-            Ok(read) => read,
-        };
-        decoder.extend(&buffer[..read]);
+            Ok(_) => {}
+        }
+        decoder.extend(&buffer);
         loop {
             let packet = match decoder.next_packet() {
                 Ok(Some(packet)) => packet,
