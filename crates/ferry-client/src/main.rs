@@ -132,7 +132,10 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+        // Two workers at most (a transfer and the connection's reader), and one when the
+        // process may use one CPU only (`taskset`, a container's cpuset): two threads handing
+        // work to each other on one CPU cost more than they give.
+        .worker_threads(std::thread::available_parallelism().map_or(2, |cpus| cpus.get().min(2)))
         .enable_all()
         .build()
     {
