@@ -127,10 +127,49 @@ enum Command {
         #[arg(long, default_value_t = 1, value_name = "N")]
         parallel: usize,
     },
+    /// Print a completion script for SHELL: `source <(ferry completions bash)`, or save it where
+    /// the shell looks (zsh: a folder on $fpath as _ferry; fish: completions/ferry.fish).
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: ferry_manual::Shell,
+    },
+    /// Write the manual pages (ferry.1 and one page per subcommand) into DIR.
+    Man {
+        /// Where the pages go (created if missing).
+        dir: PathBuf,
+    },
+}
+
+/// `ferry completions` and `ferry man`, which need no runtime; `None` for the other commands.
+fn documentation(command: Option<&Command>) -> Option<ExitCode> {
+    match command? {
+        Command::Completions { shell } => {
+            let cli = <Cli as clap::CommandFactory>::command();
+            ferry_manual::write_completions(*shell, cli, &mut std::io::stdout());
+            Some(ExitCode::SUCCESS)
+        }
+        Command::Man { dir } => {
+            let cli = <Cli as clap::CommandFactory>::command();
+            Some(match ferry_manual::write_man_pages(cli, dir) {
+                Ok(pages) => {
+                    println!("{}: {}", dir.display(), pages.join(" "));
+                    ExitCode::SUCCESS
+                }
+                Err(error) => {
+                    eprintln!("ferry: {}: {error}", dir.display());
+                    ExitCode::FAILURE
+                }
+            })
+        }
+        _ => None,
+    }
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(code) = documentation(cli.command.as_ref()) {
+        return code;
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         // Two workers at most (a transfer and the connection's reader), and one when the
         // process may use one CPU only (`taskset`, a container's cpuset): two threads handing
@@ -252,6 +291,8 @@ fn main() -> ExitCode {
             } => oneshot::mirror(&globals, reverse, &source, &target, parallel)
                 .await
                 .map(|summary| println!("{summary}")),
+            // Answered before the runtime started (`documentation`).
+            Command::Completions { .. } | Command::Man { .. } => Ok(()),
         }
     });
     match result {

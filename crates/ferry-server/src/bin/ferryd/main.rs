@@ -150,12 +150,35 @@ enum Commands {
     /// Manage the users file.
     #[command(subcommand)]
     User(UserCommand),
+    /// Print a completion script for SHELL: `source <(ferryd completions bash)`, or save it
+    /// where the shell looks (zsh: a folder on $fpath as _ferryd; fish: completions/ferryd.fish).
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: ferry_manual::Shell,
+    },
+    /// Write the manual pages (ferryd.1 and one page per subcommand) into DIR.
+    Man {
+        /// Where the pages go (created if missing).
+        dir: PathBuf,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Some(Commands::User(command)) => manage_users(command),
+        Some(Commands::Completions { shell }) => {
+            let command = <Cli as clap::CommandFactory>::command();
+            ferry_manual::write_completions(shell, command, &mut std::io::stdout());
+            Ok(())
+        }
+        Some(Commands::Man { dir }) => {
+            let command = <Cli as clap::CommandFactory>::command();
+            let pages = ferry_manual::write_man_pages(command, &dir)
+                .with_context(|| dir.display().to_string())?;
+            println!("{}: {}", dir.display(), pages.join(" "));
+            Ok(())
+        }
         None => serve(cli.serve),
     }
 }
