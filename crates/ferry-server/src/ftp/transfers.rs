@@ -281,6 +281,7 @@ impl Session {
             }
             None => {
                 self.running = None;
+                tracing::warn!(peer = %self.peer, user = self.user_name(), "transfer task ended without a result");
                 self.send(&reply(
                     ReplyCode::LOCAL_ERROR,
                     "Transfer ended unexpectedly.",

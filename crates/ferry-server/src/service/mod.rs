@@ -9,6 +9,7 @@
 //! This module does NOT know any protocol: no reply codes, no current folder (a front end
 //! resolves its client's relative paths into the user's view first), no data connections.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use ferry_proto::listing::{self, Entry, EntryKind};
@@ -44,6 +45,14 @@ pub(crate) enum FileError {
 }
 
 impl FileError {
+    /// True when the server is at fault rather than the client: the storage failed (an S3
+    /// error, an I/O error, a full disk, a store's quota, a busy file) or refused what the
+    /// account's rights allow (EACCES on the served folder). A missing file, a name taken, a
+    /// right the account lacks or its own quota are the client's business.
+    pub(crate) fn is_server_side(&self) -> bool {
+        self.storage_kind().is_some_and(is_server_side)
+    }
+
     /// The storage error's kind, when the storage refused or failed.
     pub(crate) fn storage_kind(&self) -> Option<ErrorKind> {
         match self {
@@ -53,22 +62,96 @@ impl FileError {
     }
 }
 
+/// True for the storage error kinds that say the server failed (451, 452, 552, 450, and a
+/// storage's own refusal): see [`FileError::is_server_side`].
+pub(crate) fn is_server_side(kind: ErrorKind) -> bool {
+    matches!(
+        kind,
+        ErrorKind::Other
+            | ErrorKind::NoSpace
+            | ErrorKind::QuotaExceeded
+            | ErrorKind::Busy
+            | ErrorKind::PermissionDenied
+    )
+}
+
+/// Which front end a session speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum Protocol {
+    /// FTP and FTPS.
+    Ftp,
+    /// SFTP over SSH.
+    Sftp,
+}
+
+impl Protocol {
+    /// The protocol's name in logs, events and metrics.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Protocol::Ftp => "ftp",
+            Protocol::Sftp => "sftp",
+        }
+    }
+}
+
+/// Who is on the other end of a session: its protocol and the client's address (after any
+/// PROXY header).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Client {
+    pub(crate) protocol: Protocol,
+    pub(crate) peer: SocketAddr,
+}
+
 /// The files of one logged-in user. Cheap to share: sessions hold it in an [`Arc`].
 #[derive(Debug)]
 pub(crate) struct FileService {
     seat: Seat,
     accounts: Arc<Accounts>,
     storage: Storage,
+    /// The session's client, for log lines and events.
+    client: Client,
 }
 
 impl FileService {
-    /// The files `seat`'s account sees in `storage`.
-    pub(crate) fn new(seat: Seat, accounts: Arc<Accounts>, storage: Storage) -> Arc<FileService> {
+    /// The files `seat`'s account sees in `storage`, for a session of `client`.
+    pub(crate) fn new(
+        seat: Seat,
+        accounts: Arc<Accounts>,
+        storage: Storage,
+        client: Client,
+    ) -> Arc<FileService> {
         Arc::new(FileService {
             seat,
             accounts,
             storage,
+            client,
         })
+    }
+
+    /// The session's client.
+    pub(crate) fn client(&self) -> Client {
+        self.client
+    }
+
+    /// Passes `result` through, logging a failure once: at WARN with its cause when the
+    /// server is at fault ([`FileError::is_server_side`]), at DEBUG when the client is.
+    fn logged<T>(
+        &self,
+        operation: &'static str,
+        view: &VirtualPath,
+        result: Result<T, FileError>,
+    ) -> Result<T, FileError> {
+        if let Err(error) = &result {
+            let (peer, protocol) = (self.client.peer, self.client.protocol.name());
+            let (user, path) = (self.name(), view.to_string());
+            if error.is_server_side() {
+                tracing::warn!(%peer, user, protocol, operation, path, cause = %error, "storage failed");
+            } else {
+                tracing::debug!(%peer, user, protocol, operation, path, %error, "refused");
+            }
+        }
+        result
     }
 
     /// Counts the user's usage when a quota applies, so that the first upload need not. A
@@ -201,22 +284,34 @@ impl FileService {
     /// A file's or folder's entry. Needs no right: a name is not a secret (the parent's
     /// listing shows it), and clients look before they act.
     pub(crate) async fn stat(&self, view: &VirtualPath) -> Result<Entry, FileError> {
-        let full = self.locate(FileService::full(&self.rules(), view)?).await?;
-        Ok(self.storage.stat(&full).await?)
+        let result: Result<_, FileError> = async {
+            let full = self.locate(FileService::full(&self.rules(), view)?).await?;
+            Ok(self.storage.stat(&full).await?)
+        }
+        .await;
+        self.logged("stat", view, result)
     }
 
     /// A folder's entries, as they are read.
     pub(crate) async fn list(&self, view: &VirtualPath) -> Result<ListStream, FileError> {
-        let rules = self.rules();
-        FileService::require(rules.permissions.in_folder(view), Right::List, view)?;
-        let full = self.locate(FileService::full(&rules, view)?).await?;
-        Ok(self.storage.list(&full).await?)
+        let result: Result<_, FileError> = async {
+            let rules = self.rules();
+            FileService::require(rules.permissions.in_folder(view), Right::List, view)?;
+            let full = self.locate(FileService::full(&rules, view)?).await?;
+            Ok(self.storage.list(&full).await?)
+        }
+        .await;
+        self.logged("list", view, result)
     }
 
     /// The bytes an interrupted upload to `view` kept, if there is one.
     pub(crate) async fn partial_size(&self, view: &VirtualPath) -> Result<Option<u64>, FileError> {
-        let full = FileService::full(&self.rules(), view)?;
-        Ok(self.storage.partial_size(&full).await?)
+        let result: Result<_, FileError> = async {
+            let full = FileService::full(&self.rules(), view)?;
+            Ok(self.storage.partial_size(&full).await?)
+        }
+        .await;
+        self.logged("partial_size", view, result)
     }
 
     /// A file opened for reading from `offset` on, and the limits its bytes go through.
@@ -225,11 +320,15 @@ impl FileService {
         view: &VirtualPath,
         offset: u64,
     ) -> Result<(Download, Meter), FileError> {
-        let (_, full) = self.allowed(Right::Download, view)?;
-        let full = self.locate(full).await?;
-        let download = self.storage.read(&full, offset).await?;
-        let meter = Meter::new(&[&self.member().download, &self.accounts.download], None);
-        Ok((download, meter))
+        let result: Result<_, FileError> = async {
+            let (_, full) = self.allowed(Right::Download, view)?;
+            let full = self.locate(full).await?;
+            let download = self.storage.read(&full, offset).await?;
+            let meter = Meter::new(&[&self.member().download, &self.accounts.download], None);
+            Ok((download, meter))
+        }
+        .await;
+        self.logged("read", view, result)
     }
 
     /// An upload to `view` in `mode`, visible only once committed, and the limits its bytes
@@ -239,45 +338,49 @@ impl FileService {
         view: &VirtualPath,
         mode: WriteMode,
     ) -> Result<(Upload, Meter), FileError> {
-        let rules = self.rules();
-        let folder = view.parent();
-        let rights = rules.permissions.in_folder(&folder);
-        let full = FileService::full(&rules, view)?;
-        let quota = rules.quota.any();
-        // Whether a file is there matters only when it changes the right needed or the usage.
-        let look = mode != WriteMode::Unique
-            && (quota || rights.allows(Right::Upload) != rights.allows(Right::Overwrite));
-        let existing = if look {
-            self.file_size(&full).await?
-        } else {
-            None
-        };
-        let right = if existing.is_some() {
-            Right::Overwrite
-        } else {
-            Right::Upload
-        };
-        FileService::require(rights, right, &folder)?;
-        let mut ticket = None;
-        if quota {
-            self.member()
-                .usage
-                .count(&self.storage, &rules.home)
-                .await?;
-            let claim = Ticket::open(Arc::clone(self.member()), existing);
-            ticket = Some(claim.map_err(FileError::Quota)?);
+        let result: Result<_, FileError> = async {
+            let rules = self.rules();
+            let folder = view.parent();
+            let rights = rules.permissions.in_folder(&folder);
+            let full = FileService::full(&rules, view)?;
+            let quota = rules.quota.any();
+            // Whether a file is there matters only when it changes the right needed or the usage.
+            let look = mode != WriteMode::Unique
+                && (quota || rights.allows(Right::Upload) != rights.allows(Right::Overwrite));
+            let existing = if look {
+                self.file_size(&full).await?
+            } else {
+                None
+            };
+            let right = if existing.is_some() {
+                Right::Overwrite
+            } else {
+                Right::Upload
+            };
+            FileService::require(rights, right, &folder)?;
+            let mut ticket = None;
+            if quota {
+                self.member()
+                    .usage
+                    .count(&self.storage, &rules.home)
+                    .await?;
+                let claim = Ticket::open(Arc::clone(self.member()), existing);
+                ticket = Some(claim.map_err(FileError::Quota)?);
+            }
+            let upload = self.storage.write(&full, mode).await?;
+            if let Some(ticket) = &mut ticket
+                && let Err(limit) = ticket.begin(upload.start_offset())
+            {
+                // The bytes kept from an earlier attempt no longer fit: they can never be
+                // committed.
+                let _ = upload.discard().await;
+                return Err(FileError::Quota(limit));
+            }
+            let meter = Meter::new(&[&self.member().upload, &self.accounts.upload], ticket);
+            Ok((upload, meter))
         }
-        let upload = self.storage.write(&full, mode).await?;
-        if let Some(ticket) = &mut ticket
-            && let Err(limit) = ticket.begin(upload.start_offset())
-        {
-            // The bytes kept from an earlier attempt no longer fit: they can never be
-            // committed.
-            let _ = upload.discard().await;
-            return Err(FileError::Quota(limit));
-        }
-        let meter = Meter::new(&[&self.member().upload, &self.accounts.upload], ticket);
-        Ok((upload, meter))
+        .await;
+        self.logged("write", view, result)
     }
 
     /// The size of the plain file at `full`; `None` when nothing (or a folder) is there.
@@ -305,27 +408,39 @@ impl FileService {
 
     /// Deletes a file (or the kept partial of an interrupted upload to that name).
     pub(crate) async fn remove_file(&self, view: &VirtualPath) -> Result<(), FileError> {
-        let (rules, full) = self.allowed(Right::Delete, view)?;
-        let full = self.locate(full).await?;
-        let size = self.counted_size(&rules, &full).await?;
-        self.storage.remove_file(&full).await?;
-        if let Some(size) = size {
-            self.member().usage.add(-(size as i64), -1);
+        let result: Result<_, FileError> = async {
+            let (rules, full) = self.allowed(Right::Delete, view)?;
+            let full = self.locate(full).await?;
+            let size = self.counted_size(&rules, &full).await?;
+            self.storage.remove_file(&full).await?;
+            if let Some(size) = size {
+                self.member().usage.add(-(size as i64), -1);
+            }
+            Ok(())
         }
-        Ok(())
+        .await;
+        self.logged("delete", view, result)
     }
 
     /// Makes a folder.
     pub(crate) async fn create_dir(&self, view: &VirtualPath) -> Result<(), FileError> {
-        let (_, full) = self.allowed(Right::Mkdir, view)?;
-        Ok(self.storage.create_dir(&full).await?)
+        let result: Result<_, FileError> = async {
+            let (_, full) = self.allowed(Right::Mkdir, view)?;
+            Ok(self.storage.create_dir(&full).await?)
+        }
+        .await;
+        self.logged("mkdir", view, result)
     }
 
     /// Removes an empty folder.
     pub(crate) async fn remove_dir(&self, view: &VirtualPath) -> Result<(), FileError> {
-        let (_, full) = self.allowed(Right::Rmdir, view)?;
-        let full = self.locate(full).await?;
-        Ok(self.storage.remove_dir(&full).await?)
+        let result: Result<_, FileError> = async {
+            let (_, full) = self.allowed(Right::Rmdir, view)?;
+            let full = self.locate(full).await?;
+            Ok(self.storage.remove_dir(&full).await?)
+        }
+        .await;
+        self.logged("rmdir", view, result)
     }
 
     /// Renames `from` to `to`: `rename` is needed in both folders, and `overwrite` in the
@@ -335,27 +450,31 @@ impl FileService {
         from: &VirtualPath,
         to: &VirtualPath,
     ) -> Result<(), FileError> {
-        let (_, from_full) = self.allowed(Right::Rename, from)?;
-        let from_full = self.locate(from_full).await?;
-        let (rules, to_full) = self.allowed(Right::Rename, to)?;
-        let to_folder = to.parent();
-        let rights = rules.permissions.in_folder(&to_folder);
-        let replaced = if rules.quota.any()
-            || self.member().usage.used().is_some()
-            || !rights.allows(Right::Overwrite)
-        {
-            self.file_size(&to_full).await?
-        } else {
-            None
-        };
-        if replaced.is_some() {
-            FileService::require(rights, Right::Overwrite, &to_folder)?;
+        let result: Result<_, FileError> = async {
+            let (_, from_full) = self.allowed(Right::Rename, from)?;
+            let from_full = self.locate(from_full).await?;
+            let (rules, to_full) = self.allowed(Right::Rename, to)?;
+            let to_folder = to.parent();
+            let rights = rules.permissions.in_folder(&to_folder);
+            let replaced = if rules.quota.any()
+                || self.member().usage.used().is_some()
+                || !rights.allows(Right::Overwrite)
+            {
+                self.file_size(&to_full).await?
+            } else {
+                None
+            };
+            if replaced.is_some() {
+                FileService::require(rights, Right::Overwrite, &to_folder)?;
+            }
+            self.storage.rename(&from_full, &to_full).await?;
+            if let Some(size) = replaced {
+                self.member().usage.add(-(size as i64), -1);
+            }
+            Ok(())
         }
-        self.storage.rename(&from_full, &to_full).await?;
-        if let Some(size) = replaced {
-            self.member().usage.add(-(size as i64), -1);
-        }
-        Ok(())
+        .await;
+        self.logged("rename", from, result)
     }
 
     /// Sets a file's modification time (seconds since the epoch).
@@ -364,9 +483,13 @@ impl FileService {
         view: &VirtualPath,
         secs: i64,
     ) -> Result<(), FileError> {
-        let (_, full) = self.allowed(Right::Chtimes, view)?;
-        let full = self.locate(full).await?;
-        Ok(self.storage.set_modified(&full, secs).await?)
+        let result: Result<_, FileError> = async {
+            let (_, full) = self.allowed(Right::Chtimes, view)?;
+            let full = self.locate(full).await?;
+            Ok(self.storage.set_modified(&full, secs).await?)
+        }
+        .await;
+        self.logged("set_modified", view, result)
     }
 }
 

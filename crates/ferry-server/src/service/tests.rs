@@ -25,7 +25,11 @@ fn service_for(user: User) -> (tempfile::TempDir, Arc<FileService>) {
     users.users.insert("alice".into(), user);
     let accounts = Arc::new(Accounts::new(users, Anonymous::Off, 0, 0));
     let seat = accounts.seat("alice").unwrap();
-    (dir, FileService::new(seat, accounts, storage))
+    let client = Client {
+        protocol: Protocol::Ftp,
+        peer: ([127, 0, 0, 1], 40000).into(),
+    };
+    (dir, FileService::new(seat, accounts, storage, client))
 }
 
 fn view(path: &str) -> VirtualPath {

@@ -270,11 +270,16 @@ async fn read(
     // Read into spare capacity: no zeroing of a buffer that the file fills anyway.
     let mut data = Vec::with_capacity(wanted);
     while data.len() < wanted {
-        let count = reading
-            .download
-            .read_buf(&mut data)
-            .await
-            .map_err(|e| storage_failure(ferry_storage::StorageError::from(e).kind()))?;
+        let count = match reading.download.read_buf(&mut data).await {
+            Ok(count) => count,
+            Err(error) => {
+                let error = ferry_storage::StorageError::from(error);
+                let (peer, user, path) =
+                    (files.client().peer, files.name(), reading.view.to_string());
+                tracing::warn!(%peer, user, protocol = "sftp", operation = "read", path, cause = %error, "storage failed");
+                return Err(storage_failure(error.kind()));
+            }
+        };
         if count == 0 {
             break;
         }
@@ -330,8 +335,10 @@ async fn write(
         return Err(fail(writing, failure).await);
     }
     if let Err(error) = upload.write_all(data).await {
-        let kind = ferry_storage::StorageError::from(error).kind();
-        return Err(fail(writing, storage_failure(kind)).await);
+        let error = ferry_storage::StorageError::from(error);
+        let (peer, user, path) = (files.client().peer, files.name(), writing.view.to_string());
+        tracing::warn!(%peer, user, protocol = "sftp", operation = "write", path, cause = %error, "storage failed");
+        return Err(fail(writing, storage_failure(error.kind())).await);
     }
     meter.pace(data.len()).await;
     writing.next += data.len() as u64;
