@@ -11,6 +11,7 @@ use std::time::Instant;
 use crate::Shared;
 use crate::auth::{self, Anonymous};
 use crate::limits;
+use crate::observe::events::{Event, EventKind};
 use crate::service::accounts::ANONYMOUS;
 use crate::service::{Client, FileService, SeatRefused};
 
@@ -44,12 +45,21 @@ pub(crate) async fn password(
         return Err(Refused::Banned);
     }
     let Some(account) = authenticate(shared, ip, name, password).await else {
+        let user = String::from_utf8_lossy(name);
+        shared
+            .observer
+            .emit(Event::new(EventKind::LoginFailed, &user, client));
         return Err(match shared.logins.failed(ip, Instant::now()) {
             limits::Verdict::Delay(delay) => {
                 tokio::time::sleep(delay).await;
                 Refused::Incorrect
             }
-            limits::Verdict::Banned => Refused::BannedNow,
+            limits::Verdict::Banned => {
+                shared
+                    .observer
+                    .emit(Event::new(EventKind::Ban, &user, client));
+                Refused::BannedNow
+            }
         });
     };
     if !auth::is_anonymous_name(name) {
@@ -75,8 +85,12 @@ async fn sit_down(
         Arc::clone(&shared.accounts),
         shared.storage.clone(),
         client,
+        Arc::clone(&shared.observer),
     );
     files.prepare().await;
+    shared
+        .observer
+        .emit(Event::new(EventKind::Login, files.name(), client));
     Ok(files)
 }
 

@@ -344,6 +344,14 @@ impl Session {
         })
     }
 
+    /// The logged-in user's files.
+    fn files(&self) -> Option<&FileService> {
+        match &self.login {
+            Login::Done(files) => Some(files),
+            _ => None,
+        }
+    }
+
     fn user_name(&self) -> &str {
         match &self.login {
             Login::Done(files) => files.name(),

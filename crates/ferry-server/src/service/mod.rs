@@ -16,6 +16,9 @@ use ferry_proto::listing::{self, Entry, EntryKind};
 use ferry_proto::{PathError, VirtualPath};
 use ferry_storage::{Download, ErrorKind, ListStream, Storage, StorageError, Upload, WriteMode};
 
+use crate::observe::Observer;
+use crate::observe::events::{Event, EventKind};
+
 pub(crate) mod accounts;
 mod meter;
 pub(crate) mod quota;
@@ -103,6 +106,28 @@ pub(crate) struct Client {
     pub(crate) peer: SocketAddr,
 }
 
+/// Which way a transfer's bytes went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Direction {
+    /// From the client: an upload.
+    Up,
+    /// To the client: a download.
+    Down,
+}
+
+/// A file transfer that ended, as a front end reports it.
+#[derive(Debug)]
+pub(crate) struct Transferred<'a> {
+    pub(crate) direction: Direction,
+    /// The file, in the user's view.
+    pub(crate) path: &'a str,
+    /// Bytes moved by this transfer.
+    pub(crate) bytes: u64,
+    pub(crate) seconds: f64,
+    /// Why it failed; `None` when it completed (an upload: committed under its final name).
+    pub(crate) failure: Option<&'a str>,
+}
+
 /// The files of one logged-in user. Cheap to share: sessions hold it in an [`Arc`].
 #[derive(Debug)]
 pub(crate) struct FileService {
@@ -111,22 +136,54 @@ pub(crate) struct FileService {
     storage: Storage,
     /// The session's client, for log lines and events.
     client: Client,
+    /// Where events go.
+    observer: Arc<Observer>,
 }
 
 impl FileService {
-    /// The files `seat`'s account sees in `storage`, for a session of `client`.
+    /// The files `seat`'s account sees in `storage`, for a session of `client`, reporting to
+    /// `observer`.
     pub(crate) fn new(
         seat: Seat,
         accounts: Arc<Accounts>,
         storage: Storage,
         client: Client,
+        observer: Arc<Observer>,
     ) -> Arc<FileService> {
         Arc::new(FileService {
             seat,
             accounts,
             storage,
             client,
+            observer,
         })
+    }
+
+    /// An event of `kind` by this user, about `view`.
+    fn event(&self, kind: EventKind, view: &VirtualPath) -> Event {
+        Event::new(kind, self.name(), self.client).path(view.to_string())
+    }
+
+    /// A front end's report of a file transfer that ended: an upload event once the file is
+    /// committed, a download event once it was sent to its end.
+    pub(crate) fn transferred(&self, transfer: &Transferred<'_>) {
+        if transfer.failure.is_some() {
+            return;
+        }
+        let kind = match transfer.direction {
+            Direction::Up => EventKind::Upload,
+            Direction::Down => EventKind::Download,
+        };
+        let path = if transfer.path.starts_with('/') {
+            transfer.path.to_string()
+        } else {
+            format!("/{}", transfer.path)
+        };
+        self.observer.emit(
+            Event::new(kind, self.name(), self.client)
+                .path(path)
+                .size(Some(transfer.bytes)),
+        );
     }
 
     /// The session's client.
@@ -416,6 +473,8 @@ impl FileService {
             if let Some(size) = size {
                 self.member().usage.add(-(size as i64), -1);
             }
+            self.observer
+                .emit(self.event(EventKind::Delete, view).size(size));
             Ok(())
         }
         .await;
@@ -426,7 +485,9 @@ impl FileService {
     pub(crate) async fn create_dir(&self, view: &VirtualPath) -> Result<(), FileError> {
         let result: Result<_, FileError> = async {
             let (_, full) = self.allowed(Right::Mkdir, view)?;
-            Ok(self.storage.create_dir(&full).await?)
+            self.storage.create_dir(&full).await?;
+            self.observer.emit(self.event(EventKind::Mkdir, view));
+            Ok(())
         }
         .await;
         self.logged("mkdir", view, result)
@@ -437,7 +498,9 @@ impl FileService {
         let result: Result<_, FileError> = async {
             let (_, full) = self.allowed(Right::Rmdir, view)?;
             let full = self.locate(full).await?;
-            Ok(self.storage.remove_dir(&full).await?)
+            self.storage.remove_dir(&full).await?;
+            self.observer.emit(self.event(EventKind::Rmdir, view));
+            Ok(())
         }
         .await;
         self.logged("rmdir", view, result)
@@ -471,6 +534,8 @@ impl FileService {
             if let Some(size) = replaced {
                 self.member().usage.add(-(size as i64), -1);
             }
+            self.observer
+                .emit(self.event(EventKind::Rename, from).target(to.to_string()));
             Ok(())
         }
         .await;

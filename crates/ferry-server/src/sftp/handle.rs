@@ -11,7 +11,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 
 use super::session::{self, Context, Failure, MAX_READ, status, storage_failure};
-use crate::service::{FileError, FileService, Meter};
+use crate::service::{Direction, FileError, FileService, Meter, Transferred};
 
 /// Names one READDIR reply carries at most (OpenSSH's sftp-server sends 100).
 const NAMES_PER_REPLY: usize = 100;
@@ -444,6 +444,17 @@ fn log_transfer(
 ) {
     let seconds = started.elapsed().as_secs_f64();
     let (peer, user, name) = (context.peer, context.files.name(), view.to_string());
+    context.files.transferred(&Transferred {
+        direction: if verb == "RETR" {
+            Direction::Down
+        } else {
+            Direction::Up
+        },
+        path: &name,
+        bytes,
+        seconds,
+        failure,
+    });
     match failure {
         None => {
             tracing::info!(%peer, user, protocol = "sftp", verb, name, bytes, seconds, "transfer complete")

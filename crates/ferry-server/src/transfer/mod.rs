@@ -136,6 +136,8 @@ pub(crate) struct Running {
     pub(crate) started: std::time::Instant,
     pub(crate) name: String,
     pub(crate) verb: &'static str,
+    /// The file moved, in the user's view (`None` for a listing).
+    pub(crate) path: Option<String>,
 }
 
 /// TLS for a data connection (after `PROT P`).
@@ -158,6 +160,8 @@ pub(crate) struct Plan {
     pub(crate) work: Work,
     pub(crate) verb: &'static str,
     pub(crate) name: String,
+    /// The file moved, in the user's view (`None` for a listing).
+    pub(crate) path: Option<String>,
     /// Bytes the session sent itself before it handed the transfer over.
     pub(crate) sent: u64,
 }
@@ -169,7 +173,7 @@ pub(crate) fn start(plan: Plan) -> Running {
     let bytes = Arc::new(AtomicU64::new(plan.sent));
     let task_cancel = cancel.clone();
     let task_bytes = Arc::clone(&bytes);
-    let (verb, name) = (plan.verb, plan.name.clone());
+    let (verb, name, path) = (plan.verb, plan.name.clone(), plan.path.clone());
     tokio::spawn(async move {
         let result = transfer(plan, &sender, &task_bytes, &task_cancel).await;
         let _ = sender.send(Event::Done(result)).await;
@@ -181,6 +185,7 @@ pub(crate) fn start(plan: Plan) -> Running {
         started: std::time::Instant::now(),
         name,
         verb,
+        path,
     }
 }
 
