@@ -12,6 +12,7 @@ use serde::Deserialize;
 pub use ferry_storage::S3Config;
 
 use crate::auth::{Anonymous, UsersFile};
+use crate::observe::hooks::HookConfig;
 use crate::tls::TlsSettings;
 
 /// Where ferryd listens when told nothing.
@@ -144,6 +145,8 @@ pub struct Config {
     pub require_tls_session_reuse: bool,
     /// The SSH host key; SFTP is served only with one.
     pub ssh_host_key: Option<russh::keys::PrivateKey>,
+    /// Commands or URLs run for events (`[[hooks]]` in the config file).
+    pub hooks: Vec<HookConfig>,
 }
 
 impl Config {
@@ -176,6 +179,7 @@ impl Config {
             require_tls: false,
             require_tls_session_reuse: false,
             ssh_host_key: None,
+            hooks: Vec::new(),
         }
     }
 
@@ -258,6 +262,7 @@ impl Config {
                     .map(|k| k.public_key().to_bytes().ok()),
         );
         differs("require_tls", self.require_tls != new.require_tls);
+        differs("hooks", self.hooks != new.hooks);
         differs(
             "require_tls_session_reuse",
             self.require_tls_session_reuse != new.require_tls_session_reuse,
@@ -287,6 +292,9 @@ impl Config {
         }
         if self.max_line < 64 {
             return Err("max line length must be at least 64".into());
+        }
+        for hook in &self.hooks {
+            hook.validate()?;
         }
         Ok(())
     }
@@ -399,6 +407,8 @@ pub struct FileSettings {
     pub sftp_bind: Option<Vec<SocketAddr>>,
     /// SSH host key file (OpenSSH format; an Ed25519 key is made there when missing).
     pub ssh_host_key: Option<PathBuf>,
+    /// Commands or URLs run for events.
+    pub hooks: Option<Vec<HookConfig>>,
 }
 
 /// Bytes per second, written as a number with an optional `K`, `M` or `G` (powers of 1024).

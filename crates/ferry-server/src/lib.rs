@@ -109,7 +109,7 @@ impl Shared {
             config.max_rate_down,
         ));
         let ssh = sftp::ssh_config(&config);
-        let observer = Arc::new(observe::Observer::default());
+        let observer = Arc::new(observe::Observer::new(&config)?);
         Ok(Arc::new(Shared {
             observer,
             ssh,

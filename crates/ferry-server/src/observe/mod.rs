@@ -6,6 +6,7 @@
 //! do) nor how a front end answers its client.
 
 pub mod events;
+pub mod hooks;
 
 use events::{Event, Events};
 
@@ -16,6 +17,19 @@ pub(crate) struct Observer {
 }
 
 impl Observer {
+    /// The observer of a server configured with `config`: its hooks subscribed and running
+    /// (which needs a tokio runtime when there are hooks).
+    pub(crate) fn new(config: &crate::Config) -> std::io::Result<Observer> {
+        let mut events = Events::default();
+        if !config.hooks.is_empty() {
+            if tokio::runtime::Handle::try_current().is_err() {
+                return Err(std::io::Error::other("hooks need a tokio runtime"));
+            }
+            hooks::start(&config.hooks, &mut events);
+        }
+        Ok(Observer { events })
+    }
+
     /// Reports `event` to its consumers.
     pub(crate) fn emit(&self, event: Event) {
         self.events.emit(event);

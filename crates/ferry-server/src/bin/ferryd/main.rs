@@ -350,6 +350,7 @@ fn build(
         _ => bail!("--tls-cert and --tls-key go together"),
     };
     config.require_tls = args.require_tls || settings.require_tls == Some(true);
+    config.hooks = settings.hooks.clone().unwrap_or_default();
     config.require_tls_session_reuse =
         args.require_tls_session_reuse || settings.require_tls_session_reuse == Some(true);
     let implicit_binds = if args.implicit_bind.is_empty() {
