@@ -147,6 +147,8 @@ pub struct Config {
     pub ssh_host_key: Option<russh::keys::PrivateKey>,
     /// Commands or URLs run for events (`[[hooks]]` in the config file).
     pub hooks: Vec<HookConfig>,
+    /// The transfer log (wu-ftpd xferlog format), reopened on SIGHUP.
+    pub xferlog: Option<PathBuf>,
 }
 
 impl Config {
@@ -180,6 +182,7 @@ impl Config {
             require_tls_session_reuse: false,
             ssh_host_key: None,
             hooks: Vec::new(),
+            xferlog: None,
         }
     }
 
@@ -263,6 +266,7 @@ impl Config {
         );
         differs("require_tls", self.require_tls != new.require_tls);
         differs("hooks", self.hooks != new.hooks);
+        differs("xferlog", self.xferlog != new.xferlog);
         differs(
             "require_tls_session_reuse",
             self.require_tls_session_reuse != new.require_tls_session_reuse,
@@ -409,6 +413,8 @@ pub struct FileSettings {
     pub ssh_host_key: Option<PathBuf>,
     /// Commands or URLs run for events.
     pub hooks: Option<Vec<HookConfig>>,
+    /// Transfer log file (wu-ftpd xferlog format).
+    pub xferlog: Option<PathBuf>,
 }
 
 /// Bytes per second, written as a number with an optional `K`, `M` or `G` (powers of 1024).

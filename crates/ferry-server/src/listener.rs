@@ -158,6 +158,11 @@ impl Server {
         }
     }
 
+    /// Opens the log files again (SIGHUP, after logrotate moved them): the transfer log.
+    pub fn reopen_logs(&self) {
+        self.shared.observer.reopen();
+    }
+
     /// Waits until every session has ended (after shutdown).
     pub async fn wait(&self) {
         self.tracker.close();

@@ -110,3 +110,169 @@ mod s3 {
         client.expect("NOOP", 200);
     }
 }
+
+/// Adds `alice` (password `wonderland`) to a users file in `dir`; its path.
+fn users_file(dir: &std::path::Path) -> String {
+    let users = dir.join("users.toml");
+    let path = users.to_str().unwrap().to_string();
+    let added = common::ferryd(
+        &["user", "add", "alice", "--users", &path, "--password-stdin"],
+        b"wonderland\n",
+    );
+    assert!(added.status.success(), "{added:?}");
+    path
+}
+
+/// paramiko (Debian's python3-paramiko) puts `b.txt` and gets it back over SFTP.
+const PARAMIKO_PUT_GET: &str = r#"
+import sys, paramiko
+host, port, local, back = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+transport = paramiko.Transport((host, port))
+transport.connect(username="alice", password="wonderland")
+sftp = paramiko.SFTPClient.from_transport(transport)
+sftp.put(local, "b.txt")
+sftp.get("b.txt", back)
+sftp.close()
+transport.close()
+"#;
+
+/// Debian's python3 with paramiko (`.ci/run` installs python3-paramiko).
+fn debian_paramiko() -> std::path::PathBuf {
+    let python = std::path::PathBuf::from("/usr/bin/python3");
+    let found = std::process::Command::new(&python)
+        .args(["-c", "import paramiko"])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        found,
+        "/usr/bin/python3 cannot import paramiko: `apt-get install python3-paramiko`"
+    );
+    python
+}
+
+/// wu-ftpd's xferlog line: current-time transfer-time remote-host file-size filename
+/// transfer-type special-action-flag direction access-mode username service-name
+/// authentication-method authenticated-user-id completion-status.
+const XFERLOG_LINE: &str = r"^(?P<date>[A-Z][a-z]{2} [A-Z][a-z]{2} [ \d]\d \d{2}:\d{2}:\d{2} \d{4}) (?P<seconds>\d+) (?P<host>\S+) (?P<size>\d+) (?P<file>\S+) (?P<type>[ab]) (?P<action>[CUT_]+) (?P<direction>[oid]) (?P<access>[agr]) (?P<user>\S+) (?P<service>\S+) (?P<auth>[01]) (?P<authuser>\S+) (?P<status>[ci])$";
+
+/// The parsed lines of the transfer log at `path`, once it has `count` (bounded wait).
+fn xferlog_lines(path: &std::path::Path, count: usize) -> Vec<[String; 7]> {
+    let pattern = regex::Regex::new(XFERLOG_LINE).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        if text.lines().count() >= count {
+            return text
+                .lines()
+                .map(|line| {
+                    let fields = pattern
+                        .captures(line)
+                        .unwrap_or_else(|| panic!("not an xferlog line: {line}"));
+                    [
+                        "host",
+                        "size",
+                        "file",
+                        "direction",
+                        "user",
+                        "service",
+                        "status",
+                    ]
+                    .map(|name| fields[name].to_string())
+                })
+                .collect();
+        }
+        assert!(std::time::Instant::now() < deadline, "{text}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// `--xferlog`: a line per completed or failed transfer, FTP and SFTP (the service field says
+/// which), that the format's regular expression parses; SIGHUP reopens the file after a
+/// logrotate-style rename.
+#[test]
+fn xferlog_lines_for_ftp_and_sftp_reopened_on_sighup() {
+    let python = debian_paramiko();
+    let dir = tempfile::tempdir().unwrap();
+    let users = users_file(dir.path());
+    let root = dir.path().join("root");
+    std::fs::create_dir(&root).unwrap();
+    let xferlog = dir.path().join("xferlog");
+    let key = dir.path().join("host_key");
+    let daemon = Daemon::start(
+        &[
+            "--bind",
+            "127.0.0.1:0",
+            "--sftp-bind",
+            "127.0.0.1:0",
+            "--users",
+            &users,
+            "--ssh-host-key",
+            key.to_str().unwrap(),
+            "--xferlog",
+            xferlog.to_str().unwrap(),
+            root.to_str().unwrap(),
+        ],
+        &[],
+        &dir.path().join("ferryd.log"),
+    );
+    let mut client = Client::connect(daemon.ftp.unwrap());
+    client.login("alice", "wonderland");
+    let bytes = common::random_bytes(5000, 1);
+    assert_eq!(client.upload("STOR a file.txt", &bytes).code.0, 226);
+    assert_eq!(client.download("RETR a file.txt").len(), 5000);
+    // A failed upload: aborted.
+    let mut data = client.passive();
+    client.expect("STOR aborted.bin", 150);
+    use std::io::Write;
+    data.write_all(&bytes).unwrap();
+    data.flush().unwrap();
+    client.send_raw(b"ABOR\r\n");
+    assert_eq!(client.read_reply().code.0, 426);
+    assert_eq!(client.read_reply().code.0, 226);
+    drop(data);
+
+    let local = dir.path().join("b.txt");
+    std::fs::write(&local, common::random_bytes(3000, 2)).unwrap();
+    let back = dir.path().join("b.back");
+    let sftp = daemon.sftp.unwrap();
+    let script = dir.path().join("put_get.py");
+    std::fs::write(&script, PARAMIKO_PUT_GET).unwrap();
+    let ran = ferry_testkit::run_bounded(
+        std::process::Command::new(&python)
+            .arg(&script)
+            .arg(sftp.ip().to_string())
+            .arg(sftp.port().to_string())
+            .arg(&local)
+            .arg(&back),
+        std::time::Duration::from_secs(60),
+    );
+    assert!(ran.status.success(), "{ran:?}");
+    assert_eq!(std::fs::read(&back).unwrap().len(), 3000);
+
+    let lines = xferlog_lines(&xferlog, 5);
+    let expect = |size: &str, file: &str, direction: &str, service: &str, status: &str| {
+        ["127.0.0.1", size, file, direction, "alice", service, status].map(String::from)
+    };
+    assert_eq!(lines[0], expect("5000", "/a_file.txt", "i", "ftp", "c"));
+    assert_eq!(lines[1], expect("5000", "/a_file.txt", "o", "ftp", "c"));
+    assert_eq!(
+        lines[2][2..],
+        expect("0", "/aborted.bin", "i", "ftp", "i")[2..]
+    );
+    assert_eq!(lines[3], expect("3000", "/b.txt", "i", "sftp", "c"));
+    assert_eq!(lines[4], expect("3000", "/b.txt", "o", "sftp", "c"));
+    assert_eq!(lines.len(), 5);
+
+    // logrotate: rename, SIGHUP, and the next line goes to a new file.
+    let rotated = dir.path().join("xferlog.1");
+    std::fs::rename(&xferlog, &rotated).unwrap();
+    daemon.hangup();
+    daemon.wait_for_log(&["settings reloaded"]);
+    assert_eq!(client.upload("STOR c.txt", b"abc").code.0, 226);
+    let fresh = xferlog_lines(&xferlog, 1);
+    assert_eq!(fresh, [expect("3", "/c.txt", "i", "ftp", "c")]);
+    assert_eq!(
+        std::fs::read_to_string(&rotated).unwrap().lines().count(),
+        5
+    );
+}

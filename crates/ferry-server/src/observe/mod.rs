@@ -7,13 +7,19 @@
 
 pub mod events;
 pub mod hooks;
+mod xferlog;
 
 use events::{Event, Events};
+use xferlog::XferLog;
+
+use crate::service::{Client, Transferred};
 
 /// Where every report of a server goes.
 #[derive(Debug, Default)]
 pub(crate) struct Observer {
     pub(crate) events: Events,
+    /// `--xferlog`.
+    xferlog: Option<XferLog>,
 }
 
 impl Observer {
@@ -27,7 +33,35 @@ impl Observer {
             }
             hooks::start(&config.hooks, &mut events);
         }
-        Ok(Observer { events })
+        let xferlog =
+            match &config.xferlog {
+                Some(path) => Some(XferLog::open(path).map_err(|e| {
+                    std::io::Error::new(e.kind(), format!("{}: {e}", path.display()))
+                })?),
+                None => None,
+            };
+        Ok(Observer { events, xferlog })
+    }
+
+    /// Reports a file transfer that ended, completed or not, by `user` (`anonymous` or a
+    /// named account) of `client`.
+    pub(crate) fn transferred(
+        &self,
+        user: &str,
+        anonymous: bool,
+        client: Client,
+        transfer: &Transferred<'_>,
+    ) {
+        if let Some(xferlog) = &self.xferlog {
+            xferlog.write(user, anonymous, client, transfer);
+        }
+    }
+
+    /// Opens the transfer log again (SIGHUP, after logrotate moved it).
+    pub(crate) fn reopen(&self) {
+        if let Some(xferlog) = &self.xferlog {
+            xferlog.reopen();
+        }
     }
 
     /// Reports `event` to its consumers.

@@ -167,6 +167,9 @@ impl FileService {
     /// A front end's report of a file transfer that ended: an upload event once the file is
     /// committed, a download event once it was sent to its end.
     pub(crate) fn transferred(&self, transfer: &Transferred<'_>) {
+        let anonymous = self.name() == accounts::ANONYMOUS;
+        self.observer
+            .transferred(self.name(), anonymous, self.client, transfer);
         if transfer.failure.is_some() {
             return;
         }

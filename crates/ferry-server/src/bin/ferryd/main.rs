@@ -143,6 +143,10 @@ struct ServeArgs {
     /// else ~/.local/state/ferry/.
     #[arg(long, value_name = "FILE")]
     ssh_host_key: Option<PathBuf>,
+    /// Write a transfer log in wu-ftpd's xferlog format to FILE (one line per completed or
+    /// failed transfer, FTP and SFTP; reopened on SIGHUP).
+    #[arg(long, value_name = "FILE")]
+    xferlog: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -351,6 +355,7 @@ fn build(
     };
     config.require_tls = args.require_tls || settings.require_tls == Some(true);
     config.hooks = settings.hooks.clone().unwrap_or_default();
+    config.xferlog = pick!(xferlog);
     config.require_tls_session_reuse =
         args.require_tls_session_reuse || settings.require_tls_session_reuse == Some(true);
     let implicit_binds = if args.implicit_bind.is_empty() {
@@ -493,6 +498,8 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             tokio::select! {
                 () = &mut signalled => break,
                 () = next_signal(hangups.as_mut()) => {
+                    // For logrotate, whether or not the settings read well.
+                    server.reopen_logs();
                     reload(&args, &server, config.tls.as_ref(), &started);
                 }
             }
