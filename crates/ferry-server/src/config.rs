@@ -415,6 +415,8 @@ pub struct FileSettings {
     pub hooks: Option<Vec<HookConfig>>,
     /// Transfer log file (wu-ftpd xferlog format).
     pub xferlog: Option<PathBuf>,
+    /// Metrics and health endpoint address.
+    pub metrics_bind: Option<SocketAddr>,
 }
 
 /// Bytes per second, written as a number with an optional `K`, `M` or `G` (powers of 1024).

@@ -42,10 +42,12 @@ pub(crate) async fn password(
     // the ban is checked again once it is this attempt's turn.
     let _turn = shared.logins.turn(ip).await;
     if shared.logins.is_banned(ip, Instant::now()) {
+        shared.observer.login(client, "refused");
         return Err(Refused::Banned);
     }
     let Some(account) = authenticate(shared, ip, name, password).await else {
         let user = String::from_utf8_lossy(name);
+        shared.observer.login(client, "failed");
         shared
             .observer
             .emit(Event::new(EventKind::LoginFailed, &user, client));
@@ -76,9 +78,15 @@ async fn sit_down(
 ) -> Result<Arc<FileService>, Refused> {
     let seat = match shared.accounts.seat(account) {
         Ok(seat) => seat,
-        Err(SeatRefused::TooManySessions(limit)) => return Err(Refused::TooManySessions(limit)),
+        Err(SeatRefused::TooManySessions(limit)) => {
+            shared.observer.login(client, "refused");
+            return Err(Refused::TooManySessions(limit));
+        }
         // Removed by a reload while the login was checked.
-        Err(SeatRefused::Unknown) => return Err(Refused::Incorrect),
+        Err(SeatRefused::Unknown) => {
+            shared.observer.login(client, "refused");
+            return Err(Refused::Incorrect);
+        }
     };
     let files = FileService::new(
         seat,
@@ -88,6 +96,7 @@ async fn sit_down(
         Arc::clone(&shared.observer),
     );
     files.prepare().await;
+    shared.observer.login(client, "ok");
     shared
         .observer
         .emit(Event::new(EventKind::Login, files.name(), client));

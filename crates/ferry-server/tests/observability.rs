@@ -109,6 +109,198 @@ mod s3 {
         // The session goes on.
         client.expect("NOOP", 200);
     }
+
+    /// s3s-fs on a port of our choosing, so that it can be stopped and started again on
+    /// the same port with the same files (the shared harness picks a new port each time).
+    struct Restartable {
+        child: Option<std::process::Child>,
+        port: u16,
+        data: std::path::PathBuf,
+    }
+
+    impl Restartable {
+        fn start(data: &std::path::Path) -> Restartable {
+            std::fs::create_dir_all(data.join(BUCKET)).unwrap();
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port();
+            let mut server = Restartable {
+                child: None,
+                port,
+                data: data.to_path_buf(),
+            };
+            server.run();
+            server
+        }
+
+        fn run(&mut self) {
+            let home = std::env::var("HOME").unwrap_or_else(|_| "/root".into());
+            let installed = std::path::Path::new(&home).join(".cargo/bin/s3s-fs");
+            let binary = if installed.is_file() {
+                installed
+            } else {
+                ferry_testkit::tool("s3s-fs", "cargo install s3s-fs@0.14.1 --features binary")
+            };
+            let child = std::process::Command::new(binary)
+                .args(["--host", "127.0.0.1", "--port", &self.port.to_string()])
+                .args(["--access-key", ACCESS_KEY, "--secret-key", SECRET_KEY])
+                .arg(&self.data)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap();
+            self.child = Some(child);
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+            while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+                assert!(std::time::Instant::now() < deadline, "s3s-fs did not start");
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+        }
+
+        fn stop(&mut self) {
+            if let Some(mut child) = self.child.take() {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+
+        fn endpoint(&self) -> String {
+            format!("http://127.0.0.1:{}", self.port)
+        }
+    }
+
+    impl Drop for Restartable {
+        fn drop(&mut self) {
+            self.stop();
+        }
+    }
+
+    /// GET `path` from the metrics endpoint with curl: (status, body).
+    fn get(daemon: &Daemon, path: &str) -> (u16, String) {
+        let curl = ferry_testkit::tool("curl", "curl");
+        let url = format!("http://{}{path}", daemon.metrics.unwrap());
+        let out = ferry_testkit::run_bounded(
+            std::process::Command::new(curl).args(["-s", "-w", "\\n%{http_code}", &url]),
+            std::time::Duration::from_secs(30),
+        );
+        let text = String::from_utf8(out.stdout).unwrap();
+        let (body, code) = text.rsplit_once('\n').unwrap();
+        (code.parse().unwrap(), body.to_string())
+    }
+
+    /// The value of `series` (name and labels as written) in a scrape; 0 when absent.
+    fn sample(scrape: &str, series: &str) -> f64 {
+        scrape
+            .lines()
+            .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+            .map_or(0.0, |value| value.trim().parse().unwrap())
+    }
+
+    /// `/metrics` before and after a known workload: the counters moved by exactly what was
+    /// done, and promtool finds the text clean; `/readyz` says 503 while the S3 server is
+    /// stopped and 200 again once it is back; `/healthz` answers throughout.
+    #[test]
+    fn metrics_count_a_workload_and_readyz_follows_the_storage() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s3 = Restartable::start(&dir.path().join("s3"));
+        let storage = format!("s3://{BUCKET}/metrics");
+        let endpoint = s3.endpoint();
+        let daemon = Daemon::start(
+            &[
+                "--bind",
+                "127.0.0.1:0",
+                "--metrics-bind",
+                "127.0.0.1:0",
+                "--anonymous",
+                "write",
+                "--login-failure-delay-ms",
+                "1",
+                "--storage",
+                &storage,
+                "--s3-endpoint",
+                &endpoint,
+            ],
+            &[
+                ("AWS_ACCESS_KEY_ID", ACCESS_KEY),
+                ("AWS_SECRET_ACCESS_KEY", SECRET_KEY),
+            ],
+            &dir.path().join("ferryd.log"),
+        );
+        let (status, before) = get(&daemon, "/metrics");
+        assert_eq!(status, 200);
+
+        let mut client = Client::connect(daemon.ftp.unwrap());
+        client.expect("USER nobody", 331);
+        client.expect("PASS wrong", 530);
+        client.login("anonymous", "x");
+        for n in 0..3 {
+            let bytes = common::random_bytes(1000, n);
+            assert_eq!(client.upload(&format!("STOR f{n}"), &bytes).code.0, 226);
+        }
+        for n in 0..2 {
+            assert_eq!(client.download(&format!("RETR f{n}")).len(), 1000);
+        }
+        client.expect("QUIT", 221);
+        drop(client);
+        // The session's end is counted once its task has ended.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let after = loop {
+            let (_, after) = get(&daemon, "/metrics");
+            if sample(&after, "ferry_sessions_open{protocol=\"ftp\"}") == 0.0
+                || std::time::Instant::now() > deadline
+            {
+                break after;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        };
+        let moved = |series: &str| sample(&after, series) - sample(&before, series);
+        assert_eq!(moved("ferry_sessions_total{protocol=\"ftp\"}"), 1.0);
+        assert_eq!(sample(&after, "ferry_sessions_open{protocol=\"ftp\"}"), 0.0);
+        assert_eq!(
+            moved("ferry_logins_total{protocol=\"ftp\",result=\"ok\"}"),
+            1.0
+        );
+        assert_eq!(
+            moved("ferry_logins_total{protocol=\"ftp\",result=\"failed\"}"),
+            1.0
+        );
+        let transfers = |direction: &str| {
+            moved(&format!(
+                "ferry_transfers_total{{protocol=\"ftp\",direction=\"{direction}\",result=\"ok\"}}"
+            ))
+        };
+        assert_eq!((transfers("up"), transfers("down")), (3.0, 2.0));
+        let bytes = |direction: &str| {
+            moved(&format!(
+                "ferry_transfer_bytes_total{{protocol=\"ftp\",direction=\"{direction}\"}}"
+            ))
+        };
+        assert_eq!((bytes("up"), bytes("down")), (3000.0, 2000.0));
+        assert_eq!(
+            moved("ferry_storage_operation_seconds_count{operation=\"write\"}"),
+            3.0
+        );
+        assert!(moved("ferry_ftp_replies_total{class=\"2xx\"}") >= 10.0);
+        assert_eq!(moved("ferry_ftp_replies_total{class=\"5xx\"}"), 1.0);
+
+        // promtool (Debian's prometheus package) finds nothing to say.
+        let promtool = ferry_testkit::tool("promtool", "prometheus");
+        let checked = ferry_testkit::run_with_input(
+            std::process::Command::new(promtool).args(["check", "metrics"]),
+            after.as_bytes(),
+            std::time::Duration::from_secs(30),
+        );
+        assert!(checked.status.success(), "{checked:?}\n{after}");
+
+        assert_eq!(get(&daemon, "/readyz").0, 200);
+        s3.stop();
+        assert_eq!(get(&daemon, "/readyz").0, 503);
+        assert_eq!(get(&daemon, "/healthz"), (200, "ok\n".into()));
+        s3.run();
+        assert_eq!(get(&daemon, "/readyz").0, 200);
+    }
 }
 
 /// Adds `alice` (password `wonderland`) to a users file in `dir`; its path.

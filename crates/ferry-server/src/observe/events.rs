@@ -14,8 +14,8 @@
 use std::hash::{Hash, Hasher};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
+use prometheus_client::metrics::counter::Counter;
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
@@ -142,7 +142,7 @@ struct Consumer {
 pub(crate) struct Events {
     consumers: Vec<Consumer>,
     /// Events dropped on full queues, over all consumers.
-    pub(crate) dropped: Arc<AtomicU64>,
+    pub(crate) dropped: Counter,
 }
 
 impl Events {
@@ -191,7 +191,7 @@ impl Events {
             match sender.try_send(Arc::clone(&event)) {
                 Ok(()) => {}
                 Err(mpsc::error::TrySendError::Full(_)) => {
-                    self.dropped.fetch_add(1, Ordering::Relaxed);
+                    self.dropped.inc();
                     tracing::warn!(
                         consumer = consumer.name,
                         event = event.event.name(),
@@ -243,7 +243,7 @@ mod tests {
         let mut with_delete = expected.clone();
         with_delete.push((EventKind::Delete, "/0".into()));
         assert_eq!(take(&mut all), with_delete);
-        assert_eq!(events.dropped.load(Ordering::Relaxed), 0);
+        assert_eq!(events.dropped.get(), 0);
     }
 
     #[tokio::test]
@@ -254,7 +254,7 @@ mod tests {
         for _ in 0..3 {
             events.emit(Event::new(EventKind::Login, "bob", client(7)));
         }
-        assert_eq!(events.dropped.load(Ordering::Relaxed), 2);
+        assert_eq!(events.dropped.get(), 2);
     }
 
     #[test]

@@ -7,6 +7,7 @@
 
 pub mod events;
 pub mod hooks;
+pub(crate) mod metrics;
 mod xferlog;
 
 use events::{Event, Events};
@@ -15,11 +16,12 @@ use xferlog::XferLog;
 use crate::service::{Client, Transferred};
 
 /// Where every report of a server goes.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Observer {
     pub(crate) events: Events,
     /// `--xferlog`.
     xferlog: Option<XferLog>,
+    pub(crate) metrics: metrics::Metrics,
 }
 
 impl Observer {
@@ -40,7 +42,12 @@ impl Observer {
                 })?),
                 None => None,
             };
-        Ok(Observer { events, xferlog })
+        let metrics = metrics::Metrics::new(events.dropped.clone());
+        Ok(Observer {
+            events,
+            xferlog,
+            metrics,
+        })
     }
 
     /// Reports a file transfer that ended, completed or not, by `user` (`anonymous` or a
@@ -55,6 +62,38 @@ impl Observer {
         if let Some(xferlog) = &self.xferlog {
             xferlog.write(user, anonymous, client, transfer);
         }
+        let (protocol, direction) = (client.protocol.name(), transfer.direction.name());
+        let result = if transfer.failure.is_none() {
+            "ok"
+        } else {
+            "failed"
+        };
+        self.metrics
+            .transfers
+            .get_or_create(&metrics::TransferLabels {
+                protocol,
+                direction,
+                result,
+            })
+            .inc();
+        self.metrics
+            .transfer_bytes
+            .get_or_create(&metrics::DirectionLabels {
+                protocol,
+                direction,
+            })
+            .inc_by(transfer.bytes);
+    }
+
+    /// Counts a login attempt's `result` (`ok`, `failed`, `refused`).
+    pub(crate) fn login(&self, client: Client, result: &'static str) {
+        self.metrics
+            .logins
+            .get_or_create(&metrics::ResultLabels {
+                protocol: client.protocol.name(),
+                result,
+            })
+            .inc();
     }
 
     /// Opens the transfer log again (SIGHUP, after logrotate moved it).

@@ -115,6 +115,16 @@ pub(crate) enum Direction {
     Down,
 }
 
+impl Direction {
+    /// `up` or `down`, as metrics label it.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Direction::Up => "up",
+            Direction::Down => "down",
+        }
+    }
+}
+
 /// A file transfer that ended, as a front end reports it.
 #[derive(Debug)]
 pub(crate) struct Transferred<'a> {
@@ -196,12 +206,19 @@ impl FileService {
 
     /// Passes `result` through, logging a failure once: at WARN with its cause when the
     /// server is at fault ([`FileError::is_server_side`]), at DEBUG when the client is.
+    /// Also times the operation (from `started`) for the metrics.
     fn logged<T>(
         &self,
         operation: &'static str,
         view: &VirtualPath,
+        started: std::time::Instant,
         result: Result<T, FileError>,
     ) -> Result<T, FileError> {
+        self.observer
+            .metrics
+            .storage_seconds
+            .get_or_create(&crate::observe::metrics::OperationLabel { operation })
+            .observe(started.elapsed().as_secs_f64());
         if let Err(error) = &result {
             let (peer, protocol) = (self.client.peer, self.client.protocol.name());
             let (user, path) = (self.name(), view.to_string());
@@ -344,16 +361,18 @@ impl FileService {
     /// A file's or folder's entry. Needs no right: a name is not a secret (the parent's
     /// listing shows it), and clients look before they act.
     pub(crate) async fn stat(&self, view: &VirtualPath) -> Result<Entry, FileError> {
+        let started = std::time::Instant::now();
         let result: Result<_, FileError> = async {
             let full = self.locate(FileService::full(&self.rules(), view)?).await?;
             Ok(self.storage.stat(&full).await?)
         }
         .await;
-        self.logged("stat", view, result)
+        self.logged("stat", view, started, result)
     }
 
     /// A folder's entries, as they are read.
     pub(crate) async fn list(&self, view: &VirtualPath) -> Result<ListStream, FileError> {
+        let started = std::time::Instant::now();
         let result: Result<_, FileError> = async {
             let rules = self.rules();
             FileService::require(rules.permissions.in_folder(view), Right::List, view)?;
@@ -361,17 +380,18 @@ impl FileService {
             Ok(self.storage.list(&full).await?)
         }
         .await;
-        self.logged("list", view, result)
+        self.logged("list", view, started, result)
     }
 
     /// The bytes an interrupted upload to `view` kept, if there is one.
     pub(crate) async fn partial_size(&self, view: &VirtualPath) -> Result<Option<u64>, FileError> {
+        let started = std::time::Instant::now();
         let result: Result<_, FileError> = async {
             let full = FileService::full(&self.rules(), view)?;
             Ok(self.storage.partial_size(&full).await?)
         }
         .await;
-        self.logged("partial_size", view, result)
+        self.logged("partial_size", view, started, result)
     }
 
     /// A file opened for reading from `offset` on, and the limits its bytes go through.
@@ -380,6 +400,7 @@ impl FileService {
         view: &VirtualPath,
         offset: u64,
     ) -> Result<(Download, Meter), FileError> {
+        let started = std::time::Instant::now();
         let result: Result<_, FileError> = async {
             let (_, full) = self.allowed(Right::Download, view)?;
             let full = self.locate(full).await?;
@@ -388,7 +409,7 @@ impl FileService {
             Ok((download, meter))
         }
         .await;
-        self.logged("read", view, result)
+        self.logged("read", view, started, result)
     }
 
     /// An upload to `view` in `mode`, visible only once committed, and the limits its bytes
@@ -398,6 +419,7 @@ impl FileService {
         view: &VirtualPath,
         mode: WriteMode,
     ) -> Result<(Upload, Meter), FileError> {
+        let started = std::time::Instant::now();
         let result: Result<_, FileError> = async {
             let rules = self.rules();
             let folder = view.parent();
@@ -440,7 +462,7 @@ impl FileService {
             Ok((upload, meter))
         }
         .await;
-        self.logged("write", view, result)
+        self.logged("write", view, started, result)
     }
 
     /// The size of the plain file at `full`; `None` when nothing (or a folder) is there.
@@ -468,6 +490,7 @@ impl FileService {
 
     /// Deletes a file (or the kept partial of an interrupted upload to that name).
     pub(crate) async fn remove_file(&self, view: &VirtualPath) -> Result<(), FileError> {
+        let started = std::time::Instant::now();
         let result: Result<_, FileError> = async {
             let (rules, full) = self.allowed(Right::Delete, view)?;
             let full = self.locate(full).await?;
@@ -481,11 +504,12 @@ impl FileService {
             Ok(())
         }
         .await;
-        self.logged("delete", view, result)
+        self.logged("delete", view, started, result)
     }
 
     /// Makes a folder.
     pub(crate) async fn create_dir(&self, view: &VirtualPath) -> Result<(), FileError> {
+        let started = std::time::Instant::now();
         let result: Result<_, FileError> = async {
             let (_, full) = self.allowed(Right::Mkdir, view)?;
             self.storage.create_dir(&full).await?;
@@ -493,11 +517,12 @@ impl FileService {
             Ok(())
         }
         .await;
-        self.logged("mkdir", view, result)
+        self.logged("mkdir", view, started, result)
     }
 
     /// Removes an empty folder.
     pub(crate) async fn remove_dir(&self, view: &VirtualPath) -> Result<(), FileError> {
+        let started = std::time::Instant::now();
         let result: Result<_, FileError> = async {
             let (_, full) = self.allowed(Right::Rmdir, view)?;
             let full = self.locate(full).await?;
@@ -506,7 +531,7 @@ impl FileService {
             Ok(())
         }
         .await;
-        self.logged("rmdir", view, result)
+        self.logged("rmdir", view, started, result)
     }
 
     /// Renames `from` to `to`: `rename` is needed in both folders, and `overwrite` in the
@@ -516,6 +541,7 @@ impl FileService {
         from: &VirtualPath,
         to: &VirtualPath,
     ) -> Result<(), FileError> {
+        let started = std::time::Instant::now();
         let result: Result<_, FileError> = async {
             let (_, from_full) = self.allowed(Right::Rename, from)?;
             let from_full = self.locate(from_full).await?;
@@ -542,7 +568,7 @@ impl FileService {
             Ok(())
         }
         .await;
-        self.logged("rename", from, result)
+        self.logged("rename", from, started, result)
     }
 
     /// Sets a file's modification time (seconds since the epoch).
@@ -551,13 +577,14 @@ impl FileService {
         view: &VirtualPath,
         secs: i64,
     ) -> Result<(), FileError> {
+        let started = std::time::Instant::now();
         let result: Result<_, FileError> = async {
             let (_, full) = self.allowed(Right::Chtimes, view)?;
             let full = self.locate(full).await?;
             Ok(self.storage.set_modified(&full, secs).await?)
         }
         .await;
-        self.logged("set_modified", view, result)
+        self.logged("set_modified", view, started, result)
     }
 }
 

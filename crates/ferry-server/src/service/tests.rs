@@ -18,7 +18,10 @@ fn service(home: &str, read_only: bool) -> (tempfile::TempDir, Arc<FileService>)
 
 /// A service for `user` (as the users file would give it), home created, in a fresh folder.
 fn service_for(user: User) -> (tempfile::TempDir, Arc<FileService>) {
-    service_observed(user, crate::observe::Observer::default())
+    service_observed(
+        user,
+        crate::observe::Observer::new(&crate::Config::for_folder("/")).unwrap(),
+    )
 }
 
 /// [`service_for`], reporting to `observer`.
@@ -304,7 +307,7 @@ fn ferry_storage_partials(folder: &std::path::Path) -> usize {
 #[tokio::test]
 async fn file_operations_emit_one_event_each_and_failures_none() {
     use crate::observe::events::EventKind;
-    let mut observer = crate::observe::Observer::default();
+    let mut observer = crate::observe::Observer::new(&crate::Config::for_folder("/")).unwrap();
     let all = [
         EventKind::Upload,
         EventKind::Download,

@@ -16,6 +16,8 @@ pub struct Daemon {
     pub ftp: Option<SocketAddr>,
     /// The SFTP listener, when one was asked for.
     pub sftp: Option<SocketAddr>,
+    /// The metrics endpoint, when `--metrics-bind` was given.
+    pub metrics: Option<SocketAddr>,
     /// Where its standard error (the log) goes.
     pub log: PathBuf,
 }
@@ -26,7 +28,7 @@ impl Daemon {
     pub fn start(args: &[&str], envs: &[(&str, &str)], log: &Path) -> Daemon {
         let listeners = args
             .iter()
-            .filter(|a| matches!(**a, "--bind" | "--sftp-bind"))
+            .filter(|a| matches!(**a, "--bind" | "--sftp-bind" | "--metrics-bind"))
             .count()
             .max(1);
         let mut child = Command::new(FERRYD)
@@ -51,6 +53,7 @@ impl Daemon {
             child,
             ftp: None,
             sftp: None,
+            metrics: None,
             log: log.to_path_buf(),
         };
         let deadline = Instant::now() + Duration::from_secs(30);
@@ -65,6 +68,10 @@ impl Daemon {
                 seen += 1;
             } else if let Some(rest) = line.trim().strip_prefix("Listening on sftp://") {
                 daemon.sftp = Some(rest.parse().unwrap());
+                seen += 1;
+            } else if let Some(rest) = line.trim().strip_prefix("Metrics on http://") {
+                let addr = rest.split('/').next().unwrap();
+                daemon.metrics = Some(addr.parse().unwrap());
                 seen += 1;
             }
         }
