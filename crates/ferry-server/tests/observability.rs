@@ -44,6 +44,76 @@ fn client_mistakes_are_not_storage_warnings() {
     );
 }
 
+/// GET `path` from the metrics endpoint with curl: (status, body).
+fn get(daemon: &Daemon, path: &str) -> (u16, String) {
+    let curl = ferry_testkit::tool("curl", "curl");
+    let url = format!("http://{}{path}", daemon.metrics.unwrap());
+    let out = ferry_testkit::run_bounded(
+        std::process::Command::new(curl).args(["-s", "-w", "\\n%{http_code}", &url]),
+        std::time::Duration::from_secs(30),
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let (body, code) = text.rsplit_once('\n').unwrap();
+    (code.parse().unwrap(), body.to_string())
+}
+
+/// The value of `series` (name and labels as written) in a scrape; 0 when absent.
+fn sample(scrape: &str, series: &str) -> f64 {
+    scrape
+        .lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+        .map_or(0.0, |value| value.trim().parse().unwrap())
+}
+
+/// FTPS with curl: each transfer is a control and a data handshake, and curl resumes the
+/// control connection's TLS session on the data connection; the metrics count both.
+#[test]
+fn tls_handshakes_and_resumptions_are_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    std::fs::create_dir(&root).unwrap();
+    let daemon = Daemon::start(
+        &[
+            "--bind",
+            "127.0.0.1:0",
+            "--metrics-bind",
+            "127.0.0.1:0",
+            "--tls-self-signed",
+            root.to_str().unwrap(),
+        ],
+        &[],
+        &dir.path().join("ferryd.log"),
+    );
+    let curl = ferry_testkit::tool("curl", "curl");
+    let local = dir.path().join("up.txt");
+    std::fs::write(&local, b"over TLS").unwrap();
+    let url = format!("ftp://{}/up.txt", daemon.ftp.unwrap());
+    for args in [vec!["-T", local.to_str().unwrap()], vec!["-o", "/dev/null"]] {
+        let ran = ferry_testkit::run_bounded(
+            std::process::Command::new(&curl)
+                .args(["-s", "-S", "--ssl-reqd", "-k"])
+                .args(&args)
+                .arg(&url),
+            std::time::Duration::from_secs(30),
+        );
+        assert!(ran.status.success(), "{ran:?}");
+    }
+    let (_, scrape) = get(&daemon, "/metrics");
+    assert_eq!(
+        sample(
+            &scrape,
+            "ferry_tls_handshakes_total{protocol=\"ftp\",result=\"ok\"}"
+        ),
+        4.0,
+        "{scrape}"
+    );
+    assert_eq!(
+        sample(&scrape, "ferry_tls_resumptions_total{protocol=\"ftp\"}"),
+        2.0,
+        "{scrape}"
+    );
+}
+
 #[cfg(feature = "s3")]
 mod s3 {
     use super::*;
@@ -175,27 +245,6 @@ mod s3 {
         fn drop(&mut self) {
             self.stop();
         }
-    }
-
-    /// GET `path` from the metrics endpoint with curl: (status, body).
-    fn get(daemon: &Daemon, path: &str) -> (u16, String) {
-        let curl = ferry_testkit::tool("curl", "curl");
-        let url = format!("http://{}{path}", daemon.metrics.unwrap());
-        let out = ferry_testkit::run_bounded(
-            std::process::Command::new(curl).args(["-s", "-w", "\\n%{http_code}", &url]),
-            std::time::Duration::from_secs(30),
-        );
-        let text = String::from_utf8(out.stdout).unwrap();
-        let (body, code) = text.rsplit_once('\n').unwrap();
-        (code.parse().unwrap(), body.to_string())
-    }
-
-    /// The value of `series` (name and labels as written) in a scrape; 0 when absent.
-    fn sample(scrape: &str, series: &str) -> f64 {
-        scrape
-            .lines()
-            .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
-            .map_or(0.0, |value| value.trim().parse().unwrap())
     }
 
     /// `/metrics` before and after a known workload: the counters moved by exactly what was

@@ -66,6 +66,7 @@ impl Session {
             (ProtLevel::Private, Some(tls)) => Some(DataTls {
                 config: tls.data_connection(matches!(work, Work::Receive { .. })),
                 require_reuse: config.require_tls_session_reuse,
+                observer: std::sync::Arc::clone(&self.shared.observer),
             }),
             _ => None,
         };

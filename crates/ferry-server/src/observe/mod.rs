@@ -85,6 +85,24 @@ impl Observer {
             .inc_by(transfer.bytes);
     }
 
+    /// Counts a TLS handshake (FTPS control or data connection) and whether it resumed.
+    pub(crate) fn tls_handshake(&self, ok: bool, resumed: bool) {
+        let result = if ok { "ok" } else { "failed" };
+        self.metrics
+            .tls_handshakes
+            .get_or_create(&metrics::ResultLabels {
+                protocol: "ftp",
+                result,
+            })
+            .inc();
+        if resumed {
+            self.metrics
+                .tls_resumptions
+                .get_or_create(&metrics::ProtocolLabel { protocol: "ftp" })
+                .inc();
+        }
+    }
+
     /// Counts a login attempt's `result` (`ok`, `failed`, `refused`).
     pub(crate) fn login(&self, client: Client, result: &'static str) {
         self.metrics

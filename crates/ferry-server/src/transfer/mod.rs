@@ -148,6 +148,8 @@ pub(crate) struct DataTls {
     pub(crate) config: Arc<rustls::ServerConfig>,
     /// Refuse data connections that do not resume the control connection's session.
     pub(crate) require_reuse: bool,
+    /// Where the handshake is counted.
+    pub(crate) observer: Arc<crate::observe::Observer>,
 }
 
 /// Everything a transfer task needs.
@@ -310,10 +312,15 @@ async fn move_data(
 /// The server side of a TLS handshake on a data connection (RFC 4217 section 7).
 async fn handshake(tcp: TcpStream, tls: DataTls, timeout: Duration) -> Result<Stream, Failure> {
     let acceptor = tokio_rustls::TlsAcceptor::from(tls.config);
-    let stream = tokio::time::timeout(timeout, acceptor.accept(tcp))
+    let accepted = tokio::time::timeout(timeout, acceptor.accept(tcp))
         .await
-        .map_err(|_| Failure::Tls("handshake timed out".into()))?
-        .map_err(|e| Failure::Tls(e.to_string()))?;
+        .map_err(|_| Failure::Tls("handshake timed out".into()))
+        .and_then(|result| result.map_err(|e| Failure::Tls(e.to_string())));
+    let resumed = accepted
+        .as_ref()
+        .is_ok_and(|stream| stream.get_ref().1.handshake_kind() == Some(HandshakeKind::Resumed));
+    tls.observer.tls_handshake(accepted.is_ok(), resumed);
+    let stream = accepted?;
     if tls.require_reuse && stream.get_ref().1.handshake_kind() != Some(HandshakeKind::Resumed) {
         return Err(Failure::Tls(
             "session reuse required: the client did not resume this control connection's \
