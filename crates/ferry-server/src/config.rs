@@ -547,5 +547,16 @@ mod tests {
         assert_eq!(settings.anonymous, Some(Anonymous::Read));
         assert_eq!(settings.idle_timeout, Some(5));
         assert!(toml::from_str::<FileSettings>("nonsense = 1").is_err());
+        let settings: FileSettings = toml::from_str(
+            "xferlog = \"/var/log/xferlog\"\nmetrics_bind = \"127.0.0.1:9121\"\n\
+             [[hooks]]\nevents = [\"upload\"]\ncommand = [\"/bin/true\", \"{path}\"]\n",
+        )
+        .unwrap();
+        assert_eq!(settings.xferlog, Some(PathBuf::from("/var/log/xferlog")));
+        assert_eq!(
+            settings.metrics_bind,
+            Some("127.0.0.1:9121".parse().unwrap())
+        );
+        assert_eq!(settings.hooks.unwrap()[0].timeout, 30);
     }
 }
