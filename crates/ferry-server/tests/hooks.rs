@@ -328,3 +328,106 @@ fn a_hanging_hook_does_not_slow_uploads() {
     );
     assert!(ratio < 2.0, "ratio {ratio:.2}");
 }
+
+/// paramiko: a wrong password, then a session that puts, gets, makes a folder, renames into
+/// it, deletes and removes the folder.
+const PARAMIKO_SESSION: &str = r#"
+import sys, paramiko
+host, port, local, back = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+wrong = paramiko.Transport((host, port))
+try:
+    wrong.connect(username="alice", password="wrong")
+except paramiko.AuthenticationException:
+    pass
+wrong.close()
+transport = paramiko.Transport((host, port))
+transport.connect(username="alice", password="secret")
+sftp = paramiko.SFTPClient.from_transport(transport)
+sftp.put(local, "a.txt")
+sftp.get("a.txt", back)
+sftp.mkdir("d")
+sftp.rename("a.txt", "d/a.txt")
+sftp.remove("d/a.txt")
+sftp.rmdir("d")
+sftp.close()
+transport.close()
+"#;
+
+/// The same events over SFTP, from the same file service: protocol `sftp`, in order.
+#[test]
+fn sftp_operations_send_the_same_events() {
+    let python = std::path::PathBuf::from("/usr/bin/python3");
+    let has_paramiko = Command::new(&python)
+        .args(["-c", "import paramiko"])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        has_paramiko,
+        "/usr/bin/python3 cannot import paramiko: `apt-get install python3-paramiko`"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let posted = dir.path().join("posted.jsonl");
+    let receiver = Receiver::start(dir.path(), &posted);
+    let root = dir.path().join("root");
+    std::fs::create_dir_all(root.join("alice")).unwrap();
+    let mut config = Config::for_folder(&root);
+    config.users.users.insert("alice".into(), alice(0));
+    config.login_failure_delay = Duration::from_millis(1);
+    config.hooks = vec![HookConfig {
+        events: all_kinds(),
+        command: None,
+        url: Some(format!("http://127.0.0.1:{}/", receiver.port)),
+        timeout: 10,
+    }];
+    let running = ferry_testkit::Ferryd::builder(config)
+        .listen_sftp("127.0.0.1:0")
+        .start();
+    let sftp = running.sftp.unwrap();
+    let local = dir.path().join("a.txt");
+    std::fs::write(&local, random_bytes(3000, 4)).unwrap();
+    let back = dir.path().join("a.back");
+    let script = dir.path().join("session.py");
+    std::fs::write(&script, PARAMIKO_SESSION).unwrap();
+    let ran = ferry_testkit::run_bounded(
+        Command::new(&python)
+            .arg(&script)
+            .arg(sftp.ip().to_string())
+            .arg(sftp.port().to_string())
+            .arg(&local)
+            .arg(&back),
+        Duration::from_secs(60),
+    );
+    assert!(ran.status.success(), "{ran:?}");
+    assert_eq!(std::fs::read(&back).unwrap().len(), 3000);
+
+    let events = events_in(&posted, 8);
+    let seen: Vec<(String, String, String)> = events
+        .iter()
+        .map(|e| {
+            let field = |name: &str| e[name].as_str().unwrap_or("").to_string();
+            (field("event"), field("path"), field("target"))
+        })
+        .collect();
+    let expected: Vec<(String, String, String)> = [
+        ("login-failed", "", ""),
+        ("login", "", ""),
+        ("upload", "/a.txt", ""),
+        ("download", "/a.txt", ""),
+        ("mkdir", "/d", ""),
+        ("rename", "/a.txt", "/d/a.txt"),
+        ("delete", "/d/a.txt", ""),
+        ("rmdir", "/d", ""),
+    ]
+    .iter()
+    .map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string()))
+    .collect();
+    // The failed login is another connection (maybe another lane), but long over before the
+    // session's first event.
+    assert_eq!(seen.len(), 8, "{events:#?}");
+    assert_eq!(seen[..], expected[..], "{events:#?}");
+    for event in &events {
+        assert_eq!(event["protocol"], "sftp", "{event}");
+        assert_eq!(event["user"], "alice");
+    }
+    assert_eq!(events[2]["size"], 3000);
+}
