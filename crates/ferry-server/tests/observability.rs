@@ -504,6 +504,17 @@ fn xferlog_lines_for_ftp_and_sftp_reopened_on_sighup() {
     assert_eq!(lines[4], expect("3000", "/b.txt", "o", "sftp", "c"));
     assert_eq!(lines.len(), 5);
 
+    // A client that goes away mid-upload: the transfer ends with its session, incomplete.
+    let mut cut = Client::connect(daemon.ftp.unwrap());
+    cut.login("alice", "wonderland");
+    let mut cut_data = cut.passive();
+    cut.expect("STOR cut.bin", 150);
+    cut_data.write_all(&bytes).unwrap();
+    drop(cut);
+    let lines = xferlog_lines(&xferlog, 6);
+    drop(cut_data);
+    assert_eq!(lines[5][2..], expect("0", "/cut.bin", "i", "ftp", "i")[2..]);
+
     // logrotate: rename, SIGHUP, and the next line goes to a new file.
     let rotated = dir.path().join("xferlog.1");
     std::fs::rename(&xferlog, &rotated).unwrap();
@@ -514,6 +525,6 @@ fn xferlog_lines_for_ftp_and_sftp_reopened_on_sighup() {
     assert_eq!(fresh, [expect("3", "/c.txt", "i", "ftp", "c")]);
     assert_eq!(
         std::fs::read_to_string(&rotated).unwrap().lines().count(),
-        5
+        6
     );
 }
