@@ -232,6 +232,38 @@ impl Download {
             DownloadInner::S3(_) => None,
         }
     }
+
+    /// Reads at most `max` bytes onto the end of `buf`; 0 at the end of the file. From the
+    /// local backend the bytes go straight into `buf`'s spare capacity when it has exactly
+    /// `max` bytes to spare (a buffer made for the read): nothing is zeroed first.
+    pub async fn read_append(&mut self, buf: &mut Vec<u8>, max: usize) -> io::Result<usize> {
+        if max == 0 {
+            return Ok(0);
+        }
+        match &mut self.inner {
+            // A read from the page cache, on this thread (see `LocalStorage::call`).
+            DownloadInner::Local(file) => {
+                buf.reserve(max);
+                if buf.capacity() - buf.len() == max {
+                    return Ok(rustix::io::read(
+                        &*file,
+                        rustix::buffer::spare_capacity(buf),
+                    )?);
+                }
+                let start = buf.len();
+                buf.resize(start + max, 0);
+                let read = io::Read::read(file, &mut buf[start..]);
+                buf.truncate(start + *read.as_ref().unwrap_or(&0));
+                read
+            }
+            #[cfg(feature = "s3")]
+            DownloadInner::S3(download) => {
+                use tokio::io::AsyncReadExt as _;
+                let mut limited = download.as_mut().take(max as u64);
+                limited.read_buf(buf).await
+            }
+        }
+    }
 }
 
 impl AsyncRead for Download {

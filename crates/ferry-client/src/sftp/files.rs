@@ -152,7 +152,8 @@ pub async fn download(
         read_file(session, &handle, 0, size, &mut stdout, "-", &mut *progress).await
     } else {
         match open_local(&partial, offset > 0).await {
-            Ok(mut file) => {
+            Ok(file) => {
+                let mut file = InlineFile(file.into_std().await);
                 let shown = partial.display().to_string();
                 let result = read_file(
                     session,
@@ -165,11 +166,7 @@ pub async fn download(
                 )
                 .await;
                 // A device (`-o /dev/null`) has nothing to sync, and says EINVAL if asked.
-                let synced = if device {
-                    Ok(())
-                } else {
-                    file.sync_data().await
-                };
+                let synced = if device { Ok(()) } else { file.0.sync_data() };
                 match (result, synced) {
                     (Ok(_), Err(source)) => Err(ClientError::local(&partial, source)),
                     (result, _) => result,
@@ -220,6 +217,35 @@ async fn open_local(path: &Path, append: bool) -> Result<tokio::fs::File, Client
         .open(path)
         .await
         .map_err(|source| ClientError::local(path, source))
+}
+
+/// A local file written on the task's own thread. A write lands in the page cache; handing
+/// each chunk to tokio's blocking pool (as `tokio::fs::File` does, with a copy into its
+/// buffer and a thread hop) costs more than the write itself.
+struct InlineFile(std::fs::File);
+
+impl tokio::io::AsyncWrite for InlineFile {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::task::Poll::Ready(std::io::Write::write(&mut self.get_mut().0, buf))
+    }
+
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
 }
 
 async fn rename(partial: &Path, target: &Path) -> Result<(), ClientError> {

@@ -26,7 +26,7 @@ use std::time::Duration;
 pub use files::{download, entry, get, ls, mkdir, mkdir_all, put, rm, upload};
 pub use mirror::{mirror, mirror_url};
 pub use session::SftpSession;
-pub use transfer::{CHUNK, IN_FLIGHT};
+pub use transfer::{CHUNK, IN_FLIGHT, MAX_CHUNK};
 pub use transport::{DEFAULT_KEY_FILES, HostKeyNote, UnknownHostKey};
 
 use crate::ClientError;

@@ -11,7 +11,8 @@
 use std::time::Duration;
 
 use ferry_proto::sftp::{
-    self, Attrs, ExtensionPair, NameEntry, OpenFlags, Packet, PacketDecoder, StatusCode,
+    self, Attrs, ExtensionPair, LimitsReply, NameEntry, OpenFlags, Packet, PacketDecoder,
+    StatusCode, extension,
 };
 use russh::ChannelMsg;
 use russh::client::{Handle, Msg};
@@ -19,6 +20,7 @@ use russh::{ChannelReadHalf, ChannelWriteHalf, Disconnect};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use super::transfer::{CHUNK, MAX_CHUNK};
 use super::transport::Checker;
 use crate::ClientError;
 
@@ -32,6 +34,8 @@ pub struct SftpSession {
     next_id: u32,
     /// What the server announced in VERSION.
     extensions: Vec<ExtensionPair>,
+    /// Bytes per READ and per WRITE (from the server's limits).
+    chunks: (u32, u32),
     timeout: Duration,
 }
 
@@ -90,6 +94,7 @@ impl SftpSession {
             reader,
             next_id: 0,
             extensions: Vec::new(),
+            chunks: (CHUNK, CHUNK),
             timeout,
         };
         session
@@ -110,7 +115,28 @@ impl SftpSession {
             }
             other => return Err(unexpected("INIT", &other)),
         }
+        if session.has_extension(extension::LIMITS, b"1") {
+            session.chunks = session.ask_limits().await?;
+        }
         Ok(session)
+    }
+
+    /// READ and WRITE lengths within the server's `limits@openssh.com` (0 means none), up to
+    /// [`MAX_CHUNK`] as OpenSSH's client does.
+    async fn ask_limits(&mut self) -> Result<(u32, u32), ClientError> {
+        let reply = self.call(|id| Packet::Limits { id }).await?;
+        let Packet::ExtendedReply { data, .. } = reply else {
+            return Err(unexpected("limits@openssh.com", &reply));
+        };
+        let limits = LimitsReply::decode(&data).map_err(|error| {
+            ClientError::Protocol(format!("the server's limits@openssh.com reply: {error}"))
+        })?;
+        Ok(chunk_lengths(&limits))
+    }
+
+    /// Bytes to ask for in one READ, and to send in one WRITE.
+    pub(super) fn chunks(&self) -> (u32, u32) {
+        self.chunks
     }
 
     /// True when the server announced `name` at `version` (OpenSSH's rule for using one).
@@ -455,4 +481,59 @@ fn unexpected(command: &str, reply: &Packet) -> ClientError {
         "{command}: the SFTP server answered with packet type {}",
         reply.packet_type()
     ))
+}
+
+/// READ and WRITE lengths within `limits` (0 means no limit), at most [`MAX_CHUNK`].
+fn chunk_lengths(limits: &LimitsReply) -> (u32, u32) {
+    // Room for a WRITE's header (type, id, handle, offset, length) within the longest packet.
+    let packet_room = match limits.max_packet_length {
+        0 => u64::from(MAX_CHUNK),
+        most => most.saturating_sub(1024),
+    };
+    let length = |most: u64| {
+        let most = if most == 0 {
+            u64::from(MAX_CHUNK)
+        } else {
+            most
+        };
+        let most = most.min(packet_room).min(u64::from(MAX_CHUNK));
+        u32::try_from(most).unwrap_or(MAX_CHUNK).max(1)
+    };
+    (
+        length(limits.max_read_length),
+        length(limits.max_write_length),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits(packet: u64, read: u64, write: u64) -> LimitsReply {
+        LimitsReply {
+            max_packet_length: packet,
+            max_read_length: read,
+            max_write_length: write,
+            max_open_handles: 0,
+        }
+    }
+
+    #[test]
+    fn chunks_follow_the_servers_limits() {
+        // OpenSSH's sftp-server and ferryd: 256 KiB packets, 255 KiB reads and writes.
+        assert_eq!(
+            chunk_lengths(&limits(262_144, 261_120, 261_120)),
+            (261_120, 261_120)
+        );
+        // Smaller limits are kept; none at all means our largest.
+        assert_eq!(chunk_lengths(&limits(0, 32_768, 0)), (32_768, MAX_CHUNK));
+        // A server that takes huge packets still gets at most MAX_CHUNK.
+        assert_eq!(
+            chunk_lengths(&limits(1 << 30, 1 << 30, 1 << 30)),
+            (MAX_CHUNK, MAX_CHUNK)
+        );
+        // The packet limit bounds the data with room for the header; a tiny limit is kept.
+        assert_eq!(chunk_lengths(&limits(34_000, 0, 0)), (32_976, 32_976));
+        assert_eq!(chunk_lengths(&limits(0, 1, 1)), (1, 1));
+    }
 }

@@ -1,6 +1,7 @@
 //! File bytes over SFTP with many requests in flight, as OpenSSH's `sftp` does: up to
-//! [`IN_FLIGHT`] READs or WRITEs of [`CHUNK`] bytes each, so a transfer is not one round trip
-//! per chunk.
+//! [`IN_FLIGHT`] READs or WRITEs, each as long as the server's `limits@openssh.com` allows
+//! (up to [`MAX_CHUNK`]; [`CHUNK`] from a server without it), so a transfer is not one round
+//! trip per chunk.
 //!
 //! Reads: replies may come in any order and may be short; chunks are written out in order, a
 //! short reply is asked again for its remainder, and the end is the server's EOF (one READ past
@@ -20,9 +21,12 @@ use super::session::{refusal, status};
 use crate::ClientError;
 use crate::progress::Progress;
 
-/// Bytes asked for by one READ or sent by one WRITE (OpenSSH's default, within any server's
-/// limits).
+/// Bytes asked for by one READ or sent by one WRITE from a server that does not say its limits
+/// (OpenSSH's default, within any server's limits).
 pub const CHUNK: u32 = 32 * 1024;
+/// The most bytes one READ or WRITE carries when the server's limits allow it: OpenSSH's
+/// choice too (its largest packet, 256 KiB, less room for the header).
+pub const MAX_CHUNK: u32 = 256 * 1024 - 1024;
 /// Requests in flight at once (OpenSSH's default): 2 MiB, well within the SSH window.
 pub const IN_FLIGHT: usize = 64;
 
@@ -31,6 +35,8 @@ pub const IN_FLIGHT: usize = 64;
 pub(super) trait Pipe {
     /// A fresh request id.
     fn id(&mut self) -> u32;
+    /// Bytes to ask for in one READ, and to send in one WRITE.
+    fn chunks(&self) -> (u32, u32);
     /// Sends one request.
     fn send(&mut self, packet: &Packet) -> impl Future<Output = Result<(), ClientError>>;
     /// The next reply.
@@ -40,6 +46,10 @@ pub(super) trait Pipe {
 impl Pipe for SftpSession {
     fn id(&mut self) -> u32 {
         SftpSession::id(self)
+    }
+
+    fn chunks(&self) -> (u32, u32) {
+        SftpSession::chunks(self)
     }
 
     async fn send(&mut self, packet: &Packet) -> Result<(), ClientError> {
@@ -72,6 +82,7 @@ where
     let mut written = start;
     let mut eof: Option<u64> = None;
     let mut failure: Option<ClientError> = None;
+    let (chunk, _) = session.chunks();
     loop {
         if failure.is_none() {
             // The rest of a short reply is asked for first and always (it is what the
@@ -84,8 +95,8 @@ where
                     && ready.len() < 2 * IN_FLIGHT
                     && (size.is_none_or(|size| next < size) || pending.is_empty())
                 {
-                    next += u64::from(CHUNK);
-                    (next - u64::from(CHUNK), CHUNK)
+                    next += u64::from(chunk);
+                    (next - u64::from(chunk), chunk)
                 } else {
                     break;
                 };
@@ -178,9 +189,10 @@ where
     let mut done = 0;
     let mut finished = false;
     let mut failure: Option<ClientError> = None;
+    let (_, chunk) = session.chunks();
     loop {
         while !finished && failure.is_none() && pending.len() < IN_FLIGHT {
-            let mut data = vec![0; CHUNK as usize];
+            let mut data = vec![0; chunk as usize];
             let mut filled = 0;
             while filled < data.len() {
                 match input.read(&mut data[filled..]).await {
@@ -268,6 +280,10 @@ mod tests {
         fn id(&mut self) -> u32 {
             self.next_id += 1;
             self.next_id
+        }
+
+        fn chunks(&self) -> (u32, u32) {
+            (CHUNK, CHUNK)
         }
 
         async fn send(&mut self, packet: &Packet) -> Result<(), ClientError> {

@@ -5,6 +5,51 @@ use super::extension;
 use super::packet::{ExtensionPair, Packet};
 use super::wire::{put_string, put_u32, put_u64, wire_len};
 
+/// An `SSH_FXP_DATA` packet built in place, for a server that reads a file straight into the
+/// outgoing packet (no copy from a read buffer into a [`Packet::Data`]): the caller appends the
+/// bytes to [`DataPacket::buffer`], then [`DataPacket::finish`] frames them. The result is the
+/// same bytes [`Packet::Data`] encodes to.
+#[derive(Debug)]
+pub struct DataPacket {
+    bytes: Vec<u8>,
+}
+
+impl DataPacket {
+    /// Length, type, id and the data's length.
+    const HEADER: usize = 4 + 1 + 4 + 4;
+
+    /// A DATA packet answering request `id`, with room for exactly `capacity` bytes of data.
+    pub fn new(id: u32, capacity: usize) -> Self {
+        let mut bytes = Vec::with_capacity(Self::HEADER + capacity);
+        bytes.extend_from_slice(&[0; 4]);
+        bytes.push(super::packet_type::DATA);
+        put_u32(&mut bytes, id);
+        bytes.extend_from_slice(&[0; 4]);
+        DataPacket { bytes }
+    }
+
+    /// Where the data goes: append to it, never shorten it.
+    pub fn buffer(&mut self) -> &mut Vec<u8> {
+        &mut self.bytes
+    }
+
+    /// The data's length so far.
+    pub fn data_len(&self) -> usize {
+        self.bytes.len().saturating_sub(Self::HEADER)
+    }
+
+    /// The whole packet, framed.
+    pub fn finish(mut self) -> Vec<u8> {
+        let data = wire_len(self.data_len());
+        let length = wire_len(self.bytes.len().saturating_sub(4));
+        if let Some(head) = self.bytes.get_mut(..Self::HEADER) {
+            head[..4].copy_from_slice(&length.to_be_bytes());
+            head[9..].copy_from_slice(&data.to_be_bytes());
+        }
+        self.bytes
+    }
+}
+
 impl Packet {
     /// Appends the whole packet to `out`: length, type, fields.
     ///

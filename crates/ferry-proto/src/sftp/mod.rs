@@ -28,6 +28,7 @@ mod wire;
 
 pub use attrs::{Attrs, longname};
 pub use decoder::PacketDecoder;
+pub use encode::DataPacket;
 pub use error::SftpError;
 pub use extension::LimitsReply;
 pub use packet::{ExtensionPair, NameEntry, OpenFlags, Packet, StatusCode, Trailing};

@@ -1,16 +1,17 @@
 //! Open handles: a file being read, a file being written (an upload that commits at CLOSE), or
 //! a folder being listed. Each handle has a task that takes its requests in order.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use ferry_proto::VirtualPath;
 use ferry_proto::listing::EntryKind;
-use ferry_proto::sftp::{self, Attrs, NameEntry, OpenFlags, Packet, StatusCode};
+use ferry_proto::sftp::{self, Attrs, DataPacket, NameEntry, OpenFlags, Packet, StatusCode};
 use ferry_storage::{Download, ErrorKind, ListStream, Upload, WriteMode};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
 
-use super::session::{self, Context, Failure, MAX_READ, status, storage_failure};
+use super::session::{self, Context, Failure, MAX_READ, Reply, status, storage_failure};
 use crate::service::{Direction, FileError, FileService, Meter, Transferred};
 
 /// Names one READDIR reply carries at most (OpenSSH's sftp-server sends 100).
@@ -152,9 +153,19 @@ pub(super) async fn run(
     while let Some(packet) = requests.recv().await {
         let id = packet.id().unwrap_or(0);
         let closing = matches!(packet, Packet::Close { .. });
-        let reply = match request(&context, &mut state, packet).await {
-            Ok(reply) => reply,
-            Err(failure) => failure.reply(id),
+        let reply = match (&mut state, packet) {
+            (
+                HandleState::Reading(reading),
+                Packet::Read {
+                    id, offset, len, ..
+                },
+            ) => read(&context, reading, id, offset, len)
+                .await
+                .unwrap_or_else(|failure| failure.reply(id).into()),
+            (state, packet) => request(&context, state, packet)
+                .await
+                .unwrap_or_else(|failure| failure.reply(id))
+                .into(),
         };
         if context.replies.send(reply).await.is_err() || closing {
             return;
@@ -176,12 +187,6 @@ async fn request(
 ) -> Result<Packet, Failure> {
     let files = &context.files;
     match (state, packet) {
-        (
-            HandleState::Reading(reading),
-            Packet::Read {
-                id, offset, len, ..
-            },
-        ) => read(files, reading, id, offset, len).await,
         (
             HandleState::Writing(writing),
             Packet::Write {
@@ -249,31 +254,38 @@ async fn request(
     }
 }
 
+/// A READ's answer: DATA read straight into the outgoing packet, or EOF.
 async fn read(
-    files: &FileService,
+    context: &Context,
     reading: &mut Reading,
     id: u32,
     offset: u64,
     len: u32,
-) -> Result<Packet, Failure> {
+) -> Result<Reply, Failure> {
     if offset != reading.position {
         // A jump (reget, or a client reading out of order): open again at the new offset.
         if offset >= reading.download.size {
-            return Ok(status(id, StatusCode::EOF, "End of file"));
+            return Ok(status(id, StatusCode::EOF, "End of file").into());
         }
-        let (download, meter) = files.read(&reading.view, offset).await?;
+        let (download, meter) = context.files.read(&reading.view, offset).await?;
         reading.download = download;
         reading.meter = meter;
         reading.position = offset;
     }
     let wanted = usize::try_from(len.min(MAX_READ)).unwrap_or(0);
-    // Read into spare capacity: no zeroing of a buffer that the file fills anyway.
-    let mut data = Vec::with_capacity(wanted);
-    while data.len() < wanted {
-        let count = match reading.download.read_buf(&mut data).await {
+    let kib = u32::try_from(wanted.div_ceil(1024)).unwrap_or(u32::MAX);
+    let budget = Arc::clone(&context.data_budget)
+        .acquire_many_owned(kib)
+        .await
+        .map_err(|_| Failure::new(StatusCode::FAILURE, "The session is ending."))?;
+    let mut packet = DataPacket::new(id, wanted);
+    while packet.data_len() < wanted {
+        let left = wanted - packet.data_len();
+        let count = match reading.download.read_append(packet.buffer(), left).await {
             Ok(count) => count,
             Err(error) => {
                 let error = ferry_storage::StorageError::from(error);
+                let files = &context.files;
                 let (peer, user, path) =
                     (files.client().peer, files.name(), reading.view.to_string());
                 tracing::warn!(%peer, user, protocol = "sftp", operation = "read", path, cause = %error, "storage failed");
@@ -284,14 +296,14 @@ async fn read(
             break;
         }
     }
-    let got = data.len();
+    let got = packet.data_len();
     if got == 0 {
-        return Ok(status(id, StatusCode::EOF, "End of file"));
+        return Ok(status(id, StatusCode::EOF, "End of file").into());
     }
     reading.meter.pace(got).await;
     reading.position += got as u64;
     reading.sent += got as u64;
-    Ok(Packet::Data { id, data })
+    Ok(Reply::Encoded(packet.finish(), budget))
 }
 
 async fn write(

@@ -216,15 +216,18 @@ impl russh::server::Handler for Connection {
         let peer = self.peer;
         let removed = files.member().removed().clone();
         let handle = session.handle();
+        let outlet = session::ChannelOutlet {
+            handle: handle.clone(),
+            channel,
+        };
+        let (mut reading, _) = open.split();
         tokio::spawn(async move {
             tokio::select! {
-                writer = session::serve(open.into_stream(), files, peer) => {
+                _ = session::serve(reading.make_reader(), outlet, files, peer) => {
                     // As sshd does for its subsystems: the exit status after the last reply
                     // and before the end of the channel (clients such as scp exit with it).
                     let _ = handle.exit_status_request(channel, 0).await;
-                    if let Some(mut writer) = writer {
-                        let _ = tokio::io::AsyncWriteExt::shutdown(&mut writer).await;
-                    }
+                    let _ = handle.eof(channel).await;
                     let _ = handle.close(channel).await;
                 }
                 () = removed.cancelled() => {

@@ -19,8 +19,8 @@ use std::sync::{Arc, Mutex};
 use ferry_proto::VirtualPath;
 use ferry_proto::sftp::{self, Attrs, LimitsReply, NameEntry, Packet, PacketDecoder, StatusCode};
 use ferry_storage::ErrorKind;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::sync::{Semaphore, mpsc};
+use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 
 use super::handle::{self, HandleState};
 use crate::service::{FileError, FileService};
@@ -33,9 +33,31 @@ pub(super) const MAX_READ: u32 = 255 * 1024;
 const PATH_TASKS: usize = 64;
 /// Reply bytes gathered before a write to the channel.
 const REPLY_BATCH: usize = 256 * 1024;
+/// DATA read from files and not yet handed to the SSH connection, per session, in KiB: a client
+/// that asks for many reads and stops taking the answers holds up the reads, not our memory.
+const DATA_IN_FLIGHT_KIB: usize = 8 * 1024;
+/// An encoded reply at least this long goes to the channel as it is, without a copy into a
+/// batch (READ's DATA).
+const SENT_ALONE: usize = 16 * 1024;
+
+/// One reply for the writer task.
+#[derive(Debug)]
+pub(super) enum Reply {
+    /// A packet to encode.
+    Packet(Packet),
+    /// A packet already framed (a DATA packet read in place), holding its share of the
+    /// session's DATA budget until it is sent.
+    Encoded(Vec<u8>, OwnedSemaphorePermit),
+}
+
+impl From<Packet> for Reply {
+    fn from(packet: Packet) -> Self {
+        Reply::Packet(packet)
+    }
+}
 
 /// Where replies go.
-pub(super) type Replies = mpsc::Sender<Packet>;
+pub(super) type Replies = mpsc::Sender<Reply>;
 
 /// The handle table: each handle's queue of requests.
 type Handles = Arc<Mutex<HashMap<Vec<u8>, mpsc::Sender<Packet>>>>;
@@ -46,40 +68,78 @@ pub(super) struct Context {
     pub(super) files: Arc<FileService>,
     pub(super) peer: SocketAddr,
     pub(super) replies: Replies,
+    /// DATA in flight, in KiB (see [`DATA_IN_FLIGHT_KIB`]).
+    pub(super) data_budget: Arc<Semaphore>,
     handles: Handles,
     next_handle: Arc<std::sync::atomic::AtomicU64>,
 }
 
-/// Serves SFTP on `stream` for `files`' user until the client closes it. Returns the stream's
-/// write half with every reply written but not shut down, so that the caller can say how the
-/// session ended (SSH's exit-status) before the end of the stream.
-pub(crate) async fn serve<S>(
-    stream: S,
+/// Where the session's replies go: the SSH channel, in production.
+pub(crate) trait Outlet: Send + 'static {
+    /// Sends `bytes` (whole SFTP packets) in order after what was sent before.
+    fn send(&mut self, bytes: Vec<u8>) -> impl Future<Output = std::io::Result<()>> + Send;
+}
+
+/// A session channel of an SSH connection, through the connection's handle: each send is one
+/// message to russh, which cuts it into channel packets as the client's window allows and
+/// takes no more messages while it holds some back (so a client that stops reading stops us).
+pub(crate) struct ChannelOutlet {
+    pub(crate) handle: russh::server::Handle,
+    pub(crate) channel: russh::ChannelId,
+}
+
+impl Outlet for ChannelOutlet {
+    async fn send(&mut self, bytes: Vec<u8>) -> std::io::Result<()> {
+        // Owned bytes: no copy on the way to the encryption.
+        self.handle.data(self.channel, bytes).await.map_err(|_| {
+            std::io::Error::new(std::io::ErrorKind::BrokenPipe, "SSH connection closed")
+        })
+    }
+}
+
+/// Serves SFTP read from `reader` for `files`' user until the client closes it, replies going
+/// to `outlet`. Returns the outlet with every reply sent, so that the caller can say how the
+/// session ended (SSH's exit-status) before the end of the channel.
+pub(crate) async fn serve<R, O>(
+    mut reader: R,
+    mut outlet: O,
     files: Arc<FileService>,
     peer: SocketAddr,
-) -> Option<tokio::io::WriteHalf<S>>
+) -> Option<O>
 where
-    S: AsyncRead + AsyncWrite + Send + 'static,
+    R: AsyncRead + Unpin,
+    O: Outlet,
 {
-    let (mut reader, mut writer) = tokio::io::split(stream);
-    let (replies, mut outgoing) = mpsc::channel::<Packet>(256);
+    let (replies, mut outgoing) = mpsc::channel::<Reply>(256);
     let writing = tokio::spawn(async move {
-        let mut out = Vec::with_capacity(64 * 1024);
-        while let Some(packet) = outgoing.recv().await {
-            out.clear();
-            packet.encode(&mut out);
-            while out.len() < REPLY_BATCH {
-                match outgoing.try_recv() {
-                    Ok(packet) => packet.encode(&mut out),
-                    Err(_) => break,
+        // Small replies are gathered into one write; a big DATA packet goes as it is.
+        let mut batch = Vec::new();
+        'writing: while let Some(first) = outgoing.recv().await {
+            let mut next = Some(first);
+            while let Some(reply) = next.take() {
+                match reply {
+                    Reply::Packet(packet) => packet.encode(&mut batch),
+                    Reply::Encoded(bytes, _budget) if bytes.len() < SENT_ALONE => {
+                        batch.extend_from_slice(&bytes);
+                    }
+                    Reply::Encoded(bytes, _budget) => {
+                        if !batch.is_empty() && outlet.send(take_batch(&mut batch)).await.is_err() {
+                            break 'writing;
+                        }
+                        if outlet.send(bytes).await.is_err() {
+                            break 'writing;
+                        }
+                    }
+                }
+                if batch.len() < REPLY_BATCH {
+                    next = outgoing.try_recv().ok();
                 }
             }
-            if writer.write_all(&out).await.is_err() {
+            if !batch.is_empty() && outlet.send(take_batch(&mut batch)).await.is_err() {
                 break;
             }
         }
-        let _ = writer.flush().await;
-        writer
+        outlet
     });
     let context = Context {
         files,
@@ -87,6 +147,7 @@ where
         replies,
         handles: Arc::default(),
         next_handle: Arc::default(),
+        data_budget: Arc::new(Semaphore::new(DATA_IN_FLIGHT_KIB)),
     };
     let places = Arc::new(Semaphore::new(PATH_TASKS));
     let mut decoder = PacketDecoder::default();
@@ -104,7 +165,7 @@ where
                 Ok(None) => break,
                 Err(error) => match error.status_reply() {
                     Some(reply) => {
-                        let _ = context.replies.send(reply).await;
+                        let _ = context.replies.send(reply.into()).await;
                         continue;
                     }
                     None => {
@@ -124,7 +185,7 @@ where
                     version: sftp::VERSION,
                     extensions: sftp::extension::announced(),
                 };
-                if context.replies.send(version).await.is_err() {
+                if context.replies.send(version.into()).await.is_err() {
                     break 'session;
                 }
                 continue;
@@ -176,7 +237,7 @@ async fn dispatch(context: &Context, places: &Arc<Semaphore>, packet: Packet) ->
             Ok(reply) => reply,
             Err(failure) => failure.reply(id),
         };
-        let _ = context.replies.send(reply).await;
+        let _ = context.replies.send(reply.into()).await;
         drop(place);
     });
     Ok(())
@@ -268,8 +329,13 @@ async fn send_status(
     id: u32,
     code: StatusCode,
     message: &str,
-) -> Result<(), mpsc::error::SendError<Packet>> {
-    replies.send(status(id, code, message)).await
+) -> Result<(), mpsc::error::SendError<Reply>> {
+    replies.send(status(id, code, message).into()).await
+}
+
+/// The gathered replies, leaving `batch` empty.
+fn take_batch(batch: &mut Vec<u8>) -> Vec<u8> {
+    std::mem::take(batch)
 }
 
 /// A client path in the user's view: SFTP paths are absolute, or relative to the home (`/`).

@@ -152,6 +152,31 @@ fn handle_and_data() {
 }
 
 #[test]
+fn data_built_in_place_is_the_same_bytes() {
+    let wire = cat(&[&[0, 0, 0, 12], &[103], &[0, 0, 0, 2], &[0, 0, 0, 3], b"abc"]);
+    let mut packet = DataPacket::new(2, 3);
+    assert_eq!(packet.data_len(), 0);
+    packet.buffer().extend_from_slice(b"ab");
+    packet.buffer().push(b'c');
+    assert_eq!(packet.data_len(), 3);
+    assert_eq!(packet.finish(), wire);
+    // Empty, and bigger than the room asked for.
+    let empty = DataPacket::new(7, 0).finish();
+    assert_eq!(
+        empty,
+        Packet::Data {
+            id: 7,
+            data: Vec::new()
+        }
+        .to_bytes()
+    );
+    let mut big = DataPacket::new(9, 1);
+    big.buffer().extend_from_slice(&[5; 70_000]);
+    let data = vec![5; 70_000];
+    assert_eq!(big.finish(), Packet::Data { id: 9, data }.to_bytes());
+}
+
+#[test]
 fn name_with_two_entries_and_with_none() {
     let wire = cat(&[
         &[0, 0, 0, 45], // length: 1 + 4 + 4 + 23 + 13
