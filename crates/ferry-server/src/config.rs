@@ -12,6 +12,7 @@ use serde::Deserialize;
 pub use ferry_storage::S3Config;
 
 use crate::auth::{Anonymous, UsersFile};
+use crate::observe::hooks::HookConfig;
 use crate::tls::TlsSettings;
 
 /// Where ferryd listens when told nothing.
@@ -144,6 +145,10 @@ pub struct Config {
     pub require_tls_session_reuse: bool,
     /// The SSH host key; SFTP is served only with one.
     pub ssh_host_key: Option<russh::keys::PrivateKey>,
+    /// Commands or URLs run for events (`[[hooks]]` in the config file).
+    pub hooks: Vec<HookConfig>,
+    /// The transfer log (wu-ftpd xferlog format), reopened on SIGHUP.
+    pub xferlog: Option<PathBuf>,
 }
 
 impl Config {
@@ -176,6 +181,8 @@ impl Config {
             require_tls: false,
             require_tls_session_reuse: false,
             ssh_host_key: None,
+            hooks: Vec::new(),
+            xferlog: None,
         }
     }
 
@@ -258,6 +265,8 @@ impl Config {
                     .map(|k| k.public_key().to_bytes().ok()),
         );
         differs("require_tls", self.require_tls != new.require_tls);
+        differs("hooks", self.hooks != new.hooks);
+        differs("xferlog", self.xferlog != new.xferlog);
         differs(
             "require_tls_session_reuse",
             self.require_tls_session_reuse != new.require_tls_session_reuse,
@@ -287,6 +296,9 @@ impl Config {
         }
         if self.max_line < 64 {
             return Err("max line length must be at least 64".into());
+        }
+        for hook in &self.hooks {
+            hook.validate()?;
         }
         Ok(())
     }
@@ -399,6 +411,12 @@ pub struct FileSettings {
     pub sftp_bind: Option<Vec<SocketAddr>>,
     /// SSH host key file (OpenSSH format; an Ed25519 key is made there when missing).
     pub ssh_host_key: Option<PathBuf>,
+    /// Commands or URLs run for events.
+    pub hooks: Option<Vec<HookConfig>>,
+    /// Transfer log file (wu-ftpd xferlog format).
+    pub xferlog: Option<PathBuf>,
+    /// Metrics and health endpoint address.
+    pub metrics_bind: Option<SocketAddr>,
 }
 
 /// Bytes per second, written as a number with an optional `K`, `M` or `G` (powers of 1024).
@@ -529,5 +547,16 @@ mod tests {
         assert_eq!(settings.anonymous, Some(Anonymous::Read));
         assert_eq!(settings.idle_timeout, Some(5));
         assert!(toml::from_str::<FileSettings>("nonsense = 1").is_err());
+        let settings: FileSettings = toml::from_str(
+            "xferlog = \"/var/log/xferlog\"\nmetrics_bind = \"127.0.0.1:9121\"\n\
+             [[hooks]]\nevents = [\"upload\"]\ncommand = [\"/bin/true\", \"{path}\"]\n",
+        )
+        .unwrap();
+        assert_eq!(settings.xferlog, Some(PathBuf::from("/var/log/xferlog")));
+        assert_eq!(
+            settings.metrics_bind,
+            Some("127.0.0.1:9121".parse().unwrap())
+        );
+        assert_eq!(settings.hooks.unwrap()[0].timeout, 30);
     }
 }

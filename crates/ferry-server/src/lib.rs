@@ -16,6 +16,7 @@ mod limits;
 mod listener;
 pub mod log;
 mod login;
+pub mod observe;
 mod service;
 pub mod sftp;
 mod stream;
@@ -85,6 +86,8 @@ struct Shared {
     credentials: auth::CredentialCache,
     /// Password hashes computed at once (one per core, one of them for suspects).
     hashing: limits::PasswordChecks,
+    /// Where events go.
+    observer: Arc<observe::Observer>,
 }
 
 impl Shared {
@@ -106,7 +109,9 @@ impl Shared {
             config.max_rate_down,
         ));
         let ssh = sftp::ssh_config(&config);
+        let observer = Arc::new(observe::Observer::new(&config)?);
         Ok(Arc::new(Shared {
+            observer,
             ssh,
             config,
             storage,

@@ -158,6 +158,23 @@ impl Server {
         }
     }
 
+    /// Serves `/metrics`, `/healthz` and `/readyz` on `listener` until `stop` is cancelled;
+    /// `/readyz` answers 503 once `draining` is cancelled (shutdown has begun) or while the
+    /// storage does not answer.
+    pub async fn serve_metrics(
+        &self,
+        listener: TcpListener,
+        draining: CancellationToken,
+        stop: CancellationToken,
+    ) -> io::Result<()> {
+        crate::observe::metrics::serve(listener, Arc::clone(&self.shared), draining, stop).await
+    }
+
+    /// Opens the log files again (SIGHUP, after logrotate moved them): the transfer log.
+    pub fn reopen_logs(&self) {
+        self.shared.observer.reopen();
+    }
+
     /// Waits until every session has ended (after shutdown).
     pub async fn wait(&self) {
         self.tracker.close();
@@ -244,12 +261,28 @@ impl Server {
         }
         let shared = Arc::clone(&self.shared);
         let shutdown = shutdown.child_token();
+        let label = crate::observe::metrics::ProtocolLabel {
+            protocol: match front {
+                Front::Ftp | Front::ImplicitFtps => "ftp",
+                Front::Sftp => "sftp",
+            },
+        };
+        let metrics = &shared.observer.metrics;
+        metrics.sessions.get_or_create(&label).inc();
+        metrics.sessions_open.get_or_create(&label).inc();
         self.tracker.spawn(async move {
+            let open = shared
+                .observer
+                .metrics
+                .sessions_open
+                .get_or_create(&label)
+                .clone();
             match front {
                 Front::Ftp => ftp::run(stream, peer, shared, shutdown, false).await,
                 Front::ImplicitFtps => ftp::run(stream, peer, shared, shutdown, true).await,
                 Front::Sftp => sftp::run(stream, peer, shared, shutdown).await,
             }
+            open.dec();
             drop(permit);
         });
     }

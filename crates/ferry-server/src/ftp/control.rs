@@ -101,6 +101,7 @@ impl Session {
     /// known to be writable, tokio-rustls takes the bytes, keeps the record in its buffer and
     /// reports success, so without it a reply (seen: a 226) could wait for the next one.
     pub(super) async fn send(&mut self, reply: &Reply) -> std::io::Result<()> {
+        self.shared.observer.metrics.reply(reply.code.0);
         self.send_bytes(&reply.to_bytes()).await
     }
 

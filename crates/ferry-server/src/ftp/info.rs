@@ -195,7 +195,11 @@ impl Session {
                         last = byte;
                     }
                 }
-                Err(error) => return storage_reply(&error.into()),
+                Err(error) => {
+                    let error = ferry_storage::StorageError::from(error);
+                    tracing::warn!(peer = %self.peer, user = files.name(), operation = "read", path = %view, cause = %error, "storage failed");
+                    return storage_reply(&error);
+                }
             }
         }
         reply(ReplyCode::FILE_STATUS, total.to_string())

@@ -4,6 +4,7 @@
 use ferry_proto::{Reply, ReplyCode, TransferType, VirtualPath};
 
 use crate::login::{self, Refused};
+use crate::service::{Client, Protocol};
 
 use super::replies::{Fault, refuse};
 use super::{Login, Session, reply};
@@ -39,9 +40,12 @@ impl Session {
             Login::Done(_) => return reply(ReplyCode::BAD_SEQUENCE, "Already logged in."),
             Login::User => return reply(ReplyCode::BAD_SEQUENCE, "Send USER first."),
         };
-        let ip = self.peer.ip().to_canonical();
         let user = String::from_utf8_lossy(&name).into_owned();
-        match login::password(&self.shared, ip, &name, password).await {
+        let client = Client {
+            protocol: Protocol::Ftp,
+            peer: self.peer,
+        };
+        match login::password(&self.shared, client, &name, password).await {
             Ok(files) => {
                 tracing::info!(peer = %self.peer, user = files.name(), "logged in");
                 let text = if files.rules().read_only {

@@ -27,7 +27,7 @@ use crate::data::DataSetup;
 use crate::service::FileService;
 use crate::stream::Stream;
 use crate::tls::SessionTls;
-use crate::transfer::{ListFormat, Running};
+use crate::transfer::{Event, Failure, ListFormat, Running};
 
 mod control;
 mod data_setup;
@@ -153,8 +153,19 @@ pub(crate) async fn run(
         closing: false,
     };
     let reason = session.serve().await;
-    if let Some(running) = session.running.take() {
+    if let Some(mut running) = session.running.take() {
         running.cancel.cancel();
+        // Counted in the transfer log and the metrics as it ended: a result that was waiting,
+        // else cut with the session (an upload is then never committed: nobody answers its
+        // UploadEnded).
+        let mut result = Err(Failure::Cancelled);
+        while let Ok(event) = running.events.try_recv() {
+            if let Event::Done(done) = event {
+                result = done;
+                break;
+            }
+        }
+        session.log_running(&running, &result);
     }
     // End the control connection properly: over TLS this sends close_notify after the last
     // reply (221 or 421), which clients check for.
@@ -342,6 +353,14 @@ impl Session {
         } else {
             Flow::Continue
         })
+    }
+
+    /// The logged-in user's files.
+    fn files(&self) -> Option<&FileService> {
+        match &self.login {
+            Login::Done(files) => Some(files),
+            _ => None,
+        }
     }
 
     fn user_name(&self) -> &str {

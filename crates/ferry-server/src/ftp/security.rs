@@ -22,14 +22,21 @@ pub(super) async fn tls_handshake(
     let tls = settings.session().map_err(std::io::Error::other)?;
     let acceptor = tokio_rustls::TlsAcceptor::from(tls.control());
     let handshake = tokio::time::timeout(shared.config.login_timeout, acceptor.accept(tcp));
-    match handshake.await {
-        Ok(Ok(stream)) => Ok((Stream::Tls(Box::new(stream)), tls)),
+    let resumed = |stream: &tokio_rustls::server::TlsStream<TcpStream>| {
+        stream.get_ref().1.handshake_kind() == Some(rustls::HandshakeKind::Resumed)
+    };
+    let result = match handshake.await {
+        Ok(Ok(stream)) => Ok(stream),
         Ok(Err(error)) => Err(error),
         Err(_) => Err(std::io::Error::new(
             std::io::ErrorKind::TimedOut,
             "TLS handshake timed out",
         )),
-    }
+    };
+    shared
+        .observer
+        .tls_handshake(result.is_ok(), result.as_ref().is_ok_and(resumed));
+    Ok((Stream::Tls(Box::new(result?)), tls))
 }
 
 impl Session {

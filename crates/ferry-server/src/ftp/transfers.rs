@@ -10,7 +10,7 @@ use ferry_proto::{ProtLevel, Reply, ReplyCode, TransferType, VirtualPath};
 use ferry_storage::{ErrorKind, WriteMode};
 
 use crate::data::{self, DataSetup};
-use crate::service::FileService;
+use crate::service::{Direction, FileService, Transferred};
 use crate::transfer::{self, DataTls, Event, Failure, ListFormat, ListSource, Plan, Running, Work};
 
 use super::info::{dir_perm, file_perm};
@@ -29,6 +29,7 @@ impl Session {
         mut work: Work,
         verb: &'static str,
         name: String,
+        path: Option<String>,
     ) -> Option<Reply> {
         let started = std::time::Instant::now();
         let Some(mut setup) = self.data.take() else {
@@ -65,6 +66,7 @@ impl Session {
             (ProtLevel::Private, Some(tls)) => Some(DataTls {
                 config: tls.data_connection(matches!(work, Work::Receive { .. })),
                 require_reuse: config.require_tls_session_reuse,
+                observer: std::sync::Arc::clone(&self.shared.observer),
             }),
             _ => None,
         };
@@ -99,7 +101,7 @@ impl Session {
                 let _ = self.send(&final_reply(&result)).await;
                 drop(work);
                 drop(spare_listener);
-                self.log_transfer(verb, &name, sent, started, &result);
+                self.log_transfer(verb, &name, path.as_deref(), sent, started, &result);
                 return None;
             }
         }
@@ -111,6 +113,7 @@ impl Session {
             work,
             verb,
             name,
+            path,
             sent,
         }));
         None
@@ -149,6 +152,7 @@ impl Session {
             },
             "RETR",
             format!("{view} ({size} bytes)"),
+            Some(view.to_string()),
         )
         .await
     }
@@ -182,7 +186,8 @@ impl Session {
             ascii,
             meter,
         };
-        self.start_transfer(work, verb, view).await
+        let path = format!("/{view}");
+        self.start_transfer(work, verb, view, Some(path)).await
     }
 
     /// MLSD, with the `perm` facts the user's rights in the folder give.
@@ -250,6 +255,7 @@ impl Session {
             work,
             "LIST",
             String::from_utf8_lossy(input.unwrap_or(b".")).into_owned(),
+            None,
         )
         .await
     }
@@ -281,6 +287,7 @@ impl Session {
             }
             None => {
                 self.running = None;
+                tracing::warn!(peer = %self.peer, user = self.user_name(), "transfer task ended without a result");
                 self.send(&reply(
                     ReplyCode::LOCAL_ERROR,
                     "Transfer ended unexpectedly.",
@@ -305,19 +312,43 @@ impl Session {
     /// Logs a finished transfer task.
     pub(super) fn log_running(&self, running: &Running, result: &Result<(), Failure>) {
         let bytes = running.bytes.load(Ordering::Relaxed);
-        self.log_transfer(running.verb, &running.name, bytes, running.started, result);
+        let path = running.path.as_deref();
+        self.log_transfer(
+            running.verb,
+            &running.name,
+            path,
+            bytes,
+            running.started,
+            result,
+        );
     }
 
-    /// Logs a finished transfer.
+    /// Logs a finished transfer, and reports a file's to the file service.
     pub(super) fn log_transfer(
         &self,
         verb: &str,
         name: &str,
+        path: Option<&str>,
         bytes: u64,
         started: std::time::Instant,
         result: &Result<(), Failure>,
     ) {
         let seconds = started.elapsed().as_secs_f64();
+        if let (Some(path), Some(files)) = (path, self.files()) {
+            let direction = if verb == "RETR" {
+                Direction::Down
+            } else {
+                Direction::Up
+            };
+            let failure = result.as_ref().err().map(ToString::to_string);
+            files.transferred(&Transferred {
+                direction,
+                path,
+                bytes,
+                seconds,
+                failure: failure.as_deref(),
+            });
+        }
         match result {
             Ok(()) => tracing::info!(
                 peer = %self.peer, user = self.user_name(), verb,

@@ -18,6 +18,17 @@ fn service(home: &str, read_only: bool) -> (tempfile::TempDir, Arc<FileService>)
 
 /// A service for `user` (as the users file would give it), home created, in a fresh folder.
 fn service_for(user: User) -> (tempfile::TempDir, Arc<FileService>) {
+    service_observed(
+        user,
+        crate::observe::Observer::new(&crate::Config::for_folder("/")).unwrap(),
+    )
+}
+
+/// [`service_for`], reporting to `observer`.
+fn service_observed(
+    user: User,
+    observer: crate::observe::Observer,
+) -> (tempfile::TempDir, Arc<FileService>) {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join(&user.home)).unwrap();
     let storage = Storage::Local(LocalStorage::open(dir.path()).unwrap());
@@ -25,7 +36,14 @@ fn service_for(user: User) -> (tempfile::TempDir, Arc<FileService>) {
     users.users.insert("alice".into(), user);
     let accounts = Arc::new(Accounts::new(users, Anonymous::Off, 0, 0));
     let seat = accounts.seat("alice").unwrap();
-    (dir, FileService::new(seat, accounts, storage))
+    let client = Client {
+        protocol: Protocol::Ftp,
+        peer: ([127, 0, 0, 1], 40000).into(),
+    };
+    (
+        dir,
+        FileService::new(seat, accounts, storage, client, Arc::new(observer)),
+    )
 }
 
 fn view(path: &str) -> VirtualPath {
@@ -284,4 +302,70 @@ fn ferry_storage_partials(folder: &std::path::Path) -> usize {
                 .starts_with(ferry_storage::PARTIAL_PREFIX)
         })
         .count()
+}
+
+#[tokio::test]
+async fn file_operations_emit_one_event_each_and_failures_none() {
+    use crate::observe::events::EventKind;
+    let mut observer = crate::observe::Observer::new(&crate::Config::for_folder("/")).unwrap();
+    let all = [
+        EventKind::Upload,
+        EventKind::Download,
+        EventKind::Delete,
+        EventKind::Rename,
+        EventKind::Mkdir,
+        EventKind::Rmdir,
+    ];
+    let mut lanes = observer.events.subscribe("test", &all, 64);
+    let user = User {
+        home: "alice".into(),
+        ..User::default()
+    };
+    let (dir, files) = service_observed(user, observer);
+    std::fs::write(dir.path().join("alice/a.txt"), b"12345").unwrap();
+    files.create_dir(&view("/d")).await.unwrap();
+    assert!(files.create_dir(&view("/d")).await.is_err());
+    files
+        .rename(&view("/a.txt"), &view("/d/b.txt"))
+        .await
+        .unwrap();
+    files.remove_file(&view("/d/b.txt")).await.unwrap();
+    assert!(files.remove_file(&view("/d/b.txt")).await.is_err());
+    files.remove_dir(&view("/d")).await.unwrap();
+    for (direction, failure) in [(Direction::Up, None), (Direction::Down, Some("cut"))] {
+        files.transferred(&Transferred {
+            direction,
+            path: "up.bin",
+            bytes: 9,
+            seconds: 0.1,
+            failure,
+        });
+    }
+    let mut got = Vec::new();
+    for lane in &mut lanes {
+        while let Ok(event) = lane.try_recv() {
+            got.push((
+                event.event,
+                event.path.clone().unwrap_or_default(),
+                event.target.clone(),
+                event.user.clone(),
+            ));
+        }
+    }
+    let alice = || "alice".to_string();
+    assert_eq!(
+        got,
+        [
+            (EventKind::Mkdir, "/d".into(), None, alice()),
+            (
+                EventKind::Rename,
+                "/a.txt".into(),
+                Some("/d/b.txt".into()),
+                alice()
+            ),
+            (EventKind::Delete, "/d/b.txt".into(), None, alice()),
+            (EventKind::Rmdir, "/d".into(), None, alice()),
+            (EventKind::Upload, "/up.bin".into(), None, alice()),
+        ]
+    );
 }

@@ -12,7 +12,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
 
 use super::session::{self, Context, Failure, MAX_READ, Reply, status, storage_failure};
-use crate::service::{FileError, FileService, Meter};
+use crate::service::{Direction, FileError, FileService, Meter, Transferred};
 
 /// Names one READDIR reply carries at most (OpenSSH's sftp-server sends 100).
 const NAMES_PER_REPLY: usize = 100;
@@ -281,11 +281,17 @@ async fn read(
     let mut packet = DataPacket::new(id, wanted);
     while packet.data_len() < wanted {
         let left = wanted - packet.data_len();
-        let count = reading
-            .download
-            .read_append(packet.buffer(), left)
-            .await
-            .map_err(|e| storage_failure(ferry_storage::StorageError::from(e).kind()))?;
+        let count = match reading.download.read_append(packet.buffer(), left).await {
+            Ok(count) => count,
+            Err(error) => {
+                let error = ferry_storage::StorageError::from(error);
+                let files = &context.files;
+                let (peer, user, path) =
+                    (files.client().peer, files.name(), reading.view.to_string());
+                tracing::warn!(%peer, user, protocol = "sftp", operation = "read", path, cause = %error, "storage failed");
+                return Err(storage_failure(error.kind()));
+            }
+        };
         if count == 0 {
             break;
         }
@@ -341,8 +347,10 @@ async fn write(
         return Err(fail(writing, failure).await);
     }
     if let Err(error) = upload.write_all(data).await {
-        let kind = ferry_storage::StorageError::from(error).kind();
-        return Err(fail(writing, storage_failure(kind)).await);
+        let error = ferry_storage::StorageError::from(error);
+        let (peer, user, path) = (files.client().peer, files.name(), writing.view.to_string());
+        tracing::warn!(%peer, user, protocol = "sftp", operation = "write", path, cause = %error, "storage failed");
+        return Err(fail(writing, storage_failure(error.kind())).await);
     }
     meter.pace(data.len()).await;
     writing.next += data.len() as u64;
@@ -448,6 +456,17 @@ fn log_transfer(
 ) {
     let seconds = started.elapsed().as_secs_f64();
     let (peer, user, name) = (context.peer, context.files.name(), view.to_string());
+    context.files.transferred(&Transferred {
+        direction: if verb == "RETR" {
+            Direction::Down
+        } else {
+            Direction::Up
+        },
+        path: &name,
+        bytes,
+        seconds,
+        failure,
+    });
     match failure {
         None => {
             tracing::info!(%peer, user, protocol = "sftp", verb, name, bytes, seconds, "transfer complete")

@@ -21,7 +21,7 @@ use tokio_util::sync::CancellationToken;
 use crate::Shared;
 use crate::config::Config;
 use crate::login::{self, Refused};
-use crate::service::FileService;
+use crate::service::{Client, FileService, Protocol};
 
 mod handle;
 pub mod host_key;
@@ -97,6 +97,16 @@ struct Connection {
     channels: HashMap<ChannelId, Channel<Msg>>,
 }
 
+impl Connection {
+    /// This connection's client, for the login and the file service.
+    fn client(&self) -> Client {
+        Client {
+            protocol: Protocol::Sftp,
+            peer: self.peer,
+        }
+    }
+}
+
 /// russh's errors, as the handler returns them.
 #[derive(Debug, thiserror::Error)]
 #[error(transparent)]
@@ -113,10 +123,9 @@ impl russh::server::Handler for Connection {
     type Error = SshError;
 
     async fn auth_password(&mut self, user: &str, password: &str) -> Result<Auth, SshError> {
-        let ip = self.peer.ip().to_canonical();
         let peer = self.peer;
         let name = user.as_bytes();
-        match login::password(&self.shared, ip, name, password.as_bytes()).await {
+        match login::password(&self.shared, self.client(), name, password.as_bytes()).await {
             Ok(files) => {
                 tracing::info!(%peer, user = files.name(), protocol = "sftp", "logged in");
                 self.files = Some(files);
@@ -157,9 +166,8 @@ impl russh::server::Handler for Connection {
         user: &str,
         key: russh::server::VerifiedPublicKey<'_>,
     ) -> Result<Auth, SshError> {
-        let ip = self.peer.ip().to_canonical();
         let peer = self.peer;
-        match login::public_key(&self.shared, ip, user, key.public_key).await {
+        match login::public_key(&self.shared, self.client(), user, key.public_key).await {
             Ok(files) => {
                 tracing::info!(%peer, user = files.name(), protocol = "sftp", key = %key.public_key.fingerprint(russh::keys::HashAlg::Sha256), "logged in");
                 self.files = Some(files);

@@ -136,6 +136,8 @@ pub(crate) struct Running {
     pub(crate) started: std::time::Instant,
     pub(crate) name: String,
     pub(crate) verb: &'static str,
+    /// The file moved, in the user's view (`None` for a listing).
+    pub(crate) path: Option<String>,
 }
 
 /// TLS for a data connection (after `PROT P`).
@@ -146,6 +148,8 @@ pub(crate) struct DataTls {
     pub(crate) config: Arc<rustls::ServerConfig>,
     /// Refuse data connections that do not resume the control connection's session.
     pub(crate) require_reuse: bool,
+    /// Where the handshake is counted.
+    pub(crate) observer: Arc<crate::observe::Observer>,
 }
 
 /// Everything a transfer task needs.
@@ -158,6 +162,8 @@ pub(crate) struct Plan {
     pub(crate) work: Work,
     pub(crate) verb: &'static str,
     pub(crate) name: String,
+    /// The file moved, in the user's view (`None` for a listing).
+    pub(crate) path: Option<String>,
     /// Bytes the session sent itself before it handed the transfer over.
     pub(crate) sent: u64,
 }
@@ -169,7 +175,7 @@ pub(crate) fn start(plan: Plan) -> Running {
     let bytes = Arc::new(AtomicU64::new(plan.sent));
     let task_cancel = cancel.clone();
     let task_bytes = Arc::clone(&bytes);
-    let (verb, name) = (plan.verb, plan.name.clone());
+    let (verb, name, path) = (plan.verb, plan.name.clone(), plan.path.clone());
     tokio::spawn(async move {
         let result = transfer(plan, &sender, &task_bytes, &task_cancel).await;
         let _ = sender.send(Event::Done(result)).await;
@@ -181,6 +187,7 @@ pub(crate) fn start(plan: Plan) -> Running {
         started: std::time::Instant::now(),
         name,
         verb,
+        path,
     }
 }
 
@@ -305,10 +312,15 @@ async fn move_data(
 /// The server side of a TLS handshake on a data connection (RFC 4217 section 7).
 async fn handshake(tcp: TcpStream, tls: DataTls, timeout: Duration) -> Result<Stream, Failure> {
     let acceptor = tokio_rustls::TlsAcceptor::from(tls.config);
-    let stream = tokio::time::timeout(timeout, acceptor.accept(tcp))
+    let accepted = tokio::time::timeout(timeout, acceptor.accept(tcp))
         .await
-        .map_err(|_| Failure::Tls("handshake timed out".into()))?
-        .map_err(|e| Failure::Tls(e.to_string()))?;
+        .map_err(|_| Failure::Tls("handshake timed out".into()))
+        .and_then(|result| result.map_err(|e| Failure::Tls(e.to_string())));
+    let resumed = accepted
+        .as_ref()
+        .is_ok_and(|stream| stream.get_ref().1.handshake_kind() == Some(HandshakeKind::Resumed));
+    tls.observer.tls_handshake(accepted.is_ok(), resumed);
+    let stream = accepted?;
     if tls.require_reuse && stream.get_ref().1.handshake_kind() != Some(HandshakeKind::Resumed) {
         return Err(Failure::Tls(
             "session reuse required: the client did not resume this control connection's \

@@ -13,6 +13,7 @@ use ferry_testkit::Ferryd;
 #[allow(unused_imports, reason = "each test file uses only some")]
 pub use ferry_testkit::{assert_bytes, names_in, test_bytes as random_bytes};
 
+pub mod daemon;
 pub mod tls;
 
 /// How long any single read from the server may take before the test fails.

@@ -143,6 +143,14 @@ struct ServeArgs {
     /// else ~/.local/state/ferry/.
     #[arg(long, value_name = "FILE")]
     ssh_host_key: Option<PathBuf>,
+    /// Serve Prometheus metrics on http://ADDR/metrics, with /healthz (the process answers)
+    /// and /readyz (the storage answers and ferryd is not shutting down).
+    #[arg(long, value_name = "ADDR")]
+    metrics_bind: Option<SocketAddr>,
+    /// Write a transfer log in wu-ftpd's xferlog format to FILE (one line per completed or
+    /// failed transfer, FTP and SFTP; reopened on SIGHUP).
+    #[arg(long, value_name = "FILE")]
+    xferlog: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -225,6 +233,7 @@ struct Fixed {
     binds: Vec<SocketAddr>,
     implicit_binds: Vec<SocketAddr>,
     sftp_binds: Vec<SocketAddr>,
+    metrics_bind: Option<SocketAddr>,
     /// Where the SSH host key came from, and whether it was made at this start.
     host_key: Option<(PathBuf, bool)>,
     log_format: LogFormat,
@@ -238,6 +247,7 @@ impl Fixed {
             ("bind", self.binds != new.binds),
             ("implicit_bind", self.implicit_binds != new.implicit_binds),
             ("sftp_bind", self.sftp_binds != new.sftp_binds),
+            ("metrics_bind", self.metrics_bind != new.metrics_bind),
             ("log_format", self.log_format != new.log_format),
             ("log_level", self.log_level != new.log_level),
         ]
@@ -373,6 +383,8 @@ fn build(
         _ => bail!("--tls-cert and --tls-key go together"),
     };
     config.require_tls = args.require_tls || settings.require_tls == Some(true);
+    config.hooks = settings.hooks.clone().unwrap_or_default();
+    config.xferlog = pick!(xferlog);
     config.require_tls_session_reuse =
         args.require_tls_session_reuse || settings.require_tls_session_reuse == Some(true);
     let implicit_binds = if args.implicit_bind.is_empty() {
@@ -401,6 +413,7 @@ fn build(
             binds,
             implicit_binds,
             sftp_binds,
+            metrics_bind: args.metrics_bind.or(settings.metrics_bind),
             host_key,
             log_format,
             log_level,
@@ -436,6 +449,12 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             let listener = listen(*bind).with_context(|| format!("cannot listen on {bind}"))?;
             listeners.push((listener.local_addr()?, listener, front));
         }
+        let metrics_listener = match started.metrics_bind {
+            Some(bind) => {
+                Some(listen(bind).with_context(|| format!("cannot listen on {bind} for metrics"))?)
+            }
+            None => None,
+        };
         // Caught from before the banner on: a supervisor (or a test) that sends SIGTERM as soon
         // as it reads "Listening on" gets the graceful shutdown, not the default action.
         let signalled = shutdown_signal();
@@ -450,6 +469,12 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 Front::Implicit => say(format_args!("Listening on ftps://{addr} (implicit TLS)")),
                 Front::Sftp => say(format_args!("Listening on sftp://{addr}")),
             }
+        }
+        if let Some(listener) = &metrics_listener {
+            say(format_args!(
+                "Metrics on http://{}/metrics (and /healthz, /readyz)",
+                listener.local_addr()?
+            ));
         }
         if let (Some(key), Some((path, made))) = (&config.ssh_host_key, &started.host_key) {
             let made = if *made { ", made now" } else { "" };
@@ -499,6 +524,16 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         let mut tasks = Vec::new();
         let cleaner = server.clone();
         tokio::spawn(async move { cleaner.remove_stale_partials().await });
+        // The metrics endpoint outlives the sessions' draining (when /readyz says 503).
+        let metrics_stop = CancellationToken::new();
+        let metrics_task = metrics_listener.map(|listener| {
+            let (server, draining, stop) = (server.clone(), shutdown.clone(), metrics_stop.clone());
+            tokio::spawn(async move {
+                if let Err(error) = server.serve_metrics(listener, draining, stop).await {
+                    tracing::warn!(%error, "metrics endpoint failed");
+                }
+            })
+        });
         for (_, listener, front) in listeners {
             let server = server.clone();
             let shutdown = shutdown.clone();
@@ -515,6 +550,8 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             tokio::select! {
                 () = &mut signalled => break,
                 () = next_signal(hangups.as_mut()) => {
+                    // For logrotate, whether or not the settings read well.
+                    server.reopen_logs();
                     reload(&args, &server, config.tls.as_ref(), &started);
                 }
             }
@@ -525,6 +562,10 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             let _ = task.await;
         }
         server.wait().await;
+        metrics_stop.cancel();
+        if let Some(task) = metrics_task {
+            let _ = task.await;
+        }
         anyhow::Ok(())
     })
 }
