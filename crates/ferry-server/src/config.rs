@@ -18,6 +18,8 @@ use crate::tls::TlsSettings;
 pub const DEFAULT_BIND: &str = "127.0.0.1:2121";
 /// Where ferryd serves SFTP when told nothing at all (no bind flag of any kind).
 pub const DEFAULT_SFTP_BIND: &str = "127.0.0.1:2222";
+/// Where ferryd serves HTTP when told nothing at all (no bind flag of any kind).
+pub const DEFAULT_HTTP_BIND: &str = "127.0.0.1:8080";
 /// Longest command line accepted; longer lines get 500 and are skipped. Bounds per-session
 /// memory.
 pub const DEFAULT_MAX_LINE: usize = 8192;
@@ -144,6 +146,9 @@ pub struct Config {
     pub require_tls_session_reuse: bool,
     /// The SSH host key; SFTP is served only with one.
     pub ssh_host_key: Option<russh::keys::PrivateKey>,
+    /// Accept passwords over plain HTTP on non-loopback addresses, where anyone on the path
+    /// can read them (off: such logins are refused with 403; HTTPS and loopback always may).
+    pub http_allow_insecure_login: bool,
 }
 
 impl Config {
@@ -176,6 +181,7 @@ impl Config {
             require_tls: false,
             require_tls_session_reuse: false,
             ssh_host_key: None,
+            http_allow_insecure_login: false,
         }
     }
 
@@ -258,6 +264,10 @@ impl Config {
                     .map(|k| k.public_key().to_bytes().ok()),
         );
         differs("require_tls", self.require_tls != new.require_tls);
+        differs(
+            "http_allow_insecure_login",
+            self.http_allow_insecure_login != new.http_allow_insecure_login,
+        );
         differs(
             "require_tls_session_reuse",
             self.require_tls_session_reuse != new.require_tls_session_reuse,
@@ -399,6 +409,12 @@ pub struct FileSettings {
     pub sftp_bind: Option<Vec<SocketAddr>>,
     /// SSH host key file (OpenSSH format; an Ed25519 key is made there when missing).
     pub ssh_host_key: Option<PathBuf>,
+    /// Plain HTTP listen addresses.
+    pub http_bind: Option<Vec<SocketAddr>>,
+    /// HTTPS listen addresses (the FTPS certificate; HTTP/2 and HTTP/1.1 by ALPN).
+    pub https_bind: Option<Vec<SocketAddr>>,
+    /// Accept passwords over plain HTTP on non-loopback addresses.
+    pub http_allow_insecure_login: Option<bool>,
 }
 
 /// Bytes per second, written as a number with an optional `K`, `M` or `G` (powers of 1024).

@@ -219,6 +219,12 @@ impl FileService {
         Ok(self.storage.partial_size(&full).await?)
     }
 
+    /// Checks that the user may read the file at `view` (a `HEAD` or a conditional `GET` that
+    /// sends no bytes still needs the right to download them).
+    pub(crate) fn may_read(&self, view: &VirtualPath) -> Result<(), FileError> {
+        self.allowed(Right::Download, view).map(drop)
+    }
+
     /// A file opened for reading from `offset` on, and the limits its bytes go through.
     pub(crate) async fn read(
         &self,
