@@ -289,7 +289,9 @@ async fn listing_step(mut listing: Listing) -> (Listing, Option<std::io::Result<
 }
 
 /// `{"name":..,"type":"file"|"dir"|"link","size":..,"modified":..}`: the name as listings show
-/// it (U+FFFD for bytes that are not UTF-8), the time in Unix seconds (`null` when unknown).
+/// it (U+FFFD for bytes that are not UTF-8), the size in bytes (0 for a folder, whatever the
+/// backend says, so that it reads the same on a disk and on S3), the time in Unix seconds
+/// (`null` when unknown, as for S3 prefixes).
 fn write_json_entry(entry: &Entry, out: &mut Vec<u8>) {
     let kind = match entry.kind {
         EntryKind::File => "file",
@@ -299,7 +301,7 @@ fn write_json_entry(entry: &Entry, out: &mut Vec<u8>) {
     let value = serde_json::json!({
         "name": String::from_utf8_lossy(&listing::shown_name(&entry.name)),
         "type": kind,
-        "size": entry.size,
+        "size": if entry.kind == EntryKind::Dir { 0 } else { entry.size },
         "modified": entry.modified,
     });
     // Writing a JSON value into a Vec cannot fail.
