@@ -524,3 +524,42 @@ fn huge_and_slow_heads_are_cut() {
     }
     assert_eq!(request(http, "GET", "/f.txt", "").status, 200);
 }
+
+/// A client that asks for a big file and takes nothing is cut after the data timeout, and the
+/// server goes on serving.
+#[test]
+fn a_download_nobody_reads_is_cut() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = test_bytes(64 << 20, 3);
+    std::fs::write(dir.path().join("big.bin"), &data).unwrap();
+    let mut config = Config::for_folder(dir.path());
+    config.data_timeout = Duration::from_secs(1);
+    let server = http_server(config);
+    let http = server.http.unwrap();
+    let mut stream = TcpStream::connect(http).unwrap();
+    stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    stream
+        .write_all(b"GET /big.bin HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    // Not reading, for longer than the data timeout (the server's clock runs on its own
+    // runtime, so the test has to let real time pass).
+    std::thread::sleep(Duration::from_secs(3));
+    let began = Instant::now();
+    let mut received = 0usize;
+    let mut buffer = vec![0u8; 1 << 20];
+    loop {
+        match stream.read(&mut buffer) {
+            Ok(0) | Err(_) => break,
+            Ok(read) => received += read,
+        }
+    }
+    assert!(
+        received < data.len() / 2,
+        "the server kept sending: {received} bytes"
+    );
+    assert!(began.elapsed() < Duration::from_secs(10));
+    assert_eq!(
+        request(http, "GET", "/big.bin", "Range: bytes=0-3\r\n").status,
+        206
+    );
+}

@@ -11,7 +11,8 @@
 //! Limits per connection: request headers of at most [`MAX_HEADER_BYTES`] (431 beyond); the
 //! headers of a request, and the wait for the next request on a kept-alive connection, within
 //! the login timeout (or the idle timeout when shorter); at most [`MAX_STREAMS`] concurrent
-//! HTTP/2 streams; an upload body that sends nothing for the data timeout is cut.
+//! HTTP/2 streams; an upload body that sends nothing for the data timeout is cut, and so is a
+//! connection whose client takes no byte of a response for that long ([`stall`]).
 //!
 //! This module does NOT touch files (the file service does) or check passwords (the shared
 //! login does, through [`login`]).
@@ -37,6 +38,9 @@ mod files;
 mod login;
 mod mime;
 pub(crate) mod path;
+mod stall;
+
+use stall::StallGuard;
 
 /// Largest request head (request line and headers) accepted.
 const MAX_HEADER_BYTES: usize = 64 * 1024;
@@ -79,6 +83,7 @@ pub(crate) async fn run(
     let config = &shared.config;
     let head_timeout = config.login_timeout.min(config.idle_timeout);
     let grace = config.shutdown_grace;
+    let stall_limit = config.data_timeout;
     let tls = config.tls.as_ref().map(|tls| Arc::clone(&tls.http_config));
     let connection = Arc::new(Connection {
         shared: Arc::clone(&shared),
@@ -94,12 +99,13 @@ pub(crate) async fn run(
     });
     match transport {
         Transport::Plain => {
-            let io = TokioIo::new(stream);
+            let io = TokioIo::new(StallGuard::new(stream, stall_limit));
             serve_http1(io, service, head_timeout, grace, &shutdown, peer).await;
         }
         Transport::Tls => {
             let Some(tls) = tls else { return };
             let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+            let stream = StallGuard::new(stream, stall_limit);
             let handshake = tokio::time::timeout(head_timeout, acceptor.accept(stream));
             let stream = tokio::select! {
                 () = shutdown.cancelled() => return,
