@@ -572,3 +572,103 @@ fn a_download_nobody_reads_is_cut() {
         206
     );
 }
+
+/// Reads one response (head and a `Content-Length` body) off a kept-alive connection.
+fn read_response(stream: &mut TcpStream) -> Answer {
+    let mut bytes = Vec::new();
+    let mut buffer = [0u8; 8192];
+    while !bytes.windows(4).any(|w| w == b"\r\n\r\n") {
+        let read = stream.read(&mut buffer).unwrap();
+        assert!(read > 0, "closed before a response");
+        bytes.extend_from_slice(&buffer[..read]);
+    }
+    let mut answer = parse(&bytes);
+    let length: usize = answer
+        .header("content-length")
+        .map_or(0, |l| l.parse().unwrap());
+    while answer.body.len() < length {
+        let read = stream.read(&mut buffer).unwrap();
+        assert!(read > 0, "closed mid-body");
+        answer.body.extend_from_slice(&buffer[..read]);
+    }
+    answer
+}
+
+/// HTTP connections count as sessions at the door: over `max_sessions_per_ip` the next one is
+/// told 503 with Retry-After and closed; once a connection ends there is room again.
+#[test]
+fn session_limits_apply_at_the_door() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("f.txt"), b"f").unwrap();
+    let mut config = Config::for_folder(dir.path());
+    config.max_sessions_per_ip = 1;
+    let server = Ferryd::builder(config).listen_http("127.0.0.1:0").start();
+    let http = server.http.unwrap();
+    let mut first = TcpStream::connect(http).unwrap();
+    first.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    first
+        .write_all(b"GET /f.txt HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    assert_eq!(read_response(&mut first).status, 200);
+    let refused = request(http, "GET", "/f.txt", "");
+    assert_eq!(refused.status, 503, "{}", refused.text());
+    assert!(refused.header("retry-after").is_some());
+    drop(first);
+    // The server sees the close a moment later.
+    let started = Instant::now();
+    loop {
+        let answer = request(http, "GET", "/f.txt", "");
+        if answer.status == 200 {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "no room again");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// On shutdown an idle kept-alive connection is closed at once, and a download under way
+/// finishes (within the grace period) before the server stops.
+#[test]
+fn shutdown_closes_idle_connections_and_lets_a_download_finish() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = test_bytes(32 << 20, 5);
+    std::fs::write(dir.path().join("big.bin"), &data).unwrap();
+    std::fs::write(dir.path().join("small.txt"), b"s").unwrap();
+    let mut config = Config::for_folder(dir.path());
+    config.shutdown_grace = Duration::from_secs(15);
+    let server = http_server(config);
+    let http = server.http.unwrap();
+
+    let mut idle = TcpStream::connect(http).unwrap();
+    idle.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    idle.write_all(b"GET /small.txt HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    assert_eq!(read_response(&mut idle).status, 200);
+    let mut download = TcpStream::connect(http).unwrap();
+    download.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    download
+        .write_all(b"GET /big.bin HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    let mut first = [0u8; 65536];
+    let mut received = download.read(&mut first).unwrap();
+    assert!(received > 0);
+
+    let stopping = std::thread::spawn(move || {
+        let began = Instant::now();
+        drop(server);
+        began.elapsed()
+    });
+    let mut rest = Vec::new();
+    download.read_to_end(&mut rest).unwrap();
+    received += rest.len();
+    let head_end = first.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    assert_eq!(received - head_end, data.len(), "the download was cut");
+    let mut after = Vec::new();
+    assert_eq!(
+        idle.read_to_end(&mut after).unwrap(),
+        0,
+        "idle connection not closed"
+    );
+    let took = stopping.join().unwrap();
+    assert!(took < Duration::from_secs(15), "shutdown took {took:?}");
+}
