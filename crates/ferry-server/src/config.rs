@@ -545,5 +545,16 @@ mod tests {
         assert_eq!(settings.anonymous, Some(Anonymous::Read));
         assert_eq!(settings.idle_timeout, Some(5));
         assert!(toml::from_str::<FileSettings>("nonsense = 1").is_err());
+        let settings: FileSettings = toml::from_str(
+            "http_bind = [\"127.0.0.1:8080\", \"[::1]:8080\"]\nhttps_bind = [\"0.0.0.0:8443\"]\n\
+             http_allow_insecure_login = true",
+        )
+        .unwrap();
+        assert_eq!(settings.http_bind.unwrap().len(), 2);
+        assert_eq!(
+            settings.https_bind,
+            Some(vec!["0.0.0.0:8443".parse().unwrap()])
+        );
+        assert_eq!(settings.http_allow_insecure_login, Some(true));
     }
 }
