@@ -672,3 +672,60 @@ fn shutdown_closes_idle_connections_and_lets_a_download_finish() {
     let took = stopping.join().unwrap();
     assert!(took < Duration::from_secs(15), "shutdown took {took:?}");
 }
+
+/// HTTPS offers `h2` and `http/1.1` by ALPN and nothing else: a client that asks only for
+/// `ftp` (an FTPS client sent to the wrong port, the ALPACA cross-protocol attacks) is refused
+/// in the handshake; plain text to the HTTPS port gets no HTTP answer; a connection that never
+/// starts its handshake is closed after the login timeout. The server goes on serving.
+#[test]
+fn https_alpn_and_handshake_limits() {
+    use common::tls::{ClientOptions, pki, tcp, try_tls_connect};
+    let pki = pki();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("f.txt"), b"over tls").unwrap();
+    let mut config = Config::for_folder(dir.path());
+    config.tls = Some(pki.settings.clone());
+    config.login_timeout = Duration::from_secs(1);
+    let server = Ferryd::builder(config).listen_https("127.0.0.1:0").start();
+    let https = server.https.unwrap();
+
+    let ftp_only = pki.client_config_with(ClientOptions {
+        alpn: &[b"ftp"],
+        ..ClientOptions::default()
+    });
+    let refused = try_tls_connect(&ftp_only, tcp(https));
+    assert!(refused.is_err(), "an ftp-only ALPN was accepted");
+
+    let mut plain = tcp(https);
+    plain
+        .write_all(b"GET /f.txt HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    let mut bytes = Vec::new();
+    let _ = plain.read_to_end(&mut bytes);
+    assert!(
+        !bytes.starts_with(b"HTTP/"),
+        "plain text was served over the HTTPS port"
+    );
+
+    let began = Instant::now();
+    let mut silent = tcp(https);
+    let _ = silent.read_to_end(&mut Vec::new());
+    assert!(began.elapsed() < Duration::from_secs(10));
+
+    let http11 = pki.client_config_with(ClientOptions {
+        alpn: &[b"http/1.1"],
+        ..ClientOptions::default()
+    });
+    let mut tls = try_tls_connect(&http11, tcp(https)).unwrap();
+    assert_eq!(tls.conn.alpn_protocol(), Some(&b"http/1.1"[..]));
+    tls.write_all(b"GET /f.txt HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut bytes = Vec::new();
+    // The server may close without close_notify after Connection: close.
+    let _ = tls.read_to_end(&mut bytes);
+    let answer = parse(&bytes);
+    assert_eq!(
+        (answer.status, answer.body.as_slice()),
+        (200, &b"over tls"[..])
+    );
+}

@@ -103,7 +103,10 @@ pub(crate) async fn run(
             serve_http1(io, service, head_timeout, grace, &shutdown, peer).await;
         }
         Transport::Tls => {
-            let Some(tls) = tls else { return };
+            let Some(tls) = tls else {
+                tracing::warn!(%peer, protocol = "https", "HTTPS connection without a certificate configured; closed");
+                return;
+            };
             let acceptor = tokio_rustls::TlsAcceptor::from(tls);
             let stream = StallGuard::new(stream, stall_limit);
             let handshake = tokio::time::timeout(head_timeout, acceptor.accept(stream));
