@@ -19,6 +19,8 @@ use crate::tls::TlsSettings;
 pub const DEFAULT_BIND: &str = "127.0.0.1:2121";
 /// Where ferryd serves SFTP when told nothing at all (no bind flag of any kind).
 pub const DEFAULT_SFTP_BIND: &str = "127.0.0.1:2222";
+/// Where ferryd serves HTTP when told nothing at all (no bind flag of any kind).
+pub const DEFAULT_HTTP_BIND: &str = "127.0.0.1:8080";
 /// Longest command line accepted; longer lines get 500 and are skipped. Bounds per-session
 /// memory.
 pub const DEFAULT_MAX_LINE: usize = 8192;
@@ -149,6 +151,9 @@ pub struct Config {
     pub hooks: Vec<HookConfig>,
     /// The transfer log (wu-ftpd xferlog format), reopened on SIGHUP.
     pub xferlog: Option<PathBuf>,
+    /// Accept passwords over plain HTTP on non-loopback addresses, where anyone on the path
+    /// can read them (off: such logins are refused with 403; HTTPS and loopback always may).
+    pub http_allow_insecure_login: bool,
 }
 
 impl Config {
@@ -183,6 +188,7 @@ impl Config {
             ssh_host_key: None,
             hooks: Vec::new(),
             xferlog: None,
+            http_allow_insecure_login: false,
         }
     }
 
@@ -267,6 +273,10 @@ impl Config {
         differs("require_tls", self.require_tls != new.require_tls);
         differs("hooks", self.hooks != new.hooks);
         differs("xferlog", self.xferlog != new.xferlog);
+        differs(
+            "http_allow_insecure_login",
+            self.http_allow_insecure_login != new.http_allow_insecure_login,
+        );
         differs(
             "require_tls_session_reuse",
             self.require_tls_session_reuse != new.require_tls_session_reuse,
@@ -417,6 +427,12 @@ pub struct FileSettings {
     pub xferlog: Option<PathBuf>,
     /// Metrics and health endpoint address.
     pub metrics_bind: Option<SocketAddr>,
+    /// Plain HTTP listen addresses.
+    pub http_bind: Option<Vec<SocketAddr>>,
+    /// HTTPS listen addresses (the FTPS certificate; HTTP/2 and HTTP/1.1 by ALPN).
+    pub https_bind: Option<Vec<SocketAddr>>,
+    /// Accept passwords over plain HTTP on non-loopback addresses.
+    pub http_allow_insecure_login: Option<bool>,
 }
 
 /// Bytes per second, written as a number with an optional `K`, `M` or `G` (powers of 1024).
@@ -558,5 +574,16 @@ mod tests {
             Some("127.0.0.1:9121".parse().unwrap())
         );
         assert_eq!(settings.hooks.unwrap()[0].timeout, 30);
+        let settings: FileSettings = toml::from_str(
+            "http_bind = [\"127.0.0.1:8080\", \"[::1]:8080\"]\nhttps_bind = [\"0.0.0.0:8443\"]\n\
+             http_allow_insecure_login = true",
+        )
+        .unwrap();
+        assert_eq!(settings.http_bind.unwrap().len(), 2);
+        assert_eq!(
+            settings.https_bind,
+            Some(vec!["0.0.0.0:8443".parse().unwrap()])
+        );
+        assert_eq!(settings.http_allow_insecure_login, Some(true));
     }
 }

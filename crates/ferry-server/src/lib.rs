@@ -1,4 +1,5 @@
-//! ferryd's library: a listener, one task per FTP session, data transfers and their limits.
+//! ferryd's library: listeners, one task per FTP session, SFTP or HTTP connection, data
+//! transfers and their limits.
 //!
 //! [`run`] serves one already-bound listener until the shutdown token is cancelled; tests start it
 //! on port 0. [`Server`] serves several listeners from one shared state. Each session is a task
@@ -12,6 +13,7 @@ pub mod auth;
 pub mod config;
 mod data;
 mod ftp;
+mod http;
 mod limits;
 mod listener;
 pub mod log;

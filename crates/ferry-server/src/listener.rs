@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::config::Config;
-use crate::{Shared, ftp, sftp};
+use crate::{Shared, ftp, http, sftp};
 
 /// Which front end a listener serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,6 +25,8 @@ enum Front {
     Ftp,
     ImplicitFtps,
     Sftp,
+    Http,
+    Https,
 }
 
 /// How long the accept loop pauses after an accept error.
@@ -102,6 +104,17 @@ impl Server {
     /// Accepts SFTP (SSH) connections on `listener`; needs `Config::ssh_host_key`.
     pub async fn serve_sftp(&self, listener: TcpListener, shutdown: CancellationToken) {
         self.accept_loop(listener, shutdown, Front::Sftp).await;
+    }
+
+    /// Accepts plain HTTP/1.1 connections on `listener`.
+    pub async fn serve_http(&self, listener: TcpListener, shutdown: CancellationToken) {
+        self.accept_loop(listener, shutdown, Front::Http).await;
+    }
+
+    /// Accepts HTTPS connections (HTTP/2 or HTTP/1.1 by ALPN) on `listener`; needs
+    /// `Config::tls`.
+    pub async fn serve_https(&self, listener: TcpListener, shutdown: CancellationToken) {
+        self.accept_loop(listener, shutdown, Front::Https).await;
     }
 
     async fn accept_loop(&self, listener: TcpListener, shutdown: CancellationToken, front: Front) {
@@ -245,17 +258,34 @@ impl Server {
         };
         let Some(permit) = permit else {
             tracing::warn!(%peer, "session limit reached; refused");
-            if front != Front::Sftp {
-                self.tracker
-                    .spawn(refuse(stream, "Too many sessions; try again later."));
+            match front {
+                Front::Ftp | Front::ImplicitFtps => {
+                    let text = "Too many sessions; try again later.";
+                    self.tracker.spawn(refuse(stream, ftp_refusal(text)));
+                }
+                Front::Http => {
+                    let text = "too many connections; try again later";
+                    let answer = http::refusal(503, "Service Unavailable", text, 5);
+                    self.tracker.spawn(refuse(stream, answer));
+                }
+                Front::Sftp | Front::Https => {}
             }
             return;
         };
         if self.shared.logins.is_banned(ip, std::time::Instant::now()) {
             tracing::warn!(%peer, "banned address refused");
-            let text = "Too many failed logins from your address; try again later.";
-            if front != Front::Sftp {
-                self.tracker.spawn(refuse(stream, text));
+            match front {
+                Front::Ftp | Front::ImplicitFtps => {
+                    let text = "Too many failed logins from your address; try again later.";
+                    self.tracker.spawn(refuse(stream, ftp_refusal(text)));
+                }
+                Front::Http => {
+                    let text = "too many failed logins from your address; try again later";
+                    let wait = config.ban_time.as_secs().max(1);
+                    let answer = http::refusal(429, "Too Many Requests", text, wait);
+                    self.tracker.spawn(refuse(stream, answer));
+                }
+                Front::Sftp | Front::Https => {}
             }
             return;
         }
@@ -265,6 +295,7 @@ impl Server {
             protocol: match front {
                 Front::Ftp | Front::ImplicitFtps => "ftp",
                 Front::Sftp => "sftp",
+                Front::Http | Front::Https => "http",
             },
         };
         let metrics = &shared.observer.metrics;
@@ -281,6 +312,12 @@ impl Server {
                 Front::Ftp => ftp::run(stream, peer, shared, shutdown, false).await,
                 Front::ImplicitFtps => ftp::run(stream, peer, shared, shutdown, true).await,
                 Front::Sftp => sftp::run(stream, peer, shared, shutdown).await,
+                Front::Http => {
+                    http::run(stream, peer, shared, shutdown, http::Transport::Plain).await;
+                }
+                Front::Https => {
+                    http::run(stream, peer, shared, shutdown, http::Transport::Tls).await;
+                }
             }
             open.dec();
             drop(permit);
@@ -344,10 +381,15 @@ async fn read_proxy_header(
         .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "no PROXY header in time"))?
 }
 
-async fn refuse(mut stream: TcpStream, text: &'static str) {
-    let reply = Reply::new(ReplyCode::SERVICE_NOT_AVAILABLE, text);
+/// FTP's `421` with `text`.
+fn ftp_refusal(text: &str) -> Vec<u8> {
+    Reply::new(ReplyCode::SERVICE_NOT_AVAILABLE, text).to_bytes()
+}
+
+/// Sends `answer` and closes.
+async fn refuse(mut stream: TcpStream, answer: Vec<u8>) {
     let _ = tokio::time::timeout(Duration::from_secs(5), async {
-        let _ = stream.write_all(&reply.to_bytes()).await;
+        let _ = stream.write_all(&answer).await;
         let _ = stream.shutdown().await;
     })
     .await;

@@ -67,6 +67,9 @@ pub struct TlsSettings {
     /// client never reads what the server sends, and unread bytes turn its close into a TCP
     /// reset that destroys the end of the upload.
     pub upload_config: Arc<ServerConfig>,
+    /// For HTTPS: the same certificate (a reload swaps it here too), ALPN `h2` and
+    /// `http/1.1`, and a session cache and ticket key of its own, apart from FTPS's.
+    pub http_config: Arc<ServerConfig>,
     /// `AB:CD:...`, for users to check what their client shows.
     pub fingerprint: String,
     /// The certificate every configuration above presents; [`TlsSettings::take_certificate`]
@@ -147,10 +150,16 @@ impl TlsSettings {
         data_config.send_tls13_tickets = 1;
         let mut upload_config = config.clone();
         upload_config.send_tls13_tickets = 0;
+        let mut http_config = config.clone();
+        http_config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        http_config.session_storage = ServerSessionMemoryCache::new(SESSION_CACHE);
+        http_config.ticketer = rustls::crypto::ring::Ticketer::new()?;
+        http_config.send_tls13_tickets = 2;
         Ok(TlsSettings {
             config: Arc::new(config),
             data_config: Arc::new(data_config),
             upload_config: Arc::new(upload_config),
+            http_config: Arc::new(http_config),
             fingerprint,
             certificate,
         })

@@ -525,6 +525,16 @@ fn no_bind_flags_serve_ftp_and_sftp_with_a_kept_host_key() {
         first.contains(&"Listening on sftp://127.0.0.1:2222".to_string()),
         "{first:?}"
     );
+    assert!(
+        first.contains(&"Listening on http://127.0.0.1:8080/".to_string()),
+        "{first:?}"
+    );
+    assert!(
+        first
+            .iter()
+            .any(|l| l.starts_with("Open http://127.0.0.1:8080/ in a browser")),
+        "{first:?}"
+    );
     let key_line = |lines: &[String]| {
         lines
             .iter()
@@ -547,7 +557,82 @@ fn no_bind_flags_serve_ftp_and_sftp_with_a_kept_host_key() {
 
     let (mut child, lines) = start(&["--bind", "127.0.0.1:0"], dir.path());
     assert!(!lines.iter().any(|l| l.contains("sftp://")), "{lines:?}");
+    assert!(!lines.iter().any(|l| l.contains("http://")), "{lines:?}");
     assert!(terminate(&mut child).success());
+}
+
+/// `--http-bind` alone serves HTTP only (no FTP), and the start-up text gives its URL; a
+/// plain listener on a non-loopback address says that passwords are refused there, or, with
+/// `--http-allow-insecure-login`, warns that they cross in clear. `--https-bind` needs a
+/// certificate.
+#[test]
+fn http_binds_and_the_insecure_login_notice() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("hello.txt"), b"over http").unwrap();
+    let (mut child, lines) = start(&["--http-bind", "127.0.0.1:0"], dir.path());
+    assert!(!lines.iter().any(|l| l.contains("ftp://")), "{lines:?}");
+    let url = lines
+        .iter()
+        .find_map(|l| l.strip_prefix("Listening on http://"))
+        .unwrap_or_else(|| panic!("no HTTP listener: {lines:?}"));
+    let addr: std::net::SocketAddr = url.trim_end_matches('/').parse().unwrap();
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream
+        .write_all(b"GET /hello.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut answer = String::new();
+    std::io::Read::read_to_string(&mut stream, &mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.ends_with("over http"), "{answer}");
+    assert!(terminate(&mut child).success());
+
+    let users = dir.path().join("users.toml");
+    let (mut child, lines) = start(
+        &[
+            "--http-bind",
+            "0.0.0.0:0",
+            "--users",
+            users.to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    assert!(
+        lines.iter().any(
+            |l| l.starts_with("Password logins over plain HTTP on 0.0.0.0:")
+                && l.contains("refused")
+        ),
+        "{lines:?}"
+    );
+    assert!(terminate(&mut child).success());
+    let (mut child, lines) = start(
+        &[
+            "--http-bind",
+            "0.0.0.0:0",
+            "--users",
+            users.to_str().unwrap(),
+            "--http-allow-insecure-login",
+        ],
+        dir.path(),
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("Warning: passwords are accepted over plain HTTP")),
+        "{lines:?}"
+    );
+    assert!(terminate(&mut child).success());
+
+    let output = Command::new(FERRYD)
+        .args(["--https-bind", "127.0.0.1:0"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("--https-bind needs a certificate"),
+        "{stderr}"
+    );
 }
 
 /// `ferryd user add NAME --key-file FILE.pub` adds an SSH key without asking for a password

@@ -431,7 +431,7 @@ fn xferlog_lines(path: &std::path::Path, count: usize) -> Vec<[String; 7]> {
 /// which), that the format's regular expression parses; SIGHUP reopens the file after a
 /// logrotate-style rename.
 #[test]
-fn xferlog_lines_for_ftp_and_sftp_reopened_on_sighup() {
+fn xferlog_lines_for_ftp_sftp_and_http_reopened_on_sighup() {
     let python = debian_paramiko();
     let dir = tempfile::tempdir().unwrap();
     let users = users_file(dir.path());
@@ -451,6 +451,8 @@ fn xferlog_lines_for_ftp_and_sftp_reopened_on_sighup() {
             key.to_str().unwrap(),
             "--xferlog",
             xferlog.to_str().unwrap(),
+            "--http-bind",
+            "127.0.0.1:0",
             root.to_str().unwrap(),
         ],
         &[],
@@ -490,7 +492,19 @@ fn xferlog_lines_for_ftp_and_sftp_reopened_on_sighup() {
     assert!(ran.status.success(), "{ran:?}");
     assert_eq!(std::fs::read(&back).unwrap().len(), 3000);
 
-    let lines = xferlog_lines(&xferlog, 5);
+    // An HTTP PUT (curl), logged like the others with `http` as the service.
+    let curl = ferry_testkit::tool("curl", "curl");
+    let http = daemon.http.unwrap();
+    let put = ferry_testkit::run_bounded(
+        std::process::Command::new(curl)
+            .args(["--silent", "--fail", "--user", "alice:wonderland", "-T"])
+            .arg(&local)
+            .arg(format!("http://{http}/c.txt")),
+        std::time::Duration::from_secs(60),
+    );
+    assert!(put.status.success(), "{put:?}");
+
+    let lines = xferlog_lines(&xferlog, 6);
     let expect = |size: &str, file: &str, direction: &str, service: &str, status: &str| {
         ["127.0.0.1", size, file, direction, "alice", service, status].map(String::from)
     };
@@ -502,7 +516,8 @@ fn xferlog_lines_for_ftp_and_sftp_reopened_on_sighup() {
     );
     assert_eq!(lines[3], expect("3000", "/b.txt", "i", "sftp", "c"));
     assert_eq!(lines[4], expect("3000", "/b.txt", "o", "sftp", "c"));
-    assert_eq!(lines.len(), 5);
+    assert_eq!(lines[5], expect("3000", "/c.txt", "i", "http", "c"));
+    assert_eq!(lines.len(), 6);
 
     // A client that goes away mid-upload: the transfer ends with its session, incomplete.
     let mut cut = Client::connect(daemon.ftp.unwrap());
@@ -511,9 +526,9 @@ fn xferlog_lines_for_ftp_and_sftp_reopened_on_sighup() {
     cut.expect("STOR cut.bin", 150);
     cut_data.write_all(&bytes).unwrap();
     drop(cut);
-    let lines = xferlog_lines(&xferlog, 6);
+    let lines = xferlog_lines(&xferlog, 7);
     drop(cut_data);
-    assert_eq!(lines[5][2..], expect("0", "/cut.bin", "i", "ftp", "i")[2..]);
+    assert_eq!(lines[6][2..], expect("0", "/cut.bin", "i", "ftp", "i")[2..]);
 
     // logrotate: rename, SIGHUP, and the next line goes to a new file.
     let rotated = dir.path().join("xferlog.1");
@@ -525,6 +540,6 @@ fn xferlog_lines_for_ftp_and_sftp_reopened_on_sighup() {
     assert_eq!(fresh, [expect("3", "/c.txt", "i", "ftp", "c")]);
     assert_eq!(
         std::fs::read_to_string(&rotated).unwrap().lines().count(),
-        6
+        7
     );
 }

@@ -24,6 +24,10 @@ pub struct Ferryd {
     pub implicit: Option<SocketAddr>,
     /// The SFTP listener, if one was asked for.
     pub sftp: Option<SocketAddr>,
+    /// The plain HTTP listener, if one was asked for.
+    pub http: Option<SocketAddr>,
+    /// The HTTPS listener, if one was asked for.
+    pub https: Option<SocketAddr>,
     shutdown: CancellationToken,
     thread: Option<JoinHandle<()>>,
 }
@@ -36,6 +40,8 @@ pub struct FerrydBuilder {
     plain: Option<String>,
     implicit: Option<String>,
     sftp: Option<String>,
+    http: Option<String>,
+    https: Option<String>,
     storage_ready: Option<Duration>,
 }
 
@@ -52,6 +58,8 @@ impl Ferryd {
             plain: None,
             implicit: None,
             sftp: None,
+            http: None,
+            https: None,
             storage_ready: None,
         }
     }
@@ -80,6 +88,18 @@ impl FerrydBuilder {
         self
     }
 
+    /// A plain HTTP listener at `bind`.
+    pub fn listen_http(mut self, bind: &str) -> FerrydBuilder {
+        self.http = Some(bind.to_string());
+        self
+    }
+
+    /// An HTTPS listener at `bind` (the config needs TLS).
+    pub fn listen_https(mut self, bind: &str) -> FerrydBuilder {
+        self.https = Some(bind.to_string());
+        self
+    }
+
     /// Waits up to `limit` for the storage to answer [`ferry_server::check_storage`] before
     /// serving (a fresh SeaweedFS creates its bucket a moment after its port opens).
     pub fn storage_ready_within(mut self, limit: Duration) -> FerrydBuilder {
@@ -94,10 +114,13 @@ impl FerrydBuilder {
             plain,
             implicit,
             sftp,
+            http,
+            https,
             storage_ready,
         } = self;
+        let binds = [plain, implicit, sftp, http, https];
         assert!(
-            plain.is_some() || implicit.is_some() || sftp.is_some(),
+            binds.iter().any(Option::is_some),
             "a ferryd needs a listener"
         );
         let shutdown = CancellationToken::new();
@@ -111,7 +134,6 @@ impl FerrydBuilder {
                     .enable_all()
                     .build()
                     .expect("a tokio runtime for ferryd");
-                let binds = [plain, implicit, sftp];
                 runtime.block_on(serve(config, binds, storage_ready, token, sender));
             })
             .expect("a thread for ferryd");
@@ -127,10 +149,17 @@ impl FerrydBuilder {
             }
         };
         match started {
-            Ok([plain, implicit, sftp]) => Ferryd {
-                addr: plain.or(implicit).or(sftp).expect("a listener"),
+            Ok([plain, implicit, sftp, http, https]) => Ferryd {
+                addr: plain
+                    .or(implicit)
+                    .or(sftp)
+                    .or(http)
+                    .or(https)
+                    .expect("a listener"),
                 implicit,
                 sftp,
+                http,
+                https,
                 shutdown,
                 thread: Some(thread),
             },
@@ -143,14 +172,15 @@ impl FerrydBuilder {
     }
 }
 
-/// The listeners' addresses (plain, implicit, SFTP), or why the server did not start.
-type Started = Result<[Option<SocketAddr>; 3], String>;
+/// The listeners' addresses (plain, implicit, SFTP, HTTP, HTTPS), or why the server did not
+/// start.
+type Started = Result<[Option<SocketAddr>; 5], String>;
 
 /// The server thread's work: wait for the storage, open the listeners, report, serve until
 /// `shutdown`, then wait for the sessions to end.
 async fn serve(
     config: Config,
-    [plain, implicit, sftp]: [Option<String>; 3],
+    binds: [Option<String>; 5],
     ready_within: Option<Duration>,
     shutdown: CancellationToken,
     report: mpsc::Sender<Started>,
@@ -168,13 +198,19 @@ async fn serve(
             return;
         }
     };
-    let (plain, implicit, sftp) = match (bind(plain).await, bind(implicit).await, bind(sftp).await)
-    {
-        (Ok(plain), Ok(implicit), Ok(sftp)) => (plain, implicit, sftp),
-        (Err(message), _, _) | (_, Err(message), _) | (_, _, Err(message)) => {
-            let _ = report.send(Err(message));
-            return;
+    let mut listeners = Vec::new();
+    for wanted in binds {
+        match bind(wanted).await {
+            Ok(listener) => listeners.push(listener),
+            Err(message) => {
+                let _ = report.send(Err(message));
+                return;
+            }
         }
+    }
+    let Ok([plain, implicit, sftp, http, https]) = <[Option<TcpListener>; 5]>::try_from(listeners)
+    else {
+        return;
     };
     let address = |listener: &Option<TcpListener>| {
         listener
@@ -182,7 +218,13 @@ async fn serve(
             .map(|listener| listener.local_addr().expect("a bound listener's address"))
     };
     if report
-        .send(Ok([address(&plain), address(&implicit), address(&sftp)]))
+        .send(Ok([
+            address(&plain),
+            address(&implicit),
+            address(&sftp),
+            address(&http),
+            address(&https),
+        ]))
         .is_err()
     {
         return;
@@ -202,7 +244,23 @@ async fn serve(
             server.serve_sftp(listener, shutdown.clone()).await;
         }
     };
-    tokio::join!(serve_plain, serve_implicit, serve_sftp);
+    let serve_http = async {
+        if let Some(listener) = http {
+            server.serve_http(listener, shutdown.clone()).await;
+        }
+    };
+    let serve_https = async {
+        if let Some(listener) = https {
+            server.serve_https(listener, shutdown.clone()).await;
+        }
+    };
+    tokio::join!(
+        serve_plain,
+        serve_implicit,
+        serve_sftp,
+        serve_http,
+        serve_https
+    );
     server.wait().await;
 }
 

@@ -109,6 +109,8 @@ pub(crate) struct TestServer {
     pub(crate) sftp: Option<SocketAddr>,
     /// The implicit-FTPS listener, when started with [`TestServer::start_tls`] and asked for one.
     pub(crate) implicit: Option<SocketAddr>,
+    /// The plain HTTP listener (servers started with [`TestServer::start_on_with`] and friends).
+    pub(crate) http: Option<SocketAddr>,
     /// Before `served`, so the server stops before its folder goes.
     _running: Ferryd,
     served: Served,
@@ -174,15 +176,18 @@ impl TestServer {
             }
         };
         edit(&mut config);
-        // Every such server speaks SFTP too (same users, same files), on a port of its own.
+        // Every such server speaks SFTP and HTTP too (same users, same files), on ports of
+        // their own.
         let running = Ferryd::builder(config)
             .listen(bind)
             .listen_sftp("127.0.0.1:0")
+            .listen_http("127.0.0.1:0")
             .start();
         TestServer {
             addr: running.addr,
             implicit: None,
             sftp: running.sftp,
+            http: running.http,
             _running: running,
             served,
         }
@@ -209,6 +214,7 @@ impl TestServer {
             addr: running.addr,
             implicit: running.implicit,
             sftp: None,
+            http: None,
             _running: running,
             served: Served::Folder(root),
         }
@@ -382,6 +388,13 @@ impl TestServer {
     /// `ftp://host:port/` followed by `path` (no leading slash), IPv6 hosts in brackets.
     pub(crate) fn url(&self, path: &str) -> String {
         format!("ftp://{}/{path}", self.addr)
+    }
+
+    /// `http://127.0.0.1:port/` followed by `path` (no leading slash; percent-encoded as the
+    /// caller wants it sent).
+    pub(crate) fn http_url(&self, path: &str) -> String {
+        let http = self.http.expect("a server started with an HTTP listener");
+        format!("http://{http}/{path}")
     }
 
     /// The host as a client should be given it: `127.0.0.1` or `::1`, without brackets.

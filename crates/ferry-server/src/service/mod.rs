@@ -86,6 +86,8 @@ pub(crate) enum Protocol {
     Ftp,
     /// SFTP over SSH.
     Sftp,
+    /// HTTP and HTTPS.
+    Http,
 }
 
 impl Protocol {
@@ -94,6 +96,7 @@ impl Protocol {
         match self {
             Protocol::Ftp => "ftp",
             Protocol::Sftp => "sftp",
+            Protocol::Http => "http",
         }
     }
 }
@@ -392,6 +395,12 @@ impl FileService {
         }
         .await;
         self.logged("partial_size", view, started, result)
+    }
+
+    /// Checks that the user may read the file at `view` (a `HEAD` or a conditional `GET` that
+    /// sends no bytes still needs the right to download them).
+    pub(crate) fn may_read(&self, view: &VirtualPath) -> Result<(), FileError> {
+        self.allowed(Right::Download, view).map(drop)
     }
 
     /// A file opened for reading from `offset` on, and the limits its bytes go through.

@@ -18,6 +18,8 @@ pub struct Daemon {
     pub sftp: Option<SocketAddr>,
     /// The metrics endpoint, when `--metrics-bind` was given.
     pub metrics: Option<SocketAddr>,
+    /// The plain HTTP listener, when `--http-bind` was given.
+    pub http: Option<SocketAddr>,
     /// Where its standard error (the log) goes.
     pub log: PathBuf,
 }
@@ -28,7 +30,12 @@ impl Daemon {
     pub fn start(args: &[&str], envs: &[(&str, &str)], log: &Path) -> Daemon {
         let listeners = args
             .iter()
-            .filter(|a| matches!(**a, "--bind" | "--sftp-bind" | "--metrics-bind"))
+            .filter(|a| {
+                matches!(
+                    **a,
+                    "--bind" | "--sftp-bind" | "--metrics-bind" | "--http-bind"
+                )
+            })
             .count()
             .max(1);
         let mut child = Command::new(FERRYD)
@@ -54,6 +61,7 @@ impl Daemon {
             ftp: None,
             sftp: None,
             metrics: None,
+            http: None,
             log: log.to_path_buf(),
         };
         let deadline = Instant::now() + Duration::from_secs(30);
@@ -68,6 +76,9 @@ impl Daemon {
                 seen += 1;
             } else if let Some(rest) = line.trim().strip_prefix("Listening on sftp://") {
                 daemon.sftp = Some(rest.parse().unwrap());
+                seen += 1;
+            } else if let Some(rest) = line.trim().strip_prefix("Listening on http://") {
+                daemon.http = Some(rest.trim_end_matches('/').parse().unwrap());
                 seen += 1;
             } else if let Some(rest) = line.trim().strip_prefix("Metrics on http://") {
                 let addr = rest.split('/').next().unwrap();

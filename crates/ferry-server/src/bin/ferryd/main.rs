@@ -17,7 +17,7 @@ mod users;
 
 use users::{UserCommand, manage_users};
 
-/// Serve a folder or an S3 bucket over FTP.
+/// Serve a folder or an S3 bucket over FTP, SFTP and HTTP.
 #[derive(Debug, Parser)]
 #[command(name = "ferryd", version, args_conflicts_with_subcommands = true)]
 struct Cli {
@@ -151,6 +151,17 @@ struct ServeArgs {
     /// failed transfer, FTP and SFTP; reopened on SIGHUP).
     #[arg(long, value_name = "FILE")]
     xferlog: Option<PathBuf>,
+    /// Serve plain HTTP/1.1 on ADDR, IPv4 or IPv6; repeatable. With no bind flag of any kind,
+    /// ferryd serves HTTP on 127.0.0.1:8080 too.
+    #[arg(long = "http-bind", value_name = "ADDR")]
+    http_bind: Vec<SocketAddr>,
+    /// Serve HTTPS (HTTP/2 and HTTP/1.1) on ADDR with the FTPS certificate; repeatable.
+    #[arg(long = "https-bind", value_name = "ADDR")]
+    https_bind: Vec<SocketAddr>,
+    /// Accept passwords over plain HTTP on non-loopback addresses, where anyone on the way can
+    /// read them (default: refused there; HTTPS and loopback always accept them).
+    #[arg(long)]
+    http_allow_insecure_login: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -216,6 +227,8 @@ enum Front {
     Ftp,
     Implicit,
     Sftp,
+    Http,
+    Https,
 }
 
 /// What the flags and the settings file say, put together.
@@ -234,6 +247,8 @@ struct Fixed {
     implicit_binds: Vec<SocketAddr>,
     sftp_binds: Vec<SocketAddr>,
     metrics_bind: Option<SocketAddr>,
+    http_binds: Vec<SocketAddr>,
+    https_binds: Vec<SocketAddr>,
     /// Where the SSH host key came from, and whether it was made at this start.
     host_key: Option<(PathBuf, bool)>,
     log_format: LogFormat,
@@ -248,6 +263,8 @@ impl Fixed {
             ("implicit_bind", self.implicit_binds != new.implicit_binds),
             ("sftp_bind", self.sftp_binds != new.sftp_binds),
             ("metrics_bind", self.metrics_bind != new.metrics_bind),
+            ("http_bind", self.http_binds != new.http_binds),
+            ("https_bind", self.https_binds != new.https_binds),
             ("log_format", self.log_format != new.log_format),
             ("log_level", self.log_level != new.log_level),
         ]
@@ -297,13 +314,32 @@ fn build(
             (PathBuf::new(), Some(s3))
         }
     };
-    // No bind of any kind: FTP and SFTP on loopback. SFTP binds only: no FTP.
+    // No bind of any kind: FTP, SFTP and HTTP on loopback. SFTP or HTTP binds only: no FTP.
     let nothing_bound = args.bind.is_empty()
         && settings.bind.is_none()
         && args.sftp_bind.is_empty()
         && settings.sftp_bind.is_none()
         && args.implicit_bind.is_empty()
-        && settings.implicit_bind.is_none();
+        && settings.implicit_bind.is_none()
+        && args.http_bind.is_empty()
+        && settings.http_bind.is_none()
+        && args.https_bind.is_empty()
+        && settings.https_bind.is_none();
+    let http_binds = if !args.http_bind.is_empty() {
+        args.http_bind.clone()
+    } else if let Some(binds) = settings.http_bind.clone() {
+        binds
+    } else if nothing_bound {
+        vec![config::DEFAULT_HTTP_BIND.parse()?]
+    } else {
+        Vec::new()
+    };
+    let https_binds = if args.https_bind.is_empty() {
+        settings.https_bind.clone().unwrap_or_default()
+    } else {
+        args.https_bind.clone()
+    };
+    let web_only = nothing_bound || !http_binds.is_empty() || !https_binds.is_empty();
     let sftp_binds = if !args.sftp_bind.is_empty() {
         args.sftp_bind.clone()
     } else if let Some(binds) = settings.sftp_bind.clone() {
@@ -318,7 +354,9 @@ fn build(
     } else {
         args.bind
     };
-    if binds.is_empty() && args.sftp_bind.is_empty() && settings.sftp_bind.is_none() {
+    let others_bound =
+        !args.sftp_bind.is_empty() || settings.sftp_bind.is_some() || (web_only && !nothing_bound);
+    if binds.is_empty() && !others_bound {
         binds.push(config::DEFAULT_BIND.parse()?);
     }
     let users_path = args.users.or(settings.users);
@@ -327,7 +365,13 @@ fn build(
         None => UsersFile::default(),
     };
     let anonymous = args.anonymous.or(settings.anonymous).unwrap_or_else(|| {
-        let all: Vec<SocketAddr> = binds.iter().chain(&sftp_binds).copied().collect();
+        let all: Vec<SocketAddr> = binds
+            .iter()
+            .chain(&sftp_binds)
+            .chain(&http_binds)
+            .chain(&https_binds)
+            .copied()
+            .collect();
         config::default_anonymous(&all, users_path.is_some())
     });
 
@@ -395,6 +439,11 @@ fn build(
     if !implicit_binds.is_empty() && config.tls.is_none() {
         bail!("--implicit-bind needs a certificate: --tls-cert/--tls-key or --tls-self-signed");
     }
+    if !https_binds.is_empty() && config.tls.is_none() {
+        bail!("--https-bind needs a certificate: --tls-cert/--tls-key or --tls-self-signed");
+    }
+    config.http_allow_insecure_login =
+        args.http_allow_insecure_login || settings.http_allow_insecure_login == Some(true);
     let mut host_key = None;
     if !sftp_binds.is_empty() {
         let path = match args.ssh_host_key.or(settings.ssh_host_key) {
@@ -414,6 +463,8 @@ fn build(
             implicit_binds,
             sftp_binds,
             metrics_bind: args.metrics_bind.or(settings.metrics_bind),
+            http_binds,
+            https_binds,
             host_key,
             log_format,
             log_level,
@@ -444,7 +495,9 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             .iter()
             .map(|b| (b, Front::Ftp))
             .chain(started.implicit_binds.iter().map(|b| (b, Front::Implicit)))
-            .chain(started.sftp_binds.iter().map(|b| (b, Front::Sftp)));
+            .chain(started.sftp_binds.iter().map(|b| (b, Front::Sftp)))
+            .chain(started.http_binds.iter().map(|b| (b, Front::Http)))
+            .chain(started.https_binds.iter().map(|b| (b, Front::Https)));
         for (bind, front) in all_binds {
             let listener = listen(*bind).with_context(|| format!("cannot listen on {bind}"))?;
             listeners.push((listener.local_addr()?, listener, front));
@@ -468,7 +521,38 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 Front::Ftp => say(format_args!("Listening on ftp://{addr}")),
                 Front::Implicit => say(format_args!("Listening on ftps://{addr} (implicit TLS)")),
                 Front::Sftp => say(format_args!("Listening on sftp://{addr}")),
+                Front::Http => say(format_args!("Listening on http://{addr}/")),
+                Front::Https => say(format_args!("Listening on https://{addr}/")),
             }
+            if matches!(front, Front::Http) && !addr.ip().is_loopback() {
+                if config.http_allow_insecure_login {
+                    say(format_args!(
+                        "Warning: passwords are accepted over plain HTTP on {addr} \
+                         (--http-allow-insecure-login): anyone on the way can read them"
+                    ));
+                } else {
+                    say(format_args!(
+                        "Password logins over plain HTTP on {addr} are refused; use HTTPS \
+                         (--https-bind) or --http-allow-insecure-login"
+                    ));
+                }
+            }
+        }
+        // The page's address: the first HTTPS listener's, else the first plain one's.
+        let page = listeners
+            .iter()
+            .find(|(_, _, front)| matches!(front, Front::Https))
+            .map(|(addr, _, _)| ("https", addr))
+            .or_else(|| {
+                listeners
+                    .iter()
+                    .find(|(_, _, front)| matches!(front, Front::Http))
+                    .map(|(addr, _, _)| ("http", addr))
+            });
+        if let Some((scheme, addr)) = page {
+            say(format_args!(
+                "Open {scheme}://{addr}/ in a browser, or fetch files from there with curl or wget"
+            ));
         }
         if let Some(listener) = &metrics_listener {
             say(format_args!(
@@ -542,6 +626,8 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
                     Front::Ftp => server.serve(listener, shutdown).await,
                     Front::Implicit => server.serve_implicit(listener, shutdown).await,
                     Front::Sftp => server.serve_sftp(listener, shutdown).await,
+                    Front::Http => server.serve_http(listener, shutdown).await,
+                    Front::Https => server.serve_https(listener, shutdown).await,
                 }
             }));
         }

@@ -1,0 +1,140 @@
+//! Response bodies produced a piece at a time by an async step: a file's bytes through the
+//! transfer limits, a listing as it is read. Nothing is read ahead of what the connection
+//! takes: hyper polls for the next piece only when it has sent the last one, and a client
+//! that goes away drops the body and with it the open file or listing.
+//!
+//! This module does NOT know what it streams; [`file`] and the listing give it their steps.
+
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::{Bytes, BytesMut};
+use ferry_storage::Download;
+use http_body::{Frame, SizeHint};
+use tokio::io::AsyncReadExt;
+
+use crate::service::Meter;
+
+/// The largest piece of a file sent at once.
+const FILE_CHUNK: usize = 256 * 1024;
+
+/// One step's future: the state back, and the next piece (`None` at the end).
+type Step<S> = Pin<Box<dyn Future<Output = (S, Option<io::Result<Bytes>>)> + Send>>;
+
+/// A body whose pieces come from calling `step` on its state, one after another.
+pub(crate) struct PullBody<S> {
+    state: Option<S>,
+    running: Option<Step<S>>,
+    step: fn(S) -> Step<S>,
+    /// Bytes still to come, when known in advance (sets `Content-Length`).
+    remaining: Option<u64>,
+}
+
+impl<S: Send + 'static> PullBody<S> {
+    /// A body of `length` bytes (when known) made by `step`s from `state`.
+    pub(crate) fn new(state: S, step: fn(S) -> Step<S>, length: Option<u64>) -> PullBody<S> {
+        PullBody {
+            state: Some(state),
+            running: None,
+            step,
+            remaining: length,
+        }
+    }
+}
+
+impl<S: Send + Unpin + 'static> http_body::Body for PullBody<S> {
+    type Data = Bytes;
+    type Error = io::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
+        let this = &mut *self;
+        if this.running.is_none() {
+            let Some(state) = this.state.take() else {
+                return Poll::Ready(None);
+            };
+            this.running = Some((this.step)(state));
+        }
+        let Some(running) = this.running.as_mut() else {
+            return Poll::Ready(None);
+        };
+        let (state, piece) = match running.as_mut().poll(cx) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(done) => done,
+        };
+        this.running = None;
+        match piece {
+            None => Poll::Ready(None),
+            Some(Err(error)) => Poll::Ready(Some(Err(error))),
+            Some(Ok(bytes)) => {
+                if let Some(remaining) = &mut this.remaining {
+                    *remaining = remaining.saturating_sub(bytes.len() as u64);
+                }
+                this.state = Some(state);
+                Poll::Ready(Some(Ok(Frame::data(bytes))))
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.remaining == Some(0) || (self.state.is_none() && self.running.is_none())
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self.remaining {
+            Some(remaining) => SizeHint::with_exact(remaining),
+            None => SizeHint::default(),
+        }
+    }
+}
+
+/// A file being sent: the open download, its limits, and how many bytes are left to send.
+pub(crate) struct FileSend {
+    download: Download,
+    meter: Meter,
+    left: u64,
+}
+
+/// The body for `length` bytes of `download` (already at its first byte), paced by `meter`.
+pub(crate) fn file(download: Download, meter: Meter, length: u64) -> PullBody<FileSend> {
+    let state = FileSend {
+        download,
+        meter,
+        left: length,
+    };
+    PullBody::new(state, |state| Box::pin(file_step(state)), Some(length))
+}
+
+async fn file_step(mut send: FileSend) -> (FileSend, Option<io::Result<Bytes>>) {
+    if send.left == 0 {
+        return (send, None);
+    }
+    let want = usize::try_from(send.left)
+        .unwrap_or(usize::MAX)
+        .min(FILE_CHUNK)
+        .min(send.meter.step());
+    let mut buffer = BytesMut::with_capacity(want);
+    while buffer.len() < want {
+        match (&mut send.download)
+            .take((want - buffer.len()) as u64)
+            .read_buf(&mut buffer)
+            .await
+        {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(error) => return (send, Some(Err(error))),
+        }
+    }
+    if buffer.is_empty() {
+        // The file shrank under the download: the promised length cannot be sent.
+        let error = io::Error::new(io::ErrorKind::UnexpectedEof, "the file got shorter");
+        return (send, Some(Err(error)));
+    }
+    send.meter.pace(buffer.len()).await;
+    send.left -= buffer.len() as u64;
+    (send, Some(Ok(buffer.freeze())))
+}

@@ -1,0 +1,731 @@
+//! The HTTP front end, from raw sockets: paths that try to leave the root in every encoding,
+//! Basic logins and the ban they share with FTP, uploads cut mid-way, ranges and conditions
+//! at their edges, and the limits on request heads. Real clients (curl, wget) are in
+//! ferry-interop's `http.rs`.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::{Client, IO_TIMEOUT};
+use ferry_server::{Anonymous, Config, User};
+use ferry_testkit::{Ferryd, test_bytes};
+
+/// A response, as read off the wire.
+#[derive(Debug)]
+struct Answer {
+    status: u16,
+    head: String,
+    body: Vec<u8>,
+}
+
+impl Answer {
+    fn header(&self, name: &str) -> Option<String> {
+        self.head.lines().skip(1).find_map(|line| {
+            let (key, value) = line.split_once(':')?;
+            key.eq_ignore_ascii_case(name)
+                .then(|| value.trim().to_string())
+        })
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// Sends `raw` (a whole request, which should say `Connection: close`) and reads the answer
+/// to the end of the connection.
+fn exchange(addr: SocketAddr, raw: &[u8]) -> Answer {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    stream.write_all(raw).unwrap();
+    let mut bytes = Vec::new();
+    stream.read_to_end(&mut bytes).unwrap();
+    parse(&bytes)
+}
+
+fn parse(bytes: &[u8]) -> Answer {
+    let end = bytes
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or_else(|| panic!("no response head in {:?}", String::from_utf8_lossy(bytes)));
+    let head = String::from_utf8(bytes[..end].to_vec()).unwrap();
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    let mut answer = Answer {
+        status,
+        head,
+        body: bytes[end + 4..].to_vec(),
+    };
+    if answer
+        .header("transfer-encoding")
+        .is_some_and(|te| te.contains("chunked"))
+    {
+        answer.body = unchunk(&answer.body);
+    }
+    answer
+}
+
+fn unchunk(mut bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let line_end = bytes.windows(2).position(|w| w == b"\r\n").unwrap();
+        let size =
+            usize::from_str_radix(std::str::from_utf8(&bytes[..line_end]).unwrap(), 16).unwrap();
+        bytes = &bytes[line_end + 2..];
+        if size == 0 {
+            return out;
+        }
+        out.extend_from_slice(&bytes[..size]);
+        bytes = &bytes[size + 2..];
+    }
+}
+
+/// `METHOD path` with `extra` header lines, no body.
+fn request(addr: SocketAddr, method: &str, path: &str, extra: &str) -> Answer {
+    let raw = format!("{method} {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n{extra}\r\n");
+    exchange(addr, raw.as_bytes())
+}
+
+fn basic(user: &str, password: &str) -> String {
+    // A tiny base64 encoder, so that the test does not share the server's decoder.
+    const TABLE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let input = format!("{user}:{password}").into_bytes();
+    let mut out = String::new();
+    for chunk in input.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = u32::from(b[0]) << 16 | u32::from(b[1]) << 8 | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(TABLE[(n >> (18 - 6 * i) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    format!("Authorization: Basic {out}\r\n")
+}
+
+/// A served folder `root` inside a temporary folder that also holds `secret.txt`, outside the
+/// root.
+fn root_beside_a_secret() -> (tempfile::TempDir, std::path::PathBuf) {
+    let outer = tempfile::tempdir().unwrap();
+    std::fs::write(outer.path().join("secret.txt"), b"SECRET").unwrap();
+    let root = outer.path().join("root");
+    std::fs::create_dir_all(root.join("a/b")).unwrap();
+    std::fs::write(root.join("a/b/file.txt"), b"inside").unwrap();
+    (outer, root)
+}
+
+fn http_server(config: Config) -> Ferryd {
+    Ferryd::builder(config)
+        .listen("127.0.0.1:0")
+        .listen_http("127.0.0.1:0")
+        .start()
+}
+
+fn names(folder: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(folder)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// `..` in every encoding, with every method: 400, nothing outside the root read or touched,
+/// no host path in any body.
+#[test]
+fn traversal_in_every_encoding_is_refused() {
+    let (outer, root) = root_beside_a_secret();
+    let server = http_server(Config::for_folder(&root));
+    let http = server.http.unwrap();
+    let attempts = [
+        "/../secret.txt",
+        "/a/../../secret.txt",
+        "/%2e%2e/secret.txt",
+        "/%2E%2E/secret.txt",
+        "/a/b/%2e%2e/%2e%2e/%2e%2e/secret.txt",
+        "/.%2e/secret.txt",
+        "/%2e%2e%2fsecret.txt",
+        "/..%2fsecret.txt",
+        "/a%2f..%2f..%2fsecret.txt",
+        "/..%5csecret.txt",
+        "/..%5c..%5csecret.txt",
+        "/%c0%ae%c0%ae/secret.txt",
+        "/%c0%ae%c0%ae%c0%afsecret.txt",
+        "/%e0%80%ae%e0%80%ae/secret.txt",
+        "/..%c0%afsecret.txt",
+        "/%252e%252e/secret.txt",
+        "/a/b/file.txt%00.png",
+    ];
+    let root_text = root.display().to_string();
+    for path in attempts {
+        for method in ["GET", "HEAD", "DELETE", "MKCOL"] {
+            let answer = request(http, method, path, "");
+            assert!(
+                matches!(answer.status, 400 | 404),
+                "{method} {path}: {} {}",
+                answer.status,
+                answer.text()
+            );
+            assert!(!answer.text().contains("SECRET"), "{method} {path}");
+            assert!(
+                !answer.text().contains(&root_text),
+                "{method} {path}: {}",
+                answer.text()
+            );
+        }
+        let put = format!(
+            "PUT {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\nContent-Length: 5\r\n\r\nEVIL!"
+        );
+        let answer = exchange(http, put.as_bytes());
+        assert!(
+            matches!(answer.status, 400 | 404),
+            "PUT {path}: {}",
+            answer.status
+        );
+    }
+    // Encoded once more (`%252e`) is a plain name that does not exist: 404, not the secret.
+    assert_eq!(
+        request(http, "GET", "/%252e%252e/secret.txt", "").status,
+        404
+    );
+    assert_eq!(
+        std::fs::read(outer.path().join("secret.txt")).unwrap(),
+        b"SECRET"
+    );
+    assert_eq!(names(outer.path()), ["root", "secret.txt"]);
+    assert_eq!(names(&root), ["a"]);
+    // The server still serves.
+    let answer = request(http, "GET", "/a/b/file.txt", "");
+    assert_eq!(
+        (answer.status, answer.body.as_slice()),
+        (200, &b"inside"[..])
+    );
+}
+
+/// A symlink inside the root that points outside it is not followed.
+#[test]
+fn symlinks_out_of_the_root_are_not_followed() {
+    let (outer, root) = root_beside_a_secret();
+    std::os::unix::fs::symlink(outer.path().join("secret.txt"), root.join("link.txt")).unwrap();
+    std::os::unix::fs::symlink(outer.path(), root.join("out")).unwrap();
+    let server = http_server(Config::for_folder(&root));
+    let http = server.http.unwrap();
+    for path in ["/link.txt", "/out/secret.txt", "/out/"] {
+        let answer = request(http, "GET", path, "");
+        assert!(answer.status >= 400, "{path}: {}", answer.status);
+        assert!(!answer.text().contains("SECRET"), "{path}");
+    }
+}
+
+fn config_with_alice(root: &Path) -> Config {
+    let mut config = Config::for_folder(root);
+    config.anonymous = Anonymous::Off;
+    config.login_failure_delay = Duration::from_millis(10);
+    config.max_login_failures = 3;
+    config.users.users.insert(
+        "alice".into(),
+        User::new(b"wonder", String::new(), false).unwrap(),
+    );
+    config
+}
+
+/// Basic logins: none or a wrong one is 401 with a challenge; the right one serves; wrong
+/// passwords over HTTP and over FTP count toward one ban, which then refuses both.
+#[test]
+fn basic_logins_and_the_ban_shared_with_ftp() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("f.txt"), b"for alice").unwrap();
+    let server = http_server(config_with_alice(dir.path()));
+    let http = server.http.unwrap();
+
+    let none = request(http, "GET", "/f.txt", "");
+    assert_eq!(none.status, 401);
+    assert!(
+        none.header("www-authenticate")
+            .unwrap()
+            .starts_with("Basic realm="),
+        "{}",
+        none.head
+    );
+    let right = request(http, "GET", "/f.txt", &basic("alice", "wonder"));
+    assert_eq!(
+        (right.status, right.body.as_slice()),
+        (200, &b"for alice"[..])
+    );
+    // Anonymous is off: the name does not help.
+    assert_eq!(
+        request(http, "GET", "/f.txt", &basic("anonymous", "x")).status,
+        401
+    );
+
+    // Two failures over HTTP (the anonymous try above was one), the third over FTP: banned.
+    let wrong = request(http, "GET", "/f.txt", &basic("alice", "guess"));
+    assert_eq!(wrong.status, 401);
+    let mut ftp = Client::connect(server.addr);
+    ftp.expect("USER alice", 331);
+    let reply = ftp.cmd("PASS guess3");
+    assert_eq!(reply.code.0, 421, "{reply}");
+    // Now even the right password is refused, at the door, on both protocols.
+    let refused = request(http, "GET", "/f.txt", &basic("alice", "wonder"));
+    assert_eq!(refused.status, 429, "{}", refused.text());
+    assert!(refused.header("retry-after").is_some());
+    let ftp = Client::connect(server.addr);
+    assert_eq!(ftp.greeting.code.0, 421);
+}
+
+/// On one kept-alive connection, a request with the same credential reuses the login; a
+/// request with another credential logs in anew (and a wrong one is refused).
+#[test]
+fn a_connection_keeps_its_login_until_the_credential_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("f.txt"), b"x").unwrap();
+    let mut config = config_with_alice(dir.path());
+    config.users.users.insert(
+        "bob".into(),
+        User::new(b"builder", String::new(), true).unwrap(),
+    );
+    let server = http_server(config);
+    let mut stream = TcpStream::connect(server.http.unwrap()).unwrap();
+    stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    let mut keep_alive = |extra: &str, method: &str| {
+        let raw =
+            format!("{method} /new.txt HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n{extra}\r\nhi");
+        stream.write_all(raw.as_bytes()).unwrap();
+        let mut bytes = Vec::new();
+        let mut buffer = [0u8; 4096];
+        while !bytes.windows(4).any(|w| w == b"\r\n\r\n") {
+            let read = stream.read(&mut buffer).unwrap();
+            assert!(read > 0, "connection closed");
+            bytes.extend_from_slice(&buffer[..read]);
+        }
+        let answer = parse(&bytes);
+        let length: usize = answer
+            .header("content-length")
+            .map_or(0, |l| l.parse().unwrap());
+        let mut body = answer.body.clone();
+        while body.len() < length {
+            let read = stream.read(&mut buffer).unwrap();
+            body.extend_from_slice(&buffer[..read]);
+        }
+        answer.status
+    };
+    assert_eq!(keep_alive(&basic("alice", "wonder"), "PUT"), 201);
+    assert_eq!(keep_alive(&basic("alice", "wonder"), "PUT"), 204);
+    // bob is read-only: the same connection now acts as bob.
+    assert_eq!(keep_alive(&basic("bob", "builder"), "PUT"), 403);
+    assert_eq!(keep_alive(&basic("bob", "wrong"), "PUT"), 401);
+    assert_eq!(keep_alive(&basic("alice", "wonder"), "PUT"), 204);
+}
+
+/// A PUT that breaks off leaves nothing under the name and no partial file; a whole one is
+/// 201, a second 204, with the bytes exact.
+#[test]
+fn a_cut_put_leaves_nothing_and_a_whole_one_is_exact() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = http_server(Config::for_folder(dir.path()));
+    let http = server.http.unwrap();
+    let data = test_bytes(3 << 20, 7);
+
+    let mut stream = TcpStream::connect(http).unwrap();
+    let head = format!(
+        "PUT /big.bin HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\n\r\n",
+        data.len()
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(&data[..data.len() / 2]).unwrap();
+    drop(stream);
+    // Nothing visible at any time; the partial goes once the server has seen the cut.
+    let started = Instant::now();
+    loop {
+        let present = names(dir.path());
+        assert!(!present.contains(&"big.bin".to_string()), "{present:?}");
+        if present.is_empty() {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "a partial stayed: {present:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(request(http, "GET", "/big.bin", "").status, 404);
+
+    for expected in [201, 204] {
+        let mut raw = format!(
+            "PUT /big.bin HTTP/1.1\r\nHost: t\r\nConnection: close\r\nContent-Length: {}\r\n\r\n",
+            data.len()
+        )
+        .into_bytes();
+        raw.extend_from_slice(&data);
+        // The cut upload's claim on the name goes a moment after its partial: meanwhile a
+        // new upload is told 503 (busy), which a client retries.
+        let started = Instant::now();
+        let mut answer = exchange(http, &raw);
+        while answer.status == 503 && started.elapsed() < Duration::from_secs(5) {
+            assert!(answer.header("retry-after").is_some());
+            std::thread::sleep(Duration::from_millis(20));
+            answer = exchange(http, &raw);
+        }
+        assert_eq!(answer.status, expected);
+        assert!(std::fs::read(dir.path().join("big.bin")).unwrap() == data);
+    }
+    assert_eq!(names(dir.path()), ["big.bin"]);
+    let got = request(http, "GET", "/big.bin", "");
+    assert!(got.body == data, "download differs");
+}
+
+/// Ranges at their edges, HEAD, conditions, and the folder redirect.
+#[test]
+fn ranges_heads_conditions_and_redirects() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("docs")).unwrap();
+    std::fs::write(dir.path().join("docs/ten.txt"), b"0123456789").unwrap();
+    let server = http_server(Config::for_folder(dir.path()));
+    let http = server.http.unwrap();
+
+    let whole = request(http, "GET", "/docs/ten.txt", "");
+    assert_eq!(whole.status, 200);
+    assert_eq!(
+        whole.header("content-type").unwrap(),
+        "text/plain; charset=utf-8"
+    );
+    assert_eq!(whole.header("accept-ranges").unwrap(), "bytes");
+    let etag = whole.header("etag").unwrap();
+    let modified = whole.header("last-modified").unwrap();
+
+    let head = request(http, "HEAD", "/docs/ten.txt", "");
+    assert_eq!(head.status, 200);
+    assert_eq!(head.header("content-length").unwrap(), "10");
+    assert!(head.body.is_empty());
+
+    let part = request(http, "GET", "/docs/ten.txt", "Range: bytes=2-4\r\n");
+    assert_eq!((part.status, part.body.as_slice()), (206, &b"234"[..]));
+    assert_eq!(part.header("content-range").unwrap(), "bytes 2-4/10");
+    let tail = request(http, "GET", "/docs/ten.txt", "Range: bytes=-3\r\n");
+    assert_eq!((tail.status, tail.body.as_slice()), (206, &b"789"[..]));
+    let past = request(http, "GET", "/docs/ten.txt", "Range: bytes=10-\r\n");
+    assert_eq!(past.status, 416);
+    assert_eq!(past.header("content-range").unwrap(), "bytes */10");
+    let several = request(http, "GET", "/docs/ten.txt", "Range: bytes=0-1,4-5\r\n");
+    assert_eq!((several.status, several.body.len()), (200, 10));
+    let stale = "Range: bytes=5-\r\nIf-Range: \"old\"\r\n";
+    assert_eq!(request(http, "GET", "/docs/ten.txt", stale).status, 200);
+    let fresh = format!("Range: bytes=5-\r\nIf-Range: {etag}\r\n");
+    assert_eq!(request(http, "GET", "/docs/ten.txt", &fresh).status, 206);
+
+    let same = request(
+        http,
+        "GET",
+        "/docs/ten.txt",
+        &format!("If-None-Match: {etag}\r\n"),
+    );
+    assert_eq!(same.status, 304);
+    assert!(same.body.is_empty());
+    let since = format!("If-Modified-Since: {modified}\r\n");
+    assert_eq!(request(http, "GET", "/docs/ten.txt", &since).status, 304);
+    let other = request(http, "GET", "/docs/ten.txt", "If-None-Match: \"other\"\r\n");
+    assert_eq!(other.status, 200);
+
+    let redirect = request(http, "GET", "/docs?format=json", "");
+    assert_eq!(redirect.status, 301);
+    assert_eq!(redirect.header("location").unwrap(), "/docs/?format=json");
+    assert_eq!(request(http, "GET", "/docs/ten.txt/", "").status, 404);
+    assert_eq!(request(http, "GET", "/missing.txt", "").status, 404);
+    let listing = request(http, "GET", "/docs/?format=json", "");
+    assert_eq!(listing.status, 200);
+    assert!(
+        listing.text().starts_with("{\"entries\":[{\"") && listing.text().contains("\"ten.txt\""),
+        "{}",
+        listing.text()
+    );
+    let options = request(http, "OPTIONS", "/", "");
+    assert_eq!(options.status, 204);
+    assert!(options.header("allow").unwrap().contains("MKCOL"));
+    assert_eq!(request(http, "PATCH", "/docs/ten.txt", "").status, 405);
+}
+
+/// Anonymous read-only: downloads work, every change is 403 and changes nothing; DELETE and
+/// MKCOL work for a writer.
+#[test]
+fn rights_come_from_the_file_service() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("keep.txt"), b"keep").unwrap();
+    let mut config = Config::for_folder(dir.path());
+    config.anonymous = Anonymous::Read;
+    let server = http_server(config);
+    let http = server.http.unwrap();
+    assert_eq!(request(http, "GET", "/keep.txt", "").status, 200);
+    let put =
+        b"PUT /new.txt HTTP/1.1\r\nHost: t\r\nConnection: close\r\nContent-Length: 1\r\n\r\nx";
+    let refused = exchange(http, put);
+    assert_eq!(refused.status, 403, "{}", refused.text());
+    assert!(
+        refused.text().contains("no upload right in /"),
+        "{}",
+        refused.text()
+    );
+    assert_eq!(request(http, "DELETE", "/keep.txt", "").status, 403);
+    assert_eq!(request(http, "MKCOL", "/made", "").status, 403);
+    assert_eq!(names(dir.path()), ["keep.txt"]);
+    drop(server);
+
+    let server = http_server(Config::for_folder(dir.path()));
+    let http = server.http.unwrap();
+    assert_eq!(request(http, "MKCOL", "/made", "").status, 201);
+    assert_eq!(request(http, "MKCOL", "/made", "").status, 405);
+    assert!(dir.path().join("made").is_dir());
+    assert_eq!(request(http, "MKCOL", "/no/such/parent", "").status, 404);
+    assert_eq!(request(http, "DELETE", "/keep.txt", "").status, 204);
+    assert_eq!(request(http, "DELETE", "/made/", "").status, 204);
+    assert_eq!(request(http, "DELETE", "/keep.txt", "").status, 404);
+    assert!(names(dir.path()).is_empty());
+}
+
+/// Request heads over the limit get 431; a head that never ends is cut after the login
+/// timeout, and so is a kept-alive connection that sends nothing; the server goes on.
+#[test]
+fn huge_and_slow_heads_are_cut() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("f.txt"), b"f").unwrap();
+    let mut config = Config::for_folder(dir.path());
+    config.login_timeout = Duration::from_secs(1);
+    let server = http_server(config);
+    let http = server.http.unwrap();
+
+    let huge = format!(
+        "GET /f.txt HTTP/1.1\r\nHost: t\r\nX-Big: {}\r\nConnection: close\r\n\r\n",
+        "a".repeat(100_000)
+    );
+    let mut stream = TcpStream::connect(http).unwrap();
+    stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    // The server may answer and close before it has read everything.
+    let _ = stream.write_all(huge.as_bytes());
+    let mut bytes = Vec::new();
+    let _ = stream.read_to_end(&mut bytes);
+    assert!(
+        bytes.starts_with(b"HTTP/1.1 431"),
+        "{:?}",
+        String::from_utf8_lossy(&bytes[..bytes.len().min(100)])
+    );
+
+    for start in ["GET /f.txt HTTP/1.1\r\nHost: t\r\n", ""] {
+        let mut stream = TcpStream::connect(http).unwrap();
+        stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+        stream.write_all(start.as_bytes()).unwrap();
+        let began = Instant::now();
+        let mut bytes = Vec::new();
+        let _ = stream.read_to_end(&mut bytes);
+        let waited = began.elapsed();
+        assert!(
+            waited < Duration::from_secs(10),
+            "{start:?}: the connection stayed open {waited:?}"
+        );
+    }
+    assert_eq!(request(http, "GET", "/f.txt", "").status, 200);
+}
+
+/// A client that asks for a big file and takes nothing is cut after the data timeout, and the
+/// server goes on serving.
+#[test]
+fn a_download_nobody_reads_is_cut() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = test_bytes(64 << 20, 3);
+    std::fs::write(dir.path().join("big.bin"), &data).unwrap();
+    let mut config = Config::for_folder(dir.path());
+    config.data_timeout = Duration::from_secs(1);
+    let server = http_server(config);
+    let http = server.http.unwrap();
+    let mut stream = TcpStream::connect(http).unwrap();
+    stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    stream
+        .write_all(b"GET /big.bin HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    // Not reading, for longer than the data timeout (the server's clock runs on its own
+    // runtime, so the test has to let real time pass).
+    std::thread::sleep(Duration::from_secs(3));
+    let began = Instant::now();
+    let mut received = 0usize;
+    let mut buffer = vec![0u8; 1 << 20];
+    loop {
+        match stream.read(&mut buffer) {
+            Ok(0) | Err(_) => break,
+            Ok(read) => received += read,
+        }
+    }
+    assert!(
+        received < data.len() / 2,
+        "the server kept sending: {received} bytes"
+    );
+    assert!(began.elapsed() < Duration::from_secs(10));
+    assert_eq!(
+        request(http, "GET", "/big.bin", "Range: bytes=0-3\r\n").status,
+        206
+    );
+}
+
+/// Reads one response (head and a `Content-Length` body) off a kept-alive connection.
+fn read_response(stream: &mut TcpStream) -> Answer {
+    let mut bytes = Vec::new();
+    let mut buffer = [0u8; 8192];
+    while !bytes.windows(4).any(|w| w == b"\r\n\r\n") {
+        let read = stream.read(&mut buffer).unwrap();
+        assert!(read > 0, "closed before a response");
+        bytes.extend_from_slice(&buffer[..read]);
+    }
+    let mut answer = parse(&bytes);
+    let length: usize = answer
+        .header("content-length")
+        .map_or(0, |l| l.parse().unwrap());
+    while answer.body.len() < length {
+        let read = stream.read(&mut buffer).unwrap();
+        assert!(read > 0, "closed mid-body");
+        answer.body.extend_from_slice(&buffer[..read]);
+    }
+    answer
+}
+
+/// HTTP connections count as sessions at the door: over `max_sessions_per_ip` the next one is
+/// told 503 with Retry-After and closed; once a connection ends there is room again.
+#[test]
+fn session_limits_apply_at_the_door() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("f.txt"), b"f").unwrap();
+    let mut config = Config::for_folder(dir.path());
+    config.max_sessions_per_ip = 1;
+    let server = Ferryd::builder(config).listen_http("127.0.0.1:0").start();
+    let http = server.http.unwrap();
+    let mut first = TcpStream::connect(http).unwrap();
+    first.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    first
+        .write_all(b"GET /f.txt HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    assert_eq!(read_response(&mut first).status, 200);
+    let refused = request(http, "GET", "/f.txt", "");
+    assert_eq!(refused.status, 503, "{}", refused.text());
+    assert!(refused.header("retry-after").is_some());
+    drop(first);
+    // The server sees the close a moment later.
+    let started = Instant::now();
+    loop {
+        let answer = request(http, "GET", "/f.txt", "");
+        if answer.status == 200 {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "no room again");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// On shutdown an idle kept-alive connection is closed at once, and a download under way
+/// finishes (within the grace period) before the server stops.
+#[test]
+fn shutdown_closes_idle_connections_and_lets_a_download_finish() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = test_bytes(32 << 20, 5);
+    std::fs::write(dir.path().join("big.bin"), &data).unwrap();
+    std::fs::write(dir.path().join("small.txt"), b"s").unwrap();
+    let mut config = Config::for_folder(dir.path());
+    config.shutdown_grace = Duration::from_secs(15);
+    let server = http_server(config);
+    let http = server.http.unwrap();
+
+    let mut idle = TcpStream::connect(http).unwrap();
+    idle.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    idle.write_all(b"GET /small.txt HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    assert_eq!(read_response(&mut idle).status, 200);
+    let mut download = TcpStream::connect(http).unwrap();
+    download.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    download
+        .write_all(b"GET /big.bin HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    let mut first = [0u8; 65536];
+    let mut received = download.read(&mut first).unwrap();
+    assert!(received > 0);
+
+    let stopping = std::thread::spawn(move || {
+        let began = Instant::now();
+        drop(server);
+        began.elapsed()
+    });
+    let mut rest = Vec::new();
+    download.read_to_end(&mut rest).unwrap();
+    received += rest.len();
+    let head_end = first.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    assert_eq!(received - head_end, data.len(), "the download was cut");
+    let mut after = Vec::new();
+    assert_eq!(
+        idle.read_to_end(&mut after).unwrap(),
+        0,
+        "idle connection not closed"
+    );
+    let took = stopping.join().unwrap();
+    assert!(took < Duration::from_secs(15), "shutdown took {took:?}");
+}
+
+/// HTTPS offers `h2` and `http/1.1` by ALPN and nothing else: a client that asks only for
+/// `ftp` (an FTPS client sent to the wrong port, the ALPACA cross-protocol attacks) is refused
+/// in the handshake; plain text to the HTTPS port gets no HTTP answer; a connection that never
+/// starts its handshake is closed after the login timeout. The server goes on serving.
+#[test]
+fn https_alpn_and_handshake_limits() {
+    use common::tls::{ClientOptions, pki, tcp, try_tls_connect};
+    let pki = pki();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("f.txt"), b"over tls").unwrap();
+    let mut config = Config::for_folder(dir.path());
+    config.tls = Some(pki.settings.clone());
+    config.login_timeout = Duration::from_secs(1);
+    let server = Ferryd::builder(config).listen_https("127.0.0.1:0").start();
+    let https = server.https.unwrap();
+
+    let ftp_only = pki.client_config_with(ClientOptions {
+        alpn: &[b"ftp"],
+        ..ClientOptions::default()
+    });
+    let refused = try_tls_connect(&ftp_only, tcp(https));
+    assert!(refused.is_err(), "an ftp-only ALPN was accepted");
+
+    let mut plain = tcp(https);
+    plain
+        .write_all(b"GET /f.txt HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    let mut bytes = Vec::new();
+    let _ = plain.read_to_end(&mut bytes);
+    assert!(
+        !bytes.starts_with(b"HTTP/"),
+        "plain text was served over the HTTPS port"
+    );
+
+    let began = Instant::now();
+    let mut silent = tcp(https);
+    let _ = silent.read_to_end(&mut Vec::new());
+    assert!(began.elapsed() < Duration::from_secs(10));
+
+    let http11 = pki.client_config_with(ClientOptions {
+        alpn: &[b"http/1.1"],
+        ..ClientOptions::default()
+    });
+    let mut tls = try_tls_connect(&http11, tcp(https)).unwrap();
+    assert_eq!(tls.conn.alpn_protocol(), Some(&b"http/1.1"[..]));
+    tls.write_all(b"GET /f.txt HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut bytes = Vec::new();
+    // The server may close without close_notify after Connection: close.
+    let _ = tls.read_to_end(&mut bytes);
+    let answer = parse(&bytes);
+    assert_eq!(
+        (answer.status, answer.body.as_slice()),
+        (200, &b"over tls"[..])
+    );
+}
