@@ -503,8 +503,20 @@ fn xferlog_lines_for_ftp_sftp_and_http_reopened_on_sighup() {
         std::time::Duration::from_secs(60),
     );
     assert!(put.status.success(), "{put:?}");
+    let got = ferry_testkit::run_bounded(
+        std::process::Command::new(ferry_testkit::tool("curl", "curl"))
+            .args(["--silent", "--fail", "--user", "alice:wonderland", "-o"])
+            .arg(dir.path().join("c.back"))
+            .arg(format!("http://{http}/c.txt")),
+        std::time::Duration::from_secs(60),
+    );
+    assert!(got.status.success(), "{got:?}");
+    assert_eq!(
+        std::fs::read(dir.path().join("c.back")).unwrap().len(),
+        3000
+    );
 
-    let lines = xferlog_lines(&xferlog, 6);
+    let lines = xferlog_lines(&xferlog, 7);
     let expect = |size: &str, file: &str, direction: &str, service: &str, status: &str| {
         ["127.0.0.1", size, file, direction, "alice", service, status].map(String::from)
     };
@@ -517,7 +529,8 @@ fn xferlog_lines_for_ftp_sftp_and_http_reopened_on_sighup() {
     assert_eq!(lines[3], expect("3000", "/b.txt", "i", "sftp", "c"));
     assert_eq!(lines[4], expect("3000", "/b.txt", "o", "sftp", "c"));
     assert_eq!(lines[5], expect("3000", "/c.txt", "i", "http", "c"));
-    assert_eq!(lines.len(), 6);
+    assert_eq!(lines[6], expect("3000", "/c.txt", "o", "http", "c"));
+    assert_eq!(lines.len(), 7);
 
     // A client that goes away mid-upload: the transfer ends with its session, incomplete.
     let mut cut = Client::connect(daemon.ftp.unwrap());
@@ -526,9 +539,9 @@ fn xferlog_lines_for_ftp_sftp_and_http_reopened_on_sighup() {
     cut.expect("STOR cut.bin", 150);
     cut_data.write_all(&bytes).unwrap();
     drop(cut);
-    let lines = xferlog_lines(&xferlog, 7);
+    let lines = xferlog_lines(&xferlog, 8);
     drop(cut_data);
-    assert_eq!(lines[6][2..], expect("0", "/cut.bin", "i", "ftp", "i")[2..]);
+    assert_eq!(lines[7][2..], expect("0", "/cut.bin", "i", "ftp", "i")[2..]);
 
     // logrotate: rename, SIGHUP, and the next line goes to a new file.
     let rotated = dir.path().join("xferlog.1");
@@ -540,6 +553,6 @@ fn xferlog_lines_for_ftp_sftp_and_http_reopened_on_sighup() {
     assert_eq!(fresh, [expect("3", "/c.txt", "i", "ftp", "c")]);
     assert_eq!(
         std::fs::read_to_string(&rotated).unwrap().lines().count(),
-        7
+        8
     );
 }

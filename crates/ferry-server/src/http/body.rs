@@ -8,14 +8,16 @@
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 use ferry_storage::Download;
 use http_body::{Frame, SizeHint};
 use tokio::io::AsyncReadExt;
 
-use crate::service::Meter;
+use crate::service::{Direction, FileService, Meter, Transferred};
 
 /// The largest piece of a file sent at once.
 const FILE_CHUNK: usize = 256 * 1024;
@@ -97,20 +99,64 @@ pub(crate) struct FileSend {
     download: Download,
     meter: Meter,
     left: u64,
+    sent: Sent,
 }
 
-/// The body for `length` bytes of `download` (already at its first byte), paced by `meter`.
-pub(crate) fn file(download: Download, meter: Meter, length: u64) -> PullBody<FileSend> {
+/// Who hears how a download ended: the transfer log, events and metrics, through the file
+/// service, once, when the body is dropped (sent whole, or cut by the client going away).
+pub(crate) struct Sent {
+    files: Arc<FileService>,
+    path: String,
+    bytes: u64,
+    started: Instant,
+    failure: Option<&'static str>,
+}
+
+impl Sent {
+    /// A download of `path` (the user's view) starting now.
+    pub(crate) fn new(files: Arc<FileService>, path: String) -> Sent {
+        Sent {
+            files,
+            path,
+            bytes: 0,
+            started: Instant::now(),
+            failure: Some("the client went away"),
+        }
+    }
+}
+
+impl Drop for Sent {
+    fn drop(&mut self) {
+        self.files.transferred(&Transferred {
+            direction: Direction::Down,
+            path: &self.path,
+            bytes: self.bytes,
+            seconds: self.started.elapsed().as_secs_f64(),
+            failure: self.failure,
+        });
+    }
+}
+
+/// The body for `length` bytes of `download` (already at its first byte), paced by `meter`;
+/// `sent` reports how it ended.
+pub(crate) fn file(
+    download: Download,
+    meter: Meter,
+    length: u64,
+    sent: Sent,
+) -> PullBody<FileSend> {
     let state = FileSend {
         download,
         meter,
         left: length,
+        sent,
     };
     PullBody::new(state, |state| Box::pin(file_step(state)), Some(length))
 }
 
 async fn file_step(mut send: FileSend) -> (FileSend, Option<io::Result<Bytes>>) {
     if send.left == 0 {
+        send.sent.failure = None;
         return (send, None);
     }
     let want = usize::try_from(send.left)
@@ -126,15 +172,24 @@ async fn file_step(mut send: FileSend) -> (FileSend, Option<io::Result<Bytes>>) 
         {
             Ok(0) => break,
             Ok(_) => {}
-            Err(error) => return (send, Some(Err(error))),
+            Err(error) => {
+                send.sent.failure = Some("storage read failed");
+                return (send, Some(Err(error)));
+            }
         }
     }
     if buffer.is_empty() {
         // The file shrank under the download: the promised length cannot be sent.
         let error = io::Error::new(io::ErrorKind::UnexpectedEof, "the file got shorter");
+        send.sent.failure = Some("the file got shorter");
         return (send, Some(Err(error)));
     }
     send.meter.pace(buffer.len()).await;
     send.left -= buffer.len() as u64;
+    send.sent.bytes += buffer.len() as u64;
+    if send.left == 0 {
+        // hyper may not ask again once the length is reached: the download is whole now.
+        send.sent.failure = None;
+    }
     (send, Some(Ok(buffer.freeze())))
 }

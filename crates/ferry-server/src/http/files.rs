@@ -107,7 +107,7 @@ fn empty(status: StatusCode) -> Response {
 }
 
 /// `GET` or `HEAD` (`head`: headers only).
-async fn get(files: &FileService, target: &Target, request: &Parts, head: bool) -> Response {
+async fn get(files: &Arc<FileService>, target: &Target, request: &Parts, head: bool) -> Response {
     let entry = match files.stat(&target.view).await {
         Ok(entry) => entry,
         Err(error) => return Fault::File(&error).response(),
@@ -134,7 +134,7 @@ async fn get(files: &FileService, target: &Target, request: &Parts, head: bool) 
 
 /// A file's bytes, whole or a range, or 304 when the client's copy is current.
 async fn file(
-    files: &FileService,
+    files: &Arc<FileService>,
     target: &Target,
     entry: &Entry,
     headers: &HeaderMap,
@@ -199,7 +199,8 @@ async fn file(
         Ok(opened) => opened,
         Err(error) => return Fault::File(&error).response(),
     };
-    *response.body_mut() = Body::new(body::file(download, meter, length));
+    let sent = body::Sent::new(Arc::clone(files), target.view.to_string());
+    *response.body_mut() = Body::new(body::file(download, meter, length, sent));
     response
 }
 
