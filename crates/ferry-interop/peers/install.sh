@@ -5,7 +5,7 @@
 # a login user for vsftpd and a PAM service of our own.
 #
 # Idempotent: a second run checks what is there and returns in well under a second.
-# Run as root (it is on these machines and in CI); .ci/run calls it.
+# Run as root (it is on these machines and in CI); scripts/test (the README's test command) calls it.
 set -euo pipefail
 
 PEERS="${FERRY_PEERS:-/opt/ferry-peers}"

@@ -377,7 +377,7 @@ sftp.close()
 transport.close()
 "#;
 
-/// Debian's python3 with paramiko (`.ci/run` installs python3-paramiko).
+/// Debian's python3 with paramiko (`scripts/test` installs python3-paramiko).
 fn debian_paramiko() -> std::path::PathBuf {
     let python = std::path::PathBuf::from("/usr/bin/python3");
     let found = std::process::Command::new(&python)

@@ -456,7 +456,7 @@ fn start_refused(root: &Path, args: &[&str]) -> String {
     String::from_utf8(output.stderr).unwrap()
 }
 
-/// Path to the `openssl` command, or a failure saying to install it (under `CI=true`, .ci/run
+/// Path to the `openssl` command, or a failure saying to install it (under `CI=true`, scripts/test
 /// should have).
 fn openssl() -> PathBuf {
     let path = std::env::var_os("PATH").unwrap_or_default();
@@ -468,7 +468,7 @@ fn openssl() -> PathBuf {
     }
     if std::env::var("CI").is_ok_and(|value| value == "true") {
         panic!(
-            "`openssl` is not installed and CI=true: .ci/run must install openssl \
+            "`openssl` is not installed and CI=true: scripts/test must install openssl \
              (`apt-get install openssl`)"
         );
     }

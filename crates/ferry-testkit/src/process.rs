@@ -6,14 +6,14 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-/// Whether this is a CI run (`CI=true`, as `.ci/run` sets), where a missing tool is the
+/// Whether this is a CI run (`CI=true`, as `scripts/test` sets), where a missing tool is the
 /// set-up's fault rather than the developer's machine's.
 pub fn on_ci() -> bool {
     std::env::var("CI").is_ok_and(|value| value == "true")
 }
 
 /// Finds `name` on PATH, or fails the test saying which Debian `package` to install (under
-/// `CI=true`, that `.ci/run` must install it).
+/// `CI=true`, that `scripts/test` must install it).
 pub fn tool(name: &str, package: &str) -> PathBuf {
     let path = std::env::var_os("PATH").unwrap_or_default();
     for folder in std::env::split_paths(&path) {
@@ -24,13 +24,13 @@ pub fn tool(name: &str, package: &str) -> PathBuf {
     }
     if on_ci() {
         panic!(
-            "`{name}` is not installed and CI=true: .ci/run must install it \
+            "`{name}` is not installed and CI=true: scripts/test must install it \
              (`apt-get install {package}`)"
         );
     }
     panic!(
         "`{name}` is not installed: the tests need it (`apt-get install {package}`), or run \
-         .ci/run, which installs it"
+         scripts/test, which installs it"
     );
 }
 

@@ -28,7 +28,7 @@ impl Sshd {
         if !Path::new(SSHD).is_file() {
             if on_ci() {
                 panic!(
-                    "{SSHD} is not installed and CI=true: .ci/run must install it \
+                    "{SSHD} is not installed and CI=true: scripts/test must install it \
                      (`apt-get install openssh-server`)"
                 );
             }

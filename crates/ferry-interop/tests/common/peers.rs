@@ -362,9 +362,9 @@ fn installed(root: &Path, relative: &str) -> PathBuf {
 
 fn install_hint() -> String {
     if ferry_testkit::on_ci() {
-        format!("CI=true, so .ci/run must have installed the peers: it runs {INSTALL}")
+        format!("CI=true, so scripts/test must have installed the peers: it runs {INSTALL}")
     } else {
-        format!("install the peer servers with `sudo bash {INSTALL}` (or run .ci/run)")
+        format!("install the peer servers with `sudo bash {INSTALL}` (or run scripts/test)")
     }
 }
 

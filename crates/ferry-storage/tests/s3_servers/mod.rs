@@ -1,7 +1,7 @@
 //! Real S3 servers for tests, started on 127.0.0.1 and killed on drop: s3s-fs (files in a
 //! temporary folder) and SeaweedFS (`weed mini`). Never a mock.
 //!
-//! A missing binary fails the test with the command that installs it (`.ci/run` installs both).
+//! A missing binary fails the test with the command that installs it (`scripts/test` installs both).
 //! Shared with the tests of ferry-server and ferry-interop through `#[path]`; the interop tests
 //! share one SeaweedFS per test process ([`S3Server::shared_seaweedfs`]).
 #![allow(dead_code, clippy::unwrap_used, unreachable_pub)]
@@ -54,7 +54,7 @@ impl Drop for S3Server {
     }
 }
 
-/// The installed binary: `$env_var`, then `PATH`, then the places `.ci/run` installs to.
+/// The installed binary: `$env_var`, then `PATH`, then the places `scripts/test` installs to.
 fn find_binary(name: &str, env_var: &str, extra: &[PathBuf], install: &str) -> PathBuf {
     if let Some(path) = std::env::var_os(env_var) {
         return PathBuf::from(path);
@@ -73,7 +73,7 @@ fn find_binary(name: &str, env_var: &str, extra: &[PathBuf], install: &str) -> P
     }
     let ci = std::env::var("CI").is_ok_and(|v| v == "true");
     panic!(
-        "{name} is not installed{}: install it with `{install}` (or run .ci/run), or point \
+        "{name} is not installed{}: install it with `{install}` (or run scripts/test), or point \
          {env_var} at it",
         if ci {
             " (CI=true: S3 tests must run)"
