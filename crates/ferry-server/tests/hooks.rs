@@ -98,6 +98,30 @@ fn events_in(file: &Path, count: usize) -> Vec<serde_json::Value> {
     read()
 }
 
+/// What both sessions (FTP, SFTP) do, as (event, path, target): a failed login, a login, an
+/// upload and its download, a folder made, the file renamed into it, both removed.
+fn session_events() -> Vec<(String, String, String)> {
+    [
+        ("login-failed", "", ""),
+        ("login", "", ""),
+        ("upload", "/a.txt", ""),
+        ("download", "/a.txt", ""),
+        ("mkdir", "/d", ""),
+        ("rename", "/a.txt", "/d/a.txt"),
+        ("delete", "/d/a.txt", ""),
+        ("rmdir", "/d", ""),
+    ]
+    .iter()
+    .map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string()))
+    .collect()
+}
+
+/// An event as (event, path, target), empty strings for absent fields.
+fn triple(event: &serde_json::Value) -> (String, String, String) {
+    let field = |name: &str| event[name].as_str().unwrap_or("").to_string();
+    (field("event"), field("path"), field("target"))
+}
+
 fn alice(quota_bytes: u64) -> User {
     let mut user = User::new(b"secret", "alice".into(), false).unwrap();
     user.quota_bytes = quota_bytes;
@@ -117,17 +141,7 @@ fn server(dir: &Path, hooks: Vec<HookConfig>, max_failures: u32) -> TestServer {
 }
 
 fn all_kinds() -> Vec<EventKind> {
-    vec![
-        EventKind::Upload,
-        EventKind::Download,
-        EventKind::Delete,
-        EventKind::Rename,
-        EventKind::Mkdir,
-        EventKind::Rmdir,
-        EventKind::Login,
-        EventKind::LoginFailed,
-        EventKind::Ban,
-    ]
+    EventKind::ALL.to_vec()
 }
 
 #[test]
@@ -179,14 +193,7 @@ fn every_event_kind_reaches_a_url_and_a_command_once_in_order() {
     let big = random_bytes(200_000, 2);
     assert_eq!(client.upload("STOR quota.bin", &big).code.0, 552);
     // Aborted: no event.
-    let mut data = client.passive();
-    client.expect("STOR aborted.bin", 150);
-    data.write_all(&bytes).unwrap();
-    data.flush().unwrap();
-    client.send_raw(b"ABOR\r\n");
-    assert_eq!(client.read_reply().code.0, 426);
-    assert_eq!(client.read_reply().code.0, 226);
-    drop(data);
+    client.aborted_upload("aborted.bin", &bytes);
     // Cut: the client goes away mid-upload (control connection first), no event.
     let mut cut = Client::connect(server.addr);
     cut.login("alice", "secret");
@@ -217,24 +224,9 @@ fn every_event_kind_reaches_a_url_and_a_command_once_in_order() {
                 .unwrap()
                 .ends_with(&format!(":{session_port}"))
         })
-        .map(|e| {
-            let field = |name: &str| e[name].as_str().unwrap_or("").to_string();
-            (field("event"), field("path"), field("target"))
-        })
+        .map(triple)
         .collect();
-    let expected: Vec<(String, String, String)> = [
-        ("login-failed", "", ""),
-        ("login", "", ""),
-        ("upload", "/a.txt", ""),
-        ("download", "/a.txt", ""),
-        ("mkdir", "/d", ""),
-        ("rename", "/a.txt", "/d/a.txt"),
-        ("delete", "/d/a.txt", ""),
-        ("rmdir", "/d", ""),
-    ]
-    .iter()
-    .map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string()))
-    .collect();
+    let expected = session_events();
     assert_eq!(of_session, expected);
     for event in &events {
         assert_eq!(event["protocol"], "ftp");
@@ -401,26 +393,8 @@ fn sftp_operations_send_the_same_events() {
     assert_eq!(std::fs::read(&back).unwrap().len(), 3000);
 
     let events = events_in(&posted, 8);
-    let seen: Vec<(String, String, String)> = events
-        .iter()
-        .map(|e| {
-            let field = |name: &str| e[name].as_str().unwrap_or("").to_string();
-            (field("event"), field("path"), field("target"))
-        })
-        .collect();
-    let expected: Vec<(String, String, String)> = [
-        ("login-failed", "", ""),
-        ("login", "", ""),
-        ("upload", "/a.txt", ""),
-        ("download", "/a.txt", ""),
-        ("mkdir", "/d", ""),
-        ("rename", "/a.txt", "/d/a.txt"),
-        ("delete", "/d/a.txt", ""),
-        ("rmdir", "/d", ""),
-    ]
-    .iter()
-    .map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string()))
-    .collect();
+    let seen: Vec<(String, String, String)> = events.iter().map(triple).collect();
+    let expected = session_events();
     // The failed login is another connection (maybe another lane), but long over before the
     // session's first event.
     assert_eq!(seen.len(), 8, "{events:#?}");

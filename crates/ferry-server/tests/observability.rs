@@ -10,6 +10,69 @@ mod s3_servers;
 use common::Client;
 use common::daemon::Daemon;
 
+/// The other case: a folder ferryd may not write to. Refusing MKD and STOR there is the
+/// server's failure, logged at WARN with the operation, the path and the errno; the session
+/// goes on. As root, ferryd runs as `nobody` (`setpriv`), for whom a 0555 folder is read-only.
+#[test]
+fn an_unwritable_folder_is_logged_with_its_cause() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("ferryd.log");
+    let root = dir.path().join("root");
+    std::fs::create_dir_all(root.join("ro")).unwrap();
+    let mode = |path: &std::path::Path, mode| {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+    };
+    mode(dir.path(), 0o755);
+    mode(&root, 0o777);
+    mode(&root.join("ro"), 0o555);
+    let root_user = rustix::process::geteuid().is_root();
+    let setpriv = ferry_testkit::tool("setpriv", "util-linux")
+        .display()
+        .to_string();
+    let wrapper: Vec<&str> = if root_user {
+        vec![
+            &setpriv,
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--",
+        ]
+    } else {
+        Vec::new()
+    };
+    let daemon = Daemon::start_under(
+        &wrapper,
+        &[
+            "--bind",
+            "127.0.0.1:0",
+            "--anonymous",
+            "write",
+            root.to_str().unwrap(),
+        ],
+        &[],
+        &log,
+    );
+    let mut client = Client::connect(daemon.ftp.unwrap());
+    client.login("anonymous", "x");
+    let refused = client.cmd("MKD ro/sub");
+    assert!(refused.code.0 >= 450, "{refused}");
+    let line = daemon.wait_for_log(&["WARN", "storage failed", "mkdir", "/ro/sub"]);
+    assert!(line.contains("cause="), "{line}");
+    assert!(
+        line.contains("ermission denied") || line.contains("os error 13"),
+        "no errno in {line}"
+    );
+    let _data = client.passive();
+    let stored = client.cmd("STOR ro/x.txt");
+    assert!(stored.code.0 >= 450, "{stored}");
+    daemon.wait_for_log(&["WARN", "storage failed", "/ro/x.txt"]);
+    assert!(!root.join("ro/x.txt").exists());
+    // The session goes on, and writing elsewhere works.
+    assert_eq!(client.upload("STOR ok.txt", b"fine").code.0, 226);
+    assert_eq!(std::fs::read(root.join("ok.txt")).unwrap(), b"fine");
+}
+
 /// A missing file (550) and a wrong password (530) are the client's mistakes: no WARN line
 /// names them as storage failures.
 #[test]
@@ -464,15 +527,7 @@ fn xferlog_lines_for_ftp_sftp_and_http_reopened_on_sighup() {
     assert_eq!(client.upload("STOR a file.txt", &bytes).code.0, 226);
     assert_eq!(client.download("RETR a file.txt").len(), 5000);
     // A failed upload: aborted.
-    let mut data = client.passive();
-    client.expect("STOR aborted.bin", 150);
-    use std::io::Write;
-    data.write_all(&bytes).unwrap();
-    data.flush().unwrap();
-    client.send_raw(b"ABOR\r\n");
-    assert_eq!(client.read_reply().code.0, 426);
-    assert_eq!(client.read_reply().code.0, 226);
-    drop(data);
+    client.aborted_upload("aborted.bin", &bytes);
 
     let local = dir.path().join("b.txt");
     std::fs::write(&local, common::random_bytes(3000, 2)).unwrap();
@@ -537,7 +592,7 @@ fn xferlog_lines_for_ftp_sftp_and_http_reopened_on_sighup() {
     cut.login("alice", "wonderland");
     let mut cut_data = cut.passive();
     cut.expect("STOR cut.bin", 150);
-    cut_data.write_all(&bytes).unwrap();
+    std::io::Write::write_all(&mut cut_data, &bytes).unwrap();
     drop(cut);
     let lines = xferlog_lines(&xferlog, 8);
     drop(cut_data);

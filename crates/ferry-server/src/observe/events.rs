@@ -52,6 +52,19 @@ pub enum EventKind {
 }
 
 impl EventKind {
+    /// Every kind, in the order the README lists them.
+    pub const ALL: [EventKind; 9] = [
+        EventKind::Upload,
+        EventKind::Download,
+        EventKind::Delete,
+        EventKind::Rename,
+        EventKind::Mkdir,
+        EventKind::Rmdir,
+        EventKind::Login,
+        EventKind::LoginFailed,
+        EventKind::Ban,
+    ];
+
     /// The name written in the config file, the JSON and `FERRY_EVENT`.
     pub fn name(self) -> &'static str {
         match self {

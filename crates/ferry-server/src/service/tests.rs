@@ -308,15 +308,7 @@ fn ferry_storage_partials(folder: &std::path::Path) -> usize {
 async fn file_operations_emit_one_event_each_and_failures_none() {
     use crate::observe::events::EventKind;
     let mut observer = crate::observe::Observer::new(&crate::Config::for_folder("/")).unwrap();
-    let all = [
-        EventKind::Upload,
-        EventKind::Download,
-        EventKind::Delete,
-        EventKind::Rename,
-        EventKind::Mkdir,
-        EventKind::Rmdir,
-    ];
-    let mut lanes = observer.events.subscribe("test", &all, 64);
+    let mut lanes = observer.events.subscribe("test", &EventKind::ALL, 64);
     let user = User {
         home: "alice".into(),
         ..User::default()

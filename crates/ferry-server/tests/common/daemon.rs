@@ -28,6 +28,17 @@ impl Daemon {
     /// Starts `ferryd ARGS` with `envs`, logging to `log`, and waits for its "Listening on"
     /// lines (one per bind flag among the arguments).
     pub fn start(args: &[&str], envs: &[(&str, &str)], log: &Path) -> Daemon {
+        Daemon::start_under(&[], args, envs, log)
+    }
+
+    /// As [`Daemon::start`], with ferryd run by the command `wrapper` (e.g. `setpriv` with
+    /// another user's ids) when it is not empty.
+    pub fn start_under(
+        wrapper: &[&str],
+        args: &[&str],
+        envs: &[(&str, &str)],
+        log: &Path,
+    ) -> Daemon {
         let listeners = args
             .iter()
             .filter(|a| {
@@ -38,7 +49,15 @@ impl Daemon {
             })
             .count()
             .max(1);
-        let mut child = Command::new(FERRYD)
+        let mut command = match wrapper.split_first() {
+            Some((program, rest)) => {
+                let mut command = Command::new(program);
+                command.args(rest).arg(FERRYD);
+                command
+            }
+            None => Command::new(FERRYD),
+        };
+        let mut child = command
             .args(args)
             .envs(envs.iter().copied())
             .stdin(Stdio::null())

@@ -197,6 +197,17 @@ impl Client {
         drop(data);
         self.read_reply()
     }
+
+    /// Starts `STOR name`, sends `bytes` and aborts: 426 for the transfer, then 226 for ABOR.
+    pub fn aborted_upload(&mut self, name: &str, bytes: &[u8]) {
+        let mut data = self.passive();
+        self.expect(&format!("STOR {name}"), 150);
+        data.write_all(bytes).unwrap();
+        data.flush().unwrap();
+        self.send_raw(b"ABOR\r\n");
+        assert_eq!(self.read_reply().code.0, 426);
+        assert_eq!(self.read_reply().code.0, 226);
+    }
 }
 
 pub fn connect_from(addr: SocketAddr, local: Option<IpAddr>) -> TcpStream {
