@@ -11,26 +11,9 @@ mod common;
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use common::Server;
+use common::{Script, Server};
 use ferry_client::progress::ProgressMode;
-use ferry_client::repl::{Input, Repl, ReplOptions};
-
-/// Lines to type, each after a pause.
-struct Script {
-    lines: VecDeque<(Duration, String)>,
-}
-
-impl Input for Script {
-    fn read_line(&mut self, _prompt: &str) -> Option<String> {
-        let (pause, line) = self.lines.pop_front()?;
-        std::thread::sleep(pause);
-        Some(line)
-    }
-
-    fn read_secret(&mut self, _prompt: &str) -> Option<String> {
-        None
-    }
-}
+use ferry_client::repl::{Repl, ReplOptions};
 
 #[test]
 fn an_idle_timeout_is_survived_in_the_same_folder() {

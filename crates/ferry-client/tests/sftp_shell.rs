@@ -15,9 +15,9 @@ use std::time::Duration;
 
 use common::pty::{expect_all, ferry_on_a_terminal, leave};
 use common::sshd::{Home, Sshd, keygen, make_tree, setup, tree};
-use common::{assert_file, assert_ok, stdout};
+use common::{Script, assert_file, assert_ok, stdout};
 use ferry_client::progress::ProgressMode;
-use ferry_client::repl::{Input, Repl, ReplOptions};
+use ferry_client::repl::{Repl, ReplOptions};
 use ferry_client::sftp::SshOptions;
 use ferry_testkit::test_bytes;
 
@@ -253,23 +253,6 @@ fn shell_and_mirror_against_ferryd_sftp() {
             stdout(&output).trim_end(),
             "Mirrored 0 files (0b), 5 unchanged, 0 failed"
         );
-    }
-}
-
-/// Lines to type, each after a pause (for [`Repl`] driven in-process).
-struct Script {
-    lines: VecDeque<(Duration, String)>,
-}
-
-impl Input for Script {
-    fn read_line(&mut self, _prompt: &str) -> Option<String> {
-        let (pause, line) = self.lines.pop_front()?;
-        std::thread::sleep(pause);
-        Some(line)
-    }
-
-    fn read_secret(&mut self, _prompt: &str) -> Option<String> {
-        None
     }
 }
 

@@ -18,6 +18,24 @@ use ferry_testkit::{Ferryd, TestCert};
 pub mod pty;
 pub mod sshd;
 
+/// Lines typed into an in-process [`ferry_client::repl::Repl`], each after its pause (to let a
+/// server's idle timeout pass between two commands, say).
+pub struct Script {
+    pub lines: std::collections::VecDeque<(Duration, String)>,
+}
+
+impl ferry_client::repl::Input for Script {
+    fn read_line(&mut self, _prompt: &str) -> Option<String> {
+        let (pause, line) = self.lines.pop_front()?;
+        std::thread::sleep(pause);
+        Some(line)
+    }
+
+    fn read_secret(&mut self, _prompt: &str) -> Option<String> {
+        None
+    }
+}
+
 /// How long one run of `ferry` may take before it is killed and the test fails.
 const RUN_LIMIT: Duration = Duration::from_secs(60);
 

@@ -223,7 +223,7 @@ impl russh::server::Handler for Connection {
         let (mut reading, _) = open.split();
         tokio::spawn(async move {
             tokio::select! {
-                _ = session::serve(reading.make_reader(), outlet, files, peer) => {
+                () = session::serve(reading.make_reader(), outlet, files, peer) => {
                     // As sshd does for its subsystems: the exit status after the last reply
                     // and before the end of the channel (clients such as scp exit with it).
                     let _ = handle.exit_status_request(channel, 0).await;

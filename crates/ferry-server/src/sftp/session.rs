@@ -74,13 +74,7 @@ pub(super) struct Context {
     next_handle: Arc<std::sync::atomic::AtomicU64>,
 }
 
-/// Where the session's replies go: the SSH channel, in production.
-pub(crate) trait Outlet: Send + 'static {
-    /// Sends `bytes` (whole SFTP packets) in order after what was sent before.
-    fn send(&mut self, bytes: Vec<u8>) -> impl Future<Output = std::io::Result<()>> + Send;
-}
-
-/// A session channel of an SSH connection, through the connection's handle: each send is one
+/// Where the session's replies go: a session channel of an SSH connection, through the connection's handle: each send is one
 /// message to russh, which cuts it into channel packets as the client's window allows and
 /// takes no more messages while it holds some back (so a client that stops reading stops us).
 pub(crate) struct ChannelOutlet {
@@ -88,27 +82,24 @@ pub(crate) struct ChannelOutlet {
     pub(crate) channel: russh::ChannelId,
 }
 
-impl Outlet for ChannelOutlet {
-    async fn send(&mut self, bytes: Vec<u8>) -> std::io::Result<()> {
-        // Owned bytes: no copy on the way to the encryption.
-        self.handle.data(self.channel, bytes).await.map_err(|_| {
-            std::io::Error::new(std::io::ErrorKind::BrokenPipe, "SSH connection closed")
-        })
+impl ChannelOutlet {
+    /// Sends `bytes` (whole SFTP packets) after what was sent before; an error once the
+    /// connection is gone. Owned bytes: no copy on the way to the encryption.
+    async fn send(&self, bytes: Vec<u8>) -> Result<(), ()> {
+        self.handle.data(self.channel, bytes).await.map_err(drop)
     }
 }
 
 /// Serves SFTP read from `reader` for `files`' user until the client closes it, replies going
-/// to `outlet`. Returns the outlet with every reply sent, so that the caller can say how the
+/// to `outlet`. Returns once every reply was handed over, so that the caller can say how the
 /// session ended (SSH's exit-status) before the end of the channel.
-pub(crate) async fn serve<R, O>(
+pub(crate) async fn serve<R>(
     mut reader: R,
-    mut outlet: O,
+    outlet: ChannelOutlet,
     files: Arc<FileService>,
     peer: SocketAddr,
-) -> Option<O>
-where
+) where
     R: AsyncRead + Unpin,
-    O: Outlet,
 {
     let (replies, mut outgoing) = mpsc::channel::<Reply>(256);
     let writing = tokio::spawn(async move {
@@ -139,7 +130,6 @@ where
                 break;
             }
         }
-        outlet
     });
     let context = Context {
         files,
@@ -205,7 +195,7 @@ where
         .unwrap_or_else(|poisoned| poisoned.into_inner())
         .clear();
     drop(context);
-    writing.await.ok()
+    let _ = writing.await;
 }
 
 /// Routes one request: to its handle's task, or to a task of its own.
