@@ -504,6 +504,8 @@ impl Archive {
             let (time, date) = dos_time(entry.modified);
             match entry.kind {
                 EntryKind::Link => continue,
+                // Folders the user may not list are left out, name and all.
+                EntryKind::Dir if !self.files.rights_in(&path).allows(Right::List) => continue,
                 EntryKind::Dir => {
                     let mut folder_name = name.clone();
                     folder_name.push(b'/');
