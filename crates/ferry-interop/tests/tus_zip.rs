@@ -229,3 +229,23 @@ async fn zip_of_1000_files_and_1_gib_keeps_memory_flat() {
     assert!(measured["zip_bytes"].as_u64().unwrap() > 1000 * 1_073_742);
     assert!(growth < 64 << 20, "RSS grew by {} MiB", growth >> 20);
 }
+
+/// ZIP64 where it is needed, read back by Python's zipfile: a (sparse) file of 4 GiB and a bit,
+/// whose sizes need the entry's ZIP64 fields and after which every offset does, and 70,000
+/// entries, more than the classic end record counts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zip64_for_a_4_gib_file_and_70000_entries() {
+    let server = server(Backend::Local).await;
+    let folder = server.root().join("alice/many");
+    std::fs::create_dir_all(folder.join("small")).unwrap();
+    let big = std::fs::File::create(folder.join("big.bin")).unwrap();
+    big.set_len((4 << 30) + 3).unwrap();
+    drop(big);
+    std::fs::write(folder.join("tail.txt"), b"after the big one\n").unwrap();
+    for i in 0..70_000 {
+        std::fs::write(folder.join(format!("small/{i}")), b"").unwrap();
+    }
+    let measured = suite(&server, &["zip", "/many/?zip", folder.to_str().unwrap()]).await;
+    eprintln!("zip64: {measured}");
+    assert_eq!(measured["entries"].as_u64(), Some(70_003));
+}
