@@ -160,3 +160,58 @@ fn a_cut_patch_keeps_what_arrived() {
     assert_eq!(status, 204, "{head}");
     assert!(std::fs::read(root.path().join("cut.bin")).unwrap() == data);
 }
+
+/// The quota: an upload's whole length is claimed at creation (507 when it cannot fit, and
+/// while one upload holds the room another is refused); termination gives the room back.
+#[test]
+fn the_quota_is_claimed_at_creation() {
+    use base64::Engine;
+    let root = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    std::fs::create_dir(root.path().join("dana")).unwrap();
+    let mut config = Config::for_folder(root.path());
+    config.tus_state_dir = Some(state.path().to_path_buf());
+    config.anonymous = ferry_server::Anonymous::Off;
+    let mut dana = ferry_server::User::new(b"secret", "dana".into(), false).unwrap();
+    dana.quota_bytes = 1 << 20;
+    config.users.users.insert("dana".into(), dana);
+    let server = Ferryd::builder(config).listen_http("127.0.0.1:0").start();
+    let addr = server.http.unwrap();
+    let login = format!(
+        "Authorization: Basic {}",
+        base64::engine::general_purpose::STANDARD.encode("dana:secret")
+    );
+    // "filename" = "q.bin"
+    let create = |length: u64| {
+        send(
+            addr,
+            &format!(
+                "POST /.tus/ HTTP/1.1\r\n{login}\r\nUpload-Length: {length}\r\n\
+                 Upload-Metadata: filename cS5iaW4="
+            ),
+            b"",
+        )
+    };
+    let (status, head) = create(2 << 20);
+    assert_eq!(status, 507, "{head}");
+    let (status, head) = create(600 << 10);
+    assert_eq!(status, 201, "{head}");
+    let first = header(&head, "location").unwrap();
+    // "filename" = "r.bin"
+    let (status, head) = send(
+        addr,
+        &format!(
+            "POST /.tus/ HTTP/1.1\r\n{login}\r\nUpload-Length: {}\r\n\
+             Upload-Metadata: filename ci5iaW4=",
+            600 << 10
+        ),
+        b"",
+    );
+    assert_eq!(status, 507, "{head}");
+    let (status, head) = send(addr, &format!("DELETE {first} HTTP/1.1\r\n{login}"), b"");
+    assert_eq!(status, 204, "{head}");
+    let (status, head) = create(600 << 10);
+    assert_eq!(status, 201, "{head}");
+    assert!(!root.path().join("dana/q.bin").exists());
+    assert!(!root.path().join("dana/r.bin").exists());
+}

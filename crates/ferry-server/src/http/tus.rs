@@ -6,8 +6,9 @@
 //! An upload is created (`POST /.tus/`) with its length and its target: the `Upload-Metadata`
 //! key `path` (the target in the user's view, `/` being the user's home), else `filename` (a
 //! plain name, put in the home). Creation opens an ordinary atomic upload through the file
-//! service, so the `upload` right (or `overwrite` for an existing file), the quota and the
-//! busy check apply as for FTP; the bytes go to the storage's hidden partial and the file
+//! service, so the `upload` right (or `overwrite` for an existing file), the quota (the whole
+//! `Upload-Length` is claimed at creation: 507 at once when it does not fit) and the busy check
+//! apply as for FTP; the bytes go to the storage's hidden partial and the file
 //! appears under its name only when the last byte arrived. The open upload stays with the
 //! upload's record between `PATCH` requests; a `PATCH` cut mid-way keeps every byte it wrote
 //! and the next `HEAD` reports that offset.
@@ -485,10 +486,16 @@ async fn create(store: &Store, files: &Arc<FileService>, headers: &HeaderMap) ->
         Ok(target) => target,
         Err(text) => return bad(text),
     };
-    let (upload, meter) = match files.write(&target, WriteMode::Create).await {
+    let (upload, mut meter) = match files.write(&target, WriteMode::Create).await {
         Ok(opened) => opened,
         Err(error) => return Fault::File(&error).response(),
     };
+    // The whole length is claimed on the quota now: refused at once when it cannot fit, and
+    // no other upload takes the room meanwhile.
+    if let Err(response) = reserve(&mut meter, length) {
+        let _ = upload.discard().await;
+        return *response;
+    }
     let Some(id) = store.new_id() else {
         tracing::warn!("no random bytes for a tus upload ID");
         let _ = upload.discard().await;
@@ -671,7 +678,11 @@ async fn patch(
             WriteMode::Resume(offset)
         };
         match files.write(&record.target, mode).await {
-            Ok((upload, meter)) if upload.start_offset() == offset => {
+            Ok((upload, mut meter)) if upload.start_offset() == offset => {
+                if let Err(response) = reserve(&mut meter, record.length - offset) {
+                    let _ = upload.abort().await;
+                    return *response;
+                }
                 progress.open = Some((upload, meter));
             }
             Ok((upload, _)) => {
@@ -768,15 +779,27 @@ async fn patch(
     response
 }
 
-/// Writes `data` at the record's offset, through the quota; on failure the response.
+/// Claims `bytes` more on the user's quota (when one applies); 507 when they do not fit.
+fn reserve(meter: &mut Meter, bytes: u64) -> Result<(), Box<Response>> {
+    let mut left = bytes;
+    while left > 0 {
+        let step = usize::try_from(left).unwrap_or(usize::MAX);
+        let granted = meter.grant(step);
+        if granted < step {
+            let error = FileError::Quota(format!("{} bytes", meter.byte_limit()));
+            return Err(Box::new(Fault::File(&error).response()));
+        }
+        left -= granted as u64;
+    }
+    Ok(())
+}
+
+/// Writes `data` at the record's offset (its room on the quota was claimed when the upload
+/// was opened); on failure the response.
 async fn write(progress: &mut Progress, record: &Record, data: &[u8]) -> Result<(), Box<Response>> {
     let Some((upload, meter)) = progress.open.as_mut() else {
         return Err(Box::new(Fault::BodyFailed.response()));
     };
-    if meter.grant(data.len()) < data.len() {
-        let error = FileError::Quota(format!("{} bytes", meter.byte_limit()));
-        return Err(Box::new(Fault::File(&error).response()));
-    }
     if let Err(error) = upload.write_all(data).await {
         tracing::warn!(id = record.id, %error, "tus upload write failed");
         // What the storage kept is looked up again on the next request.
