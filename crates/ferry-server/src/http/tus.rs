@@ -892,6 +892,39 @@ mod tests {
     }
 
     #[test]
+    fn untouched_uploads_expire_with_their_records() {
+        let dir = tempfile::tempdir().unwrap_or_else(|_| unreachable!());
+        let store = Store::open(Some(dir.path().to_path_buf())).unwrap_or_else(|_| unreachable!());
+        let record = |id: &str, touched: u64| {
+            Arc::new(Record {
+                id: id.into(),
+                owner: "alice".into(),
+                target: VirtualPath::root(),
+                length: 10,
+                metadata: String::new(),
+                offset: AtomicU64::new(0),
+                touched: AtomicU64::new(touched),
+                progress: tokio::sync::Mutex::new(Progress::default()),
+            })
+        };
+        let old = record(&"a".repeat(32), now_secs() - EXPIRY.as_secs() - 10);
+        let fresh = record(&"b".repeat(32), now_secs() - 60);
+        for kept in [&old, &fresh] {
+            assert!(store.save(kept).is_ok());
+            store.lock().insert(kept.id.clone(), Arc::clone(kept));
+        }
+        store.sweep();
+        assert!(store.find(&old.id, "alice").is_none());
+        assert!(store.find(&fresh.id, "alice").is_some());
+        assert!(store.find(&fresh.id, "bob").is_none());
+        assert!(!dir.path().join(format!("{}.json", old.id)).exists());
+        // The record left is read back at the next start.
+        drop(store);
+        let store = Store::open(Some(dir.path().to_path_buf())).unwrap_or_else(|_| unreachable!());
+        assert!(store.find(&fresh.id, "alice").is_some());
+    }
+
+    #[test]
     fn ids() {
         let store = Store::open(None).unwrap_or_else(|_| unreachable!());
         let id = store.new_id().unwrap_or_default();
