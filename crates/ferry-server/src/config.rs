@@ -154,6 +154,9 @@ pub struct Config {
     /// Accept passwords over plain HTTP on non-loopback addresses, where anyone on the path
     /// can read them (off: such logins are refused with 403; HTTPS and loopback always may).
     pub http_allow_insecure_login: bool,
+    /// Where tus uploads in progress are recorded so that they survive a restart; `None`
+    /// keeps them in memory only.
+    pub tus_state_dir: Option<PathBuf>,
 }
 
 impl Config {
@@ -189,6 +192,7 @@ impl Config {
             hooks: Vec::new(),
             xferlog: None,
             http_allow_insecure_login: false,
+            tus_state_dir: None,
         }
     }
 
@@ -277,6 +281,7 @@ impl Config {
             "http_allow_insecure_login",
             self.http_allow_insecure_login != new.http_allow_insecure_login,
         );
+        differs("tus_state_dir", self.tus_state_dir != new.tus_state_dir);
         differs(
             "require_tls_session_reuse",
             self.require_tls_session_reuse != new.require_tls_session_reuse,
@@ -433,6 +438,8 @@ pub struct FileSettings {
     pub https_bind: Option<Vec<SocketAddr>>,
     /// Accept passwords over plain HTTP on non-loopback addresses.
     pub http_allow_insecure_login: Option<bool>,
+    /// Where tus uploads in progress are recorded across restarts.
+    pub tus_state_dir: Option<PathBuf>,
 }
 
 /// Bytes per second, written as a number with an optional `K`, `M` or `G` (powers of 1024).

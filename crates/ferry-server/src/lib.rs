@@ -90,6 +90,8 @@ struct Shared {
     hashing: limits::PasswordChecks,
     /// Where events go.
     observer: Arc<observe::Observer>,
+    /// The tus uploads in progress (HTTP).
+    tus: http::tus::Store,
 }
 
 impl Shared {
@@ -112,7 +114,15 @@ impl Shared {
         ));
         let ssh = sftp::ssh_config(&config);
         let observer = Arc::new(observe::Observer::new(&config)?);
+        let tus = http::tus::Store::open(config.tus_state_dir.clone()).map_err(|error| {
+            let dir = config
+                .tus_state_dir
+                .as_deref()
+                .unwrap_or(std::path::Path::new(""));
+            io::Error::other(format!("tus state folder {}: {error}", dir.display()))
+        })?;
         Ok(Arc::new(Shared {
+            tus,
             observer,
             ssh,
             config,

@@ -1,5 +1,5 @@
 //! The file methods: `GET`/`HEAD` of a file (ranges, validators, conditional requests) or of
-//! a folder (`?format=json`: its listing), `PUT` (an atomic upload), `DELETE`, `MKCOL`,
+//! a folder (`?format=json`: its listing; `?zip`: [`zip`]), `PUT` (an atomic upload), `DELETE`, `MKCOL`,
 //! `OPTIONS`. Every file operation goes through the user's [`FileService`], with the path in
 //! the user's view: the jail, the rights, the quotas and the rates are the service's.
 //!
@@ -28,7 +28,7 @@ use super::body::{self, PullBody};
 use super::conditional::{self, Part, Validators};
 use super::errors::{Fault, plain};
 use super::path::{self, Target};
-use super::{Connection, login, mime};
+use super::{Connection, login, mime, zip};
 use crate::service::{Direction, FileError, FileService, Transferred};
 
 /// The methods served, for `Allow` and `OPTIONS`.
@@ -126,7 +126,12 @@ async fn get(files: &Arc<FileService>, target: &Target, request: &Parts, head: b
             }
             response
         }
-        (EntryKind::Dir, true) => folder(files, target, request.uri.query(), head).await,
+        (EntryKind::Dir, true) => match request.uri.query() {
+            Some(query) if zip::wanted(Some(query)) => {
+                zip::folder(files, target, query, head).await
+            }
+            query => folder(files, target, query, head).await,
+        },
         (_, true) => Fault::NotFound.response(),
         (_, false) => file(files, target, &entry, &request.headers, head).await,
     }

@@ -39,6 +39,8 @@ mod login;
 mod mime;
 pub(crate) mod path;
 mod stall;
+pub(crate) mod tus;
+mod zip;
 
 use stall::StallGuard;
 
@@ -91,7 +93,12 @@ pub(crate) async fn run(
         passwords_allowed,
         login: tokio::sync::Mutex::new(None),
     });
-    let router = Router::new().fallback(files::handle);
+    // `/.tus/` is the tus endpoint, not a folder of the user's (see `tus`).
+    let router = Router::new()
+        .route("/.tus", axum::routing::any(tus::handle))
+        .route("/.tus/", axum::routing::any(tus::handle))
+        .route("/.tus/{*upload}", axum::routing::any(tus::handle))
+        .fallback(files::handle);
     let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
         request.extensions_mut().insert(Arc::clone(&connection));
         let mut router = router.clone();

@@ -162,6 +162,10 @@ struct ServeArgs {
     /// read them (default: refused there; HTTPS and loopback always accept them).
     #[arg(long)]
     http_allow_insecure_login: bool,
+    /// Where tus uploads in progress (HTTP, under /.tus/) are recorded, so that they go on
+    /// after a restart. Default: tus/ in $XDG_STATE_HOME/ferry/, else ~/.local/state/ferry/.
+    #[arg(long, value_name = "DIR")]
+    tus_state_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -444,6 +448,12 @@ fn build(
     }
     config.http_allow_insecure_login =
         args.http_allow_insecure_login || settings.http_allow_insecure_login == Some(true);
+    if !http_binds.is_empty() || !https_binds.is_empty() {
+        config.tus_state_dir = args.tus_state_dir.or(settings.tus_state_dir).or_else(|| {
+            ferry_server::sftp::host_key::default_path()
+                .and_then(|key| Some(key.parent()?.join("tus")))
+        });
+    }
     let mut host_key = None;
     if !sftp_binds.is_empty() {
         let path = match args.ssh_host_key.or(settings.ssh_host_key) {
