@@ -90,6 +90,8 @@ struct Shared {
     hashing: limits::PasswordChecks,
     /// Where events go.
     observer: Arc<observe::Observer>,
+    /// WebDAV's locks and dead properties, in memory.
+    dav: http::DavState,
 }
 
 impl Shared {
@@ -113,6 +115,7 @@ impl Shared {
         let ssh = sftp::ssh_config(&config);
         let observer = Arc::new(observe::Observer::new(&config)?);
         Ok(Arc::new(Shared {
+            dav: http::DavState::default(),
             observer,
             ssh,
             config,
