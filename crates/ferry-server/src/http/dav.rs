@@ -12,8 +12,8 @@
 //! name this server (else 502) and a path that [`super::path::decode`] accepts (a dot segment
 //! 403, another bad name 400).
 //!
-//! State kept in memory, per server ([`DavState`]): the lock table (`dav-server`'s `MemLs`, one
-//! per account, as lock paths are in the account's view) and the dead properties
+//! State kept in memory, per server ([`DavState`]): the lock table ([`Locks`]: `dav-server`'s
+//! `MemLs` with expiry and a bound, one per account, as lock paths are in the account's view) and the dead properties
 //! ([`DeadProps`], keyed by storage path, so that every account sharing a folder sees the same
 //! ones); both are lost at restart, and neither is shared between nodes
 //! (docs/design-decisions.md says why).
@@ -39,12 +39,12 @@ use dav_server::fs::{
     OpenOptions, ReadDirMeta,
 };
 use dav_server::ls::DavLockSystem;
-use dav_server::memls::MemLs;
 use ferry_proto::VirtualPath;
 use ferry_proto::listing::{Entry, EntryKind};
 use ferry_storage::{Upload, WriteMode};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use super::dav_locks::Locks;
 use super::errors::{Fault, dav_error, plain};
 use super::path::{self, BadPath};
 use crate::service::{Direction, FileError, FileService, Meter, Transferred};
@@ -61,7 +61,7 @@ const COPY_CHUNK: usize = 256 * 1024;
 #[derive(Debug, Default)]
 pub(crate) struct DavState {
     /// One lock table per account.
-    locks: Mutex<HashMap<String, Box<MemLs>>>,
+    locks: Mutex<HashMap<String, Locks>>,
     props: Arc<DeadProps>,
 }
 
@@ -72,10 +72,12 @@ impl DavState {
             .locks
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        locks
-            .entry(user.to_string())
-            .or_insert_with(MemLs::new)
-            .clone()
+        Box::new(
+            locks
+                .entry(user.to_string())
+                .or_insert_with(Locks::new)
+                .clone(),
+        )
     }
 }
 

@@ -34,6 +34,7 @@ use crate::Shared;
 mod body;
 mod conditional;
 mod dav;
+mod dav_locks;
 mod errors;
 mod files;
 mod login;
