@@ -5,8 +5,10 @@
 //! of 10,000 PROPFIND Depth 1 on a folder of 3,000 files, most cut mid-body, with the server's
 //! memory checked before and after.
 //!
+//! WebDAV over HTTPS with HTTP/2 is checked with curl.
+//!
 //! litmus and rclone run on a folder-backed ferryd (`local::`) and an S3-backed one (`s3::`).
-//! Needs `litmus`, `rclone`, `cadaver` and `python3` (`scripts/test` installs them); fails,
+//! Needs `litmus`, `rclone`, `cadaver`, `curl` and `python3` (`scripts/test` installs them); fails,
 //! never skips, without.
 #![allow(clippy::unwrap_used)]
 
@@ -14,8 +16,9 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Backend, TestServer, command, on_both_backends, run, run_ok, tool};
+use common::{Backend, TestCert, TestServer, command, on_both_backends, run, run_ok, tool};
 use ferry_server::{Anonymous, Config, User};
+use ferry_testkit::Ferryd;
 
 on_both_backends!(litmus_suites_pass, rclone_copies_syncs_and_checks_both_ways);
 
@@ -245,6 +248,60 @@ async fn propfind_flood_on_a_big_folder() {
     )
     .await;
     assert!(still.status.success());
+}
+
+/// WebDAV over HTTPS with HTTP/2 (curl, ALPN h2): PROPFIND, LOCK, a MOVE refused while
+/// locked (423), UNLOCK, then the MOVE.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webdav_over_https_with_http2() {
+    let cert = TestCert::new();
+    let root = tempfile::tempdir().unwrap();
+    std::fs::write(root.path().join("doc.txt"), b"doc").unwrap();
+    let mut config = Config::for_folder(root.path());
+    config.tls = Some(cert.settings());
+    alice_only(&mut config);
+    let running = Ferryd::builder(config).listen_https("127.0.0.1:0").start();
+    let base = format!("https://localhost:{}", running.https.unwrap().port());
+    let curl = |method: &str, path: &str| {
+        let mut curl = command(tool("curl", "curl"));
+        curl.args(["--silent", "--show-error", "--max-time", "60", "--http2"])
+            .arg("--cacert")
+            .arg(&cert.cert)
+            .args(["-u", "alice:wonder", "-X", method])
+            .args(["-w", "\n%{http_version} %{http_code}"])
+            .arg(format!("{base}{path}"));
+        curl
+    };
+    let last_line = |output: &std::process::Output| {
+        let text = String::from_utf8_lossy(&output.stdout).into_owned();
+        text.lines().last().unwrap_or_default().to_string()
+    };
+    let listing = run_ok(curl("PROPFIND", "/").args(["-H", "Depth: 1"])).await;
+    assert_eq!(last_line(&listing), "2 207");
+    assert!(String::from_utf8_lossy(&listing.stdout).contains("doc.txt"));
+    let lockinfo = "<?xml version=\"1.0\"?><D:lockinfo xmlns:D=\"DAV:\"><D:lockscope>\
+                    <D:exclusive/></D:lockscope><D:locktype><D:write/></D:locktype></D:lockinfo>";
+    let locked = run_ok(curl("LOCK", "/doc.txt").args(["-D", "-", "--data", lockinfo])).await;
+    assert_eq!(last_line(&locked), "2 200");
+    let head = String::from_utf8_lossy(&locked.stdout).into_owned();
+    let token = head
+        .lines()
+        .find_map(|line| line.strip_prefix("lock-token: "))
+        .unwrap()
+        .trim()
+        .to_string();
+    let destination = format!("Destination: {base}/moved.txt");
+    let refused = run_ok(curl("MOVE", "/doc.txt").args(["-H", &destination])).await;
+    assert_eq!(last_line(&refused), "2 423");
+    let unlock = format!("Lock-Token: {token}");
+    let unlocked = run_ok(curl("UNLOCK", "/doc.txt").args(["-H", &unlock])).await;
+    assert_eq!(last_line(&unlocked), "2 204");
+    let moved = run_ok(curl("MOVE", "/doc.txt").args(["-H", &destination])).await;
+    assert_eq!(last_line(&moved), "2 201");
+    assert_eq!(
+        std::fs::read(root.path().join("moved.txt")).unwrap(),
+        b"doc"
+    );
 }
 
 /// This process's resident memory, from /proc.
