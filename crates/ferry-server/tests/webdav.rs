@@ -289,8 +289,29 @@ fn a_lock_refuses_other_writers_until_unlocked() {
     assert_eq!(send(http, "MOVE", "/doc.txt", &elsewhere, "").status, 423);
     assert_eq!(std::fs::read(dir.path().join("doc.txt")).unwrap(), b"v1");
 
-    // With it: the PUT replaces the file whole.
+    // With it, a PUT cut mid-body (through dav-server's PUT) leaves the file as it was and no
+    // partial beside it.
     let with_token = format!("{BOB}If: ({token})\r\n");
+    let mut cut = TcpStream::connect(http).unwrap();
+    cut.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let head = format!(
+        "PUT /doc.txt HTTP/1.1\r\nHost: {http}\r\n{with_token}Content-Length: 100\r\n\r\nabc"
+    );
+    cut.write_all(head.as_bytes()).unwrap();
+    cut.shutdown(std::net::Shutdown::Write).unwrap();
+    let _ = cut.read_to_end(&mut Vec::new());
+    let settled = std::time::Instant::now();
+    while ferry_testkit::names_in(dir.path()) != ["doc.txt".to_string()] {
+        assert!(
+            settled.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            ferry_testkit::names_in(dir.path())
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(std::fs::read(dir.path().join("doc.txt")).unwrap(), b"v1");
+
+    // A whole one replaces the file.
     assert_eq!(send(http, "PUT", "/doc.txt", &with_token, "v2").status, 204);
     assert_eq!(std::fs::read(dir.path().join("doc.txt")).unwrap(), b"v2");
 

@@ -41,11 +41,12 @@ use dav_server::fs::{
 use dav_server::ls::DavLockSystem;
 use ferry_proto::VirtualPath;
 use ferry_proto::listing::{Entry, EntryKind};
-use ferry_storage::{Upload, WriteMode};
+use ferry_storage::WriteMode;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::dav_locks::Locks;
 use super::errors::{Fault, dav_error, plain};
+use super::files::PendingUpload;
 use super::path::{self, BadPath};
 use crate::service::{Direction, FileError, FileService, Meter, Transferred};
 
@@ -229,7 +230,7 @@ impl ServiceFs {
     async fn copy_file(&self, from: &VirtualPath, to: &VirtualPath) -> Result<u64, FileError> {
         let (mut source, read_meter) = self.files.read(from, 0).await?;
         let (upload, mut meter) = self.files.write(to, WriteMode::Create).await?;
-        let mut pending = Pending(Some(upload));
+        let mut pending = PendingUpload(Some(upload));
         let mut buffer = Vec::with_capacity(COPY_CHUNK);
         let mut copied = 0u64;
         loop {
@@ -317,7 +318,7 @@ impl DavFileSystem for ServiceFs {
                 view,
                 expected: options.size,
                 state: tokio::sync::Mutex::new(Writing {
-                    upload: Pending(Some(upload)),
+                    upload: PendingUpload(Some(upload)),
                     meter: Some(meter),
                 }),
                 written: 0,
@@ -472,34 +473,10 @@ impl DavFileSystem for ServiceFs {
     }
 }
 
-/// An upload not committed yet: dropped, it is discarded.
-#[derive(Debug)]
-struct Pending(Option<Upload>);
-
-impl Pending {
-    async fn discard(&mut self) {
-        if let Some(upload) = self.0.take() {
-            let _ = upload.discard().await;
-        }
-    }
-}
-
-impl Drop for Pending {
-    fn drop(&mut self) {
-        if let Some(upload) = self.0.take()
-            && let Ok(runtime) = tokio::runtime::Handle::try_current()
-        {
-            runtime.spawn(async move {
-                let _ = upload.discard().await;
-            });
-        }
-    }
-}
-
 /// The upload's parts that are not `Sync` on their own.
 #[derive(Debug)]
 struct Writing {
-    upload: Pending,
+    upload: PendingUpload,
     meter: Option<Meter>,
 }
 
@@ -524,7 +501,7 @@ impl Written {
             view,
             expected: None,
             state: tokio::sync::Mutex::new(Writing {
-                upload: Pending(None),
+                upload: PendingUpload(None),
                 meter: None,
             }),
             written: 0,
@@ -563,6 +540,16 @@ impl Written {
         }
         self.written += data.len() as u64;
         Ok(())
+    }
+}
+
+impl Drop for Written {
+    /// A write that never reached `flush` (the body broke off): the upload is discarded (by
+    /// [`PendingUpload`]) and its end reported.
+    fn drop(&mut self) {
+        if self.state.get_mut().upload.0.is_some() {
+            self.report(Some("the body broke off"));
+        }
     }
 }
 

@@ -408,11 +408,12 @@ async fn put(
 }
 
 /// An upload that has not committed: dropped (the connection went away mid-body), it is
-/// discarded, as an HTTP upload cannot be resumed.
-struct PendingUpload(Option<Upload>);
+/// discarded, as an HTTP upload cannot be resumed. WebDAV's writes use it too.
+#[derive(Debug)]
+pub(super) struct PendingUpload(pub(super) Option<Upload>);
 
 impl PendingUpload {
-    async fn discard(&mut self) {
+    pub(super) async fn discard(&mut self) {
         if let Some(upload) = self.0.take() {
             let _ = upload.discard().await;
         }
