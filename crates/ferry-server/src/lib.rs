@@ -92,6 +92,8 @@ struct Shared {
     observer: Arc<observe::Observer>,
     /// The tus uploads in progress (HTTP).
     tus: http::tus::Store,
+    /// WebDAV's locks and dead properties, in memory.
+    dav: http::DavState,
 }
 
 impl Shared {
@@ -123,6 +125,7 @@ impl Shared {
         })?;
         Ok(Arc::new(Shared {
             tus,
+            dav: http::DavState::default(),
             observer,
             ssh,
             config,

@@ -1,6 +1,7 @@
 //! The file methods: `GET`/`HEAD` of a file (ranges, validators, conditional requests) or of
-//! a folder (`?format=json`: its listing; `?zip`: [`zip`]), `PUT` (an atomic upload), `DELETE`, `MKCOL`,
-//! `OPTIONS`. Every file operation goes through the user's [`FileService`], with the path in
+//! a folder (`?format=json`: its listing; `?zip`: [`zip`]), `PUT` (an atomic upload), `OPTIONS`;
+//! the WebDAV methods (`DELETE` and `MKCOL` among them) go to [`super::dav`]. Every file
+//! operation goes through the user's [`FileService`], with the path in
 //! the user's view: the jail, the rights, the quotas and the rates are the service's.
 //!
 //! This module does NOT decode paths ([`super::path`]), check passwords ([`super::login`]) or
@@ -28,11 +29,12 @@ use super::body::{self, PullBody};
 use super::conditional::{self, Part, Validators};
 use super::errors::{Fault, plain};
 use super::path::{self, Target};
-use super::{Connection, login, mime, zip};
+use super::{Connection, dav, login, mime, zip};
 use crate::service::{Direction, FileError, FileService, Transferred};
 
 /// The methods served, for `Allow` and `OPTIONS`.
-const ALLOWED: &str = "OPTIONS, GET, HEAD, PUT, DELETE, MKCOL";
+const ALLOWED: &str =
+    "OPTIONS, GET, HEAD, PUT, DELETE, MKCOL, PROPFIND, PROPPATCH, MOVE, COPY, LOCK, UNLOCK";
 
 /// Entries of a JSON listing sent in one piece.
 const LISTING_BATCH: usize = 256;
@@ -75,12 +77,14 @@ async fn serve(connection: &Connection, request: Request) -> (Response, Option<S
         Err(fault) => return (fault.response(), None),
     };
     let user = Some(files.name().to_string());
+    let dav = &connection.shared.dav;
+    if dav::takes(dav, &files, &parts).await {
+        return (dav::serve(dav, &files, parts, body).await, user);
+    }
     let response = match parts.method.as_str() {
         "GET" => get(&files, &target, &parts, false).await,
         "HEAD" => get(&files, &target, &parts, true).await,
         "PUT" => put(connection, &files, &target, body).await,
-        "DELETE" => delete(&files, &target).await,
-        "MKCOL" => mkcol(&files, &target).await,
         _ => {
             let mut response = Fault::MethodNotAllowed.response();
             response
@@ -92,11 +96,15 @@ async fn serve(connection: &Connection, request: Request) -> (Response, Option<S
     (response, user)
 }
 
+/// `OPTIONS`, answered before any login: file managers ask it without credentials
+/// (sftpgo#614). `DAV: 1, 2` says WebDAV with locks (RFC 4918 section 10.1);
+/// `MS-Author-Via: DAV` makes Windows pick WebDAV over FrontPage.
 fn options() -> Response {
     let mut response = empty(StatusCode::NO_CONTENT);
-    response
-        .headers_mut()
-        .insert(ALLOW, HeaderValue::from_static(ALLOWED));
+    let headers = response.headers_mut();
+    headers.insert(ALLOW, HeaderValue::from_static(ALLOWED));
+    headers.insert("dav", HeaderValue::from_static("1, 2"));
+    headers.insert("ms-author-via", HeaderValue::from_static("DAV"));
     response
 }
 
@@ -406,11 +414,12 @@ async fn put(
 }
 
 /// An upload that has not committed: dropped (the connection went away mid-body), it is
-/// discarded, as an HTTP upload cannot be resumed.
-struct PendingUpload(Option<Upload>);
+/// discarded, as an HTTP upload cannot be resumed. WebDAV's writes use it too.
+#[derive(Debug)]
+pub(super) struct PendingUpload(pub(super) Option<Upload>);
 
 impl PendingUpload {
-    async fn discard(&mut self) {
+    pub(super) async fn discard(&mut self) {
         if let Some(upload) = self.0.take() {
             let _ = upload.discard().await;
         }
@@ -426,27 +435,5 @@ impl Drop for PendingUpload {
                 let _ = upload.discard().await;
             });
         }
-    }
-}
-
-/// `DELETE` of a file or an empty folder.
-async fn delete(files: &FileService, target: &Target) -> Response {
-    let result = match files.stat(&target.view).await {
-        Ok(entry) if entry.kind == EntryKind::Dir => files.remove_dir(&target.view).await,
-        Ok(_) if target.slash => return Fault::NotFound.response(),
-        Ok(_) => files.remove_file(&target.view).await,
-        Err(error) => Err(error),
-    };
-    match result {
-        Ok(()) => empty(StatusCode::NO_CONTENT),
-        Err(error) => Fault::File(&error).response(),
-    }
-}
-
-/// `MKCOL` (RFC 4918 section 9.3): a new folder.
-async fn mkcol(files: &FileService, target: &Target) -> Response {
-    match files.create_dir(&target.view).await {
-        Ok(()) => empty(StatusCode::CREATED),
-        Err(error) => Fault::File(&error).response(),
     }
 }

@@ -1,5 +1,5 @@
 //! The HTTP(S) front end: files over plain HTTP/1.1 and over TLS with HTTP/1.1 or HTTP/2 (by
-//! ALPN), for browsers, scripts (curl, wget) and, later, WebDAV clients.
+//! ALPN), for browsers, scripts (curl, wget) and WebDAV clients ([`dav`]).
 //!
 //! ferryd drives each connection itself with hyper's connection builders rather than a
 //! ready-made server loop, so that HTTP connections meet the same door as FTP and SFTP (the
@@ -33,6 +33,8 @@ use crate::Shared;
 
 mod body;
 mod conditional;
+mod dav;
+mod dav_locks;
 mod errors;
 mod files;
 mod login;
@@ -42,6 +44,7 @@ mod stall;
 pub(crate) mod tus;
 mod zip;
 
+pub(crate) use dav::DavState;
 use stall::StallGuard;
 
 /// Largest request head (request line and headers) accepted.

@@ -403,6 +403,18 @@ impl FileService {
         self.allowed(Right::Download, view).map(drop)
     }
 
+    /// Checks that the user may change the dead properties (WebDAV `PROPPATCH`) of the entry at
+    /// `view`: they are said of the entry, so the `overwrite` right in its folder.
+    pub(crate) fn may_annotate(&self, view: &VirtualPath) -> Result<(), FileError> {
+        self.allowed(Right::Overwrite, view).map(drop)
+    }
+
+    /// The storage path of `view`, as bytes: one key for one entry whichever account names it
+    /// (WebDAV's dead properties are kept under it).
+    pub(crate) fn storage_key(&self, view: &VirtualPath) -> Result<Vec<u8>, FileError> {
+        Ok(FileService::full(&self.rules(), view)?.to_bytes())
+    }
+
     /// A file opened for reading from `offset` on, and the limits its bytes go through.
     pub(crate) async fn read(
         &self,
