@@ -428,7 +428,9 @@ impl S3Storage {
                 .await
                 .map_err(storage_error)?;
         }
-        Ok(())
+        // The folder's own marker, which a recursive listing may not name: without this,
+        // SeaweedFS keeps listing the emptied folder that a lookup no longer finds.
+        self.operator.delete(&from).await.map_err(storage_error)
     }
 
     pub(crate) async fn set_modified(&self, path: &VirtualPath, _secs: i64) -> Result<()> {
