@@ -90,6 +90,8 @@ struct Shared {
     hashing: limits::PasswordChecks,
     /// Where events go.
     observer: Arc<observe::Observer>,
+    /// File digests computed at once, over the whole server (`--max-hashing`).
+    digests: service::DigestLimit,
 }
 
 impl Shared {
@@ -112,7 +114,9 @@ impl Shared {
         ));
         let ssh = sftp::ssh_config(&config);
         let observer = Arc::new(observe::Observer::new(&config)?);
+        let digests = service::DigestLimit::new(config.max_hashing);
         Ok(Arc::new(Shared {
+            digests,
             observer,
             ssh,
             config,

@@ -111,6 +111,17 @@ impl Storage {
         }
     }
 
+    /// Whether an upload to `path` is running (in this process: another node's upload to S3
+    /// is not seen), so that a reader can answer "busy" rather than read the old bytes or
+    /// find nothing.
+    pub fn uploading(&self, path: &VirtualPath) -> Result<bool> {
+        match self {
+            Storage::Local(local) => local.uploading(path),
+            #[cfg(feature = "s3")]
+            Storage::S3(s3) => s3.uploading(path),
+        }
+    }
+
     /// Starts an upload to `path`; refused (`WrongKind`) when `path` is a folder, and
     /// [`ErrorKind::Busy`] while another upload to the same file runs (by whatever path, and on
     /// a folder also from another process).

@@ -362,8 +362,15 @@ impl Session {
     }
 
     /// ABOR (RFC 959 section 4.1.3): 426 for the aborted transfer, then 226.
+    /// A digest (HASH) is aborted the same way: 426 for it, then 226.
     pub(super) async fn abor(&mut self) -> Reply {
         self.data = None;
+        if let Some(hashing) = self.hashing.take() {
+            hashing.cancel();
+            let aborted = reply(ReplyCode::TRANSFER_ABORTED, "Digest aborted.");
+            let _ = self.send(&aborted).await;
+            return reply(ReplyCode::CLOSING_DATA, "ABOR successful.");
+        }
         let Some(mut running) = self.running.take() else {
             return reply(ReplyCode::DATA_OPEN, "No transfer to abort.");
         };

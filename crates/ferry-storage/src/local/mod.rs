@@ -303,6 +303,16 @@ impl LocalStorage {
         })
     }
 
+    /// Whether an upload to `path` runs in this process (by whatever path reaches the file).
+    pub(crate) fn uploading(&self, path: &VirtualPath) -> Result<bool> {
+        check_name(path)?;
+        let Some(name) = path.file_name() else {
+            return Ok(false);
+        };
+        let folder = self.folder(&path.parent())?;
+        Ok(is_busy(&self.busy, &folder.key(name)))
+    }
+
     /// Deletes a file, or the partial of an interrupted upload to a name that has no file. A
     /// name with an upload running is busy and left as it is: deleting its partial would lose
     /// the upload, and deleting the old file would race its commit.
