@@ -117,7 +117,8 @@ impl Session {
         let span = match range {
             Some((start, end)) => Span {
                 start,
-                length: Some(end - start + 1),
+                length: Some((end - start).saturating_add(1)),
+                block: 0,
             },
             None => Span::WHOLE,
         };

@@ -28,8 +28,8 @@ use super::body::{self, PullBody};
 use super::conditional::{self, Part, Validators};
 use super::errors::{Fault, plain};
 use super::path::{self, Target};
-use super::{Connection, login, mime};
-use crate::service::{Direction, FileError, FileService, Transferred};
+use super::{Connection, digest, login, mime};
+use crate::service::{Direction, FileError, FileService, Span, Transferred};
 
 /// The methods served, for `Allow` and `OPTIONS`.
 const ALLOWED: &str = "OPTIONS, GET, HEAD, PUT, DELETE, MKCOL";
@@ -192,6 +192,23 @@ async fn file(
     response
         .headers_mut()
         .insert(CONTENT_LENGTH, HeaderValue::from(length));
+    // RFC 9530: the digest of the whole file, whatever part is sent; a pass over the file
+    // before the first byte goes out (a client that hangs up drops it).
+    if let Some(algorithm) = digest::wanted(headers) {
+        let never = tokio_util::sync::CancellationToken::new();
+        match files
+            .digest(&target.view, algorithm, Span::WHOLE, &never)
+            .await
+        {
+            Ok(Some(computed)) => {
+                if let Some(value) = digest::header_value(algorithm, &computed.bytes) {
+                    response.headers_mut().insert(digest::REPR_DIGEST, value);
+                }
+            }
+            Ok(None) => {}
+            Err(error) => return Fault::File(&error).response(),
+        }
+    }
     if head {
         return response;
     }

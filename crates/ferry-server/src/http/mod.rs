@@ -33,6 +33,7 @@ use crate::Shared;
 
 mod body;
 mod conditional;
+mod digest;
 mod errors;
 mod files;
 mod login;

@@ -35,11 +35,19 @@ impl DigestLimit {
     }
 }
 
-/// What to hash: `length` bytes from `start`, or to the end of the file.
+/// The most digest bytes one request may ask for in blocks (SFTP's check-file with a small
+/// block size): the answer must fit in one SFTP packet (256 KiB).
+const MAX_BLOCK_DIGESTS: u64 = 192 * 1024;
+
+/// What to hash: `length` bytes from `start`, or to the end of the file; one digest, or one
+/// per `block` bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Span {
     pub(crate) start: u64,
     pub(crate) length: Option<u64>,
+    /// 0: one digest for the whole span; else one per this many bytes (the last may be
+    /// shorter).
+    pub(crate) block: u64,
 }
 
 impl Span {
@@ -47,6 +55,7 @@ impl Span {
     pub(crate) const WHOLE: Span = Span {
         start: 0,
         length: None,
+        block: 0,
     };
 }
 
@@ -54,6 +63,7 @@ impl Span {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Digest {
     pub(crate) algorithm: Algorithm,
+    /// The digest, or the blocks' digests one after another.
     pub(crate) bytes: Vec<u8>,
     /// Where hashing started.
     pub(crate) start: u64,
@@ -123,14 +133,30 @@ impl FileService {
             Some(length) => length,
             None => available,
         };
+        // Per block: its size, and bytes of it still to hash.
+        let block = if span.block == 0 {
+            wanted.max(1)
+        } else {
+            span.block
+        };
+        let digest_len = algorithm.hasher().finish().len() as u64;
+        if wanted.div_ceil(block).saturating_mul(digest_len) > MAX_BLOCK_DIGESTS {
+            return Err(StorageError::new(
+                ErrorKind::Unsupported,
+                "too many blocks: their digests would not fit one reply",
+            )
+            .into());
+        }
+        let mut bytes = Vec::new();
         let mut hasher = algorithm.hasher();
         let mut left = wanted;
+        let mut block_left = block;
         let mut buffer = Vec::with_capacity(CHUNK);
         while left > 0 {
             if cancel.is_cancelled() {
                 return Ok(None);
             }
-            let max = usize::try_from(left).map_or(CHUNK, |left| left.min(CHUNK));
+            let max = usize::try_from(left.min(block_left)).map_or(CHUNK, |left| left.min(CHUNK));
             buffer.clear();
             let read = tokio::select! {
                 biased;
@@ -147,6 +173,7 @@ impl FileService {
                 .into());
             }
             left -= read as u64;
+            block_left -= read as u64;
             let hashed = tokio::task::spawn_blocking(move || {
                 hasher.update(&buffer);
                 (hasher, buffer)
@@ -154,10 +181,15 @@ impl FileService {
             .await;
             (hasher, buffer) =
                 hashed.map_err(|error| StorageError::new(ErrorKind::Other, error.to_string()))?;
+            if block_left == 0 && left > 0 {
+                bytes.extend(std::mem::replace(&mut hasher, algorithm.hasher()).finish());
+                block_left = block;
+            }
         }
+        bytes.extend(hasher.finish());
         Ok(Some(Digest {
             algorithm,
-            bytes: hasher.finish(),
+            bytes,
             start: span.start,
             length: wanted,
             size,
