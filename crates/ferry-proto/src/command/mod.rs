@@ -164,7 +164,7 @@ pub enum Command {
     /// `RANG 1 0` clears it.
     Rang(u64, u64),
     /// XCRC, XMD5, XSHA/XSHA1, XSHA256, XSHA512 path: one algorithm's digest as ProFTPD's
-    /// mod_digest answers it (213 and upper-case hex).
+    /// mod_digest answers it (250 and upper-case hex).
     Xdigest(Algorithm, Vec<u8>),
 }
 

@@ -1,6 +1,6 @@
 //! Digests over FTP: HASH and OPTS HASH (draft-bryan-ftpext-hash-02), RANG
 //! (draft-bryan-ftp-range) as the range HASH covers, and the XCRC/XMD5/XSHA1/XSHA256/XSHA512
-//! commands as ProFTPD's mod_digest answers them.
+//! commands as ProFTPD's mod_digest (1.3.8, Debian's) answers them: `250 HEX`.
 //!
 //! A digest runs as its own task, like a transfer: the session answers ABOR, STAT, NOOP and
 //! QUIT meanwhile and holds other commands back, so one session hashes one file at a time.
@@ -42,7 +42,7 @@ impl Hashing {
 pub(super) enum Style {
     /// HASH: `213 SHA-256 0-5 <hex> <path>`, hex in lower case.
     Hash,
-    /// XSHA1 and kin: `213 <HEX>`, as ProFTPD's mod_digest writes it.
+    /// XSHA1 and kin: `250 <HEX>`, as ProFTPD 1.3.8's mod_digest writes it.
     Bare,
 }
 
@@ -130,26 +130,24 @@ impl Session {
         let task_cancel = cancel.clone();
         tokio::spawn(async move {
             let answer = match files.digest(&view, algorithm, span, &task_cancel).await {
-                Ok(Some(digest)) => {
-                    let text = match style {
-                        Style::Hash => {
-                            // The whole file reads `0-SIZE` as ProFTPD writes it; a RANG range
-                            // as the client set it (its end included).
-                            let end = match range {
-                                Some((_, end)) => end,
-                                None => digest.start + digest.length,
-                            };
-                            format!(
-                                "{} {}-{end} {} {shown}",
-                                algorithm.name(),
-                                digest.start,
-                                hex(&digest.bytes, false)
-                            )
-                        }
-                        Style::Bare => hex(&digest.bytes, true),
-                    };
-                    reply(ReplyCode::FILE_STATUS, text)
-                }
+                Ok(Some(digest)) => match style {
+                    Style::Hash => {
+                        // The whole file reads `0-SIZE` as ProFTPD writes it; a RANG range as
+                        // the client set it (its end included).
+                        let end = match range {
+                            Some((_, end)) => end,
+                            None => digest.start + digest.length,
+                        };
+                        let text = format!(
+                            "{} {}-{end} {} {shown}",
+                            algorithm.name(),
+                            digest.start,
+                            hex(&digest.bytes, false)
+                        );
+                        reply(ReplyCode::FILE_STATUS, text)
+                    }
+                    Style::Bare => reply(ReplyCode::FILE_ACTION_OK, hex(&digest.bytes, true)),
+                },
                 // ABOR answered already.
                 Ok(None) => return,
                 Err(error) if error.storage_kind() == Some(ErrorKind::Unsupported) => reply(
