@@ -332,3 +332,47 @@ fn a_gibibyte_hashes_right_and_abor_stops_it_at_once() {
     client.expect("QUIT", 221);
     assert!(quitting.elapsed() < Duration::from_secs(2));
 }
+
+#[test]
+fn the_server_wide_limit_queues_digests_and_a_closed_session_frees_its_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config::for_folder(dir.path());
+    config.max_hashing = 1;
+    let server = TestServer::with_config(config, "127.0.0.1:0");
+    big_file(&server.path("big.bin"));
+    std::fs::write(server.path("small.bin"), b"small").unwrap();
+    let small = format!("SHA-256 0-5 {} small.bin", reference("SHA-256", b"small"));
+
+    // A's digest holds the only place: B's waits, and goes on once A aborts.
+    let mut a = server.anonymous();
+    a.expect("OPTS HASH SHA-512", 200);
+    a.send_raw(b"HASH big.bin\r\n");
+    std::thread::sleep(Duration::from_millis(300));
+    let mut b = server.anonymous();
+    b.send_raw(b"HASH small.bin\r\n");
+    b.stream
+        .set_read_timeout(Some(Duration::from_millis(700)))
+        .unwrap();
+    let mut byte = [0u8; 1];
+    let waited = std::io::Read::read(&mut b.stream, &mut byte);
+    assert!(waited.is_err(), "B answered while A held the only place");
+    b.stream.set_read_timeout(Some(common::IO_TIMEOUT)).unwrap();
+    let aborted = Instant::now();
+    a.send_raw(b"ABOR\r\n");
+    assert_eq!(a.read_reply().code.0, 426);
+    assert_eq!(a.read_reply().code.0, 226);
+    assert_eq!(b.read_reply().text(), small);
+    assert!(aborted.elapsed() < Duration::from_secs(2));
+
+    // A session that ends (its connection dropped) stops its digest and frees the place.
+    a.send_raw(b"HASH big.bin\r\n");
+    std::thread::sleep(Duration::from_millis(300));
+    drop(a);
+    let dropped = Instant::now();
+    assert_eq!(b.expect("HASH small.bin", 213).text(), small);
+    let took = dropped.elapsed();
+    assert!(
+        took < Duration::from_secs(2),
+        "the place came free after {took:?}"
+    );
+}
