@@ -158,3 +158,42 @@ impl LimitsReply {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn check_file_round_trip() {
+        let request = CheckFile {
+            target: b"7".to_vec(),
+            algorithms: b"sha256,md5".to_vec(),
+            start: 1 << 33,
+            length: 0,
+            block_size: 4096,
+        };
+        let data = request.encode();
+        assert_eq!(CheckFile::decode(&data), Ok(request));
+        assert_eq!(check_file_handle(&data), Some(&b"7"[..]));
+        assert_eq!(check_file_handle(&data[..4]), None);
+        assert_eq!(check_file_handle(&[0, 0]), None);
+        // Cut anywhere, it is refused, never read past its end.
+        for end in 0..data.len() {
+            assert!(CheckFile::decode(&data[..end]).is_err(), "{end}");
+        }
+    }
+
+    #[test]
+    fn check_file_reply_layout() {
+        let Packet::ExtendedReply { id, data } = CheckFile::reply(9, "md5", &[0xab; 16]) else {
+            panic!("not an extended reply");
+        };
+        assert_eq!(id, 9);
+        let mut expected = vec![0, 0, 0, 10];
+        expected.extend_from_slice(b"check-file");
+        expected.extend_from_slice(&[0, 0, 0, 3]);
+        expected.extend_from_slice(b"md5");
+        expected.extend_from_slice(&[0xab; 16]);
+        assert_eq!(data, expected);
+    }
+}
