@@ -195,9 +195,25 @@ fn rang_scopes_the_next_hash() {
     client.expect("RANG 5 4", 501);
     client.expect("RANG x 4", 501);
     client.expect("RANG 4", 501);
-    // RANG scopes HASH only: a transfer after it is refused and the range dropped.
+    // RETR sends the range (sendfile, then the buffered path of TYPE A on a file without line
+    // ends); one past the end stops at the end; the next RETR is whole again.
     client.expect("RANG 0 9", 350);
-    client.expect("RETR data.bin", 504);
+    assert_eq!(client.download("RETR data.bin"), &bytes[..10]);
+    client.expect("RANG 1000 1500999", 350);
+    assert_eq!(client.download("RETR data.bin"), &bytes[1000..1_501_000]);
+    client.expect(&format!("RANG 5 {}", bytes.len() + 100), 350);
+    assert_eq!(client.download("RETR data.bin"), &bytes[5..]);
+    assert_eq!(client.download("RETR data.bin"), bytes);
+    std::fs::write(server.path("text.txt"), b"0123456789abcdef").unwrap();
+    client.expect("TYPE A", 200);
+    client.expect("RANG 3 7", 350);
+    assert_eq!(client.download("RETR text.txt"), b"34567");
+    client.expect("TYPE I", 200);
+    // Uploads take no range: refused, and the range dropped.
+    client.expect("RANG 0 9", 350);
+    client.expect("STOR other.bin", 504);
+    client.expect("RANG 0 9", 350);
+    client.expect("APPE data.bin", 504);
     assert_eq!(client.download("RETR data.bin"), bytes);
     // The data set-up commands keep the range, as they keep REST.
     client.expect("RANG 0 9", 350);

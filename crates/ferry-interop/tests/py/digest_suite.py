@@ -137,6 +137,11 @@ def main(host, ftp_port, sftp_port, user, password, big_size, outsider):
     got = hash_reply(ftp, "big.bin")
     part = hashlib.sha256(big.slice(first, last + 1)).hexdigest()
     check(got == f"SHA-256 {first}-{last} {part} big.bin", "HASH with RANG", got)
+    # RETR honours RANG too: the same bytes.
+    received = bytearray()
+    ftp.sendcmd(f"RANG {first} {last}")
+    ftp.retrbinary("RETR big.bin", received.extend)
+    check(bytes(received) == big.slice(first, last + 1), "RETR with RANG", len(received))
 
     # ABOR during a digest of the big file: 426 then 226, at once.
     ftp.sendcmd("OPTS HASH SHA-512")

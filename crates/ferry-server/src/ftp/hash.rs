@@ -1,5 +1,5 @@
 //! Digests over FTP: HASH and OPTS HASH (draft-bryan-ftpext-hash-02), RANG
-//! (draft-bryan-ftp-range) as the range HASH covers, and the XCRC/XMD5/XSHA1/XSHA256/XSHA512
+//! (draft-bryan-ftp-range: the range the next HASH or RETR covers), and the XCRC/XMD5/XSHA1/XSHA256/XSHA512
 //! commands as ProFTPD's mod_digest (1.3.8, Debian's) answers them: `250 HEX`.
 //!
 //! A digest runs as its own task, like a transfer: the session answers ABOR, STAT, NOOP and
@@ -76,8 +76,8 @@ impl Session {
         }
     }
 
-    /// RANG start end (draft-bryan-ftp-range): the octets `start..=end` the next HASH covers;
-    /// `RANG 1 0` clears it.
+    /// RANG start end (draft-bryan-ftp-range): the octets `start..=end` the next HASH or RETR
+    /// covers; `RANG 1 0` clears it.
     pub(super) fn rang(&mut self, start: u64, end: u64) -> Reply {
         if (start, end) == (1, 0) {
             self.range = None;
@@ -92,7 +92,7 @@ impl Session {
         self.range = Some((start, end));
         reply(
             ReplyCode::FILE_ACTION_PENDING,
-            format!("Restarting at {start}. Ending byte {end}. Send HASH next."),
+            format!("Restarting at {start}. Ending byte {end}. Send RETR or HASH next."),
         )
     }
 

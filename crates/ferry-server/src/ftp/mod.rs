@@ -365,8 +365,8 @@ impl Session {
         if let Command::Auth(mechanism) = &command {
             return self.auth(mechanism).await;
         }
-        // RANG scopes the next HASH (draft-bryan-ftp-range section 3 lets a server choose the
-        // commands it applies to); the data set-up commands keep it as they keep REST.
+        // RANG scopes the next HASH or RETR (draft-bryan-ftp-range); the data set-up commands
+        // keep it as they keep REST. HASH takes it itself.
         let keeps_range = matches!(
             command,
             Command::Rang(..)
@@ -382,16 +382,16 @@ impl Session {
                 | Command::Opts(_)
                 | Command::Feat
         );
-        if !keeps_range
-            && self.range.take().is_some()
+        let range = if keeps_range { None } else { self.range.take() };
+        if range.is_some()
             && matches!(
                 command,
-                Command::Retr(_) | Command::Stor(_) | Command::Appe(_) | Command::Stou(_)
+                Command::Stor(_) | Command::Appe(_) | Command::Stou(_)
             )
         {
             let refused = reply(
                 ReplyCode::PARAMETER_NOT_IMPLEMENTED,
-                "RANG applies to HASH only here; range cleared.",
+                "RANG applies to RETR and HASH only; range cleared.",
             );
             self.send(&refused).await?;
             return Ok(Flow::Continue);
@@ -405,7 +405,7 @@ impl Session {
                 .await?;
             return Ok(Flow::Close);
         }
-        let answer = self.dispatch(command, rest).await;
+        let answer = self.dispatch(command, rest, range).await;
         if let Some(answer) = answer {
             self.send(&answer).await?;
         }
@@ -431,8 +431,14 @@ impl Session {
         }
     }
 
-    /// Handles one command; `None` when the handler already replied (transfers).
-    async fn dispatch(&mut self, command: Command, rest: Option<u64>) -> Option<Reply> {
+    /// Handles one command; `None` when the handler already replied (transfers). `rest` and
+    /// `range` are the REST offset and the RANG range that apply to this command.
+    async fn dispatch(
+        &mut self,
+        command: Command,
+        rest: Option<u64>,
+        range: Option<(u64, u64)>,
+    ) -> Option<Reply> {
         // Commands that need no login (RFC 959 section 5.4 lets these through).
         match &command {
             Command::User(name) => return Some(self.user(name.clone())),
@@ -505,7 +511,13 @@ impl Session {
             Command::Epsv(arg) => Some(self.epsv(arg)),
             Command::Port(target) => Some(self.active(SocketAddr::V4(target))),
             Command::Eprt(target) => Some(self.active(target)),
-            Command::Retr(path) => self.retr(&files, &path, rest.unwrap_or(0)).await,
+            Command::Retr(path) => match range {
+                Some((first, last)) => {
+                    let end = last.saturating_add(1);
+                    self.retr(&files, &path, first, Some(end)).await
+                }
+                None => self.retr(&files, &path, rest.unwrap_or(0), None).await,
+            },
             Command::Stor(path) => {
                 let mode = match rest {
                     Some(offset) if offset > 0 => WriteMode::Resume(offset),

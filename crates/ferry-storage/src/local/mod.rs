@@ -296,11 +296,7 @@ impl LocalStorage {
                 "offset beyond end of file",
             ));
         }
-        Ok(Download {
-            size,
-            offset,
-            inner: DownloadInner::Local(file),
-        })
+        Ok(Download::new(size, offset, DownloadInner::Local(file)))
     }
 
     /// Whether an upload to `path` runs in this process (by whatever path reaches the file).
