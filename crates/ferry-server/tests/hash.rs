@@ -317,6 +317,9 @@ fn a_gibibyte_hashes_right_and_abor_stops_it_at_once() {
     client.expect("OPTS HASH SHA-512", 200);
     client.send_raw(b"HASH big.bin\r\n");
     std::thread::sleep(Duration::from_millis(300));
+    // STAT is answered meanwhile, and says so.
+    let status = client.expect("STAT", 211);
+    assert!(status.text().contains("Computing a digest"), "{status}");
     let aborted = Instant::now();
     client.send_raw(b"ABOR\r\n");
     assert_eq!(client.read_reply().code.0, 426);

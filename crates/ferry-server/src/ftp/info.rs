@@ -292,6 +292,9 @@ impl Session {
                 if self.stream.is_tls() { "TLS" } else { "clear" }
             ),
         ]);
+        if self.hashing.is_some() {
+            lines.push("Computing a digest (ABOR stops it)".to_string());
+        }
         if let Some(running) = &self.running {
             lines.push(format!(
                 "{} {}: {} bytes transferred",

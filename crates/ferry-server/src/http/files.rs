@@ -76,8 +76,8 @@ async fn serve(connection: &Connection, request: Request) -> (Response, Option<S
     };
     let user = Some(files.name().to_string());
     let response = match parts.method.as_str() {
-        "GET" => get(&files, &target, &parts, false).await,
-        "HEAD" => get(&files, &target, &parts, true).await,
+        "GET" => get(connection, &files, &target, &parts, false).await,
+        "HEAD" => get(connection, &files, &target, &parts, true).await,
         "PUT" => put(connection, &files, &target, body).await,
         "DELETE" => delete(&files, &target).await,
         "MKCOL" => mkcol(&files, &target).await,
@@ -107,7 +107,13 @@ fn empty(status: StatusCode) -> Response {
 }
 
 /// `GET` or `HEAD` (`head`: headers only).
-async fn get(files: &Arc<FileService>, target: &Target, request: &Parts, head: bool) -> Response {
+async fn get(
+    connection: &Connection,
+    files: &Arc<FileService>,
+    target: &Target,
+    request: &Parts,
+    head: bool,
+) -> Response {
     let entry = match files.stat(&target.view).await {
         Ok(entry) => entry,
         Err(error) => return Fault::File(&error).response(),
@@ -128,12 +134,13 @@ async fn get(files: &Arc<FileService>, target: &Target, request: &Parts, head: b
         }
         (EntryKind::Dir, true) => folder(files, target, request.uri.query(), head).await,
         (_, true) => Fault::NotFound.response(),
-        (_, false) => file(files, target, &entry, &request.headers, head).await,
+        (_, false) => file(connection, files, target, &entry, &request.headers, head).await,
     }
 }
 
 /// A file's bytes, whole or a range, or 304 when the client's copy is current.
 async fn file(
+    connection: &Connection,
     files: &Arc<FileService>,
     target: &Target,
     entry: &Entry,
@@ -195,6 +202,14 @@ async fn file(
     // RFC 9530: the digest of the whole file, whatever part is sent; a pass over the file
     // before the first byte goes out (a client that hangs up drops it).
     if let Some(algorithm) = digest::wanted(headers) {
+        // Closed never: the semaphore lives as long as the connection.
+        let Ok(_turn) = connection.digesting.acquire().await else {
+            return Fault::File(&FileError::Storage(ferry_storage::StorageError::new(
+                ferry_storage::ErrorKind::Other,
+                "digest turn closed",
+            )))
+            .response();
+        };
         let never = tokio_util::sync::CancellationToken::new();
         match files
             .digest(&target.view, algorithm, Span::WHOLE, &never)

@@ -59,6 +59,9 @@ pub(crate) struct Connection {
     passwords_allowed: bool,
     /// The login the connection's requests use until one brings another credential.
     login: tokio::sync::Mutex<Option<login::Held>>,
+    /// One `Repr-Digest` computed at a time per connection (HTTP/2 streams wait their turn),
+    /// as FTP and SFTP sessions compute one digest at a time.
+    digesting: tokio::sync::Semaphore,
 }
 
 /// Whether a connection runs over TLS.
@@ -91,6 +94,7 @@ pub(crate) async fn run(
         peer,
         passwords_allowed,
         login: tokio::sync::Mutex::new(None),
+        digesting: tokio::sync::Semaphore::new(1),
     });
     let router = Router::new().fallback(files::handle);
     let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
