@@ -203,6 +203,23 @@ def main(host, ftp_port, sftp_port, user, password, big_size, outsider):
     check(got.hex() == big_sha256, "check-file of the big file")
     sftp.close()
     transport.close()
+
+    # An SFTP session that ends stops its check-file: with --max-hashing 1 (as the Rust test
+    # starts ferryd), the next digest starts at once instead of after the big one.
+    transport = paramiko.Transport((host, sftp_port))
+    transport.connect(username=user, password=password)
+    sftp = paramiko.SFTPClient.from_transport(transport)
+    remote = sftp.open("big.bin", "rb")
+    sftp._async_request(type(None), paramiko.sftp.CMD_EXTENDED, "check-file", remote.handle,
+                        "sha512", long(0), long(0), 0)
+    time.sleep(0.3)
+    ftp.sendcmd("OPTS HASH SHA-256")
+    transport.close()
+    started = time.monotonic()
+    got = hash_reply(ftp, "one.bin")
+    took = time.monotonic() - started
+    check(got.startswith("SHA-256 0-1 "), "HASH after a closed SFTP session's check-file", got)
+    check(took < 1.0, "the closed session's digest gave its place back at once", took)
     ftp.quit()
 
     # A user who may list but not download: 550 over FTP, permission denied over SFTP.

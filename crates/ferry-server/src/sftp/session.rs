@@ -152,6 +152,7 @@ pub(crate) async fn serve<R>(
         digesting: Arc::new(Semaphore::new(1)),
         ended: CancellationToken::new(),
     };
+    // Also when this future is dropped rather than run to its end.
     let _end_digests = context.ended.clone().drop_guard();
     let places = Arc::new(Semaphore::new(PATH_TASKS));
     let mut decoder = PacketDecoder::default();
@@ -207,6 +208,9 @@ pub(crate) async fn serve<R>(
             }
         }
     }
+    // A digest still running stops now: its task holds a sender of the replies, which the
+    // writer waits for below.
+    context.ended.cancel();
     // The handles' queues close: each handle task ends, and an upload never closed is dropped
     // uncommitted.
     context
