@@ -94,6 +94,8 @@ struct Shared {
     tus: http::tus::Store,
     /// WebDAV's locks and dead properties, in memory.
     dav: http::DavState,
+    /// File digests computed at once, over the whole server (`--max-hashing`).
+    digests: service::DigestLimit,
 }
 
 impl Shared {
@@ -123,7 +125,9 @@ impl Shared {
                 .unwrap_or(std::path::Path::new(""));
             io::Error::other(format!("tus state folder {}: {error}", dir.display()))
         })?;
+        let digests = service::DigestLimit::new(config.max_hashing);
         Ok(Arc::new(Shared {
+            digests,
             tus,
             dav: http::DavState::default(),
             observer,

@@ -29,8 +29,8 @@ use super::body::{self, PullBody};
 use super::conditional::{self, Part, Validators};
 use super::errors::{Fault, plain};
 use super::path::{self, Target};
-use super::{Connection, dav, login, mime, zip};
-use crate::service::{Direction, FileError, FileService, Transferred};
+use super::{Connection, dav, digest, login, mime, zip};
+use crate::service::{Direction, FileError, FileService, Span, Transferred};
 
 /// The methods served, for `Allow` and `OPTIONS`.
 const ALLOWED: &str =
@@ -82,8 +82,8 @@ async fn serve(connection: &Connection, request: Request) -> (Response, Option<S
         return (dav::serve(dav, &files, parts, body).await, user);
     }
     let response = match parts.method.as_str() {
-        "GET" => get(&files, &target, &parts, false).await,
-        "HEAD" => get(&files, &target, &parts, true).await,
+        "GET" => get(connection, &files, &target, &parts, false).await,
+        "HEAD" => get(connection, &files, &target, &parts, true).await,
         "PUT" => put(connection, &files, &target, body).await,
         _ => {
             let mut response = Fault::MethodNotAllowed.response();
@@ -115,7 +115,13 @@ fn empty(status: StatusCode) -> Response {
 }
 
 /// `GET` or `HEAD` (`head`: headers only).
-async fn get(files: &Arc<FileService>, target: &Target, request: &Parts, head: bool) -> Response {
+async fn get(
+    connection: &Connection,
+    files: &Arc<FileService>,
+    target: &Target,
+    request: &Parts,
+    head: bool,
+) -> Response {
     let entry = match files.stat(&target.view).await {
         Ok(entry) => entry,
         Err(error) => return Fault::File(&error).response(),
@@ -141,12 +147,13 @@ async fn get(files: &Arc<FileService>, target: &Target, request: &Parts, head: b
             query => folder(files, target, query, head).await,
         },
         (_, true) => Fault::NotFound.response(),
-        (_, false) => file(files, target, &entry, &request.headers, head).await,
+        (_, false) => file(connection, files, target, &entry, &request.headers, head).await,
     }
 }
 
 /// A file's bytes, whole or a range, or 304 when the client's copy is current.
 async fn file(
+    connection: &Connection,
     files: &Arc<FileService>,
     target: &Target,
     entry: &Entry,
@@ -205,6 +212,31 @@ async fn file(
     response
         .headers_mut()
         .insert(CONTENT_LENGTH, HeaderValue::from(length));
+    // RFC 9530: the digest of the whole file, whatever part is sent; a pass over the file
+    // before the first byte goes out (a client that hangs up drops it).
+    if let Some(algorithm) = digest::wanted(headers) {
+        // Closed never: the semaphore lives as long as the connection.
+        let Ok(_turn) = connection.digesting.acquire().await else {
+            return Fault::File(&FileError::Storage(ferry_storage::StorageError::new(
+                ferry_storage::ErrorKind::Other,
+                "digest turn closed",
+            )))
+            .response();
+        };
+        let never = tokio_util::sync::CancellationToken::new();
+        match files
+            .digest(&target.view, algorithm, Span::WHOLE, &never)
+            .await
+        {
+            Ok(Some(computed)) => {
+                if let Some(value) = digest::header_value(algorithm, &computed.bytes) {
+                    response.headers_mut().insert(digest::REPR_DIGEST, value);
+                }
+            }
+            Ok(None) => {}
+            Err(error) => return Fault::File(&error).response(),
+        }
+    }
     if head {
         return response;
     }

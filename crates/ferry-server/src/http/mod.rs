@@ -35,6 +35,7 @@ mod body;
 mod conditional;
 mod dav;
 mod dav_locks;
+mod digest;
 mod errors;
 mod files;
 mod login;
@@ -63,6 +64,9 @@ pub(crate) struct Connection {
     passwords_allowed: bool,
     /// The login the connection's requests use until one brings another credential.
     login: tokio::sync::Mutex<Option<login::Held>>,
+    /// One `Repr-Digest` computed at a time per connection (HTTP/2 streams wait their turn),
+    /// as FTP and SFTP sessions compute one digest at a time.
+    digesting: tokio::sync::Semaphore,
 }
 
 /// Whether a connection runs over TLS.
@@ -95,6 +99,7 @@ pub(crate) async fn run(
         peer,
         passwords_allowed,
         login: tokio::sync::Mutex::new(None),
+        digesting: tokio::sync::Semaphore::new(1),
     });
     // `/.tus/` is the tus endpoint, not a folder of the user's (see `tus`).
     let router = Router::new()

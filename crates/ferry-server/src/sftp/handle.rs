@@ -240,6 +240,10 @@ async fn request(
             }
             Ok(status(id, StatusCode::OK, "Success"))
         }
+        (HandleState::Reading(reading), Packet::Extended { id, data, .. }) => {
+            let request = session::decode_check_file(&data)?;
+            session::check_file(context, &reading.view, id, &request).await
+        }
         (HandleState::Reading(reading), Packet::Fsetstat { id, attrs, .. }) => {
             session::set_attrs(files, &reading.view, &attrs).await?;
             Ok(status(id, StatusCode::OK, "Success"))

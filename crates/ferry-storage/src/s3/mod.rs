@@ -311,6 +311,12 @@ impl S3Storage {
         Ok(None)
     }
 
+    /// Whether an upload to `path` runs on this node.
+    pub(crate) fn uploading(&self, path: &VirtualPath) -> Result<bool> {
+        check_name(path)?;
+        Ok(is_busy(&self.busy, path))
+    }
+
     pub(crate) async fn remove_file(&self, path: &VirtualPath) -> Result<()> {
         check_name(path)?;
         // As on a folder: a name with an upload running (on this node) is left alone.
