@@ -135,15 +135,18 @@ def resume(host, port, path, target):
     check(failed, "the cut upload did not fail")
     upload_path = "/.tus/" + uploader.url.rsplit("/.tus/", 1)[1]
     # The server may still be taking in the last bytes the proxy let through.
-    offset = 0
-    for _ in range(50):
+    # On S3 under load the last part can take a while: wait until the offset has held still
+    # for a second (at most 60 s).
+    offset, still = 0, 0
+    for _ in range(300):
         status, headers, _ = request(host, port, "HEAD", upload_path, tus_headers("alice"))
         check(status == 200, f"HEAD after the cut gave {status}")
         now = int(headers["upload-offset"])
-        if now == offset and now > 0:
-            break
+        still = still + 1 if now == offset and now > 0 else 0
         offset = now
-        threading.Event().wait(0.1)
+        if still >= 5:
+            break
+        threading.Event().wait(0.2)
     check(0 < offset < size, f"offset after the cut is {offset}")
     check(headers.get("cache-control") == "no-store", "HEAD is cacheable")
     invisible(host, port, target, "after the cut")
