@@ -103,6 +103,24 @@ async fn sit_down(
     Ok(files)
 }
 
+/// The files of `name` for a share link of theirs opened by `client`: no password (the link's
+/// signature stands for it), but the address must not be banned and the account must still
+/// exist and have a free seat.
+pub(crate) async fn share_link(
+    shared: &Arc<Shared>,
+    client: Client,
+    name: &str,
+) -> Result<Arc<FileService>, Refused> {
+    let ip = client.peer.ip().to_canonical();
+    if shared.logins.is_banned(ip, Instant::now()) {
+        return Err(Refused::Banned);
+    }
+    if shared.accounts.user(name).is_none() {
+        return Err(Refused::Incorrect);
+    }
+    sit_down(shared, client, name).await
+}
+
 /// A public-key login of `name` from `client` (the SSH layer has checked the signature): on
 /// success, the account's files, with its seat taken. A key that is not the user's is refused
 /// without counting as a failed login (clients offer every key they have, one after another).

@@ -115,7 +115,12 @@ fn empty(status: StatusCode) -> Response {
 }
 
 /// `GET` or `HEAD` (`head`: headers only).
-async fn get(files: &Arc<FileService>, target: &Target, request: &Parts, head: bool) -> Response {
+pub(super) async fn get(
+    files: &Arc<FileService>,
+    target: &Target,
+    request: &Parts,
+    head: bool,
+) -> Response {
     let entry = match files.stat(&target.view).await {
         Ok(entry) => entry,
         Err(error) => return Fault::File(&error).response(),
@@ -324,7 +329,7 @@ fn write_json_entry(entry: &Entry, out: &mut Vec<u8>) {
 
 /// `PUT`: the body becomes the file, visible only once it arrived whole (201 new, 204
 /// replaced). A body that breaks off leaves nothing, not even a partial.
-async fn put(
+pub(super) async fn put(
     connection: &Connection,
     files: &FileService,
     target: &Target,
