@@ -493,3 +493,88 @@ fn command_line_restart_and_two_nodes() {
     stop(again);
     stop(second);
 }
+
+#[cfg(feature = "s3")]
+#[path = "../../ferry-storage/tests/s3_servers/mod.rs"]
+mod s3_servers;
+
+/// The same links on an S3 bucket (s3s-fs): an upload link fills it with curl, a file link
+/// and a folder link read it back with curl (resumed) and wget.
+#[cfg(feature = "s3")]
+#[test]
+fn links_on_s3() {
+    use ferry_server::config::S3Config;
+    use s3_servers::{ACCESS_KEY, BUCKET, S3Server, SECRET_KEY};
+
+    let s3 = S3Server::s3s_fs();
+    let state = tempfile::tempdir().unwrap();
+    let (keys, _) = ShareKeys::load_or_create(&state.path().join("share.key")).unwrap();
+    let mut config = Config::for_s3(S3Config {
+        bucket: BUCKET.into(),
+        prefix: "shares".into(),
+        endpoint: Some(s3.endpoint.clone()),
+        access_key_id: Some(ACCESS_KEY.into()),
+        secret_access_key: Some(SECRET_KEY.into()),
+        ..S3Config::default()
+    });
+    config.anonymous = Anonymous::Off;
+    config.users.users.insert(
+        "alice".into(),
+        User::new(b"wonder", String::new(), false).unwrap(),
+    );
+    config.share_keys = Some(keys.clone());
+    let server = Ferryd::builder(config)
+        .storage_ready_within(Duration::from_secs(30))
+        .listen_http("127.0.0.1:0")
+        .start();
+    let base = format!("http://{}", server.http.unwrap());
+
+    let data = test_bytes((1 << 20) + 7, 33);
+    let upload = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(upload.path(), &data).unwrap();
+    let drop_box = format!("{base}{}", link(&keys, "alice", "/", Kind::Upload, None));
+    let file = upload.path().to_str().unwrap();
+    assert_eq!(curl(&["-T", file], &format!("{drop_box}/big.bin")).0, 201);
+    assert_eq!(curl(&["-T", file], &format!("{drop_box}/big.bin")).0, 409);
+    assert_eq!(status(&format!("{drop_box}/big.bin")), 405);
+
+    let one = format!(
+        "{base}{}",
+        link(&keys, "alice", "/big.bin", Kind::Read, None)
+    );
+    let (code, body) = curl(&[], &one);
+    assert_eq!(code, 200);
+    assert_bytes(&body, &data);
+    let partial = tempfile::NamedTempFile::new().unwrap().into_temp_path();
+    std::fs::write(&partial, &data[..123_456]).unwrap();
+    let output = run_bounded(
+        Command::new(tool("curl", "curl"))
+            .args(["-sS", "-f", "-C", "-", "-o"])
+            .arg(&partial)
+            .arg(&one),
+        CLIENT_LIMIT,
+    );
+    assert!(output.status.success(), "{output:?}");
+    assert_bytes(&std::fs::read(&partial).unwrap(), &data);
+
+    let all = format!("{base}{}", link(&keys, "alice", "/", Kind::Read, None));
+    let (code, json) = curl(&[], &format!("{all}/?format=json"));
+    assert_eq!(code, 200);
+    assert!(String::from_utf8_lossy(&json).contains("\"big.bin\""));
+    let (code, page) = curl(&[], &format!("{all}/"));
+    assert_eq!(code, 200);
+    assert!(String::from_utf8_lossy(&page).contains("href=\"./big.bin\""));
+    let fetched = tempfile::NamedTempFile::new().unwrap();
+    let output = run_bounded(
+        Command::new(tool("wget", "wget"))
+            .args(["-q", "-O"])
+            .arg(fetched.path())
+            .arg(format!("{all}/big.bin")),
+        CLIENT_LIMIT,
+    );
+    assert!(output.status.success(), "{output:?}");
+    assert_bytes(&std::fs::read(fetched.path()).unwrap(), &data);
+    for attempt in ["/../x", "/%2e%2e/x", "/..%2fx"] {
+        assert_eq!(status(&format!("{all}{attempt}")), 400, "{attempt}");
+    }
+}
