@@ -166,6 +166,9 @@ pub struct Config {
     /// Where tus uploads in progress are recorded so that they survive a restart; `None`
     /// keeps them in memory only.
     pub tus_state_dir: Option<PathBuf>,
+    /// The key that signs share links (`/s/TOKEN`) and its revocation list; `None`: no share
+    /// links are served.
+    pub share_keys: Option<crate::share::ShareKeys>,
 }
 
 impl Config {
@@ -203,6 +206,7 @@ impl Config {
             xferlog: None,
             http_allow_insecure_login: false,
             tus_state_dir: None,
+            share_keys: None,
         }
     }
 
@@ -455,6 +459,8 @@ pub struct FileSettings {
     pub http_allow_insecure_login: Option<bool>,
     /// Where tus uploads in progress are recorded across restarts.
     pub tus_state_dir: Option<PathBuf>,
+    /// The share-link key file (32 bytes, made with mode 0600 when missing).
+    pub share_key: Option<PathBuf>,
 }
 
 /// Bytes per second, written as a number with an optional `K`, `M` or `G` (powers of 1024).

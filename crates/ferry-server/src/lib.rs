@@ -21,6 +21,7 @@ mod login;
 pub mod observe;
 mod service;
 pub mod sftp;
+pub mod share;
 mod stream;
 pub mod tls;
 mod transfer;

@@ -70,23 +70,39 @@ pub(crate) async fn password(
     sit_down(shared, client, &account).await
 }
 
-/// Takes a seat in `account` (proved by a password or a key) and opens its files.
+/// Takes a seat in `account` (proved by a password or a key) and opens its files: a login,
+/// counted and reported as one.
 async fn sit_down(
+    shared: &Arc<Shared>,
+    client: Client,
+    account: &str,
+) -> Result<Arc<FileService>, Refused> {
+    match open_files(shared, client, account).await {
+        Ok(files) => {
+            shared.observer.login(client, "ok");
+            shared
+                .observer
+                .emit(Event::new(EventKind::Login, files.name(), client));
+            Ok(files)
+        }
+        Err(refused) => {
+            shared.observer.login(client, "refused");
+            Err(refused)
+        }
+    }
+}
+
+/// Takes a seat in `account` and opens its files, reporting nothing.
+async fn open_files(
     shared: &Arc<Shared>,
     client: Client,
     account: &str,
 ) -> Result<Arc<FileService>, Refused> {
     let seat = match shared.accounts.seat(account) {
         Ok(seat) => seat,
-        Err(SeatRefused::TooManySessions(limit)) => {
-            shared.observer.login(client, "refused");
-            return Err(Refused::TooManySessions(limit));
-        }
+        Err(SeatRefused::TooManySessions(limit)) => return Err(Refused::TooManySessions(limit)),
         // Removed by a reload while the login was checked.
-        Err(SeatRefused::Unknown) => {
-            shared.observer.login(client, "refused");
-            return Err(Refused::Incorrect);
-        }
+        Err(SeatRefused::Unknown) => return Err(Refused::Incorrect),
     };
     let files = FileService::new(
         seat,
@@ -97,11 +113,26 @@ async fn sit_down(
         shared.digests.clone(),
     );
     files.prepare().await;
-    shared.observer.login(client, "ok");
-    shared
-        .observer
-        .emit(Event::new(EventKind::Login, files.name(), client));
     Ok(files)
+}
+
+/// The files of `name` for a share link of theirs opened by `client`: no password (the link's
+/// signature stands for it), but the address must not be banned and the account must still
+/// exist and have a free seat. Not a login: no login event or count for each request of a
+/// link (its transfers are reported as any others).
+pub(crate) async fn share_link(
+    shared: &Arc<Shared>,
+    client: Client,
+    name: &str,
+) -> Result<Arc<FileService>, Refused> {
+    let ip = client.peer.ip().to_canonical();
+    if shared.logins.is_banned(ip, Instant::now()) {
+        return Err(Refused::Banned);
+    }
+    if shared.accounts.user(name).is_none() {
+        return Err(Refused::Incorrect);
+    }
+    open_files(shared, client, name).await
 }
 
 /// A public-key login of `name` from `client` (the SSH layer has checked the signature): on

@@ -41,6 +41,10 @@ pub(crate) enum Fault<'a> {
     MethodNotAllowed,
     /// The request body broke off or was refused on the way.
     BodyFailed,
+    /// An authentic share link past its expiry: 410.
+    Expired,
+    /// An upload-only share link asked to replace a file that is there: 409.
+    Exists,
 }
 
 impl Fault<'_> {
@@ -84,6 +88,11 @@ impl Fault<'_> {
             Fault::BodyFailed => (
                 StatusCode::BAD_REQUEST,
                 "the request body did not arrive whole".into(),
+            ),
+            Fault::Expired => (StatusCode::GONE, "this share link has expired".into()),
+            Fault::Exists => (
+                StatusCode::CONFLICT,
+                "a file of that name is there already".into(),
             ),
         };
         plain(status, text)

@@ -115,7 +115,7 @@ fn empty(status: StatusCode) -> Response {
 }
 
 /// `GET` or `HEAD` (`head`: headers only).
-async fn get(
+pub(super) async fn get(
     connection: &Connection,
     files: &Arc<FileService>,
     target: &Target,
@@ -356,7 +356,7 @@ fn write_json_entry(entry: &Entry, out: &mut Vec<u8>) {
 
 /// `PUT`: the body becomes the file, visible only once it arrived whole (201 new, 204
 /// replaced). A body that breaks off leaves nothing, not even a partial.
-async fn put(
+pub(super) async fn put(
     connection: &Connection,
     files: &FileService,
     target: &Target,

@@ -41,6 +41,7 @@ mod files;
 mod login;
 mod mime;
 pub(crate) mod path;
+pub(crate) mod share;
 mod stall;
 pub(crate) mod tus;
 mod zip;
@@ -62,6 +63,8 @@ pub(crate) struct Connection {
     /// Whether a password may be sent here: on TLS, on loopback, or when the server was told
     /// `--http-allow-insecure-login`.
     passwords_allowed: bool,
+    /// Whether the connection runs over TLS (for the links `POST /.share` answers).
+    tls: bool,
     /// The login the connection's requests use until one brings another credential.
     login: tokio::sync::Mutex<Option<login::Held>>,
     /// One `Repr-Digest` computed at a time per connection (HTTP/2 streams wait their turn),
@@ -98,11 +101,16 @@ pub(crate) async fn run(
         shared: Arc::clone(&shared),
         peer,
         passwords_allowed,
+        tls: transport == Transport::Tls,
         login: tokio::sync::Mutex::new(None),
         digesting: tokio::sync::Semaphore::new(1),
     });
-    // `/.tus/` is the tus endpoint, not a folder of the user's (see `tus`).
+    // `/.tus/` is the tus endpoint and `/s/` holds share links (see `share`), `/.share` makes
+    // them: none of them is a folder of the user's.
     let router = Router::new()
+        .route("/s/", axum::routing::any(share::handle))
+        .route("/s/{*link}", axum::routing::any(share::handle))
+        .route("/.share", axum::routing::any(share::endpoint))
         .route("/.tus", axum::routing::any(tus::handle))
         .route("/.tus/", axum::routing::any(tus::handle))
         .route("/.tus/{*upload}", axum::routing::any(tus::handle))

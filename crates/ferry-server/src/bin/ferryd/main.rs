@@ -13,8 +13,10 @@ use ferry_server::config::{self, Config, FileSettings, LogFormat, LogLevel, Stor
 use ferry_server::tls::TlsSettings;
 use tokio_util::sync::CancellationToken;
 
+mod share;
 mod users;
 
+use share::{ShareCommand, manage_shares};
 use users::{UserCommand, manage_users};
 
 /// Serve a folder or an S3 bucket over FTP, SFTP and HTTP.
@@ -170,6 +172,11 @@ struct ServeArgs {
     /// after a restart. Default: tus/ in $XDG_STATE_HOME/ferry/, else ~/.local/state/ferry/.
     #[arg(long, value_name = "DIR")]
     tus_state_dir: Option<PathBuf>,
+    /// The key that signs share links (/s/TOKEN, see `ferryd share create`): 32 bytes, made
+    /// with mode 0600 when missing. Give every node the same file so that links work on all
+    /// of them. Default: share.key in $XDG_STATE_HOME/ferry/, else ~/.local/state/ferry/.
+    #[arg(long, value_name = "FILE")]
+    share_key: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -177,6 +184,9 @@ enum Commands {
     /// Manage the users file.
     #[command(subcommand)]
     User(UserCommand),
+    /// Make, revoke and list share links (HTTP /s/TOKEN).
+    #[command(subcommand)]
+    Share(ShareCommand),
     /// Print a completion script for SHELL: `source <(ferryd completions bash)`, or save it
     /// where the shell looks (zsh: a folder on $fpath as _ferryd; fish: completions/ferryd.fish).
     Completions {
@@ -194,6 +204,7 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Some(Commands::User(command)) => manage_users(command),
+        Some(Commands::Share(command)) => manage_shares(command),
         Some(Commands::Completions { shell }) => {
             let command = <Cli as clap::CommandFactory>::command();
             ferry_manual::write_completions(shell, command, &mut std::io::stdout());
@@ -458,6 +469,16 @@ fn build(
             ferry_server::sftp::host_key::default_path()
                 .and_then(|key| Some(key.parent()?.join("tus")))
         });
+        let share_key = args
+            .share_key
+            .clone()
+            .or(settings.share_key)
+            .or_else(ferry_server::share::default_key_path);
+        if let Some(path) = share_key {
+            let (keys, _made) = ferry_server::share::ShareKeys::load_or_create(&path)
+                .with_context(|| "the share-link key (--share-key)".to_string())?;
+            config.share_keys = Some(keys);
+        }
     }
     let mut host_key = None;
     if !sftp_binds.is_empty() {
