@@ -94,6 +94,8 @@ struct Shared {
     tus: http::tus::Store,
     /// WebDAV's locks and dead properties, in memory.
     dav: http::DavState,
+    /// The page's browser sessions.
+    sessions: http::session::Sessions,
 }
 
 impl Shared {
@@ -126,6 +128,7 @@ impl Shared {
         Ok(Arc::new(Shared {
             tus,
             dav: http::DavState::default(),
+            sessions: http::session::Sessions::default(),
             observer,
             ssh,
             config,

@@ -39,7 +39,9 @@ mod errors;
 mod files;
 mod login;
 mod mime;
+mod page;
 pub(crate) mod path;
+pub(crate) mod session;
 mod stall;
 pub(crate) mod tus;
 mod zip;
@@ -61,6 +63,8 @@ pub(crate) struct Connection {
     /// Whether a password may be sent here: on TLS, on loopback, or when the server was told
     /// `--http-allow-insecure-login`.
     passwords_allowed: bool,
+    /// Whether the connection runs over TLS (cookies are `Secure`, origins `https`).
+    tls: bool,
     /// The login the connection's requests use until one brings another credential.
     login: tokio::sync::Mutex<Option<login::Held>>,
 }
@@ -94,6 +98,7 @@ pub(crate) async fn run(
         shared: Arc::clone(&shared),
         peer,
         passwords_allowed,
+        tls: transport == Transport::Tls,
         login: tokio::sync::Mutex::new(None),
     });
     // `/.tus/` is the tus endpoint, not a folder of the user's (see `tus`).
@@ -101,6 +106,9 @@ pub(crate) async fn run(
         .route("/.tus", axum::routing::any(tus::handle))
         .route("/.tus/", axum::routing::any(tus::handle))
         .route("/.tus/{*upload}", axum::routing::any(tus::handle))
+        .route("/.login", axum::routing::any(page::login))
+        .route("/.logout", axum::routing::any(page::logout))
+        .route("/.assets/{name}", axum::routing::any(page::asset))
         .fallback(files::handle);
     let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
         request.extensions_mut().insert(Arc::clone(&connection));
