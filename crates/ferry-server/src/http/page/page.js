@@ -130,17 +130,31 @@
     });
     await Promise.all(jobs);
     if (failed === 0) {
-      sessionStorage.setItem('ferry-status', files.length + (files.length === 1 ? ' file' : ' files') + ' uploaded');
-      location.reload();
+      say(files.length + (files.length === 1 ? ' file' : ' files') + ' uploaded');
     } else {
       say(failed + ' of ' + files.length + ' uploads failed', true);
     }
+    await refreshListing();
   }
 
-  const remembered = sessionStorage.getItem('ferry-status');
-  if (remembered) {
-    sessionStorage.removeItem('ferry-status');
-    say(remembered);
+  // The listing again from the server (the same HTML the page was built from), in place, so
+  // that the upload bars and messages stay. Parsed as an inert document: nothing in it runs.
+  async function refreshListing() {
+    try {
+      const response = await fetch(location.href, { headers: { Accept: 'text/html' } });
+      if (!response.ok) throw new Error(await reason(response));
+      const doc = new DOMParser().parseFromString(await response.text(), 'text/html');
+      const fresh = doc.querySelector('#listing tbody');
+      const old = document.querySelector('#listing tbody');
+      if (!fresh || !old) throw new Error('no listing');
+      const rows = document.importNode(fresh, true);
+      for (const el of rows.querySelectorAll('.js-only')) el.hidden = false;
+      old.replaceWith(rows);
+      const empty = document.querySelector('p.empty');
+      if (empty && !doc.querySelector('p.empty')) empty.remove();
+    } catch (err) {
+      location.reload();
+    }
   }
 
   const picker = document.getElementById('picker');
