@@ -374,10 +374,10 @@ fn render(
         out.push_str("<p class=\"empty\">This folder is empty.</p>\n");
     }
     if truncated {
-        let _ = write!(
+        let _ = writeln!(
             out,
             "<p class=\"note\">Only the first {MAX_ENTRIES} entries are shown; \
-             the <a href=\"?format=json\">JSON listing</a> has them all.</p>\n"
+             the <a href=\"?format=json\">JSON listing</a> has them all.</p>"
         );
     }
     out.push_str("</main></body></html>\n");

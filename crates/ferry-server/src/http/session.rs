@@ -172,10 +172,10 @@ pub(crate) fn changes_state(method: &Method) -> bool {
 /// none, a typed address), or an `Origin` that is not this server's (`null` included). A
 /// request with neither header (an old browser, a script) is not judged foreign here.
 pub(crate) fn foreign(headers: &HeaderMap, tls: bool) -> bool {
-    if let Some(site) = headers.get("sec-fetch-site") {
-        if !matches!(site.as_bytes(), b"same-origin" | b"none") {
-            return true;
-        }
+    if let Some(site) = headers.get("sec-fetch-site")
+        && !matches!(site.as_bytes(), b"same-origin" | b"none")
+    {
+        return true;
     }
     let Some(origin) = headers.get(ORIGIN) else {
         return false;
