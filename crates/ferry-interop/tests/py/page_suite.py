@@ -19,6 +19,13 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
 MARKUP = "<img src=x onerror=alert(1)>.txt"
+# Drops a file made in the page on the page, as a drag and drop from the desktop would.
+DROP = """
+const data = new DataTransfer();
+data.items.add(new File([arguments[1]], arguments[0], {type: 'text/plain'}));
+document.querySelector('main').dispatchEvent(
+    new DragEvent('drop', {dataTransfer: data, bubbles: true, cancelable: true}));
+"""
 LIMIT = 30
 
 
@@ -138,6 +145,18 @@ def main():
         wait(driver, lambda d: "Shar" in d.find_element(By.ID, "status").text, "the share answer")
         measured["share"] = driver.find_element(By.ID, "status").text
 
+        # New folder (prompt).
+        driver.find_element(By.ID, "mkdir").click()
+        alert = WebDriverWait(driver, LIMIT).until(lambda d: d.switch_to.alert)
+        alert.send_keys("made")
+        alert.accept()
+        wait(driver, lambda d: "made" in names(d), "the new folder")
+
+        # Drag and drop uploads too, with its bar.
+        driver.execute_script(DROP, "dropped.txt", "dropped bytes")
+        wait(driver, lambda d: "dropped.txt" in names(d), "the dropped file listed")
+        wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#uploads li.done"), "its bar")
+
         # No script error from the page's own code (CSP refusals would show here too).
         logs = [entry for entry in driver.get_log("browser")
                 if entry.get("level") == "SEVERE"
@@ -149,6 +168,16 @@ def main():
         driver.save_screenshot(shot)
         measured["screenshot"] = shot
         measured["names"] = names(driver)
+
+        # A failed file says why: alice may not upload into /docs/locked/.
+        driver.get(base + "/docs/locked/")
+        driver.execute_script(DROP, "refused.txt", "no")
+        failed = wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#uploads li.failed"),
+                      "the refused upload")
+        why = failed[0].find_element(By.CSS_SELECTOR, ".why").text
+        check(why.startswith("failed: ") and "403" in why, "the failure says why: " + repr(why))
+        measured["refused"] = why
+        check("failed" in driver.find_element(By.ID, "status").text, "the status counts it")
     finally:
         driver.quit()
     print(json.dumps(measured))
