@@ -97,6 +97,8 @@ struct Shared {
     dav: http::DavState,
     /// File digests computed at once, over the whole server (`--max-hashing`).
     digests: service::DigestLimit,
+    /// The page's browser sessions.
+    sessions: http::session::Sessions,
 }
 
 impl Shared {
@@ -131,6 +133,7 @@ impl Shared {
             digests,
             tus,
             dav: http::DavState::default(),
+            sessions: http::session::Sessions::default(),
             observer,
             ssh,
             config,

@@ -731,3 +731,276 @@ fn https_alpn_and_handshake_limits() {
         (200, &b"over tls"[..])
     );
 }
+
+/// `POST` of a form body to `path` with `extra` header lines.
+fn post_form(addr: SocketAddr, path: &str, form: &str, extra: &str) -> Answer {
+    let raw = format!(
+        "POST {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n{extra}\r\n{form}",
+        form.len()
+    );
+    exchange(addr, raw.as_bytes())
+}
+
+/// The `ferry_session=...` pair of a `Set-Cookie` answer.
+fn session_cookie(answer: &Answer) -> String {
+    let set = answer.header("set-cookie").unwrap();
+    format!("Cookie: {}\r\n", set.split(';').next().unwrap())
+}
+
+/// The page's CSRF token (`data-csrf` on its body).
+fn csrf_of(page: &str) -> String {
+    let start = page.find("data-csrf=\"").unwrap() + "data-csrf=\"".len();
+    page[start..].split('"').next().unwrap().to_string()
+}
+
+const HTML: &str = "Accept: text/html,application/xhtml+xml\r\n";
+
+/// The page's login: a browser without a login is sent to the form, a script gets the Basic
+/// challenge; the form sets a session cookie (HttpOnly, SameSite=Strict, not Secure on plain
+/// HTTP); state changes by cookie need the CSRF token and the same origin; logout ends the
+/// session; wrong passwords over the form count toward the ban shared with FTP.
+#[test]
+fn page_login_cookie_csrf_logout_and_the_shared_ban() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("f.txt"), b"for alice").unwrap();
+    std::fs::write(dir.path().join("g.txt"), b"for alice").unwrap();
+    let server = http_server(config_with_alice(dir.path()));
+    let http = server.http.unwrap();
+
+    let browser = request(http, "GET", "/", HTML);
+    assert_eq!(browser.status, 303, "{}", browser.head);
+    assert_eq!(browser.header("location").unwrap(), "/.login?next=%2F");
+    let script = request(http, "GET", "/", "");
+    assert_eq!(script.status, 401);
+    assert!(script.header("www-authenticate").is_some());
+    let form = request(http, "GET", "/.login?next=%2F", HTML);
+    assert_eq!(form.status, 200);
+    assert!(form.text().contains("name=\"password\""));
+
+    let login = post_form(http, "/.login", "user=alice&password=wonder&next=%2F", "");
+    assert_eq!(login.status, 303, "{}", login.text());
+    assert_eq!(login.header("location").unwrap(), "/");
+    let set = login.header("set-cookie").unwrap();
+    for attribute in ["HttpOnly", "SameSite=Strict", "Path=/"] {
+        assert!(set.contains(attribute), "{set}");
+    }
+    assert!(!set.contains("Secure"), "{set}");
+    let cookie = session_cookie(&login);
+
+    let page = request(http, "GET", "/", &format!("{cookie}{HTML}"));
+    assert_eq!(page.status, 200, "{}", page.text());
+    let csp = page.header("content-security-policy").unwrap();
+    assert!(csp.contains("default-src 'none'") && csp.contains("frame-ancestors 'none'"));
+    assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"));
+    assert_eq!(page.header("x-content-type-options").unwrap(), "nosniff");
+    assert_eq!(page.header("referrer-policy").unwrap(), "same-origin");
+    let text = page.text();
+    assert!(text.contains(">f.txt</a>"), "{text}");
+    let csrf = csrf_of(&text);
+    assert_eq!(csrf.len(), 64);
+    // The cookie also serves the file methods: a download.
+    let file = request(http, "GET", "/f.txt", &cookie);
+    assert_eq!(file.body, b"for alice");
+
+    // CSRF: no token, a wrong one, a foreign origin: 403 and the file stays.
+    let no_token = request(http, "DELETE", "/f.txt", &cookie);
+    assert_eq!(no_token.status, 403, "{}", no_token.text());
+    let wrong = request(
+        http,
+        "DELETE",
+        "/f.txt",
+        &format!("{cookie}X-CSRF-Token: {}\r\n", "0".repeat(64)),
+    );
+    assert_eq!(wrong.status, 403);
+    let token = format!("X-CSRF-Token: {csrf}\r\n");
+    let foreign = request(
+        http,
+        "DELETE",
+        "/f.txt",
+        &format!("{cookie}{token}Origin: http://evil.example\r\n"),
+    );
+    assert_eq!(foreign.status, 403);
+    let cross = request(
+        http,
+        "DELETE",
+        "/f.txt",
+        &format!("{cookie}{token}Sec-Fetch-Site: cross-site\r\n"),
+    );
+    assert_eq!(cross.status, 403);
+    let put = format!(
+        "PUT /new.txt HTTP/1.1\r\nHost: t\r\nConnection: close\r\n{cookie}Content-Length: 3\r\n\r\nabc"
+    );
+    assert_eq!(exchange(http, put.as_bytes()).status, 403);
+    assert!(dir.path().join("f.txt").exists());
+    assert!(!dir.path().join("new.txt").exists());
+    // With the token, from the same origin: done.
+    let same = request(
+        http,
+        "DELETE",
+        "/f.txt",
+        &format!("{cookie}{token}Origin: http://t\r\nSec-Fetch-Site: same-origin\r\n"),
+    );
+    assert!(
+        matches!(same.status, 200 | 204),
+        "{} {}",
+        same.status,
+        same.text()
+    );
+    assert!(!dir.path().join("f.txt").exists());
+    let mkcol = request(http, "MKCOL", "/made/", &format!("{cookie}{token}"));
+    assert_eq!(mkcol.status, 201);
+    // Basic needs no token.
+    assert_eq!(
+        request(http, "MKCOL", "/by-basic/", &basic("alice", "wonder")).status,
+        201
+    );
+
+    // Logout: a foreign origin or no token is refused; with the form's token the session ends.
+    assert_eq!(post_form(http, "/.logout", "", &cookie).status, 403);
+    let out = post_form(http, "/.logout", &format!("csrf={csrf}"), &cookie);
+    assert_eq!(out.status, 303, "{}", out.text());
+    assert!(out.header("set-cookie").unwrap().contains("Max-Age=0"));
+    assert_eq!(
+        request(http, "GET", "/", &format!("{cookie}{HTML}")).status,
+        303
+    );
+    assert_eq!(request(http, "GET", "/g.txt", &cookie).status, 401);
+    assert_eq!(
+        request(http, "DELETE", "/g.txt", &format!("{cookie}{token}")).status,
+        401
+    );
+
+    // A foreign form cannot log a browser in.
+    let forged = post_form(
+        http,
+        "/.login",
+        "user=alice&password=wonder",
+        "Origin: http://evil.example\r\n",
+    );
+    assert_eq!(forged.status, 403);
+    assert!(forged.header("set-cookie").is_none());
+
+    // Wrong passwords over the form (two) and FTP (the third): banned on both.
+    let wrong = post_form(http, "/.login", "user=alice&password=guess", "");
+    assert_eq!(wrong.status, 401);
+    assert!(wrong.header("set-cookie").is_none());
+    assert!(wrong.text().contains("Wrong user name or password"));
+    assert_eq!(
+        post_form(http, "/.login", "user=alice&password=guess2", "").status,
+        401
+    );
+    let mut ftp = Client::connect(server.addr);
+    ftp.expect("USER alice", 331);
+    assert_eq!(ftp.cmd("PASS guess3").code.0, 421);
+    let refused = post_form(http, "/.login", "user=alice&password=wonder", "");
+    assert_eq!(refused.status, 429, "{}", refused.text());
+    assert!(refused.header("set-cookie").is_none());
+}
+
+/// The page without JavaScript: names are text (escaped), links are the server's own and
+/// lead into folders and to the bytes, and sorting is by query string.
+#[test]
+fn page_escapes_names_and_browses_without_javascript() {
+    let dir = tempfile::tempdir().unwrap();
+    let evil = "<img src=x onerror=alert(1)>.txt";
+    std::fs::write(dir.path().join(evil), b"markup").unwrap();
+    std::fs::write(dir.path().join("big.bin"), vec![7u8; 5000]).unwrap();
+    std::fs::write(dir.path().join("a \"q\" & b.txt"), b"q").unwrap();
+    std::fs::create_dir(dir.path().join("sub")).unwrap();
+    std::fs::write(dir.path().join("sub/inner.txt"), b"inner").unwrap();
+    let server = http_server(Config::for_folder(dir.path()));
+    let http = server.http.unwrap();
+
+    let page = request(http, "GET", "/", HTML);
+    assert_eq!(page.status, 200);
+    assert!(
+        page.header("content-type")
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let text = page.text();
+    assert!(!text.contains("<img"), "{text}");
+    assert!(
+        text.contains(">&lt;img src=x onerror=alert(1)&gt;.txt</a>"),
+        "{text}"
+    );
+    assert!(
+        text.contains("href=\"%3Cimg%20src%3Dx%20onerror%3Dalert%281%29%3E.txt\""),
+        "{text}"
+    );
+    assert!(text.contains(">a &quot;q&quot; &amp; b.txt</a>"), "{text}");
+    assert!(!text.contains("<script>") && text.contains("src=\"/.assets/page.js\""));
+    // The escaped link fetches the file.
+    let file = request(
+        http,
+        "GET",
+        "/%3Cimg%20src%3Dx%20onerror%3Dalert%281%29%3E.txt",
+        "",
+    );
+    assert_eq!(file.body, b"markup");
+    // Into a folder, with breadcrumbs back.
+    assert!(text.contains("<a href=\"sub/\">sub</a>"), "{text}");
+    let sub = request(http, "GET", "/sub/", HTML).text();
+    assert!(sub.contains("<a href=\"/\">Home</a>") && sub.contains("<a href=\"/sub/\">sub</a>"));
+    assert!(sub.contains("href=\"inner.txt\""), "{sub}");
+    // Sorting: folders first, then by size, descending.
+    let sorted = request(http, "GET", "/?sort=size&order=desc", HTML).text();
+    let at = |name: &str| sorted.find(&format!("data-name=\"{name}\"")).unwrap();
+    assert!(at("sub") < at("big.bin"));
+    assert!(at("big.bin") < at("&lt;img src=x onerror=alert(1)&gt;.txt"));
+    let by_name = request(http, "GET", "/?sort=name&order=asc", HTML).text();
+    let at = |name: &str| by_name.find(&format!("data-name=\"{name}\"")).unwrap();
+    assert!(at("a &quot;q&quot; &amp; b.txt") < at("big.bin"));
+    // Scripts still get plain text and JSON.
+    assert_eq!(request(http, "GET", "/sub/", "").text(), "inner.txt\n");
+    assert!(
+        request(http, "GET", "/?format=json", HTML)
+            .text()
+            .starts_with("{\"entries\"")
+    );
+    // The assets.
+    let js = request(http, "GET", "/.assets/page.js", "");
+    assert_eq!(js.status, 200);
+    assert!(
+        js.header("content-type")
+            .unwrap()
+            .starts_with("text/javascript")
+    );
+    assert!(js.text().contains("X-CSRF-Token"));
+    assert_eq!(request(http, "GET", "/.assets/nope.js", "").status, 404);
+    // Anonymous is allowed here: no redirect to the form, a way to log in offered.
+    assert!(text.contains("/.login?next="));
+}
+
+/// Over HTTPS the session cookie is also `Secure`.
+#[test]
+fn page_cookie_is_secure_over_https() {
+    use common::tls::{ClientOptions, pki, tcp, try_tls_connect};
+    let pki = pki();
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config_with_alice(dir.path());
+    config.tls = Some(pki.settings.clone());
+    let server = Ferryd::builder(config).listen_https("127.0.0.1:0").start();
+    let http11 = pki.client_config_with(ClientOptions {
+        alpn: &[b"http/1.1"],
+        ..ClientOptions::default()
+    });
+    let mut tls = try_tls_connect(&http11, tcp(server.https.unwrap())).unwrap();
+    let form = "user=alice&password=wonder";
+    let raw = format!(
+        "POST /.login HTTP/1.1\r\nHost: t\r\nConnection: close\r\nOrigin: https://t\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{form}",
+        form.len()
+    );
+    tls.write_all(raw.as_bytes()).unwrap();
+    let mut bytes = Vec::new();
+    let _ = tls.read_to_end(&mut bytes);
+    let answer = parse(&bytes);
+    assert_eq!(answer.status, 303, "{}", answer.text());
+    let set = answer.header("set-cookie").unwrap();
+    assert!(
+        set.contains("; Secure") && set.contains("HttpOnly") && set.contains("SameSite=Strict"),
+        "{set}"
+    );
+}

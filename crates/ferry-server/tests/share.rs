@@ -126,6 +126,21 @@ fn file_and_folder_links_with_curl_and_wget() {
     );
     assert!(output.status.success(), "{output:?}");
     assert_bytes(&std::fs::read(fetched.path()).unwrap(), &big);
+    assert!(
+        head.contains("content-disposition: attachment; filename=\"big.bin\""),
+        "{head}"
+    );
+    // Saved by its name, not by the token that ends the URL.
+    let saved = tempfile::tempdir().unwrap();
+    let output = run_bounded(
+        Command::new(tool("wget", "wget"))
+            .args(["-q", "--content-disposition", "-P"])
+            .arg(saved.path())
+            .arg(&file),
+        CLIENT_LIMIT,
+    );
+    assert!(output.status.success(), "{output:?}");
+    assert_bytes(&std::fs::read(saved.path().join("big.bin")).unwrap(), &big);
     // Below a file link there is nothing; a read link takes no upload.
     let below = status(&format!("{file}/x"));
     assert!(below == 404 || below == 409, "{below}");

@@ -31,6 +31,10 @@ pub(crate) enum Fault<'a> {
     LoginNeeded,
     /// A password login over plain HTTP on an address where only HTTPS may carry passwords.
     InsecureLogin,
+    /// A state-changing request from another origin.
+    CrossOrigin,
+    /// A state-changing request authenticated by the session cookie without its CSRF token.
+    CsrfToken,
     /// Too many failed logins from the client's address.
     Banned(Duration),
     /// The account has as many sessions open as it may.
@@ -64,6 +68,14 @@ impl Fault<'_> {
             Fault::InsecureLogin => (
                 StatusCode::FORBIDDEN,
                 "password logins need HTTPS on this address".into(),
+            ),
+            Fault::CrossOrigin => (
+                StatusCode::FORBIDDEN,
+                "refused: the request comes from another site".into(),
+            ),
+            Fault::CsrfToken => (
+                StatusCode::FORBIDDEN,
+                "refused: the request lacks the page's CSRF token".into(),
             ),
             Fault::Banned(ban) => {
                 let mut response = plain(

@@ -13,8 +13,8 @@ use axum::Extension;
 use axum::body::Body;
 use axum::extract::Request;
 use axum::http::header::{
-    ACCEPT_RANGES, ALLOW, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_SECURITY_POLICY,
-    CONTENT_TYPE, ETAG, LAST_MODIFIED, LOCATION, X_CONTENT_TYPE_OPTIONS,
+    ACCEPT_RANGES, ALLOW, AUTHORIZATION, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_RANGE,
+    CONTENT_SECURITY_POLICY, CONTENT_TYPE, ETAG, LAST_MODIFIED, LOCATION, X_CONTENT_TYPE_OPTIONS,
 };
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
@@ -29,7 +29,8 @@ use super::body::{self, PullBody};
 use super::conditional::{self, Part, Validators};
 use super::errors::{Fault, plain};
 use super::path::{self, Target};
-use super::{Connection, dav, digest, login, mime, zip};
+use super::session::Found;
+use super::{Connection, dav, digest, login, mime, page, zip};
 use crate::service::{Direction, FileError, FileService, Span, Transferred};
 
 /// The methods served, for `Allow` and `OPTIONS`.
@@ -72,18 +73,29 @@ async fn serve(connection: &Connection, request: Request) -> (Response, Option<S
         Err(bad) => return (Fault::Path(bad).response(), None),
     };
     let (parts, body) = request.into_parts();
-    let files = match login::files(connection, &parts.headers).await {
-        Ok(files) => files,
+    let who = match login::who(connection, &parts.method, &parts.headers).await {
+        Ok(who) => who,
+        // A browser without a login goes to the form; scripts get the Basic challenge.
+        Err(Fault::LoginNeeded)
+            if matches!(parts.method, Method::GET | Method::HEAD)
+                && !parts.headers.contains_key(AUTHORIZATION)
+                && page::wants_html(&parts.headers) =>
+        {
+            let path_and_query = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
+            return (page::to_login(path_and_query), None);
+        }
         Err(fault) => return (fault.response(), None),
     };
+    let files = who.files;
+    let session = who.session;
     let user = Some(files.name().to_string());
     let dav = &connection.shared.dav;
     if dav::takes(dav, &files, &parts).await {
         return (dav::serve(dav, &files, parts, body).await, user);
     }
     let response = match parts.method.as_str() {
-        "GET" => get(connection, &files, &target, &parts, false).await,
-        "HEAD" => get(connection, &files, &target, &parts, true).await,
+        "GET" => get(connection, &files, &target, &parts, session.as_ref(), false).await,
+        "HEAD" => get(connection, &files, &target, &parts, session.as_ref(), true).await,
         "PUT" => put(connection, &files, &target, body).await,
         _ => {
             let mut response = Fault::MethodNotAllowed.response();
@@ -120,6 +132,7 @@ pub(super) async fn get(
     files: &Arc<FileService>,
     target: &Target,
     request: &Parts,
+    session: Option<&Found>,
     head: bool,
 ) -> Response {
     let entry = match files.stat(&target.view).await {
@@ -143,6 +156,12 @@ pub(super) async fn get(
         (EntryKind::Dir, true) => match request.uri.query() {
             Some(query) if zip::wanted(Some(query)) => {
                 zip::folder(files, target, query, head).await
+            }
+            query
+                if page::wants_html(&request.headers)
+                    && !query.is_some_and(|q| q.split('&').any(|pair| pair == "format=json")) =>
+            {
+                page::folder(files, target, request.uri.path(), query, session, head).await
             }
             query => folder(files, target, query, head).await,
         },
@@ -249,8 +268,8 @@ async fn file(
     response
 }
 
-/// A folder: its listing as JSON with `?format=json`, else (until the page exists) as plain
-/// text, one name a line, folders with a final `/`.
+/// A folder for a script: its listing as JSON with `?format=json`, else as plain text, one
+/// name a line, folders with a final `/` (browsers, asking for HTML, get [`page::folder`]).
 async fn folder(files: &FileService, target: &Target, query: Option<&str>, head: bool) -> Response {
     let listing = match files.list(&target.view).await {
         Ok(listing) => listing,

@@ -16,11 +16,13 @@ use std::sync::Arc;
 
 use axum::http::HeaderMap;
 use axum::http::HeaderValue;
+use axum::http::Method;
 use axum::http::header::AUTHORIZATION;
 use base64::Engine;
 
 use super::Connection;
 use super::errors::Fault;
+use super::session::{self, Found};
 use crate::auth::{self, Anonymous};
 use crate::login::{self, Refused};
 use crate::service::{Client, FileService, Protocol};
@@ -33,9 +35,66 @@ pub(crate) struct Held {
     files: Arc<FileService>,
 }
 
-/// The files of whoever `headers` say is asking, logging in when the connection's current
-/// login does not fit.
+/// Who is asking: their files, and the browser session when a cookie proved it.
+#[derive(Debug)]
+pub(crate) struct Who {
+    pub(crate) files: Arc<FileService>,
+    pub(crate) session: Option<Found>,
+}
+
+/// The files of whoever the request says is asking (see [`who`]).
 pub(crate) async fn files(
+    connection: &Connection,
+    method: &Method,
+    headers: &HeaderMap,
+) -> Result<Arc<FileService>, Fault<'static>> {
+    who(connection, method, headers).await.map(|who| who.files)
+}
+
+/// The one authentication of every request but the form login itself: a Basic credential,
+/// else the session cookie, else anonymous when the server allows it.
+///
+/// A state-changing request from another origin (by `Origin` or `Sec-Fetch-Site`) is refused
+/// whatever its credential; one authenticated by the cookie must also carry the session's
+/// CSRF token in `X-CSRF-Token` (the no-JS logout form, the one form that changes state,
+/// sends it as a field and is checked in [`super::page`]).
+pub(crate) async fn who(
+    connection: &Connection,
+    method: &Method,
+    headers: &HeaderMap,
+) -> Result<Who, Fault<'static>> {
+    let changes = session::changes_state(method);
+    if changes && session::foreign(headers, connection.tls) {
+        return Err(Fault::CrossOrigin);
+    }
+    if headers.get(AUTHORIZATION).is_none()
+        && let Some(found) = connection.shared.sessions.find(headers)
+    {
+        if changes {
+            let given = headers
+                .get("x-csrf-token")
+                .map(HeaderValue::as_bytes)
+                .unwrap_or_default();
+            if !session::token_matches(given, &found.csrf) {
+                return Err(Fault::CsrfToken);
+            }
+        }
+        return Ok(Who {
+            files: Arc::clone(&found.files),
+            session: Some(found),
+        });
+    }
+    basic_or_anonymous(connection, headers)
+        .await
+        .map(|files| Who {
+            files,
+            session: None,
+        })
+}
+
+/// The files of whoever `headers` say is asking by Basic (or anonymously), logging in when the
+/// connection's current login does not fit.
+async fn basic_or_anonymous(
     connection: &Connection,
     headers: &HeaderMap,
 ) -> Result<Arc<FileService>, Fault<'static>> {
@@ -50,7 +109,7 @@ pub(crate) async fn files(
         return Ok(Arc::clone(&current.files));
     }
     let shared = &connection.shared;
-    let (name, password) = match credential {
+    let (name, secret) = match credential {
         None if shared.accounts.anonymous() == Anonymous::Off => return Err(Fault::LoginNeeded),
         None => (b"anonymous".to_vec(), Vec::new()),
         Some(value) => basic(value).ok_or(Fault::LoginNeeded)?,
@@ -60,20 +119,32 @@ pub(crate) async fn files(
     }
     // The old login's seat is given back before a new one is taken.
     *held = None;
+    let files = password(connection, &name, &secret).await?;
+    *held = Some(Held {
+        credential: credential.cloned(),
+        files: Arc::clone(&files),
+    });
+    Ok(files)
+}
+
+/// A password login (Basic or the page's form) through the shared login: its delays, bans
+/// and session limits. The caller has checked that a password may be sent here.
+pub(crate) async fn password(
+    connection: &Connection,
+    name: &[u8],
+    password: &[u8],
+) -> Result<Arc<FileService>, Fault<'static>> {
+    let shared = &connection.shared;
     let peer = connection.peer;
-    let user = String::from_utf8_lossy(&name).into_owned();
+    let user = String::from_utf8_lossy(name).into_owned();
     let ban = shared.config.ban_time;
     let client = Client {
         protocol: Protocol::Http,
         peer,
     };
-    match login::password(shared, client, &name, &password).await {
+    match login::password(shared, client, name, password).await {
         Ok(files) => {
             tracing::info!(%peer, user = files.name(), protocol = "http", "logged in");
-            *held = Some(Held {
-                credential: credential.cloned(),
-                files: Arc::clone(&files),
-            });
             Ok(files)
         }
         Err(Refused::Incorrect) => {

@@ -71,3 +71,27 @@ mod tests {
         assert_eq!(content_type(b"trailing."), OCTET_STREAM);
     }
 }
+
+/// `Content-Disposition: attachment` for a download named `name`: a plain-ASCII `filename`
+/// and the exact UTF-8 `filename*` (RFC 6266).
+pub(super) fn attachment(name: &str) -> String {
+    let ascii: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let mut encoded = String::new();
+    for byte in name.bytes() {
+        if byte.is_ascii_alphanumeric() || b"!#$&+-.^_`|~".contains(&byte) {
+            encoded.push(byte as char);
+        } else {
+            encoded.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
+}

@@ -40,7 +40,9 @@ mod errors;
 mod files;
 mod login;
 mod mime;
+mod page;
 pub(crate) mod path;
+pub(crate) mod session;
 pub(crate) mod share;
 mod stall;
 pub(crate) mod tus;
@@ -63,7 +65,8 @@ pub(crate) struct Connection {
     /// Whether a password may be sent here: on TLS, on loopback, or when the server was told
     /// `--http-allow-insecure-login`.
     passwords_allowed: bool,
-    /// Whether the connection runs over TLS (for the links `POST /.share` answers).
+    /// Whether the connection runs over TLS (cookies are `Secure`, origins `https`, and the
+    /// links `POST /.share` answers).
     tls: bool,
     /// The login the connection's requests use until one brings another credential.
     login: tokio::sync::Mutex<Option<login::Held>>,
@@ -114,6 +117,9 @@ pub(crate) async fn run(
         .route("/.tus", axum::routing::any(tus::handle))
         .route("/.tus/", axum::routing::any(tus::handle))
         .route("/.tus/{*upload}", axum::routing::any(tus::handle))
+        .route("/.login", axum::routing::any(page::login))
+        .route("/.logout", axum::routing::any(page::logout))
+        .route("/.assets/{name}", axum::routing::any(page::asset))
         .fallback(files::handle);
     let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
         request.extensions_mut().insert(Arc::clone(&connection));

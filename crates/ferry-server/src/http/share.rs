@@ -25,7 +25,8 @@ use axum::Extension;
 use axum::body::Body;
 use axum::extract::Request;
 use axum::http::header::{
-    ALLOW, CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, HOST, X_CONTENT_TYPE_OPTIONS,
+    ALLOW, CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_SECURITY_POLICY, CONTENT_TYPE, HOST,
+    X_CONTENT_TYPE_OPTIONS,
 };
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
@@ -36,7 +37,7 @@ use http_body_util::BodyExt;
 
 use super::errors::{Fault, plain};
 use super::path::{self, Target};
-use super::{Connection, files, login, zip};
+use super::{Connection, files, login, mime, zip};
 use crate::Shared;
 use crate::login::Refused;
 use crate::service::accounts::ANONYMOUS;
@@ -173,7 +174,20 @@ async fn read(
             Err(error) => return Fault::File(&error).response(),
         }
     }
-    files::get(connection, files, target, parts, head).await
+    let mut response = files::get(connection, files, target, parts, None, head).await;
+    // A file link's URL ends in the token: name the download after the file, or browsers,
+    // `curl -OJ` and `wget --content-disposition` would save it under the token.
+    if target.view == claims.path
+        && matches!(
+            response.status(),
+            StatusCode::OK | StatusCode::PARTIAL_CONTENT
+        )
+        && let Some(name) = claims.path.file_name()
+        && let Ok(value) = HeaderValue::from_str(&mime::attachment(&String::from_utf8_lossy(name)))
+    {
+        response.headers_mut().insert(CONTENT_DISPOSITION, value);
+    }
+    response
 }
 
 /// A folder of a read link as an HTML page of links, names as text.
@@ -369,9 +383,10 @@ pub(crate) async fn create(
 /// Who asks `POST /.share`: the one place that authenticates it (Basic today).
 async fn requester(
     connection: &Connection,
+    method: &Method,
     headers: &HeaderMap,
 ) -> Result<Arc<FileService>, Fault<'static>> {
-    login::files(connection, headers).await
+    login::files(connection, method, headers).await
 }
 
 /// `POST /.share`, body `path=..&expires=7d&upload_only=1` (a form) or the same as JSON: the
@@ -384,7 +399,7 @@ pub(crate) async fn endpoint(
     if parts.method != Method::POST {
         return not_allowed("POST");
     }
-    let files = match requester(&connection, &parts.headers).await {
+    let files = match requester(&connection, &parts.method, &parts.headers).await {
         Ok(files) => files,
         Err(fault) => return fault.response(),
     };

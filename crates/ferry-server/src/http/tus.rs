@@ -337,7 +337,7 @@ async fn serve(connection: &Connection, request: Request) -> (Response, Option<S
         return (Fault::NotFound.response(), None);
     }
     let (parts, body) = request.into_parts();
-    let files = match login::files(connection, &parts.headers).await {
+    let files = match login::files(connection, &parts.method, &parts.headers).await {
         Ok(files) => files,
         Err(fault) => return (fault.response(), None),
     };

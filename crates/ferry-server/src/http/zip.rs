@@ -32,6 +32,7 @@ use ferry_storage::{Download, ErrorKind, ListStream};
 
 use super::body::PullBody;
 use super::errors::{Fault, plain};
+use super::mime;
 use super::path::Target;
 use crate::service::rules::Right;
 use crate::service::{FileError, FileService, Meter};
@@ -123,7 +124,7 @@ pub(crate) async fn folder(
     let headers = response.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/zip"));
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    if let Ok(value) = HeaderValue::from_str(&disposition(&folder_name)) {
+    if let Ok(value) = HeaderValue::from_str(&mime::attachment(&format!("{folder_name}.zip"))) {
         headers.insert(CONTENT_DISPOSITION, value);
     }
     *response.status_mut() = StatusCode::OK;
@@ -132,31 +133,6 @@ pub(crate) async fn folder(
         *response.body_mut() = Body::new(body);
     }
     response
-}
-
-/// `attachment` with `NAME.zip`: a plain-ASCII `filename` and the exact UTF-8 `filename*`
-/// (RFC 6266).
-fn disposition(folder: &str) -> String {
-    let name = format!("{folder}.zip");
-    let ascii: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    let mut encoded = String::new();
-    for byte in name.bytes() {
-        if byte.is_ascii_alphanumeric() || b"!#$&+-.^_`|~".contains(&byte) {
-            encoded.push(byte as char);
-        } else {
-            encoded.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
 }
 
 /// The names of `files=` in `query`: `None` without it; refused when one holds `/` or is `.`
