@@ -57,21 +57,6 @@ const TABLE: &[(&str, &str)] = &[
     ("wasm", "application/wasm"),
 ];
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn by_extension() {
-        assert_eq!(content_type(b"a.TXT"), "text/plain; charset=utf-8");
-        assert_eq!(content_type(b"photo.jpeg"), "image/jpeg");
-        assert_eq!(content_type(b"archive.tar.gz"), "application/gzip");
-        assert_eq!(content_type(b"noext"), OCTET_STREAM);
-        assert_eq!(content_type(b"weird.\xff"), OCTET_STREAM);
-        assert_eq!(content_type(b"trailing."), OCTET_STREAM);
-    }
-}
-
 /// `Content-Disposition: attachment` for a download named `name`: a plain-ASCII `filename`
 /// and the exact UTF-8 `filename*` (RFC 6266).
 pub(super) fn attachment(name: &str) -> String {
@@ -94,4 +79,19 @@ pub(super) fn attachment(name: &str) -> String {
         }
     }
     format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn by_extension() {
+        assert_eq!(content_type(b"a.TXT"), "text/plain; charset=utf-8");
+        assert_eq!(content_type(b"photo.jpeg"), "image/jpeg");
+        assert_eq!(content_type(b"archive.tar.gz"), "application/gzip");
+        assert_eq!(content_type(b"noext"), OCTET_STREAM);
+        assert_eq!(content_type(b"weird.\xff"), OCTET_STREAM);
+        assert_eq!(content_type(b"trailing."), OCTET_STREAM);
+    }
 }
