@@ -14,6 +14,7 @@ use ferry_client::progress::ProgressMode;
 use ferry_client::repl::{self, PipedInput, Repl, ReplOptions, TerminalInput};
 use ferry_client::sftp::SshOptions;
 use ferry_client::tls::{TlsMode, TlsTrust};
+use ferry_client::transfer::{MirrorOptions, NameFilter};
 
 /// FTP and SFTP client: the interactive CONN/UPLD/LIST/DWLD/DELF/QUIT shell, or one-shot commands.
 #[derive(Debug, Parser)]
@@ -114,7 +115,8 @@ enum Command {
         parents: bool,
     },
     /// Copy a remote tree to a local folder, or a local tree to a server with -R, skipping
-    /// files identical in size and time.
+    /// files identical in size and time. Stops at the first file the server refuses for want of
+    /// space (452/552).
     Mirror {
         /// Upload: SRC is a local folder, DST a URL.
         #[arg(short = 'R', long = "reverse")]
@@ -126,6 +128,23 @@ enum Command {
         /// Transfer this many files at once.
         #[arg(long, default_value_t = 1, value_name = "N")]
         parallel: usize,
+        /// Also remove from the target what the source no longer has (after the copy, and only
+        /// when every file copied; excluded names are kept).
+        #[arg(long)]
+        delete: bool,
+        /// Copy a file the target already has only when the source's copy is newer.
+        #[arg(long)]
+        only_newer: bool,
+        /// Leave out names matching GLOB (`*`, `?`, `[a-z]`; a GLOB with `/` matches the path
+        /// from the mirror's root). A folder that matches is left out whole. Repeatable.
+        #[arg(long, value_name = "GLOB")]
+        exclude: Vec<String>,
+        /// Take only files matching GLOB (folders are still walked). Repeatable.
+        #[arg(long, value_name = "GLOB")]
+        include: Vec<String>,
+        /// Print each action (mkdir, copy, delete) and change nothing on either side.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Print a completion script for SHELL: `source <(ferry completions bash)`, or save it where
     /// the shell looks (zsh: a folder on $fpath as _ferry; fish: completions/ferry.fish).
@@ -288,9 +307,23 @@ fn main() -> ExitCode {
                 source,
                 target,
                 parallel,
-            } => oneshot::mirror(&globals, reverse, &source, &target, parallel)
-                .await
-                .map(|summary| println!("{summary}")),
+                delete,
+                only_newer,
+                exclude,
+                include,
+                dry_run,
+            } => {
+                let options = MirrorOptions {
+                    parallel,
+                    delete,
+                    only_newer,
+                    dry_run,
+                    filter: NameFilter { include, exclude },
+                };
+                oneshot::mirror(&globals, reverse, &source, &target, &options)
+                    .await
+                    .map(|summary| println!("{summary}"))
+            }
             // Answered before the runtime started (`documentation`).
             Command::Completions { .. } | Command::Man { .. } => Ok(()),
         }

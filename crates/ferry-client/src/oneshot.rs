@@ -247,14 +247,17 @@ pub async fn mkdir(globals: &Globals, url: &str, parents: bool) -> Result<(), Cl
     result
 }
 
-/// `ferry mirror [-R] SRC DST [--parallel N]`: without `upload`, SRC is a URL and DST a local
-/// folder; with it, the other way round. Returns the summary line; fails if any file failed.
+/// `ferry mirror [-R] SRC DST [--parallel N] [--delete] [--only-newer] [--exclude G]
+/// [--include G] [--dry-run]`: without `upload`, SRC is a URL and DST a local folder; with it,
+/// the other way round. Returns what to print: the dry run's actions, one a line, then the
+/// summary line. Fails if any file failed, naming the first (or the one a full server refused:
+/// the mirror stops there).
 pub async fn mirror(
     globals: &Globals,
     upload: bool,
     source: &str,
     target: &str,
-    parallel: usize,
+    options: &transfer::MirrorOptions,
 ) -> Result<String, ClientError> {
     let (remote_url, local, direction) = if upload {
         (target, PathBuf::from(source), Direction::Upload)
@@ -262,7 +265,7 @@ pub async fn mirror(
         (source, PathBuf::from(target), Direction::Download)
     };
     let report = if is_sftp_url(remote_url) {
-        sftp::mirror_url(globals, direction, remote_url, &local, parallel).await?
+        sftp::mirror_url(globals, direction, remote_url, &local, options).await?
     } else {
         let url = FtpUrl::parse(remote_url)?;
         let (mut connection, connector) = open(globals, &url).await?;
@@ -273,22 +276,29 @@ pub async fn mirror(
             direction,
             &remote,
             &local,
-            parallel,
+            options,
             &globals.progress,
         )
         .await;
         connection.quit().await;
         result?
     };
-    let summary = format!(
-        "Mirrored {} files ({}b), {} unchanged, {} failed",
-        report.transferred,
-        report.bytes,
-        report.skipped,
-        report.failed.len()
-    );
+    let summary = report.summary();
+    let mut text = String::new();
+    for line in report.dry_run.iter().flatten() {
+        text.push_str(line);
+        text.push('\n');
+    }
+    text.push_str(&summary);
+    if let Some(name) = &report.stopped
+        && let Some((_, error)) = report.failed.iter().find(|(failed, _)| failed == name)
+    {
+        return Err(ClientError::Usage(format!(
+            "{summary}; stopped at {name}: {error}"
+        )));
+    }
     match report.failed.into_iter().next() {
-        None => Ok(summary),
+        None => Ok(text),
         Some((name, error)) => Err(ClientError::Usage(format!(
             "{summary}; first failure: {name}: {error}"
         ))),

@@ -13,7 +13,7 @@ use crate::ClientError;
 use crate::connection::{Connection, Connector};
 use crate::progress::{Progress, ProgressMode};
 use crate::sftp::{self, SftpConnector, SftpSession};
-use crate::transfer::{self, Direction, MirrorReport, TransferStats};
+use crate::transfer::{self, Direction, MirrorOptions, MirrorReport, TransferStats};
 
 /// A connection of either protocol.
 pub(super) enum Session {
@@ -219,13 +219,13 @@ impl Session {
         direction: Direction,
         remote: &str,
         local: &Path,
-        parallel: usize,
+        options: &MirrorOptions,
         progress: &ProgressMode,
     ) -> Result<MirrorReport, ClientError> {
         match (self, reopen) {
             (Session::Ftp(connection), Some(Reopen::Ftp(connector))) => {
                 transfer::mirror(
-                    connection, connector, direction, remote, local, parallel, progress,
+                    connection, connector, direction, remote, local, options, progress,
                 )
                 .await
             }
@@ -242,7 +242,7 @@ impl Session {
                     direction,
                     &remote,
                     local,
-                    parallel,
+                    options,
                     progress,
                 )
                 .await

@@ -210,8 +210,9 @@ pub(super) const COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         names: &["mirror"],
-        usage: "mirror [-R] [--parallel N] SRC [DST]",
-        about: "Copy a remote tree here (-R: a local tree there)",
+        usage: "mirror [-R] [OPTION]... SRC [DST]",
+        about: "Copy a remote tree here (-R: a local tree there); options --parallel N, \
+                --delete, --only-newer, --exclude GLOB, --include GLOB, --dry-run",
         original: None,
         needs_connection: true,
         one_path: false,

@@ -9,7 +9,7 @@ use super::words::{expand_home, local_glob};
 use super::{Flow, Input, Repl, interruptible, say};
 use crate::ClientError;
 use crate::progress::Progress;
-use crate::transfer::{self, Direction, TransferStats};
+use crate::transfer::{self, Direction, MirrorOptions, TransferStats};
 
 /// One file to move, for [`Repl::move_one`].
 enum Move<'a> {
@@ -261,17 +261,30 @@ impl Repl {
     }
 
     pub(super) fn mirror(&mut self, arguments: &[String], _: &mut dyn Input) -> Flow {
+        const USAGE: &str = "Usage: mirror [-R] [--parallel N] [--delete] [--only-newer] \
+                             [--exclude GLOB] [--include GLOB] [--dry-run] SRC [DST]";
         let mut upload = false;
-        let mut parallel = 1;
+        let mut options = MirrorOptions::default();
         let mut paths = Vec::new();
         let mut words = arguments.iter();
         while let Some(word) = words.next() {
             match word.as_str() {
                 "-R" | "--reverse" => upload = true,
+                "--delete" => options.delete = true,
+                "--only-newer" => options.only_newer = true,
+                "--dry-run" => options.dry_run = true,
+                "--exclude" | "--include" => match words.next() {
+                    Some(glob) if word == "--exclude" => options.filter.exclude.push(glob.clone()),
+                    Some(glob) => options.filter.include.push(glob.clone()),
+                    None => {
+                        say(USAGE);
+                        return Flow::Continue;
+                    }
+                },
                 "--parallel" | "-P" => match words.next().and_then(|n| n.parse::<usize>().ok()) {
-                    Some(n) if n > 0 => parallel = n,
+                    Some(n) if n > 0 => options.parallel = n,
                     _ => {
-                        say("Usage: mirror [-R] [--parallel N] SRC [DST]");
+                        say(USAGE);
                         return Flow::Continue;
                     }
                 },
@@ -282,7 +295,7 @@ impl Repl {
             [source] => (source.clone(), None),
             [source, target] => (source.clone(), Some(target.clone())),
             _ => {
-                say("Usage: mirror [-R] [--parallel N] SRC [DST]");
+                say(USAGE);
                 return Flow::Continue;
             }
         };
@@ -315,22 +328,22 @@ impl Repl {
                 direction,
                 &remote,
                 &local,
-                parallel,
+                &options,
                 &self.progress,
             ),
         );
         match result {
             Ok(report) => {
+                for line in report.dry_run.iter().flatten() {
+                    say(line);
+                }
                 for (name, error) in &report.failed {
                     say(&format!("Failed: {name}: {error}"));
                 }
-                say(&format!(
-                    "Mirrored {} files ({}b), {} unchanged, {} failed",
-                    report.transferred,
-                    report.bytes,
-                    report.skipped,
-                    report.failed.len()
-                ));
+                if let Some(name) = &report.stopped {
+                    say(&format!("Stopped at {name}: the server has no room left"));
+                }
+                say(&report.summary());
             }
             Err(error) => self.fail(&error),
         }

@@ -1,6 +1,6 @@
 //! Mirroring a tree over SFTP either way, as [`crate::transfer::mirror`] does over FTP: plan the
-//! files from READDIR listings (skipping those identical in size and time), then move them over
-//! one or more sessions. SFTP gives times to the second and SETSTAT sets them, so a file counts
+//! files from READDIR listings (the decisions are shared with FTP, in `transfer/plan.rs`), then
+//! move them over one or more sessions. SFTP gives times to the second and SETSTAT sets them, so a file counts
 //! as unchanged only when its size and modification time are both equal; downloaded files get
 //! the remote time, uploaded ones the local time.
 //!
@@ -8,10 +8,9 @@
 //! for trees of many small files. This module prints nothing but the host-key line of
 //! [`mirror_url`], as the other one-shot commands do.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use ferry_proto::listing::EntryKind;
-use ferry_proto::sftp::StatusCode;
+use ferry_proto::listing::Entry;
 
 use super::files::{self, download, entry, mkdir_all, upload};
 use super::{SftpConnector, SftpSession};
@@ -19,17 +18,10 @@ use crate::ClientError;
 use crate::oneshot::Globals;
 use crate::progress::ProgressMode;
 use crate::transfer::{
-    Direction, MirrorQueue, MirrorReport, join_remote, same_time, set_local_modified, unix_secs,
+    Direction, Job, LocalTree, MirrorOptions, MirrorQueue, MirrorReport, TimeRule, Tree, plan,
+    set_local_modified,
 };
 use crate::url::SftpUrl;
-
-/// One file to move.
-#[derive(Debug, Clone)]
-struct Job {
-    remote: String,
-    local: PathBuf,
-    modified: Option<i64>,
-}
 
 /// `ferry mirror` with an `sftp://` URL: `remote_url` is the remote folder, `local` the local
 /// one; `direction` says which is the source.
@@ -38,7 +30,7 @@ pub async fn mirror_url(
     direction: Direction,
     remote_url: &str,
     local: &Path,
-    parallel: usize,
+    options: &MirrorOptions,
 ) -> Result<MirrorReport, ClientError> {
     let url = SftpUrl::parse(remote_url)?;
     let connector = files::connector(globals, &url);
@@ -55,7 +47,7 @@ pub async fn mirror_url(
         direction,
         remote,
         local,
-        parallel,
+        options,
         &globals.progress,
     )
     .await;
@@ -66,25 +58,72 @@ pub async fn mirror_url(
 /// Mirrors a tree over `session`. `remote` is a remote folder (absolute, or relative to the
 /// login folder; empty is the login folder), `local` a local folder. With `parallel > 1`,
 /// `connector` opens the extra sessions (a session that cannot be opened leaves its share to
-/// the others).
+/// the others). The decisions are the FTP mirror's (`transfer/plan.rs`).
 pub async fn mirror(
     session: &mut SftpSession,
     connector: Option<&SftpConnector>,
     direction: Direction,
     remote: &str,
     local: &Path,
-    parallel: usize,
+    options: &MirrorOptions,
     progress: &ProgressMode,
 ) -> Result<MirrorReport, ClientError> {
-    let mut report = MirrorReport::default();
-    let jobs = match direction {
-        Direction::Download => plan_download(session, remote, local, &mut report).await?,
-        Direction::Upload => plan_upload(session, remote, local, &mut report).await?,
+    // SFTP gives times to the second, and SETSTAT sets them both ways.
+    let rule = TimeRule {
+        precise: true,
+        target_keeps_times: true,
     };
+    let mut local_tree = LocalTree {
+        root: local.to_path_buf(),
+    };
+    let plan = match direction {
+        Direction::Download => {
+            let mut source = SftpTree {
+                session,
+                root: remote,
+            };
+            plan::plan(&mut source, &mut local_tree, options, rule).await?
+        }
+        Direction::Upload => {
+            let mut target = SftpTree {
+                session,
+                root: remote,
+            };
+            plan::plan(&mut local_tree, &mut target, options, rule).await?
+        }
+    };
+    let mut report = MirrorReport::planned(&plan);
+    if options.dry_run {
+        let remote_tree = SftpTree {
+            session,
+            root: remote,
+        };
+        let lines = match direction {
+            Direction::Download => plan::describe(&remote_tree, &local_tree, &plan),
+            Direction::Upload => plan::describe(&local_tree, &remote_tree, &plan),
+        };
+        report.bytes = plan.copies.iter().map(|copy| copy.size).sum();
+        report.dry_run = Some(lines);
+        return Ok(report);
+    }
+    match direction {
+        Direction::Download => plan::make_folders(&mut local_tree, &plan).await?,
+        Direction::Upload => {
+            plan::make_folders(
+                &mut SftpTree {
+                    session,
+                    root: remote,
+                },
+                &plan,
+            )
+            .await?;
+        }
+    }
+    let jobs = Job::from_plan(&plan, direction, remote, local);
     let queue = MirrorQueue::new(jobs, report);
     let mut workers = tokio::task::JoinSet::new();
     if let Some(connector) = connector {
-        for _ in 0..queue.extra_sessions(parallel) {
+        for _ in 0..queue.extra_sessions(options.parallel) {
             let connector = connector.clone();
             let (queue, progress) = (queue.clone(), progress.clone());
             workers.spawn(async move {
@@ -97,7 +136,75 @@ pub async fn mirror(
     }
     work(session, direction, &queue, progress).await;
     while workers.join_next().await.is_some() {}
-    Ok(queue.finish(|job| job.remote))
+    let mut report = queue.finish(|job| job.remote);
+    if options.delete && report.failed.is_empty() {
+        let (deleted, failed) = match direction {
+            Direction::Download => plan::delete_extra(&mut local_tree, &plan).await,
+            Direction::Upload => {
+                plan::delete_extra(
+                    &mut SftpTree {
+                        session,
+                        root: remote,
+                    },
+                    &plan,
+                )
+                .await
+            }
+        };
+        report.deleted = deleted;
+        report.failed.extend(failed);
+    }
+    Ok(report)
+}
+
+/// An SFTP session as one side of a mirror, rooted at `root`.
+struct SftpTree<'a> {
+    session: &'a mut SftpSession,
+    root: &'a str,
+}
+
+impl SftpTree<'_> {
+    fn path(&self, rel: &str) -> String {
+        plan::remote_path(self.root, rel)
+    }
+}
+
+impl Tree for SftpTree<'_> {
+    async fn list(&mut self, rel: &str) -> Result<Vec<Entry>, ClientError> {
+        let path = self.path(rel);
+        Ok(self
+            .session
+            .list(&path)
+            .await?
+            .into_iter()
+            .map(entry)
+            .collect())
+    }
+
+    async fn make_folder(&mut self, rel: &str) -> Result<(), ClientError> {
+        let path = self.path(rel);
+        if path.is_empty() {
+            Ok(())
+        } else if rel.is_empty() {
+            mkdir_all(self.session, &path).await
+        } else {
+            self.session.mkdir(&path).await
+        }
+    }
+
+    async fn remove_file(&mut self, rel: &str) -> Result<(), ClientError> {
+        let path = self.path(rel);
+        self.session.remove(&path).await
+    }
+
+    async fn remove_folder(&mut self, rel: &str) -> Result<(), ClientError> {
+        let path = self.path(rel);
+        self.session.rmdir(&path).await
+    }
+
+    fn show(&self, rel: &str) -> String {
+        self.path(rel)
+    }
 }
 
 async fn work(
@@ -139,137 +246,5 @@ async fn work(
             }
         };
         queue.record(&job.remote, result.map(|stats| stats.bytes));
-    }
-}
-
-/// True for a name a listing may not make us write: a path, `.` or `..`.
-fn unsafe_name(name: &str) -> bool {
-    name.is_empty() || name.contains(['/', '\\', '\0']) || name == "." || name == ".."
-}
-
-async fn plan_download(
-    session: &mut SftpSession,
-    remote: &str,
-    local: &Path,
-    report: &mut MirrorReport,
-) -> Result<Vec<Job>, ClientError> {
-    let mut jobs = Vec::new();
-    let mut folders = vec![(remote.to_string(), local.to_path_buf())];
-    while let Some((folder, target)) = folders.pop() {
-        std::fs::create_dir_all(&target).map_err(|source| ClientError::local(&target, source))?;
-        for name in session.list(&folder).await? {
-            let entry = entry(name);
-            let name = String::from_utf8_lossy(&entry.name).into_owned();
-            if unsafe_name(&name) {
-                continue;
-            }
-            let remote_path = join_remote(&folder, &name);
-            let local_path = target.join(&name);
-            match entry.kind {
-                EntryKind::Dir => folders.push((remote_path, local_path)),
-                EntryKind::File | EntryKind::Link => {
-                    let same = std::fs::metadata(&local_path).is_ok_and(|meta| {
-                        meta.is_file()
-                            && meta.len() == entry.size
-                            && match (entry.modified, unix_secs(meta.modified().ok())) {
-                                (Some(remote), Some(local)) => same_time(remote, local, true),
-                                (Some(_), None) => false,
-                                (None, _) => true,
-                            }
-                    });
-                    if same {
-                        report.skipped += 1;
-                    } else {
-                        jobs.push(Job {
-                            remote: remote_path,
-                            local: local_path,
-                            modified: entry.modified,
-                        });
-                    }
-                }
-            }
-        }
-    }
-    Ok(jobs)
-}
-
-async fn plan_upload(
-    session: &mut SftpSession,
-    remote: &str,
-    local: &Path,
-    report: &mut MirrorReport,
-) -> Result<Vec<Job>, ClientError> {
-    let meta = std::fs::metadata(local).map_err(|source| ClientError::local(local, source))?;
-    if !meta.is_dir() {
-        return Err(ClientError::local(
-            local,
-            std::io::Error::other("is not a folder"),
-        ));
-    }
-    if !remote.is_empty() {
-        mkdir_all(session, remote).await?;
-    }
-    let mut jobs = Vec::new();
-    let mut folders = vec![(local.to_path_buf(), remote.to_string())];
-    while let Some((source, folder)) = folders.pop() {
-        let existing: Vec<_> = match session.list(&folder).await {
-            Ok(names) => names.into_iter().map(entry).collect(),
-            // Just made (or made by another session): nothing there yet.
-            Err(error) if error.sftp_code() == Some(StatusCode::NO_SUCH_FILE) => Vec::new(),
-            Err(error) => return Err(error),
-        };
-        let mut entries: Vec<_> = std::fs::read_dir(&source)
-            .map_err(|error| ClientError::local(&source, error))?
-            .filter_map(Result::ok)
-            .collect();
-        entries.sort_by_key(|entry| entry.file_name());
-        for entry in entries {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let path = entry.path();
-            let Ok(meta) = std::fs::metadata(&path) else {
-                continue;
-            };
-            let remote_path = join_remote(&folder, &name);
-            let there = existing.iter().find(|e| e.name == name.as_bytes());
-            if meta.is_dir() {
-                if !there.is_some_and(|e| e.kind == EntryKind::Dir) {
-                    session.mkdir(&remote_path).await?;
-                }
-                folders.push((path, remote_path));
-            } else if meta.is_file() {
-                let modified = unix_secs(meta.modified().ok());
-                let same = there.is_some_and(|e| {
-                    e.kind != EntryKind::Dir
-                        && e.size == meta.len()
-                        && match (e.modified, modified) {
-                            (Some(remote), Some(local)) => same_time(remote, local, true),
-                            _ => true,
-                        }
-                });
-                if same {
-                    report.skipped += 1;
-                } else {
-                    jobs.push(Job {
-                        remote: remote_path,
-                        local: path,
-                        modified,
-                    });
-                }
-            }
-        }
-    }
-    Ok(jobs)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names_a_listing_may_not_use() {
-        for name in ["", ".", "..", "a/b", "a\\b", "a\0b"] {
-            assert!(unsafe_name(name), "{name:?}");
-        }
-        assert!(!unsafe_name("a b.txt") && !unsafe_name("..."));
     }
 }

@@ -20,6 +20,7 @@
 
 mod download;
 mod mirror;
+pub(crate) mod plan;
 mod receive;
 mod upload;
 
@@ -28,7 +29,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 pub use download::{DownloadOptions, download, download_to_writer, download_with};
 pub use mirror::{Direction, MirrorReport, mirror};
-pub(crate) use mirror::{MirrorQueue, join_remote, same_time, unix_secs};
+pub(crate) use mirror::{Job, MirrorQueue, join_remote};
+pub(crate) use plan::{LocalTree, TimeRule, Tree};
+pub use plan::{MirrorOptions, NameFilter};
 pub use upload::{upload, upload_resumable};
 
 use crate::ClientError;
