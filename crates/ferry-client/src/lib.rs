@@ -23,6 +23,7 @@ pub mod credentials;
 mod error;
 pub mod oneshot;
 pub mod progress;
+pub mod rate;
 pub mod repl;
 pub mod sftp;
 pub mod tls;

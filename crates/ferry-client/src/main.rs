@@ -69,6 +69,14 @@ struct GlobalArgs {
     /// there (a changed key is refused all the same).
     #[arg(long, global = true)]
     accept_new_host_key: bool,
+    /// Move at most RATE bytes a second in each transfer, FTP and SFTP, up or down: a number
+    /// with K, M or G for KiB, MiB, GiB (powers of 1024), such as 500K or 2M.
+    #[arg(long, global = true, value_name = "RATE", value_parser = parse_rate)]
+    limit_rate: Option<u64>,
+}
+
+fn parse_rate(text: &str) -> Result<u64, String> {
+    ferry_client::rate::parse_rate(text)
 }
 
 #[derive(Debug, Subcommand)]
@@ -230,6 +238,7 @@ fn main() -> ExitCode {
             TlsMode::Off
         },
         trust,
+        limit_rate: cli.global.limit_rate,
     };
     let stderr_is_terminal = std::io::stderr().is_terminal();
     let stdin_is_terminal = std::io::stdin().is_terminal();
@@ -238,6 +247,7 @@ fn main() -> ExitCode {
         identity: cli.global.identity,
         accept_new_host_key: cli.global.accept_new_host_key,
         timeout: Duration::from_secs(cli.global.timeout.max(1)),
+        limit_rate: cli.global.limit_rate,
         ..SshOptions::for_home(home.as_deref())
     };
     let Some(command) = cli.command else {

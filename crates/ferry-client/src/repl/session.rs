@@ -28,6 +28,16 @@ pub(super) enum Reopen {
     Sftp(SftpConnector),
 }
 
+impl Reopen {
+    /// Connections made from now on keep to `rate` bytes a second.
+    pub(super) fn set_limit_rate(&mut self, rate: Option<u64>) {
+        match self {
+            Reopen::Ftp(connector) => connector.options.limit_rate = rate,
+            Reopen::Sftp(connector) => connector.options.limit_rate = rate,
+        }
+    }
+}
+
 /// An SFTP session and the folder the shell is in.
 pub(super) struct SftpShell {
     session: SftpSession,
@@ -208,6 +218,14 @@ impl Session {
                 let remote = shell.resolve(remote);
                 sftp::download(&mut shell.session, &remote, target, false, resume, progress).await
             }
+        }
+    }
+
+    /// Limits each later transfer to `rate` bytes a second (`None`: no limit).
+    pub(super) fn set_limit_rate(&mut self, rate: Option<u64>) {
+        match self {
+            Session::Ftp(connection) => connection.set_limit_rate(rate),
+            Session::Sftp(shell) => shell.session.set_limit_rate(rate),
         }
     }
 

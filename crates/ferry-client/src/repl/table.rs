@@ -139,6 +139,16 @@ pub(super) const COMMANDS: &[CommandSpec] = &[
         handler: Repl::lcd,
     },
     CommandSpec {
+        names: &["set"],
+        usage: "set [limit-rate RATE|off]",
+        about: "Show or change settings: limit-rate (bytes/s; 500K, 2M) for every transfer",
+        original: None,
+        needs_connection: false,
+        one_path: false,
+        local_paths: false,
+        handler: Repl::set,
+    },
+    CommandSpec {
         names: &["lpwd"],
         usage: "lpwd",
         about: "Show the local folder",
@@ -320,7 +330,7 @@ QUIT           : Exit\n";
         assert!(text.starts_with(expected), "{text}");
         for word in [
             "open", "put", "get", "ls", "dir", "rm", "delete", "bye", "exit", "cd", "pwd", "lcd",
-            "lpwd", "mkdir", "rmdir", "rename", "size", "mget", "mput", "mirror", "help",
+            "lpwd", "mkdir", "rmdir", "rename", "size", "mget", "mput", "mirror", "help", "set",
         ] {
             assert!(find_command(word).is_some(), "{word}");
             assert!(text.contains(word), "{word}");

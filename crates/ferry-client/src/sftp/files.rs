@@ -28,6 +28,7 @@ pub(super) fn connector(globals: &Globals, url: &SftpUrl) -> SftpConnector {
         netrc: globals.netrc.clone(),
         options: SshOptions {
             timeout: globals.connect.timeout,
+            limit_rate: globals.connect.limit_rate,
             ..globals.ssh.clone()
         },
     }

@@ -37,6 +37,8 @@ pub struct SftpSession {
     /// Bytes per READ and per WRITE (from the server's limits).
     chunks: (u32, u32),
     timeout: Duration,
+    /// `--limit-rate`, in bytes a second.
+    limit_rate: Option<u64>,
 }
 
 impl Drop for SftpSession {
@@ -96,6 +98,7 @@ impl SftpSession {
             extensions: Vec::new(),
             chunks: (CHUNK, CHUNK),
             timeout,
+            limit_rate: None,
         };
         session
             .send(&Packet::Init {
@@ -137,6 +140,16 @@ impl SftpSession {
     /// Bytes to ask for in one READ, and to send in one WRITE.
     pub(super) fn chunks(&self) -> (u32, u32) {
         self.chunks
+    }
+
+    /// Limits each transfer to `rate` bytes a second (`None`: no limit).
+    pub fn set_limit_rate(&mut self, rate: Option<u64>) {
+        self.limit_rate = rate;
+    }
+
+    /// The `--limit-rate` transfers keep to.
+    pub fn limit_rate(&self) -> Option<u64> {
+        self.limit_rate
     }
 
     /// True when the server announced `name` at `version` (OpenSSH's rule for using one).
