@@ -25,6 +25,7 @@ pub mod oneshot;
 pub mod progress;
 pub mod rate;
 pub mod repl;
+pub mod retry;
 pub mod sftp;
 pub mod tls;
 pub mod transfer;

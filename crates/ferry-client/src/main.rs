@@ -73,6 +73,11 @@ struct GlobalArgs {
     /// with K, M or G for KiB, MiB, GiB (powers of 1024), such as 500K or 2M.
     #[arg(long, global = true, value_name = "RATE", value_parser = parse_rate)]
     limit_rate: Option<u64>,
+    /// get, put, mirror: after a dropped connection, reconnect and resume the file from where
+    /// it stopped (REST, or the remote size for uploads; never from zero), up to N more times,
+    /// waiting 1, 2, 4 ... at most 30 seconds between tries.
+    #[arg(long, global = true, default_value_t = 0, value_name = "N")]
+    retry: u32,
 }
 
 fn parse_rate(text: &str) -> Result<u64, String> {
@@ -292,6 +297,7 @@ fn main() -> ExitCode {
         },
         prompt_password: stdin_is_terminal,
         ssh,
+        retry: ferry_client::retry::Retry::times(cli.global.retry),
     };
     let result: Result<(), ClientError> = runtime.block_on(async {
         match command {
@@ -329,6 +335,7 @@ fn main() -> ExitCode {
                     only_newer,
                     dry_run,
                     filter: NameFilter { include, exclude },
+                    retry: globals.retry,
                 };
                 oneshot::mirror(&globals, reverse, &source, &target, &options)
                     .await

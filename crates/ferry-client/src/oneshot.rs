@@ -15,6 +15,7 @@ use ferry_proto::time::UtcTime;
 use crate::ClientError;
 use crate::connection::{ConnectDefaults, ConnectOptions, Connection, Connector};
 use crate::progress::ProgressMode;
+use crate::retry::{Retry, retrying};
 use crate::sftp::{self, SshOptions};
 use crate::transfer::{self, Direction};
 use crate::url::{FtpUrl, is_sftp_url};
@@ -34,6 +35,13 @@ pub struct Globals {
     pub prompt_password: bool,
     /// Key files and host keys for `sftp://` URLs.
     pub ssh: SshOptions,
+    /// `--retry N`: reconnect and resume after a dropped connection.
+    pub retry: Retry,
+}
+
+/// Tells the user about a retry, on stderr.
+pub(crate) fn note_retry(line: &str) {
+    eprintln!("ferry: {line}");
 }
 
 async fn open(globals: &Globals, url: &FtpUrl) -> Result<(Connection, Connector), ClientError> {
@@ -98,17 +106,30 @@ pub async fn get(
         Some(path) => path.to_path_buf(),
         None => PathBuf::from(&name),
     };
-    let (mut connection, _) = open(globals, &url).await?;
+    let (connection, mut connector) = open(globals, &url).await?;
+    let mut connection = Some(connection);
     let mut progress = globals.progress.reporter();
-    let result = transfer::download(
+    // After a drop, the partial is continued (REST), never started again.
+    let result = retrying(
+        globals.retry,
         &mut connection,
-        &url.path,
-        &target,
-        resume,
-        progress.as_mut(),
+        async || connector.open(|_: &str| None).await,
+        async |connection: &mut Connection, again| {
+            transfer::download(
+                connection,
+                &url.path,
+                &target,
+                resume || again,
+                progress.as_mut(),
+            )
+            .await
+        },
+        note_retry,
     )
     .await;
-    connection.quit().await;
+    if let Some(connection) = connection {
+        connection.quit().await;
+    }
     result.map(|_| target)
 }
 
@@ -138,12 +159,20 @@ pub async fn put(
             });
         }
     }
-    let (mut connection, _) = open(globals, &url).await?;
+    let (connection, mut connector) = open(globals, &url).await?;
+    let mut connection = Some(connection);
     let result = async {
         let into_folder = url.is_folder() || files.len() > 1;
         let folder = url.path.trim_end_matches('/');
         if into_folder && !folder.is_empty() {
-            connection.mkdir_all(folder).await?;
+            retrying(
+                globals.retry,
+                &mut connection,
+                async || connector.open(|_: &str| None).await,
+                async |connection: &mut Connection, _| connection.mkdir_all(folder).await,
+                note_retry,
+            )
+            .await?;
         }
         for file in files {
             let name = file
@@ -158,13 +187,31 @@ pub async fn put(
                 format!("{folder}/{name}")
             };
             let mut progress = globals.progress.reporter();
-            transfer::upload_resumable(&mut connection, file, &remote, resume, progress.as_mut())
-                .await?;
+            // After a drop, the remote file's size says where to go on (REST + STOR, or APPE).
+            retrying(
+                globals.retry,
+                &mut connection,
+                async || connector.open(|_: &str| None).await,
+                async |connection: &mut Connection, again| {
+                    transfer::upload_resumable(
+                        connection,
+                        file,
+                        &remote,
+                        resume || again,
+                        progress.as_mut(),
+                    )
+                    .await
+                },
+                note_retry,
+            )
+            .await?;
         }
         Ok(())
     }
     .await;
-    connection.quit().await;
+    if let Some(connection) = connection {
+        connection.quit().await;
+    }
     result
 }
 

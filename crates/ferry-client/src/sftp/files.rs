@@ -15,8 +15,9 @@ use tokio::io::AsyncSeekExt;
 use super::transfer::{read_file, write_file};
 use super::{HostKeyNote, SftpConnector, SftpSession, SshOptions};
 use crate::ClientError;
-use crate::oneshot::Globals;
+use crate::oneshot::{Globals, note_retry};
 use crate::progress::Progress;
+use crate::retry::{Retry, retrying};
 use crate::transfer::{TransferStats, partial_path, remote_base_name};
 use crate::url::SftpUrl;
 
@@ -79,18 +80,41 @@ pub async fn get(
         Some(path) => path.to_path_buf(),
         None => PathBuf::from(&name),
     };
-    let mut session = open(globals, &url).await?;
+    let mut session = Some(open(globals, &url).await?);
+    let connector = connector(globals, &url);
     let mut progress = globals.progress.reporter();
-    let result = download(
+    // Standard output cannot be continued: no retry there.
+    let retry = if to_stdout {
+        Retry::default()
+    } else {
+        globals.retry
+    };
+    let result = retrying(
+        retry,
         &mut session,
-        &url.path,
-        &target,
-        to_stdout,
-        resume,
-        progress.as_mut(),
+        async || {
+            connector
+                .open(|_: &str| None)
+                .await
+                .map(|(session, _)| session)
+        },
+        async |session: &mut SftpSession, again| {
+            download(
+                session,
+                &url.path,
+                &target,
+                to_stdout,
+                resume || again,
+                progress.as_mut(),
+            )
+            .await
+        },
+        note_retry,
     )
     .await;
-    session.quit().await;
+    if let Some(session) = session {
+        session.quit().await;
+    }
     result.map(|_| target)
 }
 
@@ -275,12 +299,26 @@ pub async fn put(
             return Err(ClientError::local(file, why));
         }
     }
-    let mut session = open(globals, &url).await?;
+    let mut session = Some(open(globals, &url).await?);
+    let connector = connector(globals, &url);
+    let reopen = async || {
+        connector
+            .open(|_: &str| None)
+            .await
+            .map(|(session, _)| session)
+    };
     let result = async {
         let into_folder = url.is_folder() || files.len() > 1;
         let folder = url.path.trim_end_matches('/');
         if into_folder && !folder.is_empty() {
-            mkdir_all(&mut session, folder).await?;
+            retrying(
+                globals.retry,
+                &mut session,
+                reopen,
+                async |session: &mut SftpSession, _| mkdir_all(session, folder).await,
+                note_retry,
+            )
+            .await?;
         }
         for file in files {
             let name = file
@@ -295,12 +333,24 @@ pub async fn put(
                 format!("{}/{name}", url.path)
             };
             let mut progress = globals.progress.reporter();
-            upload(&mut session, file, &remote, resume, progress.as_mut()).await?;
+            // After a drop, the remote file's size says where to go on.
+            retrying(
+                globals.retry,
+                &mut session,
+                reopen,
+                async |session: &mut SftpSession, again| {
+                    upload(session, file, &remote, resume || again, progress.as_mut()).await
+                },
+                note_retry,
+            )
+            .await?;
         }
         Ok(())
     }
     .await;
-    session.quit().await;
+    if let Some(session) = session {
+        session.quit().await;
+    }
     result
 }
 

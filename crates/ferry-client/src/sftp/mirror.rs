@@ -17,6 +17,7 @@ use super::{SftpConnector, SftpSession};
 use crate::ClientError;
 use crate::oneshot::Globals;
 use crate::progress::ProgressMode;
+use crate::retry::{Retry, wait_to_retry};
 use crate::transfer::{
     Direction, Job, LocalTree, MirrorOptions, MirrorQueue, MirrorReport, TimeRule, Tree, plan,
     set_local_modified,
@@ -125,16 +126,32 @@ pub async fn mirror(
     if let Some(connector) = connector {
         for _ in 0..queue.extra_sessions(options.parallel) {
             let connector = connector.clone();
-            let (queue, progress) = (queue.clone(), progress.clone());
+            let (queue, progress, retry) = (queue.clone(), progress.clone(), options.retry);
             workers.spawn(async move {
                 if let Ok((mut session, _)) = connector.open(|_: &str| None).await {
-                    work(&mut session, direction, &queue, &progress).await;
+                    work(
+                        &mut session,
+                        Some(&connector),
+                        retry,
+                        direction,
+                        &queue,
+                        &progress,
+                    )
+                    .await;
                     session.quit().await;
                 }
             });
         }
     }
-    work(session, direction, &queue, progress).await;
+    work(
+        session,
+        connector,
+        options.retry,
+        direction,
+        &queue,
+        progress,
+    )
+    .await;
     while workers.join_next().await.is_some() {}
     let mut report = queue.finish(|job| job.remote);
     if options.delete && report.failed.is_empty() {
@@ -207,44 +224,73 @@ impl Tree for SftpTree<'_> {
     }
 }
 
+/// Moves the queue's files over `session` until none is left. With `retry` and a
+/// `connector`, a file whose session dropped is resumed over a new one from where it stopped.
 async fn work(
     session: &mut SftpSession,
+    connector: Option<&SftpConnector>,
+    retry: Retry,
     direction: Direction,
     queue: &MirrorQueue<Job>,
     progress: &ProgressMode,
 ) {
+    let retry = if connector.is_some() {
+        retry
+    } else {
+        Retry::default()
+    };
     loop {
         let Some(job) = queue.next() else {
             return;
         };
         let mut reporter = progress.reporter();
-        let result = match direction {
-            Direction::Download => {
-                let result = download(
-                    session,
-                    &job.remote,
-                    &job.local,
-                    false,
-                    false,
-                    reporter.as_mut(),
-                )
-                .await;
-                match (result, job.modified) {
-                    (Ok(stats), Some(modified)) => {
-                        set_local_modified(&job.local, modified).map(|()| stats)
-                    }
-                    (result, _) => result,
-                }
+        let mut failures = 0;
+        let result = loop {
+            let again = failures > 0;
+            let result = move_one(session, direction, &job, again, reporter.as_mut()).await;
+            let Err(error) = &result else {
+                break result;
+            };
+            failures += 1;
+            if !wait_to_retry(retry, failures, error, crate::oneshot::note_retry).await {
+                break result;
             }
-            Direction::Upload => {
-                let result =
-                    upload(session, &job.local, &job.remote, false, reporter.as_mut()).await;
-                if let (Ok(_), Some(modified)) = (&result, job.modified) {
-                    let _ = session.set_modified(&job.remote, modified).await;
-                }
-                result
+            // A session that cannot be opened yet fails the next try at once, which waits
+            // longer.
+            if let Some(connector) = connector
+                && let Ok((opened, _)) = connector.open(|_: &str| None).await
+            {
+                *session = opened;
             }
         };
         queue.record(&job.remote, result.map(|stats| stats.bytes));
+    }
+}
+
+/// Moves one file; `resume` continues what an earlier try left.
+async fn move_one(
+    session: &mut SftpSession,
+    direction: Direction,
+    job: &Job,
+    resume: bool,
+    reporter: &mut dyn crate::progress::Progress,
+) -> Result<crate::transfer::TransferStats, ClientError> {
+    match direction {
+        Direction::Download => {
+            let result = download(session, &job.remote, &job.local, false, resume, reporter).await;
+            match (result, job.modified) {
+                (Ok(stats), Some(modified)) => {
+                    set_local_modified(&job.local, modified).map(|()| stats)
+                }
+                (result, _) => result,
+            }
+        }
+        Direction::Upload => {
+            let result = upload(session, &job.local, &job.remote, resume, reporter).await;
+            if let (Ok(_), Some(modified)) = (&result, job.modified) {
+                let _ = session.set_modified(&job.remote, modified).await;
+            }
+            result
+        }
     }
 }

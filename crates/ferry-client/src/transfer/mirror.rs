@@ -9,10 +9,11 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use ferry_proto::listing::Entry;
 
 use super::plan::{self, LocalTree, MirrorOptions, TimeRule, Tree};
-use super::{DownloadOptions, download_with, upload};
+use super::{DownloadOptions, download_with, upload_resumable};
 use crate::ClientError;
 use crate::connection::{Connection, Connector};
 use crate::progress::ProgressMode;
+use crate::retry::{Retry, wait_to_retry};
 
 /// Which way a mirror goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -267,16 +268,32 @@ pub async fn mirror(
     let mut workers = tokio::task::JoinSet::new();
     for _ in 0..queue.extra_sessions(options.parallel) {
         let mut connector = connector.clone();
-        let (queue, progress) = (queue.clone(), progress.clone());
+        let (queue, progress, retry) = (queue.clone(), progress.clone(), options.retry);
         workers.spawn(async move {
             // A worker that cannot connect leaves its share to the others.
             if let Ok(mut connection) = connector.open(|_: &str| None).await {
-                work(&mut connection, direction, &queue, &progress).await;
+                work(
+                    &mut connection,
+                    &connector,
+                    retry,
+                    direction,
+                    &queue,
+                    &progress,
+                )
+                .await;
                 connection.quit().await;
             }
         });
     }
-    work(connection, direction, &queue, progress).await;
+    work(
+        connection,
+        connector,
+        options.retry,
+        direction,
+        &queue,
+        progress,
+    )
+    .await;
     while workers.join_next().await.is_some() {}
     let mut report = queue.finish(|job| job.remote);
     if options.delete && report.failed.is_empty() {
@@ -299,42 +316,68 @@ pub async fn mirror(
     Ok(report)
 }
 
+/// Moves the queue's files over `connection` until none is left. With `retry`, a file whose
+/// connection dropped is resumed over a new one (`connector`), from where it stopped.
 async fn work(
     connection: &mut Connection,
+    connector: &Connector,
+    retry: Retry,
     direction: Direction,
     queue: &MirrorQueue<Job>,
     progress: &ProgressMode,
 ) {
+    let mut connector = connector.clone();
     loop {
         let Some(job) = queue.next() else {
             return;
         };
         let mut reporter = progress.reporter();
-        let result = match direction {
-            Direction::Download => {
-                let options = DownloadOptions {
-                    resume: false,
-                    listed_size: job.size,
-                    modified: job.modified,
-                };
-                download_with(
-                    connection,
-                    &job.remote,
-                    &job.local,
-                    options,
-                    reporter.as_mut(),
-                )
-                .await
+        let mut failures = 0;
+        let result = loop {
+            let again = failures > 0;
+            let result = move_one(connection, direction, &job, again, reporter.as_mut()).await;
+            let Err(error) = &result else {
+                break result;
+            };
+            failures += 1;
+            if !wait_to_retry(retry, failures, error, crate::oneshot::note_retry).await {
+                break result;
             }
-            Direction::Upload => {
-                let result = upload(connection, &job.local, &job.remote, reporter.as_mut()).await;
-                if let (Ok(_), Some(modified)) = (&result, job.modified) {
-                    let _ = connection.set_modified(&job.remote, modified).await;
-                }
-                result
+            // A connection that cannot be made yet fails the next try at once, which waits
+            // longer.
+            if let Ok(opened) = connector.open(|_: &str| None).await {
+                *connection = opened;
             }
         };
         queue.record(&job.remote, result.map(|stats| stats.bytes));
+    }
+}
+
+/// Moves one file; `resume` continues what an earlier try left.
+async fn move_one(
+    connection: &mut Connection,
+    direction: Direction,
+    job: &Job,
+    resume: bool,
+    reporter: &mut dyn crate::progress::Progress,
+) -> Result<super::TransferStats, ClientError> {
+    match direction {
+        Direction::Download => {
+            let options = DownloadOptions {
+                resume,
+                listed_size: job.size,
+                modified: job.modified,
+            };
+            download_with(connection, &job.remote, &job.local, options, reporter).await
+        }
+        Direction::Upload => {
+            let result =
+                upload_resumable(connection, &job.local, &job.remote, resume, reporter).await;
+            if let (Ok(_), Some(modified)) = (&result, job.modified) {
+                let _ = connection.set_modified(&job.remote, modified).await;
+            }
+            result
+        }
     }
 }
 

@@ -31,6 +31,8 @@ pub struct MirrorOptions {
     pub dry_run: bool,
     /// `--include` / `--exclude`.
     pub filter: NameFilter,
+    /// `--retry N`: a file whose connection dropped is resumed over a new one.
+    pub retry: crate::retry::Retry,
 }
 
 impl Default for MirrorOptions {
@@ -41,6 +43,7 @@ impl Default for MirrorOptions {
             only_newer: false,
             dry_run: false,
             filter: NameFilter::default(),
+            retry: crate::retry::Retry::default(),
         }
     }
 }
