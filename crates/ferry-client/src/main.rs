@@ -86,11 +86,14 @@ fn parse_rate(text: &str) -> Result<u64, String> {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Download one file.
+    /// Download one file, or every file whose name matches a wildcard.
     Get {
-        /// ftp://host/path/file (or sftp://host/path/file)
+        /// ftp://host/path/file (or sftp://host/path/file); a last name with `*`, `?` or
+        /// `[a-z]` (quoted for the shell: 'ftp://host/logs/*.gz') fetches every file that
+        /// matches.
         url: String,
-        /// Where to save it (default: its name, in this folder; `-`: standard output).
+        /// Where to save it (default: its name, in this folder; `-`: standard output; with a
+        /// wildcard, a folder).
         #[arg(short = 'o', long = "output", value_name = "PATH")]
         output: Option<PathBuf>,
         /// Continue a partial download left by an earlier try.

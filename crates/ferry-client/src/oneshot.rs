@@ -75,6 +75,9 @@ pub async fn get(
         return sftp::get(globals, url, output, resume).await;
     }
     let url = FtpUrl::parse(url)?;
+    if let Some((folder, pattern)) = wildcard(&url.path) {
+        return get_matching(globals, &url, folder, pattern, output, resume).await;
+    }
     if url.is_folder() {
         return Err(ClientError::Usage(format!(
             "{} names a folder, not a file (use ferry mirror for folders)",
@@ -131,6 +134,120 @@ pub async fn get(
         connection.quit().await;
     }
     result.map(|_| target)
+}
+
+/// The folder and the pattern of a path whose last name holds a wildcard (`*`, `?`, `[`):
+/// `logs/*.gz` gives (`logs`, `*.gz`). Wildcards in folder names are not expanded.
+pub(crate) fn wildcard(path: &str) -> Option<(&str, &str)> {
+    let (folder, name) = path.rsplit_once('/').unwrap_or(("", path));
+    name.contains(['*', '?', '[']).then_some((
+        if folder.is_empty() && path.starts_with('/') {
+            "/"
+        } else {
+            folder
+        },
+        name,
+    ))
+}
+
+/// Where the files of a wildcard download go: `output` must be a folder (made if missing);
+/// without it, the current folder.
+pub(crate) fn wildcard_target(output: Option<&Path>) -> Result<PathBuf, ClientError> {
+    match output {
+        None => Ok(PathBuf::from(".")),
+        Some(path) if path == Path::new("-") => Err(ClientError::Usage(
+            "a wildcard download needs a folder, not standard output".into(),
+        )),
+        Some(path) if path.is_dir() => Ok(path.to_path_buf()),
+        Some(path) if !path.exists() => std::fs::create_dir_all(path)
+            .map(|()| path.to_path_buf())
+            .map_err(|source| ClientError::local(path, source)),
+        Some(path) => Err(ClientError::Usage(format!(
+            "{}: a wildcard download needs a folder",
+            path.display()
+        ))),
+    }
+}
+
+/// The names in `entries` that are files matching `pattern` (as the shell's `mget` matches:
+/// `*`, `?`, `[a-z]`), sorted; an error naming the pattern when none does.
+pub(crate) fn matching_files(
+    entries: &[ferry_proto::listing::Entry],
+    folder: &str,
+    pattern: &str,
+) -> Result<Vec<String>, ClientError> {
+    use ferry_proto::glob::{GlobRules, glob_match_str};
+    let mut names: Vec<String> = entries
+        .iter()
+        .filter(|entry| entry.kind != EntryKind::Dir)
+        .map(|entry| String::from_utf8_lossy(&entry.name).into_owned())
+        .filter(|name| !name.contains('/') && glob_match_str(pattern, name, GlobRules::SHELL))
+        .collect();
+    names.sort();
+    if names.is_empty() {
+        let folder = if folder.is_empty() { "." } else { folder };
+        return Err(ClientError::Usage(format!(
+            "no file in {folder} matches {pattern}"
+        )));
+    }
+    Ok(names)
+}
+
+/// `ferry get 'ftp://host/logs/*.gz'`: every file of the folder whose name matches, into
+/// `output` (a folder) or the current folder. Returns the folder.
+async fn get_matching(
+    globals: &Globals,
+    url: &FtpUrl,
+    folder: &str,
+    pattern: &str,
+    output: Option<&Path>,
+    resume: bool,
+) -> Result<PathBuf, ClientError> {
+    let into = wildcard_target(output)?;
+    let (connection, mut connector) = open(globals, url).await?;
+    let mut connection = Some(connection);
+    let result = async {
+        let entries = retrying(
+            globals.retry,
+            &mut connection,
+            async || connector.open(|_: &str| None).await,
+            async |connection: &mut Connection, _| {
+                connection
+                    .list((!folder.is_empty()).then_some(folder))
+                    .await
+            },
+            note_retry,
+        )
+        .await?;
+        for name in matching_files(&entries, folder, pattern)? {
+            let remote = transfer::join_remote(folder, &name);
+            let target = into.join(&name);
+            let mut progress = globals.progress.reporter();
+            retrying(
+                globals.retry,
+                &mut connection,
+                async || connector.open(|_: &str| None).await,
+                async |connection: &mut Connection, again| {
+                    transfer::download(
+                        connection,
+                        &remote,
+                        &target,
+                        resume || again,
+                        progress.as_mut(),
+                    )
+                    .await
+                },
+                note_retry,
+            )
+            .await?;
+        }
+        Ok(())
+    }
+    .await;
+    if let Some(connection) = connection {
+        connection.quit().await;
+    }
+    result.map(|()| into)
 }
 
 /// `ferry put FILE... URL [-c]`: uploads files; a URL ending in `/` (or several files) names a

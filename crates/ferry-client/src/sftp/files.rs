@@ -61,6 +61,9 @@ pub async fn get(
     resume: bool,
 ) -> Result<PathBuf, ClientError> {
     let url = SftpUrl::parse(url)?;
+    if let Some((folder, pattern)) = crate::oneshot::wildcard(&url.path) {
+        return get_matching(globals, &url, folder, pattern, output, resume).await;
+    }
     if url.is_folder() {
         return Err(ClientError::Usage(format!(
             "{} names a folder, not a file (use ferry mirror for folders)",
@@ -116,6 +119,68 @@ pub async fn get(
         session.quit().await;
     }
     result.map(|_| target)
+}
+
+/// `ferry get 'sftp://host/logs/*.gz'`: every file of the folder whose name matches, into
+/// `output` (a folder) or the current folder. Returns the folder.
+async fn get_matching(
+    globals: &Globals,
+    url: &SftpUrl,
+    folder: &str,
+    pattern: &str,
+    output: Option<&Path>,
+    resume: bool,
+) -> Result<PathBuf, ClientError> {
+    let into = crate::oneshot::wildcard_target(output)?;
+    let mut session = Some(open(globals, url).await?);
+    let connector = connector(globals, url);
+    let reopen = async || {
+        connector
+            .open(|_: &str| None)
+            .await
+            .map(|(session, _)| session)
+    };
+    let result = async {
+        let listed = if folder.is_empty() { "." } else { folder };
+        let names = retrying(
+            globals.retry,
+            &mut session,
+            reopen,
+            async |session: &mut SftpSession, _| session.list(listed).await,
+            note_retry,
+        )
+        .await?;
+        let entries: Vec<Entry> = names.into_iter().map(entry).collect();
+        for name in crate::oneshot::matching_files(&entries, folder, pattern)? {
+            let remote = crate::transfer::join_remote(folder, &name);
+            let target = into.join(&name);
+            let mut progress = globals.progress.reporter();
+            retrying(
+                globals.retry,
+                &mut session,
+                reopen,
+                async |session: &mut SftpSession, again| {
+                    download(
+                        session,
+                        &remote,
+                        &target,
+                        false,
+                        resume || again,
+                        progress.as_mut(),
+                    )
+                    .await
+                },
+                note_retry,
+            )
+            .await?;
+        }
+        Ok(())
+    }
+    .await;
+    if let Some(session) = session {
+        session.quit().await;
+    }
+    result.map(|()| into)
 }
 
 /// Downloads `remote` to `target` (standard output with `to_stdout`) through the hidden

@@ -381,7 +381,8 @@ async fn move_one(
     }
 }
 
-pub(crate) fn join_remote(folder: &str, name: &str) -> String {
+/// `name` inside the remote `folder` (`""`: the current folder).
+pub fn join_remote(folder: &str, name: &str) -> String {
     if folder.is_empty() {
         name.to_string()
     } else if folder.ends_with('/') {

@@ -28,8 +28,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 pub use download::{DownloadOptions, download, download_to_writer, download_with};
+pub use mirror::join_remote;
 pub use mirror::{Direction, MirrorReport, mirror};
-pub(crate) use mirror::{Job, MirrorQueue, join_remote};
+pub(crate) use mirror::{Job, MirrorQueue};
 pub(crate) use plan::{LocalTree, TimeRule, Tree};
 pub use plan::{MirrorOptions, NameFilter};
 pub use upload::{upload, upload_resumable};
