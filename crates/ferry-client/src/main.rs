@@ -99,6 +99,11 @@ enum Command {
         /// Continue a partial download left by an earlier try.
         #[arg(short = 'c', long = "continue")]
         resume: bool,
+        /// ftp://: fetch the file over N connections at once, each a range (REST), assembled
+        /// in place (as lftp's pget). One connection when the server lacks SIZE or REST, or the
+        /// file is under 256 KiB a connection.
+        #[arg(long, default_value_t = 1, value_name = "N", conflicts_with = "resume")]
+        segments: usize,
     },
     /// Upload files: FILE... URL (a URL ending in / is a folder, created if missing).
     Put {
@@ -308,7 +313,8 @@ fn main() -> ExitCode {
                 url,
                 output,
                 resume,
-            } => oneshot::get(&globals, &url, output.as_deref(), resume)
+                segments,
+            } => oneshot::get_with(&globals, &url, output.as_deref(), resume, segments)
                 .await
                 .map(|_| ()),
             Command::Put { files, url, resume } => {

@@ -71,6 +71,18 @@ pub async fn get(
     output: Option<&Path>,
     resume: bool,
 ) -> Result<PathBuf, ClientError> {
+    get_with(globals, url, output, resume, 1).await
+}
+
+/// `ferry get URL [-o PATH] [-c] [--segments N]`: as [`get`]; with `segments > 1` (FTP, not
+/// with `-c` nor `-o -`) the file comes over that many connections at once (REST ranges).
+pub async fn get_with(
+    globals: &Globals,
+    url: &str,
+    output: Option<&Path>,
+    resume: bool,
+    segments: usize,
+) -> Result<PathBuf, ClientError> {
     if is_sftp_url(url) {
         return sftp::get(globals, url, output, resume).await;
     }
@@ -110,6 +122,21 @@ pub async fn get(
         None => PathBuf::from(&name),
     };
     let (connection, mut connector) = open(globals, &url).await?;
+    if segments > 1 && !resume {
+        let mut connection = connection;
+        let mut progress = globals.progress.reporter();
+        let result = transfer::download_segmented(
+            &mut connection,
+            &connector,
+            &url.path,
+            &target,
+            segments,
+            progress.as_mut(),
+        )
+        .await;
+        connection.quit().await;
+        return result.map(|_| target);
+    }
     let mut connection = Some(connection);
     let mut progress = globals.progress.reporter();
     // After a drop, the partial is continued (REST), never started again.

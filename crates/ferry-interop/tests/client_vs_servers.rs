@@ -253,6 +253,24 @@ async fn scenario(peer: &Peer, expect_mlsd: bool, tls13: bool) {
     .unwrap();
     assert_eq!(std::fs::read(&round_trip).unwrap(), big);
 
+    // --segments 4: the same bytes over several connections (600 KiB: two ranges of 300 KiB).
+    let segmented = local.path().join("segmented.bin");
+    let stats = transfer::download_segmented(
+        &mut connection,
+        &connect,
+        &format!("{back}/sub/big.bin"),
+        &segmented,
+        4,
+        &mut Silent,
+    )
+    .await
+    .unwrap();
+    assert_eq!(stats.size, big.len() as u64);
+    assert!(
+        std::fs::read(&segmented).unwrap() == big,
+        "segmented bytes differ"
+    );
+
     // The mirror options against this server: a file added, one removed, an excluded one on
     // each side. --dry-run changes nothing on either side; the real run copies the new file,
     // deletes the removed one and leaves the excluded ones be.

@@ -22,6 +22,7 @@ mod download;
 mod mirror;
 pub(crate) mod plan;
 mod receive;
+mod segments;
 mod upload;
 
 use std::path::{Path, PathBuf};
@@ -33,6 +34,7 @@ pub use mirror::{Direction, MirrorReport, mirror};
 pub(crate) use mirror::{Job, MirrorQueue};
 pub(crate) use plan::{LocalTree, TimeRule, Tree};
 pub use plan::{MirrorOptions, NameFilter};
+pub use segments::{MIN_SEGMENT, download_segmented, ranges};
 pub use upload::{upload, upload_resumable};
 
 use crate::ClientError;
