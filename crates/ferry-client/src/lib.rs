@@ -30,6 +30,7 @@ pub mod sftp;
 pub mod tls;
 pub mod transfer;
 pub mod url;
+pub mod verify;
 
 pub use connection::{ConnectDefaults, ConnectOptions, Connection, Connector};
 pub use error::ClientError;

@@ -78,6 +78,12 @@ struct GlobalArgs {
     /// waiting 1, 2, 4 ... at most 30 seconds between tries.
     #[arg(long, global = true, default_value_t = 0, value_name = "N")]
     retry: u32,
+    /// get, put, mirror: after each file, compare the server's digest (FTP HASH or
+    /// XSHA256/XSHA1/XMD5/XCRC, SFTP check-file) with the local one. A mismatch removes the
+    /// download (or sends the upload again, once) and fails; a server without digests gives
+    /// one warning and the files count as unverified.
+    #[arg(long, global = true)]
+    verify: bool,
 }
 
 fn parse_rate(text: &str) -> Result<u64, String> {
@@ -306,6 +312,7 @@ fn main() -> ExitCode {
         prompt_password: stdin_is_terminal,
         ssh,
         retry: ferry_client::retry::Retry::times(cli.global.retry),
+        verify: cli.global.verify,
     };
     let result: Result<(), ClientError> = runtime.block_on(async {
         match command {
@@ -345,6 +352,7 @@ fn main() -> ExitCode {
                     dry_run,
                     filter: NameFilter { include, exclude },
                     retry: globals.retry,
+                    verify: globals.verify,
                 };
                 oneshot::mirror(&globals, reverse, &source, &target, &options)
                     .await

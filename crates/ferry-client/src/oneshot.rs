@@ -19,6 +19,7 @@ use crate::retry::{Retry, retrying};
 use crate::sftp::{self, SshOptions};
 use crate::transfer::{self, Direction};
 use crate::url::{FtpUrl, is_sftp_url};
+use crate::verify::{self, Check, FtpDigests};
 
 /// Settings shared by every one-shot command.
 #[derive(Debug, Clone)]
@@ -37,6 +38,8 @@ pub struct Globals {
     pub ssh: SshOptions,
     /// `--retry N`: reconnect and resume after a dropped connection.
     pub retry: Retry,
+    /// `--verify`: compare each file with the server's digest.
+    pub verify: bool,
 }
 
 /// Tells the user about a retry, on stderr.
@@ -157,10 +160,25 @@ pub async fn get_with(
         note_retry,
     )
     .await;
+    let result = match (result, connection.as_mut()) {
+        (Ok(_), Some(connection)) if globals.verify => {
+            let check = FtpDigests::default()
+                .check(connection, &url.path, &target)
+                .await;
+            verify::settle_download(check, &target, &url.path)
+                .await
+                .map(|verified| {
+                    if !verified {
+                        eprintln!("ferry: {}", verify::unverified_warning(1));
+                    }
+                })
+        }
+        (result, _) => result.map(|_| ()),
+    };
     if let Some(connection) = connection {
         connection.quit().await;
     }
-    result.map(|_| target)
+    result.map(|()| target)
 }
 
 /// The folder and the pattern of a path whose last name holds a wildcard (`*`, `?`, `[`):
@@ -305,6 +323,8 @@ pub async fn put(
     }
     let (connection, mut connector) = open(globals, &url).await?;
     let mut connection = Some(connection);
+    let mut digests = FtpDigests::default();
+    let mut unverified = 0;
     let result = async {
         let into_folder = url.is_folder() || files.len() > 1;
         let folder = url.path.trim_end_matches('/');
@@ -349,10 +369,36 @@ pub async fn put(
                 note_retry,
             )
             .await?;
+            if globals.verify
+                && let Some(connection) = connection.as_mut()
+            {
+                // A mismatch sends the file again, once.
+                let mut sent_again = false;
+                loop {
+                    match digests.check(connection, &remote, file).await? {
+                        Check::Verified(_) => break,
+                        Check::Unverified => {
+                            unverified += 1;
+                            break;
+                        }
+                        Check::Mismatch(ours, theirs) if sent_again => {
+                            return Err(Check::mismatch_error(&remote, &ours, &theirs));
+                        }
+                        Check::Mismatch(..) => {
+                            sent_again = true;
+                            let mut progress = globals.progress.reporter();
+                            transfer::upload(connection, file, &remote, progress.as_mut()).await?;
+                        }
+                    }
+                }
+            }
         }
         Ok(())
     }
     .await;
+    if unverified > 0 {
+        eprintln!("ferry: {}", verify::unverified_warning(unverified));
+    }
     if let Some(connection) = connection {
         connection.quit().await;
     }
@@ -474,6 +520,9 @@ pub async fn mirror(
         connection.quit().await;
         result?
     };
+    if report.unverified > 0 {
+        eprintln!("ferry: {}", verify::unverified_warning(report.unverified));
+    }
     let summary = report.summary();
     let mut text = String::new();
     for line in report.dry_run.iter().flatten() {

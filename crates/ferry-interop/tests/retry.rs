@@ -87,6 +87,7 @@ fn globals() -> Globals {
         prompt_password: false,
         ssh: SshOptions::for_home(None),
         retry: Retry::times(5),
+        verify: false,
     }
 }
 

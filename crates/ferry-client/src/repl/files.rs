@@ -104,9 +104,9 @@ impl Repl {
         }
     }
 
-    /// `set` shows the settings; `set limit-rate RATE|off` changes one.
+    /// `set` shows the settings; `set limit-rate RATE|off` and `set verify on|off` change one.
     pub(super) fn set(&mut self, arguments: &[String], _: &mut dyn Input) -> Flow {
-        const USAGE: &str = "Usage: set [limit-rate RATE|off]";
+        const USAGE: &str = "Usage: set [limit-rate RATE|off] [verify on|off]";
         match arguments {
             [] => {
                 let rate = self
@@ -115,7 +115,14 @@ impl Repl {
                     .limit_rate
                     .map_or_else(|| "off".to_string(), |rate| format!("{rate} bytes/s"));
                 say(&format!("limit-rate {rate}"));
+                let verify = if self.options.verify { "on" } else { "off" };
+                say(&format!("verify {verify}"));
             }
+            [name, value] if name == "verify" => match value.as_str() {
+                "on" | "yes" | "1" => self.options.verify = true,
+                "off" | "no" | "0" => self.options.verify = false,
+                _ => say(USAGE),
+            },
             [name, value] if name == "limit-rate" => {
                 let rate = if value == "off" || value == "0" {
                     None

@@ -221,6 +221,25 @@ impl Session {
         }
     }
 
+    /// `set verify on`: the server's digest of `remote` against the local `local`.
+    pub(super) async fn check(
+        &mut self,
+        remote: &str,
+        local: &Path,
+    ) -> Result<crate::verify::Check, ClientError> {
+        match self {
+            Session::Ftp(connection) => {
+                crate::verify::FtpDigests::default()
+                    .check(connection, remote, local)
+                    .await
+            }
+            Session::Sftp(shell) => {
+                let remote = shell.resolve(remote);
+                crate::verify::check_sftp(&mut shell.session, &remote, local).await
+            }
+        }
+    }
+
     /// Limits each later transfer to `rate` bytes a second (`None`: no limit).
     pub(super) fn set_limit_rate(&mut self, rate: Option<u64>) {
         match self {

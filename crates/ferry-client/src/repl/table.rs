@@ -140,8 +140,9 @@ pub(super) const COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         names: &["set"],
-        usage: "set [limit-rate RATE|off]",
-        about: "Show or change settings: limit-rate (bytes/s; 500K, 2M) for every transfer",
+        usage: "set [NAME VALUE]",
+        about: "Show or change settings: limit-rate RATE|off (bytes/s; 500K, 2M), verify on|off \
+                (compare each file with the server's digest)",
         original: None,
         needs_connection: false,
         one_path: false,
@@ -222,7 +223,7 @@ pub(super) const COMMANDS: &[CommandSpec] = &[
         names: &["mirror"],
         usage: "mirror [-R] [OPTION]... SRC [DST]",
         about: "Copy a remote tree here (-R: a local tree there); options --parallel N, \
-                --delete, --only-newer, --exclude GLOB, --include GLOB, --dry-run",
+                --delete, --only-newer, --exclude GLOB, --include GLOB, --dry-run, --verify",
         original: None,
         needs_connection: true,
         one_path: false,

@@ -20,6 +20,7 @@ use crate::progress::Progress;
 use crate::retry::{Retry, retrying};
 use crate::transfer::{TransferStats, partial_path, remote_base_name};
 use crate::url::SftpUrl;
+use crate::verify::{self, Check};
 
 /// The connector a one-shot command uses for `url`.
 pub(super) fn connector(globals: &Globals, url: &SftpUrl) -> SftpConnector {
@@ -115,10 +116,23 @@ pub async fn get(
         note_retry,
     )
     .await;
+    let result = match (result, session.as_mut()) {
+        (Ok(_), Some(session)) if globals.verify && !to_stdout => {
+            let check = verify::check_sftp(session, &url.path, &target).await;
+            verify::settle_download(check, &target, &url.path)
+                .await
+                .map(|verified| {
+                    if !verified {
+                        eprintln!("ferry: {}", verify::unverified_warning(1));
+                    }
+                })
+        }
+        (result, _) => result.map(|_| ()),
+    };
     if let Some(session) = session {
         session.quit().await;
     }
-    result.map(|_| target)
+    result.map(|()| target)
 }
 
 /// `ferry get 'sftp://host/logs/*.gz'`: every file of the folder whose name matches, into
@@ -372,6 +386,7 @@ pub async fn put(
             .await
             .map(|(session, _)| session)
     };
+    let mut unverified = 0;
     let result = async {
         let into_folder = url.is_folder() || files.len() > 1;
         let folder = url.path.trim_end_matches('/');
@@ -409,10 +424,34 @@ pub async fn put(
                 note_retry,
             )
             .await?;
+            if globals.verify
+                && let Some(session) = session.as_mut()
+            {
+                let mut sent_again = false;
+                loop {
+                    match verify::check_sftp(session, &remote, file).await? {
+                        Check::Verified(_) => break,
+                        Check::Unverified => {
+                            unverified += 1;
+                            break;
+                        }
+                        Check::Mismatch(ours, theirs) if sent_again => {
+                            return Err(Check::mismatch_error(&remote, &ours, &theirs));
+                        }
+                        Check::Mismatch(..) => {
+                            sent_again = true;
+                            upload(session, file, &remote, false, progress.as_mut()).await?;
+                        }
+                    }
+                }
+            }
         }
         Ok(())
     }
     .await;
+    if unverified > 0 {
+        eprintln!("ferry: {}", verify::unverified_warning(unverified));
+    }
     if let Some(session) = session {
         session.quit().await;
     }

@@ -23,6 +23,7 @@ use crate::transfer::{
     set_local_modified,
 };
 use crate::url::SftpUrl;
+use crate::verify::{self, Check};
 
 /// `ferry mirror` with an `sftp://` URL: `remote_url` is the remote folder, `local` the local
 /// one; `direction` says which is the source.
@@ -126,13 +127,14 @@ pub async fn mirror(
     if let Some(connector) = connector {
         for _ in 0..queue.extra_sessions(options.parallel) {
             let connector = connector.clone();
-            let (queue, progress, retry) = (queue.clone(), progress.clone(), options.retry);
+            let (queue, progress) = (queue.clone(), progress.clone());
+            let (retry, verify) = (options.retry, options.verify);
             workers.spawn(async move {
                 if let Ok((mut session, _)) = connector.open(|_: &str| None).await {
                     work(
                         &mut session,
                         Some(&connector),
-                        retry,
+                        (retry, verify),
                         direction,
                         &queue,
                         &progress,
@@ -146,7 +148,7 @@ pub async fn mirror(
     work(
         session,
         connector,
-        options.retry,
+        (options.retry, options.verify),
         direction,
         &queue,
         progress,
@@ -229,7 +231,7 @@ impl Tree for SftpTree<'_> {
 async fn work(
     session: &mut SftpSession,
     connector: Option<&SftpConnector>,
-    retry: Retry,
+    (retry, verify): (Retry, bool),
     direction: Direction,
     queue: &MirrorQueue<Job>,
     progress: &ProgressMode,
@@ -263,7 +265,47 @@ async fn work(
                 *session = opened;
             }
         };
+        let result = match result {
+            Ok(stats) if verify => {
+                match check_one(session, direction, &job, reporter.as_mut()).await {
+                    Ok(verified) => {
+                        queue.record_check(verified);
+                        Ok(stats)
+                    }
+                    Err(error) => Err(error),
+                }
+            }
+            result => result,
+        };
         queue.record(&job.remote, result.map(|stats| stats.bytes));
+    }
+}
+
+/// `--verify` of a file just moved: `Ok(true)` verified, `Ok(false)` unverified. A download
+/// that differs is removed; an upload that differs is sent again, once.
+async fn check_one(
+    session: &mut SftpSession,
+    direction: Direction,
+    job: &Job,
+    reporter: &mut dyn crate::progress::Progress,
+) -> Result<bool, ClientError> {
+    let check = verify::check_sftp(session, &job.remote, &job.local).await;
+    match direction {
+        Direction::Download => verify::settle_download(check, &job.local, &job.remote).await,
+        Direction::Upload => match check? {
+            Check::Verified(_) => Ok(true),
+            Check::Unverified => Ok(false),
+            Check::Mismatch(..) => {
+                move_one(session, direction, job, false, reporter).await?;
+                match verify::check_sftp(session, &job.remote, &job.local).await? {
+                    Check::Verified(_) => Ok(true),
+                    Check::Unverified => Ok(false),
+                    Check::Mismatch(ours, theirs) => {
+                        Err(Check::mismatch_error(&job.remote, &ours, &theirs))
+                    }
+                }
+            }
+        },
     }
 }
 

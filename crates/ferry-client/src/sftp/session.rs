@@ -184,6 +184,39 @@ impl SftpSession {
         }
     }
 
+    /// The server's digest of `path` through the `check-file-name` extension, when the server
+    /// announced it (ProFTPD's mod_sftp does; OpenSSH does not): `None` otherwise, or when it
+    /// answers OP_UNSUPPORTED.
+    pub async fn check_file(
+        &mut self,
+        path: &str,
+    ) -> Result<Option<crate::verify::Digest>, ClientError> {
+        let announced = self
+            .extensions
+            .iter()
+            .any(|pair| pair.name == b"check-file-name" || pair.name == b"check-file");
+        if !announced {
+            return Ok(None);
+        }
+        let data = crate::verify::check_file_request(path);
+        let reply = self
+            .call(|id| Packet::Extended {
+                id,
+                name: b"check-file-name".to_vec(),
+                data,
+            })
+            .await?;
+        match reply {
+            Packet::ExtendedReply { data, .. } => crate::verify::parse_check_file_reply(&data)
+                .map(Some)
+                .ok_or_else(|| {
+                    ClientError::Protocol("a check-file reply that does not parse".into())
+                }),
+            Packet::Status { code, .. } if code == StatusCode::OP_UNSUPPORTED => Ok(None),
+            other => Err(unexpected("check-file-name", &other)),
+        }
+    }
+
     /// Sends `packet` (made with a fresh id) and returns the reply to it.
     async fn call(&mut self, packet: impl FnOnce(u32) -> Packet) -> Result<Packet, ClientError> {
         let id = self.id();

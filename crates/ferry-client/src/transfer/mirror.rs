@@ -14,6 +14,7 @@ use crate::ClientError;
 use crate::connection::{Connection, Connector};
 use crate::progress::ProgressMode;
 use crate::retry::{Retry, wait_to_retry};
+use crate::verify::{self, Check, FtpDigests};
 
 /// Which way a mirror goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,6 +38,10 @@ pub struct MirrorReport {
     pub excluded: usize,
     /// Paths removed from the target by `--delete` (a folder counts once).
     pub deleted: usize,
+    /// Files whose digest the server confirmed (`--verify`).
+    pub verified: usize,
+    /// Files `--verify` could not check: the server has no digest command.
+    pub unverified: usize,
     /// Bytes transferred.
     pub bytes: u64,
     /// Files that failed, with why.
@@ -80,6 +85,8 @@ impl MirrorReport {
             ),
         };
         for (count, what) in [
+            (self.verified, "verified"),
+            (self.unverified, "unverified"),
             (self.deleted, "deleted"),
             (self.not_newer, "not newer"),
             (self.excluded, "excluded"),
@@ -150,6 +157,17 @@ impl<J> MirrorQueue<J> {
     /// The next file to move, if any is left.
     pub(crate) fn next(&self) -> Option<J> {
         self.jobs.lock().ok().and_then(|mut jobs| jobs.pop_front())
+    }
+
+    /// Counts a `--verify` outcome: verified (`true`) or not checkable.
+    pub(crate) fn record_check(&self, verified: bool) {
+        if let Ok(mut report) = self.report.lock() {
+            if verified {
+                report.verified += 1;
+            } else {
+                report.unverified += 1;
+            }
+        }
     }
 
     /// Counts one file: its bytes, or why it failed. A file refused for want of space stops
@@ -268,14 +286,15 @@ pub async fn mirror(
     let mut workers = tokio::task::JoinSet::new();
     for _ in 0..queue.extra_sessions(options.parallel) {
         let mut connector = connector.clone();
-        let (queue, progress, retry) = (queue.clone(), progress.clone(), options.retry);
+        let (queue, progress) = (queue.clone(), progress.clone());
+        let (retry, verify) = (options.retry, options.verify);
         workers.spawn(async move {
             // A worker that cannot connect leaves its share to the others.
             if let Ok(mut connection) = connector.open(|_: &str| None).await {
                 work(
                     &mut connection,
                     &connector,
-                    retry,
+                    (retry, verify),
                     direction,
                     &queue,
                     &progress,
@@ -288,7 +307,7 @@ pub async fn mirror(
     work(
         connection,
         connector,
-        options.retry,
+        (options.retry, options.verify),
         direction,
         &queue,
         progress,
@@ -321,12 +340,13 @@ pub async fn mirror(
 async fn work(
     connection: &mut Connection,
     connector: &Connector,
-    retry: Retry,
+    (retry, verify): (Retry, bool),
     direction: Direction,
     queue: &MirrorQueue<Job>,
     progress: &ProgressMode,
 ) {
     let mut connector = connector.clone();
+    let mut digests = FtpDigests::default();
     loop {
         let Some(job) = queue.next() else {
             return;
@@ -349,7 +369,49 @@ async fn work(
                 *connection = opened;
             }
         };
+        let result = match result {
+            Ok(stats) if verify => {
+                match check_one(connection, &mut digests, direction, &job, reporter.as_mut()).await
+                {
+                    Ok(verified) => {
+                        queue.record_check(verified);
+                        Ok(stats)
+                    }
+                    Err(error) => Err(error),
+                }
+            }
+            result => result,
+        };
         queue.record(&job.remote, result.map(|stats| stats.bytes));
+    }
+}
+
+/// `--verify` of a file just moved: `Ok(true)` verified, `Ok(false)` unverified. A download
+/// that differs is removed; an upload that differs is sent again, once.
+async fn check_one(
+    connection: &mut Connection,
+    digests: &mut FtpDigests,
+    direction: Direction,
+    job: &Job,
+    reporter: &mut dyn crate::progress::Progress,
+) -> Result<bool, ClientError> {
+    let check = digests.check(connection, &job.remote, &job.local).await;
+    match direction {
+        Direction::Download => verify::settle_download(check, &job.local, &job.remote).await,
+        Direction::Upload => match check? {
+            Check::Verified(_) => Ok(true),
+            Check::Unverified => Ok(false),
+            Check::Mismatch(..) => {
+                move_one(connection, direction, job, false, reporter).await?;
+                match digests.check(connection, &job.remote, &job.local).await? {
+                    Check::Verified(_) => Ok(true),
+                    Check::Unverified => Ok(false),
+                    Check::Mismatch(ours, theirs) => {
+                        Err(Check::mismatch_error(&job.remote, &ours, &theirs))
+                    }
+                }
+            }
+        },
     }
 }
 

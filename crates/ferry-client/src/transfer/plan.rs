@@ -33,6 +33,8 @@ pub struct MirrorOptions {
     pub filter: NameFilter,
     /// `--retry N`: a file whose connection dropped is resumed over a new one.
     pub retry: crate::retry::Retry,
+    /// `--verify`: each file's digest against the server's.
+    pub verify: bool,
 }
 
 impl Default for MirrorOptions {
@@ -44,6 +46,7 @@ impl Default for MirrorOptions {
             dry_run: false,
             filter: NameFilter::default(),
             retry: crate::retry::Retry::default(),
+            verify: false,
         }
     }
 }
