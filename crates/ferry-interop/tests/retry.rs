@@ -3,7 +3,7 @@
 //! 4 MiB/s with `--retry 5` is a third of the way in when the server is killed, and a new one
 //! starts on the same port half a second later. The file must arrive byte-exact and the new
 //! server's log must show fewer bytes sent than the file: resumed with REST, not from zero.
-//! The same for `put` (the remote size, then REST + STOR).
+//! The same for `put` (the remote size, then REST + STOR) and for a file in flight in `mirror`.
 #![allow(
     clippy::unwrap_used,
     reason = "a test fails loudly on anything unexpected"
@@ -110,7 +110,7 @@ fn crash_and_restart(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn get_and_put_resume_across_a_killed_server() {
+async fn get_put_and_mirror_resume_across_a_killed_server() {
     let served = tempfile::tempdir().unwrap();
     let local = tempfile::tempdir().unwrap();
     let logs = tempfile::tempdir().unwrap();
@@ -158,7 +158,7 @@ async fn get_and_put_resume_across_a_killed_server() {
     oneshot::put(&globals(), std::slice::from_ref(&target), &url, false)
         .await
         .unwrap();
-    let mut third = restart.join().unwrap();
+    let third = restart.join().unwrap();
     assert!(
         std::fs::read(served.path().join("up.bin")).unwrap() == payload,
         "uploaded bytes differ"
@@ -173,6 +173,50 @@ async fn get_and_put_resume_across_a_killed_server() {
         "put: {} of {SIZE} bytes received after the restart",
         after[0]
     );
-    let _ = third.kill();
-    let _ = third.wait();
+
+    // Mirror down: the file in flight is resumed as well.
+    std::fs::create_dir_all(served.path().join("tree")).unwrap();
+    std::fs::rename(
+        served.path().join("up.bin"),
+        served.path().join("tree/big.bin"),
+    )
+    .unwrap();
+    let restart = crash_and_restart(
+        third,
+        Duration::from_secs(2),
+        port,
+        served.path().to_path_buf(),
+        logs.path().join("4.log"),
+    );
+    let options = ferry_client::transfer::MirrorOptions {
+        retry: Retry::times(5),
+        ..ferry_client::transfer::MirrorOptions::default()
+    };
+    let copy = local.path().join("copy");
+    let summary = oneshot::mirror(
+        &globals(),
+        false,
+        &format!("ftp://u:p@127.0.0.1:{port}/tree/"),
+        copy.to_str().unwrap(),
+        &options,
+    )
+    .await
+    .unwrap();
+    let mut fourth = restart.join().unwrap();
+    assert!(summary.starts_with("Mirrored 1 files"), "{summary}");
+    assert!(
+        std::fs::read(copy.join("big.bin")).unwrap() == payload,
+        "mirrored bytes differ"
+    );
+    let after = logged_bytes(&logs.path().join("4.log"));
+    assert!(
+        after.len() == 1 && after[0] > 0 && after[0] < SIZE as u64,
+        "mirror: sent after the restart {after:?} of {SIZE}"
+    );
+    eprintln!(
+        "mirror: {} of {SIZE} bytes sent after the restart",
+        after[0]
+    );
+    let _ = fourth.kill();
+    let _ = fourth.wait();
 }
