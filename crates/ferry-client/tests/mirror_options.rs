@@ -285,3 +285,37 @@ fn mirror_stops_at_the_first_552() {
         .count();
     assert_eq!(stors, 1);
 }
+
+/// The shell's `mirror` takes the same options: `--dry-run` lists and changes nothing, then
+/// `--delete --exclude` acts.
+#[test]
+fn the_shell_mirror_takes_the_options() {
+    let server = Server::start();
+    write(&server.path("tree"), "a.txt", b"a");
+    write(&server.path("tree"), "skip.tmp", b"t");
+    let client = Client::new();
+    write(&client.work().join("copy"), "old.txt", b"old");
+    let script = format!(
+        "open {}\nmirror --dry-run --delete --exclude *.tmp tree copy\n\
+         mirror --delete --exclude *.tmp tree copy\nquit\n",
+        server.url("")
+    );
+    let output = common::run_script(client.home(), client.work(), &[], &script);
+    let text = stdout(&output);
+    assert!(
+        text.contains("copy tree/a.txt -> copy/a.txt (1b)"),
+        "{text}"
+    );
+    assert!(text.contains("delete copy/old.txt"), "{text}");
+    assert!(
+        text.contains("Dry run: would copy 1 files (1b) and delete 1, 0 unchanged, 1 excluded"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Mirrored 1 files (1b), 0 unchanged, 0 failed, 1 deleted, 1 excluded"),
+        "{text}"
+    );
+    assert_file(client.work().join("copy/a.txt"), b"a");
+    assert!(!client.work().join("copy/old.txt").exists());
+    assert!(!client.work().join("copy/skip.tmp").exists());
+}
