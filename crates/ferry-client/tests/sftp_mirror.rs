@@ -133,3 +133,27 @@ fn mirror_options_over_sftp() {
     assert!(!home.work().join("down/top.txt").exists());
     assert_eq!(tree(&home.work().join("down")), tree(&remote));
 }
+
+/// OpenSSH's sftp-server has no check-file extension: `--verify` counts every file as
+/// unverified, with one warning, and moves them all the same; `get --verify` alike.
+#[test]
+fn verify_over_sftp_without_check_file_warns_once() {
+    let (sshd, home) = setup();
+    make_tree(&sshd.files().join("tree"));
+    let output = home.run(&["mirror", &sshd.url("tree/"), "down", "--verify"]);
+    assert_ok(&output);
+    assert!(
+        stdout(&output).trim_end().ends_with(", 5 unverified"),
+        "{}",
+        stdout(&output)
+    );
+    assert_eq!(
+        tree(&home.work().join("down")),
+        tree(&sshd.files().join("tree"))
+    );
+    let warnings = common::stderr(&output).matches("warning").count();
+    assert_eq!(warnings, 1, "{}", common::stderr(&output));
+    let output = home.run(&["get", &sshd.url("tree/top.txt"), "--verify"]);
+    assert_ok(&output);
+    assert!(common::stderr(&output).contains("1 file(s) unverified"));
+}
