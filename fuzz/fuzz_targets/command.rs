@@ -57,13 +57,15 @@ fuzz_target!(|line: &[u8]| {
         }
     };
 
-    let verb = String::from_utf8(upper[..verb.len()].to_vec()).expect("verbs are ASCII letters");
+    let verb = String::from_utf8(upper[..verb.len()].to_vec())
+        .expect("verbs are ASCII letters and digits");
     let canonical = match verb.as_str() {
         "XCWD" => "CWD",
         "XCUP" => "CDUP",
         "XRMD" => "RMD",
         "XMKD" => "MKD",
         "XPWD" => "PWD",
+        "XSHA" => "XSHA1",
         other => other,
     };
     assert_eq!(command.verb(), canonical);
@@ -94,7 +96,9 @@ fuzz_target!(|line: &[u8]| {
         | Command::Stat(Some(raw))
         | Command::Help(Some(raw))
         | Command::Mlst(Some(raw))
-        | Command::Mlsd(Some(raw)) => {
+        | Command::Mlsd(Some(raw))
+        | Command::Hash(raw)
+        | Command::Xdigest(_, raw) => {
             assert!(!raw.is_empty());
             assert_eq!(raw.as_slice(), arg);
         }
@@ -130,6 +134,9 @@ fuzz_target!(|line: &[u8]| {
         }
         Command::Rest(offset) => assert_eq!(reparse(format!("REST {offset}")), Ok(command)),
         Command::Pbsz(size) => assert_eq!(reparse(format!("PBSZ {size}")), Ok(command)),
+        Command::Rang(start, end) => {
+            assert_eq!(reparse(format!("RANG {start} {end}")), Ok(command));
+        }
         Command::Mfmt(stamp, path) => {
             assert!(!path.is_empty() && arg.ends_with(path));
             let mut again = format!("MFMT {} ", time::format_timeval(*stamp)).into_bytes();

@@ -160,90 +160,41 @@ fn is_hex(word: &str, algo: Algo) -> bool {
     word.len() == algo.hex_len() && word.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
-/// Digests bytes as they come (one lives on the stack of a blocking read loop at a time, so
-/// the variants' sizes do not matter).
-#[allow(
-    clippy::large_enum_variant,
-    reason = "one at a time, on a blocking thread"
-)]
-pub enum Hasher {
-    /// SHA-256, SHA-512, SHA-1 (ring).
-    Ring(ring::digest::Context, Algo),
-    /// MD5.
-    Md5(md5::Md5),
-    /// CRC-32.
-    Crc32(u32),
+/// Digests bytes as they come: ferry-proto's hashing (the server's own), named by [`Algo`].
+pub struct Hasher {
+    algo: Algo,
+    inner: ferry_proto::digest::Hasher,
 }
 
 impl Hasher {
     /// A fresh hasher for `algo`.
     pub fn new(algo: Algo) -> Hasher {
-        use md5::Digest as _;
-        match algo {
-            Algo::Sha256 => Hasher::Ring(ring::digest::Context::new(&ring::digest::SHA256), algo),
-            Algo::Sha512 => Hasher::Ring(ring::digest::Context::new(&ring::digest::SHA512), algo),
-            Algo::Sha1 => Hasher::Ring(
-                ring::digest::Context::new(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY),
-                algo,
-            ),
-            Algo::Md5 => Hasher::Md5(md5::Md5::new()),
-            Algo::Crc32 => Hasher::Crc32(!0),
+        use ferry_proto::digest::Algorithm;
+        let algorithm = match algo {
+            Algo::Sha256 => Algorithm::Sha256,
+            Algo::Sha512 => Algorithm::Sha512,
+            Algo::Sha1 => Algorithm::Sha1,
+            Algo::Md5 => Algorithm::Md5,
+            Algo::Crc32 => Algorithm::Crc32,
+        };
+        Hasher {
+            algo,
+            inner: algorithm.hasher(),
         }
     }
 
     /// Adds `bytes`.
     pub fn update(&mut self, bytes: &[u8]) {
-        use md5::Digest as _;
-        match self {
-            Hasher::Ring(context, _) => context.update(bytes),
-            Hasher::Md5(md5) => md5.update(bytes),
-            Hasher::Crc32(crc) => *crc = crc32_update(*crc, bytes),
-        }
+        self.inner.update(bytes);
     }
 
     /// The digest.
     pub fn finish(self) -> Digest {
-        use md5::Digest as _;
-        let (algo, bytes) = match self {
-            Hasher::Ring(context, algo) => (algo, context.finish().as_ref().to_vec()),
-            Hasher::Md5(md5) => (Algo::Md5, md5.finalize().to_vec()),
-            Hasher::Crc32(crc) => (Algo::Crc32, (!crc).to_be_bytes().to_vec()),
-        };
         Digest {
-            algo,
-            hex: bytes.iter().map(|b| format!("{b:02x}")).collect(),
+            algo: self.algo,
+            hex: ferry_proto::digest::hex(&self.inner.finish(), false),
         }
     }
-}
-
-/// CRC-32 (reflected, polynomial 0xEDB88320), bit by bit through a nibble table.
-fn crc32_update(mut crc: u32, bytes: &[u8]) -> u32 {
-    const fn nibble_table() -> [u32; 16] {
-        let mut table = [0u32; 16];
-        let mut index = 0;
-        while index < 16 {
-            let mut value = index as u32;
-            let mut bit = 0;
-            while bit < 4 {
-                value = if value & 1 == 1 {
-                    (value >> 1) ^ 0xEDB8_8320
-                } else {
-                    value >> 1
-                };
-                bit += 1;
-            }
-            table[index] = value;
-            index += 1;
-        }
-        table
-    }
-    const TABLE: [u32; 16] = nibble_table();
-    for &byte in bytes {
-        crc ^= u32::from(byte);
-        crc = (crc >> 4) ^ TABLE[(crc & 0xF) as usize];
-        crc = (crc >> 4) ^ TABLE[(crc & 0xF) as usize];
-    }
-    crc
 }
 
 /// The digest of a local file (read on a blocking thread).

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs the peer FTP servers the interop suite starts beside ferryd: vsftpd and Pure-FTPd
-# unpacked side by side under $FERRY_PEERS (they conflict as Debian packages, and installing either
+# Installs the peer FTP servers the interop suite starts beside ferryd: vsftpd, Pure-FTPd and
+# ProFTPD (for mod_digest) unpacked side by side under $FERRY_PEERS (they conflict as Debian packages, and installing either
 # would start a service on port 21), pyftpdlib (with pyOpenSSL, for its TLS handler) for python3,
 # a login user for vsftpd and a PAM service of our own.
 #
@@ -54,6 +54,26 @@ if ! have_libraries; then
   ldd "$PEERS/root/usr/sbin/vsftpd" "$PEERS/root/usr/sbin/pure-ftpd" | grep 'not found' >&2
   exit 1
 fi
+
+# ProFTPD (Debian's proftpd-core, unpacked the same way so that no service starts) for its
+# mod_digest: the peer that proves HASH's reply format (tests/proftpd.rs), and its libraries.
+have_proftpd() {
+  [ -x "$PEERS/root/usr/sbin/proftpd" ] && [ -f "$PEERS/root/usr/lib/proftpd/mod_digest.so" ] &&
+    ! ldd "$PEERS/root/usr/sbin/proftpd" | grep -q 'not found'
+}
+if ! have_proftpd; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+    libacl1 libhiredis0.14 libidn2-0 libmemcached11 libmemcachedutil2 libpcre2-8-0 \
+    libpcre2-posix3 >/dev/null
+  proftpd_debs="$(mktemp -d)"
+  chown _apt "$proftpd_debs" 2>/dev/null || true
+  (cd "$proftpd_debs" && apt-get download -qq proftpd-core)
+  mkdir -p "$PEERS/root"
+  dpkg -x "$proftpd_debs"/proftpd-core_*.deb "$PEERS/root"
+  rm -rf "$proftpd_debs"
+fi
+have_proftpd || { echo "install.sh: proftpd or its mod_digest missing after unpacking" >&2; exit 1; }
 
 # vsftpd's secure_chroot_dir: must exist, belong to root and not be writable by others.
 mkdir -p "$PEERS/empty"

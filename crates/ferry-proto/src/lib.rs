@@ -7,7 +7,8 @@
 //! clients send ([`VirtualPath`]) and quotes them in 257 replies ([`quote_pathname`]). It also
 //! holds the protocol text both sides share: FEAT ([`feat`]), wildcards ([`glob`]), the ASCII
 //! line-ending rule ([`ascii`]), commands written as lines ([`Command::to_line`]) and the
-//! commands answered during a transfer ([`is_urgent`]). For SFTP it frames, decodes and encodes
+//! commands answered during a transfer ([`is_urgent`]), and the digests of HASH and its kin
+//! ([`digest`]). For SFTP it frames, decodes and encodes
 //! the packets of version 3 as OpenSSH speaks them ([`sftp`]).
 //!
 //! It does NOT do I/O: no sockets, no tokio, no clock, no filesystem. Callers pass in the time
@@ -17,6 +18,7 @@
 pub mod addr;
 pub mod ascii;
 mod command;
+pub mod digest;
 pub mod feat;
 pub mod glob;
 mod line;

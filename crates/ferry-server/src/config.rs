@@ -37,6 +37,13 @@ pub const DEFAULT_MAX_SESSIONS: usize = 20_000;
 /// behind one NAT, few enough that one address cannot take the server (the anchors use 20 to
 /// 50).
 pub const DEFAULT_MAX_SESSIONS_PER_IP: usize = 50;
+
+/// File digests (HASH, SFTP check-file, Repr-Digest) computed at once over the whole server
+/// when not set: one per CPU, since each keeps a core busy. Each costs a 1 MiB buffer and a
+/// blocking-pool thread while it runs; the others wait their turn.
+pub fn default_max_hashing() -> usize {
+    std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get)
+}
 /// Failed logins from one IP before it is banned.
 pub const DEFAULT_MAX_LOGIN_FAILURES: u32 = 5;
 /// How long a ban lasts (and how long failures are remembered).
@@ -113,6 +120,8 @@ pub struct Config {
     pub max_sessions: usize,
     /// See [`DEFAULT_MAX_SESSIONS_PER_IP`].
     pub max_sessions_per_ip: usize,
+    /// See [`default_max_hashing`]; at least 1.
+    pub max_hashing: usize,
     /// Upload bytes per second over the whole server; 0: no limit.
     pub max_rate_up: u64,
     /// Download bytes per second over the whole server; 0: no limit.
@@ -154,6 +163,9 @@ pub struct Config {
     /// Accept passwords over plain HTTP on non-loopback addresses, where anyone on the path
     /// can read them (off: such logins are refused with 403; HTTPS and loopback always may).
     pub http_allow_insecure_login: bool,
+    /// Where tus uploads in progress are recorded so that they survive a restart; `None`
+    /// keeps them in memory only.
+    pub tus_state_dir: Option<PathBuf>,
 }
 
 impl Config {
@@ -170,6 +182,7 @@ impl Config {
             data_timeout: DEFAULT_DATA_TIMEOUT,
             max_sessions: DEFAULT_MAX_SESSIONS,
             max_sessions_per_ip: DEFAULT_MAX_SESSIONS_PER_IP,
+            max_hashing: default_max_hashing(),
             max_rate_up: 0,
             max_rate_down: 0,
             passive_ports: None,
@@ -189,6 +202,7 @@ impl Config {
             hooks: Vec::new(),
             xferlog: None,
             http_allow_insecure_login: false,
+            tus_state_dir: None,
         }
     }
 
@@ -277,6 +291,7 @@ impl Config {
             "http_allow_insecure_login",
             self.http_allow_insecure_login != new.http_allow_insecure_login,
         );
+        differs("tus_state_dir", self.tus_state_dir != new.tus_state_dir);
         differs(
             "require_tls_session_reuse",
             self.require_tls_session_reuse != new.require_tls_session_reuse,
@@ -292,6 +307,9 @@ impl Config {
             }
             Some(s3) if s3.bucket.is_empty() => return Err("no S3 bucket name".into()),
             _ => {}
+        }
+        if self.max_hashing == 0 {
+            return Err("max_hashing must be at least 1".into());
         }
         if let Some((low, high)) = self.passive_ports
             && (low == 0 || low > high)
@@ -381,6 +399,8 @@ pub struct FileSettings {
     pub max_sessions: Option<usize>,
     /// Sessions at once per client IP.
     pub max_sessions_per_ip: Option<usize>,
+    /// File digests computed at once over the whole server.
+    pub max_hashing: Option<usize>,
     /// Upload bytes per second over the whole server (`500K`, `2M` or a number).
     pub max_rate_up: Option<Rate>,
     /// Download bytes per second over the whole server.
@@ -433,6 +453,8 @@ pub struct FileSettings {
     pub https_bind: Option<Vec<SocketAddr>>,
     /// Accept passwords over plain HTTP on non-loopback addresses.
     pub http_allow_insecure_login: Option<bool>,
+    /// Where tus uploads in progress are recorded across restarts.
+    pub tus_state_dir: Option<PathBuf>,
 }
 
 /// Bytes per second, written as a number with an optional `K`, `M` or `G` (powers of 1024).

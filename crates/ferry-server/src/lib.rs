@@ -90,6 +90,12 @@ struct Shared {
     hashing: limits::PasswordChecks,
     /// Where events go.
     observer: Arc<observe::Observer>,
+    /// The tus uploads in progress (HTTP).
+    tus: http::tus::Store,
+    /// WebDAV's locks and dead properties, in memory.
+    dav: http::DavState,
+    /// File digests computed at once, over the whole server (`--max-hashing`).
+    digests: service::DigestLimit,
 }
 
 impl Shared {
@@ -112,7 +118,18 @@ impl Shared {
         ));
         let ssh = sftp::ssh_config(&config);
         let observer = Arc::new(observe::Observer::new(&config)?);
+        let tus = http::tus::Store::open(config.tus_state_dir.clone()).map_err(|error| {
+            let dir = config
+                .tus_state_dir
+                .as_deref()
+                .unwrap_or(std::path::Path::new(""));
+            io::Error::other(format!("tus state folder {}: {error}", dir.display()))
+        })?;
+        let digests = service::DigestLimit::new(config.max_hashing);
         Ok(Arc::new(Shared {
+            digests,
+            tus,
+            dav: http::DavState::default(),
             observer,
             ssh,
             config,

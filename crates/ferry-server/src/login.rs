@@ -94,6 +94,7 @@ async fn sit_down(
         shared.storage.clone(),
         client,
         Arc::clone(&shared.observer),
+        shared.digests.clone(),
     );
     files.prepare().await;
     shared.observer.login(client, "ok");

@@ -343,6 +343,48 @@ async fn out_of_order_writes_fail_and_publish_nothing() {
     );
 }
 
+/// Creating a file over a folder is refused at OPEN (no handle, no partial), and the folder
+/// stays; a fresh create over an interrupted upload's partial starts from zero.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn creating_over_a_folder_is_refused_at_open() {
+    let (root, running) = server(|_| {});
+    std::fs::create_dir(root.path().join("box")).unwrap();
+    std::fs::write(root.path().join("box/kept.txt"), b"kept").unwrap();
+    std::fs::write(root.path().join(".ferry-partial.f.bin"), b"stale bytes").unwrap();
+    let mut raw = Raw::open(running.sftp.unwrap()).await;
+    let open = Packet::Open {
+        id: 1,
+        filename: b"box".to_vec(),
+        flags: OpenFlags(OpenFlags::WRITE.0 | OpenFlags::CREAT.0 | OpenFlags::TRUNC.0),
+        attrs: Default::default(),
+    };
+    raw.send(&open).await;
+    let refused = raw.next().await.unwrap();
+    assert_eq!(
+        status_code(&refused),
+        Some(StatusCode::FAILURE),
+        "{refused:?}"
+    );
+    assert!(root.path().join("box").is_dir());
+    assert_eq!(
+        std::fs::read(root.path().join("box/kept.txt")).unwrap(),
+        b"kept"
+    );
+
+    let handle = raw.create(2, b"f.bin").await;
+    assert_eq!(
+        status_code(&raw.write(3, &handle, 0, b"new").await),
+        Some(StatusCode::OK)
+    );
+    raw.send(&Packet::Close { id: 4, handle }).await;
+    assert_eq!(
+        status_code(&raw.next().await.unwrap()),
+        Some(StatusCode::OK)
+    );
+    assert_eq!(std::fs::read(root.path().join("f.bin")).unwrap(), b"new");
+    assert!(!root.path().join(".ferry-partial.f.bin").exists());
+}
+
 /// A connection lost in the middle of an upload leaves the old file whole; what arrived waits
 /// in a partial (for `reput`), not under the name.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -111,6 +111,17 @@ impl Storage {
         }
     }
 
+    /// Whether an upload to `path` is running (in this process: another node's upload to S3
+    /// is not seen), so that a reader can answer "busy" rather than read the old bytes or
+    /// find nothing.
+    pub fn uploading(&self, path: &VirtualPath) -> Result<bool> {
+        match self {
+            Storage::Local(local) => local.uploading(path),
+            #[cfg(feature = "s3")]
+            Storage::S3(s3) => s3.uploading(path),
+        }
+    }
+
     /// Starts an upload to `path`; refused (`WrongKind`) when `path` is a folder, and
     /// [`ErrorKind::Busy`] while another upload to the same file runs (by whatever path, and on
     /// a folder also from another process).
@@ -213,6 +224,8 @@ pub struct Download {
     pub size: u64,
     /// Where reading starts (REST).
     pub offset: u64,
+    /// Bytes that may still be read: no limit until [`Download::end_at`].
+    left: u64,
     inner: DownloadInner,
 }
 
@@ -224,6 +237,24 @@ enum DownloadInner {
 }
 
 impl Download {
+    /// A download of `size` bytes read from `offset` on.
+    pub(crate) fn new(size: u64, offset: u64, inner: DownloadInner) -> Download {
+        Download {
+            size,
+            offset,
+            left: u64::MAX,
+            inner,
+        }
+    }
+
+    /// Ends the download at `end` (a position in the file, not read): reads stop there, and
+    /// `size` becomes `end` when that is smaller (FTP's RANG). An end past the file changes
+    /// nothing.
+    pub fn end_at(&mut self, end: u64) {
+        self.size = self.size.min(end);
+        self.left = self.size.saturating_sub(self.offset);
+    }
+
     /// The local file behind this download, for zero-copy sends; `None` for remote backends.
     pub fn local_file(&self) -> Option<&std::fs::File> {
         match &self.inner {
@@ -237,9 +268,18 @@ impl Download {
     /// local backend the bytes go straight into `buf`'s spare capacity when it has exactly
     /// `max` bytes to spare (a buffer made for the read): nothing is zeroed first.
     pub async fn read_append(&mut self, buf: &mut Vec<u8>, max: usize) -> io::Result<usize> {
+        let max = usize::try_from(self.left).map_or(max, |left| left.min(max));
         if max == 0 {
             return Ok(0);
         }
+        let read = self.read_append_unlimited(buf, max).await;
+        if let Ok(read) = read {
+            self.left = self.left.saturating_sub(read as u64);
+        }
+        read
+    }
+
+    async fn read_append_unlimited(&mut self, buf: &mut Vec<u8>, max: usize) -> io::Result<usize> {
         match &mut self.inner {
             // A read from the page cache, on this thread (see `LocalStorage::call`).
             DownloadInner::Local(file) => {
@@ -268,6 +308,30 @@ impl Download {
 
 impl AsyncRead for Download {
     fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        #[cfg(not(feature = "s3"))]
+        let _ = cx;
+        if self.left == 0 {
+            return Poll::Ready(Ok(()));
+        }
+        let before = buf.filled().len();
+        let polled = self.as_mut().poll_read_unlimited(cx, buf);
+        // A read past the end set by `end_at` is cut back to it.
+        let read = (buf.filled().len() - before) as u64;
+        if read > self.left {
+            let end = before + usize::try_from(self.left).unwrap_or(0);
+            buf.set_filled(end);
+        }
+        self.left = self.left.saturating_sub(read);
+        polled
+    }
+}
+
+impl Download {
+    fn poll_read_unlimited(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,

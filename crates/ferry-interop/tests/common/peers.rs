@@ -1,6 +1,6 @@
 //! Peer FTP servers for the client's interop tests: vsftpd (plain, and FTPS with its default
-//! `require_ssl_reuse=YES`), Pure-FTPd with a virtual user, and pyftpdlib (plain, and FTPS with
-//! `TLS_FTPHandler`).
+//! `require_ssl_reuse=YES`), Pure-FTPd with a virtual user, pyftpdlib (plain, and FTPS with
+//! `TLS_FTPHandler`), and ProFTPD with mod_digest (the HASH peer for the server's tests).
 //!
 //! Each starts in the foreground on a free loopback high port with a config written at test time,
 //! serving a fresh temporary folder, and is killed when its [`Peer`] is dropped (also when the
@@ -48,6 +48,7 @@ pub(crate) enum PeerKind {
     PureFtpd,
     Pyftpdlib,
     PyftpdlibTls,
+    Proftpd,
 }
 
 /// A running peer server; killed (and its folder removed) on drop.
@@ -203,6 +204,77 @@ pub(crate) fn pure_ftpd() -> Peer {
     });
     Peer {
         kind: PeerKind::PureFtpd,
+        addr,
+        user: VIRTUAL_USER.into(),
+        password: VIRTUAL_PASSWORD.into(),
+        ca_file: None,
+        child,
+        folder,
+        _work: work,
+        _cert: None,
+        owner: Some(owner),
+    }
+}
+
+/// ProFTPD (Debian's 1.3.8) with mod_digest loaded and every algorithm on (`DigestAlgorithms
+/// all`), one virtual user ([`VIRTUAL_USER`]) chrooted to the served folder and running as
+/// [`SYSTEM_USER`].
+pub(crate) fn proftpd() -> Peer {
+    let root = peers_root();
+    let binary = installed(&root, "usr/sbin/proftpd");
+    let modules = installed(&root, "usr/lib/proftpd/mod_digest.so")
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let owner = system_user();
+    let work = tempfile::tempdir().expect("a folder for the peer's files");
+    // ProFTPD reads its files as root, but refuses a world-writable folder for them.
+    std::fs::set_permissions(work.path(), std::fs::Permissions::from_mode(0o755))
+        .expect("work folder mode");
+    let folder = served_folder(owner);
+    let passwd = work.path().join("passwd");
+    let group = work.path().join("group");
+    super::write(
+        &passwd,
+        format!(
+            "{VIRTUAL_USER}:{VIRTUAL_PASSWORD_HASH}:{uid}:{gid}::{home}:/bin/sh\n",
+            uid = owner.0,
+            gid = owner.1,
+            home = folder.path().display()
+        )
+        .as_bytes(),
+    );
+    super::write(&group, format!("{SYSTEM_USER}:x:{}:\n", owner.1).as_bytes());
+    for file in [&passwd, &group] {
+        std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o600))
+            .expect("ProFTPD wants its auth files private");
+    }
+    let (child, addr) = spawn_on_free_port(PeerKind::Proftpd, &work.path().join("log"), |port| {
+        let dir = work.path().display();
+        let config = format!(
+            "ServerType standalone\nServerName \"peer\"\nDefaultServer on\n\
+             DefaultAddress 127.0.0.1\nPort {port}\nUseIPv6 off\n\
+             User {SYSTEM_USER}\nGroup {SYSTEM_USER}\n\
+             PidFile {dir}/proftpd-{port}.pid\nScoreboardFile {dir}/scoreboard-{port}\n\
+             DelayTable none\nWtmpLog off\nTransferLog none\nUseReverseDNS off\n\
+             RequireValidShell off\nAuthOrder mod_auth_file.c\n\
+             AuthUserFile {passwd}\nAuthGroupFile {group}\nDefaultRoot ~\n\
+             ModulePath {modules}\nLoadModule mod_digest.c\n\
+             DigestEngine on\nDigestAlgorithms all\n\
+             <Directory />\n  AllowOverwrite on\n</Directory>\n",
+            passwd = passwd.display(),
+            group = group.display(),
+            modules = modules.display(),
+        );
+        let file = work.path().join(format!("proftpd-{port}.conf"));
+        super::write(&file, config.as_bytes());
+        let mut command = Command::new(&binary);
+        // -n: in the foreground; -q: quiet start.
+        command.arg("-n").arg("-q").arg("-c").arg(file);
+        command
+    });
+    Peer {
+        kind: PeerKind::Proftpd,
         addr,
         user: VIRTUAL_USER.into(),
         password: VIRTUAL_PASSWORD.into(),

@@ -8,6 +8,7 @@
 use std::net::{SocketAddr, SocketAddrV4};
 
 use crate::addr;
+use crate::digest::Algorithm;
 use crate::reply::{Reply, ReplyCode};
 use crate::time;
 
@@ -156,6 +157,15 @@ pub enum Command {
     Prot(ProtLevel),
     /// CCC (RFC 4217).
     Ccc,
+    /// HASH path (draft-bryan-ftpext-hash-02): the digest of a file with the session's
+    /// algorithm.
+    Hash(Vec<u8>),
+    /// RANG start end (draft-bryan-ftp-range): the octets `start..=end` for the next command;
+    /// `RANG 1 0` clears it.
+    Rang(u64, u64),
+    /// XCRC, XMD5, XSHA/XSHA1, XSHA256, XSHA512 path: one algorithm's digest as ProFTPD's
+    /// mod_digest answers it (250 and upper-case hex).
+    Xdigest(Algorithm, Vec<u8>),
 }
 
 /// Why a line is not a command we can run; [`Reply::from`] gives the reply for each.
@@ -213,7 +223,10 @@ impl Command {
         };
         // An empty argument counts as none ("LIST " from some clients).
         let arg = arg.filter(|a| !a.is_empty());
-        if verb.is_empty() || verb.len() > MAX_VERB_LEN || !verb.iter().all(u8::is_ascii_alphabetic)
+        if verb.is_empty() || verb.len() > MAX_VERB_LEN
+            // Letters, and digits after them (XSHA256).
+            || !verb.first().is_some_and(u8::is_ascii_alphabetic)
+            || !verb.iter().all(u8::is_ascii_alphanumeric)
         {
             let shown = String::from_utf8_lossy(&verb[..verb.len().min(MAX_VERB_LEN)]);
             return Err(CommandError::Unknown(sanitize_verb(&shown)));
@@ -328,6 +341,20 @@ impl Command {
                 _ => return Err(CommandError::BadArgument("PROT")),
             }),
             "CCC" => Command::Ccc,
+            "HASH" => Command::Hash(owned("HASH")?),
+            "RANG" => {
+                let text = text("RANG")?;
+                let mut numbers = text.split_ascii_whitespace().map(str::parse::<u64>);
+                match (numbers.next(), numbers.next(), numbers.next()) {
+                    (Some(Ok(start)), Some(Ok(end)), None) => Command::Rang(start, end),
+                    _ => return Err(CommandError::BadArgument("RANG")),
+                }
+            }
+            "XCRC" => Command::Xdigest(Algorithm::Crc32, owned("XCRC")?),
+            "XMD5" => Command::Xdigest(Algorithm::Md5, owned("XMD5")?),
+            "XSHA" | "XSHA1" => Command::Xdigest(Algorithm::Sha1, owned("XSHA1")?),
+            "XSHA256" => Command::Xdigest(Algorithm::Sha256, owned("XSHA256")?),
+            "XSHA512" => Command::Xdigest(Algorithm::Sha512, owned("XSHA512")?),
             other => return Err(CommandError::Unknown(other.to_string())),
         };
         Ok(command)
@@ -382,6 +409,15 @@ impl Command {
             Command::Pbsz(_) => "PBSZ",
             Command::Prot(_) => "PROT",
             Command::Ccc => "CCC",
+            Command::Hash(_) => "HASH",
+            Command::Rang(..) => "RANG",
+            Command::Xdigest(algorithm, _) => match algorithm {
+                Algorithm::Crc32 => "XCRC",
+                Algorithm::Md5 => "XMD5",
+                Algorithm::Sha1 => "XSHA1",
+                Algorithm::Sha256 => "XSHA256",
+                Algorithm::Sha512 => "XSHA512",
+            },
         }
     }
 
@@ -410,7 +446,10 @@ impl Command {
             | Command::Opts(arg)
             | Command::Size(arg)
             | Command::Mdtm(arg)
-            | Command::Auth(arg) => Some(arg.as_slice().into()),
+            | Command::Auth(arg)
+            | Command::Hash(arg)
+            | Command::Xdigest(_, arg) => Some(arg.as_slice().into()),
+            Command::Rang(start, end) => Some(format!("{start} {end}").into_bytes().into()),
             Command::Stou(arg)
             | Command::List(arg)
             | Command::Nlst(arg)

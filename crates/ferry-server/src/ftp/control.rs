@@ -130,7 +130,7 @@ impl Session {
     /// Handles the lines that can be handled now.
     pub(super) async fn drain_lines(&mut self) -> Option<&'static str> {
         loop {
-            let line = if self.running.is_none() && !self.deferred.is_empty() {
+            let line = if !self.busy() && !self.deferred.is_empty() {
                 self.deferred.pop_front().map(Ok)
             } else {
                 self.lines.next_line()
@@ -146,7 +146,7 @@ impl Session {
                     continue;
                 }
             };
-            if self.running.is_some() && !is_urgent(&line) {
+            if self.busy() && !is_urgent(&line) {
                 self.deferred.push_back(line);
                 if self.deferred.len() >= MAX_DEFERRED {
                     return None;

@@ -3,6 +3,7 @@
 
 use std::sync::atomic::Ordering;
 
+use ferry_proto::digest::Algorithm;
 use ferry_proto::listing::{self, Entry, EntryKind};
 use ferry_proto::{MultiLineEncoder, Reply, ReplyCode, TransferType, VirtualPath, feat, time};
 use tokio::io::AsyncReadExt;
@@ -21,9 +22,18 @@ pub(super) fn list_line(entry: &Entry, now: i64) -> String {
 }
 
 /// FEAT (RFC 2389): the TLS commands when TLS is configured, then [`FEATURES`].
-pub(super) fn feat(tls: bool) -> Reply {
+/// The HASH line marks the session's algorithm (draft-bryan-ftpext-hash-02 section 3.1).
+pub(super) fn feat(tls: bool, hash: Algorithm) -> Reply {
     let tls_features = if tls { feat::TLS_FEATURES } else { &[] };
-    feat::feat_reply(tls_features.iter().chain(FEATURES).copied())
+    let hash_line = Algorithm::feat_line(hash);
+    feat::feat_reply(
+        tls_features
+            .iter()
+            .chain(FEATURES)
+            .copied()
+            .chain([hash_line.as_str()])
+            .chain(DIGEST_FEATURES.iter().copied()),
+    )
 }
 
 pub(super) fn help() -> Reply {
@@ -112,15 +122,20 @@ pub(super) const FEATURES: &[&str] = &[
     "MFMT",
     "MLST type*;size*;modify*;perm*;unique*;UNIX.mode*;",
     "PASV",
+    "RANG STREAM",
     "REST STREAM",
     "SIZE",
     "TVFS",
     "UTF8",
 ];
 
-pub(super) const HELP_COMMANDS: &str = "ABOR ACCT ALLO APPE CDUP CWD DELE EPRT EPSV FEAT HELP LIST MDTM MFMT \
-     MKD MLSD MLST MODE NLST NOOP OPTS PASS PASV PORT PWD QUIT REIN REST RETR RMD RNFR RNTO SITE \
-     SIZE STAT STOR STOU STRU SYST TYPE USER XCUP XCWD XMKD XPWD XRMD";
+/// The digest commands of ProFTPD's mod_digest, listed after HASH as it lists them.
+const DIGEST_FEATURES: &[&str] = &["XCRC", "XMD5", "XSHA1", "XSHA256", "XSHA512"];
+
+pub(super) const HELP_COMMANDS: &str = "ABOR ACCT ALLO APPE CDUP CWD DELE EPRT EPSV FEAT HASH HELP LIST MDTM \
+     MFMT MKD MLSD MLST MODE NLST NOOP OPTS PASS PASV PORT PWD QUIT RANG REIN REST RETR RMD RNFR \
+     RNTO SITE SIZE STAT STOR STOU STRU SYST TYPE USER XCRC XCUP XCWD XMD5 XMKD XPWD XRMD XSHA1 \
+     XSHA256 XSHA512";
 
 /// Largest file whose ASCII-mode SIZE is computed by reading it.
 pub(super) const MAX_ASCII_SIZE_SCAN: u64 = 16 * 1024 * 1024;
@@ -277,6 +292,9 @@ impl Session {
                 if self.stream.is_tls() { "TLS" } else { "clear" }
             ),
         ]);
+        if self.hashing.is_some() {
+            lines.push("Computing a digest (ABOR stops it)".to_string());
+        }
         if let Some(running) = &self.running {
             lines.push(format!(
                 "{} {}: {} bytes transferred",

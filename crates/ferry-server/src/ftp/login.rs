@@ -87,6 +87,9 @@ impl Session {
         self.rename_from = None;
         self.data = None;
         self.epsv_all = false;
+        self.hashing = None;
+        self.hash_algorithm = ferry_proto::digest::Algorithm::Sha256;
+        self.range = None;
         reply(ReplyCode::SERVICE_READY, "Ready for a new user.")
     }
 }

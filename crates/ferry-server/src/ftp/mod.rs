@@ -16,6 +16,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use ferry_proto::digest::Algorithm;
 use ferry_proto::{Command, LineBuffer, ProtLevel, Reply, ReplyCode, TransferType, VirtualPath};
 use ferry_storage::WriteMode;
 use tokio::io::AsyncWriteExt;
@@ -32,6 +33,7 @@ use crate::transfer::{Event, Failure, ListFormat, Running};
 mod control;
 mod data_setup;
 mod files;
+mod hash;
 mod info;
 mod login;
 mod replies;
@@ -40,6 +42,7 @@ mod transfers;
 
 use control::{MAX_DEFERRED, next_event, read_some};
 use files::{Op, quote_path};
+use hash::{Hashing, Style, next_answer};
 use info::{feat, help, opts};
 use replies::{Fault, refuse};
 use security::tls_handshake;
@@ -95,6 +98,12 @@ struct Session {
     tls: Option<SessionTls>,
     /// Set by a handler whose reply ends the session (a ban).
     closing: bool,
+    /// HASH's algorithm (OPTS HASH); SHA-256 until changed.
+    hash_algorithm: Algorithm,
+    /// The octets (first, last) the next HASH covers, from RANG.
+    range: Option<(u64, u64)>,
+    /// A digest being computed (HASH, XSHA1...): one at a time, like a transfer.
+    hashing: Option<Hashing>,
 }
 
 /// Runs one session to its end. With `implicit`, TLS starts with the first byte (implicit
@@ -151,6 +160,9 @@ pub(crate) async fn run(
         tls_buffer: Vec::new(),
         tls,
         closing: false,
+        hash_algorithm: Algorithm::Sha256,
+        range: None,
+        hashing: None,
     };
     let reason = session.serve().await;
     if let Some(mut running) = session.running.take() {
@@ -218,7 +230,7 @@ impl Session {
         // command).
         let mut removal: Option<Removal> = None;
         loop {
-            if drain_until.is_some() && self.running.is_none() {
+            if drain_until.is_some() && !self.busy() {
                 let _ = self.send(&refuse(Fault::ShuttingDown)).await;
                 return "server shutdown";
             }
@@ -247,6 +259,7 @@ impl Session {
             }
             let reading = self.deferred.len() < MAX_DEFERRED;
             let transferring = self.running.is_some();
+            let hashing = self.hashing.is_some();
             let draining = drain_until.is_some();
             tokio::select! {
                 read = read_some(&mut self.stream, &mut self.lines, &mut self.tls_buffer), if reading => match read {
@@ -256,6 +269,14 @@ impl Session {
                 },
                 event = next_event(&mut self.running), if transferring => {
                     if Box::pin(self.on_transfer_event(event)).await.is_err() {
+                        return "write failed";
+                    }
+                }
+                answer = next_answer(&mut self.hashing), if hashing => {
+                    self.hashing = None;
+                    // The idle time counts from the answer, as from a transfer's end.
+                    self.last_activity = Instant::now();
+                    if self.send(&answer).await.is_err() {
                         return "write failed";
                     }
                 }
@@ -274,6 +295,8 @@ impl Session {
                     if let Some(running) = &self.running {
                         running.cancel.cancel();
                     }
+                    // A digest sends nothing more: its session is closing.
+                    self.hashing = None;
                     cut = true;
                     drain_until = Some(Instant::now() + ABORT_WAIT);
                 }
@@ -281,11 +304,12 @@ impl Session {
                     if let Some(running) = self.running.take() {
                         running.cancel.cancel();
                     }
+                    self.hashing = None;
                     tracing::info!(peer = %self.peer, user = self.user_name(), "account removed; closing the session");
                     let _ = self.send(&refuse(Fault::AccountRemoved)).await;
                     return "account removed";
                 }
-                () = idle.as_mut(), if !transferring => {
+                () = idle.as_mut(), if !transferring && !hashing => {
                     if Instant::now() < timeout {
                         idle.as_mut().reset(timeout.into());
                         continue;
@@ -295,6 +319,11 @@ impl Session {
                 }
             }
         }
+    }
+
+    /// True while a transfer or a digest runs: other commands wait.
+    fn busy(&self) -> bool {
+        self.running.is_some() || self.hashing.is_some()
     }
 
     /// When the session times out if nothing happens: the login timeout until a login, then the
@@ -336,15 +365,47 @@ impl Session {
         if let Command::Auth(mechanism) = &command {
             return self.auth(mechanism).await;
         }
+        // RANG scopes the next HASH or RETR (draft-bryan-ftp-range); the data set-up commands
+        // keep it as they keep REST. HASH takes it itself.
+        let keeps_range = matches!(
+            command,
+            Command::Rang(..)
+                | Command::Hash(_)
+                | Command::Pasv
+                | Command::Epsv(_)
+                | Command::Port(_)
+                | Command::Eprt(_)
+                | Command::Type(_)
+                | Command::Mode(_)
+                | Command::Stru(_)
+                | Command::Noop
+                | Command::Opts(_)
+                | Command::Feat
+        );
+        let range = if keeps_range { None } else { self.range.take() };
+        if range.is_some()
+            && matches!(
+                command,
+                Command::Stor(_) | Command::Appe(_) | Command::Stou(_)
+            )
+        {
+            let refused = reply(
+                ReplyCode::PARAMETER_NOT_IMPLEMENTED,
+                "RANG applies to RETR and HASH only; range cleared.",
+            );
+            self.send(&refused).await?;
+            return Ok(Flow::Continue);
+        }
         if let Command::Quit = command {
             if let Some(running) = self.running.take() {
                 running.cancel.cancel();
             }
+            self.hashing = None;
             self.send(&reply(ReplyCode::CLOSING_CONTROL, "Goodbye."))
                 .await?;
             return Ok(Flow::Close);
         }
-        let answer = self.dispatch(command, rest).await;
+        let answer = self.dispatch(command, rest, range).await;
         if let Some(answer) = answer {
             self.send(&answer).await?;
         }
@@ -370,18 +431,36 @@ impl Session {
         }
     }
 
-    /// Handles one command; `None` when the handler already replied (transfers).
-    async fn dispatch(&mut self, command: Command, rest: Option<u64>) -> Option<Reply> {
+    /// Handles one command; `None` when the handler already replied (transfers). `rest` and
+    /// `range` are the REST offset and the RANG range that apply to this command.
+    async fn dispatch(
+        &mut self,
+        command: Command,
+        rest: Option<u64>,
+        range: Option<(u64, u64)>,
+    ) -> Option<Reply> {
         // Commands that need no login (RFC 959 section 5.4 lets these through).
         match &command {
             Command::User(name) => return Some(self.user(name.clone())),
             Command::Pass(password) => return Some(self.pass(password).await),
             Command::Rein => return Some(self.rein()),
-            Command::Feat => return Some(feat(self.shared.config.tls.is_some())),
+            Command::Feat => {
+                return Some(feat(self.shared.config.tls.is_some(), self.hash_algorithm));
+            }
             Command::Syst => return Some(reply(ReplyCode::SYSTEM_TYPE, "UNIX Type: L8")),
             Command::Noop => return Some(reply(ReplyCode::OK, "NOOP ok.")),
             Command::Help(_) => return Some(help()),
-            Command::Opts(options) => return Some(opts(options)),
+            Command::Opts(options) => {
+                let text = String::from_utf8_lossy(options);
+                let mut words = text.splitn(2, ' ');
+                if words
+                    .next()
+                    .is_some_and(|word| word.eq_ignore_ascii_case("HASH"))
+                {
+                    return Some(self.opts_hash(words.next().unwrap_or_default()));
+                }
+                return Some(opts(options));
+            }
             Command::Abor => return Some(self.abor().await),
             // Server status needs no login (RFC 959 section 4.1.3); a path's status does.
             Command::Stat(None) => return Some(self.status()),
@@ -432,7 +511,13 @@ impl Session {
             Command::Epsv(arg) => Some(self.epsv(arg)),
             Command::Port(target) => Some(self.active(SocketAddr::V4(target))),
             Command::Eprt(target) => Some(self.active(target)),
-            Command::Retr(path) => self.retr(&files, &path, rest.unwrap_or(0)).await,
+            Command::Retr(path) => match range {
+                Some((first, last)) => {
+                    let end = last.saturating_add(1);
+                    self.retr(&files, &path, first, Some(end)).await
+                }
+                None => self.retr(&files, &path, rest.unwrap_or(0), None).await,
+            },
             Command::Stor(path) => {
                 let mode = match rest {
                     Some(offset) if offset > 0 => WriteMode::Resume(offset),
@@ -460,6 +545,9 @@ impl Session {
             Command::Site(args) => Some(self.site(&files, &args).await),
             Command::Stat(path) => self.stat(&files, path.as_deref()).await,
             Command::Smnt => Some(reply(ReplyCode::NOT_IMPLEMENTED, "SMNT not implemented.")),
+            Command::Hash(path) => self.hash(&files, &path, self.hash_algorithm, Style::Hash),
+            Command::Xdigest(algorithm, path) => self.hash(&files, &path, algorithm, Style::Bare),
+            Command::Rang(start, end) => Some(self.rang(start, end)),
             // Handled above.
             Command::User(_)
             | Command::Pass(_)

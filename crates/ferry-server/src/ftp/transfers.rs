@@ -128,20 +128,26 @@ impl Session {
         self.view(input)
     }
 
+    /// RETR from `offset` (REST, or RANG's first byte) to the end of the file, or to `end`
+    /// (RANG's last byte plus one; a range past the end of the file stops at the end).
     pub(super) async fn retr(
         &mut self,
         files: &FileService,
         input: &[u8],
         offset: u64,
+        end: Option<u64>,
     ) -> Option<Reply> {
         let view = match self.transfer_path(input) {
             Ok(view) => view,
             Err(answer) => return Some(answer),
         };
-        let (download, meter) = match files.read(&view, offset).await {
+        let (mut download, meter) = match files.read(&view, offset).await {
             Ok(opened) => opened,
             Err(error) => return Some(file_reply(&error)),
         };
+        if let Some(end) = end {
+            download.end_at(end);
+        }
         let ascii = self.transfer_type == TransferType::Ascii;
         let size = download.size;
         self.start_transfer(
@@ -362,8 +368,15 @@ impl Session {
     }
 
     /// ABOR (RFC 959 section 4.1.3): 426 for the aborted transfer, then 226.
+    /// A digest (HASH) is aborted the same way: 426 for it, then 226.
     pub(super) async fn abor(&mut self) -> Reply {
         self.data = None;
+        if let Some(hashing) = self.hashing.take() {
+            hashing.cancel();
+            let aborted = reply(ReplyCode::TRANSFER_ABORTED, "Digest aborted.");
+            let _ = self.send(&aborted).await;
+            return reply(ReplyCode::CLOSING_DATA, "ABOR successful.");
+        }
         let Some(mut running) = self.running.take() else {
             return reply(ReplyCode::DATA_OPEN, "No transfer to abort.");
         };

@@ -134,6 +134,30 @@ fn file_error(error: &FileError) -> Response {
     plain(status, text)
 }
 
+/// The file service's errors as `dav-server` takes them, for the WebDAV methods it answers
+/// (see [`super::dav`]): the same statuses as [`file_error`] where its error kinds have one (no
+/// right 403, missing 404, quota or full disk 507, already there 405); a refused name is 403
+/// there (`FsError` has no 400), a busy file 500. Server-side failures are logged by the
+/// file service.
+pub(crate) fn dav_error(error: &FileError) -> dav_server::fs::FsError {
+    use dav_server::fs::FsError;
+    match error {
+        FileError::Path(PathError::TooLong) => FsError::PathTooLong,
+        FileError::Path(_) | FileError::Denied { .. } => FsError::Forbidden,
+        FileError::Quota(_) => FsError::InsufficientStorage,
+        FileError::Storage(storage) => match storage.kind() {
+            ErrorKind::NotFound => FsError::NotFound,
+            ErrorKind::PermissionDenied | ErrorKind::BadName | ErrorKind::WrongKind => {
+                FsError::Forbidden
+            }
+            ErrorKind::AlreadyExists | ErrorKind::NotEmpty => FsError::Exists,
+            ErrorKind::NoSpace | ErrorKind::QuotaExceeded => FsError::InsufficientStorage,
+            ErrorKind::Unsupported => FsError::NotImplemented,
+            ErrorKind::Busy | ErrorKind::Other => FsError::GeneralFailure,
+        },
+    }
+}
+
 /// A response of `status` whose body is `text` and a newline.
 pub(crate) fn plain(status: StatusCode, mut text: String) -> Response {
     text.push('\n');

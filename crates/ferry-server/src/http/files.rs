@@ -1,6 +1,7 @@
 //! The file methods: `GET`/`HEAD` of a file (ranges, validators, conditional requests) or of
-//! a folder (`?format=json`: its listing), `PUT` (an atomic upload), `DELETE`, `MKCOL`,
-//! `OPTIONS`. Every file operation goes through the user's [`FileService`], with the path in
+//! a folder (`?format=json`: its listing; `?zip`: [`zip`]), `PUT` (an atomic upload), `OPTIONS`;
+//! the WebDAV methods (`DELETE` and `MKCOL` among them) go to [`super::dav`]. Every file
+//! operation goes through the user's [`FileService`], with the path in
 //! the user's view: the jail, the rights, the quotas and the rates are the service's.
 //!
 //! This module does NOT decode paths ([`super::path`]), check passwords ([`super::login`]) or
@@ -28,11 +29,12 @@ use super::body::{self, PullBody};
 use super::conditional::{self, Part, Validators};
 use super::errors::{Fault, plain};
 use super::path::{self, Target};
-use super::{Connection, login, mime};
-use crate::service::{Direction, FileError, FileService, Transferred};
+use super::{Connection, dav, digest, login, mime, zip};
+use crate::service::{Direction, FileError, FileService, Span, Transferred};
 
 /// The methods served, for `Allow` and `OPTIONS`.
-const ALLOWED: &str = "OPTIONS, GET, HEAD, PUT, DELETE, MKCOL";
+const ALLOWED: &str =
+    "OPTIONS, GET, HEAD, PUT, DELETE, MKCOL, PROPFIND, PROPPATCH, MOVE, COPY, LOCK, UNLOCK";
 
 /// Entries of a JSON listing sent in one piece.
 const LISTING_BATCH: usize = 256;
@@ -75,12 +77,14 @@ async fn serve(connection: &Connection, request: Request) -> (Response, Option<S
         Err(fault) => return (fault.response(), None),
     };
     let user = Some(files.name().to_string());
+    let dav = &connection.shared.dav;
+    if dav::takes(dav, &files, &parts).await {
+        return (dav::serve(dav, &files, parts, body).await, user);
+    }
     let response = match parts.method.as_str() {
-        "GET" => get(&files, &target, &parts, false).await,
-        "HEAD" => get(&files, &target, &parts, true).await,
+        "GET" => get(connection, &files, &target, &parts, false).await,
+        "HEAD" => get(connection, &files, &target, &parts, true).await,
         "PUT" => put(connection, &files, &target, body).await,
-        "DELETE" => delete(&files, &target).await,
-        "MKCOL" => mkcol(&files, &target).await,
         _ => {
             let mut response = Fault::MethodNotAllowed.response();
             response
@@ -92,11 +96,15 @@ async fn serve(connection: &Connection, request: Request) -> (Response, Option<S
     (response, user)
 }
 
+/// `OPTIONS`, answered before any login: file managers ask it without credentials
+/// (sftpgo#614). `DAV: 1, 2` says WebDAV with locks (RFC 4918 section 10.1);
+/// `MS-Author-Via: DAV` makes Windows pick WebDAV over FrontPage.
 fn options() -> Response {
     let mut response = empty(StatusCode::NO_CONTENT);
-    response
-        .headers_mut()
-        .insert(ALLOW, HeaderValue::from_static(ALLOWED));
+    let headers = response.headers_mut();
+    headers.insert(ALLOW, HeaderValue::from_static(ALLOWED));
+    headers.insert("dav", HeaderValue::from_static("1, 2"));
+    headers.insert("ms-author-via", HeaderValue::from_static("DAV"));
     response
 }
 
@@ -107,7 +115,13 @@ fn empty(status: StatusCode) -> Response {
 }
 
 /// `GET` or `HEAD` (`head`: headers only).
-async fn get(files: &Arc<FileService>, target: &Target, request: &Parts, head: bool) -> Response {
+async fn get(
+    connection: &Connection,
+    files: &Arc<FileService>,
+    target: &Target,
+    request: &Parts,
+    head: bool,
+) -> Response {
     let entry = match files.stat(&target.view).await {
         Ok(entry) => entry,
         Err(error) => return Fault::File(&error).response(),
@@ -126,14 +140,20 @@ async fn get(files: &Arc<FileService>, target: &Target, request: &Parts, head: b
             }
             response
         }
-        (EntryKind::Dir, true) => folder(files, target, request.uri.query(), head).await,
+        (EntryKind::Dir, true) => match request.uri.query() {
+            Some(query) if zip::wanted(Some(query)) => {
+                zip::folder(files, target, query, head).await
+            }
+            query => folder(files, target, query, head).await,
+        },
         (_, true) => Fault::NotFound.response(),
-        (_, false) => file(files, target, &entry, &request.headers, head).await,
+        (_, false) => file(connection, files, target, &entry, &request.headers, head).await,
     }
 }
 
 /// A file's bytes, whole or a range, or 304 when the client's copy is current.
 async fn file(
+    connection: &Connection,
     files: &Arc<FileService>,
     target: &Target,
     entry: &Entry,
@@ -192,6 +212,31 @@ async fn file(
     response
         .headers_mut()
         .insert(CONTENT_LENGTH, HeaderValue::from(length));
+    // RFC 9530: the digest of the whole file, whatever part is sent; a pass over the file
+    // before the first byte goes out (a client that hangs up drops it).
+    if let Some(algorithm) = digest::wanted(headers) {
+        // Closed never: the semaphore lives as long as the connection.
+        let Ok(_turn) = connection.digesting.acquire().await else {
+            return Fault::File(&FileError::Storage(ferry_storage::StorageError::new(
+                ferry_storage::ErrorKind::Other,
+                "digest turn closed",
+            )))
+            .response();
+        };
+        let never = tokio_util::sync::CancellationToken::new();
+        match files
+            .digest(&target.view, algorithm, Span::WHOLE, &never)
+            .await
+        {
+            Ok(Some(computed)) => {
+                if let Some(value) = digest::header_value(algorithm, &computed.bytes) {
+                    response.headers_mut().insert(digest::REPR_DIGEST, value);
+                }
+            }
+            Ok(None) => {}
+            Err(error) => return Fault::File(&error).response(),
+        }
+    }
     if head {
         return response;
     }
@@ -401,11 +446,12 @@ async fn put(
 }
 
 /// An upload that has not committed: dropped (the connection went away mid-body), it is
-/// discarded, as an HTTP upload cannot be resumed.
-struct PendingUpload(Option<Upload>);
+/// discarded, as an HTTP upload cannot be resumed. WebDAV's writes use it too.
+#[derive(Debug)]
+pub(super) struct PendingUpload(pub(super) Option<Upload>);
 
 impl PendingUpload {
-    async fn discard(&mut self) {
+    pub(super) async fn discard(&mut self) {
         if let Some(upload) = self.0.take() {
             let _ = upload.discard().await;
         }
@@ -421,27 +467,5 @@ impl Drop for PendingUpload {
                 let _ = upload.discard().await;
             });
         }
-    }
-}
-
-/// `DELETE` of a file or an empty folder.
-async fn delete(files: &FileService, target: &Target) -> Response {
-    let result = match files.stat(&target.view).await {
-        Ok(entry) if entry.kind == EntryKind::Dir => files.remove_dir(&target.view).await,
-        Ok(_) if target.slash => return Fault::NotFound.response(),
-        Ok(_) => files.remove_file(&target.view).await,
-        Err(error) => Err(error),
-    };
-    match result {
-        Ok(()) => empty(StatusCode::NO_CONTENT),
-        Err(error) => Fault::File(&error).response(),
-    }
-}
-
-/// `MKCOL` (RFC 4918 section 9.3): a new folder.
-async fn mkcol(files: &FileService, target: &Target) -> Response {
-    match files.create_dir(&target.view).await {
-        Ok(()) => empty(StatusCode::CREATED),
-        Err(error) => Fault::File(&error).response(),
     }
 }

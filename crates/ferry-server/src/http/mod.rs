@@ -1,5 +1,5 @@
 //! The HTTP(S) front end: files over plain HTTP/1.1 and over TLS with HTTP/1.1 or HTTP/2 (by
-//! ALPN), for browsers, scripts (curl, wget) and, later, WebDAV clients.
+//! ALPN), for browsers, scripts (curl, wget) and WebDAV clients ([`dav`]).
 //!
 //! ferryd drives each connection itself with hyper's connection builders rather than a
 //! ready-made server loop, so that HTTP connections meet the same door as FTP and SFTP (the
@@ -33,13 +33,19 @@ use crate::Shared;
 
 mod body;
 mod conditional;
+mod dav;
+mod dav_locks;
+mod digest;
 mod errors;
 mod files;
 mod login;
 mod mime;
 pub(crate) mod path;
 mod stall;
+pub(crate) mod tus;
+mod zip;
 
+pub(crate) use dav::DavState;
 use stall::StallGuard;
 
 /// Largest request head (request line and headers) accepted.
@@ -58,6 +64,9 @@ pub(crate) struct Connection {
     passwords_allowed: bool,
     /// The login the connection's requests use until one brings another credential.
     login: tokio::sync::Mutex<Option<login::Held>>,
+    /// One `Repr-Digest` computed at a time per connection (HTTP/2 streams wait their turn),
+    /// as FTP and SFTP sessions compute one digest at a time.
+    digesting: tokio::sync::Semaphore,
 }
 
 /// Whether a connection runs over TLS.
@@ -90,8 +99,14 @@ pub(crate) async fn run(
         peer,
         passwords_allowed,
         login: tokio::sync::Mutex::new(None),
+        digesting: tokio::sync::Semaphore::new(1),
     });
-    let router = Router::new().fallback(files::handle);
+    // `/.tus/` is the tus endpoint, not a folder of the user's (see `tus`).
+    let router = Router::new()
+        .route("/.tus", axum::routing::any(tus::handle))
+        .route("/.tus/", axum::routing::any(tus::handle))
+        .route("/.tus/{*upload}", axum::routing::any(tus::handle))
+        .fallback(files::handle);
     let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
         request.extensions_mut().insert(Arc::clone(&connection));
         let mut router = router.clone();

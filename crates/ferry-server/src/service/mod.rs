@@ -20,12 +20,14 @@ use crate::observe::Observer;
 use crate::observe::events::{Event, EventKind};
 
 pub(crate) mod accounts;
+pub(crate) mod digest;
 mod meter;
 pub(crate) mod quota;
 pub(crate) mod rate;
 pub(crate) mod rules;
 
 pub(crate) use accounts::{Accounts, Member, Rules, Seat, SeatRefused};
+pub(crate) use digest::{DigestLimit, Span};
 pub(crate) use meter::Meter;
 use quota::Ticket;
 use rules::{Right, Rights};
@@ -151,17 +153,20 @@ pub(crate) struct FileService {
     client: Client,
     /// Where events go.
     observer: Arc<Observer>,
+    /// The server-wide bound on digests computed at once.
+    digests: DigestLimit,
 }
 
 impl FileService {
     /// The files `seat`'s account sees in `storage`, for a session of `client`, reporting to
-    /// `observer`.
+    /// `observer`, computing digests within `digests`.
     pub(crate) fn new(
         seat: Seat,
         accounts: Arc<Accounts>,
         storage: Storage,
         client: Client,
         observer: Arc<Observer>,
+        digests: DigestLimit,
     ) -> Arc<FileService> {
         Arc::new(FileService {
             seat,
@@ -169,6 +174,7 @@ impl FileService {
             storage,
             client,
             observer,
+            digests,
         })
     }
 
@@ -401,6 +407,18 @@ impl FileService {
     /// sends no bytes still needs the right to download them).
     pub(crate) fn may_read(&self, view: &VirtualPath) -> Result<(), FileError> {
         self.allowed(Right::Download, view).map(drop)
+    }
+
+    /// Checks that the user may change the dead properties (WebDAV `PROPPATCH`) of the entry at
+    /// `view`: they are said of the entry, so the `overwrite` right in its folder.
+    pub(crate) fn may_annotate(&self, view: &VirtualPath) -> Result<(), FileError> {
+        self.allowed(Right::Overwrite, view).map(drop)
+    }
+
+    /// The storage path of `view`, as bytes: one key for one entry whichever account names it
+    /// (WebDAV's dead properties are kept under it).
+    pub(crate) fn storage_key(&self, view: &VirtualPath) -> Result<Vec<u8>, FileError> {
+        Ok(FileService::full(&self.rules(), view)?.to_bytes())
     }
 
     /// A file opened for reading from `offset` on, and the limits its bytes go through.

@@ -42,7 +42,14 @@ fn service_observed(
     };
     (
         dir,
-        FileService::new(seat, accounts, storage, client, Arc::new(observer)),
+        FileService::new(
+            seat,
+            accounts,
+            storage,
+            client,
+            Arc::new(observer),
+            DigestLimit::new(2),
+        ),
     )
 }
 

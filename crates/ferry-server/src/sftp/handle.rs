@@ -81,15 +81,24 @@ pub(super) async fn open_file(
             started: Instant::now(),
         }));
     }
-    let exists = match files.stat(&view).await {
-        Ok(entry) if entry.kind == EntryKind::Dir => {
-            return Err(storage_failure(ErrorKind::WrongKind));
+    // Creating afresh needs no look first: whatever is there is replaced, and the storage's
+    // write refuses a folder (both backends) before anything is created.
+    let fresh =
+        flags.contains(OpenFlags::CREAT | OpenFlags::TRUNC) && !flags.contains(OpenFlags::EXCL);
+    let exists = if fresh {
+        false
+    } else {
+        match files.stat(&view).await {
+            Ok(entry) if entry.kind == EntryKind::Dir => {
+                return Err(storage_failure(ErrorKind::WrongKind));
+            }
+            Ok(_) => true,
+            // A truncating open starts afresh whatever a partial holds: no need to look for one.
+            Err(error) if matches!(&error, FileError::Storage(e) if e.kind() == ErrorKind::NotFound) => {
+                !flags.contains(OpenFlags::TRUNC) && files.partial_size(&view).await?.is_some()
+            }
+            Err(error) => return Err(error.into()),
         }
-        Ok(_) => true,
-        Err(error) if matches!(&error, FileError::Storage(e) if e.kind() == ErrorKind::NotFound) => {
-            files.partial_size(&view).await?.is_some()
-        }
-        Err(error) => return Err(error.into()),
     };
     if flags.contains(OpenFlags::CREAT) && flags.contains(OpenFlags::EXCL) && exists {
         return Err(Failure::new(StatusCode::FAILURE, "The file exists."));
@@ -230,6 +239,10 @@ async fn request(
                 writing.modified = Some(modified);
             }
             Ok(status(id, StatusCode::OK, "Success"))
+        }
+        (HandleState::Reading(reading), Packet::Extended { id, data, .. }) => {
+            let request = session::decode_check_file(&data)?;
+            session::check_file(context, &reading.view, id, &request).await
         }
         (HandleState::Reading(reading), Packet::Fsetstat { id, attrs, .. }) => {
             session::set_attrs(files, &reading.view, &attrs).await?;

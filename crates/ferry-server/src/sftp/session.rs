@@ -17,13 +17,20 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use ferry_proto::VirtualPath;
-use ferry_proto::sftp::{self, Attrs, LimitsReply, NameEntry, Packet, PacketDecoder, StatusCode};
+use ferry_proto::digest::Algorithm;
+use ferry_proto::sftp::extension::{
+    ANNOUNCED_CHECK_FILE, CHECK_FILE, CHECK_FILE_HANDLE, CHECK_FILE_NAME, CheckFile,
+};
+use ferry_proto::sftp::{
+    self, Attrs, ExtensionPair, LimitsReply, NameEntry, Packet, PacketDecoder, StatusCode,
+};
 use ferry_storage::ErrorKind;
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio_util::sync::CancellationToken;
 
 use super::handle::{self, HandleState};
-use crate::service::{FileError, FileService};
+use crate::service::{FileError, FileService, Span};
 
 /// Handles open at once per session.
 pub(super) const MAX_HANDLES: usize = 256;
@@ -72,6 +79,10 @@ pub(super) struct Context {
     pub(super) data_budget: Arc<Semaphore>,
     handles: Handles,
     next_handle: Arc<std::sync::atomic::AtomicU64>,
+    /// One check-file digest at a time per session; the others wait.
+    digesting: Arc<Semaphore>,
+    /// Fired when the session ends: a digest still running stops.
+    ended: CancellationToken,
 }
 
 /// Where the session's replies go: a session channel of an SSH connection, through the connection's handle: each send is one
@@ -138,7 +149,11 @@ pub(crate) async fn serve<R>(
         handles: Arc::default(),
         next_handle: Arc::default(),
         data_budget: Arc::new(Semaphore::new(DATA_IN_FLIGHT_KIB)),
+        digesting: Arc::new(Semaphore::new(1)),
+        ended: CancellationToken::new(),
     };
+    // Also when this future is dropped rather than run to its end.
+    let _end_digests = context.ended.clone().drop_guard();
     let places = Arc::new(Semaphore::new(PATH_TASKS));
     let mut decoder = PacketDecoder::default();
     // Filled as bytes arrive, never zeroed: an idle session keeps only what it was sent.
@@ -173,9 +188,15 @@ pub(crate) async fn serve<R>(
                     break 'session;
                 };
                 started = true;
+                let mut extensions = sftp::extension::announced();
+                extensions.extend(
+                    ANNOUNCED_CHECK_FILE
+                        .iter()
+                        .map(|(name, value)| ExtensionPair::new(*name, *value)),
+                );
                 let version = Packet::Version {
                     version: sftp::VERSION,
-                    extensions: sftp::extension::announced(),
+                    extensions,
                 };
                 if context.replies.send(version.into()).await.is_err() {
                     break 'session;
@@ -187,6 +208,9 @@ pub(crate) async fn serve<R>(
             }
         }
     }
+    // A digest still running stops now: its task holds a sender of the replies, which the
+    // writer waits for below.
+    context.ended.cancel();
     // The handles' queues close: each handle task ends, and an upload never closed is dropped
     // uncommitted.
     context
@@ -245,6 +269,10 @@ fn handle_of(packet: &Packet) -> Option<&[u8]> {
         | Packet::Fsetstat { handle, .. }
         | Packet::Readdir { handle, .. }
         | Packet::Fsync { handle, .. } => Some(handle),
+        // paramiko's `SFTPFile.check` sends `check-file` with a handle.
+        Packet::Extended { name, data, .. } if name == CHECK_FILE_HANDLE || name == CHECK_FILE => {
+            sftp::extension::check_file_handle(data)
+        }
         _ => None,
     }
 }
@@ -425,6 +453,11 @@ async fn path_request(context: &Context, packet: Packet) -> Result<Packet, Failu
             max_open_handles: MAX_HANDLES as u64,
         }
         .to_packet(id)),
+        Packet::Extended { id, name, data } if name == CHECK_FILE_NAME => {
+            let request = decode_check_file(&data)?;
+            let view = view(&request.target)?;
+            check_file(context, &view, id, &request).await
+        }
         Packet::Readlink { .. } | Packet::Symlink { .. } => Err(Failure::new(
             StatusCode::OP_UNSUPPORTED,
             "Links are not supported.",
@@ -435,6 +468,62 @@ async fn path_request(context: &Context, packet: Packet) -> Result<Packet, Failu
             "Operation not supported.",
         )),
     }
+}
+
+/// Reads a check-file request's fields.
+pub(super) fn decode_check_file(data: &[u8]) -> Result<CheckFile, Failure> {
+    CheckFile::decode(data)
+        .map_err(|_| Failure::new(StatusCode::BAD_MESSAGE, "Malformed check-file request."))
+}
+
+/// check-file-name and check-file-handle (draft-ietf-secsh-filexfer-extensions-00 section 3):
+/// the digest of `view` in the first algorithm of the client's list that we have, over the
+/// requested range (length 0: to the end), in one block or in blocks of at least 256 bytes.
+/// One per session at a time; the same rights, busy rule and server-wide limit as FTP's HASH.
+pub(super) async fn check_file(
+    context: &Context,
+    view: &VirtualPath,
+    id: u32,
+    request: &CheckFile,
+) -> Result<Packet, Failure> {
+    let algorithm = String::from_utf8_lossy(&request.algorithms)
+        .split(',')
+        .find_map(|name| Algorithm::parse_sftp(name.trim()))
+        .ok_or_else(|| {
+            Failure::new(
+                StatusCode::OP_UNSUPPORTED,
+                "No algorithm of that list is offered (sha256, sha512, sha1, md5).",
+            )
+        })?;
+    if request.block_size != 0 && request.block_size < 256 {
+        return Err(Failure::new(
+            StatusCode::FAILURE,
+            "A block size must be 0 or at least 256.",
+        ));
+    }
+    let span = Span {
+        start: request.start,
+        length: (request.length != 0).then_some(request.length),
+        block: u64::from(request.block_size),
+    };
+    let _turn = Arc::clone(&context.digesting)
+        .acquire_owned()
+        .await
+        .map_err(|_| Failure::new(StatusCode::FAILURE, "Session ending."))?;
+    let digest = context
+        .files
+        .digest(view, algorithm, span, &context.ended)
+        .await
+        .map_err(|error| match error.storage_kind() {
+            Some(ErrorKind::Unsupported) => Failure::new(
+                StatusCode::FAILURE,
+                "The range goes past the end of the file, or has too many blocks.",
+            ),
+            _ => Failure::from(error),
+        })?
+        .ok_or_else(|| Failure::new(StatusCode::FAILURE, "Session ending."))?;
+    let name = algorithm.sftp_name().unwrap_or_default();
+    Ok(CheckFile::reply(id, name, &digest.bytes))
 }
 
 /// SETSTAT: a modification time is set; permissions and owners are not kept by this server

@@ -296,11 +296,17 @@ impl LocalStorage {
                 "offset beyond end of file",
             ));
         }
-        Ok(Download {
-            size,
-            offset,
-            inner: DownloadInner::Local(file),
-        })
+        Ok(Download::new(size, offset, DownloadInner::Local(file)))
+    }
+
+    /// Whether an upload to `path` runs in this process (by whatever path reaches the file).
+    pub(crate) fn uploading(&self, path: &VirtualPath) -> Result<bool> {
+        check_name(path)?;
+        let Some(name) = path.file_name() else {
+            return Ok(false);
+        };
+        let folder = self.folder(&path.parent())?;
+        Ok(is_busy(&self.busy, &folder.key(name)))
     }
 
     /// Deletes a file, or the partial of an interrupted upload to a name that has no file. A

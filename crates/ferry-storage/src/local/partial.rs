@@ -129,6 +129,11 @@ pub(super) fn take_partial(dir: &Dir, name: &OsStr, keep: bool) -> io::Result<st
     let open =
         OFlags::RDWR | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC;
     for _ in 0..PARTIAL_TRIES {
+        // A fresh upload nearly always finds no partial: one open instead of a failed lookup
+        // and then the create.
+        if !keep && let Some(file) = create_partial(dir, name, open)? {
+            return Ok(file);
+        }
         match rustix::fs::openat(dir, name, open, Mode::empty()) {
             Ok(fd) => {
                 let file = std::fs::File::from(fd);
@@ -142,28 +147,37 @@ pub(super) fn take_partial(dir: &Dir, name: &OsStr, keep: bool) -> io::Result<st
                     return Ok(file);
                 }
                 unlink(dir, name)?;
+                if !keep {
+                    continue;
+                }
             }
             Err(Errno::NOENT) => {}
             // A symlink (O_NOFOLLOW) or a socket: not ours to open; remove the name.
             Err(Errno::LOOP | Errno::NXIO) => unlink(dir, name)?,
             Err(e) => return Err(e.into()),
         }
-        // A new file is a plain one: no O_NONBLOCK to clear afterwards.
-        let create = (open - OFlags::NONBLOCK) | OFlags::CREATE | OFlags::EXCL;
-        match rustix::fs::openat(dir, name, create, Mode::from_raw_mode(0o666)) {
-            Ok(fd) => {
-                let file = std::fs::File::from(fd);
-                lock(&file)?;
-                if still_named(dir, name, &file)? {
-                    return Ok(file);
-                }
-            }
-            // Another upload created it first: look again (its lock then says busy).
-            Err(Errno::EXIST) => {}
-            Err(e) => return Err(e.into()),
+        if let Some(file) = create_partial(dir, name, open)? {
+            return Ok(file);
         }
     }
     Err(busy())
+}
+
+/// Creates the partial `name` exclusively (`O_CREAT|O_EXCL`) and takes its lock; `None` when
+/// something has the name already, or took it away before the lock: look again.
+fn create_partial(dir: &Dir, name: &OsStr, open: OFlags) -> io::Result<Option<std::fs::File>> {
+    // A new file is a plain one: no O_NONBLOCK to clear afterwards.
+    let create = (open - OFlags::NONBLOCK) | OFlags::CREATE | OFlags::EXCL;
+    match rustix::fs::openat(dir, name, create, Mode::from_raw_mode(0o666)) {
+        Ok(fd) => {
+            let file = std::fs::File::from(fd);
+            lock(&file)?;
+            Ok(still_named(dir, name, &file)?.then_some(file))
+        }
+        // Another upload created it first: look again (its lock then says busy).
+        Err(Errno::EXIST) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Removes the partial at `path` unless an upload holds its lock: one running in another

@@ -55,15 +55,15 @@ impl S3Storage {
                     .map_err(storage_error)?,
             )
         };
-        Ok(Download {
+        Ok(Download::new(
             size,
             offset,
-            inner: DownloadInner::S3(Box::new(S3Download {
+            DownloadInner::S3(Box::new(S3Download {
                 stream,
                 buffer: None,
                 current: Bytes::new(),
             })),
-        })
+        ))
     }
 }
 

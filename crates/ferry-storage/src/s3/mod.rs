@@ -311,6 +311,12 @@ impl S3Storage {
         Ok(None)
     }
 
+    /// Whether an upload to `path` runs on this node.
+    pub(crate) fn uploading(&self, path: &VirtualPath) -> Result<bool> {
+        check_name(path)?;
+        Ok(is_busy(&self.busy, path))
+    }
+
     pub(crate) async fn remove_file(&self, path: &VirtualPath) -> Result<()> {
         check_name(path)?;
         // As on a folder: a name with an upload running (on this node) is left alone.
@@ -428,7 +434,9 @@ impl S3Storage {
                 .await
                 .map_err(storage_error)?;
         }
-        Ok(())
+        // The folder's own marker, which a recursive listing may not name: without this,
+        // SeaweedFS keeps listing the emptied folder that a lookup no longer finds.
+        self.operator.delete(&from).await.map_err(storage_error)
     }
 
     pub(crate) async fn set_modified(&self, path: &VirtualPath, _secs: i64) -> Result<()> {

@@ -9,6 +9,13 @@ async fn assert_folder_gone(b: &Backend, name: &str) {
     let stat = b.stat(&path(name)).await;
     if b.facts.empty_folders_show {
         assert_eq!(kind(stat), ErrorKind::NotFound, "{name}");
+        // Nor does its parent's listing show it.
+        let (parent, last) = name.rsplit_once('/').unwrap_or(("", name));
+        let listed = names(b, parent).await;
+        assert!(
+            listed.iter().all(|(entry, _)| entry != last),
+            "{name} still listed: {listed:?}"
+        );
     } else {
         // s3s-fs leaves the emptied folder on its disk and answers a HEAD of it with 500.
         assert!(stat.is_err(), "{name}");

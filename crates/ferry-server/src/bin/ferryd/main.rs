@@ -81,6 +81,10 @@ struct ServeArgs {
     /// Sessions at once from one client IP (default 50).
     #[arg(long, value_name = "N")]
     max_sessions_per_ip: Option<usize>,
+    /// File digests (FTP HASH, SFTP check-file, HTTP Repr-Digest) computed at once over the
+    /// whole server; more wait their turn (default: the number of CPUs).
+    #[arg(long, value_name = "N")]
+    max_hashing: Option<usize>,
     /// Upload bytes per second over the whole server: a number, or with K, M or G (powers of
     /// 1024). Default: no limit. Users' own rates come from the users file.
     #[arg(long, value_name = "RATE")]
@@ -162,6 +166,10 @@ struct ServeArgs {
     /// read them (default: refused there; HTTPS and loopback always accept them).
     #[arg(long)]
     http_allow_insecure_login: bool,
+    /// Where tus uploads in progress (HTTP, under /.tus/) are recorded, so that they go on
+    /// after a restart. Default: tus/ in $XDG_STATE_HOME/ferry/, else ~/.local/state/ferry/.
+    #[arg(long, value_name = "DIR")]
+    tus_state_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -397,6 +405,7 @@ fn build(
     config.credential_cache_ttl = secs(pick!(credential_cache_ttl), config.credential_cache_ttl);
     config.max_sessions = pick!(max_sessions).unwrap_or(config.max_sessions);
     config.max_sessions_per_ip = pick!(max_sessions_per_ip).unwrap_or(config.max_sessions_per_ip);
+    config.max_hashing = pick!(max_hashing).unwrap_or(config.max_hashing);
     config.max_rate_up = pick!(max_rate_up).map_or(0, |rate| rate.0);
     config.max_rate_down = pick!(max_rate_down).map_or(0, |rate| rate.0);
     config.max_line = pick!(max_line).unwrap_or(config.max_line);
@@ -444,6 +453,12 @@ fn build(
     }
     config.http_allow_insecure_login =
         args.http_allow_insecure_login || settings.http_allow_insecure_login == Some(true);
+    if !http_binds.is_empty() || !https_binds.is_empty() {
+        config.tus_state_dir = args.tus_state_dir.or(settings.tus_state_dir).or_else(|| {
+            ferry_server::sftp::host_key::default_path()
+                .and_then(|key| Some(key.parent()?.join("tus")))
+        });
+    }
     let mut host_key = None;
     if !sftp_binds.is_empty() {
         let path = match args.ssh_host_key.or(settings.ssh_host_key) {
