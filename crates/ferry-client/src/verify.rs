@@ -130,18 +130,20 @@ pub fn best_of(offered: &[Algo]) -> Option<Algo> {
 }
 
 /// A `213` HASH reply's text, `SHA-256 0-49 hex path`: the digest, when it covers the whole
-/// file (starts at 0) and the hex is of the algorithm's length.
+/// file (starts at 0) and the hex is of the algorithm's length. The three words may come after
+/// others: ProFTPD's mod_digest sends `213-Computing SHA-256 digest` first, and a multi-line
+/// reply's text holds every line.
 pub fn parse_hash_reply(text: &str) -> Option<Digest> {
-    let mut words = text.split_whitespace();
-    let algo = Algo::from_name(words.next()?)?;
-    let range = words.next()?;
-    if !range.starts_with("0-") {
-        return None;
-    }
-    let hex = words.next()?;
-    is_hex(hex, algo).then(|| Digest {
-        algo,
-        hex: hex.to_ascii_lowercase(),
+    let words: Vec<&str> = text.split_whitespace().collect();
+    words.windows(3).find_map(|window| {
+        let algo = Algo::from_name(window[0])?;
+        if !window[1].starts_with("0-") || !is_hex(window[2], algo) {
+            return None;
+        }
+        Some(Digest {
+            algo,
+            hex: window[2].to_ascii_lowercase(),
+        })
     })
 }
 
@@ -473,6 +475,9 @@ mod tests {
         .unwrap_or_else(|| panic!("parsed"));
         assert_eq!(digest.hex, hex);
         assert!(parse_hash_reply(&format!("SHA-256 5-10 {hex} a")).is_none());
+        // ProFTPD's two lines, joined.
+        let proftpd = format!("Computing SHA-256 digest SHA-256 0-1500000 {hex} tree/big.bin");
+        assert_eq!(parse_hash_reply(&proftpd).map(|d| d.hex), Some(hex.clone()));
         assert!(parse_hash_reply("SHA-256 0-1 abc a").is_none());
         assert_eq!(
             parse_alias_reply("a.txt 0A1B2C3D", Algo::Crc32).map(|d| d.hex),
