@@ -746,8 +746,8 @@ def w_client(server: Server, args) -> dict:
     ferry_pget, lftp_pget = abba(into_file, pget_ferry, pget_lftp)
     landed.unlink(missing_ok=True)
     # One connection mirrors of the small files: ferry, ferry --verify, lftp; each into a fresh
-    # folder. --verify asks the server's digest of every file (ferryd: HASH once merged; until
-    # then the one-warning path, whose cost is one refused XSHA256..XCRC probe).
+    # folder. --verify asks ferryd's HASH of every file after it arrived (one round trip and
+    # one local digest a file).
     def mirror(argv: list[str], into: Path) -> float:
         shutil.rmtree(into, ignore_errors=True)
         took = timed(argv, args.timeout)
