@@ -737,7 +737,40 @@ def w_client(server: Server, args) -> dict:
         if got != args.files:
             raise RuntimeError(f"{name} mirror brought {got} of {args.files} files")
     shutil.rmtree(out, ignore_errors=True)
-    return {"client_get_ferry_MBps": args.big_bytes / ferry_get / 1e6,
+    out.mkdir(parents=True, exist_ok=True)
+    # Issue 20: one file over four connections, `ferry get --segments 4` against `lftp pget -n
+    # 4`, into a file in /dev/shm, ABBA.
+    pget_ferry = [args.ferry, "-q", "get", f"{url}/big.bin", "--segments", "4", "-o", str(landed)]
+    pget_lftp = ["lftp", "-u", f"{USER},{PASSWORD}", "-p", str(server.port), HOST, "-e",
+                 f"set ftp:ssl-allow false; set xfer:clobber on; pget -n 4 big.bin -o {landed}; bye"]
+    ferry_pget, lftp_pget = abba(into_file, pget_ferry, pget_lftp)
+    landed.unlink(missing_ok=True)
+    # One connection mirrors of the small files: ferry, ferry --verify, lftp; each into a fresh
+    # folder. --verify asks ferryd's HASH of every file after it arrived (one round trip and
+    # one local digest a file).
+    def mirror(argv: list[str], into: Path) -> float:
+        shutil.rmtree(into, ignore_errors=True)
+        took = timed(argv, args.timeout)
+        got = len(list(into.iterdir()))
+        if got != args.files:
+            raise RuntimeError(f"{argv[0]} mirror brought {got} of {args.files} files")
+        return took
+
+    plain = out / "plain"
+    ferry_mirror1 = mirror([args.ferry, "-q", "mirror", f"{url}/tree/", str(plain)], plain)
+    ferry_verify1 = mirror([args.ferry, "-q", "--verify", "mirror", f"{url}/tree/", str(plain)],
+                           plain)
+    lftp_mirror1 = mirror(["lftp", "-u", f"{USER},{PASSWORD}", "-p", str(server.port), HOST, "-e",
+                           f"set ftp:ssl-allow false; mirror tree {plain}; bye"], plain)
+    ferry_mirror1 = (ferry_mirror1 + mirror([args.ferry, "-q", "mirror", f"{url}/tree/",
+                                             str(plain)], plain)) / 2
+    shutil.rmtree(out, ignore_errors=True)
+    return {"client_pget_ferry_MBps": args.big_bytes / ferry_pget / 1e6,
+            "client_pget_lftp_MBps": args.big_bytes / lftp_pget / 1e6,
+            "client_mirror1_ferry_files_per_s": args.files / ferry_mirror1,
+            "client_mirror1_verify_files_per_s": args.files / ferry_verify1,
+            "client_mirror1_lftp_files_per_s": args.files / lftp_mirror1,
+            "client_get_ferry_MBps": args.big_bytes / ferry_get / 1e6,
             "client_get_curl_MBps": args.big_bytes / curl_get / 1e6,
             "client_get_file_ferry_MBps": args.big_bytes / ferry_file / 1e6,
             "client_get_file_curl_MBps": args.big_bytes / curl_file / 1e6,
@@ -1422,6 +1455,12 @@ METRICS = {
     "client_get_file_curl_MBps": ("client: `curl` 1 GiB from ferryd into /dev/shm", "MB/s", True),
     "client_mirror_ferry_files_per_s": ("client: `ferry mirror --parallel 4` from ferryd", "files/s", True),
     "client_mirror_lftp_files_per_s": ("client: `lftp mirror --parallel=4` from ferryd", "files/s", True),
+    "client_pget_ferry_MBps": ("client: `ferry get --segments 4` 1 GiB into /dev/shm", "MB/s", True),
+    "client_pget_lftp_MBps": ("client: `lftp pget -n 4` 1 GiB into /dev/shm", "MB/s", True),
+    "client_mirror1_ferry_files_per_s": ("client: `ferry mirror` (one connection)", "files/s", True),
+    "client_mirror1_verify_files_per_s": ("client: `ferry mirror --verify` (one connection)",
+                                          "files/s", True),
+    "client_mirror1_lftp_files_per_s": ("client: `lftp mirror` (one connection)", "files/s", True),
     "login_all_s": ("idle sessions: time to log all in", "s", False),
     "pss_kib_per_session": ("idle sessions: PSS per session", "KiB", False),
     "idle_failures": ("idle sessions: failures", "", False),
@@ -1794,6 +1833,35 @@ def sftp_section(args, results, sizes) -> list[str]:
     return lines
 
 
+CLIENT20_ROWS = [
+    ("get 1 GiB over 4 connections (ferry --segments 4 / lftp pget -n 4)",
+     "client_pget_ferry_MBps", "client_pget_lftp_MBps"),
+    ("mirror 4 KiB files (ferry / lftp mirror)",
+     "client_mirror1_ferry_files_per_s", "client_mirror1_lftp_files_per_s"),
+    ("mirror 4 KiB files --verify (ferry --verify / lftp mirror)",
+     "client_mirror1_verify_files_per_s", "client_mirror1_lftp_files_per_s"),
+    ("cost of --verify (ferry --verify / ferry)",
+     "client_mirror1_verify_files_per_s", "client_mirror1_ferry_files_per_s"),
+]
+
+
+def client20_section(results, sizes) -> list[str]:
+    """Issue 20's client rows: ferry against lftp on the same ferryd, as ratios."""
+    rows = [(label, median(results.get(a, {}).get("ferryd", [])),
+             median(results.get(b, {}).get("ferryd", []))) for label, a, b in CLIENT20_ROWS]
+    if not any(a for _, a, _ in rows):
+        return []
+    lines = ["", "Client (issue 20): `ferry` against `lftp` on the same ferryd, wall-clock time "
+             "of each whole command (login included); ratios > 1 mean ferry is faster. "
+             "Target: --verify costs at most 10% on the mirror row (ratio ≥ 0.90).", "",
+             "| Workload | ratio |", "|---|---|"]
+    for label, a, b in rows:
+        ratio = f"{a / b:.2f}×" if a and b else "–"
+        label = label.replace("1 GiB", sizes["big"]).replace("4 KiB files", sizes["files"])
+        lines.append(f"| {label} | {ratio} |")
+    return lines
+
+
 def sshd_version() -> str:
     out = subprocess.run([SSHD, "-V"], capture_output=True, text=True)
     return (out.stderr or out.stdout).strip().split(",")[0] or "sshd"
@@ -1828,6 +1896,7 @@ def render(args, results, machine, loads, names, sizes, errors, elapsed, cut) ->
         lines.append(f"- ferryd download / loopback TCP: {dl / tcp:.0%} (target ≥ 70%)")
     lines += s3_section(args, results, sizes)
     lines += sftp_section(args, results, sizes)
+    lines += client20_section(results, sizes)
     if any(not k.startswith(("s3_", "sftp_")) for k in results):
         lines += ["", "↑ higher is better, ↓ lower is better; the ratio is ferryd / peer.", "",
                   table(results, names, sizes, cut)]

@@ -23,11 +23,14 @@ pub mod credentials;
 mod error;
 pub mod oneshot;
 pub mod progress;
+pub mod rate;
 pub mod repl;
+pub mod retry;
 pub mod sftp;
 pub mod tls;
 pub mod transfer;
 pub mod url;
+pub mod verify;
 
 pub use connection::{ConnectDefaults, ConnectOptions, Connection, Connector};
 pub use error::ClientError;

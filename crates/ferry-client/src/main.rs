@@ -14,6 +14,7 @@ use ferry_client::progress::ProgressMode;
 use ferry_client::repl::{self, PipedInput, Repl, ReplOptions, TerminalInput};
 use ferry_client::sftp::SshOptions;
 use ferry_client::tls::{TlsMode, TlsTrust};
+use ferry_client::transfer::{MirrorOptions, NameFilter};
 
 /// FTP and SFTP client: the interactive CONN/UPLD/LIST/DWLD/DELF/QUIT shell, or one-shot commands.
 #[derive(Debug, Parser)]
@@ -68,20 +69,47 @@ struct GlobalArgs {
     /// there (a changed key is refused all the same).
     #[arg(long, global = true)]
     accept_new_host_key: bool,
+    /// Move at most RATE bytes a second in each transfer, FTP and SFTP, up or down: a number
+    /// with K, M or G for KiB, MiB, GiB (powers of 1024), such as 500K or 2M.
+    #[arg(long, global = true, value_name = "RATE", value_parser = parse_rate)]
+    limit_rate: Option<u64>,
+    /// get, put, mirror: after a dropped connection, reconnect and resume the file from where
+    /// it stopped (REST, or the remote size for uploads; never from zero), up to N more times,
+    /// waiting 1, 2, 4 ... at most 30 seconds between tries.
+    #[arg(long, global = true, default_value_t = 0, value_name = "N")]
+    retry: u32,
+    /// get, put, mirror: after each file, compare the server's digest (FTP HASH or
+    /// XSHA256/XSHA1/XMD5/XCRC, SFTP check-file) with the local one. A mismatch removes the
+    /// download (or sends the upload again, once) and fails; a server without digests gives
+    /// one warning and the files count as unverified.
+    #[arg(long, global = true)]
+    verify: bool,
+}
+
+fn parse_rate(text: &str) -> Result<u64, String> {
+    ferry_client::rate::parse_rate(text)
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Download one file.
+    /// Download one file, or every file whose name matches a wildcard.
     Get {
-        /// ftp://host/path/file (or sftp://host/path/file)
+        /// ftp://host/path/file (or sftp://host/path/file); a last name with `*`, `?` or
+        /// `[a-z]` (quoted for the shell: 'ftp://host/logs/*.gz') fetches every file that
+        /// matches.
         url: String,
-        /// Where to save it (default: its name, in this folder; `-`: standard output).
+        /// Where to save it (default: its name, in this folder; `-`: standard output; with a
+        /// wildcard, a folder).
         #[arg(short = 'o', long = "output", value_name = "PATH")]
         output: Option<PathBuf>,
         /// Continue a partial download left by an earlier try.
         #[arg(short = 'c', long = "continue")]
         resume: bool,
+        /// ftp://: fetch the file over N connections at once, each a range (REST), assembled
+        /// in place (as lftp's pget). One connection when the server lacks SIZE or REST, or the
+        /// file is under 256 KiB a connection.
+        #[arg(long, default_value_t = 1, value_name = "N", conflicts_with = "resume")]
+        segments: usize,
     },
     /// Upload files: FILE... URL (a URL ending in / is a folder, created if missing).
     Put {
@@ -114,7 +142,8 @@ enum Command {
         parents: bool,
     },
     /// Copy a remote tree to a local folder, or a local tree to a server with -R, skipping
-    /// files identical in size and time.
+    /// files identical in size and time. Stops at the first file the server refuses for want of
+    /// space (452/552).
     Mirror {
         /// Upload: SRC is a local folder, DST a URL.
         #[arg(short = 'R', long = "reverse")]
@@ -126,6 +155,23 @@ enum Command {
         /// Transfer this many files at once.
         #[arg(long, default_value_t = 1, value_name = "N")]
         parallel: usize,
+        /// Also remove from the target what the source no longer has (after the copy, and only
+        /// when every file copied; excluded names are kept).
+        #[arg(long)]
+        delete: bool,
+        /// Copy a file the target already has only when the source's copy is newer.
+        #[arg(long)]
+        only_newer: bool,
+        /// Leave out names matching GLOB (`*`, `?`, `[a-z]`; a GLOB with `/` matches the path
+        /// from the mirror's root). A folder that matches is left out whole. Repeatable.
+        #[arg(long, value_name = "GLOB")]
+        exclude: Vec<String>,
+        /// Take only files matching GLOB (folders are still walked). Repeatable.
+        #[arg(long, value_name = "GLOB")]
+        include: Vec<String>,
+        /// Print each action (mkdir, copy, delete) and change nothing on either side.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Print a completion script for SHELL: `source <(ferry completions bash)`, or save it where
     /// the shell looks (zsh: a folder on $fpath as _ferry; fish: completions/ferry.fish).
@@ -211,6 +257,7 @@ fn main() -> ExitCode {
             TlsMode::Off
         },
         trust,
+        limit_rate: cli.global.limit_rate,
     };
     let stderr_is_terminal = std::io::stderr().is_terminal();
     let stdin_is_terminal = std::io::stdin().is_terminal();
@@ -219,6 +266,7 @@ fn main() -> ExitCode {
         identity: cli.global.identity,
         accept_new_host_key: cli.global.accept_new_host_key,
         timeout: Duration::from_secs(cli.global.timeout.max(1)),
+        limit_rate: cli.global.limit_rate,
         ..SshOptions::for_home(home.as_deref())
     };
     let Some(command) = cli.command else {
@@ -263,6 +311,8 @@ fn main() -> ExitCode {
         },
         prompt_password: stdin_is_terminal,
         ssh,
+        retry: ferry_client::retry::Retry::times(cli.global.retry),
+        verify: cli.global.verify,
     };
     let result: Result<(), ClientError> = runtime.block_on(async {
         match command {
@@ -270,7 +320,8 @@ fn main() -> ExitCode {
                 url,
                 output,
                 resume,
-            } => oneshot::get(&globals, &url, output.as_deref(), resume)
+                segments,
+            } => oneshot::get_with(&globals, &url, output.as_deref(), resume, segments)
                 .await
                 .map(|_| ()),
             Command::Put { files, url, resume } => {
@@ -288,9 +339,25 @@ fn main() -> ExitCode {
                 source,
                 target,
                 parallel,
-            } => oneshot::mirror(&globals, reverse, &source, &target, parallel)
-                .await
-                .map(|summary| println!("{summary}")),
+                delete,
+                only_newer,
+                exclude,
+                include,
+                dry_run,
+            } => {
+                let options = MirrorOptions {
+                    parallel,
+                    delete,
+                    only_newer,
+                    dry_run,
+                    filter: NameFilter { include, exclude },
+                    retry: globals.retry,
+                    verify: globals.verify,
+                };
+                oneshot::mirror(&globals, reverse, &source, &target, &options)
+                    .await
+                    .map(|summary| println!("{summary}"))
+            }
             // Answered before the runtime started (`documentation`).
             Command::Completions { .. } | Command::Man { .. } => Ok(()),
         }

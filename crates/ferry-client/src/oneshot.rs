@@ -15,9 +15,11 @@ use ferry_proto::time::UtcTime;
 use crate::ClientError;
 use crate::connection::{ConnectDefaults, ConnectOptions, Connection, Connector};
 use crate::progress::ProgressMode;
+use crate::retry::{Retry, retrying};
 use crate::sftp::{self, SshOptions};
 use crate::transfer::{self, Direction};
 use crate::url::{FtpUrl, is_sftp_url};
+use crate::verify::{self, Check, FtpDigests};
 
 /// Settings shared by every one-shot command.
 #[derive(Debug, Clone)]
@@ -34,6 +36,15 @@ pub struct Globals {
     pub prompt_password: bool,
     /// Key files and host keys for `sftp://` URLs.
     pub ssh: SshOptions,
+    /// `--retry N`: reconnect and resume after a dropped connection.
+    pub retry: Retry,
+    /// `--verify`: compare each file with the server's digest.
+    pub verify: bool,
+}
+
+/// Tells the user about a retry, on stderr.
+pub(crate) fn note_retry(line: &str) {
+    eprintln!("ferry: {line}");
 }
 
 async fn open(globals: &Globals, url: &FtpUrl) -> Result<(Connection, Connector), ClientError> {
@@ -63,10 +74,25 @@ pub async fn get(
     output: Option<&Path>,
     resume: bool,
 ) -> Result<PathBuf, ClientError> {
+    get_with(globals, url, output, resume, 1).await
+}
+
+/// `ferry get URL [-o PATH] [-c] [--segments N]`: as [`get`]; with `segments > 1` (FTP, not
+/// with `-c` nor `-o -`) the file comes over that many connections at once (REST ranges).
+pub async fn get_with(
+    globals: &Globals,
+    url: &str,
+    output: Option<&Path>,
+    resume: bool,
+    segments: usize,
+) -> Result<PathBuf, ClientError> {
     if is_sftp_url(url) {
         return sftp::get(globals, url, output, resume).await;
     }
     let url = FtpUrl::parse(url)?;
+    if let Some((folder, pattern)) = wildcard(&url.path) {
+        return get_matching(globals, &url, folder, pattern, output, resume).await;
+    }
     if url.is_folder() {
         return Err(ClientError::Usage(format!(
             "{} names a folder, not a file (use ferry mirror for folders)",
@@ -98,18 +124,175 @@ pub async fn get(
         Some(path) => path.to_path_buf(),
         None => PathBuf::from(&name),
     };
-    let (mut connection, _) = open(globals, &url).await?;
+    let (connection, mut connector) = open(globals, &url).await?;
+    if segments > 1 && !resume {
+        let mut connection = connection;
+        let mut progress = globals.progress.reporter();
+        let result = transfer::download_segmented(
+            &mut connection,
+            &connector,
+            &url.path,
+            &target,
+            segments,
+            progress.as_mut(),
+        )
+        .await;
+        connection.quit().await;
+        return result.map(|_| target);
+    }
+    let mut connection = Some(connection);
     let mut progress = globals.progress.reporter();
-    let result = transfer::download(
+    // After a drop, the partial is continued (REST), never started again.
+    let result = retrying(
+        globals.retry,
         &mut connection,
-        &url.path,
-        &target,
-        resume,
-        progress.as_mut(),
+        async || connector.open(|_: &str| None).await,
+        async |connection: &mut Connection, again| {
+            transfer::download(
+                connection,
+                &url.path,
+                &target,
+                resume || again,
+                progress.as_mut(),
+            )
+            .await
+        },
+        note_retry,
     )
     .await;
-    connection.quit().await;
-    result.map(|_| target)
+    let result = match (result, connection.as_mut()) {
+        (Ok(_), Some(connection)) if globals.verify => {
+            let check = FtpDigests::default()
+                .check(connection, &url.path, &target)
+                .await;
+            verify::settle_download(check, &target, &url.path)
+                .await
+                .map(|verified| {
+                    if !verified {
+                        eprintln!("ferry: {}", verify::unverified_warning(1));
+                    }
+                })
+        }
+        (result, _) => result.map(|_| ()),
+    };
+    if let Some(connection) = connection {
+        connection.quit().await;
+    }
+    result.map(|()| target)
+}
+
+/// The folder and the pattern of a path whose last name holds a wildcard (`*`, `?`, `[`):
+/// `logs/*.gz` gives (`logs`, `*.gz`). Wildcards in folder names are not expanded.
+pub(crate) fn wildcard(path: &str) -> Option<(&str, &str)> {
+    let (folder, name) = path.rsplit_once('/').unwrap_or(("", path));
+    name.contains(['*', '?', '[']).then_some((
+        if folder.is_empty() && path.starts_with('/') {
+            "/"
+        } else {
+            folder
+        },
+        name,
+    ))
+}
+
+/// Where the files of a wildcard download go: `output` must be a folder (made if missing);
+/// without it, the current folder.
+pub(crate) fn wildcard_target(output: Option<&Path>) -> Result<PathBuf, ClientError> {
+    match output {
+        None => Ok(PathBuf::from(".")),
+        Some(path) if path == Path::new("-") => Err(ClientError::Usage(
+            "a wildcard download needs a folder, not standard output".into(),
+        )),
+        Some(path) if path.is_dir() => Ok(path.to_path_buf()),
+        Some(path) if !path.exists() => std::fs::create_dir_all(path)
+            .map(|()| path.to_path_buf())
+            .map_err(|source| ClientError::local(path, source)),
+        Some(path) => Err(ClientError::Usage(format!(
+            "{}: a wildcard download needs a folder",
+            path.display()
+        ))),
+    }
+}
+
+/// The names in `entries` that are files matching `pattern` (as the shell's `mget` matches:
+/// `*`, `?`, `[a-z]`), sorted; an error naming the pattern when none does.
+pub(crate) fn matching_files(
+    entries: &[ferry_proto::listing::Entry],
+    folder: &str,
+    pattern: &str,
+) -> Result<Vec<String>, ClientError> {
+    use ferry_proto::glob::{GlobRules, glob_match_str};
+    let mut names: Vec<String> = entries
+        .iter()
+        .filter(|entry| entry.kind != EntryKind::Dir)
+        .map(|entry| String::from_utf8_lossy(&entry.name).into_owned())
+        .filter(|name| !name.contains('/') && glob_match_str(pattern, name, GlobRules::SHELL))
+        .collect();
+    names.sort();
+    if names.is_empty() {
+        let folder = if folder.is_empty() { "." } else { folder };
+        return Err(ClientError::Usage(format!(
+            "no file in {folder} matches {pattern}"
+        )));
+    }
+    Ok(names)
+}
+
+/// `ferry get 'ftp://host/logs/*.gz'`: every file of the folder whose name matches, into
+/// `output` (a folder) or the current folder. Returns the folder.
+async fn get_matching(
+    globals: &Globals,
+    url: &FtpUrl,
+    folder: &str,
+    pattern: &str,
+    output: Option<&Path>,
+    resume: bool,
+) -> Result<PathBuf, ClientError> {
+    let into = wildcard_target(output)?;
+    let (connection, mut connector) = open(globals, url).await?;
+    let mut connection = Some(connection);
+    let result = async {
+        let entries = retrying(
+            globals.retry,
+            &mut connection,
+            async || connector.open(|_: &str| None).await,
+            async |connection: &mut Connection, _| {
+                connection
+                    .list((!folder.is_empty()).then_some(folder))
+                    .await
+            },
+            note_retry,
+        )
+        .await?;
+        for name in matching_files(&entries, folder, pattern)? {
+            let remote = transfer::join_remote(folder, &name);
+            let target = into.join(&name);
+            let mut progress = globals.progress.reporter();
+            retrying(
+                globals.retry,
+                &mut connection,
+                async || connector.open(|_: &str| None).await,
+                async |connection: &mut Connection, again| {
+                    transfer::download(
+                        connection,
+                        &remote,
+                        &target,
+                        resume || again,
+                        progress.as_mut(),
+                    )
+                    .await
+                },
+                note_retry,
+            )
+            .await?;
+        }
+        Ok(())
+    }
+    .await;
+    if let Some(connection) = connection {
+        connection.quit().await;
+    }
+    result.map(|()| into)
 }
 
 /// `ferry put FILE... URL [-c]`: uploads files; a URL ending in `/` (or several files) names a
@@ -138,12 +321,22 @@ pub async fn put(
             });
         }
     }
-    let (mut connection, _) = open(globals, &url).await?;
+    let (connection, mut connector) = open(globals, &url).await?;
+    let mut connection = Some(connection);
+    let mut digests = FtpDigests::default();
+    let mut unverified = 0;
     let result = async {
         let into_folder = url.is_folder() || files.len() > 1;
         let folder = url.path.trim_end_matches('/');
         if into_folder && !folder.is_empty() {
-            connection.mkdir_all(folder).await?;
+            retrying(
+                globals.retry,
+                &mut connection,
+                async || connector.open(|_: &str| None).await,
+                async |connection: &mut Connection, _| connection.mkdir_all(folder).await,
+                note_retry,
+            )
+            .await?;
         }
         for file in files {
             let name = file
@@ -158,13 +351,57 @@ pub async fn put(
                 format!("{folder}/{name}")
             };
             let mut progress = globals.progress.reporter();
-            transfer::upload_resumable(&mut connection, file, &remote, resume, progress.as_mut())
-                .await?;
+            // After a drop, the remote file's size says where to go on (REST + STOR, or APPE).
+            retrying(
+                globals.retry,
+                &mut connection,
+                async || connector.open(|_: &str| None).await,
+                async |connection: &mut Connection, again| {
+                    transfer::upload_resumable(
+                        connection,
+                        file,
+                        &remote,
+                        resume || again,
+                        progress.as_mut(),
+                    )
+                    .await
+                },
+                note_retry,
+            )
+            .await?;
+            if globals.verify
+                && let Some(connection) = connection.as_mut()
+            {
+                // A mismatch sends the file again, once.
+                let mut sent_again = false;
+                loop {
+                    match digests.check(connection, &remote, file).await? {
+                        Check::Verified(_) => break,
+                        Check::Unverified => {
+                            unverified += 1;
+                            break;
+                        }
+                        Check::Mismatch(ours, theirs) if sent_again => {
+                            return Err(Check::mismatch_error(&remote, &ours, &theirs));
+                        }
+                        Check::Mismatch(..) => {
+                            sent_again = true;
+                            let mut progress = globals.progress.reporter();
+                            transfer::upload(connection, file, &remote, progress.as_mut()).await?;
+                        }
+                    }
+                }
+            }
         }
         Ok(())
     }
     .await;
-    connection.quit().await;
+    if unverified > 0 {
+        eprintln!("ferry: {}", verify::unverified_warning(unverified));
+    }
+    if let Some(connection) = connection {
+        connection.quit().await;
+    }
     result
 }
 
@@ -247,14 +484,17 @@ pub async fn mkdir(globals: &Globals, url: &str, parents: bool) -> Result<(), Cl
     result
 }
 
-/// `ferry mirror [-R] SRC DST [--parallel N]`: without `upload`, SRC is a URL and DST a local
-/// folder; with it, the other way round. Returns the summary line; fails if any file failed.
+/// `ferry mirror [-R] SRC DST [--parallel N] [--delete] [--only-newer] [--exclude G]
+/// [--include G] [--dry-run]`: without `upload`, SRC is a URL and DST a local folder; with it,
+/// the other way round. Returns what to print: the dry run's actions, one a line, then the
+/// summary line. Fails if any file failed, naming the first (or the one a full server refused:
+/// the mirror stops there).
 pub async fn mirror(
     globals: &Globals,
     upload: bool,
     source: &str,
     target: &str,
-    parallel: usize,
+    options: &transfer::MirrorOptions,
 ) -> Result<String, ClientError> {
     let (remote_url, local, direction) = if upload {
         (target, PathBuf::from(source), Direction::Upload)
@@ -262,7 +502,7 @@ pub async fn mirror(
         (source, PathBuf::from(target), Direction::Download)
     };
     let report = if is_sftp_url(remote_url) {
-        sftp::mirror_url(globals, direction, remote_url, &local, parallel).await?
+        sftp::mirror_url(globals, direction, remote_url, &local, options).await?
     } else {
         let url = FtpUrl::parse(remote_url)?;
         let (mut connection, connector) = open(globals, &url).await?;
@@ -273,22 +513,32 @@ pub async fn mirror(
             direction,
             &remote,
             &local,
-            parallel,
+            options,
             &globals.progress,
         )
         .await;
         connection.quit().await;
         result?
     };
-    let summary = format!(
-        "Mirrored {} files ({}b), {} unchanged, {} failed",
-        report.transferred,
-        report.bytes,
-        report.skipped,
-        report.failed.len()
-    );
+    if report.unverified > 0 {
+        eprintln!("ferry: {}", verify::unverified_warning(report.unverified));
+    }
+    let summary = report.summary();
+    let mut text = String::new();
+    for line in report.dry_run.iter().flatten() {
+        text.push_str(line);
+        text.push('\n');
+    }
+    text.push_str(&summary);
+    if let Some(name) = &report.stopped
+        && let Some((_, error)) = report.failed.iter().find(|(failed, _)| failed == name)
+    {
+        return Err(ClientError::Usage(format!(
+            "{summary}; stopped at {name}: {error}"
+        )));
+    }
     match report.failed.into_iter().next() {
-        None => Ok(summary),
+        None => Ok(text),
         Some((name, error)) => Err(ClientError::Usage(format!(
             "{summary}; first failure: {name}: {error}"
         ))),

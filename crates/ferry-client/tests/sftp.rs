@@ -13,7 +13,7 @@ mod common;
 use std::process::Command;
 
 use common::sshd::{Agent, Home, Sshd, keygen, keygen_typed, setup};
-use common::{assert_file, assert_ok, assert_one_line_error, stdout};
+use common::{assert_file, assert_ok, assert_one_line_error, stderr, stdout};
 use ferry_testkit::test_bytes;
 
 #[test]
@@ -244,6 +244,21 @@ fn ferry_and_ferryd_speak_sftp_to_each_other() {
     assert_file(home.work().join("down.bin"), &bytes);
     // A device as the target (the benchmark's habit) is written as it is, not synced.
     assert_ok(&home.run(&["get", &url("up.bin"), "-o", "/dev/null"]));
+    // --verify through ferryd's check-file: verified both ways, with no warning.
+    let output = home.run(&["put", "--verify", "up.bin", &url("checked.bin")]);
+    assert_ok(&output);
+    assert!(!stderr(&output).contains("warning"), "{}", stderr(&output));
+    let output = home.run(&["get", "--verify", &url("checked.bin"), "-o", "checked.bin"]);
+    assert_ok(&output);
+    assert!(!stderr(&output).contains("warning"), "{}", stderr(&output));
+    assert_file(home.work().join("checked.bin"), &bytes);
+    let output = home.run(&["mirror", "--verify", &url(""), "mirrored"]);
+    assert_ok(&output);
+    assert!(
+        stdout(&output).contains(", 2 verified"),
+        "{}",
+        stdout(&output)
+    );
     assert_ok(&home.run(&["rm", &url("up.bin")]));
     assert!(!root.path().join("alice/up.bin").exists());
 }

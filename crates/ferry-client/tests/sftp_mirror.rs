@@ -54,3 +54,106 @@ fn mirror_both_ways_over_sftp_exactly() {
     let output = home.run(&["mirror", &sshd.url("missing/"), "none"]);
     assert_one_line_error(&output, "No such file");
 }
+
+/// The mirror options over SFTP decide as over FTP (the same `plan.rs`): `--dry-run` leaves
+/// both trees alone, `--delete` removes what the source lost (a folder with its files), and
+/// `--exclude` names are neither copied nor deleted.
+#[test]
+fn mirror_options_over_sftp() {
+    let (sshd, home) = setup();
+    let local = home.work().join("tree");
+    make_tree(&local);
+    std::fs::write(local.join("skip.tmp"), b"scratch").unwrap();
+    let output = home.run(&[
+        "mirror",
+        "-R",
+        "tree",
+        &sshd.url("up/"),
+        "--exclude",
+        "*.tmp",
+    ]);
+    assert_ok(&output);
+    assert!(
+        stdout(&output).trim_end().ends_with(", 1 excluded"),
+        "{}",
+        stdout(&output)
+    );
+    let remote = sshd.files().join("up");
+    assert!(!remote.join("skip.tmp").exists());
+
+    std::fs::remove_dir_all(local.join("a/b")).unwrap();
+    std::fs::write(remote.join("theirs.tmp"), b"kept").unwrap();
+    let before = (tree(&local), tree(&remote));
+    let output = home.run(&[
+        "mirror",
+        "-R",
+        "tree",
+        &sshd.url("up/"),
+        "--delete",
+        "--exclude",
+        "*.tmp",
+        "--dry-run",
+    ]);
+    assert_ok(&output);
+    let text = stdout(&output);
+    assert!(
+        text.starts_with("delete ") && text.contains("/up/a/b/\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("would copy 0 files (0b) and delete 1"),
+        "{text}"
+    );
+    assert_eq!((tree(&local), tree(&remote)), before);
+
+    let output = home.run(&[
+        "mirror",
+        "-R",
+        "tree",
+        &sshd.url("up/"),
+        "--delete",
+        "--exclude",
+        "*.tmp",
+    ]);
+    assert_ok(&output);
+    assert!(
+        stdout(&output).contains(", 1 deleted"),
+        "{}",
+        stdout(&output)
+    );
+    assert!(!remote.join("a/b").exists());
+    assert_file(remote.join("theirs.tmp"), b"kept");
+
+    // Down again, deleting locally what the server no longer has.
+    let output = home.run(&["mirror", &sshd.url("up/"), "down"]);
+    assert_ok(&output);
+    std::fs::remove_file(remote.join("top.txt")).unwrap();
+    let output = home.run(&["mirror", &sshd.url("up/"), "down", "--delete"]);
+    assert_ok(&output);
+    assert!(!home.work().join("down/top.txt").exists());
+    assert_eq!(tree(&home.work().join("down")), tree(&remote));
+}
+
+/// OpenSSH's sftp-server has no check-file extension: `--verify` counts every file as
+/// unverified, with one warning, and moves them all the same; `get --verify` alike.
+#[test]
+fn verify_over_sftp_without_check_file_warns_once() {
+    let (sshd, home) = setup();
+    make_tree(&sshd.files().join("tree"));
+    let output = home.run(&["mirror", &sshd.url("tree/"), "down", "--verify"]);
+    assert_ok(&output);
+    assert!(
+        stdout(&output).trim_end().ends_with(", 5 unverified"),
+        "{}",
+        stdout(&output)
+    );
+    assert_eq!(
+        tree(&home.work().join("down")),
+        tree(&sshd.files().join("tree"))
+    );
+    let warnings = common::stderr(&output).matches("warning").count();
+    assert_eq!(warnings, 1, "{}", common::stderr(&output));
+    let output = home.run(&["get", &sshd.url("tree/top.txt"), "--verify"]);
+    assert_ok(&output);
+    assert!(common::stderr(&output).contains("1 file(s) unverified"));
+}

@@ -23,7 +23,7 @@ use ferry_client::connection::{ConnectOptions, Connection, Connector};
 use ferry_client::credentials::Credentials;
 use ferry_client::progress::{ProgressMode, Silent};
 use ferry_client::tls::{TlsMode, TlsTrust};
-use ferry_client::transfer::{self, Direction};
+use ferry_client::transfer::{self, Direction, MirrorOptions, NameFilter};
 use ferry_proto::listing::EntryKind;
 
 fn connector(peer: &Peer, active: bool) -> Connector {
@@ -196,7 +196,10 @@ async fn scenario(peer: &Peer, expect_mlsd: bool, tls13: bool) {
         Direction::Download,
         &base,
         &mirror_to,
-        2,
+        &MirrorOptions {
+            parallel: 2,
+            ..MirrorOptions::default()
+        },
         &ProgressMode::Silent,
     )
     .await
@@ -210,7 +213,7 @@ async fn scenario(peer: &Peer, expect_mlsd: bool, tls13: bool) {
         Direction::Download,
         &base,
         &mirror_to,
-        1,
+        &MirrorOptions::default(),
         &ProgressMode::Silent,
     )
     .await
@@ -226,7 +229,10 @@ async fn scenario(peer: &Peer, expect_mlsd: bool, tls13: bool) {
             Direction::Upload,
             &back,
             &mirror_to,
-            2,
+            &MirrorOptions {
+                parallel: 2,
+                ..MirrorOptions::default()
+            },
             &ProgressMode::Silent,
         )
         .await
@@ -234,6 +240,7 @@ async fn scenario(peer: &Peer, expect_mlsd: bool, tls13: bool) {
         assert!(report.failed.is_empty(), "{:?}", report.failed);
         assert_eq!(report.transferred, expected_transferred, "round {round}");
     }
+
     let round_trip = local.path().join("round.bin");
     transfer::download(
         &mut connection,
@@ -245,6 +252,109 @@ async fn scenario(peer: &Peer, expect_mlsd: bool, tls13: bool) {
     .await
     .unwrap();
     assert_eq!(std::fs::read(&round_trip).unwrap(), big);
+
+    // --segments 4: the same bytes over several connections (600 KiB: two ranges of 300 KiB).
+    let segmented = local.path().join("segmented.bin");
+    let stats = transfer::download_segmented(
+        &mut connection,
+        &connect,
+        &format!("{back}/sub/big.bin"),
+        &segmented,
+        4,
+        &mut Silent,
+    )
+    .await
+    .unwrap();
+    assert_eq!(stats.size, big.len() as u64);
+    assert!(
+        std::fs::read(&segmented).unwrap() == big,
+        "segmented bytes differ"
+    );
+
+    // The mirror options against this server: a file added, one removed, an excluded one on
+    // each side. --dry-run changes nothing on either side; the real run copies the new file,
+    // deletes the removed one and leaves the excluded ones be.
+    std::fs::write(mirror_to.join("added.txt"), b"added").unwrap();
+    std::fs::write(mirror_to.join("local.tmp"), b"excluded here").unwrap();
+    std::fs::remove_file(mirror_to.join("sub/big.bin")).unwrap();
+    peer.write("back/theirs.tmp", b"excluded there");
+    let options = MirrorOptions {
+        delete: true,
+        dry_run: true,
+        filter: NameFilter {
+            include: Vec::new(),
+            exclude: vec!["*.tmp".into()],
+        },
+        ..MirrorOptions::default()
+    };
+    let before = (tree(&mirror_to), tree(&peer.folder().join("back")));
+    let report = transfer::mirror(
+        &mut connection,
+        &connect,
+        Direction::Upload,
+        &back,
+        &mirror_to,
+        &options,
+        &ProgressMode::Silent,
+    )
+    .await
+    .unwrap();
+    let actions = report.dry_run.clone().unwrap();
+    assert_eq!(
+        actions,
+        [
+            format!(
+                "copy {}/added.txt -> back/added.txt (5b)",
+                mirror_to.display()
+            ),
+            "delete back/sub/big.bin".to_string(),
+        ]
+    );
+    assert_eq!(
+        (tree(&mirror_to), tree(&peer.folder().join("back"))),
+        before
+    );
+    let options = MirrorOptions {
+        dry_run: false,
+        ..options
+    };
+    let report = transfer::mirror(
+        &mut connection,
+        &connect,
+        Direction::Upload,
+        &back,
+        &mirror_to,
+        &options,
+        &ProgressMode::Silent,
+    )
+    .await
+    .unwrap();
+    assert!(report.failed.is_empty(), "{:?}", report.failed);
+    assert_eq!((report.transferred, report.deleted), (1, 1));
+    let served = peer.folder().join("back");
+    assert_eq!(std::fs::read(served.join("added.txt")).unwrap(), b"added");
+    assert!(!served.join("sub/big.bin").exists() && !served.join("local.tmp").exists());
+    assert_eq!(
+        std::fs::read(served.join("theirs.tmp")).unwrap(),
+        b"excluded there"
+    );
+    // And down: the local copy loses what the server lost.
+    std::fs::write(mirror_to.join("sub/stray.bin"), b"stray").unwrap();
+    let report = transfer::mirror(
+        &mut connection,
+        &connect,
+        Direction::Download,
+        &back,
+        &mirror_to,
+        &options,
+        &ProgressMode::Silent,
+    )
+    .await
+    .unwrap();
+    assert!(report.failed.is_empty(), "{:?}", report.failed);
+    assert_eq!(report.deleted, 1);
+    assert!(!mirror_to.join("sub/stray.bin").exists());
+    assert!(mirror_to.join("local.tmp").exists());
     connection.quit().await;
 }
 
@@ -286,4 +396,23 @@ async fn client_against_pyftpdlib_tls() {
 async fn client_against_vsftpd_tls13() {
     let peer = peers::vsftpd_tls13();
     scenario(&peer, false, true).await;
+}
+
+/// Every file under `root` with its bytes, by its path from there.
+fn tree(root: &std::path::Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let mut found = std::collections::BTreeMap::new();
+    let mut folders = vec![root.to_path_buf()];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(&folder).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.strip_prefix(root).unwrap().display().to_string();
+            if path.is_dir() {
+                found.insert(format!("{name}/"), Vec::new());
+                folders.push(path);
+            } else {
+                found.insert(name, std::fs::read(&path).unwrap());
+            }
+        }
+    }
+    found
 }

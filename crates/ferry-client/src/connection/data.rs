@@ -14,6 +14,7 @@ use tokio::net::{TcpListener, TcpStream};
 
 use super::{Connection, bytes, check, command_line};
 use crate::ClientError;
+use crate::rate::{Pacer, pace};
 use crate::tls::Stream;
 
 /// A data connection with the reply that opened it.
@@ -24,6 +25,8 @@ pub struct DataStream {
     /// The final reply, when the server already sent it (some send 226 without 150).
     done: Option<Reply>,
     command: String,
+    /// `--limit-rate`: paces reads and writes.
+    pacer: Option<Pacer>,
 }
 
 enum DataSetup {
@@ -160,6 +163,7 @@ impl Connection {
             stream,
             done,
             command: line.to_string(),
+            pacer: self.options.limit_rate.map(Pacer::new),
         })
     }
 
@@ -185,14 +189,17 @@ impl Connection {
         }
     }
 
-    /// Reads a chunk of data, bounded by the timeout.
+    /// Reads a chunk of data, bounded by the timeout (and paced by `--limit-rate`).
     pub async fn read_data(
         &self,
         data: &mut DataStream,
         buf: &mut [u8],
     ) -> Result<usize, ClientError> {
         match tokio::time::timeout(self.options.timeout, data.stream.read(buf)).await {
-            Ok(Ok(read)) => Ok(read),
+            Ok(Ok(read)) => {
+                pace(&mut data.pacer, read as u64).await;
+                Ok(read)
+            }
             // Over TLS, an end without close_notify may be a cut: refused.
             Ok(Err(source))
                 if source.kind() == std::io::ErrorKind::UnexpectedEof
@@ -218,7 +225,8 @@ impl Connection {
         &self,
         data: &mut DataStream,
     ) -> Result<Option<std::net::TcpStream>, ClientError> {
-        if !matches!(data.stream, Stream::Plain(_)) {
+        // A paced transfer stays on the async path, where the pacer sleeps.
+        if !matches!(data.stream, Stream::Plain(_)) || data.pacer.is_some() {
             return Ok(None);
         }
         let Stream::Plain(tcp) = std::mem::replace(&mut data.stream, Stream::Closed) else {
@@ -238,7 +246,10 @@ impl Connection {
     /// Writes a chunk of data, bounded by the timeout.
     pub async fn write_data(&self, data: &mut DataStream, buf: &[u8]) -> Result<(), ClientError> {
         match tokio::time::timeout(self.options.timeout, data.stream.write_all(buf)).await {
-            Ok(Ok(())) => Ok(()),
+            Ok(Ok(())) => {
+                pace(&mut data.pacer, buf.len() as u64).await;
+                Ok(())
+            }
             Ok(Err(source)) => Err(ClientError::network("sending data", source)),
             Err(_) => Err(ClientError::Timeout("sending data".into())),
         }

@@ -62,6 +62,8 @@ pub struct ConnectOptions {
     pub tls: TlsMode,
     /// Which server certificates TLS accepts.
     pub trust: TlsTrust,
+    /// `--limit-rate`: bytes a second each data connection may move (`None`: no limit).
+    pub limit_rate: Option<u64>,
 }
 
 impl Default for ConnectOptions {
@@ -72,6 +74,7 @@ impl Default for ConnectOptions {
             verbose: false,
             tls: TlsMode::Off,
             trust: TlsTrust::system(),
+            limit_rate: None,
         }
     }
 }
@@ -368,7 +371,12 @@ impl Connection {
         self.peer
     }
 
-    /// The options this connection was made with.
+    /// Limits each later transfer to `rate` bytes a second (`None`: no limit).
+    pub fn set_limit_rate(&mut self, rate: Option<u64>) {
+        self.options.limit_rate = rate;
+    }
+
+    /// The options this connection was opened with.
     pub fn options(&self) -> &ConnectOptions {
         &self.options
     }

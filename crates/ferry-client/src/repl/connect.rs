@@ -159,6 +159,7 @@ impl Repl {
                 netrc: self.options.netrc.clone(),
                 options: crate::sftp::SshOptions {
                     timeout: self.options.connect.timeout,
+                    limit_rate: self.options.connect.limit_rate,
                     ..self.options.ssh.clone()
                 },
             })),

@@ -104,6 +104,51 @@ impl Repl {
         }
     }
 
+    /// `set` shows the settings; `set limit-rate RATE|off` and `set verify on|off` change one.
+    pub(super) fn set(&mut self, arguments: &[String], _: &mut dyn Input) -> Flow {
+        const USAGE: &str = "Usage: set [limit-rate RATE|off] [verify on|off]";
+        match arguments {
+            [] => {
+                let rate = self
+                    .options
+                    .connect
+                    .limit_rate
+                    .map_or_else(|| "off".to_string(), |rate| format!("{rate} bytes/s"));
+                say(&format!("limit-rate {rate}"));
+                let verify = if self.options.verify { "on" } else { "off" };
+                say(&format!("verify {verify}"));
+            }
+            [name, value] if name == "verify" => match value.as_str() {
+                "on" | "yes" | "1" => self.options.verify = true,
+                "off" | "no" | "0" => self.options.verify = false,
+                _ => say(USAGE),
+            },
+            [name, value] if name == "limit-rate" => {
+                let rate = if value == "off" || value == "0" {
+                    None
+                } else {
+                    match crate::rate::parse_rate(value) {
+                        Ok(rate) => Some(rate),
+                        Err(why) => {
+                            say(&format!("Error: {why}"));
+                            return Flow::Continue;
+                        }
+                    }
+                };
+                self.options.connect.limit_rate = rate;
+                self.options.ssh.limit_rate = rate;
+                if let Some(connection) = self.connection.as_mut() {
+                    connection.set_limit_rate(rate);
+                }
+                if let Some(connector) = self.connector.as_mut() {
+                    connector.set_limit_rate(rate);
+                }
+            }
+            _ => say(USAGE),
+        }
+        Flow::Continue
+    }
+
     pub(super) fn lpwd(&mut self, _: &[String], _: &mut dyn Input) -> Flow {
         match std::env::current_dir() {
             Ok(path) => say(&format!("Local folder: {}", path.display())),

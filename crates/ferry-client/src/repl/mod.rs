@@ -66,6 +66,8 @@ pub struct ReplOptions {
     pub idle_check: Duration,
     /// Key files and host keys for `sftp://` servers.
     pub ssh: SshOptions,
+    /// `set verify on`: each file checked against the server's digest.
+    pub verify: bool,
 }
 
 impl Default for ReplOptions {
@@ -77,6 +79,7 @@ impl Default for ReplOptions {
             progress: None,
             idle_check: DEFAULT_IDLE_CHECK,
             ssh: SshOptions::for_home(home_dir().as_deref()),
+            verify: false,
         }
     }
 }
@@ -95,6 +98,8 @@ pub struct Repl {
     last_activity: std::time::Instant,
     /// The remote folder `cd` last entered, restored after a reconnect.
     remote_folder: Option<String>,
+    /// The "no digest on the server" warning was given (once a session).
+    warned_unverified: bool,
 }
 
 impl Repl {
@@ -115,6 +120,7 @@ impl Repl {
             interactive,
             last_activity: std::time::Instant::now(),
             remote_folder: None,
+            warned_unverified: false,
         }
     }
 

@@ -13,7 +13,7 @@ use crate::ClientError;
 use crate::connection::{Connection, Connector};
 use crate::progress::{Progress, ProgressMode};
 use crate::sftp::{self, SftpConnector, SftpSession};
-use crate::transfer::{self, Direction, MirrorReport, TransferStats};
+use crate::transfer::{self, Direction, MirrorOptions, MirrorReport, TransferStats};
 
 /// A connection of either protocol.
 pub(super) enum Session {
@@ -26,6 +26,16 @@ pub(super) enum Session {
 pub(super) enum Reopen {
     Ftp(Connector),
     Sftp(SftpConnector),
+}
+
+impl Reopen {
+    /// Connections made from now on keep to `rate` bytes a second.
+    pub(super) fn set_limit_rate(&mut self, rate: Option<u64>) {
+        match self {
+            Reopen::Ftp(connector) => connector.options.limit_rate = rate,
+            Reopen::Sftp(connector) => connector.options.limit_rate = rate,
+        }
+    }
 }
 
 /// An SFTP session and the folder the shell is in.
@@ -211,6 +221,33 @@ impl Session {
         }
     }
 
+    /// `set verify on`: the server's digest of `remote` against the local `local`.
+    pub(super) async fn check(
+        &mut self,
+        remote: &str,
+        local: &Path,
+    ) -> Result<crate::verify::Check, ClientError> {
+        match self {
+            Session::Ftp(connection) => {
+                crate::verify::FtpDigests::default()
+                    .check(connection, remote, local)
+                    .await
+            }
+            Session::Sftp(shell) => {
+                let remote = shell.resolve(remote);
+                crate::verify::check_sftp(&mut shell.session, &remote, local).await
+            }
+        }
+    }
+
+    /// Limits each later transfer to `rate` bytes a second (`None`: no limit).
+    pub(super) fn set_limit_rate(&mut self, rate: Option<u64>) {
+        match self {
+            Session::Ftp(connection) => connection.set_limit_rate(rate),
+            Session::Sftp(shell) => shell.session.set_limit_rate(rate),
+        }
+    }
+
     /// Mirrors `remote` (from the current folder) and `local` either way; `reopen` makes the
     /// extra connections of `parallel`.
     pub(super) async fn mirror(
@@ -219,13 +256,13 @@ impl Session {
         direction: Direction,
         remote: &str,
         local: &Path,
-        parallel: usize,
+        options: &MirrorOptions,
         progress: &ProgressMode,
     ) -> Result<MirrorReport, ClientError> {
         match (self, reopen) {
             (Session::Ftp(connection), Some(Reopen::Ftp(connector))) => {
                 transfer::mirror(
-                    connection, connector, direction, remote, local, parallel, progress,
+                    connection, connector, direction, remote, local, options, progress,
                 )
                 .await
             }
@@ -242,7 +279,7 @@ impl Session {
                     direction,
                     &remote,
                     local,
-                    parallel,
+                    options,
                     progress,
                 )
                 .await

@@ -139,6 +139,17 @@ pub(super) const COMMANDS: &[CommandSpec] = &[
         handler: Repl::lcd,
     },
     CommandSpec {
+        names: &["set"],
+        usage: "set [NAME VALUE]",
+        about: "Show or change settings: limit-rate RATE|off (bytes/s; 500K, 2M), verify on|off \
+                (compare each file with the server's digest)",
+        original: None,
+        needs_connection: false,
+        one_path: false,
+        local_paths: false,
+        handler: Repl::set,
+    },
+    CommandSpec {
         names: &["lpwd"],
         usage: "lpwd",
         about: "Show the local folder",
@@ -210,8 +221,9 @@ pub(super) const COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         names: &["mirror"],
-        usage: "mirror [-R] [--parallel N] SRC [DST]",
-        about: "Copy a remote tree here (-R: a local tree there)",
+        usage: "mirror [-R] [OPTION]... SRC [DST]",
+        about: "Copy a remote tree here (-R: a local tree there); options --parallel N, \
+                --delete, --only-newer, --exclude GLOB, --include GLOB, --dry-run, --verify",
         original: None,
         needs_connection: true,
         one_path: false,
@@ -319,7 +331,7 @@ QUIT           : Exit\n";
         assert!(text.starts_with(expected), "{text}");
         for word in [
             "open", "put", "get", "ls", "dir", "rm", "delete", "bye", "exit", "cd", "pwd", "lcd",
-            "lpwd", "mkdir", "rmdir", "rename", "size", "mget", "mput", "mirror", "help",
+            "lpwd", "mkdir", "rmdir", "rename", "size", "mget", "mput", "mirror", "help", "set",
         ] {
             assert!(find_command(word).is_some(), "{word}");
             assert!(text.contains(word), "{word}");

@@ -9,7 +9,8 @@ use super::words::{expand_home, local_glob};
 use super::{Flow, Input, Repl, interruptible, say};
 use crate::ClientError;
 use crate::progress::Progress;
-use crate::transfer::{self, Direction, TransferStats};
+use crate::transfer::{self, Direction, MirrorOptions, TransferStats};
+use crate::verify::{self, Check};
 
 /// One file to move, for [`Repl::move_one`].
 enum Move<'a> {
@@ -27,25 +28,71 @@ fn say_stats(stats: &TransferStats) {
 }
 
 impl Repl {
-    /// Moves one file, interruptibly, reporting to `progress`; `None` when not connected.
+    /// Moves one file, interruptibly, reporting to `progress`; `None` when not connected. With
+    /// `set verify on`, the file is then checked against the server's digest: a download that
+    /// differs is removed, an upload that differs is sent again once; a server without digests
+    /// gets one warning a session.
     fn move_one(
         &mut self,
         what: Move<'_>,
         resume: bool,
         progress: &mut dyn Progress,
     ) -> Option<Result<TransferStats, ClientError>> {
+        let verify = self.options.verify;
         let connection = self.connection.as_mut()?;
         let future = async move {
-            match what {
+            let moved = match what {
                 Move::Up { local, remote } => {
-                    connection.upload(local, remote, resume, progress).await
+                    connection
+                        .upload(local, remote, resume, &mut *progress)
+                        .await
                 }
                 Move::Down { remote, target } => {
-                    connection.download(remote, target, resume, progress).await
+                    connection
+                        .download(remote, target, resume, &mut *progress)
+                        .await
+                }
+            };
+            let stats = match moved {
+                Ok(stats) if verify => stats,
+                other => return other.map(|stats| (stats, false)),
+            };
+            match what {
+                Move::Down { remote, target } => {
+                    let check = connection.check(remote, target).await;
+                    match verify::settle_download(check, target, remote).await {
+                        Ok(verified) => Ok((stats, !verified)),
+                        Err(error) => Err(error),
+                    }
+                }
+                Move::Up { local, remote } => {
+                    let mut sent_again = false;
+                    loop {
+                        match connection.check(remote, local).await {
+                            Ok(Check::Verified(_)) => return Ok((stats, false)),
+                            Ok(Check::Unverified) => return Ok((stats, true)),
+                            Ok(Check::Mismatch(ours, theirs)) if sent_again => {
+                                return Err(Check::mismatch_error(remote, &ours, &theirs));
+                            }
+                            Ok(Check::Mismatch(..)) => {
+                                sent_again = true;
+                                connection
+                                    .upload(local, remote, false, &mut *progress)
+                                    .await?;
+                            }
+                            Err(error) => return Err(error),
+                        }
+                    }
                 }
             }
         };
-        Some(interruptible(&self.runtime, self.interactive, future))
+        let result = interruptible(&self.runtime, self.interactive, future);
+        let unverified = matches!(result, Ok((_, true)));
+        if unverified && !self.warned_unverified {
+            self.warned_unverified = true;
+            say(&format!("Warning: {}", verify::unverified_warning(1)));
+        }
+        Some(result.map(|(stats, _)| stats))
     }
 
     pub(super) fn upld(&mut self, arguments: &[String], _: &mut dyn Input) -> Flow {
@@ -261,17 +308,34 @@ impl Repl {
     }
 
     pub(super) fn mirror(&mut self, arguments: &[String], _: &mut dyn Input) -> Flow {
+        const USAGE: &str = "Usage: mirror [-R] [--parallel N] [--delete] [--only-newer] \
+                             [--exclude GLOB] [--include GLOB] [--dry-run] SRC [DST]";
         let mut upload = false;
-        let mut parallel = 1;
+        let mut options = MirrorOptions {
+            verify: self.options.verify,
+            ..MirrorOptions::default()
+        };
         let mut paths = Vec::new();
         let mut words = arguments.iter();
         while let Some(word) = words.next() {
             match word.as_str() {
                 "-R" | "--reverse" => upload = true,
+                "--delete" => options.delete = true,
+                "--only-newer" => options.only_newer = true,
+                "--dry-run" => options.dry_run = true,
+                "--verify" => options.verify = true,
+                "--exclude" | "--include" => match words.next() {
+                    Some(glob) if word == "--exclude" => options.filter.exclude.push(glob.clone()),
+                    Some(glob) => options.filter.include.push(glob.clone()),
+                    None => {
+                        say(USAGE);
+                        return Flow::Continue;
+                    }
+                },
                 "--parallel" | "-P" => match words.next().and_then(|n| n.parse::<usize>().ok()) {
-                    Some(n) if n > 0 => parallel = n,
+                    Some(n) if n > 0 => options.parallel = n,
                     _ => {
-                        say("Usage: mirror [-R] [--parallel N] SRC [DST]");
+                        say(USAGE);
                         return Flow::Continue;
                     }
                 },
@@ -282,7 +346,7 @@ impl Repl {
             [source] => (source.clone(), None),
             [source, target] => (source.clone(), Some(target.clone())),
             _ => {
-                say("Usage: mirror [-R] [--parallel N] SRC [DST]");
+                say(USAGE);
                 return Flow::Continue;
             }
         };
@@ -315,22 +379,22 @@ impl Repl {
                 direction,
                 &remote,
                 &local,
-                parallel,
+                &options,
                 &self.progress,
             ),
         );
         match result {
             Ok(report) => {
+                for line in report.dry_run.iter().flatten() {
+                    say(line);
+                }
                 for (name, error) in &report.failed {
                     say(&format!("Failed: {name}: {error}"));
                 }
-                say(&format!(
-                    "Mirrored {} files ({}b), {} unchanged, {} failed",
-                    report.transferred,
-                    report.bytes,
-                    report.skipped,
-                    report.failed.len()
-                ));
+                if let Some(name) = &report.stopped {
+                    say(&format!("Stopped at {name}: the server has no room left"));
+                }
+                say(&report.summary());
             }
             Err(error) => self.fail(&error),
         }

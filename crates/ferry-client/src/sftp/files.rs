@@ -15,10 +15,12 @@ use tokio::io::AsyncSeekExt;
 use super::transfer::{read_file, write_file};
 use super::{HostKeyNote, SftpConnector, SftpSession, SshOptions};
 use crate::ClientError;
-use crate::oneshot::Globals;
+use crate::oneshot::{Globals, note_retry};
 use crate::progress::Progress;
+use crate::retry::{Retry, retrying};
 use crate::transfer::{TransferStats, partial_path, remote_base_name};
 use crate::url::SftpUrl;
+use crate::verify::{self, Check};
 
 /// The connector a one-shot command uses for `url`.
 pub(super) fn connector(globals: &Globals, url: &SftpUrl) -> SftpConnector {
@@ -28,6 +30,7 @@ pub(super) fn connector(globals: &Globals, url: &SftpUrl) -> SftpConnector {
         netrc: globals.netrc.clone(),
         options: SshOptions {
             timeout: globals.connect.timeout,
+            limit_rate: globals.connect.limit_rate,
             ..globals.ssh.clone()
         },
     }
@@ -59,6 +62,9 @@ pub async fn get(
     resume: bool,
 ) -> Result<PathBuf, ClientError> {
     let url = SftpUrl::parse(url)?;
+    if let Some((folder, pattern)) = crate::oneshot::wildcard(&url.path) {
+        return get_matching(globals, &url, folder, pattern, output, resume).await;
+    }
     if url.is_folder() {
         return Err(ClientError::Usage(format!(
             "{} names a folder, not a file (use ferry mirror for folders)",
@@ -78,19 +84,117 @@ pub async fn get(
         Some(path) => path.to_path_buf(),
         None => PathBuf::from(&name),
     };
-    let mut session = open(globals, &url).await?;
+    let mut session = Some(open(globals, &url).await?);
+    let connector = connector(globals, &url);
     let mut progress = globals.progress.reporter();
-    let result = download(
+    // Standard output cannot be continued: no retry there.
+    let retry = if to_stdout {
+        Retry::default()
+    } else {
+        globals.retry
+    };
+    let result = retrying(
+        retry,
         &mut session,
-        &url.path,
-        &target,
-        to_stdout,
-        resume,
-        progress.as_mut(),
+        async || {
+            connector
+                .open(|_: &str| None)
+                .await
+                .map(|(session, _)| session)
+        },
+        async |session: &mut SftpSession, again| {
+            download(
+                session,
+                &url.path,
+                &target,
+                to_stdout,
+                resume || again,
+                progress.as_mut(),
+            )
+            .await
+        },
+        note_retry,
     )
     .await;
-    session.quit().await;
-    result.map(|_| target)
+    let result = match (result, session.as_mut()) {
+        (Ok(_), Some(session)) if globals.verify && !to_stdout => {
+            let check = verify::check_sftp(session, &url.path, &target).await;
+            verify::settle_download(check, &target, &url.path)
+                .await
+                .map(|verified| {
+                    if !verified {
+                        eprintln!("ferry: {}", verify::unverified_warning(1));
+                    }
+                })
+        }
+        (result, _) => result.map(|_| ()),
+    };
+    if let Some(session) = session {
+        session.quit().await;
+    }
+    result.map(|()| target)
+}
+
+/// `ferry get 'sftp://host/logs/*.gz'`: every file of the folder whose name matches, into
+/// `output` (a folder) or the current folder. Returns the folder.
+async fn get_matching(
+    globals: &Globals,
+    url: &SftpUrl,
+    folder: &str,
+    pattern: &str,
+    output: Option<&Path>,
+    resume: bool,
+) -> Result<PathBuf, ClientError> {
+    let into = crate::oneshot::wildcard_target(output)?;
+    let mut session = Some(open(globals, url).await?);
+    let connector = connector(globals, url);
+    let reopen = async || {
+        connector
+            .open(|_: &str| None)
+            .await
+            .map(|(session, _)| session)
+    };
+    let result = async {
+        let listed = if folder.is_empty() { "." } else { folder };
+        let names = retrying(
+            globals.retry,
+            &mut session,
+            reopen,
+            async |session: &mut SftpSession, _| session.list(listed).await,
+            note_retry,
+        )
+        .await?;
+        let entries: Vec<Entry> = names.into_iter().map(entry).collect();
+        for name in crate::oneshot::matching_files(&entries, folder, pattern)? {
+            let remote = crate::transfer::join_remote(folder, &name);
+            let target = into.join(&name);
+            let mut progress = globals.progress.reporter();
+            retrying(
+                globals.retry,
+                &mut session,
+                reopen,
+                async |session: &mut SftpSession, again| {
+                    download(
+                        session,
+                        &remote,
+                        &target,
+                        false,
+                        resume || again,
+                        progress.as_mut(),
+                    )
+                    .await
+                },
+                note_retry,
+            )
+            .await?;
+        }
+        Ok(())
+    }
+    .await;
+    if let Some(session) = session {
+        session.quit().await;
+    }
+    result.map(|()| into)
 }
 
 /// Downloads `remote` to `target` (standard output with `to_stdout`) through the hidden
@@ -274,12 +378,27 @@ pub async fn put(
             return Err(ClientError::local(file, why));
         }
     }
-    let mut session = open(globals, &url).await?;
+    let mut session = Some(open(globals, &url).await?);
+    let connector = connector(globals, &url);
+    let reopen = async || {
+        connector
+            .open(|_: &str| None)
+            .await
+            .map(|(session, _)| session)
+    };
+    let mut unverified = 0;
     let result = async {
         let into_folder = url.is_folder() || files.len() > 1;
         let folder = url.path.trim_end_matches('/');
         if into_folder && !folder.is_empty() {
-            mkdir_all(&mut session, folder).await?;
+            retrying(
+                globals.retry,
+                &mut session,
+                reopen,
+                async |session: &mut SftpSession, _| mkdir_all(session, folder).await,
+                note_retry,
+            )
+            .await?;
         }
         for file in files {
             let name = file
@@ -294,12 +413,48 @@ pub async fn put(
                 format!("{}/{name}", url.path)
             };
             let mut progress = globals.progress.reporter();
-            upload(&mut session, file, &remote, resume, progress.as_mut()).await?;
+            // After a drop, the remote file's size says where to go on.
+            retrying(
+                globals.retry,
+                &mut session,
+                reopen,
+                async |session: &mut SftpSession, again| {
+                    upload(session, file, &remote, resume || again, progress.as_mut()).await
+                },
+                note_retry,
+            )
+            .await?;
+            if globals.verify
+                && let Some(session) = session.as_mut()
+            {
+                let mut sent_again = false;
+                loop {
+                    match verify::check_sftp(session, &remote, file).await? {
+                        Check::Verified(_) => break,
+                        Check::Unverified => {
+                            unverified += 1;
+                            break;
+                        }
+                        Check::Mismatch(ours, theirs) if sent_again => {
+                            return Err(Check::mismatch_error(&remote, &ours, &theirs));
+                        }
+                        Check::Mismatch(..) => {
+                            sent_again = true;
+                            upload(session, file, &remote, false, progress.as_mut()).await?;
+                        }
+                    }
+                }
+            }
         }
         Ok(())
     }
     .await;
-    session.quit().await;
+    if unverified > 0 {
+        eprintln!("ferry: {}", verify::unverified_warning(unverified));
+    }
+    if let Some(session) = session {
+        session.quit().await;
+    }
     result
 }
 

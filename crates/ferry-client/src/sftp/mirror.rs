@@ -1,6 +1,6 @@
 //! Mirroring a tree over SFTP either way, as [`crate::transfer::mirror`] does over FTP: plan the
-//! files from READDIR listings (skipping those identical in size and time), then move them over
-//! one or more sessions. SFTP gives times to the second and SETSTAT sets them, so a file counts
+//! files from READDIR listings (the decisions are shared with FTP, in `transfer/plan.rs`), then
+//! move them over one or more sessions. SFTP gives times to the second and SETSTAT sets them, so a file counts
 //! as unchanged only when its size and modification time are both equal; downloaded files get
 //! the remote time, uploaded ones the local time.
 //!
@@ -8,28 +8,22 @@
 //! for trees of many small files. This module prints nothing but the host-key line of
 //! [`mirror_url`], as the other one-shot commands do.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use ferry_proto::listing::EntryKind;
-use ferry_proto::sftp::StatusCode;
+use ferry_proto::listing::Entry;
 
 use super::files::{self, download, entry, mkdir_all, upload};
 use super::{SftpConnector, SftpSession};
 use crate::ClientError;
 use crate::oneshot::Globals;
 use crate::progress::ProgressMode;
+use crate::retry::{Retry, wait_to_retry};
 use crate::transfer::{
-    Direction, MirrorQueue, MirrorReport, join_remote, same_time, set_local_modified, unix_secs,
+    Direction, Job, LocalTree, MirrorOptions, MirrorQueue, MirrorReport, TimeRule, Tree, plan,
+    set_local_modified,
 };
 use crate::url::SftpUrl;
-
-/// One file to move.
-#[derive(Debug, Clone)]
-struct Job {
-    remote: String,
-    local: PathBuf,
-    modified: Option<i64>,
-}
+use crate::verify::{self, Check};
 
 /// `ferry mirror` with an `sftp://` URL: `remote_url` is the remote folder, `local` the local
 /// one; `direction` says which is the source.
@@ -38,7 +32,7 @@ pub async fn mirror_url(
     direction: Direction,
     remote_url: &str,
     local: &Path,
-    parallel: usize,
+    options: &MirrorOptions,
 ) -> Result<MirrorReport, ClientError> {
     let url = SftpUrl::parse(remote_url)?;
     let connector = files::connector(globals, &url);
@@ -55,7 +49,7 @@ pub async fn mirror_url(
         direction,
         remote,
         local,
-        parallel,
+        options,
         &globals.progress,
     )
     .await;
@@ -66,210 +60,279 @@ pub async fn mirror_url(
 /// Mirrors a tree over `session`. `remote` is a remote folder (absolute, or relative to the
 /// login folder; empty is the login folder), `local` a local folder. With `parallel > 1`,
 /// `connector` opens the extra sessions (a session that cannot be opened leaves its share to
-/// the others).
+/// the others). The decisions are the FTP mirror's (`transfer/plan.rs`).
 pub async fn mirror(
     session: &mut SftpSession,
     connector: Option<&SftpConnector>,
     direction: Direction,
     remote: &str,
     local: &Path,
-    parallel: usize,
+    options: &MirrorOptions,
     progress: &ProgressMode,
 ) -> Result<MirrorReport, ClientError> {
-    let mut report = MirrorReport::default();
-    let jobs = match direction {
-        Direction::Download => plan_download(session, remote, local, &mut report).await?,
-        Direction::Upload => plan_upload(session, remote, local, &mut report).await?,
+    // SFTP gives times to the second, and SETSTAT sets them both ways.
+    let rule = TimeRule {
+        precise: true,
+        target_keeps_times: true,
     };
+    let mut local_tree = LocalTree {
+        root: local.to_path_buf(),
+    };
+    let plan = match direction {
+        Direction::Download => {
+            let mut source = SftpTree {
+                session,
+                root: remote,
+            };
+            plan::plan(&mut source, &mut local_tree, options, rule).await?
+        }
+        Direction::Upload => {
+            let mut target = SftpTree {
+                session,
+                root: remote,
+            };
+            plan::plan(&mut local_tree, &mut target, options, rule).await?
+        }
+    };
+    let mut report = MirrorReport::planned(&plan);
+    if options.dry_run {
+        let remote_tree = SftpTree {
+            session,
+            root: remote,
+        };
+        let lines = match direction {
+            Direction::Download => plan::describe(&remote_tree, &local_tree, &plan),
+            Direction::Upload => plan::describe(&local_tree, &remote_tree, &plan),
+        };
+        report.bytes = plan.copies.iter().map(|copy| copy.size).sum();
+        report.dry_run = Some(lines);
+        return Ok(report);
+    }
+    match direction {
+        Direction::Download => plan::make_folders(&mut local_tree, &plan).await?,
+        Direction::Upload => {
+            plan::make_folders(
+                &mut SftpTree {
+                    session,
+                    root: remote,
+                },
+                &plan,
+            )
+            .await?;
+        }
+    }
+    let jobs = Job::from_plan(&plan, direction, remote, local);
     let queue = MirrorQueue::new(jobs, report);
     let mut workers = tokio::task::JoinSet::new();
     if let Some(connector) = connector {
-        for _ in 0..queue.extra_sessions(parallel) {
+        for _ in 0..queue.extra_sessions(options.parallel) {
             let connector = connector.clone();
             let (queue, progress) = (queue.clone(), progress.clone());
+            let (retry, verify) = (options.retry, options.verify);
             workers.spawn(async move {
                 if let Ok((mut session, _)) = connector.open(|_: &str| None).await {
-                    work(&mut session, direction, &queue, &progress).await;
+                    work(
+                        &mut session,
+                        Some(&connector),
+                        (retry, verify),
+                        direction,
+                        &queue,
+                        &progress,
+                    )
+                    .await;
                     session.quit().await;
                 }
             });
         }
     }
-    work(session, direction, &queue, progress).await;
+    work(
+        session,
+        connector,
+        (options.retry, options.verify),
+        direction,
+        &queue,
+        progress,
+    )
+    .await;
     while workers.join_next().await.is_some() {}
-    Ok(queue.finish(|job| job.remote))
+    let mut report = queue.finish(|job| job.remote);
+    if options.delete && report.failed.is_empty() {
+        let (deleted, failed) = match direction {
+            Direction::Download => plan::delete_extra(&mut local_tree, &plan).await,
+            Direction::Upload => {
+                plan::delete_extra(
+                    &mut SftpTree {
+                        session,
+                        root: remote,
+                    },
+                    &plan,
+                )
+                .await
+            }
+        };
+        report.deleted = deleted;
+        report.failed.extend(failed);
+    }
+    Ok(report)
 }
 
+/// An SFTP session as one side of a mirror, rooted at `root`.
+struct SftpTree<'a> {
+    session: &'a mut SftpSession,
+    root: &'a str,
+}
+
+impl SftpTree<'_> {
+    fn path(&self, rel: &str) -> String {
+        plan::remote_path(self.root, rel)
+    }
+}
+
+impl Tree for SftpTree<'_> {
+    async fn list(&mut self, rel: &str) -> Result<Vec<Entry>, ClientError> {
+        let path = self.path(rel);
+        Ok(self
+            .session
+            .list(&path)
+            .await?
+            .into_iter()
+            .map(entry)
+            .collect())
+    }
+
+    async fn make_folder(&mut self, rel: &str) -> Result<(), ClientError> {
+        let path = self.path(rel);
+        if path.is_empty() {
+            Ok(())
+        } else if rel.is_empty() {
+            mkdir_all(self.session, &path).await
+        } else {
+            self.session.mkdir(&path).await
+        }
+    }
+
+    async fn remove_file(&mut self, rel: &str) -> Result<(), ClientError> {
+        let path = self.path(rel);
+        self.session.remove(&path).await
+    }
+
+    async fn remove_folder(&mut self, rel: &str) -> Result<(), ClientError> {
+        let path = self.path(rel);
+        self.session.rmdir(&path).await
+    }
+
+    fn show(&self, rel: &str) -> String {
+        self.path(rel)
+    }
+}
+
+/// Moves the queue's files over `session` until none is left. With `retry` and a
+/// `connector`, a file whose session dropped is resumed over a new one from where it stopped.
 async fn work(
     session: &mut SftpSession,
+    connector: Option<&SftpConnector>,
+    (retry, verify): (Retry, bool),
     direction: Direction,
     queue: &MirrorQueue<Job>,
     progress: &ProgressMode,
 ) {
+    let retry = if connector.is_some() {
+        retry
+    } else {
+        Retry::default()
+    };
     loop {
         let Some(job) = queue.next() else {
             return;
         };
         let mut reporter = progress.reporter();
-        let result = match direction {
-            Direction::Download => {
-                let result = download(
-                    session,
-                    &job.remote,
-                    &job.local,
-                    false,
-                    false,
-                    reporter.as_mut(),
-                )
-                .await;
-                match (result, job.modified) {
-                    (Ok(stats), Some(modified)) => {
-                        set_local_modified(&job.local, modified).map(|()| stats)
+        let mut failures = 0;
+        let result = loop {
+            let again = failures > 0;
+            let result = move_one(session, direction, &job, again, reporter.as_mut()).await;
+            let Err(error) = &result else {
+                break result;
+            };
+            failures += 1;
+            if !wait_to_retry(retry, failures, error, crate::oneshot::note_retry).await {
+                break result;
+            }
+            // A session that cannot be opened yet fails the next try at once, which waits
+            // longer.
+            if let Some(connector) = connector
+                && let Ok((opened, _)) = connector.open(|_: &str| None).await
+            {
+                *session = opened;
+            }
+        };
+        let result = match result {
+            Ok(stats) if verify => {
+                match check_one(session, direction, &job, reporter.as_mut()).await {
+                    Ok(verified) => {
+                        queue.record_check(verified);
+                        Ok(stats)
                     }
-                    (result, _) => result,
+                    Err(error) => Err(error),
                 }
             }
-            Direction::Upload => {
-                let result =
-                    upload(session, &job.local, &job.remote, false, reporter.as_mut()).await;
-                if let (Ok(_), Some(modified)) = (&result, job.modified) {
-                    let _ = session.set_modified(&job.remote, modified).await;
-                }
-                result
-            }
+            result => result,
         };
         queue.record(&job.remote, result.map(|stats| stats.bytes));
     }
 }
 
-/// True for a name a listing may not make us write: a path, `.` or `..`.
-fn unsafe_name(name: &str) -> bool {
-    name.is_empty() || name.contains(['/', '\\', '\0']) || name == "." || name == ".."
-}
-
-async fn plan_download(
+/// `--verify` of a file just moved: `Ok(true)` verified, `Ok(false)` unverified. A download
+/// that differs is removed; an upload that differs is sent again, once.
+async fn check_one(
     session: &mut SftpSession,
-    remote: &str,
-    local: &Path,
-    report: &mut MirrorReport,
-) -> Result<Vec<Job>, ClientError> {
-    let mut jobs = Vec::new();
-    let mut folders = vec![(remote.to_string(), local.to_path_buf())];
-    while let Some((folder, target)) = folders.pop() {
-        std::fs::create_dir_all(&target).map_err(|source| ClientError::local(&target, source))?;
-        for name in session.list(&folder).await? {
-            let entry = entry(name);
-            let name = String::from_utf8_lossy(&entry.name).into_owned();
-            if unsafe_name(&name) {
-                continue;
-            }
-            let remote_path = join_remote(&folder, &name);
-            let local_path = target.join(&name);
-            match entry.kind {
-                EntryKind::Dir => folders.push((remote_path, local_path)),
-                EntryKind::File | EntryKind::Link => {
-                    let same = std::fs::metadata(&local_path).is_ok_and(|meta| {
-                        meta.is_file()
-                            && meta.len() == entry.size
-                            && match (entry.modified, unix_secs(meta.modified().ok())) {
-                                (Some(remote), Some(local)) => same_time(remote, local, true),
-                                (Some(_), None) => false,
-                                (None, _) => true,
-                            }
-                    });
-                    if same {
-                        report.skipped += 1;
-                    } else {
-                        jobs.push(Job {
-                            remote: remote_path,
-                            local: local_path,
-                            modified: entry.modified,
-                        });
+    direction: Direction,
+    job: &Job,
+    reporter: &mut dyn crate::progress::Progress,
+) -> Result<bool, ClientError> {
+    let check = verify::check_sftp(session, &job.remote, &job.local).await;
+    match direction {
+        Direction::Download => verify::settle_download(check, &job.local, &job.remote).await,
+        Direction::Upload => match check? {
+            Check::Verified(_) => Ok(true),
+            Check::Unverified => Ok(false),
+            Check::Mismatch(..) => {
+                move_one(session, direction, job, false, reporter).await?;
+                match verify::check_sftp(session, &job.remote, &job.local).await? {
+                    Check::Verified(_) => Ok(true),
+                    Check::Unverified => Ok(false),
+                    Check::Mismatch(ours, theirs) => {
+                        Err(Check::mismatch_error(&job.remote, &ours, &theirs))
                     }
                 }
             }
-        }
+        },
     }
-    Ok(jobs)
 }
 
-async fn plan_upload(
+/// Moves one file; `resume` continues what an earlier try left.
+async fn move_one(
     session: &mut SftpSession,
-    remote: &str,
-    local: &Path,
-    report: &mut MirrorReport,
-) -> Result<Vec<Job>, ClientError> {
-    let meta = std::fs::metadata(local).map_err(|source| ClientError::local(local, source))?;
-    if !meta.is_dir() {
-        return Err(ClientError::local(
-            local,
-            std::io::Error::other("is not a folder"),
-        ));
-    }
-    if !remote.is_empty() {
-        mkdir_all(session, remote).await?;
-    }
-    let mut jobs = Vec::new();
-    let mut folders = vec![(local.to_path_buf(), remote.to_string())];
-    while let Some((source, folder)) = folders.pop() {
-        let existing: Vec<_> = match session.list(&folder).await {
-            Ok(names) => names.into_iter().map(entry).collect(),
-            // Just made (or made by another session): nothing there yet.
-            Err(error) if error.sftp_code() == Some(StatusCode::NO_SUCH_FILE) => Vec::new(),
-            Err(error) => return Err(error),
-        };
-        let mut entries: Vec<_> = std::fs::read_dir(&source)
-            .map_err(|error| ClientError::local(&source, error))?
-            .filter_map(Result::ok)
-            .collect();
-        entries.sort_by_key(|entry| entry.file_name());
-        for entry in entries {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let path = entry.path();
-            let Ok(meta) = std::fs::metadata(&path) else {
-                continue;
-            };
-            let remote_path = join_remote(&folder, &name);
-            let there = existing.iter().find(|e| e.name == name.as_bytes());
-            if meta.is_dir() {
-                if !there.is_some_and(|e| e.kind == EntryKind::Dir) {
-                    session.mkdir(&remote_path).await?;
+    direction: Direction,
+    job: &Job,
+    resume: bool,
+    reporter: &mut dyn crate::progress::Progress,
+) -> Result<crate::transfer::TransferStats, ClientError> {
+    match direction {
+        Direction::Download => {
+            let result = download(session, &job.remote, &job.local, false, resume, reporter).await;
+            match (result, job.modified) {
+                (Ok(stats), Some(modified)) => {
+                    set_local_modified(&job.local, modified).map(|()| stats)
                 }
-                folders.push((path, remote_path));
-            } else if meta.is_file() {
-                let modified = unix_secs(meta.modified().ok());
-                let same = there.is_some_and(|e| {
-                    e.kind != EntryKind::Dir
-                        && e.size == meta.len()
-                        && match (e.modified, modified) {
-                            (Some(remote), Some(local)) => same_time(remote, local, true),
-                            _ => true,
-                        }
-                });
-                if same {
-                    report.skipped += 1;
-                } else {
-                    jobs.push(Job {
-                        remote: remote_path,
-                        local: path,
-                        modified,
-                    });
-                }
+                (result, _) => result,
             }
         }
-    }
-    Ok(jobs)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names_a_listing_may_not_use() {
-        for name in ["", ".", "..", "a/b", "a\\b", "a\0b"] {
-            assert!(unsafe_name(name), "{name:?}");
+        Direction::Upload => {
+            let result = upload(session, &job.local, &job.remote, resume, reporter).await;
+            if let (Ok(_), Some(modified)) = (&result, job.modified) {
+                let _ = session.set_modified(&job.remote, modified).await;
+            }
+            result
         }
-        assert!(!unsafe_name("a b.txt") && !unsafe_name("..."));
     }
 }

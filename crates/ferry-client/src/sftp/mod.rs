@@ -47,6 +47,8 @@ pub struct SshOptions {
     pub accept_new_host_key: bool,
     /// The bound on every wait.
     pub timeout: Duration,
+    /// `--limit-rate`: bytes a second each transfer may move (`None`: no limit).
+    pub limit_rate: Option<u64>,
 }
 
 impl SshOptions {
@@ -62,6 +64,7 @@ impl SshOptions {
             identity: None,
             accept_new_host_key: false,
             timeout: crate::connection::DEFAULT_TIMEOUT,
+            limit_rate: None,
         }
     }
 }
@@ -154,7 +157,8 @@ where
     };
     let (handle, note) =
         transport::login(&url.host, url.port, who, defaults.options, &mut prompt).await?;
-    let session = SftpSession::start(handle, defaults.options.timeout).await?;
+    let mut session = SftpSession::start(handle, defaults.options.timeout).await?;
+    session.set_limit_rate(defaults.options.limit_rate);
     Ok((session, note))
 }
 

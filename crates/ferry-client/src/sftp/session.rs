@@ -37,6 +37,8 @@ pub struct SftpSession {
     /// Bytes per READ and per WRITE (from the server's limits).
     chunks: (u32, u32),
     timeout: Duration,
+    /// `--limit-rate`, in bytes a second.
+    limit_rate: Option<u64>,
 }
 
 impl Drop for SftpSession {
@@ -96,6 +98,7 @@ impl SftpSession {
             extensions: Vec::new(),
             chunks: (CHUNK, CHUNK),
             timeout,
+            limit_rate: None,
         };
         session
             .send(&Packet::Init {
@@ -139,6 +142,16 @@ impl SftpSession {
         self.chunks
     }
 
+    /// Limits each transfer to `rate` bytes a second (`None`: no limit).
+    pub fn set_limit_rate(&mut self, rate: Option<u64>) {
+        self.limit_rate = rate;
+    }
+
+    /// The `--limit-rate` transfers keep to.
+    pub fn limit_rate(&self) -> Option<u64> {
+        self.limit_rate
+    }
+
     /// True when the server announced `name` at `version` (OpenSSH's rule for using one).
     pub fn has_extension(&self, name: &[u8], version: &[u8]) -> bool {
         self.extensions
@@ -168,6 +181,39 @@ impl SftpSession {
             Ok(Some(result)) => result,
             Ok(None) => Err(ClientError::Closed),
             Err(_) => Err(ClientError::Timeout("waiting for the SFTP server".into())),
+        }
+    }
+
+    /// The server's digest of `path` through the `check-file-name` extension, when the server
+    /// announced it (ProFTPD's mod_sftp does; OpenSSH does not): `None` otherwise, or when it
+    /// answers OP_UNSUPPORTED.
+    pub async fn check_file(
+        &mut self,
+        path: &str,
+    ) -> Result<Option<crate::verify::Digest>, ClientError> {
+        let announced = self
+            .extensions
+            .iter()
+            .any(|pair| pair.name == b"check-file-name" || pair.name == b"check-file");
+        if !announced {
+            return Ok(None);
+        }
+        let data = crate::verify::check_file_request(path);
+        let reply = self
+            .call(|id| Packet::Extended {
+                id,
+                name: b"check-file-name".to_vec(),
+                data,
+            })
+            .await?;
+        match reply {
+            Packet::ExtendedReply { data, .. } => crate::verify::parse_check_file_reply(&data)
+                .map(Some)
+                .ok_or_else(|| {
+                    ClientError::Protocol("a check-file reply that does not parse".into())
+                }),
+            Packet::Status { code, .. } if code == StatusCode::OP_UNSUPPORTED => Ok(None),
+            other => Err(unexpected("check-file-name", &other)),
         }
     }
 

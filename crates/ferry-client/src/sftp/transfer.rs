@@ -20,6 +20,7 @@ use super::SftpSession;
 use super::session::{refusal, status};
 use crate::ClientError;
 use crate::progress::Progress;
+use crate::rate::{Pacer, pace};
 
 /// Bytes asked for by one READ or sent by one WRITE from a server that does not say its limits
 /// (OpenSSH's default, within any server's limits).
@@ -41,6 +42,10 @@ pub(super) trait Pipe {
     fn send(&mut self, packet: &Packet) -> impl Future<Output = Result<(), ClientError>>;
     /// The next reply.
     fn receive(&mut self) -> impl Future<Output = Result<Packet, ClientError>>;
+    /// `--limit-rate`, in bytes a second.
+    fn limit_rate(&self) -> Option<u64> {
+        None
+    }
 }
 
 impl Pipe for SftpSession {
@@ -59,6 +64,10 @@ impl Pipe for SftpSession {
     async fn receive(&mut self) -> Result<Packet, ClientError> {
         SftpSession::receive(self).await
     }
+
+    fn limit_rate(&self) -> Option<u64> {
+        SftpSession::limit_rate(self)
+    }
 }
 
 /// Reads the open file `handle` from `start` to the server's EOF into `out`, reporting to
@@ -75,6 +84,7 @@ pub(super) async fn read_file<W>(
 where
     W: AsyncWrite + Unpin,
 {
+    let mut pacer = session.limit_rate().map(Pacer::new);
     let mut pending: HashMap<u32, (u64, u32)> = HashMap::new();
     let mut again: VecDeque<(u64, u32)> = VecDeque::new();
     let mut ready: BTreeMap<u64, Vec<u8>> = BTreeMap::new();
@@ -154,6 +164,7 @@ where
                 }
                 written += data.len() as u64;
                 progress.advance(data.len() as u64);
+                pace(&mut pacer, data.len() as u64).await;
             }
         }
     }
@@ -184,6 +195,7 @@ pub(super) async fn write_file<R>(
 where
     R: AsyncRead + Unpin,
 {
+    let mut pacer = session.limit_rate().map(Pacer::new);
     let mut pending: HashMap<u32, u64> = HashMap::new();
     let mut offset = start;
     let mut done = 0;
@@ -231,6 +243,7 @@ where
             Ok(()) => {
                 done += len;
                 progress.advance(len);
+                pace(&mut pacer, len).await;
             }
             Err(error) => {
                 failure.get_or_insert(error);

@@ -1,17 +1,20 @@
-//! Mirroring a tree either way: plan the files from a listing (skipping those identical in size
-//! and time), then move them over one or more connections.
+//! Mirroring a tree either way over FTP: plan the files from the listings (`plan.rs` decides
+//! what to copy, skip and delete), then move them over one or more connections.
 
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use ferry_proto::listing::EntryKind;
+use ferry_proto::listing::Entry;
 
-use super::{DownloadOptions, download_with, upload};
+use super::plan::{self, LocalTree, MirrorOptions, TimeRule, Tree};
+use super::{DownloadOptions, download_with, upload_resumable};
 use crate::ClientError;
 use crate::connection::{Connection, Connector};
 use crate::progress::ProgressMode;
+use crate::retry::{Retry, wait_to_retry};
+use crate::verify::{self, Check, FtpDigests};
 
 /// Which way a mirror goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,17 +25,78 @@ pub enum Direction {
     Upload,
 }
 
-/// What a mirror did.
+/// What a mirror did (or, with `--dry-run`, would do).
 #[derive(Debug, Default)]
 pub struct MirrorReport {
     /// Files transferred.
     pub transferred: usize,
     /// Files skipped because they were identical in size and time.
     pub skipped: usize,
+    /// Files skipped by `--only-newer` (the target's copy is as new or newer).
+    pub not_newer: usize,
+    /// Names left out by `--include` / `--exclude`.
+    pub excluded: usize,
+    /// Paths removed from the target by `--delete` (a folder counts once).
+    pub deleted: usize,
+    /// Files whose digest the server confirmed (`--verify`).
+    pub verified: usize,
+    /// Files `--verify` could not check: the server has no digest command.
+    pub unverified: usize,
     /// Bytes transferred.
     pub bytes: u64,
     /// Files that failed, with why.
     pub failed: Vec<(String, ClientError)>,
+    /// The mirror stopped at the first file refused for want of space (452/552, a full disk):
+    /// that file's name.
+    pub stopped: Option<String>,
+    /// `--dry-run`: the actions, one a line, and nothing was done.
+    pub dry_run: Option<Vec<String>>,
+}
+
+impl MirrorReport {
+    /// The report as planning leaves it, before any file moved.
+    pub(crate) fn planned(plan: &super::plan::Plan) -> MirrorReport {
+        MirrorReport {
+            skipped: plan.unchanged,
+            not_newer: plan.not_newer,
+            excluded: plan.excluded,
+            ..MirrorReport::default()
+        }
+    }
+
+    /// The summary line: `Mirrored 3 files (1200b), 2 unchanged, 0 failed` (then, when not
+    /// zero, `, N deleted`, `, N not newer`, `, N excluded`); a dry run says what it would do.
+    pub fn summary(&self) -> String {
+        let mut line = match &self.dry_run {
+            Some(actions) => {
+                let copies = actions.iter().filter(|a| a.starts_with("copy ")).count();
+                let deletes = actions.iter().filter(|a| a.starts_with("delete ")).count();
+                format!(
+                    "Dry run: would copy {copies} files ({}b) and delete {deletes}, {} unchanged",
+                    self.bytes, self.skipped
+                )
+            }
+            None => format!(
+                "Mirrored {} files ({}b), {} unchanged, {} failed",
+                self.transferred,
+                self.bytes,
+                self.skipped,
+                self.failed.len()
+            ),
+        };
+        for (count, what) in [
+            (self.verified, "verified"),
+            (self.unverified, "unverified"),
+            (self.deleted, "deleted"),
+            (self.not_newer, "not newer"),
+            (self.excluded, "excluded"),
+        ] {
+            if count > 0 {
+                line.push_str(&format!(", {count} {what}"));
+            }
+        }
+        line
+    }
 }
 
 /// The files a mirror still has to move, shared by its sessions, and what became of those
@@ -41,6 +105,37 @@ pub struct MirrorReport {
 pub(crate) struct MirrorQueue<J> {
     jobs: Mutex<VecDeque<J>>,
     report: Mutex<MirrorReport>,
+}
+
+/// One file to move: its remote and local paths, and what the source's listing said.
+#[derive(Debug, Clone)]
+pub(crate) struct Job {
+    pub remote: String,
+    pub local: PathBuf,
+    /// Downloads: the size the listing showed, for files (not links, whose listed size is the
+    /// link's own). Uploads leave it out.
+    pub size: Option<u64>,
+    pub modified: Option<i64>,
+}
+
+impl Job {
+    /// The jobs of a plan's copies, between `remote` and `local` roots.
+    pub(crate) fn from_plan(
+        plan: &super::plan::Plan,
+        direction: Direction,
+        remote: &str,
+        local: &Path,
+    ) -> Vec<Job> {
+        plan.copies
+            .iter()
+            .map(|copy| Job {
+                remote: super::plan::remote_path(remote, &copy.rel),
+                local: local.join(&copy.rel),
+                size: (direction == Direction::Download && copy.is_file).then_some(copy.size),
+                modified: copy.modified,
+            })
+            .collect()
+    }
 }
 
 impl<J> MirrorQueue<J> {
@@ -64,7 +159,20 @@ impl<J> MirrorQueue<J> {
         self.jobs.lock().ok().and_then(|mut jobs| jobs.pop_front())
     }
 
-    /// Counts one file: its bytes, or why it failed.
+    /// Counts a `--verify` outcome: verified (`true`) or not checkable.
+    pub(crate) fn record_check(&self, verified: bool) {
+        if let Ok(mut report) = self.report.lock() {
+            if verified {
+                report.verified += 1;
+            } else {
+                report.unverified += 1;
+            }
+        }
+    }
+
+    /// Counts one file: its bytes, or why it failed. A file refused for want of space stops
+    /// the mirror: the files not started yet are dropped (lftp#737: a full server fails every
+    /// file after it, slowly).
     pub(crate) fn record(&self, remote: &str, result: Result<u64, ClientError>) {
         if let Ok(mut report) = self.report.lock() {
             match result {
@@ -72,7 +180,15 @@ impl<J> MirrorQueue<J> {
                     report.transferred += 1;
                     report.bytes += bytes;
                 }
-                Err(error) => report.failed.push((remote.to_string(), error)),
+                Err(error) => {
+                    if super::plan::is_out_of_space(&error) && report.stopped.is_none() {
+                        report.stopped = Some(remote.to_string());
+                        if let Ok(mut jobs) = self.jobs.lock() {
+                            jobs.clear();
+                        }
+                    }
+                    report.failed.push((remote.to_string(), error));
+                }
             }
         }
     }
@@ -96,93 +212,239 @@ impl<J> MirrorQueue<J> {
     }
 }
 
-/// One file to move.
-#[derive(Debug, Clone)]
-struct Job {
-    remote: String,
-    local: PathBuf,
-    /// Downloads: the size the listing showed, for files (not links, whose listed size is the
-    /// link's own). Uploads leave it out.
-    size: Option<u64>,
-    modified: Option<i64>,
-}
-
 /// Mirrors a tree. `remote` is a remote folder path (relative or absolute; empty is the current
 /// folder), `local` a local folder. Files identical in size and modification time are skipped;
 /// downloaded files get the remote time, uploaded ones get the local time through MFMT when the
-/// server offers it. With `parallel > 1`, `connector` opens the extra connections.
+/// server offers it. With `parallel > 1`, `connector` opens the extra connections. What to
+/// copy, skip and delete is decided in [`super::plan`], shared with the SFTP mirror.
 pub async fn mirror(
     connection: &mut Connection,
     connector: &Connector,
     direction: Direction,
     remote: &str,
     local: &Path,
-    parallel: usize,
+    options: &MirrorOptions,
     progress: &ProgressMode,
 ) -> Result<MirrorReport, ClientError> {
-    let mut report = MirrorReport::default();
-    let jobs = match direction {
-        Direction::Download => plan_download(connection, remote, local, &mut report).await?,
-        Direction::Upload => plan_upload(connection, remote, local, &mut report).await?,
+    let precise = connection.features().has("MLST");
+    let mut local_tree = LocalTree {
+        root: local.to_path_buf(),
     };
+    let plan = match direction {
+        Direction::Download => {
+            let rule = TimeRule {
+                precise,
+                target_keeps_times: true,
+            };
+            let mut source = FtpTree {
+                connection,
+                root: remote,
+            };
+            plan::plan(&mut source, &mut local_tree, options, rule).await?
+        }
+        Direction::Upload => {
+            let rule = TimeRule {
+                precise,
+                target_keeps_times: connection.features().has("MFMT"),
+            };
+            let mut target = FtpTree {
+                connection,
+                root: remote,
+            };
+            plan::plan(&mut local_tree, &mut target, options, rule).await?
+        }
+    };
+    let mut report = MirrorReport::planned(&plan);
+    if options.dry_run {
+        let remote_tree = FtpTree {
+            connection,
+            root: remote,
+        };
+        let lines = match direction {
+            Direction::Download => plan::describe(&remote_tree, &local_tree, &plan),
+            Direction::Upload => plan::describe(&local_tree, &remote_tree, &plan),
+        };
+        report.bytes = plan.copies.iter().map(|copy| copy.size).sum();
+        report.dry_run = Some(lines);
+        return Ok(report);
+    }
+    match direction {
+        Direction::Download => plan::make_folders(&mut local_tree, &plan).await?,
+        Direction::Upload => {
+            plan::make_folders(
+                &mut FtpTree {
+                    connection,
+                    root: remote,
+                },
+                &plan,
+            )
+            .await?;
+        }
+    }
+    let jobs = Job::from_plan(&plan, direction, remote, local);
     let queue = MirrorQueue::new(jobs, report);
     let mut workers = tokio::task::JoinSet::new();
-    for _ in 0..queue.extra_sessions(parallel) {
+    for _ in 0..queue.extra_sessions(options.parallel) {
         let mut connector = connector.clone();
         let (queue, progress) = (queue.clone(), progress.clone());
+        let (retry, verify) = (options.retry, options.verify);
         workers.spawn(async move {
             // A worker that cannot connect leaves its share to the others.
             if let Ok(mut connection) = connector.open(|_: &str| None).await {
-                work(&mut connection, direction, &queue, &progress).await;
+                work(
+                    &mut connection,
+                    &connector,
+                    (retry, verify),
+                    direction,
+                    &queue,
+                    &progress,
+                )
+                .await;
                 connection.quit().await;
             }
         });
     }
-    work(connection, direction, &queue, progress).await;
+    work(
+        connection,
+        connector,
+        (options.retry, options.verify),
+        direction,
+        &queue,
+        progress,
+    )
+    .await;
     while workers.join_next().await.is_some() {}
-    Ok(queue.finish(|job| job.remote))
+    let mut report = queue.finish(|job| job.remote);
+    if options.delete && report.failed.is_empty() {
+        let (deleted, failed) = match direction {
+            Direction::Download => plan::delete_extra(&mut local_tree, &plan).await,
+            Direction::Upload => {
+                plan::delete_extra(
+                    &mut FtpTree {
+                        connection,
+                        root: remote,
+                    },
+                    &plan,
+                )
+                .await
+            }
+        };
+        report.deleted = deleted;
+        report.failed.extend(failed);
+    }
+    Ok(report)
 }
 
+/// Moves the queue's files over `connection` until none is left. With `retry`, a file whose
+/// connection dropped is resumed over a new one (`connector`), from where it stopped.
 async fn work(
     connection: &mut Connection,
+    connector: &Connector,
+    (retry, verify): (Retry, bool),
     direction: Direction,
     queue: &MirrorQueue<Job>,
     progress: &ProgressMode,
 ) {
+    let mut connector = connector.clone();
+    let mut digests = FtpDigests::default();
     loop {
         let Some(job) = queue.next() else {
             return;
         };
         let mut reporter = progress.reporter();
-        let result = match direction {
-            Direction::Download => {
-                let options = DownloadOptions {
-                    resume: false,
-                    listed_size: job.size,
-                    modified: job.modified,
-                };
-                download_with(
-                    connection,
-                    &job.remote,
-                    &job.local,
-                    options,
-                    reporter.as_mut(),
-                )
-                .await
+        let mut failures = 0;
+        let result = loop {
+            let again = failures > 0;
+            let result = move_one(connection, direction, &job, again, reporter.as_mut()).await;
+            let Err(error) = &result else {
+                break result;
+            };
+            failures += 1;
+            if !wait_to_retry(retry, failures, error, crate::oneshot::note_retry).await {
+                break result;
             }
-            Direction::Upload => {
-                let result = upload(connection, &job.local, &job.remote, reporter.as_mut()).await;
-                if let (Ok(_), Some(modified)) = (&result, job.modified) {
-                    let _ = connection.set_modified(&job.remote, modified).await;
+            // A connection that cannot be made yet fails the next try at once, which waits
+            // longer.
+            if let Ok(opened) = connector.open(|_: &str| None).await {
+                *connection = opened;
+            }
+        };
+        let result = match result {
+            Ok(stats) if verify => {
+                match check_one(connection, &mut digests, direction, &job, reporter.as_mut()).await
+                {
+                    Ok(verified) => {
+                        queue.record_check(verified);
+                        Ok(stats)
+                    }
+                    Err(error) => Err(error),
                 }
-                result
             }
+            result => result,
         };
         queue.record(&job.remote, result.map(|stats| stats.bytes));
     }
 }
 
-pub(crate) fn join_remote(folder: &str, name: &str) -> String {
+/// `--verify` of a file just moved: `Ok(true)` verified, `Ok(false)` unverified. A download
+/// that differs is removed; an upload that differs is sent again, once.
+async fn check_one(
+    connection: &mut Connection,
+    digests: &mut FtpDigests,
+    direction: Direction,
+    job: &Job,
+    reporter: &mut dyn crate::progress::Progress,
+) -> Result<bool, ClientError> {
+    let check = digests.check(connection, &job.remote, &job.local).await;
+    match direction {
+        Direction::Download => verify::settle_download(check, &job.local, &job.remote).await,
+        Direction::Upload => match check? {
+            Check::Verified(_) => Ok(true),
+            Check::Unverified => Ok(false),
+            Check::Mismatch(..) => {
+                move_one(connection, direction, job, false, reporter).await?;
+                match digests.check(connection, &job.remote, &job.local).await? {
+                    Check::Verified(_) => Ok(true),
+                    Check::Unverified => Ok(false),
+                    Check::Mismatch(ours, theirs) => {
+                        Err(Check::mismatch_error(&job.remote, &ours, &theirs))
+                    }
+                }
+            }
+        },
+    }
+}
+
+/// Moves one file; `resume` continues what an earlier try left.
+async fn move_one(
+    connection: &mut Connection,
+    direction: Direction,
+    job: &Job,
+    resume: bool,
+    reporter: &mut dyn crate::progress::Progress,
+) -> Result<super::TransferStats, ClientError> {
+    match direction {
+        Direction::Download => {
+            let options = DownloadOptions {
+                resume,
+                listed_size: job.size,
+                modified: job.modified,
+            };
+            download_with(connection, &job.remote, &job.local, options, reporter).await
+        }
+        Direction::Upload => {
+            let result =
+                upload_resumable(connection, &job.local, &job.remote, resume, reporter).await;
+            if let (Ok(_), Some(modified)) = (&result, job.modified) {
+                let _ = connection.set_modified(&job.remote, modified).await;
+            }
+            result
+        }
+    }
+}
+
+/// `name` inside the remote `folder` (`""`: the current folder).
+pub fn join_remote(folder: &str, name: &str) -> String {
     if folder.is_empty() {
         name.to_string()
     } else if folder.ends_with('/') {
@@ -192,134 +454,50 @@ pub(crate) fn join_remote(folder: &str, name: &str) -> String {
     }
 }
 
-async fn plan_download(
-    connection: &mut Connection,
-    remote: &str,
-    local: &Path,
-    report: &mut MirrorReport,
-) -> Result<Vec<Job>, ClientError> {
-    let precise = connection.features().has("MLST");
-    let mut jobs = Vec::new();
-    let mut folders = vec![(remote.to_string(), local.to_path_buf())];
-    while let Some((folder, target)) = folders.pop() {
-        std::fs::create_dir_all(&target).map_err(|source| ClientError::local(&target, source))?;
-        let listing = if folder.is_empty() {
-            None
-        } else {
-            Some(folder.as_str())
-        };
-        for entry in connection.list(listing).await? {
-            let name = String::from_utf8_lossy(&entry.name).into_owned();
-            if name.contains(['/', '\\']) || name == "." || name == ".." {
-                continue;
-            }
-            let remote_path = join_remote(&folder, &name);
-            let local_path = target.join(&name);
-            match entry.kind {
-                EntryKind::Dir => folders.push((remote_path, local_path)),
-                EntryKind::File | EntryKind::Link => {
-                    let same = std::fs::metadata(&local_path).is_ok_and(|meta| {
-                        meta.is_file()
-                            && meta.len() == entry.size
-                            && match (entry.modified, unix_secs(meta.modified().ok())) {
-                                (Some(remote), Some(local)) => same_time(remote, local, precise),
-                                (Some(_), None) => false,
-                                (None, _) => true,
-                            }
-                    });
-                    if same {
-                        report.skipped += 1;
-                    } else {
-                        jobs.push(Job {
-                            remote: remote_path,
-                            local: local_path,
-                            size: (entry.kind == EntryKind::File).then_some(entry.size),
-                            modified: entry.modified,
-                        });
-                    }
-                }
-            }
-        }
-    }
-    Ok(jobs)
+/// An FTP connection as one side of a mirror, rooted at `root`.
+struct FtpTree<'a> {
+    connection: &'a mut Connection,
+    root: &'a str,
 }
 
-async fn plan_upload(
-    connection: &mut Connection,
-    remote: &str,
-    local: &Path,
-    report: &mut MirrorReport,
-) -> Result<Vec<Job>, ClientError> {
-    let meta = std::fs::metadata(local).map_err(|source| ClientError::local(local, source))?;
-    if !meta.is_dir() {
-        return Err(ClientError::local(
-            local,
-            std::io::Error::other("is not a folder"),
-        ));
+impl FtpTree<'_> {
+    fn path(&self, rel: &str) -> String {
+        plan::remote_path(self.root, rel)
     }
-    if !remote.is_empty() {
-        connection.mkdir_all(remote).await?;
+}
+
+impl Tree for FtpTree<'_> {
+    async fn list(&mut self, rel: &str) -> Result<Vec<Entry>, ClientError> {
+        let path = self.path(rel);
+        self.connection
+            .list((!path.is_empty()).then_some(path.as_str()))
+            .await
     }
-    let can_set_times = connection.features().has("MFMT");
-    let precise = connection.features().has("MLST");
-    let mut jobs = Vec::new();
-    let mut folders = vec![(local.to_path_buf(), remote.to_string())];
-    while let Some((source, folder)) = folders.pop() {
-        let listing = if folder.is_empty() {
-            None
+
+    async fn make_folder(&mut self, rel: &str) -> Result<(), ClientError> {
+        let path = self.path(rel);
+        if path.is_empty() {
+            Ok(())
+        } else if rel.is_empty() {
+            self.connection.mkdir_all(&path).await
         } else {
-            Some(folder.as_str())
-        };
-        let existing = connection.list(listing).await?;
-        let mut entries: Vec<_> = std::fs::read_dir(&source)
-            .map_err(|error| ClientError::local(&source, error))?
-            .filter_map(Result::ok)
-            .collect();
-        entries.sort_by_key(|entry| entry.file_name());
-        for entry in entries {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let path = entry.path();
-            let Ok(meta) = std::fs::metadata(&path) else {
-                continue;
-            };
-            let remote_path = join_remote(&folder, &name);
-            let there = existing.iter().find(|e| e.name == name.as_bytes());
-            if meta.is_dir() {
-                if !there.is_some_and(|e| e.kind == EntryKind::Dir) {
-                    connection.mkdir(&remote_path).await?;
-                }
-                folders.push((path, remote_path));
-            } else if meta.is_file() {
-                let modified = unix_secs(meta.modified().ok());
-                let same = there.is_some_and(|e| {
-                    e.kind != EntryKind::Dir
-                        && e.size == meta.len()
-                        && match (e.modified, modified) {
-                            (Some(remote), Some(local)) if can_set_times => {
-                                same_time(remote, local, precise)
-                            }
-                            // The server keeps upload times: a copy made after the local
-                            // file last changed is current.
-                            (Some(remote), Some(local)) => {
-                                remote >= local || same_time(remote, local, precise)
-                            }
-                            _ => true,
-                        }
-                });
-                if same {
-                    report.skipped += 1;
-                } else {
-                    jobs.push(Job {
-                        remote: remote_path,
-                        local: path,
-                        size: None,
-                        modified,
-                    });
-                }
-            }
+            self.connection.mkdir(&path).await.map(|_| ())
         }
     }
-    Ok(jobs)
+
+    async fn remove_file(&mut self, rel: &str) -> Result<(), ClientError> {
+        let path = self.path(rel);
+        self.connection.delete(&path).await.map(|_| ())
+    }
+
+    async fn remove_folder(&mut self, rel: &str) -> Result<(), ClientError> {
+        let path = self.path(rel);
+        self.connection.rmdir(&path).await.map(|_| ())
+    }
+
+    fn show(&self, rel: &str) -> String {
+        self.path(rel)
+    }
 }
 
 /// True when a remote time and a local time are the same moment, as far as the listing can

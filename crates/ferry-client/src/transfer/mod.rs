@@ -20,15 +20,21 @@
 
 mod download;
 mod mirror;
+pub(crate) mod plan;
 mod receive;
+mod segments;
 mod upload;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 pub use download::{DownloadOptions, download, download_to_writer, download_with};
+pub use mirror::join_remote;
 pub use mirror::{Direction, MirrorReport, mirror};
-pub(crate) use mirror::{MirrorQueue, join_remote, same_time, unix_secs};
+pub(crate) use mirror::{Job, MirrorQueue};
+pub(crate) use plan::{LocalTree, TimeRule, Tree};
+pub use plan::{MirrorOptions, NameFilter};
+pub use segments::{MIN_SEGMENT, download_segmented, ranges};
 pub use upload::{upload, upload_resumable};
 
 use crate::ClientError;
