@@ -13,6 +13,7 @@ killed on exit, whatever happens.
 from __future__ import annotations
 
 import argparse
+import base64
 import asyncio
 import atexit
 import fcntl
@@ -76,6 +77,7 @@ class Server:
     port: int = 0
     tls: bool = False  # an FTPS variant: only the ftps rows run on it
     ssh: bool = False  # an SFTP server (SshServer): only the sftp rows run on it
+    http: bool = False  # an HTTP server (HttpServer): only the http rows run on it
     env: dict[str, str] = field(default_factory=dict)
     proc: subprocess.Popen | None = None
     log: Path | None = None
@@ -1352,6 +1354,198 @@ TODO_ROWS: list[str] = []
 # --------------------------------------------------------------------------------------------
 
 
+# --------------------------------------------------------------------------------------------
+# HTTP (issue 18): ferryd's HTTP front end against Debian's nginx
+# --------------------------------------------------------------------------------------------
+
+NGINX = "/usr/sbin/nginx"
+
+
+@dataclass
+class HttpServer(Server):
+    """An HTTP server on a loopback port serving the shared folder SHM/http with HTTP Basic
+    auth for USER: ferryd (--http-bind) or nginx (auth_basic). Ready when curl fetches
+    small.bin with the password."""
+    http: bool = True
+
+    def url(self, path: str) -> str:
+        return f"http://{HOST}:{self.port}/{path}"
+
+    def start(self, workdir: Path) -> None:
+        self.log = workdir / f"{self.name}-http.log"
+        self.port = fresh_port(self.base_port)
+        with open(self.log, "ab") as log:
+            cpu = self.start_cpu
+            self.proc = subprocess.Popen(
+                self.command(self.port), stdin=subprocess.DEVNULL, stdout=log,
+                stderr=subprocess.STDOUT, start_new_session=True, env={**os.environ, **self.env},
+                preexec_fn=None if cpu is None else (lambda: os.sched_setaffinity(0, {cpu})),
+            )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited: {self.log.read_text(errors='replace')[-2000:]}")
+            probe = subprocess.run(["curl", "-sf", "--max-time", "5", "-o", "/dev/null", "-u",
+                                    f"{USER}:{PASSWORD}", self.url("small.bin")])
+            if probe.returncode == 0:
+                time.sleep(0.3)
+                self.base_procs = len(self.pids())
+                return
+            time.sleep(0.2)
+        raise RuntimeError(f"{self.name} did not serve small.bin on port {self.port} within 30 s")
+
+
+def make_http_servers(args, workdir: Path, ferryd_env: dict[str, str]) -> list[Server]:
+    """ferryd and nginx serving the same folder SHM/http (the big file and args.files small
+    files), both asking for the same Basic credentials: ferryd checks them against an Argon2id
+    hash (a connection keeps its login, the shared login caches a verified password), nginx
+    against an htpasswd line (see below for its scheme)."""
+    root = SHM / "http"
+    small = root / "small"
+    shutil.rmtree(small, ignore_errors=True)
+    small.mkdir(parents=True)
+    for f in ("big.bin", "small.bin"):
+        if not (root / f).exists():
+            os.link(SHM / "src" / f, root / f)
+    payload = (SHM / "src" / "small.bin").read_bytes()
+    for i in range(args.files):
+        (small / f"f{i:05}").write_bytes(payload)
+    users = workdir / "ferryd-http-users.toml"
+    users.unlink(missing_ok=True)
+    subprocess.run([args.ferryd, "user", "add", USER, "--users", str(users), "--password-stdin"],
+                   input=PASSWORD + "\n", text=True, check=True, stdout=subprocess.DEVNULL)
+    ferryd = HttpServer("ferryd", root, lambda port: [], args.base_port, env=ferryd_env)
+    # `--log-level warn`: no line per request, as nginx runs with `access_log off` (ferryd's
+    # info level logs every HTTP request, its access log).
+    ferryd.command = lambda port: [args.ferryd, str(root), "--http-bind", f"{HOST}:{port}",
+                                   "--users", str(users), "--log-level", "warn", *FERRYD_LIMITS]
+
+    # nginx checks the password against the htpasswd line on EVERY request, with no cache; the
+    # schemes of `openssl passwd` (-1, -apr1: 1,000 rounds of MD5; -5, -6: 5,000 of SHA-2) are
+    # slow on purpose and made nginx spend its time hashing (2,646 requests/s against ferryd's
+    # 4,944 on the first run, 2026-12-06). ferryd verifies once per connection (and caches a
+    # verified password across connections), so to compare serving rather than hashing nginx
+    # gets its cheapest scheme, `{SHA}` (one SHA-1, made with openssl).
+    digest = subprocess.run(["openssl", "dgst", "-sha1", "-binary"], input=PASSWORD.encode(),
+                            capture_output=True, check=True).stdout
+    htpasswd = workdir / "nginx.htpasswd"
+    htpasswd.write_text(f"{USER}:{{SHA}}{base64.b64encode(digest).decode()}\n")
+    nginx = HttpServer("nginx", root, lambda port: [], args.base_port)
+
+    def nginx_argv(port: int) -> list[str]:
+        # Workers: the CPUs nginx may run on (1 with --pin, as ferryd's runtime sees then).
+        workers = 1 if nginx.start_cpu is not None else len(os.sched_getaffinity(0))
+        temp = workdir / "nginx-temp"
+        temp.mkdir(exist_ok=True)
+        config = workdir / "nginx.conf"
+        config.write_text("\n".join([
+            "daemon off;", "master_process on;", "user root;", f"worker_processes {workers};",
+            f"pid {workdir / 'nginx.pid'};", f"error_log {workdir / 'nginx-error.log'} warn;",
+            "events { worker_connections 4096; }",
+            "http {",
+            "    access_log off;", "    sendfile on;", "    tcp_nopush on;",
+            "    keepalive_requests 1000000;", "    keepalive_timeout 65;",
+            "    default_type application/octet-stream;",
+            f"    client_body_temp_path {temp};",
+            "    server {",
+            f"        listen {HOST}:{port};",
+            f"        root {root};",
+            '        auth_basic "ferry-bench";',
+            f"        auth_basic_user_file {htpasswd};",
+            "    }",
+            "}", "",
+        ]))
+        return [NGINX, "-c", str(config), "-e", str(workdir / "nginx-error.log")]
+
+    nginx.command = nginx_argv
+    return [ferryd, nginx]
+
+
+WRK_SCRIPT = """-- Each request a different one of the small files, in turn (per thread).
+local n, i = %d, 0
+request = function()
+  i = (i + 1) %% n
+  return wrk.format("GET", string.format("/small/f%%05d", i))
+end
+"""
+
+
+def w_http(server: HttpServer, args) -> dict:
+    """The big file with curl into /dev/null, then the small files with wrk: 200 keep-alive
+    connections for args.http_seconds, each request the next small file."""
+    out: dict[str, float] = {}
+    size, secs = run_curl(["-u", f"{USER}:{PASSWORD}", "-o", "/dev/null",
+                           server.url("big.bin")], args.timeout)
+    if size != args.big_bytes:
+        raise RuntimeError(f"downloaded {size} of {args.big_bytes} bytes from {server.name}")
+    out["http_download_MBps"] = size / secs / 1e6
+    # One small file checked byte for byte before the load.
+    got = subprocess.run(["curl", "-sSf", "-u", f"{USER}:{PASSWORD}",
+                          server.url("small/f00000")], capture_output=True, timeout=30)
+    if got.returncode != 0 or got.stdout != (server.root / "small" / "f00000").read_bytes():
+        raise RuntimeError(f"a small file came down from {server.name} different")
+    script = args.workdir / "wrk-small.lua"
+    script.write_text(WRK_SCRIPT % args.files)
+    token = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+    threads = len(os.sched_getaffinity(0))  # 1 when the client is pinned
+    run = subprocess.run(["wrk", "-t", str(threads), "-c", str(args.http_clients), "-d",
+                          f"{args.http_seconds}s", "--timeout", "10s", "-H",
+                          f"Authorization: Basic {token}", "-s", str(script),
+                          server.url("small/f00000")],
+                         capture_output=True, text=True, timeout=args.http_seconds + 60)
+    if run.returncode != 0:
+        raise RuntimeError(f"wrk against {server.name} failed: {run.stderr.strip()[-300:]}")
+    rate = re.search(r"Requests/sec:\s+([\d.]+)", run.stdout)
+    if not rate:
+        raise RuntimeError(f"no rate in wrk's output: {run.stdout[-300:]!r}")
+    out["http_small_rps"] = float(rate.group(1))
+    failures = 0
+    bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", run.stdout)
+    if bad:
+        failures += int(bad.group(1))
+    errs = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)",
+                     run.stdout)
+    if errs:
+        failures += sum(int(g) for g in errs.groups())
+    out["http_small_failures"] = failures
+    return out
+
+
+HTTP_TARGETS = {"http_download_MBps": 1.0, "http_small_rps": 0.8}
+
+
+def http_section(args, results, sizes) -> list[str]:
+    """The http workload: ferryd against nginx, same folder, same Basic credentials."""
+    keys = [k for k in METRICS if k.startswith("http_") and k in results]
+    if not keys:
+        return []
+    version = subprocess.run([NGINX, "-v"], capture_output=True, text=True)
+    version = (version.stderr or version.stdout).strip().replace("nginx version: ", "")
+    lines = ["", f"HTTP (issue 18): ferryd's HTTP front end against {version} (Debian, `sendfile "
+             "on`, access_log off, workers = the server's CPUs; ferryd with `--log-level warn`, "
+             "no line per request either), both serving one folder in /dev/shm with HTTP Basic "
+             "auth for the same user and password (nginx's htpasswd line in its cheapest "
+             "scheme, `{SHA}`: nginx checks it on every request):", "",
+             table(results, ["ferryd", "nginx"], sizes, set(), keys)]
+    verdicts = []
+    for key, target in HTTP_TARGETS.items():
+        a = median(results.get(key, {}).get("ferryd", []))
+        b = median(results.get(key, {}).get("nginx", []))
+        label = metric_info(key)[0].replace("1 GiB", sizes["big"])
+        if a is None or not b:
+            verdicts.append(f"{label}: not measured on both")
+        else:
+            verdicts.append(f"{label}: {a / b:.2f}× (target ≥ {target}×: "
+                            f"{'met' if a / b >= target else 'NOT met'})")
+    lines += ["", "Targets: " + "; ".join(verdicts) + "."]
+    lines += ["", f"Download: `curl -u` into /dev/null, transfer time only (after "
+              f"time_pretransfer). Small files: `wrk -c {args.http_clients} -d "
+              f"{args.http_seconds}s` with an `Authorization: Basic` header, {args.files:,} "
+              "different 4 KiB files in turn, one thread per client CPU; failures are non-2xx "
+              "answers plus wrk's socket errors. One small file is compared byte for byte first."]
+    return lines
+
+
 # With --pin, the rows where one client talks to one server session run with the server on CPU 0
 # and the client on CPU 1. Unpinned, the kernel decides per wake-up whether client and server
 # share a CPU, and on this kind of VM that alone moves a small-file row by up to 2.7x.
@@ -1362,7 +1556,7 @@ TODO_ROWS: list[str] = []
 # `perf stat`, 2026-12-06: 2.02-2.10 s against 1.71-1.74 s per 1 GiB get). sshd forks per
 # connection, so the two ways are the same for it.
 PINNED_WORKLOADS = {"download", "upload", "small", "ftps-download", "ftps-upload", "ftps-small",
-                    "sftp"}
+                    "sftp", "http"}
 SERVER_CPU, CLIENT_CPU = 0, 1
 
 
@@ -1473,6 +1667,9 @@ METRICS = {
     "sftp_ftp_idle_kib_per_session": ("idle FTP session, same count (ferryd): PSS per session",
                                       "KiB", False),
     "sftp_idle_failures": ("idle SFTP sessions: failures", "", False),
+    "http_download_MBps": ("http: 1 GiB download (curl to /dev/null)", "MB/s", True),
+    "http_small_rps": ("http: 4 KiB files, 200 keep-alive clients (wrk)", "requests/s", True),
+    "http_small_failures": ("http: 4 KiB files: failures", "", False),
 }
 
 
@@ -1509,7 +1706,7 @@ def table(results: dict, names: list[str], label_sizes: dict, cut: set,
     head = ["Workload", "unit", *names, *[f"ferryd/{p}" for p in peers]]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     if keys is None:
-        keys = [k for k in results if k != "machine" and not k.startswith(("s3_", "sftp_"))]
+        keys = [k for k in results if k != "machine" and not k.startswith(("s3_", "sftp_", "http_"))]
     for key in keys:
         label, unit, higher = metric_info(key)
         label = label.replace("1 GiB", label_sizes["big"]).replace("4 KiB files", label_sizes["files"])
@@ -1569,8 +1766,13 @@ def main() -> int:
     p.add_argument("--servers", default="ferryd,vsftpd,pure-ftpd,pyftpdlib")
     p.add_argument("--workloads",
                    default="limits,download,upload,small,concurrent,idle,ftps,client,s3",
-                   help="comma-separated subset of the default, or sftp (not in the "
-                   "default): ferryd's SFTP against OpenSSH's sshd")
+                   help="comma-separated subset of the default, or sftp or http (not in the "
+                   "default): ferryd's SFTP against OpenSSH's sshd, ferryd's HTTP against nginx")
+    p.add_argument("--http-clients", type=int, default=200,
+                   help="keep-alive connections of the http workload's small-file row")
+    p.add_argument("--http-seconds", type=int,
+                   help="seconds of load in the http workload's small-file row (default 10; "
+                   "quick 5)")
     p.add_argument("--s3-server", choices=["s3s-fs", "seaweedfs"], default="s3s-fs",
                    help="the S3 server behind ferryd in the s3 workload (started on loopback)")
     p.add_argument("--base-port", type=int, default=21000,
@@ -1596,6 +1798,7 @@ def main() -> int:
     args.idle_max_seconds = args.idle_max_seconds or (120 if quick else 600)
     args.idle_rounds = args.idle_rounds if args.idle_rounds is not None else args.rounds
     args.iperf_seconds = 2 if quick else 5
+    args.http_seconds = args.http_seconds or (5 if quick else 10)
     args.big_bytes = args.big_mib * 1024 * 1024
     MAX_SERVER_GIB = args.max_server_gib
     if args.pin and len(os.sched_getaffinity(0)) < 2:
@@ -1632,7 +1835,7 @@ def main() -> int:
     (SHM / "src").mkdir(parents=True, exist_ok=True)
     big = SHM / "src" / "big.bin"
     if not big.exists() or big.stat().st_size != args.big_bytes:
-        for name in ("ferryd", "vsftpd", "pure-ftpd", "pyftpdlib", "sshd"):
+        for name in ("ferryd", "vsftpd", "pure-ftpd", "pyftpdlib", "sshd", "http"):
             shutil.rmtree(SHM / name, ignore_errors=True)
         with open(big, "wb") as f:
             chunk = os.urandom(1 << 20)
@@ -1649,13 +1852,17 @@ def main() -> int:
     if "sftp" in workloads:
         servers += make_ssh_servers(args, workdir,
                                     dict(kv.split("=", 1) for kv in args.ferryd_env))
+    if "http" in workloads:
+        servers += make_http_servers(args, workdir,
+                                     dict(kv.split("=", 1) for kv in args.ferryd_env))
     atexit.register(lambda: [s.stop() for s in servers])
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, lambda *_: sys.exit(1))
     for s in servers:  # fail early on a server that cannot start
         s.start(workdir)
         s.stop()
-        print(f"bench: {s.name}{' (SFTP)' if s.ssh else ''} starts, serving {s.root}",
+        print(f"bench: {s.name}{' (SFTP)' if s.ssh else ' (HTTP)' if s.http else ''} starts, "
+              f"serving {s.root}",
               flush=True)
 
     plan: list[tuple[str, object]] = []
@@ -1680,13 +1887,15 @@ def main() -> int:
         plan.append(("s3", w_s3))
     if "sftp" in workloads:
         plan.append(("sftp", w_sftp))
+    if "http" in workloads:
+        plan.append(("http", w_http))
 
     results: dict[str, dict[str, list[float]]] = {}
     machine: dict[str, list[float]] = {}
     loads: list[tuple[float, float, float]] = [os.getloadavg()]
     started = time.monotonic()
     deadline = started + args.max_minutes * 60
-    names = list(dict.fromkeys(s.name for s in servers if not s.ssh))
+    names = list(dict.fromkeys(s.name for s in servers if not s.ssh and not s.http))
     errors: list[str] = []
     cut: set[tuple[str, str]] = set()
     for rnd in range(args.rounds):
@@ -1698,7 +1907,8 @@ def main() -> int:
             if wname == "idle" and rnd >= args.idle_rounds:
                 continue
             for s in order:
-                if s.tls != wname.startswith("ftps") or s.ssh != (wname == "sftp") or (
+                if (s.tls != wname.startswith("ftps") or s.ssh != (wname == "sftp")
+                        or s.http != (wname == "http")) or (
                         wname in ("client", "s3") and s.name != "ferryd"):
                     continue
                 if time.monotonic() > deadline:
@@ -1708,7 +1918,7 @@ def main() -> int:
                 # A fresh server for every trial: no trial pays for memory an earlier one left.
                 try:
                     pinned = args.pin and wname in PINNED_WORKLOADS
-                    if s.ssh:
+                    if s.ssh or s.http:
                         s.start_cpu = SERVER_CPU if pinned else None
                     if wname != "s3":  # the s3 trial starts a ferryd of its own
                         s.start(workdir)
@@ -1897,7 +2107,8 @@ def render(args, results, machine, loads, names, sizes, errors, elapsed, cut) ->
     lines += s3_section(args, results, sizes)
     lines += sftp_section(args, results, sizes)
     lines += client20_section(results, sizes)
-    if any(not k.startswith(("s3_", "sftp_")) for k in results):
+    lines += http_section(args, results, sizes)
+    if any(not k.startswith(("s3_", "sftp_", "http_")) for k in results):
         lines += ["", "↑ higher is better, ↓ lower is better; the ratio is ferryd / peer.", "",
                   table(results, names, sizes, cut)]
     if cut:

@@ -1004,3 +1004,180 @@ fn page_cookie_is_secure_over_https() {
         "{set}"
     );
 }
+
+/// A head of 1 MiB (one header line, and many lines) is refused with 431 or the connection is
+/// closed before it is all read; the server goes on serving.
+#[test]
+fn a_mebibyte_head_is_refused_and_the_server_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("f.txt"), b"f").unwrap();
+    let server = http_server(Config::for_folder(dir.path()));
+    let http = server.http.unwrap();
+    let one_line = format!("X-Big: {}\r\n", "a".repeat(1 << 20));
+    let many_lines = "X-Small: aaaaaaaaaaaaaaaaaaaaaaaa\r\n".repeat((1 << 20) / 34);
+    for headers in [one_line, many_lines] {
+        let raw = format!("GET /f.txt HTTP/1.1\r\nHost: t\r\n{headers}Connection: close\r\n\r\n");
+        let mut stream = TcpStream::connect(http).unwrap();
+        stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+        // The server may answer and close long before the head is all sent.
+        let _ = stream.write_all(raw.as_bytes());
+        let mut bytes = Vec::new();
+        let _ = stream.read_to_end(&mut bytes);
+        assert!(
+            bytes.is_empty() || bytes.starts_with(b"HTTP/1.1 431"),
+            "{:?}",
+            String::from_utf8_lossy(&bytes[..bytes.len().min(100)])
+        );
+        assert_eq!(request(http, "GET", "/f.txt", "").status, 200);
+    }
+}
+
+/// Slowloris on the head: a client that sends its head one byte every 100 ms (never quite
+/// silent) is cut once the head has taken longer than the head timeout, and other clients
+/// are served all the while.
+#[test]
+fn a_trickled_head_is_cut_while_others_are_served() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("f.txt"), b"f").unwrap();
+    let mut config = Config::for_folder(dir.path());
+    config.login_timeout = Duration::from_secs(2);
+    let server = http_server(config);
+    let http = server.http.unwrap();
+    let trickler = std::thread::spawn(move || {
+        let mut stream = TcpStream::connect(http).unwrap();
+        let began = Instant::now();
+        stream
+            .write_all(b"GET /f.txt HTTP/1.1\r\nHost: t\r\nX-Slow: ")
+            .unwrap();
+        // Bounded: 15 s of trickle at most. A write fails once the server has closed (the
+        // first write after the close draws a reset, the next one fails).
+        for _ in 0..150 {
+            std::thread::sleep(Duration::from_millis(100));
+            if stream.write_all(b"a").is_err() {
+                return Some(began.elapsed());
+            }
+        }
+        None
+    });
+    // Meanwhile, normal requests keep being answered.
+    for _ in 0..10 {
+        assert_eq!(request(http, "GET", "/f.txt", "").status, 200);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let cut_after = trickler.join().unwrap();
+    let cut_after = cut_after.expect("the trickled head was never cut");
+    assert!(
+        cut_after >= Duration::from_secs(1) && cut_after < Duration::from_secs(8),
+        "cut after {cut_after:?}"
+    );
+    assert_eq!(request(http, "GET", "/f.txt", "").status, 200);
+}
+
+/// Slowloris on a body: a PUT whose body trickles a few bytes and then stalls beyond the data
+/// timeout is cut (408 or closed); no file, no partial beside it; the server goes on.
+#[test]
+fn a_stalled_put_body_is_cut_and_nothing_is_published() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("f.txt"), b"f").unwrap();
+    let mut config = Config::for_folder(dir.path());
+    config.anonymous = Anonymous::Write;
+    config.data_timeout = Duration::from_secs(1);
+    let server = http_server(config);
+    let http = server.http.unwrap();
+    let mut stream = TcpStream::connect(http).unwrap();
+    stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    stream
+        .write_all(b"PUT /slow.bin HTTP/1.1\r\nHost: t\r\nContent-Length: 1000\r\n\r\n")
+        .unwrap();
+    for _ in 0..5 {
+        stream.write_all(b"x").unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let began = Instant::now();
+    let mut bytes = Vec::new();
+    let _ = stream.read_to_end(&mut bytes);
+    assert!(began.elapsed() < Duration::from_secs(8), "not cut");
+    assert!(
+        bytes.is_empty() || bytes.starts_with(b"HTTP/1.1 408"),
+        "{:?}",
+        String::from_utf8_lossy(&bytes)
+    );
+    // The discard runs on the server a moment after the answer.
+    let started = Instant::now();
+    while names(dir.path()) != ["f.txt"] {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "left behind: {:?}",
+            names(dir.path())
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(request(http, "GET", "/slow.bin", "").status, 404);
+    assert_eq!(request(http, "GET", "/f.txt", "").status, 200);
+}
+
+/// Many connections at once, beyond the server's limit: those over it are told 503 with
+/// Retry-After and closed at once (none hangs), those within it are served; once they close, a
+/// normal request is served again.
+#[test]
+fn a_crowd_beyond_the_limit_is_refused_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("f.txt"), b"f").unwrap();
+    let mut config = Config::for_folder(dir.path());
+    config.max_sessions = 20;
+    config.max_sessions_per_ip = 1000;
+    let server = http_server(config);
+    let http = server.http.unwrap();
+    // All connected before any request, so that the door sees 60 at once.
+    let mut crowd: Vec<TcpStream> = (0..60).map(|_| TcpStream::connect(http).unwrap()).collect();
+    let (mut served, mut refused) = (0, 0);
+    for stream in &mut crowd {
+        // A refused connection is answered without a request (and a request written into it
+        // could draw a reset); an admitted one says nothing until asked.
+        stream
+            .set_read_timeout(Some(Duration::from_millis(500)))
+            .unwrap();
+        let mut first = [0u8; 1];
+        match stream.read(&mut first) {
+            Ok(1) => {
+                stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+                let mut rest = Vec::new();
+                let _ = stream.read_to_end(&mut rest);
+                let mut bytes = first.to_vec();
+                bytes.extend_from_slice(&rest);
+                let answer = parse(&bytes);
+                assert_eq!(answer.status, 503, "{}", answer.text());
+                assert!(answer.header("retry-after").is_some());
+                refused += 1;
+            }
+            Ok(_) => panic!("closed without an answer"),
+            Err(error) => {
+                assert!(
+                    matches!(
+                        error.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ),
+                    "{error}"
+                );
+                // Admitted (or a refusal slower than the wait: then 503 here).
+                stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+                let _ = stream
+                    .write_all(b"GET /f.txt HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+                let mut bytes = Vec::new();
+                let _ = stream.read_to_end(&mut bytes);
+                match parse(&bytes).status {
+                    200 => served += 1,
+                    503 => refused += 1,
+                    other => panic!("unexpected {other}"),
+                }
+            }
+        }
+    }
+    assert_eq!((served, refused), (20, 40));
+    drop(crowd);
+    let started = Instant::now();
+    while request(http, "GET", "/f.txt", "").status != 200 {
+        assert!(started.elapsed() < Duration::from_secs(10), "no room again");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

@@ -12,10 +12,9 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use ferry_storage::Download;
 use http_body::{Frame, SizeHint};
-use tokio::io::AsyncReadExt;
 
 use crate::service::{Direction, FileService, Meter, Transferred};
 
@@ -163,13 +162,12 @@ async fn file_step(mut send: FileSend) -> (FileSend, Option<io::Result<Bytes>>) 
         .unwrap_or(usize::MAX)
         .min(FILE_CHUNK)
         .min(send.meter.step());
-    let mut buffer = BytesMut::with_capacity(want);
+    // Read straight into the buffer's spare capacity (nothing zeroed first, see
+    // `Download::read_append`); the buffer then becomes the piece without a copy.
+    let mut buffer = Vec::with_capacity(want);
     while buffer.len() < want {
-        match (&mut send.download)
-            .take((want - buffer.len()) as u64)
-            .read_buf(&mut buffer)
-            .await
-        {
+        let max = want - buffer.len();
+        match send.download.read_append(&mut buffer, max).await {
             Ok(0) => break,
             Ok(_) => {}
             Err(error) => {
@@ -191,5 +189,5 @@ async fn file_step(mut send: FileSend) -> (FileSend, Option<io::Result<Bytes>>) 
         // hyper may not ask again once the length is reached: the download is whole now.
         send.sent.failure = None;
     }
-    (send, Some(Ok(buffer.freeze())))
+    (send, Some(Ok(Bytes::from(buffer))))
 }
