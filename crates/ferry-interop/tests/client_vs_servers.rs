@@ -355,6 +355,33 @@ async fn scenario(peer: &Peer, expect_mlsd: bool, tls13: bool) {
     assert_eq!(report.deleted, 1);
     assert!(!mirror_to.join("sub/stray.bin").exists());
     assert!(mirror_to.join("local.tmp").exists());
+    // --verify against a server without HASH or the X* commands: the file still arrives,
+    // counted as unverified, not failed.
+    peer.write("back/fresh.txt", b"fresh bytes");
+    let options = MirrorOptions {
+        verify: true,
+        ..options
+    };
+    let report = transfer::mirror(
+        &mut connection,
+        &connect,
+        Direction::Download,
+        &back,
+        &mirror_to,
+        &options,
+        &ProgressMode::Silent,
+    )
+    .await
+    .unwrap();
+    assert!(report.failed.is_empty(), "{:?}", report.failed);
+    assert_eq!(
+        (report.transferred, report.verified, report.unverified),
+        (1, 0, 1)
+    );
+    assert_eq!(
+        std::fs::read(mirror_to.join("fresh.txt")).unwrap(),
+        b"fresh bytes"
+    );
     connection.quit().await;
 }
 
