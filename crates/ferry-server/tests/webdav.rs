@@ -325,3 +325,64 @@ fn a_lock_refuses_other_writers_until_unlocked() {
     assert_eq!(new.status, 201, "{}", new.body);
     assert_eq!(std::fs::read(dir.path().join("new.txt")).unwrap(), b"");
 }
+
+/// The WebDAV methods answer from the same error table as the others: a refused name is 400
+/// (not dav-server's 403) and a file another upload is writing is 503 with Retry-After (not
+/// 500).
+#[test]
+fn refused_names_and_busy_files_answer_as_elsewhere() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("src.txt"), b"source").unwrap();
+    let running = server(dir.path(), |_| {});
+    let http = running.http.unwrap();
+
+    let refused = send(http, "MKCOL", "/.ferry-partial.x/", BOB, "");
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    assert!(!dir.path().join(".ferry-partial.x").exists());
+
+    // An upload to busy.txt that has sent 3 of 100 bytes holds the name.
+    let mut upload = TcpStream::connect(http).unwrap();
+    upload
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let head =
+        format!("PUT /busy.txt HTTP/1.1\r\nHost: {http}\r\n{BOB}Content-Length: 100\r\n\r\nabc");
+    upload.write_all(head.as_bytes()).unwrap();
+    let onto = format!("{BOB}Destination: http://{http}/busy.txt\r\nOverwrite: T\r\n");
+    // Once its partial is on disk, the PUT holds the name.
+    let partial = dir.path().join(".ferry-partial.busy.txt");
+    for _ in 0..200 {
+        if partial.exists() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    assert!(partial.exists(), "the PUT never started its upload");
+    let busy = send(http, "COPY", "/src.txt", &onto, "");
+    assert_eq!(busy.status, 503, "{}", busy.head);
+    assert!(
+        busy.head.to_ascii_lowercase().contains("retry-after:"),
+        "{}",
+        busy.head
+    );
+    assert!(!dir.path().join("busy.txt").exists());
+    drop(upload);
+    // The server goes on: the copy works once the upload is gone.
+    let mut answer = send(http, "COPY", "/src.txt", &onto, "");
+    for _ in 0..100 {
+        if answer.status != 503 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+        answer = send(http, "COPY", "/src.txt", &onto, "");
+    }
+    assert!(
+        answer.status == 201 || answer.status == 204,
+        "{}",
+        answer.head
+    );
+    assert_eq!(
+        std::fs::read(dir.path().join("busy.txt")).unwrap(),
+        b"source"
+    );
+}

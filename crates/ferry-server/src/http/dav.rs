@@ -39,9 +39,10 @@ use dav_server::fs::{
     OpenOptions, ReadDirMeta,
 };
 use dav_server::ls::DavLockSystem;
+use ferry_proto::PathError;
 use ferry_proto::VirtualPath;
 use ferry_proto::listing::{Entry, EntryKind};
-use ferry_storage::WriteMode;
+use ferry_storage::{ErrorKind, StorageError, WriteMode};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::dav_locks::Locks;
@@ -126,7 +127,50 @@ pub(crate) async fn serve(
         .principal(files.name())
         .build_handler();
     let request = axum::http::Request::from_parts(parts, body);
-    handler.handle(request).await.map(Body::new)
+    let seen = Arc::new(Mutex::new(None));
+    let response = SEEN
+        .scope(Arc::clone(&seen), handler.handle(request))
+        .await
+        .map(Body::new);
+    // `FsError` has no 400 and no 503: a refused name or a busy file that dav-server answered
+    // 403 or 500 gets the status every other method gives it (the one error table).
+    let seen = seen.lock().ok().and_then(|mut seen| seen.take());
+    match seen {
+        Some(kind @ ErrorKind::BadName) if response.status() == StatusCode::FORBIDDEN => {
+            Fault::File(&FileError::Storage(StorageError::new(kind, "name refused"))).response()
+        }
+        Some(kind @ ErrorKind::Busy) if response.status() == StatusCode::INTERNAL_SERVER_ERROR => {
+            Fault::File(&FileError::Storage(StorageError::new(kind, "busy"))).response()
+        }
+        _ => response,
+    }
+}
+
+tokio::task_local! {
+    /// The first refused-name or busy error of the WebDAV request running in this task.
+    static SEEN: Arc<Mutex<Option<ErrorKind>>>;
+}
+
+/// [`dav_error`], noting a refused name or a busy file for [`serve`] to answer as the other
+/// methods do.
+fn fs_error(error: &FileError) -> FsError {
+    let kind = match error {
+        FileError::Path(PathError::TooLong) => None,
+        FileError::Path(_) => Some(ErrorKind::BadName),
+        FileError::Storage(storage) => match storage.kind() {
+            kind @ (ErrorKind::BadName | ErrorKind::Busy) => Some(kind),
+            _ => None,
+        },
+        _ => None,
+    };
+    if let Some(kind) = kind {
+        let _ = SEEN.try_with(|seen| {
+            if let Ok(mut seen) = seen.lock() {
+                seen.get_or_insert(kind);
+            }
+        });
+    }
+    dav_error(error)
 }
 
 /// Whether a `PROPFIND` asks for a whole tree.
@@ -217,11 +261,11 @@ struct ServiceFs {
 
 impl ServiceFs {
     async fn entry(&self, view: &VirtualPath) -> Result<Entry, FsError> {
-        self.files.stat(view).await.map_err(|e| dav_error(&e))
+        self.files.stat(view).await.map_err(|e| fs_error(&e))
     }
 
     fn key(&self, view: &VirtualPath) -> Result<Vec<u8>, FsError> {
-        self.files.storage_key(view).map_err(|e| dav_error(&e))
+        self.files.storage_key(view).map_err(|e| fs_error(&e))
     }
 
     /// Copies the file `from` to `to` through the service: `download` at the source, `upload`
@@ -282,7 +326,7 @@ impl DavFileSystem for ServiceFs {
                 Err(FileError::Storage(e)) if e.kind() == ferry_storage::ErrorKind::NotFound => {
                     None
                 }
-                Err(error) => return Err(dav_error(&error)),
+                Err(error) => return Err(fs_error(&error)),
             };
             if existing.is_some() && options.create_new {
                 return Err(FsError::Exists);
@@ -297,11 +341,11 @@ impl DavFileSystem for ServiceFs {
                         .files
                         .write(&view, WriteMode::Create)
                         .await
-                        .map_err(|e| dav_error(&e))?;
+                        .map_err(|e| fs_error(&e))?;
                     upload
                         .commit()
                         .await
-                        .map_err(|e| dav_error(&FileError::Storage(e)))?;
+                        .map_err(|e| fs_error(&FileError::Storage(e)))?;
                     meter.commit();
                 }
                 return Ok(
@@ -312,7 +356,7 @@ impl DavFileSystem for ServiceFs {
                 .files
                 .write(&view, WriteMode::Create)
                 .await
-                .map_err(|e| dav_error(&e))?;
+                .map_err(|e| fs_error(&e))?;
             Ok(Box::new(Written {
                 files: Arc::clone(&self.files),
                 view,
@@ -334,7 +378,7 @@ impl DavFileSystem for ServiceFs {
     ) -> FsFuture<'a, FsStream<Box<dyn DavDirEntry>>> {
         Box::pin(async move {
             let view = view_of(path)?;
-            let listing = self.files.list(&view).await.map_err(|e| dav_error(&e))?;
+            let listing = self.files.list(&view).await.map_err(|e| fs_error(&e))?;
             let stream = futures_util::stream::unfold(listing, |mut listing| async move {
                 let next = listing.next().await?;
                 let item = match next {
@@ -361,10 +405,7 @@ impl DavFileSystem for ServiceFs {
     fn create_dir<'a>(&'a self, path: &'a DavPath) -> FsFuture<'a, ()> {
         Box::pin(async move {
             let view = view_of(path)?;
-            self.files
-                .create_dir(&view)
-                .await
-                .map_err(|e| dav_error(&e))
+            self.files.create_dir(&view).await.map_err(|e| fs_error(&e))
         })
     }
 
@@ -374,7 +415,7 @@ impl DavFileSystem for ServiceFs {
             self.files
                 .remove_dir(&view)
                 .await
-                .map_err(|e| dav_error(&e))?;
+                .map_err(|e| fs_error(&e))?;
             if let Ok(key) = self.key(&view) {
                 self.props.remove(&key);
             }
@@ -388,7 +429,7 @@ impl DavFileSystem for ServiceFs {
             self.files
                 .remove_file(&view)
                 .await
-                .map_err(|e| dav_error(&e))?;
+                .map_err(|e| fs_error(&e))?;
             if let Ok(key) = self.key(&view) {
                 self.props.remove(&key);
             }
@@ -402,7 +443,7 @@ impl DavFileSystem for ServiceFs {
             self.files
                 .rename(&from, &to)
                 .await
-                .map_err(|e| dav_error(&e))?;
+                .map_err(|e| fs_error(&e))?;
             if let (Ok(from), Ok(to)) = (self.key(&from), self.key(&to)) {
                 self.props.rename(&from, &to);
             }
@@ -427,7 +468,7 @@ impl DavFileSystem for ServiceFs {
                 seconds: started.elapsed().as_secs_f64(),
                 failure,
             });
-            result.map_err(|e| dav_error(&e))?;
+            result.map_err(|e| fs_error(&e))?;
             if let (Ok(from), Ok(to)) = (self.key(&from), self.key(&to)) {
                 self.props.copy(&from, &to);
             }
@@ -450,7 +491,7 @@ impl DavFileSystem for ServiceFs {
         Box::pin(async move {
             let view = view_of(path)?;
             self.entry(&view).await?;
-            self.files.may_annotate(&view).map_err(|e| dav_error(&e))?;
+            self.files.may_annotate(&view).map_err(|e| fs_error(&e))?;
             let key = self.key(&view)?;
             Ok(self.props.patch(key, patch))
         })
@@ -536,7 +577,7 @@ impl Written {
                 self.started,
                 Some(why),
             );
-            return Err(dav_error(&error));
+            return Err(fs_error(&error));
         }
         self.written += data.len() as u64;
         Ok(())
@@ -578,7 +619,7 @@ impl DavFile for Written {
                 .files
                 .stat(&self.view)
                 .await
-                .map_err(|e| dav_error(&e))?;
+                .map_err(|e| fs_error(&e))?;
             Ok(Box::new(Meta::of(&entry)) as Box<dyn DavMetaData>)
         })
     }
@@ -623,7 +664,7 @@ impl DavFile for Written {
             }
             if let Err(error) = upload.commit().await {
                 self.report(Some("commit failed"));
-                return Err(dav_error(&FileError::Storage(error)));
+                return Err(fs_error(&FileError::Storage(error)));
             }
             if let Some(meter) = meter {
                 meter.commit();

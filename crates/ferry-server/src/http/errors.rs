@@ -158,7 +158,8 @@ fn file_error(error: &FileError) -> Response {
 /// The file service's errors as `dav-server` takes them, for the WebDAV methods it answers
 /// (see [`super::dav`]): the same statuses as [`file_error`] where its error kinds have one (no
 /// right 403, missing 404, quota or full disk 507, already there 405); a refused name is 403
-/// there (`FsError` has no 400), a busy file 500. Server-side failures are logged by the
+/// there (`FsError` has no 400), a busy file 500, which [`super::dav::serve`] answers as 400 and
+/// 503 like the other methods. Server-side failures are logged by the
 /// file service.
 pub(crate) fn dav_error(error: &FileError) -> dav_server::fs::FsError {
     use dav_server::fs::FsError;
