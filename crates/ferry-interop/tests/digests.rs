@@ -9,9 +9,10 @@
 
 mod common;
 
-use std::path::PathBuf;
 
-use common::{Backend, TestServer, command, on_both_backends, run, run_ok, tool};
+use common::{
+    Backend, TestServer, command, debian_python_with, on_both_backends, run, run_ok, tool,
+};
 use ferry_server::User;
 use ferry_server::auth::Right;
 
@@ -189,28 +190,4 @@ async fn stdin_run(program: &str, input: &[u8]) -> String {
     .expect("the tool ran");
     assert!(output.status.success(), "{output:?}");
     String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-/// Debian's python3 when it can import `module` (installed by `package`); fails the test
-/// saying what to install otherwise.
-async fn debian_python_with(module: &str, package: &str) -> PathBuf {
-    let python = PathBuf::from("/usr/bin/python3");
-    let found = python.exists()
-        && run(
-            command(&python).args(["-c", &format!("import {module}")]),
-            common::TOOL_LIMIT,
-        )
-        .await
-        .status
-        .success();
-    assert!(
-        found,
-        "/usr/bin/python3 cannot import {module}: `apt-get install {package}`{}",
-        if ferry_testkit::on_ci() {
-            " (CI=true: scripts/test must install it)"
-        } else {
-            ""
-        }
-    );
-    python
 }

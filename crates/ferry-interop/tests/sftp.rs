@@ -9,7 +9,9 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{Backend, TestServer, command, on_both_backends, run, run_ok, tool};
+use common::{
+    Backend, TestServer, command, debian_python_with, on_both_backends, run, run_ok, tool,
+};
 use ferry_server::User;
 use ferry_server::auth::Right;
 
@@ -443,30 +445,6 @@ async fn out_of_order_writes_are_refused_and_publish_nothing(backend: Backend) {
         ["f.bin"],
         "no partial in sight"
     );
-}
-
-/// Debian's python3 when it can import `module` (installed by `package`); fails the test
-/// saying what to install otherwise.
-async fn debian_python_with(module: &str, package: &str) -> PathBuf {
-    let python = PathBuf::from("/usr/bin/python3");
-    let found = python.exists()
-        && run(
-            command(&python).args(["-c", &format!("import {module}")]),
-            common::TOOL_LIMIT,
-        )
-        .await
-        .status
-        .success();
-    assert!(
-        found,
-        "/usr/bin/python3 cannot import {module}: `apt-get install {package}`{}",
-        if ferry_testkit::on_ci() {
-            " (CI=true: .ci/run must install it)"
-        } else {
-            ""
-        }
-    );
-    python
 }
 
 /// rclone's sftp backend: copy up, sync a deletion, and `check --download` (rclone's hash

@@ -603,3 +603,27 @@ fn describe(path: &Path, expected: &Entry, actual: &Entry) -> String {
         size(actual)
     )
 }
+
+/// Debian's python3 when it can import `module` (installed by `package`); fails the test
+/// saying what to install otherwise.
+pub(crate) async fn debian_python_with(module: &str, package: &str) -> PathBuf {
+    let python = PathBuf::from("/usr/bin/python3");
+    let found = python.exists()
+        && run(
+            command(&python).args(["-c", &format!("import {module}")]),
+            TOOL_LIMIT,
+        )
+        .await
+        .status
+        .success();
+    assert!(
+        found,
+        "/usr/bin/python3 cannot import {module}: `apt-get install {package}`{}",
+        if ferry_testkit::on_ci() {
+            " (CI=true: scripts/test must install it)"
+        } else {
+            ""
+        }
+    );
+    python
+}

@@ -107,7 +107,7 @@ pub(crate) fn escape(text: &str) -> String {
 }
 
 /// `bytes` percent-encoded but for the unreserved characters (RFC 3986): one path segment.
-fn encode(bytes: &[u8]) -> String {
+pub(crate) fn encode(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len());
     for &b in bytes {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {

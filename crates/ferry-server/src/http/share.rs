@@ -36,6 +36,7 @@ use ferry_proto::listing::{self, EntryKind};
 use http_body_util::BodyExt;
 
 use super::errors::{Fault, plain};
+use super::page::{encode, escape};
 use super::path::{self, Target};
 use super::{Connection, files, login, mime, zip};
 use crate::Shared;
@@ -563,35 +564,6 @@ fn form_decode(value: &[u8]) -> Option<String> {
         at += 1;
     }
     String::from_utf8(out).ok()
-}
-
-/// `text` safe as HTML text and attribute values.
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// A name as one percent-encoded path segment (everything but unreserved characters).
-fn encode(name: &[u8]) -> String {
-    let mut out = String::with_capacity(name.len());
-    for &b in name {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 #[cfg(test)]
