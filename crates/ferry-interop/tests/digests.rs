@@ -9,7 +9,6 @@
 
 mod common;
 
-
 use common::{
     Backend, TestServer, command, debian_python_with, on_both_backends, run, run_ok, tool,
 };

@@ -224,6 +224,10 @@ pub struct Download {
     pub size: u64,
     /// Where reading starts (REST).
     pub offset: u64,
+    /// The file's modification time (seconds since the epoch) as the opened file says it
+    /// (fstat of the very file read, locally), when the backend knows it: HTTP's validators
+    /// come from here, with no second look-up of the path.
+    pub modified: Option<i64>,
     /// Bytes that may still be read: no limit until [`Download::end_at`].
     left: u64,
     inner: DownloadInner,
@@ -242,9 +246,16 @@ impl Download {
         Download {
             size,
             offset,
+            modified: None,
             left: u64::MAX,
             inner,
         }
+    }
+
+    /// The same download, with the file's modification time.
+    pub(crate) fn modified(mut self, modified: Option<i64>) -> Download {
+        self.modified = modified;
+        self
     }
 
     /// Ends the download at `end` (a position in the file, not read): reads stop there, and
@@ -253,6 +264,29 @@ impl Download {
     pub fn end_at(&mut self, end: u64) {
         self.size = self.size.min(end);
         self.left = self.size.saturating_sub(self.offset);
+    }
+
+    /// Moves a download that has read nothing yet to start at `offset` (at most the size), on
+    /// the same open file; `false` when the backend cannot (S3's ranged reads are fixed when
+    /// opened: open again with the offset).
+    pub fn start_at(&mut self, offset: u64) -> io::Result<bool> {
+        match &mut self.inner {
+            DownloadInner::Local(file) => {
+                if offset > self.size {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidInput,
+                        "offset beyond end of file",
+                    ));
+                }
+                if offset != self.offset {
+                    io::Seek::seek(file, io::SeekFrom::Start(offset))?;
+                    self.offset = offset;
+                }
+                Ok(true)
+            }
+            #[cfg(feature = "s3")]
+            DownloadInner::S3(_) => Ok(false),
+        }
     }
 
     /// The local file behind this download, for zero-copy sends; `None` for remote backends.

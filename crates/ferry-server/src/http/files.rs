@@ -21,7 +21,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::Response;
 use bytes::Bytes;
 use ferry_proto::listing::{self, Entry, EntryKind};
-use ferry_storage::{ListStream, Upload, WriteMode};
+use ferry_storage::{Download, ListStream, Upload, WriteMode};
 use http_body_util::BodyExt;
 use tokio::io::AsyncWriteExt;
 
@@ -31,7 +31,7 @@ use super::errors::{Fault, plain};
 use super::path::{self, Target};
 use super::session::Found;
 use super::{Connection, dav, digest, login, mime, page, zip};
-use crate::service::{Direction, FileError, FileService, Span, Transferred};
+use crate::service::{Direction, FileError, FileService, Meter, Span, Transferred};
 
 /// The methods served, for `Allow` and `OPTIONS`.
 const ALLOWED: &str =
@@ -135,6 +135,25 @@ pub(super) async fn get(
     session: Option<&Found>,
     head: bool,
 ) -> Response {
+    // A file named without a final slash, for its bytes: opened once, and its size and time
+    // (for ETag, Last-Modified, Content-Length and Range) are those of the opened file, with
+    // no look-up of the path before. Should the open fail (a folder, a FIFO, no right to
+    // download, nothing there) the look-up below answers, as it always did.
+    if !target.slash
+        && !head
+        && let Ok(opened) = files.read(&target.view, 0).await
+    {
+        let headers = &request.headers;
+        return file(
+            connection,
+            files,
+            target,
+            Source::Opened(opened),
+            headers,
+            head,
+        )
+        .await;
+    }
     let entry = match files.stat(&target.view).await {
         Ok(entry) => entry,
         Err(error) => return Fault::File(&error).response(),
@@ -166,8 +185,18 @@ pub(super) async fn get(
             query => folder(files, target, query, head).await,
         },
         (_, true) => Fault::NotFound.response(),
-        (_, false) => file(connection, files, target, &entry, &request.headers, head).await,
+        (_, false) => {
+            let source = Source::Looked(&entry);
+            file(connection, files, target, source, &request.headers, head).await
+        }
     }
+}
+
+/// What [`file`] knows of the file: its entry from a look-up, or the file itself, opened
+/// (from offset 0) with its size and time.
+enum Source<'a> {
+    Looked(&'a Entry),
+    Opened((Download, Meter)),
 }
 
 /// A file's bytes, whole or a range, or 304 when the client's copy is current.
@@ -175,15 +204,21 @@ async fn file(
     connection: &Connection,
     files: &Arc<FileService>,
     target: &Target,
-    entry: &Entry,
+    source: Source<'_>,
     headers: &HeaderMap,
     head: bool,
 ) -> Response {
-    if let Err(error) = files.may_read(&target.view) {
-        return Fault::File(&error).response();
-    }
-    let size = entry.size;
-    let validators = Validators::new(size, entry.modified);
+    let (size, modified, mut opened) = match source {
+        Source::Looked(entry) => {
+            if let Err(error) = files.may_read(&target.view) {
+                return Fault::File(&error).response();
+            }
+            (entry.size, entry.modified, None)
+        }
+        // `FileService::read` checked the right to download.
+        Source::Opened(opened) => (opened.0.size, opened.0.modified, Some(opened)),
+    };
+    let validators = Validators::new(size, modified);
     let mut response = empty(StatusCode::OK);
     let out = response.headers_mut();
     if let Ok(etag) = HeaderValue::from_str(&validators.etag) {
@@ -259,9 +294,24 @@ async fn file(
     if head {
         return response;
     }
-    let (download, meter) = match files.read(&target.view, first).await {
-        Ok(opened) => opened,
-        Err(error) => return Fault::File(&error).response(),
+    // The file opened already is moved to the range's start; else (a look-up, or a backend
+    // that cannot move) it is opened at the start.
+    if let Some((download, _)) = &mut opened {
+        match download.start_at(first) {
+            Ok(true) => {}
+            Ok(false) => opened = None,
+            Err(error) => {
+                let error = FileError::Storage(ferry_storage::StorageError::from(error));
+                return Fault::File(&error).response();
+            }
+        }
+    }
+    let (download, meter) = match opened {
+        Some(opened) => opened,
+        None => match files.read(&target.view, first).await {
+            Ok(opened) => opened,
+            Err(error) => return Fault::File(&error).response(),
+        },
     };
     let sent = body::Sent::new(Arc::clone(files), target.view.to_string());
     *response.body_mut() = Body::new(body::file(download, meter, length, sent));

@@ -146,8 +146,8 @@ fn kind_of(meta: &cap_std::fs::Metadata) -> EntryKind {
 /// reading waits there for a writer, and so would the worker thread that runs the session (see
 /// [`LocalStorage::call`]) with every session on it; with `O_NONBLOCK` the open returns at once,
 /// and anything but a plain file (a FIFO, socket or device; a folder unless `folder_ok`) is then
-/// refused as [`ErrorKind::WrongKind`]. The file is returned with `O_NONBLOCK` cleared, and its
-/// metadata.
+/// refused as [`ErrorKind::WrongKind`]. The file is returned with its metadata, and with
+/// `O_NONBLOCK` cleared where it would matter (not on Linux, see below).
 fn open_plain(
     dir: &Dir,
     path: &Path,
@@ -165,7 +165,10 @@ fn open_plain(
             "not a plain file (a folder, FIFO, socket or device)",
         ));
     }
-    // Back to ordinary blocking reads (F_SETFL changes only O_NONBLOCK and the like).
+    // Back to ordinary blocking reads (F_SETFL changes only O_NONBLOCK and the like). On
+    // Linux O_NONBLOCK has no effect on a plain file's read(2), sendfile(2) or splice(2) (nor
+    // on a folder's getdents), so the fcntl, one syscall per download, is left out there.
+    #[cfg(not(target_os = "linux"))]
     rustix::fs::fcntl_setfl(&file, OFlags::empty())?;
     Ok((file, meta))
 }
@@ -283,12 +286,16 @@ impl LocalStorage {
     pub(crate) async fn read(&self, path: &VirtualPath, offset: u64) -> Result<Download> {
         check_name(path)?;
         let rel = rel(path);
-        let (file, size) = self.call(move |dir| {
+        let (file, size, modified) = self.call(move |dir| {
             let (mut file, meta) = open_plain(dir, &rel, false)?;
             if offset > 0 {
                 file.seek(SeekFrom::Start(offset))?;
             }
-            Ok((file, meta.len()))
+            Ok((
+                file,
+                meta.len(),
+                std::os::unix::fs::MetadataExt::mtime(&meta),
+            ))
         })?;
         if offset > size {
             return Err(StorageError::new(
@@ -296,7 +303,7 @@ impl LocalStorage {
                 "offset beyond end of file",
             ));
         }
-        Ok(Download::new(size, offset, DownloadInner::Local(file)))
+        Ok(Download::new(size, offset, DownloadInner::Local(file)).modified(Some(modified)))
     }
 
     /// Whether an upload to `path` runs in this process (by whatever path reaches the file).

@@ -63,7 +63,8 @@ impl S3Storage {
                 buffer: None,
                 current: Bytes::new(),
             })),
-        ))
+        )
+        .modified(meta.last_modified().map(|t| t.into_inner().as_second())))
     }
 }
 
