@@ -1,5 +1,5 @@
 //! curl and wget against ferryd's HTTP front end: downloads resumed with `curl -C -` and
-//! `wget -c`, conditional GETs (curl's `-z` and `--etag-compare`), HEAD, a 64 MiB PUT with the
+//! `wget -c`, conditional GETs (curl's `-z` and `--etag-compare`), HEAD, a 64 MiB PUT (and, on a folder, 1 GiB) with the
 //! bytes compared, a PUT cut mid-way that leaves nothing visible, the JSON listing, Basic
 //! logins (and wrong ones counted toward the ban FTP shares), `..` in every encoding sent as
 //! is, and HTTPS with HTTP/2 negotiated by ALPN on the FTPS certificate.
@@ -187,6 +187,47 @@ async fn put_of_64_mib_is_exact_and_a_cut_put_leaves_nothing(backend: Backend) {
     }
     assert_eq!(status(curl().arg(&cut_url)).await, "404");
     assert_eq!(server.names("up").await, ["big.bin"]);
+}
+
+/// The size: a 1 GiB `curl -T` arrives exact (compared piece by piece on the disk)
+/// and is visible only once whole. On the folder backend only: the S3 path is the same code,
+/// checked at 64 MiB above.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn put_of_1_gib_is_exact() {
+    let server = TestServer::start_on(Backend::Local).await;
+    let scratch = tempfile::tempdir().unwrap();
+    let source = scratch.path().join("huge.bin");
+    {
+        let piece = pattern(8 << 20, 21);
+        let mut file = std::io::BufWriter::new(std::fs::File::create(&source).unwrap());
+        for round in 0..128u8 {
+            // Each 8 MiB piece differs from the last, so a piece written twice shows.
+            let mut piece = piece.clone();
+            piece[0] = round;
+            std::io::Write::write_all(&mut file, &piece).unwrap();
+        }
+        std::io::Write::flush(&mut file).unwrap();
+    }
+    server.create_dir("up").await;
+    let url = server.http_url("up/huge.bin");
+    assert_eq!(status(curl().arg("-T").arg(&source).arg(&url)).await, "201");
+    let stored = server.root().join("up/huge.bin");
+    assert_eq!(
+        std::fs::metadata(&stored).unwrap().len(),
+        1 << 30,
+        "stored size"
+    );
+    let (mut a, mut b) = (
+        std::fs::File::open(&source).unwrap(),
+        std::fs::File::open(&stored).unwrap(),
+    );
+    let (mut x, mut y) = (vec![0u8; 8 << 20], vec![0u8; 8 << 20]);
+    for piece in 0..128 {
+        std::io::Read::read_exact(&mut a, &mut x).unwrap();
+        std::io::Read::read_exact(&mut b, &mut y).unwrap();
+        assert!(x == y, "piece {piece} of the stored file differs");
+    }
+    assert_eq!(server.names("up").await, ["huge.bin"]);
 }
 
 async fn json_listing(backend: Backend) {
