@@ -490,6 +490,23 @@ fn command_line_restart_and_two_nodes() {
     let (again, addr) = ferryd(state.path(), &serve);
     assert_eq!(status(&format!("http://{addr}{link}")), 200);
 
+    // The key named by the server's --config file signs the same links.
+    let config = dir.path().join("ferryd.toml");
+    std::fs::write(&config, format!("share_key = {key:?}\n")).unwrap();
+    let output = share_cli(&[
+        "create",
+        "/docs/sub/x.txt",
+        "--user",
+        "alice",
+        "--users",
+        users,
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{output:?}");
+    let by_config = String::from_utf8(output.stdout).unwrap().trim().to_string();
+    assert_eq!(status(&format!("http://{other}{by_config}")), 200);
+
     // Revoked from the command line: refused at once by both running nodes.
     let output = share_cli(&[
         "revoke",

@@ -7,6 +7,7 @@ use clap::Subcommand;
 use ferry_proto::VirtualPath;
 use ferry_server::UsersFile;
 use ferry_server::auth::Right;
+use ferry_server::config::FileSettings;
 use ferry_server::share::{self, Claims, Kind, ShareKeys};
 
 #[derive(Debug, Subcommand)]
@@ -34,6 +35,9 @@ pub(crate) enum ShareCommand {
         /// $XDG_STATE_HOME/ferry/, else ~/.local/state/ferry/.
         #[arg(long, value_name = "FILE")]
         share_key: Option<PathBuf>,
+        /// The server's `--config` file: its `share_key` is used when --share-key is not given.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
         /// The server's address as clients reach it, e.g. https://files.example.com, to
         /// print the whole URL rather than the path /s/TOKEN.
         #[arg(long, value_name = "URL")]
@@ -48,12 +52,18 @@ pub(crate) enum ShareCommand {
         /// The key that signed the link (default as for `share create`).
         #[arg(long, value_name = "FILE")]
         share_key: Option<PathBuf>,
+        /// The server's `--config` file: its `share_key` is used when --share-key is not given.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
     },
     /// List the revoked links' ids (links themselves are kept nowhere).
     List {
         /// The key (default as for `share create`).
         #[arg(long, value_name = "FILE")]
         share_key: Option<PathBuf>,
+        /// The server's `--config` file: its `share_key` is used when --share-key is not given.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
     },
 }
 
@@ -67,6 +77,7 @@ pub(crate) fn manage_shares(command: ShareCommand) -> anyhow::Result<()> {
             expires,
             upload_only,
             share_key,
+            config,
             base_url,
         } => {
             let valid = share::parse_expiry(&expires).map_err(anyhow::Error::msg)?;
@@ -97,7 +108,7 @@ pub(crate) fn manage_shares(command: ShareCommand) -> anyhow::Result<()> {
                 }
                 Kind::Read
             };
-            let keys = keys(share_key)?;
+            let keys = keys(share_key, config)?;
             let claims = Claims::new(&user, view, kind, valid).context("no random bytes")?;
             let token = keys.sign(&claims)?;
             let link = format!("/s/{token}");
@@ -119,8 +130,12 @@ pub(crate) fn manage_shares(command: ShareCommand) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        ShareCommand::Revoke { link, share_key } => {
-            let keys = keys(share_key)?;
+        ShareCommand::Revoke {
+            link,
+            share_key,
+            config,
+        } => {
+            let keys = keys(share_key, config)?;
             let text = link.trim();
             let token = text
                 .rsplit_once("/s/")
@@ -143,8 +158,8 @@ pub(crate) fn manage_shares(command: ShareCommand) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        ShareCommand::List { share_key } => {
-            let keys = keys(share_key)?;
+        ShareCommand::List { share_key, config } => {
+            let keys = keys(share_key, config)?;
             for line in keys.revoked_lines()? {
                 println!("{line}");
             }
@@ -153,9 +168,19 @@ pub(crate) fn manage_shares(command: ShareCommand) -> anyhow::Result<()> {
     }
 }
 
-/// The share keys from `path`, else the default place.
-fn keys(path: Option<PathBuf>) -> anyhow::Result<ShareKeys> {
-    let path = match path {
+/// The key: `--share-key`, else the `--config` file's `share_key`, else the default place.
+fn keys(path: Option<PathBuf>, config: Option<PathBuf>) -> anyhow::Result<ShareKeys> {
+    let from_config = match (&path, config) {
+        (None, Some(config)) => {
+            let text =
+                std::fs::read_to_string(&config).with_context(|| config.display().to_string())?;
+            toml::from_str::<FileSettings>(&text)
+                .with_context(|| config.display().to_string())?
+                .share_key
+        }
+        _ => None,
+    };
+    let path = match path.or(from_config) {
         Some(path) => path,
         None => share::default_key_path()
             .context("no place for the share key: set --share-key, XDG_STATE_HOME or HOME")?,
