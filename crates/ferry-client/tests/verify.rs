@@ -308,14 +308,20 @@ fn a_mismatch_in_the_middle_of_a_pipelined_batch_fails_that_file_only() {
         "copy",
         "--verify",
     ]);
-    assert!(!output.status.success(), "{}", stdout(&output));
-    let text = stderr(&output);
-    assert!(text.contains("f17: SHA-256 differs"), "{text}");
     assert!(
-        stdout(&output).contains(", 1 failed, 39 verified"),
-        "{}",
+        !output.status.success(),
+        "{}{}",
+        stdout(&output),
+        stderr(&output)
+    );
+    let text = stderr(&output);
+    assert!(
+        text.contains("f17: SHA-256 differs"),
+        "{:?} {} {text}",
+        output.status,
         stdout(&output)
     );
+    assert!(text.contains(", 1 failed, 39 verified"), "{text}");
     assert!(
         !client.work().join("copy/f17").exists(),
         "f17 was left behind"
