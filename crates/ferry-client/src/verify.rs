@@ -203,17 +203,8 @@ impl Hasher {
 pub async fn local_digest(path: &Path, algo: Algo) -> Result<Digest, ClientError> {
     let owned = path.to_path_buf();
     let result = tokio::task::spawn_blocking(move || {
-        use std::io::Read;
-        let mut file = std::fs::File::open(&owned)?;
-        let mut hasher = Hasher::new(algo);
         let mut buf = vec![0; 256 * 1024];
-        loop {
-            let read = file.read(&mut buf)?;
-            if read == 0 {
-                return Ok(hasher.finish());
-            }
-            hasher.update(&buf[..read]);
-        }
+        digest_file(&owned, algo, &mut buf)
     })
     .await
     .map_err(|error| std::io::Error::other(error.to_string()));
@@ -364,6 +355,112 @@ impl FtpDigests {
         } else {
             Check::Mismatch(ours, theirs)
         })
+    }
+}
+
+impl FtpDigests {
+    /// True when checks may be batched with [`FtpDigests::check_batch`]: the server announced
+    /// HASH in FEAT and it was chosen. Servers with only the aliases, or none, are asked one
+    /// file at a time as before.
+    pub fn batches(&self) -> bool {
+        matches!(self, FtpDigests::Hash(_))
+    }
+
+    /// Checks several files at once: their `HASH` commands go in one write and the replies are
+    /// read in order while the local digests are computed (one blocking task for them all).
+    /// One result per `(remote, local)`, in order: a refusal or a bad reply fails its own file
+    /// only; a connection that fails fails every file of the batch. Call only when
+    /// [`FtpDigests::batches`].
+    pub async fn check_batch(
+        &self,
+        connection: &mut Connection,
+        files: &[(String, std::path::PathBuf)],
+    ) -> Vec<Result<Check, ClientError>> {
+        let FtpDigests::Hash(algo) = *self else {
+            return files
+                .iter()
+                .map(|_| Err(ClientError::Protocol("no HASH to batch".into())))
+                .collect();
+        };
+        let lines: Vec<String> = files
+            .iter()
+            .map(|(remote, _)| format!("HASH {remote}"))
+            .collect();
+        let locals: Vec<std::path::PathBuf> =
+            files.iter().map(|(_, local)| local.clone()).collect();
+        let (replies, ours) =
+            tokio::join!(connection.pipeline(&lines), local_digests(locals, algo));
+        let replies = match replies {
+            Ok(replies) => replies,
+            Err(error) => {
+                let text = error.to_string();
+                return files
+                    .iter()
+                    .map(|_| Err(ClientError::Protocol(text.clone())))
+                    .collect();
+            }
+        };
+        lines
+            .into_iter()
+            .zip(replies)
+            .zip(ours)
+            .map(|((line, reply), ours)| {
+                if !reply.code.is_success() {
+                    return Err(ClientError::Server {
+                        command: line,
+                        reply,
+                    });
+                }
+                let theirs = parse_hash_reply(&reply.text())
+                    .filter(|digest| digest.algo == algo)
+                    .ok_or_else(|| {
+                        ClientError::Protocol(format!("HASH reply: {}", reply.text()))
+                    })?;
+                let ours = ours?;
+                Ok(if ours.hex == theirs.hex {
+                    Check::Verified(ours.algo)
+                } else {
+                    Check::Mismatch(ours, theirs)
+                })
+            })
+            .collect()
+    }
+}
+
+/// The digests of several local files, on one blocking thread; one result a file.
+async fn local_digests(
+    paths: Vec<std::path::PathBuf>,
+    algo: Algo,
+) -> Vec<Result<Digest, ClientError>> {
+    let count = paths.len();
+    let joined = tokio::task::spawn_blocking(move || {
+        let mut buf = vec![0; 256 * 1024];
+        paths
+            .iter()
+            .map(|path| {
+                digest_file(path, algo, &mut buf).map_err(|source| ClientError::local(path, source))
+            })
+            .collect::<Vec<_>>()
+    })
+    .await;
+    match joined {
+        Ok(results) => results,
+        Err(error) => (0..count)
+            .map(|_| Err(ClientError::Protocol(format!("local digest: {error}"))))
+            .collect(),
+    }
+}
+
+fn digest_file(path: &Path, algo: Algo, buf: &mut [u8]) -> std::io::Result<Digest> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = Hasher::new(algo);
+    loop {
+        let read = file.read(buf)?;
+        if read == 0 {
+            return Ok(hasher.finish());
+        }
+        hasher.update(&buf[..read]);
     }
 }
 

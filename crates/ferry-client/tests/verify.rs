@@ -284,3 +284,55 @@ fn ferryd_hash_catches_a_byte_flipped_on_the_way() {
     assert!(!stderr(&output).contains("warning"), "{}", stderr(&output));
     assert_file(client.work().join("data.bin"), &payload);
 }
+
+/// A mirror's HASH commands go pipelined, 32 files to a write: a file corrupted in the middle
+/// of the first batch is still the one named and removed, and only it; the files on either
+/// side of it, and those of the last, shorter batch, verify.
+#[test]
+fn a_mismatch_in_the_middle_of_a_pipelined_batch_fails_that_file_only() {
+    let server = Server::start();
+    std::fs::create_dir_all(server.path("tree")).unwrap();
+    let big = ferry_testkit::test_bytes(30_000, 44);
+    for index in 0..40 {
+        let name = format!("tree/f{index:02}");
+        // Only f17 reaches the byte the proxy flips (the listing stays shorter too).
+        let bytes = if index == 17 { big.clone() } else { vec![b'x'] };
+        std::fs::write(server.path(&name), bytes).unwrap();
+    }
+    let proxy = FlipProxy::start(server.addr, 20_000);
+    let client = Client::new();
+    let output = client.run(&[
+        "-v",
+        "mirror",
+        &format!("ftp://{}/tree/", proxy.addr),
+        "copy",
+        "--verify",
+    ]);
+    assert!(
+        !output.status.success(),
+        "{}{}",
+        stdout(&output),
+        stderr(&output)
+    );
+    let text = stderr(&output);
+    assert!(
+        text.contains("f17: SHA-256 differs"),
+        "{:?} {} {text}",
+        output.status,
+        stdout(&output)
+    );
+    assert!(text.contains(", 1 failed, 39 verified"), "{text}");
+    assert!(
+        !client.work().join("copy/f17").exists(),
+        "f17 was left behind"
+    );
+    for index in (0..40).filter(|index| *index != 17) {
+        assert_file(client.work().join(format!("copy/f{index:02}")), b"x");
+    }
+    // Pipelined: a HASH sent while the one before it had no answer yet.
+    let sent: Vec<&str> = text.lines().collect();
+    let pipelined = sent
+        .windows(2)
+        .any(|pair| pair[0].starts_with("--> HASH ") && pair[1].starts_with("--> HASH "));
+    assert!(pipelined, "{text}");
+}

@@ -393,17 +393,45 @@ impl Connection {
         check(line, reply, ReplyCode::is_success)
     }
 
-    async fn send(&mut self, line: &str, shown: &str) -> Result<(), ClientError> {
-        if line.contains(['\r', '\n']) {
-            return Err(ClientError::Usage(
-                "names with line breaks cannot be sent over FTP".into(),
-            ));
+    /// Pipelines `lines`: all of them in one write, then their final replies, in order. Only
+    /// for commands without secrets that a server reads in order (RFC 959 servers read the
+    /// control connection as a stream; ferryd holds a command back while a digest runs).
+    pub async fn pipeline(&mut self, lines: &[String]) -> Result<Vec<Reply>, ClientError> {
+        let Some(first) = lines.first() else {
+            return Ok(Vec::new());
+        };
+        let shown: Vec<&str> = lines.iter().map(String::as_str).collect();
+        if self.options.verbose {
+            for line in &shown {
+                eprintln!("--> {line}");
+            }
         }
-        let mut bytes = Vec::with_capacity(line.len() + 2);
-        bytes.extend_from_slice(line.as_bytes());
-        bytes.extend_from_slice(b"\r\n");
+        self.send_lines(&shown, first).await?;
+        let mut replies = Vec::with_capacity(lines.len());
+        for _ in lines {
+            replies.push(self.read_final_reply().await?);
+        }
+        Ok(replies)
+    }
+
+    async fn send(&mut self, line: &str, shown: &str) -> Result<(), ClientError> {
         if self.options.verbose {
             eprintln!("--> {shown}");
+        }
+        self.send_lines(&[line], shown).await
+    }
+
+    /// Writes `lines` (each with CRLF) in one flushed write; `shown` names them in errors.
+    async fn send_lines(&mut self, lines: &[&str], shown: &str) -> Result<(), ClientError> {
+        let mut bytes = Vec::with_capacity(lines.iter().map(|line| line.len() + 2).sum());
+        for line in lines {
+            if line.contains(['\r', '\n']) {
+                return Err(ClientError::Usage(
+                    "names with line breaks cannot be sent over FTP".into(),
+                ));
+            }
+            bytes.extend_from_slice(line.as_bytes());
+            bytes.extend_from_slice(b"\r\n");
         }
         let context = format!("sending {}", shown.split(' ').next().unwrap_or(shown));
         // Flushed: over TLS, a command the socket cannot take at once stays in tokio-rustls's

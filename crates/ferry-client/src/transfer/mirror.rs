@@ -347,8 +347,20 @@ async fn work(
 ) {
     let mut connector = connector.clone();
     let mut digests = FtpDigests::default();
+    // `--verify` against a server announcing HASH: files moved but not checked yet, checked
+    // VERIFY_BATCH at a time (and at the end) with their HASH commands pipelined.
+    let mut pending: Vec<(Job, super::TransferStats)> = Vec::new();
     loop {
         let Some(job) = queue.next() else {
+            check_batch(
+                connection,
+                &digests,
+                direction,
+                &mut pending,
+                queue,
+                progress,
+            )
+            .await;
             return;
         };
         let mut reporter = progress.reporter();
@@ -370,6 +382,21 @@ async fn work(
             }
         };
         let result = match result {
+            Ok(stats) if verify && digests.batches() => {
+                pending.push((job, stats));
+                if pending.len() >= VERIFY_BATCH {
+                    check_batch(
+                        connection,
+                        &digests,
+                        direction,
+                        &mut pending,
+                        queue,
+                        progress,
+                    )
+                    .await;
+                }
+                continue;
+            }
             Ok(stats) if verify => {
                 match check_one(connection, &mut digests, direction, &job, reporter.as_mut()).await
                 {
@@ -383,6 +410,55 @@ async fn work(
             result => result,
         };
         queue.record(&job.remote, result.map(|stats| stats.bytes));
+    }
+}
+
+/// How many files `--verify` checks with one pipelined write of HASH commands.
+const VERIFY_BATCH: usize = 32;
+
+/// `--verify` of the `pending` files (moved, not checked yet), emptying it: their HASH
+/// commands in one write, then each file settled on its own as [`check_one`] does (a download
+/// that differs is removed, an upload that differs is sent again once) and recorded.
+async fn check_batch(
+    connection: &mut Connection,
+    digests: &FtpDigests,
+    direction: Direction,
+    pending: &mut Vec<(Job, super::TransferStats)>,
+    queue: &MirrorQueue<Job>,
+    progress: &ProgressMode,
+) {
+    if pending.is_empty() {
+        return;
+    }
+    let files: Vec<(String, PathBuf)> = pending
+        .iter()
+        .map(|(job, _)| (job.remote.clone(), job.local.clone()))
+        .collect();
+    let checks = digests.check_batch(connection, &files).await;
+    for ((job, stats), check) in pending.drain(..).zip(checks) {
+        let settled = match direction {
+            Direction::Download => verify::settle_download(check, &job.local, &job.remote).await,
+            Direction::Upload => match check {
+                Ok(Check::Verified(_)) => Ok(true),
+                Ok(Check::Unverified) => Ok(false),
+                Ok(Check::Mismatch(..)) => {
+                    let mut reporter = progress.reporter();
+                    resend_and_check(
+                        connection,
+                        &mut FtpDigests::clone(digests),
+                        &job,
+                        reporter.as_mut(),
+                    )
+                    .await
+                }
+                Err(error) => Err(error),
+            },
+        };
+        let result = settled.map(|verified| {
+            queue.record_check(verified);
+            stats.bytes
+        });
+        queue.record(&job.remote, result);
     }
 }
 
@@ -401,17 +477,23 @@ async fn check_one(
         Direction::Upload => match check? {
             Check::Verified(_) => Ok(true),
             Check::Unverified => Ok(false),
-            Check::Mismatch(..) => {
-                move_one(connection, direction, job, false, reporter).await?;
-                match digests.check(connection, &job.remote, &job.local).await? {
-                    Check::Verified(_) => Ok(true),
-                    Check::Unverified => Ok(false),
-                    Check::Mismatch(ours, theirs) => {
-                        Err(Check::mismatch_error(&job.remote, &ours, &theirs))
-                    }
-                }
-            }
+            Check::Mismatch(..) => resend_and_check(connection, digests, job, reporter).await,
         },
+    }
+}
+
+/// An upload whose digest differed: sent again, once, and checked again.
+async fn resend_and_check(
+    connection: &mut Connection,
+    digests: &mut FtpDigests,
+    job: &Job,
+    reporter: &mut dyn crate::progress::Progress,
+) -> Result<bool, ClientError> {
+    move_one(connection, Direction::Upload, job, false, reporter).await?;
+    match digests.check(connection, &job.remote, &job.local).await? {
+        Check::Verified(_) => Ok(true),
+        Check::Unverified => Ok(false),
+        Check::Mismatch(ours, theirs) => Err(Check::mismatch_error(&job.remote, &ours, &theirs)),
     }
 }
 

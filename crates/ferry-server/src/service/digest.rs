@@ -24,6 +24,10 @@ use super::{FileError, FileService};
 /// nothing measurable, small enough that a cancelled digest stops within milliseconds.
 const CHUNK: usize = 1024 * 1024;
 
+/// Reads up to this many bytes are hashed on the session's task (tens of microseconds at most);
+/// larger ones on a blocking thread.
+const INLINE_HASH: usize = 16 * 1024;
+
 /// How many digests the whole server computes at once; the rest wait their turn.
 #[derive(Debug, Clone)]
 pub(crate) struct DigestLimit(Arc<Semaphore>);
@@ -174,13 +178,19 @@ impl FileService {
             }
             left -= read as u64;
             block_left -= read as u64;
-            let hashed = tokio::task::spawn_blocking(move || {
+            if buffer.len() <= INLINE_HASH {
+                // A small read (a small file's whole): hashing it costs less than the hop to a
+                // blocking thread and back, which on a busy machine waits for a time slice.
                 hasher.update(&buffer);
-                (hasher, buffer)
-            })
-            .await;
-            (hasher, buffer) =
-                hashed.map_err(|error| StorageError::new(ErrorKind::Other, error.to_string()))?;
+            } else {
+                let hashed = tokio::task::spawn_blocking(move || {
+                    hasher.update(&buffer);
+                    (hasher, buffer)
+                })
+                .await;
+                (hasher, buffer) = hashed
+                    .map_err(|error| StorageError::new(ErrorKind::Other, error.to_string()))?;
+            }
             if block_left == 0 && left > 0 {
                 bytes.extend(std::mem::replace(&mut hasher, algorithm.hasher()).finish());
                 block_left = block;
