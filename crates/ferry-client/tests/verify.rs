@@ -336,3 +336,82 @@ fn a_mismatch_in_the_middle_of_a_pipelined_batch_fails_that_file_only() {
         .any(|pair| pair[0].starts_with("--> HASH ") && pair[1].starts_with("--> HASH "));
     assert!(pipelined, "{text}");
 }
+
+/// A scripted server with HASH that stores uploads and answers HASH with the digest of the
+/// bytes it got, except the first `wrong` times (a digest of other bytes, as if the upload had
+/// been damaged on the way).
+fn storing_server(wrong: usize) -> Fake {
+    let mut stored = Vec::new();
+    let mut answered = 0;
+    Fake::with_features(
+        &["EPSV", "SIZE", "HASH SHA-256*;SHA-1;MD5"],
+        0,
+        move |line, control, data| {
+            let verb = line.split(' ').next().unwrap_or("");
+            match verb {
+                "STOR" => {
+                    control.write_all(b"150 send it\r\n").unwrap();
+                    let (mut stream, _) = data.take().unwrap().accept().unwrap();
+                    stored.clear();
+                    std::io::Read::read_to_end(&mut stream, &mut stored).unwrap();
+                    control.write_all(b"226 stored\r\n").unwrap();
+                }
+                "HASH" => {
+                    let mut hashed = stored.clone();
+                    if answered < wrong {
+                        hashed.push(b'!');
+                    }
+                    answered += 1;
+                    let digest = sha256sum(&hashed);
+                    let size = stored.len();
+                    write!(control, "213 SHA-256 0-{size} {digest} up.bin\r\n").unwrap();
+                }
+                _ => control.write_all(b"502 no\r\n").unwrap(),
+            }
+            true
+        },
+    )
+}
+
+/// `put --verify`: an upload whose digest differs is sent again, once; verified then, it
+/// succeeds; differing again, it fails naming the file.
+#[test]
+fn a_differing_upload_is_sent_again_once() {
+    let client = Client::new();
+    let payload = ferry_testkit::test_bytes(50_000, 43);
+    std::fs::write(client.work().join("up.bin"), &payload).unwrap();
+
+    let fake = storing_server(1);
+    let output = client.run(&[
+        "put",
+        "up.bin",
+        &format!("ftp://{}/up.bin", fake.addr),
+        "--verify",
+    ]);
+    assert_ok(&output);
+    let commands = fake.commands();
+    let stors = commands
+        .iter()
+        .filter(|line| line.starts_with("STOR"))
+        .count();
+    let hashes = commands
+        .iter()
+        .filter(|line| line.starts_with("HASH"))
+        .count();
+    assert_eq!((stors, hashes), (2, 2), "{commands:?}");
+
+    let fake = storing_server(2);
+    let output = client.run(&[
+        "put",
+        "up.bin",
+        &format!("ftp://{}/up.bin", fake.addr),
+        "--verify",
+    ]);
+    assert_one_line_error(&output, "up.bin: SHA-256 differs: here ");
+    let commands = fake.commands();
+    let stors = commands
+        .iter()
+        .filter(|line| line.starts_with("STOR"))
+        .count();
+    assert_eq!(stors, 2, "sent again only once: {commands:?}");
+}
