@@ -288,17 +288,14 @@ async fn scenario(peer: &Peer, expect_mlsd: bool, tls13: bool) {
         ..MirrorOptions::default()
     };
     let before = (tree(&mirror_to), tree(&peer.folder().join("back")));
-    let report = transfer::mirror(
+    let report = mirror_back(
         &mut connection,
         &connect,
         Direction::Upload,
-        &back,
         &mirror_to,
         &options,
-        &ProgressMode::Silent,
     )
-    .await
-    .unwrap();
+    .await;
     let actions = report.dry_run.clone().unwrap();
     assert_eq!(
         actions,
@@ -318,17 +315,14 @@ async fn scenario(peer: &Peer, expect_mlsd: bool, tls13: bool) {
         dry_run: false,
         ..options
     };
-    let report = transfer::mirror(
+    let report = mirror_back(
         &mut connection,
         &connect,
         Direction::Upload,
-        &back,
         &mirror_to,
         &options,
-        &ProgressMode::Silent,
     )
-    .await
-    .unwrap();
+    .await;
     assert!(report.failed.is_empty(), "{:?}", report.failed);
     assert_eq!((report.transferred, report.deleted), (1, 1));
     let served = peer.folder().join("back");
@@ -340,17 +334,14 @@ async fn scenario(peer: &Peer, expect_mlsd: bool, tls13: bool) {
     );
     // And down: the local copy loses what the server lost.
     std::fs::write(mirror_to.join("sub/stray.bin"), b"stray").unwrap();
-    let report = transfer::mirror(
+    let report = mirror_back(
         &mut connection,
         &connect,
         Direction::Download,
-        &back,
         &mirror_to,
         &options,
-        &ProgressMode::Silent,
     )
-    .await
-    .unwrap();
+    .await;
     assert!(report.failed.is_empty(), "{:?}", report.failed);
     assert_eq!(report.deleted, 1);
     assert!(!mirror_to.join("sub/stray.bin").exists());
@@ -362,17 +353,14 @@ async fn scenario(peer: &Peer, expect_mlsd: bool, tls13: bool) {
         verify: true,
         ..options
     };
-    let report = transfer::mirror(
+    let report = mirror_back(
         &mut connection,
         &connect,
         Direction::Download,
-        &back,
         &mirror_to,
         &options,
-        &ProgressMode::Silent,
     )
-    .await
-    .unwrap();
+    .await;
     assert!(report.failed.is_empty(), "{:?}", report.failed);
     assert_eq!(
         (report.transferred, report.verified, report.unverified),
@@ -383,6 +371,27 @@ async fn scenario(peer: &Peer, expect_mlsd: bool, tls13: bool) {
         b"fresh bytes"
     );
     connection.quit().await;
+}
+
+/// `transfer::mirror` between the peer's `back` folder and `local`, quietly; panics on error.
+async fn mirror_back(
+    connection: &mut Connection,
+    connect: &Connector,
+    direction: Direction,
+    local: &std::path::Path,
+    options: &MirrorOptions,
+) -> transfer::MirrorReport {
+    transfer::mirror(
+        connection,
+        connect,
+        direction,
+        "back",
+        local,
+        options,
+        &ProgressMode::Silent,
+    )
+    .await
+    .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
