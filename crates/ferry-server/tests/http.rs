@@ -575,6 +575,115 @@ fn a_download_nobody_reads_is_cut() {
     );
 }
 
+/// Plain-HTTP downloads of local files go out with sendfile, hyper writing markers that the
+/// socket swaps for the file's bytes: files of random bytes longer than one marker (4 MiB),
+/// ranges across a marker's end, several answers on one kept-alive connection and pipelined
+/// requests all arrive byte for byte; a client gone mid-file leaves the server serving.
+#[test]
+fn sendfile_downloads_are_exact_on_kept_alive_and_pipelined_connections() {
+    let dir = tempfile::tempdir().unwrap();
+    let big = test_bytes((9 << 20) + 123, 11);
+    let small = test_bytes(4096, 12);
+    std::fs::write(dir.path().join("big.bin"), &big).unwrap();
+    std::fs::write(dir.path().join("small.bin"), &small).unwrap();
+    let server = http_server(Config::for_folder(dir.path()));
+    let http = server.http.unwrap();
+
+    let mut stream = TcpStream::connect(http).unwrap();
+    stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    let across = (4 << 20) - 1000..(8 << 20) + 1000;
+    let asks = [
+        ("/small.bin", String::new(), &small[..]),
+        ("/big.bin", String::new(), &big[..]),
+        (
+            "/big.bin",
+            format!("Range: bytes={}-{}\r\n", across.start, across.end - 1),
+            &big[across.clone()],
+        ),
+        (
+            "/small.bin",
+            "Range: bytes=100-\r\n".to_string(),
+            &small[100..],
+        ),
+        (
+            "/big.bin",
+            "Range: bytes=-5\r\n".to_string(),
+            &big[big.len() - 5..],
+        ),
+    ];
+    for (path, extra, expected) in &asks {
+        let ask = format!("GET {path} HTTP/1.1\r\nHost: t\r\n{extra}\r\n");
+        stream.write_all(ask.as_bytes()).unwrap();
+        let answer = read_response(&mut stream);
+        assert!(
+            matches!(answer.status, 200 | 206),
+            "{path} {extra}: {}",
+            answer.head
+        );
+        assert!(answer.body == *expected, "{path} {extra}: the bytes differ");
+    }
+
+    // Pipelined: three requests in one write, answered in order on the same connection.
+    let mut stream = TcpStream::connect(http).unwrap();
+    stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    stream
+        .write_all(
+            b"GET /big.bin HTTP/1.1\r\nHost: t\r\n\r\n\
+              GET /small.bin HTTP/1.1\r\nHost: t\r\n\r\n\
+              GET /big.bin HTTP/1.1\r\nHost: t\r\nRange: bytes=5000000-\r\n\r\n",
+        )
+        .unwrap();
+    let answers = read_responses(&mut stream, 3);
+    assert!(answers[0].body == big, "{}", answers[0].head);
+    assert!(answers[1].body == small, "{}", answers[1].head);
+    assert!(answers[2].body == big[5_000_000..], "{}", answers[2].head);
+
+    // A client that takes a mebibyte and hangs up; the next download is whole.
+    let mut stream = TcpStream::connect(http).unwrap();
+    stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    stream
+        .write_all(b"GET /big.bin HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    let mut taken = vec![0u8; 1 << 20];
+    stream.read_exact(&mut taken).unwrap();
+    drop(stream);
+    assert!(request(http, "GET", "/big.bin", "").body == big);
+}
+
+/// Reads `count` responses (heads and `Content-Length` bodies) to pipelined requests, each
+/// cut at its length, as they arrive back to back.
+fn read_responses(stream: &mut TcpStream, count: usize) -> Vec<Answer> {
+    let mut bytes = Vec::new();
+    let mut buffer = vec![0u8; 1 << 16];
+    let mut answers = Vec::new();
+    while answers.len() < count {
+        let complete = bytes
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .and_then(|end| {
+                let answer = parse(&bytes[..end + 4]);
+                let length: usize = answer
+                    .header("content-length")
+                    .map_or(0, |l| l.parse().unwrap());
+                (bytes.len() >= end + 4 + length).then_some((answer, end + 4, length))
+            });
+        match complete {
+            Some((mut answer, start, length)) => {
+                answer.body = bytes[start..start + length].to_vec();
+                bytes.drain(..start + length);
+                answers.push(answer);
+            }
+            None => {
+                let read = stream.read(&mut buffer).unwrap();
+                assert!(read > 0, "closed after {} answers", answers.len());
+                bytes.extend_from_slice(&buffer[..read]);
+            }
+        }
+    }
+    assert!(bytes.is_empty(), "{} bytes beyond the answers", bytes.len());
+    answers
+}
+
 /// Reads one response (head and a `Content-Length` body) off a kept-alive connection.
 fn read_response(stream: &mut TcpStream) -> Answer {
     let mut bytes = Vec::new();

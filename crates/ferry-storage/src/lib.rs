@@ -298,6 +298,18 @@ impl Download {
         }
     }
 
+    /// The local file behind this download, taken out of it for a zero-copy send that may
+    /// outlive it (HTTP's sendfile pieces); the download back for remote backends. Reads at
+    /// [`Download::offset`] on are the download's; what [`Download::end_at`] set is the
+    /// caller's to respect.
+    pub fn into_local_file(self) -> std::result::Result<std::fs::File, Download> {
+        match self.inner {
+            DownloadInner::Local(file) => Ok(file),
+            #[cfg(feature = "s3")]
+            DownloadInner::S3(_) => Err(self),
+        }
+    }
+
     /// Reads at most `max` bytes onto the end of `buf`; 0 at the end of the file. From the
     /// local backend the bytes go straight into `buf`'s spare capacity when it has exactly
     /// `max` bytes to spare (a buffer made for the read): nothing is zeroed first.

@@ -16,6 +16,7 @@ use bytes::Bytes;
 use ferry_storage::Download;
 use http_body::{Frame, SizeHint};
 
+use super::sendfile::Outbox;
 use crate::service::{Direction, FileService, Meter, Transferred};
 
 /// The largest piece of a file sent at once.
@@ -137,20 +138,92 @@ impl Drop for Sent {
 }
 
 /// The body for `length` bytes of `download` (already at its first byte), paced by `meter`;
-/// `sent` reports how it ended.
+/// `sent` reports how it ended. With an `outbox` (a plain HTTP/1.1 connection), a local file
+/// that nothing limits goes out with sendfile ([`super::sendfile`]); otherwise its bytes are
+/// read here, a piece at a time.
 pub(crate) fn file(
     download: Download,
     meter: Meter,
     length: u64,
     sent: Sent,
-) -> PullBody<FileSend> {
+    outbox: Option<&Arc<Outbox>>,
+) -> axum::body::Body {
+    let download = match outbox {
+        Some(outbox) if meter.is_free() => {
+            let offset = download.offset;
+            match download.into_local_file() {
+                Ok(file) => {
+                    return axum::body::Body::new(SendfileBody {
+                        file: Arc::new(file),
+                        outbox: Arc::clone(outbox),
+                        offset,
+                        left: length,
+                        sent,
+                    });
+                }
+                Err(download) => download,
+            }
+        }
+        _ => download,
+    };
     let state = FileSend {
         download,
         meter,
         left: length,
         sent,
     };
-    PullBody::new(state, |state| Box::pin(file_step(state)), Some(length))
+    axum::body::Body::new(PullBody::new(
+        state,
+        |state| Box::pin(file_step(state)),
+        Some(length),
+    ))
+}
+
+/// A local file sent with sendfile: each frame is a marker queued on the connection's outbox
+/// for the piece of the file it stands for.
+struct SendfileBody {
+    file: Arc<std::fs::File>,
+    outbox: Arc<Outbox>,
+    /// Where the next piece starts in the file.
+    offset: u64,
+    left: u64,
+    sent: Sent,
+}
+
+impl http_body::Body for SendfileBody {
+    type Data = Bytes;
+    type Error = io::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
+        let this = &mut *self;
+        if this.left == 0 {
+            this.sent.failure = None;
+            return Poll::Ready(None);
+        }
+        let len = usize::try_from(this.left)
+            .unwrap_or(usize::MAX)
+            .min(super::sendfile::MARKER_LEN);
+        let marker = this.outbox.queue(&this.file, this.offset, len);
+        this.offset += len as u64;
+        this.left -= len as u64;
+        // Counted as it is handed to the connection, as a read piece is.
+        this.sent.bytes += len as u64;
+        if this.left == 0 {
+            this.sent.failure = None;
+        }
+        Poll::Ready(Some(Ok(Frame::data(marker))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.left == 0
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::with_exact(self.left)
+    }
 }
 
 async fn file_step(mut send: FileSend) -> (FileSend, Option<io::Result<Bytes>>) {

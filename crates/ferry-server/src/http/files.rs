@@ -314,7 +314,7 @@ async fn file(
         },
     };
     let sent = body::Sent::new(Arc::clone(files), target.view.to_string());
-    *response.body_mut() = Body::new(body::file(download, meter, length, sent));
+    *response.body_mut() = body::file(download, meter, length, sent, connection.outbox.as_ref());
     response
 }
 

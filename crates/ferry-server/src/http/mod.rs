@@ -42,6 +42,7 @@ mod login;
 mod mime;
 mod page;
 pub(crate) mod path;
+mod sendfile;
 pub(crate) mod session;
 pub(crate) mod share;
 mod stall;
@@ -49,6 +50,7 @@ pub(crate) mod tus;
 mod zip;
 
 pub(crate) use dav::DavState;
+use sendfile::{Outbox, SendfileStream};
 use stall::StallGuard;
 
 /// Largest request head (request line and headers) accepted.
@@ -73,6 +75,9 @@ pub(crate) struct Connection {
     /// One `Repr-Digest` computed at a time per connection (HTTP/2 streams wait their turn),
     /// as FTP and SFTP sessions compute one digest at a time.
     digesting: tokio::sync::Semaphore,
+    /// Where file bodies queue the pieces the socket sends with sendfile: plain HTTP/1.1
+    /// only (TLS encrypts in user space; HTTP/2 frames the bytes).
+    outbox: Option<Arc<Outbox>>,
 }
 
 /// Whether a connection runs over TLS.
@@ -100,6 +105,7 @@ pub(crate) async fn run(
     let grace = config.shutdown_grace;
     let stall_limit = config.data_timeout;
     let tls = config.tls.as_ref().map(|tls| Arc::clone(&tls.http_config));
+    let outbox = (transport == Transport::Plain).then(|| Arc::new(Outbox::default()));
     let connection = Arc::new(Connection {
         shared: Arc::clone(&shared),
         peer,
@@ -107,6 +113,7 @@ pub(crate) async fn run(
         tls: transport == Transport::Tls,
         login: tokio::sync::Mutex::new(None),
         digesting: tokio::sync::Semaphore::new(1),
+        outbox: outbox.clone(),
     });
     // `/.tus/` is the tus endpoint and `/s/` holds share links (see `share`), `/.share` makes
     // them: none of them is a folder of the user's.
@@ -128,6 +135,8 @@ pub(crate) async fn run(
     });
     match transport {
         Transport::Plain => {
+            let outbox = outbox.unwrap_or_default();
+            let stream = SendfileStream::new(stream, outbox);
             let io = TokioIo::new(StallGuard::new(stream, stall_limit));
             serve_http1(io, service, head_timeout, grace, &shutdown, peer).await;
         }
@@ -194,10 +203,13 @@ async fn serve_http1<I, S>(
     <S::ResBody as hyper::body::Body>::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let mut builder = hyper::server::conn::http1::Builder::new();
+    // Vectored writes: hyper queues the body's `Bytes` as they are, never copied, which
+    // `sendfile`'s markers rely on.
     builder
         .timer(TokioTimer::new())
         .header_read_timeout(head_timeout)
-        .max_header_size(MAX_HEADER_BYTES);
+        .max_header_size(MAX_HEADER_BYTES)
+        .writev(true);
     let connection = builder.serve_connection(io, service);
     drive(
         connection,
