@@ -598,6 +598,29 @@ fn xferlog_lines_for_ftp_sftp_and_http_reopened_on_sighup() {
     drop(cut_data);
     assert_eq!(lines[7][2..], expect("0", "/cut.bin", "i", "ftp", "i")[2..]);
 
+    // An HTTP download (sendfile) whose client takes a mebibyte and hangs up: incomplete,
+    // with fewer bytes than the file.
+    let big = 64usize << 20;
+    std::fs::write(root.join("big.bin"), vec![7u8; big]).unwrap();
+    let mut cut = std::net::TcpStream::connect(http).unwrap();
+    cut.set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .unwrap();
+    let ask = format!(
+        "GET /big.bin HTTP/1.1\r\nHost: t\r\nAuthorization: Basic {}\r\n\r\n",
+        "YWxpY2U6d29uZGVybGFuZA=="
+    );
+    std::io::Write::write_all(&mut cut, ask.as_bytes()).unwrap();
+    let mut taken = vec![0u8; 1 << 20];
+    std::io::Read::read_exact(&mut cut, &mut taken).unwrap();
+    drop(cut);
+    let lines = xferlog_lines(&xferlog, 9);
+    assert_eq!(lines[8][2..], expect("", "/big.bin", "o", "http", "i")[2..]);
+    let bytes_sent: usize = lines[8][1].parse().unwrap();
+    assert!(
+        bytes_sent < big,
+        "{bytes_sent} bytes counted of a cut download"
+    );
+
     // logrotate: rename, SIGHUP, and the next line goes to a new file.
     let rotated = dir.path().join("xferlog.1");
     std::fs::rename(&xferlog, &rotated).unwrap();
@@ -608,6 +631,6 @@ fn xferlog_lines_for_ftp_sftp_and_http_reopened_on_sighup() {
     assert_eq!(fresh, [expect("3", "/c.txt", "i", "ftp", "c")]);
     assert_eq!(
         std::fs::read_to_string(&rotated).unwrap().lines().count(),
-        8
+        9
     );
 }

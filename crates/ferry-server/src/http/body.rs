@@ -125,6 +125,18 @@ impl Sent {
     }
 }
 
+impl Sent {
+    /// Counts `bytes` more as sent.
+    pub(crate) fn add(&mut self, bytes: u64) {
+        self.bytes += bytes;
+    }
+
+    /// Marks the download whole: it reports success when dropped.
+    pub(crate) fn complete(&mut self) {
+        self.failure = None;
+    }
+}
+
 impl Drop for Sent {
     fn drop(&mut self) {
         self.files.transferred(&Transferred {
@@ -158,7 +170,7 @@ pub(crate) fn file(
                         outbox: Arc::clone(outbox),
                         offset,
                         left: length,
-                        sent,
+                        sent: Some(sent),
                     });
                 }
                 Err(download) => download,
@@ -180,14 +192,17 @@ pub(crate) fn file(
 }
 
 /// A local file sent with sendfile: each frame is a marker queued on the connection's outbox
-/// for the piece of the file it stands for.
+/// for the piece of the file it stands for. The last piece takes the download's report with
+/// it, so that the download counts as whole only once the socket took its last byte (and as
+/// cut, with the bytes that went, when the connection ends before).
 struct SendfileBody {
     file: Arc<std::fs::File>,
     outbox: Arc<Outbox>,
     /// Where the next piece starts in the file.
     offset: u64,
     left: u64,
-    sent: Sent,
+    /// Until the last piece is queued.
+    sent: Option<Sent>,
 }
 
 impl http_body::Body for SendfileBody {
@@ -200,20 +215,23 @@ impl http_body::Body for SendfileBody {
     ) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
         let this = &mut *self;
         if this.left == 0 {
-            this.sent.failure = None;
             return Poll::Ready(None);
         }
         let len = usize::try_from(this.left)
             .unwrap_or(usize::MAX)
             .min(super::sendfile::MARKER_LEN);
-        let marker = this.outbox.queue(&this.file, this.offset, len);
-        this.offset += len as u64;
         this.left -= len as u64;
-        // Counted as it is handed to the connection, as a read piece is.
-        this.sent.bytes += len as u64;
-        if this.left == 0 {
-            this.sent.failure = None;
-        }
+        let report = if this.left == 0 {
+            this.sent.take()
+        } else {
+            // hyper asks for the next piece once this one is written: counted now.
+            if let Some(sent) = &mut this.sent {
+                sent.add(len as u64);
+            }
+            None
+        };
+        let marker = this.outbox.queue(&this.file, this.offset, len, report);
+        this.offset += len as u64;
         Poll::Ready(Some(Ok(Frame::data(marker))))
     }
 

@@ -34,6 +34,8 @@ use bytes::Bytes;
 use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
 use tokio::net::TcpStream;
 
+use super::body::Sent;
+
 /// The longest marker: one piece of a file is at most this long.
 pub(crate) const MARKER_LEN: usize = 4 * 1024 * 1024;
 
@@ -63,6 +65,9 @@ struct Piece {
     file: Arc<std::fs::File>,
     offset: u64,
     left: usize,
+    /// The download's report, with its last piece: told of each byte sent, and that the
+    /// download is whole once the piece is.
+    report: Option<Sent>,
 }
 
 /// The pieces of files a connection has yet to send, in the order their markers were yielded
@@ -79,14 +84,21 @@ impl std::fmt::Debug for Outbox {
 }
 
 impl Outbox {
-    /// Queues `len` bytes of `download` from `offset`, and returns the marker that stands for
-    /// them.
-    pub(crate) fn queue(&self, file: &Arc<std::fs::File>, offset: u64, len: usize) -> Bytes {
+    /// Queues `len` bytes of `file` from `offset`, and returns the marker that stands for
+    /// them; `report` (with a download's last piece) hears how the piece went.
+    pub(crate) fn queue(
+        &self,
+        file: &Arc<std::fs::File>,
+        offset: u64,
+        len: usize,
+        report: Option<Sent>,
+    ) -> Bytes {
         let len = len.min(MARKER_LEN);
         let piece = Piece {
             file: Arc::clone(file),
             offset,
             left: len,
+            report,
         };
         self.pieces
             .lock()
@@ -143,6 +155,12 @@ impl SendfileStream {
                 Ok(sent) => {
                     piece.offset += sent as u64;
                     piece.left -= sent;
+                    if let Some(report) = &mut piece.report {
+                        report.add(sent as u64);
+                        if piece.left == 0 {
+                            report.complete();
+                        }
+                    }
                     if piece.left == 0 {
                         pieces.pop_front();
                     }
