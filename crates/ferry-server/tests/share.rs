@@ -388,6 +388,7 @@ fn upload_link_page_for_browsers() {
             page.contains("type=\"file\" id=\"picker\" multiple"),
             "{page}"
         );
+        assert!(page.contains("needs JavaScript"), "{page}");
         assert!(
             page.contains(&format!("curl -T FILE {inbox}/</code>")),
             "{page}"
