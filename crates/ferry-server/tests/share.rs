@@ -1,10 +1,11 @@
 //! Share links (`/s/TOKEN`) with real clients: curl and wget through a file link and a folder
 //! link (bytes compared, `curl -C -` resume), expiry, revocation without a restart, a forged
-//! token, a restart and a second node with the same key, upload-only links, `..` under a
-//! folder link, `POST /.share`, and `ferryd share create|revoke` from the command line.
+//! token, a restart and a second node with the same key, upload-only links and their upload
+//! page for browsers, `..` under a folder link, `POST /.share`, and `ferryd share
+//! create|revoke` from the command line.
 #![allow(clippy::unwrap_used)]
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -290,9 +291,13 @@ fn upload_only_links() {
         &std::fs::read(dir.path().join("inbox/up.bin")).unwrap(),
         &data,
     );
-    // Never listed, never downloaded, never replaced, never outside.
-    assert_eq!(status(&format!("{inbox}/")), 405);
-    assert_eq!(status(&format!("{inbox}/?format=json")), 405);
+    // Never listed, never downloaded, never replaced, never outside. (The link itself is the
+    // upload page, which names no file: see `upload_link_page_for_browsers`.)
+    for page in [format!("{inbox}/"), format!("{inbox}/?format=json")] {
+        let (code, body) = curl(&[], &page);
+        assert_eq!(code, 200, "{page}");
+        assert!(!String::from_utf8_lossy(&body).contains("up.bin"), "{page}");
+    }
     assert_eq!(status(&format!("{inbox}/up.bin")), 405);
     assert_eq!(curl(&["-I"], &format!("{inbox}/up.bin")).0, 405);
     assert_eq!(curl(&["-T", file], &format!("{inbox}/up.bin")).0, 409);
@@ -309,6 +314,162 @@ fn upload_only_links() {
     );
     assert_eq!(curl(&["-T", file], &format!("{readers}/r.bin")).0, 403);
     assert!(!dir.path().join("inbox/r.bin").exists());
+}
+
+/// curl's status code for `url`, the response's header lines (lower case) and its body.
+fn curl_with_headers(args: &[&str], url: &str) -> (u16, String, Vec<u8>) {
+    let headers = tempfile::NamedTempFile::new().unwrap();
+    let mut all = vec!["-D", headers.path().to_str().unwrap()];
+    all.extend_from_slice(args);
+    let (code, body) = curl(&all, url);
+    let text = String::from_utf8_lossy(&std::fs::read(headers.path()).unwrap()).to_lowercase();
+    (code, text, body)
+}
+
+/// The value of header `name` (lower case) in curl's header dump.
+fn header<'a>(headers: &'a str, name: &str) -> Option<&'a str> {
+    headers.lines().find_map(|line| {
+        let (key, value) = line.split_once(':')?;
+        (key.trim() == name).then(|| value.trim())
+    })
+}
+
+#[test]
+fn upload_link_page_for_browsers() {
+    let dir = tempfile::tempdir().unwrap();
+    root(dir.path());
+    std::fs::create_dir_all(dir.path().join("in<b>box")).unwrap();
+    std::fs::write(dir.path().join("in<b>box/already-here.txt"), b"old").unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let (keys, _) = ShareKeys::load_or_create(&state.path().join("share.key")).unwrap();
+    let mut config = config(dir.path(), &keys);
+    config.users.users.insert(
+        "reader".into(),
+        User::new(b"pw", String::new(), true).unwrap(),
+    );
+    let (_server, http) = start(config);
+    let base = format!("http://{http}");
+    let token_path = link(&keys, "alice", "/in<b>box", Kind::Upload, None);
+    let inbox = format!("{base}{token_path}");
+
+    // The link itself, with and without the slash: the page, as strict as the read listing.
+    for url in [inbox.clone(), format!("{inbox}/")] {
+        let (code, headers, body) = curl_with_headers(&[], &url);
+        let page = String::from_utf8(body).unwrap();
+        assert_eq!(code, 200, "{url}: {page}");
+        assert_eq!(
+            header(&headers, "content-type"),
+            Some("text/html; charset=utf-8")
+        );
+        let csp = header(&headers, "content-security-policy").unwrap_or_default();
+        for part in [
+            "default-src 'none'",
+            "script-src 'self'",
+            "style-src 'self'",
+            "connect-src 'self'",
+            "frame-ancestors 'none'",
+        ] {
+            assert!(csp.contains(part), "{part} in {csp}");
+        }
+        assert!(!csp.contains("unsafe"), "{csp}");
+        assert_eq!(header(&headers, "cache-control"), Some("no-cache"));
+        assert_eq!(header(&headers, "x-content-type-options"), Some("nosniff"));
+        assert!(header(&headers, "access-control-allow-origin").is_none());
+        // The folder's name as text; nothing it holds; no inline script; the curl line.
+        assert!(page.contains("in&lt;b&gt;box"), "{page}");
+        assert!(!page.contains("<b>"), "{page}");
+        assert!(!page.contains("already-here"), "{page}");
+        assert!(
+            page.contains("<script src=\"/.assets/upload.js\" defer></script>"),
+            "{page}"
+        );
+        assert_eq!(page.matches("<script").count(), 1, "{page}");
+        assert!(
+            page.contains("type=\"file\" id=\"picker\" multiple"),
+            "{page}"
+        );
+        assert!(page.contains("needs JavaScript"), "{page}");
+        assert!(
+            page.contains(&format!("curl -T FILE {inbox}/</code>")),
+            "{page}"
+        );
+    }
+    // HEAD, over a plain socket so that any byte after the head would be seen.
+    let mut socket = std::net::TcpStream::connect(http).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        socket,
+        "HEAD {token_path}/ HTTP/1.1\r\nHost: {http}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = Vec::new();
+    socket.read_to_end(&mut answer).unwrap();
+    let answer = String::from_utf8(answer).unwrap();
+    let (head, rest) = answer.split_once("\r\n\r\n").unwrap();
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    let head = head.to_lowercase();
+    assert!(head.contains("content-security-policy: "), "{head}");
+    assert!(head.contains("content-type: text/html"), "{head}");
+    assert_eq!(rest, "", "{head}");
+
+    // The page's script is served like the main page's, without a login.
+    let (code, headers, script) = curl_with_headers(&[], &format!("{base}/.assets/upload.js"));
+    assert_eq!(code, 200);
+    assert_eq!(
+        header(&headers, "content-type"),
+        Some("text/javascript; charset=utf-8")
+    );
+    let script = String::from_utf8(script).unwrap();
+    assert!(script.contains("XMLHttpRequest") && script.contains("encodeURIComponent"));
+    assert!(!script.contains("innerHTML"));
+
+    // The curl line on the page works as it stands (curl adds the file's name).
+    let data = test_bytes(70_000, 9);
+    let work = tempfile::tempdir().unwrap();
+    let file = work.path().join("from-curl.bin");
+    std::fs::write(&file, &data).unwrap();
+    let file = file.to_str().unwrap();
+    assert_eq!(curl(&["-T", file], &format!("{inbox}/")).0, 201);
+    assert_bytes(
+        &std::fs::read(dir.path().join("in<b>box/from-curl.bin")).unwrap(),
+        &data,
+    );
+    assert_eq!(curl(&["-T", file], &format!("{inbox}/")).0, 409);
+
+    // Other methods: 405 with Allow saying what each address takes.
+    let (code, headers, _) = curl_with_headers(&["-X", "POST", "-d", "x"], &inbox);
+    assert_eq!(code, 405);
+    assert_eq!(header(&headers, "allow"), Some("get, head"));
+    let (code, headers, _) = curl_with_headers(&["-T", file], &inbox);
+    assert_eq!(code, 405);
+    assert_eq!(header(&headers, "allow"), Some("get, head"));
+    let (code, headers, _) =
+        curl_with_headers(&["-X", "POST", "-d", "x"], &format!("{inbox}/new.txt"));
+    assert_eq!(code, 405);
+    assert_eq!(header(&headers, "allow"), Some("put"));
+    // Below the link, nothing is shown or told.
+    for below in ["already-here.txt", "nothing.txt", "sub/"] {
+        let (code, body) = curl(&[], &format!("{inbox}/{below}"));
+        assert_eq!(code, 405, "{below}");
+        assert!(!String::from_utf8_lossy(&body).contains("old"), "{below}");
+    }
+    assert_eq!(
+        std::fs::read(dir.path().join("in<b>box/already-here.txt")).unwrap(),
+        b"old"
+    );
+
+    // A user without the upload right there: no page, the file service's 403.
+    let readers = format!(
+        "{base}{}",
+        link(&keys, "reader", "/in<b>box", Kind::Upload, None)
+    );
+    let (code, page) = curl(&[], &readers);
+    assert_eq!(code, 403);
+    assert!(!String::from_utf8_lossy(&page).contains("already-here"));
+    // A forged token is still 404, page or not.
+    assert_eq!(status(&format!("{base}/s/AAAA")), 404);
 }
 
 #[test]

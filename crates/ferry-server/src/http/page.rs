@@ -2,6 +2,7 @@
 //! links) that works without JavaScript, the form login (`GET`/`POST /.login`), logout
 //! (`POST /.logout`) and the page's own CSS and JavaScript under `/.assets/`, embedded in the
 //! binary. The JavaScript adds uploads (tus, to `/.tus/`), new folder, rename, delete and share.
+//! `upload.js`, served here too, is the script of an upload link's page ([`super::share`]).
 //!
 //! Every name is escaped before it enters the HTML; the page's JavaScript sets names with
 //! `textContent` only. The page is served with a strict Content-Security-Policy (no inline
@@ -35,6 +36,8 @@ const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-
                    connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 const PAGE_CSS: &str = include_str!("page/page.css");
 const PAGE_JS: &str = include_str!("page/page.js");
+/// The upload page of an upload-only share link ([`super::share`]).
+const UPLOAD_JS: &str = include_str!("page/upload.js");
 /// Entries a page shows at most (the JSON listing and WebDAV have no such limit).
 const MAX_ENTRIES: usize = 20_000;
 /// Largest login form body.
@@ -593,11 +596,12 @@ pub(crate) async fn logout(
     response
 }
 
-/// `GET /.assets/NAME`: the page's CSS and JavaScript.
+/// `GET /.assets/NAME`: the page's CSS and JavaScript, and the upload link page's script.
 pub(crate) async fn asset(request: Request) -> Response {
     let (body, content_type) = match request.uri().path() {
         "/.assets/page.css" => (PAGE_CSS, "text/css; charset=utf-8"),
         "/.assets/page.js" => (PAGE_JS, "text/javascript; charset=utf-8"),
+        "/.assets/upload.js" => (UPLOAD_JS, "text/javascript; charset=utf-8"),
         _ => return Fault::NotFound.response(),
     };
     if !matches!(*request.method(), Method::GET | Method::HEAD) {

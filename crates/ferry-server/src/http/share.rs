@@ -5,11 +5,21 @@
 //! A read link of a file answers `GET`/`HEAD` with [`files::get`] (ranges, validators); of a
 //! folder, an HTML listing of links (`?format=json`: the JSON listing, `?zip`: the folder as a
 //! zip), and the files below it; nothing else. An upload link takes `PUT /s/TOKEN/name` of a
-//! file that is not there yet ([`files::put`]: atomic, quotas and rights) and answers every
-//! other request 405. The path after the token is decoded by [`path::decode`] (no `..` in any
-//! encoding) and joined under the shared path, so nothing outside it is reached; every file
-//! operation goes through the user's [`FileService`] (jail, rights, rates, events, transfer
-//! log).
+//! file that is not there yet ([`files::put`]: atomic, quotas and rights); `GET`/`HEAD` of the
+//! link itself (`/s/TOKEN`, `/s/TOKEN/`) is the upload page for browsers: the shared folder's
+//! name, a file picker and drop zone whose script (`/.assets/upload.js`) sends each file as
+//! that `PUT` with a progress bar and a result line, and the `curl -T` command that does the
+//! same from a terminal. Every other request to an upload link is 405. The path after the
+//! token is decoded by [`path::decode`] (no `..` in any encoding) and joined under the shared
+//! path, so nothing outside it is reached; every file operation goes through the user's
+//! [`FileService`] (jail, rights, rates, events, transfer log).
+//!
+//! The upload page never lists the folder, nor says whether a name is there other than by
+//! refusing it (409): an upload link must not reveal what the folder holds. It has no CSRF
+//! token and needs none: the link is the credential, and another site's page cannot send the
+//! `PUT` without a CORS preflight, which this module never answers with CORS headers (keep it
+//! so). Its HTML is as strict as the read listing's: a Content-Security-Policy of its own
+//! script, style and connections only, `no-cache`, `nosniff`.
 //!
 //! A token that is not authentic, or revoked, is 404 with no more said, and counts as a failed
 //! login for the client's address (so a guesser meets the same ban as a password guesser); an
@@ -26,7 +36,7 @@ use axum::body::Body;
 use axum::extract::Request;
 use axum::http::header::{
     ALLOW, CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_SECURITY_POLICY, CONTENT_TYPE, HOST,
-    X_CONTENT_TYPE_OPTIONS,
+    REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS,
 };
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
@@ -52,6 +62,11 @@ const MAX_HTML_ENTRIES: usize = 10_000;
 const MAX_CREATE_BODY: usize = 16 * 1024;
 /// A link's life when the request names none.
 const DEFAULT_EXPIRY: Duration = Duration::from_secs(7 * 86_400);
+/// The upload page's policy: its own script, style and connections (the `PUT`s) only; no
+/// frames, no forms, nothing from elsewhere.
+const UPLOAD_PAGE_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
+                               connect-src 'self'; img-src 'self'; form-action 'none'; \
+                               frame-ancestors 'none'; base-uri 'none'";
 
 /// `/s/...`: a share link.
 pub(crate) async fn handle(
@@ -134,10 +149,18 @@ async fn serve(connection: &Connection, request: Request) -> (Response, Option<S
             return (Fault::NotFound.response(), None);
         }
     };
+    let link = format!("/s/{token}/");
     let (parts, body) = request.into_parts();
     let response = match claims.kind {
         Kind::Read => read(connection, &files, &claims, &target, &parts).await,
-        Kind::Upload => upload(connection, &files, &claims, &target, &parts, body).await,
+        Kind::Upload => {
+            let asked = Asked {
+                target: &target,
+                parts: &parts,
+                link: &link,
+            };
+            upload(connection, &files, &claims, asked, body).await
+        }
     };
     (response, Some(claims.user))
 }
@@ -277,19 +300,39 @@ async fn html_listing(
     response
 }
 
-/// An upload link: `PUT` of a new file below the folder, nothing else.
+/// What an upload link was asked: the path below it, the request, and the link itself
+/// (`/s/TOKEN/`, as the client spelled the token).
+struct Asked<'a> {
+    target: &'a Target,
+    parts: &'a Parts,
+    link: &'a str,
+}
+
+/// An upload link: the upload page at the link itself, `PUT` of a new file below it, nothing
+/// else.
 async fn upload(
     connection: &Connection,
     files: &FileService,
     claims: &Claims,
-    target: &Target,
-    parts: &Parts,
+    asked: Asked<'_>,
     body: Body,
 ) -> Response {
+    let Asked {
+        target,
+        parts,
+        link,
+    } = asked;
+    if target.view == claims.path {
+        return match parts.method {
+            Method::GET => upload_page(connection, files, claims, parts, link, false),
+            Method::HEAD => upload_page(connection, files, claims, parts, link, true),
+            _ => not_allowed("GET, HEAD"),
+        };
+    }
     if parts.method != Method::PUT {
         return not_allowed("PUT");
     }
-    if target.slash || target.view == claims.path {
+    if target.slash {
         return Fault::MethodNotAllowed.response();
     }
     // A stranger with the link adds files; replacing the owner's is not what it was made for.
@@ -299,6 +342,82 @@ async fn upload(
         Err(error) => return Fault::File(&error).response(),
     }
     files::put(connection, files, target, body).await
+}
+
+/// The upload page of an upload link (`link` is `/s/TOKEN/`): the shared folder's name as
+/// text, a picker and drop zone for `/.assets/upload.js`, and the `curl -T` line. It lists
+/// nothing. A user who has lost the upload right there gets the file service's 403 instead,
+/// as each upload would.
+fn upload_page(
+    connection: &Connection,
+    files: &FileService,
+    claims: &Claims,
+    parts: &Parts,
+    link: &str,
+    head: bool,
+) -> Response {
+    if !files.rights_in(&claims.path).allows(Right::Upload) {
+        let error = FileError::Denied {
+            right: Right::Upload,
+            folder: claims.path.to_string(),
+        };
+        return Fault::File(&error).response();
+    }
+    let shared_name = claims.path.file_name().unwrap_or(b"/");
+    let name = String::from_utf8_lossy(&listing::shown_name(shared_name)).into_owned();
+    let url = match authority(parts) {
+        Some(host) => {
+            let scheme = if connection.tls { "https" } else { "http" };
+            format!("{scheme}://{host}{link}")
+        }
+        None => link.to_string(),
+    };
+    let mut html = String::with_capacity(2048);
+    html.push_str(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <meta name=\"robots\" content=\"noindex\"><title>Upload to \u{201c}",
+    );
+    html.push_str(&escape(&name));
+    html.push_str(
+        "\u{201d} - Ferry</title>\
+         <link rel=\"stylesheet\" href=\"/.assets/page.css\">\
+         <script src=\"/.assets/upload.js\" defer></script></head>\n<body class=\"drop\" data-link=\"",
+    );
+    html.push_str(&escape(link));
+    html.push_str("\">\n<main>\n<h1>Drop files into \u{201c}<span id=\"folder\">");
+    html.push_str(&escape(&name));
+    html.push_str(
+        "</span>\u{201d}</h1>\n\
+         <p class=\"note\">Files you send here go into this shared folder. What the folder \
+         holds is not shown, and a file whose name is taken there is refused, not \
+         replaced.</p>\n\
+         <section id=\"tools\" class=\"js-only\" hidden>\
+         <label class=\"button\">Choose files<input type=\"file\" id=\"picker\" multiple></label>\
+         <span class=\"hint\">or drop files anywhere on this page</span>\
+         <p id=\"status\" role=\"status\"></p><ul id=\"uploads\"></ul></section>\n\
+         <p id=\"nojs\" class=\"error no-js\">Uploading from this page needs JavaScript.</p>\n\
+         <p class=\"note\">From a terminal, one file at a time: <code id=\"curl\">curl -T FILE ",
+    );
+    html.push_str(&escape(&url));
+    html.push_str("</code></p>\n</main></body></html>\n");
+    let mut response = Response::new(if head {
+        Body::empty()
+    } else {
+        Body::from(html)
+    });
+    let headers = response.headers_mut();
+    headers.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    headers.insert(
+        CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(UPLOAD_PAGE_CSP),
+    );
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    headers.insert(REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    response
 }
 
 fn not_allowed(methods: &'static str) -> Response {

@@ -28,7 +28,8 @@ pub(crate) enum ShareCommand {
         /// How long the link works: 90s, 30m, 12h, 7d..., or never.
         #[arg(long, value_name = "DURATION", default_value = "7d")]
         expires: String,
-        /// Only upload into the folder: no listing, no download, no replacing a file.
+        /// Only upload into the folder: no listing, no download, no replacing a file (opened
+        /// in a browser, the link is an upload page).
         #[arg(long)]
         upload_only: bool,
         /// The key that signs links (made when missing); default: share.key in
