@@ -264,18 +264,24 @@ fn forged_expired_revoked_and_a_gone_user() {
     assert_eq!(status(&format!("{base}{fresh}")), 429);
 }
 
+/// A server for `root` with alice and a read-only `reader`, its share key kept in `state`.
+fn start_with_a_reader(root: &Path, state: &Path) -> (ShareKeys, Ferryd, SocketAddr) {
+    let (keys, _) = ShareKeys::load_or_create(&state.join("share.key")).unwrap();
+    let mut config = config(root, &keys);
+    config.users.users.insert(
+        "reader".into(),
+        User::new(b"pw", String::new(), true).unwrap(),
+    );
+    let (server, http) = start(config);
+    (keys, server, http)
+}
+
 #[test]
 fn upload_only_links() {
     let dir = tempfile::tempdir().unwrap();
     root(dir.path());
     let state = tempfile::tempdir().unwrap();
-    let (keys, _) = ShareKeys::load_or_create(&state.path().join("share.key")).unwrap();
-    let mut config = config(dir.path(), &keys);
-    config.users.users.insert(
-        "reader".into(),
-        User::new(b"pw", String::new(), true).unwrap(),
-    );
-    let (_server, http) = start(config);
+    let (keys, _server, http) = start_with_a_reader(dir.path(), state.path());
     let base = format!("http://{http}");
     let inbox = format!(
         "{base}{}",
@@ -341,13 +347,7 @@ fn upload_link_page_for_browsers() {
     std::fs::create_dir_all(dir.path().join("in<b>box")).unwrap();
     std::fs::write(dir.path().join("in<b>box/already-here.txt"), b"old").unwrap();
     let state = tempfile::tempdir().unwrap();
-    let (keys, _) = ShareKeys::load_or_create(&state.path().join("share.key")).unwrap();
-    let mut config = config(dir.path(), &keys);
-    config.users.users.insert(
-        "reader".into(),
-        User::new(b"pw", String::new(), true).unwrap(),
-    );
-    let (_server, http) = start(config);
+    let (keys, _server, http) = start_with_a_reader(dir.path(), state.path());
     let base = format!("http://{http}");
     let token_path = link(&keys, "alice", "/in<b>box", Kind::Upload, None);
     let inbox = format!("{base}{token_path}");

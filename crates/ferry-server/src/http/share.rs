@@ -282,6 +282,11 @@ async fn html_listing(
         ));
     }
     html.push_str("<p><a href=\"?zip\">Download this folder as a zip</a></p>\n</body></html>\n");
+    html_page(html, head, "default-src 'none'; frame-ancestors 'none'")
+}
+
+/// A page of a share link: `html` (nothing for `HEAD`) under `csp`, never cached.
+fn html_page(html: String, head: bool, csp: &'static str) -> Response {
     let mut response = Response::new(if head {
         Body::empty()
     } else {
@@ -292,10 +297,7 @@ async fn html_listing(
         CONTENT_TYPE,
         HeaderValue::from_static("text/html; charset=utf-8"),
     );
-    headers.insert(
-        CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
-    );
+    headers.insert(CONTENT_SECURITY_POLICY, HeaderValue::from_static(csp));
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     response
 }
@@ -401,22 +403,10 @@ fn upload_page(
     );
     html.push_str(&escape(&url));
     html.push_str("</code></p>\n</main></body></html>\n");
-    let mut response = Response::new(if head {
-        Body::empty()
-    } else {
-        Body::from(html)
-    });
-    let headers = response.headers_mut();
-    headers.insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
-    headers.insert(
-        CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(UPLOAD_PAGE_CSP),
-    );
-    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    headers.insert(REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    let mut response = html_page(html, head, UPLOAD_PAGE_CSP);
+    response
+        .headers_mut()
+        .insert(REFERRER_POLICY, HeaderValue::from_static("same-origin"));
     response
 }
 
