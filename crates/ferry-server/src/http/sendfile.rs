@@ -38,6 +38,9 @@ use super::body::Sent;
 
 /// The longest marker: one piece of a file is at most this long.
 pub(crate) const MARKER_LEN: usize = 4 * 1024 * 1024;
+/// Pieces from this long on are sent corked (see [`SendfileStream::poll_piece`]); a small
+/// file goes out with its head in one segment without it (`MSG_MORE`).
+const CORK_FROM: usize = 256 * 1024;
 
 /// The marker buffer: zeroed memory that is never written or read (its pages are never even
 /// touched, so it costs address space, not memory).
@@ -112,15 +115,21 @@ impl Outbox {
 pub(crate) struct SendfileStream {
     tcp: TcpStream,
     outbox: Arc<Outbox>,
+    /// Whether `TCP_CORK` holds partial segments back while a large file goes out.
+    corked: bool,
 }
 
 impl SendfileStream {
     pub(crate) fn new(tcp: TcpStream, outbox: Arc<Outbox>) -> SendfileStream {
-        SendfileStream { tcp, outbox }
+        SendfileStream {
+            tcp,
+            outbox,
+            corked: false,
+        }
     }
 
     /// Sends up to `len` bytes of the first queued piece.
-    fn poll_piece(&self, cx: &mut Context<'_>, len: usize) -> Poll<io::Result<usize>> {
+    fn poll_piece(&mut self, cx: &mut Context<'_>, len: usize) -> Poll<io::Result<usize>> {
         let mut pieces = self
             .outbox
             .pieces
@@ -133,6 +142,11 @@ impl SendfileStream {
         };
         let file = Arc::clone(&piece.file);
         let want = len.min(piece.left);
+        if !self.corked && piece.left >= CORK_FROM {
+            // As nginx's `tcp_nopush`: only full segments while the file goes out, the
+            // last one pushed when the outbox empties.
+            self.corked = rustix::net::sockopt::set_tcp_cork(&self.tcp, true).is_ok();
+        }
         loop {
             ready!(self.tcp.poll_write_ready(cx))?;
             let sent = self.tcp.try_io(Interest::WRITABLE, || {
@@ -163,6 +177,10 @@ impl SendfileStream {
                     }
                     if piece.left == 0 {
                         pieces.pop_front();
+                        if pieces.is_empty() && self.corked {
+                            self.corked = false;
+                            rustix::net::sockopt::set_tcp_cork(&self.tcp, false)?;
+                        }
                     }
                     return Poll::Ready(Ok(sent));
                 }
