@@ -196,6 +196,9 @@ impl FileService {
             Direction::Up => EventKind::Upload,
             Direction::Down => EventKind::Download,
         };
+        if !self.observer.events.wanted(kind) {
+            return;
+        }
         let path = if transfer.path.starts_with('/') {
             transfer.path.to_string()
         } else {
@@ -284,10 +287,7 @@ impl FileService {
 
     /// The storage path of `view` under `rules`' home.
     fn full(rules: &Rules, view: &VirtualPath) -> Result<VirtualPath, FileError> {
-        rules
-            .home
-            .resolve(&view.relative_bytes())
-            .map_err(FileError::Path)
+        view.below(&rules.home).map_err(FileError::Path)
     }
 
     /// The storage path of `view` for an operation on something that exists. A last name
