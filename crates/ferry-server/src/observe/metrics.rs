@@ -87,7 +87,13 @@ pub(crate) struct Metrics {
     /// The `transfers` and `transfer_bytes` series of each kind of transfer (see
     /// [`Metrics::transfer`]), by [`transfer_index`].
     transfer_series: [OnceLock<(Counter, Counter)>; 12],
+    /// The `storage_operation_seconds` series of each operation used so far, one a slot, in
+    /// the order first used (see [`Metrics::storage_operation`]).
+    storage_series: [OnceLock<(&'static str, Histogram)>; STORAGE_SLOTS],
 }
+
+/// Operations whose latency series [`Metrics`] keeps at hand; the file service has fewer.
+const STORAGE_SLOTS: usize = 32;
 
 impl Metrics {
     /// The metrics, registered; `events_dropped` counts the events that found a full queue.
@@ -105,6 +111,7 @@ impl Metrics {
             tls_handshakes: Family::default(),
             tls_resumptions: Family::default(),
             transfer_series: Default::default(),
+            storage_series: std::array::from_fn(|_| OnceLock::new()),
             registry: Registry::default(),
         };
         registry.register(
@@ -212,6 +219,27 @@ impl Metrics {
                 .clone();
             (transfers, bytes)
         })
+    }
+
+    /// The `storage_operation_seconds` series of `operation`. Taken from its family at its
+    /// first use, as before, then kept in a slot (a `Histogram` clone observes into the
+    /// family's series), so that each file operation (two per HTTP download) costs no label
+    /// hashing and no lock on the family.
+    pub(crate) fn storage_operation(&self, operation: &'static str) -> Histogram {
+        let series = || {
+            self.storage_seconds
+                .get_or_create(&OperationLabel { operation })
+                .clone()
+        };
+        for slot in &self.storage_series {
+            // A slot another operation took is passed; a free one is taken for this one (or,
+            // when another thread takes it first for another, passed as well).
+            let (kept, histogram) = slot.get_or_init(|| (operation, series()));
+            if *kept == operation {
+                return histogram.clone();
+            }
+        }
+        series()
     }
 
     /// Counts a reply of `code`.
@@ -398,5 +426,37 @@ mod tests {
             .flat_map(|(p, d)| [false, true].map(|ok| transfer_index(p, d, ok)))
             .collect();
         assert_eq!(slots, (0..12).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn kept_storage_series_observe_into_the_family() {
+        let metrics = Metrics::new(Counter::default());
+        for operation in ["read", "stat", "read"] {
+            metrics.storage_operation(operation).observe(0.002);
+        }
+        // More operations than slots still count.
+        let names: Vec<&'static str> = (0..STORAGE_SLOTS + 2)
+            .map(|i| &*Box::leak(format!("op{i}").into_boxed_str()))
+            .collect();
+        for name in &names {
+            metrics.storage_operation(name).observe(0.5);
+        }
+        metrics
+            .storage_operation(names[STORAGE_SLOTS + 1])
+            .observe(0.5);
+        let text = metrics.encode();
+        for expected in [
+            "ferry_storage_operation_seconds_count{operation=\"read\"} 2",
+            "ferry_storage_operation_seconds_count{operation=\"stat\"} 1",
+            "ferry_storage_operation_seconds_count{operation=\"op0\"} 1",
+            "ferry_storage_operation_seconds_count{operation=\"op33\"} 2",
+        ] {
+            assert!(text.contains(expected), "{expected} not in\n{text}");
+        }
+        assert_eq!(
+            text.matches("ferry_storage_operation_seconds_count{operation=\"read\"}")
+                .count(),
+            1
+        );
     }
 }

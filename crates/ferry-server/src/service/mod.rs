@@ -228,8 +228,7 @@ impl FileService {
     ) -> Result<T, FileError> {
         self.observer
             .metrics
-            .storage_seconds
-            .get_or_create(&crate::observe::metrics::OperationLabel { operation })
+            .storage_operation(operation)
             .observe(started.elapsed().as_secs_f64());
         if let Err(error) = &result {
             let (peer, protocol) = (self.client.peer, self.client.protocol.name());
