@@ -143,6 +143,13 @@ impl VirtualPath {
         Ok(path)
     }
 
+    /// True when the folder holding `self` (its [`VirtualPath::parent`]) is `other` or lies
+    /// below it, without making the parent.
+    pub fn parent_starts_with(&self, other: &VirtualPath) -> bool {
+        let kept = self.names.len().saturating_sub(1);
+        self.names[..kept].starts_with(&other.names)
+    }
+
     /// True when `self` is `other` or lies below it.
     pub fn starts_with(&self, other: &VirtualPath) -> bool {
         self.names.starts_with(&other.names)
@@ -281,6 +288,22 @@ mod tests {
         let view = root.resolve(b"bbbb").unwrap();
         assert_eq!(view.below(&deep), Err(PathError::TooLong));
         assert_eq!(view.below(&deep), deep.resolve(&view.relative_bytes()));
+    }
+
+    #[test]
+    fn parent_starts_with_is_the_parents() {
+        let root = VirtualPath::root();
+        let paths =
+            ["/", "/a", "/a/b", "/a/b/c", "/b"].map(|p| root.resolve(p.as_bytes()).unwrap());
+        for path in &paths {
+            for other in &paths {
+                assert_eq!(
+                    path.parent_starts_with(other),
+                    path.parent().starts_with(other),
+                    "{path} {other}"
+                );
+            }
+        }
     }
 
     #[test]

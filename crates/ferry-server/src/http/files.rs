@@ -240,9 +240,10 @@ async fn file(
     if let Ok(etag) = HeaderValue::from_str(&validators.etag) {
         out.insert(ETAG, etag);
     }
+    // The date's string becomes the header value without a copy.
     if let Some(date) = validators
         .last_modified()
-        .and_then(|date| HeaderValue::from_str(&date).ok())
+        .and_then(|date| HeaderValue::try_from(date).ok())
     {
         out.insert(LAST_MODIFIED, date);
     }

@@ -345,8 +345,10 @@ impl FileService {
         view: &VirtualPath,
     ) -> Result<(Arc<Rules>, VirtualPath), FileError> {
         let rules = self.rules();
-        let folder = view.parent();
-        FileService::require(rules.permissions.in_folder(&folder), right, &folder)?;
+        let rights = rules.permissions.in_folder_of(view);
+        if !rights.allows(right) {
+            FileService::require(rights, right, &view.parent())?;
+        }
         let full = FileService::full(&rules, view)?;
         Ok((rules, full))
     }
