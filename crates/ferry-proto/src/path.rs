@@ -93,24 +93,61 @@ impl VirtualPath {
 
     /// The folder holding this path (the root's parent is the root).
     pub fn parent(&self) -> VirtualPath {
-        let mut names = self.names.clone();
-        names.pop();
-        VirtualPath { names }
+        // Only the names kept are copied (HTTP and the file service take parents per request).
+        let kept = self.names.len().saturating_sub(1);
+        VirtualPath {
+            names: self.names[..kept].to_vec(),
+        }
     }
 
-    /// This path with one more name. `name` must be a plain name; separators in it are refused
-    /// by treating it as a path relative to `self` that must add exactly one name.
+    /// This path with one more name. `name` must be a plain name: one holding a separator, or
+    /// empty, `.` or `..` (which [`VirtualPath::resolve`] would not add as a name), is refused.
+    /// Checked in the order `resolve` checks, so the errors are those it gives.
     pub fn join(&self, name: &[u8]) -> Result<VirtualPath, PathError> {
         // A separator anywhere is refused: "a/", "./a" or "x/../a" would otherwise resolve to
         // one name that is not the one given.
         if name.iter().any(|&b| b == b'/' || b == b'\\') {
             return Err(PathError::NotAName);
         }
-        let joined = self.resolve(name)?;
-        if joined.names.len() != self.names.len() + 1 || joined.parent() != *self {
+        if name.contains(&0) {
+            return Err(PathError::Nul);
+        }
+        if name.len() > MAX_NAME_LEN {
+            return Err(PathError::TooLong);
+        }
+        if matches!(name, b"" | b"." | b"..") {
             return Err(PathError::NotAName);
         }
+        // The names are copied once (HTTP joins each segment of every request path).
+        let mut names = Vec::with_capacity(self.names.len() + 1);
+        names.extend(self.names.iter().cloned());
+        names.push(name.to_vec());
+        let joined = VirtualPath { names };
+        if joined.len_bytes() > MAX_PATH_LEN {
+            return Err(PathError::TooLong);
+        }
         Ok(joined)
+    }
+
+    /// `self` placed below `base` (a path in a user's view below the user's home): `base`'s
+    /// names then `self`'s, the path `base.resolve(&self.relative_bytes())` gives (the names are
+    /// plain already), without writing them out and parsing them again.
+    pub fn below(&self, base: &VirtualPath) -> Result<VirtualPath, PathError> {
+        let mut names = Vec::with_capacity(base.names.len() + self.names.len());
+        names.extend(base.names.iter().cloned());
+        names.extend(self.names.iter().cloned());
+        let path = VirtualPath { names };
+        if path.len_bytes() > MAX_PATH_LEN {
+            return Err(PathError::TooLong);
+        }
+        Ok(path)
+    }
+
+    /// True when the folder holding `self` (its [`VirtualPath::parent`]) is `other` or lies
+    /// below it, without making the parent.
+    pub fn parent_starts_with(&self, other: &VirtualPath) -> bool {
+        let kept = self.names.len().saturating_sub(1);
+        self.names[..kept].starts_with(&other.names)
     }
 
     /// True when `self` is `other` or lies below it.
@@ -133,8 +170,14 @@ impl VirtualPath {
 
     /// The path relative to the root, `a/b` (empty for the root), for joining beneath a folder.
     pub fn relative_bytes(&self) -> Vec<u8> {
-        let bytes = self.to_bytes();
-        bytes[1..].to_vec()
+        let mut out = Vec::with_capacity(self.len_bytes());
+        for (i, name) in self.names.iter().enumerate() {
+            if i > 0 {
+                out.push(b'/');
+            }
+            out.extend_from_slice(name);
+        }
+        out
     }
 }
 
@@ -225,6 +268,42 @@ mod tests {
         assert_eq!(root.join(b"a\0"), Err(PathError::Nul));
         let a = root.join(b"a").unwrap();
         assert_eq!(a.join(b"b c").unwrap().to_string(), "/a/b c");
+        assert_eq!(a.join(b"b").unwrap(), a.resolve(b"b").unwrap());
+        assert_eq!(root.join(&[b'n'; 256]), Err(PathError::TooLong));
+        let deep = root.resolve("a/".repeat(2047).as_bytes()).unwrap();
+        assert_eq!(deep.join(b"bbbb"), Err(PathError::TooLong));
+        assert_eq!(root.parent(), root);
+    }
+
+    #[test]
+    fn below_is_resolving_the_relative_bytes() {
+        let root = VirtualPath::root();
+        let home = root.resolve(b"/home/alice").unwrap();
+        for view in ["/", "/a", "/a/b c/d"] {
+            let view = root.resolve(view.as_bytes()).unwrap();
+            assert_eq!(view.below(&home), home.resolve(&view.relative_bytes()));
+            assert_eq!(view.below(&root), Ok(view.clone()));
+        }
+        let deep = root.resolve("a/".repeat(2047).as_bytes()).unwrap();
+        let view = root.resolve(b"bbbb").unwrap();
+        assert_eq!(view.below(&deep), Err(PathError::TooLong));
+        assert_eq!(view.below(&deep), deep.resolve(&view.relative_bytes()));
+    }
+
+    #[test]
+    fn parent_starts_with_is_the_parents() {
+        let root = VirtualPath::root();
+        let paths =
+            ["/", "/a", "/a/b", "/a/b/c", "/b"].map(|p| root.resolve(p.as_bytes()).unwrap());
+        for path in &paths {
+            for other in &paths {
+                assert_eq!(
+                    path.parent_starts_with(other),
+                    path.parent().starts_with(other),
+                    "{path} {other}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -45,26 +45,28 @@ pub(crate) async fn handle(
     Extension(connection): Extension<Arc<Connection>>,
     request: Request,
 ) -> Response {
+    // Kept for the log line without a copy: the method and the target (whose clone shares
+    // its bytes) rather than the path and the user's name as new strings per request.
     let method = request.method().clone();
-    let raw_path = request.uri().path().to_owned();
+    let uri = request.uri().clone();
     let (mut response, user) = serve(&connection, request).await;
     response
         .headers_mut()
         .insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     tracing::info!(
         peer = %connection.peer,
-        user = user.as_deref().unwrap_or("-"),
+        user = user.as_deref().map_or("-", FileService::name),
         protocol = "http",
         method = method.as_str(),
-        path = raw_path,
+        path = uri.path(),
         status = response.status().as_u16(),
         "request"
     );
     response
 }
 
-/// The response to `request`, and who asked (once logged in).
-async fn serve(connection: &Connection, request: Request) -> (Response, Option<String>) {
+/// The response to `request`, and whose files it used (once logged in).
+async fn serve(connection: &Connection, request: Request) -> (Response, Option<Arc<FileService>>) {
     if request.method() == Method::OPTIONS {
         return (options(), None);
     }
@@ -88,15 +90,17 @@ async fn serve(connection: &Connection, request: Request) -> (Response, Option<S
     };
     let files = who.files;
     let session = who.session;
-    let user = Some(files.name().to_string());
+    let user = Some(Arc::clone(&files));
     let dav = &connection.shared.dav;
+    // The WebDAV methods and PUT are awaited boxed: their futures are large, and unboxed they
+    // would make every request's future as large (moved, and copied into axum's box, per GET).
     if dav::takes(dav, &files, &parts).await {
-        return (dav::serve(dav, &files, parts, body).await, user);
+        return (Box::pin(dav::serve(dav, &files, parts, body)).await, user);
     }
     let response = match parts.method.as_str() {
         "GET" => get(connection, &files, &target, &parts, session.as_ref(), false).await,
         "HEAD" => get(connection, &files, &target, &parts, session.as_ref(), true).await,
-        "PUT" => put(connection, &files, &target, body).await,
+        "PUT" => Box::pin(put(connection, &files, &target, body)).await,
         _ => {
             let mut response = Fault::MethodNotAllowed.response();
             response
@@ -173,16 +177,25 @@ pub(super) async fn get(
             response
         }
         (EntryKind::Dir, true) => match request.uri.query() {
+            // Boxed, as in `serve`: a folder's answers stay out of a file download's future.
             Some(query) if zip::wanted(Some(query)) => {
-                zip::folder(files, target, query, head).await
+                Box::pin(zip::folder(files, target, query, head)).await
             }
             query
                 if page::wants_html(&request.headers)
                     && !query.is_some_and(|q| q.split('&').any(|pair| pair == "format=json")) =>
             {
-                page::folder(files, target, request.uri.path(), query, session, head).await
+                Box::pin(page::folder(
+                    files,
+                    target,
+                    request.uri.path(),
+                    query,
+                    session,
+                    head,
+                ))
+                .await
             }
-            query => folder(files, target, query, head).await,
+            query => Box::pin(folder(files, target, query, head)).await,
         },
         (_, true) => Fault::NotFound.response(),
         (_, false) => {
@@ -221,12 +234,16 @@ async fn file(
     let validators = Validators::new(size, modified);
     let mut response = empty(StatusCode::OK);
     let out = response.headers_mut();
+    // Room for the seven headers of a download (with `X-Content-Type-Options` from
+    // `handle`) at once, rather than growing the map on the way.
+    out.reserve(7);
     if let Ok(etag) = HeaderValue::from_str(&validators.etag) {
         out.insert(ETAG, etag);
     }
+    // The date's string becomes the header value without a copy.
     if let Some(date) = validators
         .last_modified()
-        .and_then(|date| HeaderValue::from_str(&date).ok())
+        .and_then(|date| HeaderValue::try_from(date).ok())
     {
         out.insert(LAST_MODIFIED, date);
     }

@@ -116,8 +116,10 @@ pub(crate) async fn run(
         outbox: outbox.clone(),
     });
     // `/.tus/` is the tus endpoint and `/s/` holds share links (see `share`), `/.share` makes
-    // them: none of them is a folder of the user's.
-    let router = Router::new()
+    // them: none of them is a folder of the user's. `with_state(())` turns the handlers into
+    // services once per connection; without it axum does so (cloning and boxing the handler)
+    // for every request.
+    let router: Router = Router::new()
         .route("/s/", axum::routing::any(share::handle))
         .route("/s/{*link}", axum::routing::any(share::handle))
         .route("/.share", axum::routing::any(share::endpoint))
@@ -127,7 +129,8 @@ pub(crate) async fn run(
         .route("/.login", axum::routing::any(page::login))
         .route("/.logout", axum::routing::any(page::logout))
         .route("/.assets/{name}", axum::routing::any(page::asset))
-        .fallback(files::handle);
+        .fallback(files::handle)
+        .with_state(());
     let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
         request.extensions_mut().insert(Arc::clone(&connection));
         let mut router = router.clone();

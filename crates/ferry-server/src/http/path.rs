@@ -11,7 +11,7 @@
 //!
 //! This module does NOT read the query string; the caller splits it off.
 
-use ferry_proto::{PathError, VirtualPath};
+use ferry_proto::{MAX_NAME_LEN, MAX_PATH_LEN, PathError, VirtualPath};
 
 /// A decoded request path.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,37 +46,51 @@ pub(crate) enum BadPath {
 }
 
 /// Decodes `raw` (the path part of a request target, as sent).
+///
+/// The checked names are gathered into one buffer, `/`-separated, and made a [`VirtualPath`]
+/// by one [`VirtualPath::resolve`]: as no name holds a separator or NUL, is empty, `.` or `..`,
+/// that gives the same path (and the same length limits) as joining the names one by one,
+/// without copying the names at every step (this runs for every request).
 pub(crate) fn decode(raw: &str) -> Result<Target, BadPath> {
     let rest = raw.strip_prefix('/').ok_or(BadPath::NotAbsolute)?;
-    let mut view = VirtualPath::root();
+    let mut joined = Vec::with_capacity(raw.len());
     for segment in rest.split('/') {
         if segment.is_empty() {
             continue;
         }
-        let name = unescape(segment.as_bytes())?;
+        joined.push(b'/');
+        let start = joined.len();
+        unescape(segment.as_bytes(), &mut joined)?;
+        let name = &joined[start..];
         if name == b"." || name == b".." {
             return Err(BadPath::DotSegment);
         }
         if name.iter().any(|&b| b == b'/' || b == b'\\' || b == 0) {
             return Err(BadPath::Separator);
         }
-        if std::str::from_utf8(&name).is_err() {
+        if std::str::from_utf8(name).is_err() {
             return Err(BadPath::NotUtf8);
         }
-        view = view.join(&name).map_err(|error| match error {
+        // As a join would, at the name that goes past a limit.
+        if name.len() > MAX_NAME_LEN || joined.len() > MAX_PATH_LEN {
+            return Err(BadPath::TooLong);
+        }
+    }
+    let view = VirtualPath::root()
+        .resolve(&joined)
+        .map_err(|error| match error {
             PathError::TooLong => BadPath::TooLong,
             PathError::Nul | PathError::NotAName => BadPath::Separator,
         })?;
-    }
     Ok(Target {
         view,
         slash: raw.ends_with('/'),
     })
 }
 
-/// Percent-decodes one segment; a malformed escape is an error, not left as it is.
-fn unescape(segment: &[u8]) -> Result<Vec<u8>, BadPath> {
-    let mut out = Vec::with_capacity(segment.len());
+/// Percent-decodes one segment onto the end of `out`; a malformed escape is an error, not left
+/// as it is.
+fn unescape(segment: &[u8], out: &mut Vec<u8>) -> Result<(), BadPath> {
     let mut bytes = segment.iter();
     while let Some(&byte) = bytes.next() {
         if byte != b'%' {
@@ -90,7 +104,7 @@ fn unescape(segment: &[u8]) -> Result<Vec<u8>, BadPath> {
             _ => return Err(BadPath::Escape),
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 fn hex(byte: u8) -> Option<u8> {
@@ -158,5 +172,22 @@ mod tests {
             decode(&format!("/{}", "n".repeat(300))),
             Err(BadPath::TooLong)
         );
+    }
+
+    #[test]
+    fn same_path_as_joining_the_names() {
+        for raw in ["/a/b.txt", "//x/%41b/c/", "/caf%C3%A9/100%25"] {
+            let mut joined = VirtualPath::root();
+            for name in names(raw) {
+                joined = joined.join(name.as_bytes()).unwrap();
+            }
+            assert_eq!(decode(raw).unwrap().view, joined, "{raw}");
+        }
+        // Past MAX_PATH_LEN at the name that crosses it, whatever follows.
+        let long = format!("/{}", ["n"; 2100].join("/"));
+        assert_eq!(decode(&long), Err(BadPath::TooLong));
+        assert_eq!(decode(&format!("{long}/%zz")), Err(BadPath::TooLong));
+        let fits = format!("/{}", ["n"; 2048].join("/"));
+        assert!(decode(&fits).is_ok());
     }
 }

@@ -177,6 +177,12 @@ impl Events {
         receivers
     }
 
+    /// Whether any consumer wants events of `kind`: when none does, a caller may skip making
+    /// the event (its strings) at all, as a download does on a server without hooks.
+    pub(crate) fn wanted(&self, kind: EventKind) -> bool {
+        self.consumers.iter().any(|c| c.kinds.contains(&kind))
+    }
+
     /// Hands `event` to every consumer that wants it, without waiting.
     pub(crate) fn emit(&self, event: Event) {
         if self.consumers.is_empty() {

@@ -9,7 +9,7 @@
 //!
 //! This module does NOT decide what is counted (the callers do).
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -18,6 +18,8 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::{Registry, Unit};
+
+use crate::service::{Direction, Protocol};
 
 /// How long `/readyz` waits for the storage to answer.
 const READY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -82,7 +84,16 @@ pub(crate) struct Metrics {
     pub(crate) storage_seconds: Family<OperationLabel, Histogram, fn() -> Histogram>,
     pub(crate) tls_handshakes: Family<ResultLabels, Counter>,
     pub(crate) tls_resumptions: Family<ProtocolLabel, Counter>,
+    /// The `transfers` and `transfer_bytes` series of each kind of transfer (see
+    /// [`Metrics::transfer`]), by [`transfer_index`].
+    transfer_series: [OnceLock<(Counter, Counter)>; 12],
+    /// The `storage_operation_seconds` series of each operation used so far, one a slot, in
+    /// the order first used (see [`Metrics::storage_operation`]).
+    storage_series: [OnceLock<(&'static str, Histogram)>; STORAGE_SLOTS],
 }
+
+/// Operations whose latency series [`Metrics`] keeps at hand; the file service has fewer.
+const STORAGE_SLOTS: usize = 32;
 
 impl Metrics {
     /// The metrics, registered; `events_dropped` counts the events that found a full queue.
@@ -99,6 +110,8 @@ impl Metrics {
             storage_seconds: Family::new_with_constructor(latency_histogram),
             tls_handshakes: Family::default(),
             tls_resumptions: Family::default(),
+            transfer_series: Default::default(),
+            storage_series: std::array::from_fn(|_| OnceLock::new()),
             registry: Registry::default(),
         };
         registry.register(
@@ -174,6 +187,61 @@ impl Metrics {
         classic_text(&text)
     }
 
+    /// The `transfers` series (by protocol, direction and result) and the `transfer_bytes`
+    /// series (by protocol and direction) of a transfer of `protocol` going `direction` that
+    /// ended `ok` or not. Each is taken from its family at its first use, as before, and then
+    /// kept: a clone of a `Counter` counts into the family's series, and a transfer's end (one
+    /// per HTTP download) then costs no label hashing and no lock.
+    pub(crate) fn transfer(
+        &self,
+        protocol: Protocol,
+        direction: Direction,
+        ok: bool,
+    ) -> &(Counter, Counter) {
+        let slot = &self.transfer_series[transfer_index(protocol, direction, ok)];
+        slot.get_or_init(|| {
+            let (protocol, direction) = (protocol.name(), direction.name());
+            let result = if ok { "ok" } else { "failed" };
+            let transfers = self
+                .transfers
+                .get_or_create(&TransferLabels {
+                    protocol,
+                    direction,
+                    result,
+                })
+                .clone();
+            let bytes = self
+                .transfer_bytes
+                .get_or_create(&DirectionLabels {
+                    protocol,
+                    direction,
+                })
+                .clone();
+            (transfers, bytes)
+        })
+    }
+
+    /// The `storage_operation_seconds` series of `operation`. Taken from its family at its
+    /// first use, as before, then kept in a slot (a `Histogram` clone observes into the
+    /// family's series), so that each file operation (two per HTTP download) costs no label
+    /// hashing and no lock on the family.
+    pub(crate) fn storage_operation(&self, operation: &'static str) -> Histogram {
+        let series = || {
+            self.storage_seconds
+                .get_or_create(&OperationLabel { operation })
+                .clone()
+        };
+        for slot in &self.storage_series {
+            // A slot another operation took is passed; a free one is taken for this one (or,
+            // when another thread takes it first for another, passed as well).
+            let (kept, histogram) = slot.get_or_init(|| (operation, series()));
+            if *kept == operation {
+                return histogram.clone();
+            }
+        }
+        series()
+    }
+
     /// Counts a reply of `code`.
     pub(crate) fn reply(&self, code: u16) {
         let class = match code / 100 {
@@ -185,6 +253,20 @@ impl Metrics {
         };
         self.replies.get_or_create(&ClassLabel { class }).inc();
     }
+}
+
+/// Where the series of a kind of transfer are kept in [`Metrics::transfer_series`].
+fn transfer_index(protocol: Protocol, direction: Direction, ok: bool) -> usize {
+    let protocol = match protocol {
+        Protocol::Ftp => 0,
+        Protocol::Sftp => 1,
+        Protocol::Http => 2,
+    };
+    let direction = match direction {
+        Direction::Up => 0,
+        Direction::Down => 1,
+    };
+    protocol * 4 + direction * 2 + usize::from(ok)
 }
 
 /// `openmetrics` (what prometheus-client writes) in the classic text format: a counter's
@@ -316,6 +398,65 @@ mod tests {
         assert!(
             !text.contains("# EOF") && !text.contains("# UNIT"),
             "{text}"
+        );
+    }
+
+    #[test]
+    fn kept_transfer_series_count_into_the_families() {
+        let metrics = Metrics::new(Counter::default());
+        assert!(!metrics.encode().contains("ferry_transfers_total{"));
+        for (ok, bytes) in [(true, 4096), (true, 10), (false, 3)] {
+            let (transfers, sent) = metrics.transfer(Protocol::Http, Direction::Down, ok);
+            transfers.inc();
+            sent.inc_by(bytes);
+        }
+        let text = metrics.encode();
+        for expected in [
+            "ferry_transfers_total{protocol=\"http\",direction=\"down\",result=\"ok\"} 2",
+            "ferry_transfers_total{protocol=\"http\",direction=\"down\",result=\"failed\"} 1",
+            "ferry_transfer_bytes_total{protocol=\"http\",direction=\"down\"} 4109",
+        ] {
+            assert!(text.contains(expected), "{expected} not in\n{text}");
+        }
+        // Only the series used appear.
+        assert!(!text.contains("direction=\"up\""), "{text}");
+        let slots: Vec<usize> = [Protocol::Ftp, Protocol::Sftp, Protocol::Http]
+            .into_iter()
+            .flat_map(|p| [Direction::Up, Direction::Down].map(|d| (p, d)))
+            .flat_map(|(p, d)| [false, true].map(|ok| transfer_index(p, d, ok)))
+            .collect();
+        assert_eq!(slots, (0..12).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn kept_storage_series_observe_into_the_family() {
+        let metrics = Metrics::new(Counter::default());
+        for operation in ["read", "stat", "read"] {
+            metrics.storage_operation(operation).observe(0.002);
+        }
+        // More operations than slots still count.
+        let names: Vec<&'static str> = (0..STORAGE_SLOTS + 2)
+            .map(|i| &*Box::leak(format!("op{i}").into_boxed_str()))
+            .collect();
+        for name in &names {
+            metrics.storage_operation(name).observe(0.5);
+        }
+        metrics
+            .storage_operation(names[STORAGE_SLOTS + 1])
+            .observe(0.5);
+        let text = metrics.encode();
+        for expected in [
+            "ferry_storage_operation_seconds_count{operation=\"read\"} 2",
+            "ferry_storage_operation_seconds_count{operation=\"stat\"} 1",
+            "ferry_storage_operation_seconds_count{operation=\"op0\"} 1",
+            "ferry_storage_operation_seconds_count{operation=\"op33\"} 2",
+        ] {
+            assert!(text.contains(expected), "{expected} not in\n{text}");
+        }
+        assert_eq!(
+            text.matches("ferry_storage_operation_seconds_count{operation=\"read\"}")
+                .count(),
+            1
         );
     }
 }

@@ -62,27 +62,12 @@ impl Observer {
         if let Some(xferlog) = &self.xferlog {
             xferlog.write(user, anonymous, client, transfer);
         }
-        let (protocol, direction) = (client.protocol.name(), transfer.direction.name());
-        let result = if transfer.failure.is_none() {
-            "ok"
-        } else {
-            "failed"
-        };
-        self.metrics
-            .transfers
-            .get_or_create(&metrics::TransferLabels {
-                protocol,
-                direction,
-                result,
-            })
-            .inc();
-        self.metrics
-            .transfer_bytes
-            .get_or_create(&metrics::DirectionLabels {
-                protocol,
-                direction,
-            })
-            .inc_by(transfer.bytes);
+        let ok = transfer.failure.is_none();
+        let (transfers, bytes) = self
+            .metrics
+            .transfer(client.protocol, transfer.direction, ok);
+        transfers.inc();
+        bytes.inc_by(transfer.bytes);
     }
 
     /// Counts a TLS handshake (FTPS control or data connection) and whether it resumed.

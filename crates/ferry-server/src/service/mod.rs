@@ -196,6 +196,9 @@ impl FileService {
             Direction::Up => EventKind::Upload,
             Direction::Down => EventKind::Download,
         };
+        if !self.observer.events.wanted(kind) {
+            return;
+        }
         let path = if transfer.path.starts_with('/') {
             transfer.path.to_string()
         } else {
@@ -225,8 +228,7 @@ impl FileService {
     ) -> Result<T, FileError> {
         self.observer
             .metrics
-            .storage_seconds
-            .get_or_create(&crate::observe::metrics::OperationLabel { operation })
+            .storage_operation(operation)
             .observe(started.elapsed().as_secs_f64());
         if let Err(error) = &result {
             let (peer, protocol) = (self.client.peer, self.client.protocol.name());
@@ -284,10 +286,7 @@ impl FileService {
 
     /// The storage path of `view` under `rules`' home.
     fn full(rules: &Rules, view: &VirtualPath) -> Result<VirtualPath, FileError> {
-        rules
-            .home
-            .resolve(&view.relative_bytes())
-            .map_err(FileError::Path)
+        view.below(&rules.home).map_err(FileError::Path)
     }
 
     /// The storage path of `view` for an operation on something that exists. A last name
@@ -346,8 +345,10 @@ impl FileService {
         view: &VirtualPath,
     ) -> Result<(Arc<Rules>, VirtualPath), FileError> {
         let rules = self.rules();
-        let folder = view.parent();
-        FileService::require(rules.permissions.in_folder(&folder), right, &folder)?;
+        let rights = rules.permissions.in_folder_of(view);
+        if !rights.allows(right) {
+            FileService::require(rights, right, &view.parent())?;
+        }
         let full = FileService::full(&rules, view)?;
         Ok((rules, full))
     }

@@ -175,6 +175,15 @@ impl Permissions {
             .find(|(rule, _)| folder.starts_with(rule))
             .map_or(Rights::NONE, |(_, rights)| *rights)
     }
+
+    /// The rights in the folder holding `entry`: `in_folder(&entry.parent())` without making
+    /// the parent (checked for every file opened).
+    pub fn in_folder_of(&self, entry: &VirtualPath) -> Rights {
+        self.rules
+            .iter()
+            .find(|(rule, _)| entry.parent_starts_with(rule))
+            .map_or(Rights::NONE, |(_, rights)| *rights)
+    }
 }
 
 #[cfg(test)]
@@ -211,6 +220,15 @@ mod tests {
         ];
         for (folder, expected) in cases {
             assert_eq!(permissions.in_folder(&path(folder)), expected, "{folder}");
+            // An entry's folder: the same answer through its parent or without making it.
+            let entry = path(&format!("{folder}/x"));
+            assert_eq!(permissions.in_folder_of(&entry), expected, "{folder}/x");
+            let entry = path(folder);
+            assert_eq!(
+                permissions.in_folder_of(&entry),
+                permissions.in_folder(&entry.parent()),
+                "{folder}"
+            );
         }
     }
 

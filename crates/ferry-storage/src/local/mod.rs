@@ -22,9 +22,9 @@
 mod partial;
 mod upload;
 
-use std::ffi::OsStr;
+use std::ffi::{OsStr, OsString};
 use std::io::{self, Seek, SeekFrom};
-use std::os::unix::ffi::OsStrExt;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
@@ -94,7 +94,8 @@ fn rel(path: &VirtualPath) -> PathBuf {
     if path.is_root() {
         PathBuf::from(".")
     } else {
-        PathBuf::from(OsStr::from_bytes(&path.relative_bytes()))
+        // The rendered bytes become the path as they are (no second copy).
+        PathBuf::from(OsString::from_vec(path.relative_bytes()))
     }
 }
 
