@@ -9,9 +9,9 @@
 
 use std::sync::Arc;
 
-use axum::Extension;
 use axum::body::Body;
 use axum::extract::Request;
+use axum::extract::State;
 use axum::http::header::{
     ACCEPT_RANGES, ALLOW, AUTHORIZATION, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_RANGE,
     CONTENT_SECURITY_POLICY, CONTENT_TYPE, ETAG, LAST_MODIFIED, LOCATION, X_CONTENT_TYPE_OPTIONS,
@@ -42,7 +42,7 @@ const LISTING_BATCH: usize = 256;
 
 /// Every request: the router's one handler.
 pub(crate) async fn handle(
-    Extension(connection): Extension<Arc<Connection>>,
+    State(connection): State<Arc<Connection>>,
     request: Request,
 ) -> Response {
     // Kept for the log line without a copy: the method and the target (whose clone shares

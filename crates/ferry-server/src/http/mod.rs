@@ -24,6 +24,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use axum::extract::State;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::net::TcpStream;
@@ -116,7 +117,7 @@ pub(crate) async fn run(
         outbox: outbox.clone(),
     });
     // `/.tus/` is the tus endpoint and `/s/` holds share links (see `share`), `/.share` makes
-    // them: none of them is a folder of the user's. `with_state(())` turns the handlers into
+    // them: none of them is a folder of the user's. `with_state` turns the handlers into
     // services once per connection; without it axum does so (cloning and boxing the handler)
     // for every request.
     let router: Router = Router::new()
@@ -130,11 +131,23 @@ pub(crate) async fn run(
         .route("/.logout", axum::routing::any(page::logout))
         .route("/.assets/{name}", axum::routing::any(page::asset))
         .fallback(files::handle)
-        .with_state(());
-    let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
-        request.extensions_mut().insert(Arc::clone(&connection));
+        .with_state(Arc::clone(&connection));
+    let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
+        let connection = Arc::clone(&connection);
         let mut router = router.clone();
-        tower_service::Service::call(&mut router, request)
+        async move {
+            // A path no route can match (nothing under `/s/` or a name starting with a dot)
+            // goes straight to the router's fallback: the route look-up and axum's boxing are
+            // a tenth of ferryd's own time per small file. hyper sets `Content-Length` from
+            // the body and sends no body to `HEAD`, as axum would.
+            let path = request.uri().path();
+            if !path.starts_with("/s/") && !path.starts_with("/.") {
+                let request = request.map(axum::body::Body::new);
+                Ok(files::handle(State(connection), request).await)
+            } else {
+                tower_service::Service::call(&mut router, request).await
+            }
+        }
     });
     match transport {
         Transport::Plain => {

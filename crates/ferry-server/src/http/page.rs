@@ -13,9 +13,9 @@
 use std::fmt::Write as _;
 use std::sync::Arc;
 
-use axum::Extension;
 use axum::body::Body;
 use axum::extract::Request;
+use axum::extract::State;
 use axum::http::header::{
     ACCEPT, CONTENT_SECURITY_POLICY, CONTENT_TYPE, LOCATION, REFERRER_POLICY, SET_COOKIE,
     X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
@@ -474,10 +474,7 @@ async fn form_body(body: Body) -> Option<String> {
 
 /// `/.login`: the form (`GET`), or a login with it (`POST`): the same shared login as Basic
 /// (delays, bans, the insecure-login rule), then a session cookie.
-pub(crate) async fn login(
-    Extension(connection): Extension<Arc<Connection>>,
-    request: Request,
-) -> Response {
+pub(crate) async fn login(State(connection): State<Arc<Connection>>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
     let anonymous = connection.shared.accounts.anonymous() != crate::auth::Anonymous::Off;
     let response = match parts.method {
@@ -554,7 +551,7 @@ async fn form_login(connection: &Connection, form: &str, anonymous: bool) -> Res
 /// `POST /.logout`: ends the session (the CSRF token in `X-CSRF-Token` or the form's `csrf`
 /// field) and clears the cookie.
 pub(crate) async fn logout(
-    Extension(connection): Extension<Arc<Connection>>,
+    State(connection): State<Arc<Connection>>,
     request: Request,
 ) -> Response {
     let (parts, body) = request.into_parts();

@@ -31,9 +31,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::Extension;
 use axum::body::Body;
 use axum::extract::Request;
+use axum::extract::State;
 use axum::http::header::{
     ALLOW, CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_SECURITY_POLICY, CONTENT_TYPE, HOST,
     REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS,
@@ -70,7 +70,7 @@ const UPLOAD_PAGE_CSP: &str = "default-src 'none'; script-src 'self'; style-src 
 
 /// `/s/...`: a share link.
 pub(crate) async fn handle(
-    Extension(connection): Extension<Arc<Connection>>,
+    State(connection): State<Arc<Connection>>,
     request: Request,
 ) -> Response {
     let method = request.method().clone();
@@ -502,7 +502,7 @@ async fn requester(
 /// `POST /.share`, body `path=..&expires=7d&upload_only=1` (a form) or the same as JSON: the
 /// link as JSON, `{"url", "token", "id", "expires"}` (Unix seconds, `null` for never).
 pub(crate) async fn endpoint(
-    Extension(connection): Extension<Arc<Connection>>,
+    State(connection): State<Arc<Connection>>,
     request: Request,
 ) -> Response {
     let (parts, body) = request.into_parts();

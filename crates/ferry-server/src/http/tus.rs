@@ -31,9 +31,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use axum::Extension;
 use axum::body::Body;
 use axum::extract::Request;
+use axum::extract::State;
 use axum::http::header::{CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, LOCATION};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::Response;
@@ -288,7 +288,7 @@ fn valid_id(id: &str) -> bool {
 
 /// Every request under `/.tus/`.
 pub(crate) async fn handle(
-    Extension(connection): Extension<Arc<Connection>>,
+    State(connection): State<Arc<Connection>>,
     request: Request,
 ) -> Response {
     let method = request.method().clone();
