@@ -621,6 +621,25 @@ fn xferlog_lines_for_ftp_sftp_and_http_reopened_on_sighup() {
         "{bytes_sent} bytes counted of a cut download"
     );
 
+    // An empty file over HTTP is a whole download (hyper never asks an empty body for bytes).
+    std::fs::write(root.join("empty.bin"), b"").unwrap();
+    let empty = ferry_testkit::run_bounded(
+        std::process::Command::new(ferry_testkit::tool("curl", "curl"))
+            .args([
+                "--silent",
+                "--fail",
+                "--user",
+                "alice:wonderland",
+                "-o",
+                "/dev/null",
+            ])
+            .arg(format!("http://{http}/empty.bin")),
+        std::time::Duration::from_secs(60),
+    );
+    assert!(empty.status.success(), "{empty:?}");
+    let lines = xferlog_lines(&xferlog, 10);
+    assert_eq!(lines[9], expect("0", "/empty.bin", "o", "http", "c"));
+
     // logrotate: rename, SIGHUP, and the next line goes to a new file.
     let rotated = dir.path().join("xferlog.1");
     std::fs::rename(&xferlog, &rotated).unwrap();
@@ -631,6 +650,6 @@ fn xferlog_lines_for_ftp_sftp_and_http_reopened_on_sighup() {
     assert_eq!(fresh, [expect("3", "/c.txt", "i", "ftp", "c")]);
     assert_eq!(
         std::fs::read_to_string(&rotated).unwrap().lines().count(),
-        9
+        10
     );
 }
