@@ -9,7 +9,7 @@
 //! file unverified: the caller warns once and counts it.
 //!
 //! The parsing and the digests are sans-IO (`parse_*`, [`Hasher`]); [`FtpDigests`] and
-//! [`sftp_digest`] do the asking.
+//! `sftp_digest` do the asking.
 
 use std::path::Path;
 
@@ -528,7 +528,7 @@ pub fn check_file_request(path: &str) -> Vec<u8> {
     data
 }
 
-/// A `check-file` reply's fields (after the id): [`"check-file"`], the algorithm, the hash.
+/// A `check-file` reply's fields (after the id): `"check-file"`, the algorithm, the hash.
 pub fn parse_check_file_reply(data: &[u8]) -> Option<Digest> {
     fn string(data: &[u8]) -> Option<(&[u8], &[u8])> {
         let len = u32::from_be_bytes(data.get(..4)?.try_into().ok()?) as usize;

@@ -79,7 +79,7 @@ impl<W: fmt::Write> fmt::Write for Escaping<W> {
 
 /// The JSON log writer: escapes DEL and C1 characters, the control characters a JSON encoder
 /// leaves raw (inside JSON strings, `\u007f` is the same character). Text lines are escaped
-/// field by field instead ([`write_field`]) and do not go through it.
+/// field by field instead (`write_field`) and do not go through it.
 #[derive(Debug, Clone, Copy)]
 pub struct EscapingWriter<M>(pub M);
 

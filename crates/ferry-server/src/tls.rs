@@ -5,7 +5,7 @@
 //! only (rustls speaks nothing older). This module does NOT run handshakes: the session and the
 //! transfer do, with a timeout.
 //!
-//! Resumption is bound to the control connection ([`SessionTls`]): the session cache and the
+//! Resumption is bound to the control connection (`SessionTls`): the session cache and the
 //! ticket key are shared, but each control connection sees them through a random token of its
 //! own, so that a data connection can resume only a session of the control connection that
 //! opened it, never another client's (see docs/design-decisions.md).
@@ -53,7 +53,7 @@ pub enum TlsError {
 
 /// A ready TLS configuration and the SHA-256 fingerprint of its certificate.
 ///
-/// Sessions do not use these configurations as they are but through [`TlsSettings::session`],
+/// Sessions do not use these configurations as they are but through `TlsSettings::session`,
 /// which binds resumption to one control connection.
 #[derive(Debug, Clone)]
 pub struct TlsSettings {

@@ -216,7 +216,7 @@ impl<J> MirrorQueue<J> {
 /// folder), `local` a local folder. Files identical in size and modification time are skipped;
 /// downloaded files get the remote time, uploaded ones get the local time through MFMT when the
 /// server offers it. With `parallel > 1`, `connector` opens the extra connections. What to
-/// copy, skip and delete is decided in [`super::plan`], shared with the SFTP mirror.
+/// copy, skip and delete is decided in `super::plan`, shared with the SFTP mirror.
 pub async fn mirror(
     connection: &mut Connection,
     connector: &Connector,

@@ -117,23 +117,23 @@ pub enum Command {
     Mkd(Vec<u8>),
     /// PWD / XPWD.
     Pwd,
-    /// LIST [path], with any `ls` flags removed.
+    /// LIST \[path\], with any `ls` flags removed.
     List(Option<Vec<u8>>),
-    /// NLST [path], with any `ls` flags removed.
+    /// NLST \[path\], with any `ls` flags removed.
     Nlst(Option<Vec<u8>>),
     /// SITE subcommand.
     Site(Vec<u8>),
     /// SYST.
     Syst,
-    /// STAT [path].
+    /// STAT \[path\].
     Stat(Option<Vec<u8>>),
-    /// HELP [command].
+    /// HELP \[command\].
     Help(Option<Vec<u8>>),
     /// NOOP.
     Noop,
     /// FEAT (RFC 2389).
     Feat,
-    /// OPTS command-name [options] (RFC 2389).
+    /// OPTS command-name \[options\] (RFC 2389).
     Opts(Vec<u8>),
     /// EPRT |proto|addr|port| (RFC 2428).
     Eprt(SocketAddr),
@@ -145,9 +145,9 @@ pub enum Command {
     Mdtm(Vec<u8>),
     /// MFMT time path (draft-somers-ftp-mfxx): seconds since the Unix epoch, UTC.
     Mfmt(i64, Vec<u8>),
-    /// MLST [path] (RFC 3659).
+    /// MLST \[path\] (RFC 3659).
     Mlst(Option<Vec<u8>>),
-    /// MLSD [path] (RFC 3659).
+    /// MLSD \[path\] (RFC 3659).
     Mlsd(Option<Vec<u8>>),
     /// AUTH mechanism (RFC 4217).
     Auth(Vec<u8>),

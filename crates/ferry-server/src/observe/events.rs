@@ -1,6 +1,6 @@
 //! Events: what happened to a user's files and logins (an upload committed, a download
 //! finished, a delete, a rename, a folder made or removed, a login, a failed login, a ban).
-//! The file service and the login emit each event once, for every front end; [`Events`] hands
+//! The file service and the login emit each event once, for every front end; `Events` hands
 //! it to its consumers (the hooks) through bounded queues and never waits: a full queue drops
 //! the event with a WARN and a count, so a slow consumer cannot slow a transfer or a login.
 //!

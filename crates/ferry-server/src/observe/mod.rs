@@ -1,5 +1,5 @@
 //! What ferryd tells the outside world besides its log: events for hooks, the transfer log and
-//! (later) metrics. One [`Observer`] per server, shared by the file service, the logins and
+//! (later) metrics. One `Observer` per server, shared by the file service, the logins and
 //! the front ends, each of which reports what happened once.
 //!
 //! This module does NOT decide what happened (the file service, the logins and the front ends

@@ -1,5 +1,5 @@
 //! The SFTP front end: SSH (russh) for the transport and the login, then our own SFTP session
-//! ([`session`]) on the `sftp` subsystem of a session channel.
+//! (`session`) on the `sftp` subsystem of a session channel.
 //!
 //! Logins are FTP's (`crate::login`): the users file's passwords, anonymous exactly when FTP
 //! allows it, the same per-address turn, delay and ban, counted together with FTP's. Only the

@@ -39,7 +39,7 @@ pub(crate) enum ShareCommand {
         /// The server's `--config` file: its `share_key` is used when --share-key is not given.
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
-        /// The server's address as clients reach it, e.g. https://files.example.com, to
+        /// The server's address as clients reach it, e.g. `https://files.example.com`, to
         /// print the whole URL rather than the path /s/TOKEN.
         #[arg(long, value_name = "URL")]
         base_url: Option<String>,
