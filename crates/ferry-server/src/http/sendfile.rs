@@ -140,7 +140,6 @@ impl SendfileStream {
                 "a sendfile marker with no file queued for it",
             )));
         };
-        let file = Arc::clone(&piece.file);
         let want = len.min(piece.left);
         if !self.corked && piece.left >= CORK_FROM {
             // As nginx's `tcp_nopush`: only full segments while the file goes out, the
@@ -151,8 +150,13 @@ impl SendfileStream {
             ready!(self.tcp.poll_write_ready(cx))?;
             let sent = self.tcp.try_io(Interest::WRITABLE, || {
                 let mut offset = piece.offset;
-                rustix::fs::sendfile(self.tcp.as_fd(), file.as_fd(), Some(&mut offset), want)
-                    .map_err(io::Error::from)
+                rustix::fs::sendfile(
+                    self.tcp.as_fd(),
+                    piece.file.as_fd(),
+                    Some(&mut offset),
+                    want,
+                )
+                .map_err(io::Error::from)
             });
             match sent {
                 Ok(0) => {
@@ -179,7 +183,11 @@ impl SendfileStream {
                         pieces.pop_front();
                         if pieces.is_empty() && self.corked {
                             self.corked = false;
-                            rustix::net::sockopt::set_tcp_cork(&self.tcp, false)?;
+                            // Should it fail, the kernel pushes the tail within 200 ms.
+                            if let Err(error) = rustix::net::sockopt::set_tcp_cork(&self.tcp, false)
+                            {
+                                tracing::debug!(%error, "uncorking a connection failed");
+                            }
                         }
                     }
                     return Poll::Ready(Ok(sent));
