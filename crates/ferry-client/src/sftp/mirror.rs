@@ -17,10 +17,10 @@ use super::{SftpConnector, SftpSession};
 use crate::ClientError;
 use crate::oneshot::Globals;
 use crate::progress::ProgressMode;
-use crate::retry::{Retry, wait_to_retry};
+use crate::retry::Retry;
 use crate::transfer::{
-    Direction, Job, LocalTree, MirrorOptions, MirrorQueue, MirrorReport, TimeRule, Tree, plan,
-    set_local_modified,
+    Direction, Job, MirrorOptions, MirrorQueue, MirrorReport, MirrorSession, TimeRule, Tree,
+    move_retrying, plan, run_mirror, set_local_modified,
 };
 use crate::url::SftpUrl;
 use crate::verify::{self, Check};
@@ -70,114 +70,67 @@ pub async fn mirror(
     options: &MirrorOptions,
     progress: &ProgressMode,
 ) -> Result<MirrorReport, ClientError> {
-    // SFTP gives times to the second, and SETSTAT sets them both ways.
-    let rule = TimeRule {
-        precise: true,
-        target_keeps_times: true,
-    };
-    let mut local_tree = LocalTree {
-        root: local.to_path_buf(),
-    };
-    let plan = match direction {
-        Direction::Download => {
-            let mut source = SftpTree {
-                session,
-                root: remote,
-            };
-            plan::plan(&mut source, &mut local_tree, options, rule).await?
-        }
-        Direction::Upload => {
-            let mut target = SftpTree {
-                session,
-                root: remote,
-            };
-            plan::plan(&mut local_tree, &mut target, options, rule).await?
-        }
-    };
-    let mut report = MirrorReport::planned(&plan);
-    if options.dry_run {
-        let remote_tree = SftpTree {
-            session,
-            root: remote,
-        };
-        let lines = match direction {
-            Direction::Download => plan::describe(&remote_tree, &local_tree, &plan),
-            Direction::Upload => plan::describe(&local_tree, &remote_tree, &plan),
-        };
-        report.bytes = plan.copies.iter().map(|copy| copy.size).sum();
-        report.dry_run = Some(lines);
-        return Ok(report);
-    }
-    match direction {
-        Direction::Download => plan::make_folders(&mut local_tree, &plan).await?,
-        Direction::Upload => {
-            plan::make_folders(
-                &mut SftpTree {
-                    session,
-                    root: remote,
-                },
-                &plan,
-            )
-            .await?;
-        }
-    }
-    let jobs = Job::from_plan(&plan, direction, remote, local);
-    let queue = MirrorQueue::new(jobs, report);
-    let mut workers = tokio::task::JoinSet::new();
-    if let Some(connector) = connector {
-        for _ in 0..queue.extra_sessions(options.parallel) {
-            let connector = connector.clone();
-            let (queue, progress) = (queue.clone(), progress.clone());
-            let (retry, verify) = (options.retry, options.verify);
-            workers.spawn(async move {
-                if let Ok((mut session, _)) = connector.open(|_: &str| None).await {
-                    work(
-                        &mut session,
-                        Some(&connector),
-                        (retry, verify),
-                        direction,
-                        &queue,
-                        &progress,
-                    )
-                    .await;
-                    session.quit().await;
-                }
-            });
-        }
-    }
-    work(
-        session,
-        connector,
-        (options.retry, options.verify),
-        direction,
-        &queue,
-        progress,
+    run_mirror(
+        session, connector, direction, remote, local, options, progress,
     )
-    .await;
-    while workers.join_next().await.is_some() {}
-    let mut report = queue.finish(|job| job.remote);
-    if options.delete && report.failed.is_empty() {
-        let (deleted, failed) = match direction {
-            Direction::Download => plan::delete_extra(&mut local_tree, &plan).await,
-            Direction::Upload => {
-                plan::delete_extra(
-                    &mut SftpTree {
-                        session,
-                        root: remote,
-                    },
-                    &plan,
-                )
-                .await
-            }
-        };
-        report.deleted = deleted;
-        report.failed.extend(failed);
+    .await
+}
+
+impl MirrorSession for SftpSession {
+    type Connector = SftpConnector;
+    type Tree<'a> = SftpTree<'a>;
+
+    fn tree<'a>(&'a mut self, root: &'a str) -> SftpTree<'a> {
+        SftpTree {
+            session: self,
+            root,
+        }
     }
-    Ok(report)
+
+    /// SFTP gives times to the second, and SETSTAT sets them both ways.
+    fn time_rule(&self, _: Direction) -> TimeRule {
+        TimeRule {
+            precise: true,
+            target_keeps_times: true,
+        }
+    }
+
+    async fn open(connector: &mut SftpConnector) -> Option<SftpSession> {
+        connector
+            .open(|_: &str| None)
+            .await
+            .ok()
+            .map(|(session, _)| session)
+    }
+
+    async fn quit(self) {
+        SftpSession::quit(self).await;
+    }
+
+    async fn move_one(
+        &mut self,
+        direction: Direction,
+        job: &Job,
+        resume: bool,
+        reporter: &mut dyn crate::progress::Progress,
+    ) -> Result<crate::transfer::TransferStats, ClientError> {
+        move_one(self, direction, job, resume, reporter).await
+    }
+
+    async fn work(
+        &mut self,
+        connector: Option<&SftpConnector>,
+        settings: (Retry, bool),
+        direction: Direction,
+        queue: &MirrorQueue<Job>,
+        progress: &ProgressMode,
+    ) {
+        work(self, connector, settings, direction, queue, progress).await;
+    }
 }
 
 /// An SFTP session as one side of a mirror, rooted at `root`.
-struct SftpTree<'a> {
+pub(crate) struct SftpTree<'a> {
     session: &'a mut SftpSession,
     root: &'a str,
 }
@@ -241,30 +194,21 @@ async fn work(
     } else {
         Retry::default()
     };
+    let mut connector = connector.cloned();
     loop {
         let Some(job) = queue.next() else {
             return;
         };
         let mut reporter = progress.reporter();
-        let mut failures = 0;
-        let result = loop {
-            let again = failures > 0;
-            let result = move_one(session, direction, &job, again, reporter.as_mut()).await;
-            let Err(error) = &result else {
-                break result;
-            };
-            failures += 1;
-            if !wait_to_retry(retry, failures, error, crate::oneshot::note_retry).await {
-                break result;
-            }
-            // A session that cannot be opened yet fails the next try at once, which waits
-            // longer.
-            if let Some(connector) = connector
-                && let Ok((opened, _)) = connector.open(|_: &str| None).await
-            {
-                *session = opened;
-            }
-        };
+        let result = move_retrying(
+            session,
+            connector.as_mut(),
+            retry,
+            direction,
+            &job,
+            reporter.as_mut(),
+        )
+        .await;
         let result = match result {
             Ok(stats) if verify => {
                 match check_one(session, direction, &job, reporter.as_mut()).await {

@@ -212,54 +212,79 @@ impl<J> MirrorQueue<J> {
     }
 }
 
-/// Mirrors a tree. `remote` is a remote folder path (relative or absolute; empty is the current
-/// folder), `local` a local folder. Files identical in size and modification time are skipped;
-/// downloaded files get the remote time, uploaded ones get the local time through MFMT when the
-/// server offers it. With `parallel > 1`, `connector` opens the extra connections. What to
-/// copy, skip and delete is decided in `super::plan`, shared with the SFTP mirror.
-pub async fn mirror(
-    connection: &mut Connection,
-    connector: &Connector,
+/// One session of a mirror's remote end, FTP or SFTP: the remote tree over it, how to open
+/// another (extra workers, and a session that dropped), and how one worker moves the queue's
+/// files. The steps around these are the same for both protocols and live once, in
+/// [`run_mirror`] and [`move_retrying`].
+pub(crate) trait MirrorSession: Sized + Send + 'static {
+    /// What opens more sessions like this one.
+    type Connector: Clone + Send + Sync + 'static;
+    /// This session as one side of a mirror.
+    type Tree<'a>: Tree
+    where
+        Self: 'a;
+
+    /// The remote tree over this session, rooted at the folder `root`.
+    fn tree<'a>(&'a mut self, root: &'a str) -> Self::Tree<'a>;
+
+    /// How the planning of a mirror going `direction` compares times over this session.
+    fn time_rule(&self, direction: Direction) -> TimeRule;
+
+    /// A new session, or `None` when it cannot be opened (now).
+    fn open(connector: &mut Self::Connector) -> impl Future<Output = Option<Self>> + Send;
+
+    /// Ends the session politely.
+    fn quit(self) -> impl Future<Output = ()> + Send;
+
+    /// Moves one file; `resume` continues what an earlier try left.
+    fn move_one(
+        &mut self,
+        direction: Direction,
+        job: &Job,
+        resume: bool,
+        reporter: &mut dyn crate::progress::Progress,
+    ) -> impl Future<Output = Result<super::TransferStats, ClientError>> + Send;
+
+    /// Moves the queue's files over this session until none is left (with `--verify`,
+    /// checking them); `connector`, when given, replaces a session that dropped.
+    fn work(
+        &mut self,
+        connector: Option<&Self::Connector>,
+        settings: (Retry, bool),
+        direction: Direction,
+        queue: &MirrorQueue<Job>,
+        progress: &ProgressMode,
+    ) -> impl Future<Output = ()> + Send;
+}
+
+/// The mirror both protocols run: plan from the listings, then (unless `--dry-run`) make the
+/// folders, move the files over `session` and, with `parallel > 1` and a `connector`, over
+/// extra sessions (one that cannot be opened leaves its share to the others), and last
+/// `--delete` what the source lacks when nothing failed.
+pub(crate) async fn run_mirror<S: MirrorSession>(
+    session: &mut S,
+    connector: Option<&S::Connector>,
     direction: Direction,
     remote: &str,
     local: &Path,
     options: &MirrorOptions,
     progress: &ProgressMode,
 ) -> Result<MirrorReport, ClientError> {
-    let precise = connection.features().has("MLST");
+    let rule = session.time_rule(direction);
     let mut local_tree = LocalTree {
         root: local.to_path_buf(),
     };
     let plan = match direction {
         Direction::Download => {
-            let rule = TimeRule {
-                precise,
-                target_keeps_times: true,
-            };
-            let mut source = FtpTree {
-                connection,
-                root: remote,
-            };
-            plan::plan(&mut source, &mut local_tree, options, rule).await?
+            plan::plan(&mut session.tree(remote), &mut local_tree, options, rule).await?
         }
         Direction::Upload => {
-            let rule = TimeRule {
-                precise,
-                target_keeps_times: connection.features().has("MFMT"),
-            };
-            let mut target = FtpTree {
-                connection,
-                root: remote,
-            };
-            plan::plan(&mut local_tree, &mut target, options, rule).await?
+            plan::plan(&mut local_tree, &mut session.tree(remote), options, rule).await?
         }
     };
     let mut report = MirrorReport::planned(&plan);
     if options.dry_run {
-        let remote_tree = FtpTree {
-            connection,
-            root: remote,
-        };
+        let remote_tree = session.tree(remote);
         let lines = match direction {
             Direction::Download => plan::describe(&remote_tree, &local_tree, &plan),
             Direction::Upload => plan::describe(&local_tree, &remote_tree, &plan),
@@ -270,64 +295,42 @@ pub async fn mirror(
     }
     match direction {
         Direction::Download => plan::make_folders(&mut local_tree, &plan).await?,
-        Direction::Upload => {
-            plan::make_folders(
-                &mut FtpTree {
-                    connection,
-                    root: remote,
-                },
-                &plan,
-            )
-            .await?;
-        }
+        Direction::Upload => plan::make_folders(&mut session.tree(remote), &plan).await?,
     }
     let jobs = Job::from_plan(&plan, direction, remote, local);
     let queue = MirrorQueue::new(jobs, report);
     let mut workers = tokio::task::JoinSet::new();
-    for _ in 0..queue.extra_sessions(options.parallel) {
-        let mut connector = connector.clone();
-        let (queue, progress) = (queue.clone(), progress.clone());
-        let (retry, verify) = (options.retry, options.verify);
-        workers.spawn(async move {
-            // A worker that cannot connect leaves its share to the others.
-            if let Ok(mut connection) = connector.open(|_: &str| None).await {
-                work(
-                    &mut connection,
-                    &connector,
-                    (retry, verify),
-                    direction,
-                    &queue,
-                    &progress,
-                )
-                .await;
-                connection.quit().await;
-            }
-        });
+    if let Some(connector) = connector {
+        for _ in 0..queue.extra_sessions(options.parallel) {
+            let mut connector = connector.clone();
+            let (queue, progress) = (queue.clone(), progress.clone());
+            let settings = (options.retry, options.verify);
+            workers.spawn(async move {
+                // A worker that cannot connect leaves its share to the others.
+                if let Some(mut session) = S::open(&mut connector).await {
+                    session
+                        .work(Some(&connector), settings, direction, &queue, &progress)
+                        .await;
+                    session.quit().await;
+                }
+            });
+        }
     }
-    work(
-        connection,
-        connector,
-        (options.retry, options.verify),
-        direction,
-        &queue,
-        progress,
-    )
-    .await;
+    session
+        .work(
+            connector,
+            (options.retry, options.verify),
+            direction,
+            &queue,
+            progress,
+        )
+        .await;
     while workers.join_next().await.is_some() {}
     let mut report = queue.finish(|job| job.remote);
     if options.delete && report.failed.is_empty() {
         let (deleted, failed) = match direction {
             Direction::Download => plan::delete_extra(&mut local_tree, &plan).await,
-            Direction::Upload => {
-                plan::delete_extra(
-                    &mut FtpTree {
-                        connection,
-                        root: remote,
-                    },
-                    &plan,
-                )
-                .await
-            }
+            Direction::Upload => plan::delete_extra(&mut session.tree(remote), &plan).await,
         };
         report.deleted = deleted;
         report.failed.extend(failed);
@@ -335,17 +338,123 @@ pub async fn mirror(
     Ok(report)
 }
 
-/// Moves the queue's files over `connection` until none is left. With `retry`, a file whose
-/// connection dropped is resumed over a new one (`connector`), from where it stopped.
-async fn work(
+/// Moves `job` over `session`, trying again as `retry` says; after a failure, `connector`
+/// (when given) replaces the session, and a session that cannot be opened yet fails the next
+/// try at once, which waits longer. Each try after the first resumes where the last stopped.
+pub(crate) async fn move_retrying<S: MirrorSession>(
+    session: &mut S,
+    mut connector: Option<&mut S::Connector>,
+    retry: Retry,
+    direction: Direction,
+    job: &Job,
+    reporter: &mut dyn crate::progress::Progress,
+) -> Result<super::TransferStats, ClientError> {
+    let mut failures = 0;
+    loop {
+        let again = failures > 0;
+        let result = session.move_one(direction, job, again, reporter).await;
+        let Err(error) = &result else {
+            return result;
+        };
+        failures += 1;
+        if !wait_to_retry(retry, failures, error, crate::oneshot::note_retry).await {
+            return result;
+        }
+        if let Some(connector) = connector.as_deref_mut()
+            && let Some(opened) = S::open(connector).await
+        {
+            *session = opened;
+        }
+    }
+}
+
+/// Mirrors a tree. `remote` is a remote folder path (relative or absolute; empty is the current
+/// folder), `local` a local folder. Files identical in size and modification time are skipped;
+/// downloaded files get the remote time, uploaded ones get the local time through MFMT when the
+/// server offers it. With `parallel > 1`, `connector` opens the extra connections. What to
+/// copy, skip and delete is decided in `super::plan`, shared with the SFTP mirror, and the
+/// steps around it in [`run_mirror`], shared too.
+pub async fn mirror(
     connection: &mut Connection,
     connector: &Connector,
+    direction: Direction,
+    remote: &str,
+    local: &Path,
+    options: &MirrorOptions,
+    progress: &ProgressMode,
+) -> Result<MirrorReport, ClientError> {
+    run_mirror(
+        connection,
+        Some(connector),
+        direction,
+        remote,
+        local,
+        options,
+        progress,
+    )
+    .await
+}
+
+impl MirrorSession for Connection {
+    type Connector = Connector;
+    type Tree<'a> = FtpTree<'a>;
+
+    fn tree<'a>(&'a mut self, root: &'a str) -> FtpTree<'a> {
+        FtpTree {
+            connection: self,
+            root,
+        }
+    }
+
+    fn time_rule(&self, direction: Direction) -> TimeRule {
+        TimeRule {
+            precise: self.features().has("MLST"),
+            target_keeps_times: direction == Direction::Download || self.features().has("MFMT"),
+        }
+    }
+
+    async fn open(connector: &mut Connector) -> Option<Connection> {
+        connector.open(|_: &str| None).await.ok()
+    }
+
+    async fn quit(self) {
+        Connection::quit(self).await;
+    }
+
+    async fn move_one(
+        &mut self,
+        direction: Direction,
+        job: &Job,
+        resume: bool,
+        reporter: &mut dyn crate::progress::Progress,
+    ) -> Result<super::TransferStats, ClientError> {
+        move_one(self, direction, job, resume, reporter).await
+    }
+
+    async fn work(
+        &mut self,
+        connector: Option<&Connector>,
+        settings: (Retry, bool),
+        direction: Direction,
+        queue: &MirrorQueue<Job>,
+        progress: &ProgressMode,
+    ) {
+        work(self, connector, settings, direction, queue, progress).await;
+    }
+}
+
+/// Moves the queue's files over `connection` until none is left. With `retry`, a file whose
+/// connection dropped is resumed over a new one (`connector`, always given for FTP), from
+/// where it stopped.
+async fn work(
+    connection: &mut Connection,
+    connector: Option<&Connector>,
     (retry, verify): (Retry, bool),
     direction: Direction,
     queue: &MirrorQueue<Job>,
     progress: &ProgressMode,
 ) {
-    let mut connector = connector.clone();
+    let mut connector = connector.cloned();
     let mut digests = FtpDigests::default();
     // `--verify` against a server announcing HASH: files moved but not checked yet, checked
     // VERIFY_BATCH at a time (and at the end) with their HASH commands pipelined.
@@ -364,23 +473,15 @@ async fn work(
             return;
         };
         let mut reporter = progress.reporter();
-        let mut failures = 0;
-        let result = loop {
-            let again = failures > 0;
-            let result = move_one(connection, direction, &job, again, reporter.as_mut()).await;
-            let Err(error) = &result else {
-                break result;
-            };
-            failures += 1;
-            if !wait_to_retry(retry, failures, error, crate::oneshot::note_retry).await {
-                break result;
-            }
-            // A connection that cannot be made yet fails the next try at once, which waits
-            // longer.
-            if let Ok(opened) = connector.open(|_: &str| None).await {
-                *connection = opened;
-            }
-        };
+        let result = move_retrying(
+            connection,
+            connector.as_mut(),
+            retry,
+            direction,
+            &job,
+            reporter.as_mut(),
+        )
+        .await;
         let result = match result {
             Ok(stats) if verify && digests.batches() => {
                 pending.push((job, stats));
@@ -537,7 +638,7 @@ pub fn join_remote(folder: &str, name: &str) -> String {
 }
 
 /// An FTP connection as one side of a mirror, rooted at `root`.
-struct FtpTree<'a> {
+pub(crate) struct FtpTree<'a> {
     connection: &'a mut Connection,
     root: &'a str,
 }
