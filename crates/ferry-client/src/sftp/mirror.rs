@@ -19,8 +19,8 @@ use crate::oneshot::Globals;
 use crate::progress::ProgressMode;
 use crate::retry::Retry;
 use crate::transfer::{
-    Direction, Job, MirrorOptions, MirrorQueue, MirrorReport, MirrorSession, TimeRule, Tree,
-    move_retrying, plan, run_mirror, set_local_modified,
+    Direction, Job, MirrorOptions, MirrorQueue, MirrorReport, MirrorSession, TimeRule,
+    move_retrying, run_mirror, set_local_modified,
 };
 use crate::url::SftpUrl;
 use crate::verify::{self, Check};
@@ -78,13 +78,25 @@ pub async fn mirror(
 
 impl MirrorSession for SftpSession {
     type Connector = SftpConnector;
-    type Tree<'a> = SftpTree<'a>;
 
-    fn tree<'a>(&'a mut self, root: &'a str) -> SftpTree<'a> {
-        SftpTree {
-            session: self,
-            root,
-        }
+    async fn list_folder(&mut self, path: &str) -> Result<Vec<Entry>, ClientError> {
+        Ok(self.list(path).await?.into_iter().map(entry).collect())
+    }
+
+    async fn make_folders(&mut self, path: &str) -> Result<(), ClientError> {
+        mkdir_all(self, path).await
+    }
+
+    async fn make_folder(&mut self, path: &str) -> Result<(), ClientError> {
+        self.mkdir(path).await
+    }
+
+    async fn remove_file(&mut self, path: &str) -> Result<(), ClientError> {
+        self.remove(path).await
+    }
+
+    async fn remove_folder(&mut self, path: &str) -> Result<(), ClientError> {
+        self.rmdir(path).await
     }
 
     /// SFTP gives times to the second, and SETSTAT sets them both ways.
@@ -126,56 +138,6 @@ impl MirrorSession for SftpSession {
         progress: &ProgressMode,
     ) {
         work(self, connector, settings, direction, queue, progress).await;
-    }
-}
-
-/// An SFTP session as one side of a mirror, rooted at `root`.
-pub(crate) struct SftpTree<'a> {
-    session: &'a mut SftpSession,
-    root: &'a str,
-}
-
-impl SftpTree<'_> {
-    fn path(&self, rel: &str) -> String {
-        plan::remote_path(self.root, rel)
-    }
-}
-
-impl Tree for SftpTree<'_> {
-    async fn list(&mut self, rel: &str) -> Result<Vec<Entry>, ClientError> {
-        let path = self.path(rel);
-        Ok(self
-            .session
-            .list(&path)
-            .await?
-            .into_iter()
-            .map(entry)
-            .collect())
-    }
-
-    async fn make_folder(&mut self, rel: &str) -> Result<(), ClientError> {
-        let path = self.path(rel);
-        if path.is_empty() {
-            Ok(())
-        } else if rel.is_empty() {
-            mkdir_all(self.session, &path).await
-        } else {
-            self.session.mkdir(&path).await
-        }
-    }
-
-    async fn remove_file(&mut self, rel: &str) -> Result<(), ClientError> {
-        let path = self.path(rel);
-        self.session.remove(&path).await
-    }
-
-    async fn remove_folder(&mut self, rel: &str) -> Result<(), ClientError> {
-        let path = self.path(rel);
-        self.session.rmdir(&path).await
-    }
-
-    fn show(&self, rel: &str) -> String {
-        self.path(rel)
     }
 }
 

@@ -219,13 +219,25 @@ impl<J> MirrorQueue<J> {
 pub(crate) trait MirrorSession: Sized + Send + 'static {
     /// What opens more sessions like this one.
     type Connector: Clone + Send + Sync + 'static;
-    /// This session as one side of a mirror.
-    type Tree<'a>: Tree
-    where
-        Self: 'a;
 
-    /// The remote tree over this session, rooted at the folder `root`.
-    fn tree<'a>(&'a mut self, root: &'a str) -> Self::Tree<'a>;
+    /// The entries of the remote folder `path` (`""`: the login or current folder).
+    fn list_folder(
+        &mut self,
+        path: &str,
+    ) -> impl Future<Output = Result<Vec<Entry>, ClientError>> + Send;
+
+    /// Makes the remote folder `path` with its missing parents.
+    fn make_folders(&mut self, path: &str) -> impl Future<Output = Result<(), ClientError>> + Send;
+
+    /// Makes the remote folder `path`, whose parent exists.
+    fn make_folder(&mut self, path: &str) -> impl Future<Output = Result<(), ClientError>> + Send;
+
+    /// Removes the remote file `path`.
+    fn remove_file(&mut self, path: &str) -> impl Future<Output = Result<(), ClientError>> + Send;
+
+    /// Removes the empty remote folder `path`.
+    fn remove_folder(&mut self, path: &str)
+    -> impl Future<Output = Result<(), ClientError>> + Send;
 
     /// How the planning of a mirror going `direction` compares times over this session.
     fn time_rule(&self, direction: Direction) -> TimeRule;
@@ -276,15 +288,27 @@ pub(crate) async fn run_mirror<S: MirrorSession>(
     };
     let plan = match direction {
         Direction::Download => {
-            plan::plan(&mut session.tree(remote), &mut local_tree, options, rule).await?
+            plan::plan(
+                &mut RemoteTree::new(session, remote),
+                &mut local_tree,
+                options,
+                rule,
+            )
+            .await?
         }
         Direction::Upload => {
-            plan::plan(&mut local_tree, &mut session.tree(remote), options, rule).await?
+            plan::plan(
+                &mut local_tree,
+                &mut RemoteTree::new(session, remote),
+                options,
+                rule,
+            )
+            .await?
         }
     };
     let mut report = MirrorReport::planned(&plan);
     if options.dry_run {
-        let remote_tree = session.tree(remote);
+        let remote_tree = RemoteTree::new(session, remote);
         let lines = match direction {
             Direction::Download => plan::describe(&remote_tree, &local_tree, &plan),
             Direction::Upload => plan::describe(&local_tree, &remote_tree, &plan),
@@ -295,7 +319,9 @@ pub(crate) async fn run_mirror<S: MirrorSession>(
     }
     match direction {
         Direction::Download => plan::make_folders(&mut local_tree, &plan).await?,
-        Direction::Upload => plan::make_folders(&mut session.tree(remote), &plan).await?,
+        Direction::Upload => {
+            plan::make_folders(&mut RemoteTree::new(session, remote), &plan).await?
+        }
     }
     let jobs = Job::from_plan(&plan, direction, remote, local);
     let queue = MirrorQueue::new(jobs, report);
@@ -330,7 +356,9 @@ pub(crate) async fn run_mirror<S: MirrorSession>(
     if options.delete && report.failed.is_empty() {
         let (deleted, failed) = match direction {
             Direction::Download => plan::delete_extra(&mut local_tree, &plan).await,
-            Direction::Upload => plan::delete_extra(&mut session.tree(remote), &plan).await,
+            Direction::Upload => {
+                plan::delete_extra(&mut RemoteTree::new(session, remote), &plan).await
+            }
         };
         report.deleted = deleted;
         report.failed.extend(failed);
@@ -397,13 +425,25 @@ pub async fn mirror(
 
 impl MirrorSession for Connection {
     type Connector = Connector;
-    type Tree<'a> = FtpTree<'a>;
 
-    fn tree<'a>(&'a mut self, root: &'a str) -> FtpTree<'a> {
-        FtpTree {
-            connection: self,
-            root,
-        }
+    async fn list_folder(&mut self, path: &str) -> Result<Vec<Entry>, ClientError> {
+        self.list((!path.is_empty()).then_some(path)).await
+    }
+
+    async fn make_folders(&mut self, path: &str) -> Result<(), ClientError> {
+        self.mkdir_all(path).await
+    }
+
+    async fn make_folder(&mut self, path: &str) -> Result<(), ClientError> {
+        self.mkdir(path).await.map(|_| ())
+    }
+
+    async fn remove_file(&mut self, path: &str) -> Result<(), ClientError> {
+        self.delete(path).await.map(|_| ())
+    }
+
+    async fn remove_folder(&mut self, path: &str) -> Result<(), ClientError> {
+        self.rmdir(path).await.map(|_| ())
     }
 
     fn time_rule(&self, direction: Direction) -> TimeRule {
@@ -637,24 +677,26 @@ pub fn join_remote(folder: &str, name: &str) -> String {
     }
 }
 
-/// An FTP connection as one side of a mirror, rooted at `root`.
-pub(crate) struct FtpTree<'a> {
-    connection: &'a mut Connection,
+/// A mirror's remote side: a session (FTP or SFTP) rooted at the folder `root`.
+struct RemoteTree<'a, S> {
+    session: &'a mut S,
     root: &'a str,
 }
 
-impl FtpTree<'_> {
+impl<'a, S> RemoteTree<'a, S> {
+    fn new(session: &'a mut S, root: &'a str) -> RemoteTree<'a, S> {
+        RemoteTree { session, root }
+    }
+
     fn path(&self, rel: &str) -> String {
         plan::remote_path(self.root, rel)
     }
 }
 
-impl Tree for FtpTree<'_> {
+impl<S: MirrorSession> Tree for RemoteTree<'_, S> {
     async fn list(&mut self, rel: &str) -> Result<Vec<Entry>, ClientError> {
         let path = self.path(rel);
-        self.connection
-            .list((!path.is_empty()).then_some(path.as_str()))
-            .await
+        self.session.list_folder(&path).await
     }
 
     async fn make_folder(&mut self, rel: &str) -> Result<(), ClientError> {
@@ -662,20 +704,20 @@ impl Tree for FtpTree<'_> {
         if path.is_empty() {
             Ok(())
         } else if rel.is_empty() {
-            self.connection.mkdir_all(&path).await
+            self.session.make_folders(&path).await
         } else {
-            self.connection.mkdir(&path).await.map(|_| ())
+            self.session.make_folder(&path).await
         }
     }
 
     async fn remove_file(&mut self, rel: &str) -> Result<(), ClientError> {
         let path = self.path(rel);
-        self.connection.delete(&path).await.map(|_| ())
+        self.session.remove_file(&path).await
     }
 
     async fn remove_folder(&mut self, rel: &str) -> Result<(), ClientError> {
         let path = self.path(rel);
-        self.connection.rmdir(&path).await.map(|_| ())
+        self.session.remove_folder(&path).await
     }
 
     fn show(&self, rel: &str) -> String {

@@ -33,7 +33,7 @@ pub use mirror::join_remote;
 pub use mirror::{Direction, MirrorReport, mirror};
 pub(crate) use mirror::{Job, MirrorQueue, MirrorSession, move_retrying, run_mirror};
 pub use plan::{MirrorOptions, NameFilter};
-pub(crate) use plan::{TimeRule, Tree};
+pub(crate) use plan::TimeRule;
 pub use segments::{MIN_SEGMENT, download_segmented, ranges};
 pub use upload::{upload, upload_resumable};
 
