@@ -17,10 +17,9 @@ use super::{SftpConnector, SftpSession};
 use crate::ClientError;
 use crate::oneshot::Globals;
 use crate::progress::ProgressMode;
-use crate::retry::Retry;
 use crate::transfer::{
-    Direction, Job, MirrorOptions, MirrorQueue, MirrorReport, MirrorSession, TimeRule,
-    move_retrying, run_mirror, set_local_modified,
+    Direction, Job, MirrorOptions, MirrorQueue, MirrorReport, MirrorSession, TimeRule, run_mirror,
+    set_local_modified,
 };
 use crate::url::SftpUrl;
 use crate::verify::{self, Check};
@@ -78,6 +77,7 @@ pub async fn mirror(
 
 impl MirrorSession for SftpSession {
     type Connector = SftpConnector;
+    type Checks = ();
 
     async fn list_folder(&mut self, path: &str) -> Result<Vec<Entry>, ClientError> {
         Ok(self.list(path).await?.into_iter().map(entry).collect())
@@ -129,61 +129,27 @@ impl MirrorSession for SftpSession {
         move_one(self, direction, job, resume, reporter).await
     }
 
-    async fn work(
+    async fn check(
         &mut self,
-        connector: Option<&SftpConnector>,
-        settings: (Retry, bool),
+        (): &mut (),
         direction: Direction,
-        queue: &MirrorQueue<Job>,
-        progress: &ProgressMode,
-    ) {
-        work(self, connector, settings, direction, queue, progress).await;
+        job: &Job,
+        _: u64,
+        _: &MirrorQueue<Job>,
+        _: &ProgressMode,
+        reporter: &mut dyn crate::progress::Progress,
+    ) -> Option<Result<bool, ClientError>> {
+        Some(check_one(self, direction, job, reporter).await)
     }
-}
 
-/// Moves the queue's files over `session` until none is left. With `retry` and a
-/// `connector`, a file whose session dropped is resumed over a new one from where it stopped.
-async fn work(
-    session: &mut SftpSession,
-    connector: Option<&SftpConnector>,
-    (retry, verify): (Retry, bool),
-    direction: Direction,
-    queue: &MirrorQueue<Job>,
-    progress: &ProgressMode,
-) {
-    let retry = if connector.is_some() {
-        retry
-    } else {
-        Retry::default()
-    };
-    let mut connector = connector.cloned();
-    loop {
-        let Some(job) = queue.next() else {
-            return;
-        };
-        let mut reporter = progress.reporter();
-        let result = move_retrying(
-            session,
-            connector.as_mut(),
-            retry,
-            direction,
-            &job,
-            reporter.as_mut(),
-        )
-        .await;
-        let result = match result {
-            Ok(stats) if verify => {
-                match check_one(session, direction, &job, reporter.as_mut()).await {
-                    Ok(verified) => {
-                        queue.record_check(verified);
-                        Ok(stats)
-                    }
-                    Err(error) => Err(error),
-                }
-            }
-            result => result,
-        };
-        queue.record(&job.remote, result.map(|stats| stats.bytes));
+    /// SFTP checks each file as it is moved: none waits.
+    async fn check_rest(
+        &mut self,
+        (): &mut (),
+        _: Direction,
+        _: &MirrorQueue<Job>,
+        _: &ProgressMode,
+    ) {
     }
 }
 

@@ -257,12 +257,31 @@ pub(crate) trait MirrorSession: Sized + Send + 'static {
         reporter: &mut dyn crate::progress::Progress,
     ) -> impl Future<Output = Result<super::TransferStats, ClientError>> + Send;
 
-    /// Moves the queue's files over this session until none is left (with `--verify`,
-    /// checking them); `connector`, when given, replaces a session that dropped.
-    fn work(
+    /// What `--verify` keeps from file to file on one session (FTP: the digest command found,
+    /// and the files waiting for a batched check).
+    type Checks: Default + Send;
+
+    /// `--verify` of `job`, moved a moment ago with `bytes`: `Some` with the outcome (`Ok(true)`
+    /// verified, `Ok(false)` unverified; a download that differs is removed, an upload that
+    /// differs is sent again, once), or `None` when the check waits in `checks`, to be settled
+    /// and recorded in `queue` with others.
+    #[allow(clippy::too_many_arguments)]
+    fn check(
         &mut self,
-        connector: Option<&Self::Connector>,
-        settings: (Retry, bool),
+        checks: &mut Self::Checks,
+        direction: Direction,
+        job: &Job,
+        bytes: u64,
+        queue: &MirrorQueue<Job>,
+        progress: &ProgressMode,
+        reporter: &mut dyn crate::progress::Progress,
+    ) -> impl Future<Output = Option<Result<bool, ClientError>>> + Send;
+
+    /// Settles and records in `queue` the checks still waiting in `checks` (the queue is
+    /// empty).
+    fn check_rest(
+        &mut self,
+        checks: &mut Self::Checks,
         direction: Direction,
         queue: &MirrorQueue<Job>,
         progress: &ProgressMode,
@@ -334,23 +353,29 @@ pub(crate) async fn run_mirror<S: MirrorSession>(
             workers.spawn(async move {
                 // A worker that cannot connect leaves its share to the others.
                 if let Some(mut session) = S::open(&mut connector).await {
-                    session
-                        .work(Some(&connector), settings, direction, &queue, &progress)
-                        .await;
+                    work(
+                        &mut session,
+                        Some(&connector),
+                        settings,
+                        direction,
+                        &queue,
+                        &progress,
+                    )
+                    .await;
                     session.quit().await;
                 }
             });
         }
     }
-    session
-        .work(
-            connector,
-            (options.retry, options.verify),
-            direction,
-            &queue,
-            progress,
-        )
-        .await;
+    work(
+        session,
+        connector,
+        (options.retry, options.verify),
+        direction,
+        &queue,
+        progress,
+    )
+    .await;
     while workers.join_next().await.is_some() {}
     let mut report = queue.finish(|job| job.remote);
     if options.delete && report.failed.is_empty() {
@@ -366,10 +391,71 @@ pub(crate) async fn run_mirror<S: MirrorSession>(
     Ok(report)
 }
 
+/// One worker of a mirror: moves the queue's files over `session` until none is left. With
+/// `retry` and a `connector`, a file whose session dropped is resumed over a new one from
+/// where it stopped; with `verify`, each file moved is checked ([`MirrorSession::check`]).
+async fn work<S: MirrorSession>(
+    session: &mut S,
+    connector: Option<&S::Connector>,
+    (retry, verify): (Retry, bool),
+    direction: Direction,
+    queue: &MirrorQueue<Job>,
+    progress: &ProgressMode,
+) {
+    let retry = if connector.is_some() {
+        retry
+    } else {
+        Retry::default()
+    };
+    let mut connector = connector.cloned();
+    let mut checks = S::Checks::default();
+    loop {
+        let Some(job) = queue.next() else {
+            session
+                .check_rest(&mut checks, direction, queue, progress)
+                .await;
+            return;
+        };
+        let mut reporter = progress.reporter();
+        let result = move_retrying(
+            session,
+            connector.as_mut(),
+            retry,
+            direction,
+            &job,
+            reporter.as_mut(),
+        )
+        .await;
+        let result = match result {
+            Ok(stats) if verify => {
+                let check = session.check(
+                    &mut checks,
+                    direction,
+                    &job,
+                    stats.bytes,
+                    queue,
+                    progress,
+                    reporter.as_mut(),
+                );
+                match check.await {
+                    None => continue,
+                    Some(Ok(verified)) => {
+                        queue.record_check(verified);
+                        Ok(stats)
+                    }
+                    Some(Err(error)) => Err(error),
+                }
+            }
+            result => result,
+        };
+        queue.record(&job.remote, result.map(|stats| stats.bytes));
+    }
+}
+
 /// Moves `job` over `session`, trying again as `retry` says; after a failure, `connector`
 /// (when given) replaces the session, and a session that cannot be opened yet fails the next
 /// try at once, which waits longer. Each try after the first resumes where the last stopped.
-pub(crate) async fn move_retrying<S: MirrorSession>(
+async fn move_retrying<S: MirrorSession>(
     session: &mut S,
     mut connector: Option<&mut S::Connector>,
     retry: Retry,
@@ -425,6 +511,7 @@ pub async fn mirror(
 
 impl MirrorSession for Connection {
     type Connector = Connector;
+    type Checks = FtpChecks;
 
     async fn list_folder(&mut self, path: &str) -> Result<Vec<Entry>, ClientError> {
         self.list((!path.is_empty()).then_some(path)).await
@@ -471,87 +558,60 @@ impl MirrorSession for Connection {
         move_one(self, direction, job, resume, reporter).await
     }
 
-    async fn work(
+    async fn check(
         &mut self,
-        connector: Option<&Connector>,
-        settings: (Retry, bool),
+        checks: &mut FtpChecks,
+        direction: Direction,
+        job: &Job,
+        bytes: u64,
+        queue: &MirrorQueue<Job>,
+        progress: &ProgressMode,
+        reporter: &mut dyn crate::progress::Progress,
+    ) -> Option<Result<bool, ClientError>> {
+        if checks.digests.batches() {
+            checks.pending.push((job.clone(), bytes));
+            if checks.pending.len() >= VERIFY_BATCH {
+                check_batch(
+                    self,
+                    &checks.digests,
+                    direction,
+                    &mut checks.pending,
+                    queue,
+                    progress,
+                )
+                .await;
+            }
+            return None;
+        }
+        Some(check_one(self, &mut checks.digests, direction, job, reporter).await)
+    }
+
+    async fn check_rest(
+        &mut self,
+        checks: &mut FtpChecks,
         direction: Direction,
         queue: &MirrorQueue<Job>,
         progress: &ProgressMode,
     ) {
-        work(self, connector, settings, direction, queue, progress).await;
+        check_batch(
+            self,
+            &checks.digests,
+            direction,
+            &mut checks.pending,
+            queue,
+            progress,
+        )
+        .await;
     }
 }
 
-/// Moves the queue's files over `connection` until none is left. With `retry`, a file whose
-/// connection dropped is resumed over a new one (`connector`, always given for FTP), from
-/// where it stopped.
-async fn work(
-    connection: &mut Connection,
-    connector: Option<&Connector>,
-    (retry, verify): (Retry, bool),
-    direction: Direction,
-    queue: &MirrorQueue<Job>,
-    progress: &ProgressMode,
-) {
-    let mut connector = connector.cloned();
-    let mut digests = FtpDigests::default();
-    // `--verify` against a server announcing HASH: files moved but not checked yet, checked
-    // VERIFY_BATCH at a time (and at the end) with their HASH commands pipelined.
-    let mut pending: Vec<(Job, super::TransferStats)> = Vec::new();
-    loop {
-        let Some(job) = queue.next() else {
-            check_batch(
-                connection,
-                &digests,
-                direction,
-                &mut pending,
-                queue,
-                progress,
-            )
-            .await;
-            return;
-        };
-        let mut reporter = progress.reporter();
-        let result = move_retrying(
-            connection,
-            connector.as_mut(),
-            retry,
-            direction,
-            &job,
-            reporter.as_mut(),
-        )
-        .await;
-        let result = match result {
-            Ok(stats) if verify && digests.batches() => {
-                pending.push((job, stats));
-                if pending.len() >= VERIFY_BATCH {
-                    check_batch(
-                        connection,
-                        &digests,
-                        direction,
-                        &mut pending,
-                        queue,
-                        progress,
-                    )
-                    .await;
-                }
-                continue;
-            }
-            Ok(stats) if verify => {
-                match check_one(connection, &mut digests, direction, &job, reporter.as_mut()).await
-                {
-                    Ok(verified) => {
-                        queue.record_check(verified);
-                        Ok(stats)
-                    }
-                    Err(error) => Err(error),
-                }
-            }
-            result => result,
-        };
-        queue.record(&job.remote, result.map(|stats| stats.bytes));
-    }
+/// What `--verify` keeps on one FTP connection: the digest command found (learnt at the first
+/// check), and, against a server announcing HASH, the files moved but not checked yet, checked
+/// [`VERIFY_BATCH`] at a time (and at the end) with their HASH commands pipelined.
+#[derive(Default)]
+pub(crate) struct FtpChecks {
+    digests: FtpDigests,
+    pending: Vec<(Job, u64)>,
 }
 
 /// How many files `--verify` checks with one pipelined write of HASH commands.
@@ -564,7 +624,7 @@ async fn check_batch(
     connection: &mut Connection,
     digests: &FtpDigests,
     direction: Direction,
-    pending: &mut Vec<(Job, super::TransferStats)>,
+    pending: &mut Vec<(Job, u64)>,
     queue: &MirrorQueue<Job>,
     progress: &ProgressMode,
 ) {
@@ -576,7 +636,7 @@ async fn check_batch(
         .map(|(job, _)| (job.remote.clone(), job.local.clone()))
         .collect();
     let checks = digests.check_batch(connection, &files).await;
-    for ((job, stats), check) in pending.drain(..).zip(checks) {
+    for ((job, bytes), check) in pending.drain(..).zip(checks) {
         let settled = match direction {
             Direction::Download => verify::settle_download(check, &job.local, &job.remote).await,
             Direction::Upload => match check {
@@ -597,7 +657,7 @@ async fn check_batch(
         };
         let result = settled.map(|verified| {
             queue.record_check(verified);
-            stats.bytes
+            bytes
         });
         queue.record(&job.remote, result);
     }

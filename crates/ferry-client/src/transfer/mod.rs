@@ -31,9 +31,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 pub use download::{DownloadOptions, download, download_to_writer, download_with};
 pub use mirror::join_remote;
 pub use mirror::{Direction, MirrorReport, mirror};
-pub(crate) use mirror::{Job, MirrorQueue, MirrorSession, move_retrying, run_mirror};
-pub use plan::{MirrorOptions, NameFilter};
+pub(crate) use mirror::{Job, MirrorQueue, MirrorSession, run_mirror};
 pub(crate) use plan::TimeRule;
+pub use plan::{MirrorOptions, NameFilter};
 pub use segments::{MIN_SEGMENT, download_segmented, ranges};
 pub use upload::{upload, upload_resumable};
 
