@@ -251,48 +251,79 @@ async fn get_matching(
     let into = wildcard_target(output)?;
     let (connection, mut connector) = open(globals, url).await?;
     let mut connection = Some(connection);
-    let result = async {
-        let entries = retrying(
-            globals.retry,
-            &mut connection,
-            async || connector.open(|_: &str| None).await,
-            async |connection: &mut Connection, _| {
-                connection
-                    .list((!folder.is_empty()).then_some(folder))
-                    .await
-            },
-            note_retry,
-        )
-        .await?;
-        for name in matching_files(&entries, folder, pattern)? {
-            let remote = transfer::join_remote(folder, &name);
-            let target = into.join(&name);
-            let mut progress = globals.progress.reporter();
-            retrying(
-                globals.retry,
-                &mut connection,
-                async || connector.open(|_: &str| None).await,
-                async |connection: &mut Connection, again| {
-                    transfer::download(
-                        connection,
-                        &remote,
-                        &target,
-                        resume || again,
-                        progress.as_mut(),
-                    )
-                    .await
-                },
-                note_retry,
-            )
-            .await?;
-        }
-        Ok(())
-    }
+    let result = download_matching(
+        globals,
+        &mut connection,
+        async || connector.open(|_: &str| None).await,
+        async |connection: &mut Connection| {
+            connection
+                .list((!folder.is_empty()).then_some(folder))
+                .await
+        },
+        async |connection: &mut Connection, remote: &str, target: &Path, resume, progress| {
+            transfer::download(connection, remote, target, resume, progress).await
+        },
+        (folder, pattern, &into),
+        resume,
+    )
     .await;
     if let Some(connection) = connection {
         connection.quit().await;
     }
     result.map(|()| into)
+}
+
+/// The steps of a wildcard `ferry get` that FTP and SFTP share: list `folder` (with
+/// `--retry`), then download each file matching `pattern` into the folder `into`, each with
+/// `--retry` (a try after the first resumes), stopping at the first failure. `open` opens a
+/// new session when the last one dropped; `list` and `download` are the protocol's calls
+/// (`download` gets the remote path, the local target, whether to resume, and the progress).
+pub(crate) async fn download_matching<C>(
+    globals: &Globals,
+    connection: &mut Option<C>,
+    mut open: impl AsyncFnMut() -> Result<C, ClientError>,
+    mut list: impl AsyncFnMut(&mut C) -> Result<Vec<ferry_proto::listing::Entry>, ClientError>,
+    mut download: impl AsyncFnMut(
+        &mut C,
+        &str,
+        &Path,
+        bool,
+        &mut dyn crate::progress::Progress,
+    ) -> Result<transfer::TransferStats, ClientError>,
+    (folder, pattern, into): (&str, &str, &Path),
+    resume: bool,
+) -> Result<(), ClientError> {
+    let entries = retrying(
+        globals.retry,
+        connection,
+        &mut open,
+        async |connection: &mut C, _| list(connection).await,
+        note_retry,
+    )
+    .await?;
+    for name in matching_files(&entries, folder, pattern)? {
+        let remote = transfer::join_remote(folder, &name);
+        let target = into.join(&name);
+        let mut progress = globals.progress.reporter();
+        retrying(
+            globals.retry,
+            connection,
+            &mut open,
+            async |connection: &mut C, again| {
+                download(
+                    connection,
+                    &remote,
+                    &target,
+                    resume || again,
+                    progress.as_mut(),
+                )
+                .await
+            },
+            note_retry,
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 /// `ferry put FILE... URL [-c]`: uploads files; a URL ending in `/` (or several files) names a

@@ -148,48 +148,25 @@ async fn get_matching(
     let into = crate::oneshot::wildcard_target(output)?;
     let mut session = Some(open(globals, url).await?);
     let connector = connector(globals, url);
-    let reopen = async || {
-        connector
-            .open(|_: &str| None)
-            .await
-            .map(|(session, _)| session)
-    };
-    let result = async {
-        let listed = if folder.is_empty() { "." } else { folder };
-        let names = retrying(
-            globals.retry,
-            &mut session,
-            reopen,
-            async |session: &mut SftpSession, _| session.list(listed).await,
-            note_retry,
-        )
-        .await?;
-        let entries: Vec<Entry> = names.into_iter().map(entry).collect();
-        for name in crate::oneshot::matching_files(&entries, folder, pattern)? {
-            let remote = crate::transfer::join_remote(folder, &name);
-            let target = into.join(&name);
-            let mut progress = globals.progress.reporter();
-            retrying(
-                globals.retry,
-                &mut session,
-                reopen,
-                async |session: &mut SftpSession, again| {
-                    download(
-                        session,
-                        &remote,
-                        &target,
-                        false,
-                        resume || again,
-                        progress.as_mut(),
-                    )
-                    .await
-                },
-                note_retry,
-            )
-            .await?;
-        }
-        Ok(())
-    }
+    let listed = if folder.is_empty() { "." } else { folder };
+    let result = crate::oneshot::download_matching(
+        globals,
+        &mut session,
+        async || {
+            connector
+                .open(|_: &str| None)
+                .await
+                .map(|(session, _)| session)
+        },
+        async |session: &mut SftpSession| {
+            Ok(session.list(listed).await?.into_iter().map(entry).collect())
+        },
+        async |session: &mut SftpSession, remote: &str, target: &Path, resume, progress| {
+            download(session, remote, target, false, resume, progress).await
+        },
+        (folder, pattern, &into),
+        resume,
+    )
     .await;
     if let Some(session) = session {
         session.quit().await;
