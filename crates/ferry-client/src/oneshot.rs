@@ -14,7 +14,7 @@ use ferry_proto::time::UtcTime;
 
 use crate::ClientError;
 use crate::connection::{ConnectDefaults, ConnectOptions, Connection, Connector};
-use crate::progress::ProgressMode;
+use crate::progress::{Progress, ProgressMode};
 use crate::retry::{Retry, retrying};
 use crate::sftp::{self, SshOptions};
 use crate::transfer::{self, Direction};
@@ -288,7 +288,7 @@ pub(crate) async fn download_matching<C>(
         &str,
         &Path,
         bool,
-        &mut dyn crate::progress::Progress,
+        &mut dyn Progress,
     ) -> Result<transfer::TransferStats, ClientError>,
     (folder, pattern, into): (&str, &str, &Path),
     resume: bool,
@@ -339,6 +339,58 @@ pub async fn put(
         return sftp::put(globals, files, url, resume).await;
     }
     let url = FtpUrl::parse(url)?;
+    local_files(files)?;
+    let (connection, mut connector) = open(globals, &url).await?;
+    let mut connection = Some(connection);
+    let mut digests = FtpDigests::default();
+    let folder = url.path.trim_end_matches('/');
+    let result = upload_files(
+        globals,
+        &mut connection,
+        async || connector.open(|_: &str| None).await,
+        UploadCalls {
+            make_folders: async |connection: &mut Connection, folder: &str| {
+                connection.mkdir_all(folder).await
+            },
+            // After a drop, the remote file's size says where to go on (REST + STOR, or APPE).
+            upload: async |connection: &mut Connection,
+                           file: &Path,
+                           remote: &str,
+                           resume: bool,
+                           progress: &mut dyn Progress| {
+                transfer::upload_resumable(connection, file, remote, resume, progress).await
+            },
+            check: async |connection: &mut Connection, remote: &str, file: &Path| {
+                digests.check(connection, remote, file).await
+            },
+            resend: async |connection: &mut Connection,
+                           file: &Path,
+                           remote: &str,
+                           _: &mut dyn Progress| {
+                let mut progress = globals.progress.reporter();
+                transfer::upload(connection, file, remote, progress.as_mut()).await
+            },
+        },
+        (files, &url.path, url.is_folder()),
+        |name| {
+            if folder.is_empty() {
+                name.to_string()
+            } else {
+                format!("{folder}/{name}")
+            }
+        },
+        resume,
+    )
+    .await;
+    if let Some(connection) = connection {
+        connection.quit().await;
+    }
+    result
+}
+
+/// Fails, naming the first, unless every one of `files` is a file: `ferry put` checks them
+/// all before it connects.
+pub(crate) fn local_files(files: &[PathBuf]) -> Result<(), ClientError> {
     for file in files {
         if !file.is_file() {
             let why = if file.exists() {
@@ -346,25 +398,65 @@ pub async fn put(
             } else {
                 std::io::Error::from(std::io::ErrorKind::NotFound)
             };
-            return Err(ClientError::Local {
-                path: file.clone(),
-                source: why,
-            });
+            return Err(ClientError::local(file, why));
         }
     }
-    let (connection, mut connector) = open(globals, &url).await?;
-    let mut connection = Some(connection);
-    let mut digests = FtpDigests::default();
+    Ok(())
+}
+
+/// The protocol's calls that [`upload_files`] makes over a session `C`.
+pub(crate) struct UploadCalls<M, U, K, R> {
+    /// Makes a remote folder with its missing parents.
+    pub make_folders: M,
+    /// Sends a file (local, remote, whether to continue a shorter remote file, progress).
+    pub upload: U,
+    /// `--verify`: the server's digest of a remote file against the local one.
+    pub check: K,
+    /// Sends again, from the start, a file whose digest differed (local, remote, progress).
+    pub resend: R,
+}
+
+/// The steps of `ferry put` that FTP and SFTP share: with several files, or a `url_path`
+/// naming a folder (`is_folder`), the folder is made (with `--retry`) and each file goes
+/// into it as `remote_in_folder(name)`; else the one file goes to `url_path`. Each upload has
+/// `--retry` (a try after the first resumes), and with `--verify` a file that differs is sent
+/// again, once; the first failure stops. Files the server cannot check make one warning.
+pub(crate) async fn upload_files<C, M, U, K, R>(
+    globals: &Globals,
+    connection: &mut Option<C>,
+    mut open: impl AsyncFnMut() -> Result<C, ClientError>,
+    mut calls: UploadCalls<M, U, K, R>,
+    (files, url_path, is_folder): (&[PathBuf], &str, bool),
+    remote_in_folder: impl Fn(&str) -> String,
+    resume: bool,
+) -> Result<(), ClientError>
+where
+    M: AsyncFnMut(&mut C, &str) -> Result<(), ClientError>,
+    U: AsyncFnMut(
+        &mut C,
+        &Path,
+        &str,
+        bool,
+        &mut dyn Progress,
+    ) -> Result<transfer::TransferStats, ClientError>,
+    K: AsyncFnMut(&mut C, &str, &Path) -> Result<Check, ClientError>,
+    R: AsyncFnMut(
+        &mut C,
+        &Path,
+        &str,
+        &mut dyn Progress,
+    ) -> Result<transfer::TransferStats, ClientError>,
+{
     let mut unverified = 0;
     let result = async {
-        let into_folder = url.is_folder() || files.len() > 1;
-        let folder = url.path.trim_end_matches('/');
+        let into_folder = is_folder || files.len() > 1;
+        let folder = url_path.trim_end_matches('/');
         if into_folder && !folder.is_empty() {
             retrying(
                 globals.retry,
-                &mut connection,
-                async || connector.open(|_: &str| None).await,
-                async |connection: &mut Connection, _| connection.mkdir_all(folder).await,
+                connection,
+                &mut open,
+                async |connection: &mut C, _| (calls.make_folders)(connection, folder).await,
                 note_retry,
             )
             .await?;
@@ -374,21 +466,18 @@ pub async fn put(
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            let remote = if !into_folder {
-                url.path.clone()
-            } else if folder.is_empty() {
-                name
+            let remote = if into_folder {
+                remote_in_folder(&name)
             } else {
-                format!("{folder}/{name}")
+                url_path.to_string()
             };
             let mut progress = globals.progress.reporter();
-            // After a drop, the remote file's size says where to go on (REST + STOR, or APPE).
             retrying(
                 globals.retry,
-                &mut connection,
-                async || connector.open(|_: &str| None).await,
-                async |connection: &mut Connection, again| {
-                    transfer::upload_resumable(
+                connection,
+                &mut open,
+                async |connection: &mut C, again| {
+                    (calls.upload)(
                         connection,
                         file,
                         &remote,
@@ -406,7 +495,7 @@ pub async fn put(
                 // A mismatch sends the file again, once.
                 let mut sent_again = false;
                 loop {
-                    match digests.check(connection, &remote, file).await? {
+                    match (calls.check)(connection, &remote, file).await? {
                         Check::Verified(_) => break,
                         Check::Unverified => {
                             unverified += 1;
@@ -417,8 +506,7 @@ pub async fn put(
                         }
                         Check::Mismatch(..) => {
                             sent_again = true;
-                            let mut progress = globals.progress.reporter();
-                            transfer::upload(connection, file, &remote, progress.as_mut()).await?;
+                            (calls.resend)(connection, file, &remote, progress.as_mut()).await?;
                         }
                     }
                 }
@@ -429,9 +517,6 @@ pub async fn put(
     .await;
     if unverified > 0 {
         eprintln!("ferry: {}", verify::unverified_warning(unverified));
-    }
-    if let Some(connection) = connection {
-        connection.quit().await;
     }
     result
 }

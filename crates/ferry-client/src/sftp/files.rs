@@ -20,7 +20,7 @@ use crate::progress::Progress;
 use crate::retry::{Retry, retrying};
 use crate::transfer::{TransferStats, partial_path, remote_base_name};
 use crate::url::SftpUrl;
-use crate::verify::{self, Check};
+use crate::verify;
 
 /// The connector a one-shot command uses for `url`.
 pub(super) fn connector(globals: &Globals, url: &SftpUrl) -> SftpConnector {
@@ -345,90 +345,51 @@ pub async fn put(
     resume: bool,
 ) -> Result<(), ClientError> {
     let url = SftpUrl::parse(url)?;
-    for file in files {
-        if !file.is_file() {
-            let why = if file.exists() {
-                std::io::Error::other("is not a file")
-            } else {
-                std::io::Error::from(std::io::ErrorKind::NotFound)
-            };
-            return Err(ClientError::local(file, why));
-        }
-    }
+    crate::oneshot::local_files(files)?;
     let mut session = Some(open(globals, &url).await?);
     let connector = connector(globals, &url);
-    let reopen = async || {
-        connector
-            .open(|_: &str| None)
-            .await
-            .map(|(session, _)| session)
-    };
-    let mut unverified = 0;
-    let result = async {
-        let into_folder = url.is_folder() || files.len() > 1;
-        let folder = url.path.trim_end_matches('/');
-        if into_folder && !folder.is_empty() {
-            retrying(
-                globals.retry,
-                &mut session,
-                reopen,
-                async |session: &mut SftpSession, _| mkdir_all(session, folder).await,
-                note_retry,
-            )
-            .await?;
-        }
-        for file in files {
-            let name = file
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            let remote = if !into_folder {
-                url.path.clone()
-            } else if url.path.is_empty() || url.path.ends_with('/') {
+    let result = crate::oneshot::upload_files(
+        globals,
+        &mut session,
+        async || {
+            connector
+                .open(|_: &str| None)
+                .await
+                .map(|(session, _)| session)
+        },
+        crate::oneshot::UploadCalls {
+            make_folders: async |session: &mut SftpSession, folder: &str| {
+                mkdir_all(session, folder).await
+            },
+            // After a drop, the remote file's size says where to go on.
+            upload: async |session: &mut SftpSession,
+                           file: &Path,
+                           remote: &str,
+                           resume: bool,
+                           progress: &mut dyn Progress| {
+                upload(session, file, remote, resume, progress).await
+            },
+            check: async |session: &mut SftpSession, remote: &str, file: &Path| {
+                verify::check_sftp(session, remote, file).await
+            },
+            resend: async |session: &mut SftpSession,
+                           file: &Path,
+                           remote: &str,
+                           progress: &mut dyn Progress| {
+                upload(session, file, remote, false, progress).await
+            },
+        },
+        (files, &url.path, url.is_folder()),
+        |name| {
+            if url.path.is_empty() || url.path.ends_with('/') {
                 format!("{}{name}", url.path)
             } else {
                 format!("{}/{name}", url.path)
-            };
-            let mut progress = globals.progress.reporter();
-            // After a drop, the remote file's size says where to go on.
-            retrying(
-                globals.retry,
-                &mut session,
-                reopen,
-                async |session: &mut SftpSession, again| {
-                    upload(session, file, &remote, resume || again, progress.as_mut()).await
-                },
-                note_retry,
-            )
-            .await?;
-            if globals.verify
-                && let Some(session) = session.as_mut()
-            {
-                let mut sent_again = false;
-                loop {
-                    match verify::check_sftp(session, &remote, file).await? {
-                        Check::Verified(_) => break,
-                        Check::Unverified => {
-                            unverified += 1;
-                            break;
-                        }
-                        Check::Mismatch(ours, theirs) if sent_again => {
-                            return Err(Check::mismatch_error(&remote, &ours, &theirs));
-                        }
-                        Check::Mismatch(..) => {
-                            sent_again = true;
-                            upload(session, file, &remote, false, progress.as_mut()).await?;
-                        }
-                    }
-                }
             }
-        }
-        Ok(())
-    }
+        },
+        resume,
+    )
     .await;
-    if unverified > 0 {
-        eprintln!("ferry: {}", verify::unverified_warning(unverified));
-    }
     if let Some(session) = session {
         session.quit().await;
     }
