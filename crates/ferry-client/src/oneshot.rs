@@ -93,18 +93,7 @@ pub async fn get_with(
     if let Some((folder, pattern)) = wildcard(&url.path) {
         return get_matching(globals, &url, folder, pattern, output, resume).await;
     }
-    if url.is_folder() {
-        return Err(ClientError::Usage(format!(
-            "{} names a folder, not a file (use ferry mirror for folders)",
-            url.path
-        )));
-    }
-    if output == Some(Path::new("-")) {
-        if resume {
-            return Err(ClientError::Usage(
-                "--continue needs a file, not standard output".into(),
-            ));
-        }
+    if single_file_output(&url.path, url.is_folder(), output, resume)? {
         let (mut connection, _) = open(globals, &url).await?;
         let mut progress = globals.progress.reporter();
         let mut stdout = tokio::io::stdout();
@@ -118,12 +107,7 @@ pub async fn get_with(
         connection.quit().await;
         return result.map(|_| PathBuf::from("-"));
     }
-    let name = transfer::remote_base_name(&url.path).to_string();
-    let target = match output {
-        Some(path) if path.is_dir() => path.join(&name),
-        Some(path) => path.to_path_buf(),
-        None => PathBuf::from(&name),
-    };
+    let target = download_target(&url.path, output);
     let (connection, mut connector) = open(globals, &url).await?;
     if segments > 1 && !resume {
         let mut connection = connection;
@@ -165,13 +149,7 @@ pub async fn get_with(
             let check = FtpDigests::default()
                 .check(connection, &url.path, &target)
                 .await;
-            verify::settle_download(check, &target, &url.path)
-                .await
-                .map(|verified| {
-                    if !verified {
-                        eprintln!("ferry: {}", verify::unverified_warning(1));
-                    }
-                })
+            settle_one_download(check, &target, &url.path).await
         }
         (result, _) => result.map(|_| ()),
     };
@@ -179,6 +157,56 @@ pub async fn get_with(
         connection.quit().await;
     }
     result.map(|()| target)
+}
+
+/// The usage errors of a one-file `ferry get` (FTP or SFTP), found before it connects: a
+/// `path` that names a folder (`is_folder`), and `--continue` to standard output. Returns
+/// whether `output` is standard output (`-`).
+pub(crate) fn single_file_output(
+    path: &str,
+    is_folder: bool,
+    output: Option<&Path>,
+    resume: bool,
+) -> Result<bool, ClientError> {
+    if is_folder {
+        return Err(ClientError::Usage(format!(
+            "{path} names a folder, not a file (use ferry mirror for folders)"
+        )));
+    }
+    let to_stdout = output == Some(Path::new("-"));
+    if to_stdout && resume {
+        return Err(ClientError::Usage(
+            "--continue needs a file, not standard output".into(),
+        ));
+    }
+    Ok(to_stdout)
+}
+
+/// Where a one-file `ferry get` of `remote` writes: into `output` when it is a folder, as
+/// `output` when it is any other path, else under the remote name in the current folder.
+pub(crate) fn download_target(remote: &str, output: Option<&Path>) -> PathBuf {
+    let name = transfer::remote_base_name(remote);
+    match output {
+        Some(path) if path.is_dir() => path.join(name),
+        Some(path) => path.to_path_buf(),
+        None => PathBuf::from(name),
+    }
+}
+
+/// `--verify` of a one-file download: a file that differs is removed (an error); one the
+/// server cannot check is kept, with the one-line warning.
+pub(crate) async fn settle_one_download(
+    check: Result<Check, ClientError>,
+    target: &Path,
+    remote: &str,
+) -> Result<(), ClientError> {
+    verify::settle_download(check, target, remote)
+        .await
+        .map(|verified| {
+            if !verified {
+                eprintln!("ferry: {}", verify::unverified_warning(1));
+            }
+        })
 }
 
 /// The folder and the pattern of a path whose last name holds a wildcard (`*`, `?`, `[`):

@@ -18,7 +18,7 @@ use crate::ClientError;
 use crate::oneshot::{Globals, note_retry};
 use crate::progress::Progress;
 use crate::retry::{Retry, retrying};
-use crate::transfer::{TransferStats, partial_path, remote_base_name};
+use crate::transfer::{TransferStats, partial_path};
 use crate::url::SftpUrl;
 use crate::verify;
 
@@ -65,24 +65,11 @@ pub async fn get(
     if let Some((folder, pattern)) = crate::oneshot::wildcard(&url.path) {
         return get_matching(globals, &url, folder, pattern, output, resume).await;
     }
-    if url.is_folder() {
-        return Err(ClientError::Usage(format!(
-            "{} names a folder, not a file (use ferry mirror for folders)",
-            url.path
-        )));
-    }
-    let to_stdout = output == Some(Path::new("-"));
-    if to_stdout && resume {
-        return Err(ClientError::Usage(
-            "--continue needs a file, not standard output".into(),
-        ));
-    }
-    let name = remote_base_name(&url.path).to_string();
-    let target = match output {
-        Some(path) if to_stdout => path.to_path_buf(),
-        Some(path) if path.is_dir() => path.join(&name),
-        Some(path) => path.to_path_buf(),
-        None => PathBuf::from(&name),
+    let to_stdout = crate::oneshot::single_file_output(&url.path, url.is_folder(), output, resume)?;
+    let target = if to_stdout {
+        PathBuf::from("-")
+    } else {
+        crate::oneshot::download_target(&url.path, output)
     };
     let mut session = Some(open(globals, &url).await?);
     let connector = connector(globals, &url);
@@ -119,13 +106,7 @@ pub async fn get(
     let result = match (result, session.as_mut()) {
         (Ok(_), Some(session)) if globals.verify && !to_stdout => {
             let check = verify::check_sftp(session, &url.path, &target).await;
-            verify::settle_download(check, &target, &url.path)
-                .await
-                .map(|verified| {
-                    if !verified {
-                        eprintln!("ferry: {}", verify::unverified_warning(1));
-                    }
-                })
+            crate::oneshot::settle_one_download(check, &target, &url.path).await
         }
         (result, _) => result.map(|_| ()),
     };
