@@ -54,6 +54,15 @@ pub(super) async fn open(globals: &Globals, url: &SftpUrl) -> Result<SftpSession
     Ok(session)
 }
 
+/// A new session from `connector`, its host-key note dropped (the first session showed it):
+/// how a one-shot command reconnects after a drop.
+async fn reopen(connector: &SftpConnector) -> Result<SftpSession, ClientError> {
+    connector
+        .open(|_: &str| None)
+        .await
+        .map(|(session, _)| session)
+}
+
 /// `ferry get sftp://... [-o PATH] [-c]`: downloads one file; returns where it went.
 pub async fn get(
     globals: &Globals,
@@ -83,12 +92,7 @@ pub async fn get(
     let result = retrying(
         retry,
         &mut session,
-        async || {
-            connector
-                .open(|_: &str| None)
-                .await
-                .map(|(session, _)| session)
-        },
+        async || reopen(&connector).await,
         async |session: &mut SftpSession, again| {
             download(
                 session,
@@ -133,12 +137,7 @@ async fn get_matching(
     let result = crate::oneshot::download_matching(
         globals,
         &mut session,
-        async || {
-            connector
-                .open(|_: &str| None)
-                .await
-                .map(|(session, _)| session)
-        },
+        async || reopen(&connector).await,
         async |session: &mut SftpSession| {
             Ok(session.list(listed).await?.into_iter().map(entry).collect())
         },
@@ -332,12 +331,7 @@ pub async fn put(
     let result = crate::oneshot::upload_files(
         globals,
         &mut session,
-        async || {
-            connector
-                .open(|_: &str| None)
-                .await
-                .map(|(session, _)| session)
-        },
+        async || reopen(&connector).await,
         crate::oneshot::UploadCalls {
             make_folders: async |session: &mut SftpSession, folder: &str| {
                 mkdir_all(session, folder).await

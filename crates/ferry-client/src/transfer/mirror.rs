@@ -571,15 +571,7 @@ impl MirrorSession for Connection {
         if checks.digests.batches() {
             checks.pending.push((job.clone(), bytes));
             if checks.pending.len() >= VERIFY_BATCH {
-                check_batch(
-                    self,
-                    &checks.digests,
-                    direction,
-                    &mut checks.pending,
-                    queue,
-                    progress,
-                )
-                .await;
+                check_batch(self, checks, direction, queue, progress).await;
             }
             return None;
         }
@@ -593,15 +585,7 @@ impl MirrorSession for Connection {
         queue: &MirrorQueue<Job>,
         progress: &ProgressMode,
     ) {
-        check_batch(
-            self,
-            &checks.digests,
-            direction,
-            &mut checks.pending,
-            queue,
-            progress,
-        )
-        .await;
+        check_batch(self, checks, direction, queue, progress).await;
     }
 }
 
@@ -617,17 +601,17 @@ pub(crate) struct FtpChecks {
 /// How many files `--verify` checks with one pipelined write of HASH commands.
 const VERIFY_BATCH: usize = 32;
 
-/// `--verify` of the `pending` files (moved, not checked yet), emptying it: their HASH
+/// `--verify` of the files waiting in `checks` (moved, not checked yet), emptying it: their HASH
 /// commands in one write, then each file settled on its own as [`check_one`] does (a download
 /// that differs is removed, an upload that differs is sent again once) and recorded.
 async fn check_batch(
     connection: &mut Connection,
-    digests: &FtpDigests,
+    checks: &mut FtpChecks,
     direction: Direction,
-    pending: &mut Vec<(Job, u64)>,
     queue: &MirrorQueue<Job>,
     progress: &ProgressMode,
 ) {
+    let FtpChecks { digests, pending } = checks;
     if pending.is_empty() {
         return;
     }
@@ -635,8 +619,8 @@ async fn check_batch(
         .iter()
         .map(|(job, _)| (job.remote.clone(), job.local.clone()))
         .collect();
-    let checks = digests.check_batch(connection, &files).await;
-    for ((job, bytes), check) in pending.drain(..).zip(checks) {
+    let results = digests.check_batch(connection, &files).await;
+    for ((job, bytes), check) in pending.drain(..).zip(results) {
         let settled = match direction {
             Direction::Download => verify::settle_download(check, &job.local, &job.remote).await,
             Direction::Upload => match check {
