@@ -487,7 +487,7 @@ async fn move_retrying<S: MirrorSession>(
 /// downloaded files get the remote time, uploaded ones get the local time through MFMT when the
 /// server offers it. With `parallel > 1`, `connector` opens the extra connections. What to
 /// copy, skip and delete is decided in `super::plan`, shared with the SFTP mirror, and the
-/// steps around it in [`run_mirror`], shared too.
+/// steps around it in `run_mirror`, shared too.
 pub async fn mirror(
     connection: &mut Connection,
     connector: &Connector,
