@@ -14,7 +14,7 @@ use ferry_proto::time::UtcTime;
 
 use crate::ClientError;
 use crate::connection::{ConnectDefaults, ConnectOptions, Connection, Connector};
-use crate::progress::ProgressMode;
+use crate::progress::{Progress, ProgressMode};
 use crate::retry::{Retry, retrying};
 use crate::sftp::{self, SshOptions};
 use crate::transfer::{self, Direction};
@@ -93,18 +93,7 @@ pub async fn get_with(
     if let Some((folder, pattern)) = wildcard(&url.path) {
         return get_matching(globals, &url, folder, pattern, output, resume).await;
     }
-    if url.is_folder() {
-        return Err(ClientError::Usage(format!(
-            "{} names a folder, not a file (use ferry mirror for folders)",
-            url.path
-        )));
-    }
-    if output == Some(Path::new("-")) {
-        if resume {
-            return Err(ClientError::Usage(
-                "--continue needs a file, not standard output".into(),
-            ));
-        }
+    if single_file_output(&url.path, url.is_folder(), output, resume)? {
         let (mut connection, _) = open(globals, &url).await?;
         let mut progress = globals.progress.reporter();
         let mut stdout = tokio::io::stdout();
@@ -118,12 +107,7 @@ pub async fn get_with(
         connection.quit().await;
         return result.map(|_| PathBuf::from("-"));
     }
-    let name = transfer::remote_base_name(&url.path).to_string();
-    let target = match output {
-        Some(path) if path.is_dir() => path.join(&name),
-        Some(path) => path.to_path_buf(),
-        None => PathBuf::from(&name),
-    };
+    let target = download_target(&url.path, output);
     let (connection, mut connector) = open(globals, &url).await?;
     if segments > 1 && !resume {
         let mut connection = connection;
@@ -165,13 +149,7 @@ pub async fn get_with(
             let check = FtpDigests::default()
                 .check(connection, &url.path, &target)
                 .await;
-            verify::settle_download(check, &target, &url.path)
-                .await
-                .map(|verified| {
-                    if !verified {
-                        eprintln!("ferry: {}", verify::unverified_warning(1));
-                    }
-                })
+            settle_one_download(check, &target, &url.path).await
         }
         (result, _) => result.map(|_| ()),
     };
@@ -179,6 +157,56 @@ pub async fn get_with(
         connection.quit().await;
     }
     result.map(|()| target)
+}
+
+/// The usage errors of a one-file `ferry get` (FTP or SFTP), found before it connects: a
+/// `path` that names a folder (`is_folder`), and `--continue` to standard output. Returns
+/// whether `output` is standard output (`-`).
+pub(crate) fn single_file_output(
+    path: &str,
+    is_folder: bool,
+    output: Option<&Path>,
+    resume: bool,
+) -> Result<bool, ClientError> {
+    if is_folder {
+        return Err(ClientError::Usage(format!(
+            "{path} names a folder, not a file (use ferry mirror for folders)"
+        )));
+    }
+    let to_stdout = output == Some(Path::new("-"));
+    if to_stdout && resume {
+        return Err(ClientError::Usage(
+            "--continue needs a file, not standard output".into(),
+        ));
+    }
+    Ok(to_stdout)
+}
+
+/// Where a one-file `ferry get` of `remote` writes: into `output` when it is a folder, as
+/// `output` when it is any other path, else under the remote name in the current folder.
+pub(crate) fn download_target(remote: &str, output: Option<&Path>) -> PathBuf {
+    let name = transfer::remote_base_name(remote);
+    match output {
+        Some(path) if path.is_dir() => path.join(name),
+        Some(path) => path.to_path_buf(),
+        None => PathBuf::from(name),
+    }
+}
+
+/// `--verify` of a one-file download: a file that differs is removed (an error); one the
+/// server cannot check is kept, with the one-line warning.
+pub(crate) async fn settle_one_download(
+    check: Result<Check, ClientError>,
+    target: &Path,
+    remote: &str,
+) -> Result<(), ClientError> {
+    verify::settle_download(check, target, remote)
+        .await
+        .map(|verified| {
+            if !verified {
+                eprintln!("ferry: {}", verify::unverified_warning(1));
+            }
+        })
 }
 
 /// The folder and the pattern of a path whose last name holds a wildcard (`*`, `?`, `[`):
@@ -251,48 +279,79 @@ async fn get_matching(
     let into = wildcard_target(output)?;
     let (connection, mut connector) = open(globals, url).await?;
     let mut connection = Some(connection);
-    let result = async {
-        let entries = retrying(
-            globals.retry,
-            &mut connection,
-            async || connector.open(|_: &str| None).await,
-            async |connection: &mut Connection, _| {
-                connection
-                    .list((!folder.is_empty()).then_some(folder))
-                    .await
-            },
-            note_retry,
-        )
-        .await?;
-        for name in matching_files(&entries, folder, pattern)? {
-            let remote = transfer::join_remote(folder, &name);
-            let target = into.join(&name);
-            let mut progress = globals.progress.reporter();
-            retrying(
-                globals.retry,
-                &mut connection,
-                async || connector.open(|_: &str| None).await,
-                async |connection: &mut Connection, again| {
-                    transfer::download(
-                        connection,
-                        &remote,
-                        &target,
-                        resume || again,
-                        progress.as_mut(),
-                    )
-                    .await
-                },
-                note_retry,
-            )
-            .await?;
-        }
-        Ok(())
-    }
+    let result = download_matching(
+        globals,
+        &mut connection,
+        async || connector.open(|_: &str| None).await,
+        async |connection: &mut Connection| {
+            connection
+                .list((!folder.is_empty()).then_some(folder))
+                .await
+        },
+        async |connection: &mut Connection, remote: &str, target: &Path, resume, progress| {
+            transfer::download(connection, remote, target, resume, progress).await
+        },
+        (folder, pattern, &into),
+        resume,
+    )
     .await;
     if let Some(connection) = connection {
         connection.quit().await;
     }
     result.map(|()| into)
+}
+
+/// The steps of a wildcard `ferry get` that FTP and SFTP share: list `folder` (with
+/// `--retry`), then download each file matching `pattern` into the folder `into`, each with
+/// `--retry` (a try after the first resumes), stopping at the first failure. `open` opens a
+/// new session when the last one dropped; `list` and `download` are the protocol's calls
+/// (`download` gets the remote path, the local target, whether to resume, and the progress).
+pub(crate) async fn download_matching<C>(
+    globals: &Globals,
+    connection: &mut Option<C>,
+    mut open: impl AsyncFnMut() -> Result<C, ClientError>,
+    mut list: impl AsyncFnMut(&mut C) -> Result<Vec<ferry_proto::listing::Entry>, ClientError>,
+    mut download: impl AsyncFnMut(
+        &mut C,
+        &str,
+        &Path,
+        bool,
+        &mut dyn Progress,
+    ) -> Result<transfer::TransferStats, ClientError>,
+    (folder, pattern, into): (&str, &str, &Path),
+    resume: bool,
+) -> Result<(), ClientError> {
+    let entries = retrying(
+        globals.retry,
+        connection,
+        &mut open,
+        async |connection: &mut C, _| list(connection).await,
+        note_retry,
+    )
+    .await?;
+    for name in matching_files(&entries, folder, pattern)? {
+        let remote = transfer::join_remote(folder, &name);
+        let target = into.join(&name);
+        let mut progress = globals.progress.reporter();
+        retrying(
+            globals.retry,
+            connection,
+            &mut open,
+            async |connection: &mut C, again| {
+                download(
+                    connection,
+                    &remote,
+                    &target,
+                    resume || again,
+                    progress.as_mut(),
+                )
+                .await
+            },
+            note_retry,
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 /// `ferry put FILE... URL [-c]`: uploads files; a URL ending in `/` (or several files) names a
@@ -308,6 +367,58 @@ pub async fn put(
         return sftp::put(globals, files, url, resume).await;
     }
     let url = FtpUrl::parse(url)?;
+    local_files(files)?;
+    let (connection, mut connector) = open(globals, &url).await?;
+    let mut connection = Some(connection);
+    let mut digests = FtpDigests::default();
+    let folder = url.path.trim_end_matches('/');
+    let result = upload_files(
+        globals,
+        &mut connection,
+        async || connector.open(|_: &str| None).await,
+        UploadCalls {
+            make_folders: async |connection: &mut Connection, folder: &str| {
+                connection.mkdir_all(folder).await
+            },
+            // After a drop, the remote file's size says where to go on (REST + STOR, or APPE).
+            upload: async |connection: &mut Connection,
+                           file: &Path,
+                           remote: &str,
+                           resume: bool,
+                           progress: &mut dyn Progress| {
+                transfer::upload_resumable(connection, file, remote, resume, progress).await
+            },
+            check: async |connection: &mut Connection, remote: &str, file: &Path| {
+                digests.check(connection, remote, file).await
+            },
+            resend: async |connection: &mut Connection,
+                           file: &Path,
+                           remote: &str,
+                           _: &mut dyn Progress| {
+                let mut progress = globals.progress.reporter();
+                transfer::upload(connection, file, remote, progress.as_mut()).await
+            },
+        },
+        (files, &url.path, url.is_folder()),
+        |name| {
+            if folder.is_empty() {
+                name.to_string()
+            } else {
+                format!("{folder}/{name}")
+            }
+        },
+        resume,
+    )
+    .await;
+    if let Some(connection) = connection {
+        connection.quit().await;
+    }
+    result
+}
+
+/// Fails, naming the first, unless every one of `files` is a file: `ferry put` checks them
+/// all before it connects.
+pub(crate) fn local_files(files: &[PathBuf]) -> Result<(), ClientError> {
     for file in files {
         if !file.is_file() {
             let why = if file.exists() {
@@ -315,25 +426,65 @@ pub async fn put(
             } else {
                 std::io::Error::from(std::io::ErrorKind::NotFound)
             };
-            return Err(ClientError::Local {
-                path: file.clone(),
-                source: why,
-            });
+            return Err(ClientError::local(file, why));
         }
     }
-    let (connection, mut connector) = open(globals, &url).await?;
-    let mut connection = Some(connection);
-    let mut digests = FtpDigests::default();
+    Ok(())
+}
+
+/// The protocol's calls that [`upload_files`] makes over a session `C`.
+pub(crate) struct UploadCalls<M, U, K, R> {
+    /// Makes a remote folder with its missing parents.
+    pub make_folders: M,
+    /// Sends a file (local, remote, whether to continue a shorter remote file, progress).
+    pub upload: U,
+    /// `--verify`: the server's digest of a remote file against the local one.
+    pub check: K,
+    /// Sends again, from the start, a file whose digest differed (local, remote, progress).
+    pub resend: R,
+}
+
+/// The steps of `ferry put` that FTP and SFTP share: with several files, or a `url_path`
+/// naming a folder (`is_folder`), the folder is made (with `--retry`) and each file goes
+/// into it as `remote_in_folder(name)`; else the one file goes to `url_path`. Each upload has
+/// `--retry` (a try after the first resumes), and with `--verify` a file that differs is sent
+/// again, once; the first failure stops. Files the server cannot check make one warning.
+pub(crate) async fn upload_files<C, M, U, K, R>(
+    globals: &Globals,
+    connection: &mut Option<C>,
+    mut open: impl AsyncFnMut() -> Result<C, ClientError>,
+    mut calls: UploadCalls<M, U, K, R>,
+    (files, url_path, is_folder): (&[PathBuf], &str, bool),
+    remote_in_folder: impl Fn(&str) -> String,
+    resume: bool,
+) -> Result<(), ClientError>
+where
+    M: AsyncFnMut(&mut C, &str) -> Result<(), ClientError>,
+    U: AsyncFnMut(
+        &mut C,
+        &Path,
+        &str,
+        bool,
+        &mut dyn Progress,
+    ) -> Result<transfer::TransferStats, ClientError>,
+    K: AsyncFnMut(&mut C, &str, &Path) -> Result<Check, ClientError>,
+    R: AsyncFnMut(
+        &mut C,
+        &Path,
+        &str,
+        &mut dyn Progress,
+    ) -> Result<transfer::TransferStats, ClientError>,
+{
     let mut unverified = 0;
     let result = async {
-        let into_folder = url.is_folder() || files.len() > 1;
-        let folder = url.path.trim_end_matches('/');
+        let into_folder = is_folder || files.len() > 1;
+        let folder = url_path.trim_end_matches('/');
         if into_folder && !folder.is_empty() {
             retrying(
                 globals.retry,
-                &mut connection,
-                async || connector.open(|_: &str| None).await,
-                async |connection: &mut Connection, _| connection.mkdir_all(folder).await,
+                connection,
+                &mut open,
+                async |connection: &mut C, _| (calls.make_folders)(connection, folder).await,
                 note_retry,
             )
             .await?;
@@ -343,21 +494,18 @@ pub async fn put(
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            let remote = if !into_folder {
-                url.path.clone()
-            } else if folder.is_empty() {
-                name
+            let remote = if into_folder {
+                remote_in_folder(&name)
             } else {
-                format!("{folder}/{name}")
+                url_path.to_string()
             };
             let mut progress = globals.progress.reporter();
-            // After a drop, the remote file's size says where to go on (REST + STOR, or APPE).
             retrying(
                 globals.retry,
-                &mut connection,
-                async || connector.open(|_: &str| None).await,
-                async |connection: &mut Connection, again| {
-                    transfer::upload_resumable(
+                connection,
+                &mut open,
+                async |connection: &mut C, again| {
+                    (calls.upload)(
                         connection,
                         file,
                         &remote,
@@ -375,7 +523,7 @@ pub async fn put(
                 // A mismatch sends the file again, once.
                 let mut sent_again = false;
                 loop {
-                    match digests.check(connection, &remote, file).await? {
+                    match (calls.check)(connection, &remote, file).await? {
                         Check::Verified(_) => break,
                         Check::Unverified => {
                             unverified += 1;
@@ -386,8 +534,7 @@ pub async fn put(
                         }
                         Check::Mismatch(..) => {
                             sent_again = true;
-                            let mut progress = globals.progress.reporter();
-                            transfer::upload(connection, file, &remote, progress.as_mut()).await?;
+                            (calls.resend)(connection, file, &remote, progress.as_mut()).await?;
                         }
                     }
                 }
@@ -398,9 +545,6 @@ pub async fn put(
     .await;
     if unverified > 0 {
         eprintln!("ferry: {}", verify::unverified_warning(unverified));
-    }
-    if let Some(connection) = connection {
-        connection.quit().await;
     }
     result
 }

@@ -18,9 +18,9 @@ use crate::ClientError;
 use crate::oneshot::{Globals, note_retry};
 use crate::progress::Progress;
 use crate::retry::{Retry, retrying};
-use crate::transfer::{TransferStats, partial_path, remote_base_name};
+use crate::transfer::{TransferStats, partial_path};
 use crate::url::SftpUrl;
-use crate::verify::{self, Check};
+use crate::verify;
 
 /// The connector a one-shot command uses for `url`.
 pub(super) fn connector(globals: &Globals, url: &SftpUrl) -> SftpConnector {
@@ -54,6 +54,15 @@ pub(super) async fn open(globals: &Globals, url: &SftpUrl) -> Result<SftpSession
     Ok(session)
 }
 
+/// A new session from `connector`, its host-key note dropped (the first session showed it):
+/// how a one-shot command reconnects after a drop.
+async fn reopen(connector: &SftpConnector) -> Result<SftpSession, ClientError> {
+    connector
+        .open(|_: &str| None)
+        .await
+        .map(|(session, _)| session)
+}
+
 /// `ferry get sftp://... [-o PATH] [-c]`: downloads one file; returns where it went.
 pub async fn get(
     globals: &Globals,
@@ -65,24 +74,11 @@ pub async fn get(
     if let Some((folder, pattern)) = crate::oneshot::wildcard(&url.path) {
         return get_matching(globals, &url, folder, pattern, output, resume).await;
     }
-    if url.is_folder() {
-        return Err(ClientError::Usage(format!(
-            "{} names a folder, not a file (use ferry mirror for folders)",
-            url.path
-        )));
-    }
-    let to_stdout = output == Some(Path::new("-"));
-    if to_stdout && resume {
-        return Err(ClientError::Usage(
-            "--continue needs a file, not standard output".into(),
-        ));
-    }
-    let name = remote_base_name(&url.path).to_string();
-    let target = match output {
-        Some(path) if to_stdout => path.to_path_buf(),
-        Some(path) if path.is_dir() => path.join(&name),
-        Some(path) => path.to_path_buf(),
-        None => PathBuf::from(&name),
+    let to_stdout = crate::oneshot::single_file_output(&url.path, url.is_folder(), output, resume)?;
+    let target = if to_stdout {
+        PathBuf::from("-")
+    } else {
+        crate::oneshot::download_target(&url.path, output)
     };
     let mut session = Some(open(globals, &url).await?);
     let connector = connector(globals, &url);
@@ -96,12 +92,7 @@ pub async fn get(
     let result = retrying(
         retry,
         &mut session,
-        async || {
-            connector
-                .open(|_: &str| None)
-                .await
-                .map(|(session, _)| session)
-        },
+        async || reopen(&connector).await,
         async |session: &mut SftpSession, again| {
             download(
                 session,
@@ -119,13 +110,7 @@ pub async fn get(
     let result = match (result, session.as_mut()) {
         (Ok(_), Some(session)) if globals.verify && !to_stdout => {
             let check = verify::check_sftp(session, &url.path, &target).await;
-            verify::settle_download(check, &target, &url.path)
-                .await
-                .map(|verified| {
-                    if !verified {
-                        eprintln!("ferry: {}", verify::unverified_warning(1));
-                    }
-                })
+            crate::oneshot::settle_one_download(check, &target, &url.path).await
         }
         (result, _) => result.map(|_| ()),
     };
@@ -148,48 +133,20 @@ async fn get_matching(
     let into = crate::oneshot::wildcard_target(output)?;
     let mut session = Some(open(globals, url).await?);
     let connector = connector(globals, url);
-    let reopen = async || {
-        connector
-            .open(|_: &str| None)
-            .await
-            .map(|(session, _)| session)
-    };
-    let result = async {
-        let listed = if folder.is_empty() { "." } else { folder };
-        let names = retrying(
-            globals.retry,
-            &mut session,
-            reopen,
-            async |session: &mut SftpSession, _| session.list(listed).await,
-            note_retry,
-        )
-        .await?;
-        let entries: Vec<Entry> = names.into_iter().map(entry).collect();
-        for name in crate::oneshot::matching_files(&entries, folder, pattern)? {
-            let remote = crate::transfer::join_remote(folder, &name);
-            let target = into.join(&name);
-            let mut progress = globals.progress.reporter();
-            retrying(
-                globals.retry,
-                &mut session,
-                reopen,
-                async |session: &mut SftpSession, again| {
-                    download(
-                        session,
-                        &remote,
-                        &target,
-                        false,
-                        resume || again,
-                        progress.as_mut(),
-                    )
-                    .await
-                },
-                note_retry,
-            )
-            .await?;
-        }
-        Ok(())
-    }
+    let listed = if folder.is_empty() { "." } else { folder };
+    let result = crate::oneshot::download_matching(
+        globals,
+        &mut session,
+        async || reopen(&connector).await,
+        async |session: &mut SftpSession| {
+            Ok(session.list(listed).await?.into_iter().map(entry).collect())
+        },
+        async |session: &mut SftpSession, remote: &str, target: &Path, resume, progress| {
+            download(session, remote, target, false, resume, progress).await
+        },
+        (folder, pattern, &into),
+        resume,
+    )
     .await;
     if let Some(session) = session {
         session.quit().await;
@@ -368,90 +325,46 @@ pub async fn put(
     resume: bool,
 ) -> Result<(), ClientError> {
     let url = SftpUrl::parse(url)?;
-    for file in files {
-        if !file.is_file() {
-            let why = if file.exists() {
-                std::io::Error::other("is not a file")
-            } else {
-                std::io::Error::from(std::io::ErrorKind::NotFound)
-            };
-            return Err(ClientError::local(file, why));
-        }
-    }
+    crate::oneshot::local_files(files)?;
     let mut session = Some(open(globals, &url).await?);
     let connector = connector(globals, &url);
-    let reopen = async || {
-        connector
-            .open(|_: &str| None)
-            .await
-            .map(|(session, _)| session)
-    };
-    let mut unverified = 0;
-    let result = async {
-        let into_folder = url.is_folder() || files.len() > 1;
-        let folder = url.path.trim_end_matches('/');
-        if into_folder && !folder.is_empty() {
-            retrying(
-                globals.retry,
-                &mut session,
-                reopen,
-                async |session: &mut SftpSession, _| mkdir_all(session, folder).await,
-                note_retry,
-            )
-            .await?;
-        }
-        for file in files {
-            let name = file
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            let remote = if !into_folder {
-                url.path.clone()
-            } else if url.path.is_empty() || url.path.ends_with('/') {
+    let result = crate::oneshot::upload_files(
+        globals,
+        &mut session,
+        async || reopen(&connector).await,
+        crate::oneshot::UploadCalls {
+            make_folders: async |session: &mut SftpSession, folder: &str| {
+                mkdir_all(session, folder).await
+            },
+            // After a drop, the remote file's size says where to go on.
+            upload: async |session: &mut SftpSession,
+                           file: &Path,
+                           remote: &str,
+                           resume: bool,
+                           progress: &mut dyn Progress| {
+                upload(session, file, remote, resume, progress).await
+            },
+            check: async |session: &mut SftpSession, remote: &str, file: &Path| {
+                verify::check_sftp(session, remote, file).await
+            },
+            resend: async |session: &mut SftpSession,
+                           file: &Path,
+                           remote: &str,
+                           progress: &mut dyn Progress| {
+                upload(session, file, remote, false, progress).await
+            },
+        },
+        (files, &url.path, url.is_folder()),
+        |name| {
+            if url.path.is_empty() || url.path.ends_with('/') {
                 format!("{}{name}", url.path)
             } else {
                 format!("{}/{name}", url.path)
-            };
-            let mut progress = globals.progress.reporter();
-            // After a drop, the remote file's size says where to go on.
-            retrying(
-                globals.retry,
-                &mut session,
-                reopen,
-                async |session: &mut SftpSession, again| {
-                    upload(session, file, &remote, resume || again, progress.as_mut()).await
-                },
-                note_retry,
-            )
-            .await?;
-            if globals.verify
-                && let Some(session) = session.as_mut()
-            {
-                let mut sent_again = false;
-                loop {
-                    match verify::check_sftp(session, &remote, file).await? {
-                        Check::Verified(_) => break,
-                        Check::Unverified => {
-                            unverified += 1;
-                            break;
-                        }
-                        Check::Mismatch(ours, theirs) if sent_again => {
-                            return Err(Check::mismatch_error(&remote, &ours, &theirs));
-                        }
-                        Check::Mismatch(..) => {
-                            sent_again = true;
-                            upload(session, file, &remote, false, progress.as_mut()).await?;
-                        }
-                    }
-                }
             }
-        }
-        Ok(())
-    }
+        },
+        resume,
+    )
     .await;
-    if unverified > 0 {
-        eprintln!("ferry: {}", verify::unverified_warning(unverified));
-    }
     if let Some(session) = session {
         session.quit().await;
     }

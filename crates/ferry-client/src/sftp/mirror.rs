@@ -17,9 +17,8 @@ use super::{SftpConnector, SftpSession};
 use crate::ClientError;
 use crate::oneshot::Globals;
 use crate::progress::ProgressMode;
-use crate::retry::{Retry, wait_to_retry};
 use crate::transfer::{
-    Direction, Job, LocalTree, MirrorOptions, MirrorQueue, MirrorReport, TimeRule, Tree, plan,
+    Direction, Job, MirrorOptions, MirrorQueue, MirrorReport, MirrorSession, TimeRule, run_mirror,
     set_local_modified,
 };
 use crate::url::SftpUrl;
@@ -70,214 +69,87 @@ pub async fn mirror(
     options: &MirrorOptions,
     progress: &ProgressMode,
 ) -> Result<MirrorReport, ClientError> {
-    // SFTP gives times to the second, and SETSTAT sets them both ways.
-    let rule = TimeRule {
-        precise: true,
-        target_keeps_times: true,
-    };
-    let mut local_tree = LocalTree {
-        root: local.to_path_buf(),
-    };
-    let plan = match direction {
-        Direction::Download => {
-            let mut source = SftpTree {
-                session,
-                root: remote,
-            };
-            plan::plan(&mut source, &mut local_tree, options, rule).await?
-        }
-        Direction::Upload => {
-            let mut target = SftpTree {
-                session,
-                root: remote,
-            };
-            plan::plan(&mut local_tree, &mut target, options, rule).await?
-        }
-    };
-    let mut report = MirrorReport::planned(&plan);
-    if options.dry_run {
-        let remote_tree = SftpTree {
-            session,
-            root: remote,
-        };
-        let lines = match direction {
-            Direction::Download => plan::describe(&remote_tree, &local_tree, &plan),
-            Direction::Upload => plan::describe(&local_tree, &remote_tree, &plan),
-        };
-        report.bytes = plan.copies.iter().map(|copy| copy.size).sum();
-        report.dry_run = Some(lines);
-        return Ok(report);
-    }
-    match direction {
-        Direction::Download => plan::make_folders(&mut local_tree, &plan).await?,
-        Direction::Upload => {
-            plan::make_folders(
-                &mut SftpTree {
-                    session,
-                    root: remote,
-                },
-                &plan,
-            )
-            .await?;
-        }
-    }
-    let jobs = Job::from_plan(&plan, direction, remote, local);
-    let queue = MirrorQueue::new(jobs, report);
-    let mut workers = tokio::task::JoinSet::new();
-    if let Some(connector) = connector {
-        for _ in 0..queue.extra_sessions(options.parallel) {
-            let connector = connector.clone();
-            let (queue, progress) = (queue.clone(), progress.clone());
-            let (retry, verify) = (options.retry, options.verify);
-            workers.spawn(async move {
-                if let Ok((mut session, _)) = connector.open(|_: &str| None).await {
-                    work(
-                        &mut session,
-                        Some(&connector),
-                        (retry, verify),
-                        direction,
-                        &queue,
-                        &progress,
-                    )
-                    .await;
-                    session.quit().await;
-                }
-            });
-        }
-    }
-    work(
-        session,
-        connector,
-        (options.retry, options.verify),
-        direction,
-        &queue,
-        progress,
+    run_mirror(
+        session, connector, direction, remote, local, options, progress,
     )
-    .await;
-    while workers.join_next().await.is_some() {}
-    let mut report = queue.finish(|job| job.remote);
-    if options.delete && report.failed.is_empty() {
-        let (deleted, failed) = match direction {
-            Direction::Download => plan::delete_extra(&mut local_tree, &plan).await,
-            Direction::Upload => {
-                plan::delete_extra(
-                    &mut SftpTree {
-                        session,
-                        root: remote,
-                    },
-                    &plan,
-                )
-                .await
-            }
-        };
-        report.deleted = deleted;
-        report.failed.extend(failed);
-    }
-    Ok(report)
+    .await
 }
 
-/// An SFTP session as one side of a mirror, rooted at `root`.
-struct SftpTree<'a> {
-    session: &'a mut SftpSession,
-    root: &'a str,
-}
+impl MirrorSession for SftpSession {
+    type Connector = SftpConnector;
+    type Checks = ();
 
-impl SftpTree<'_> {
-    fn path(&self, rel: &str) -> String {
-        plan::remote_path(self.root, rel)
-    }
-}
-
-impl Tree for SftpTree<'_> {
-    async fn list(&mut self, rel: &str) -> Result<Vec<Entry>, ClientError> {
-        let path = self.path(rel);
-        Ok(self
-            .session
-            .list(&path)
-            .await?
-            .into_iter()
-            .map(entry)
-            .collect())
+    async fn list_folder(&mut self, path: &str) -> Result<Vec<Entry>, ClientError> {
+        Ok(self.list(path).await?.into_iter().map(entry).collect())
     }
 
-    async fn make_folder(&mut self, rel: &str) -> Result<(), ClientError> {
-        let path = self.path(rel);
-        if path.is_empty() {
-            Ok(())
-        } else if rel.is_empty() {
-            mkdir_all(self.session, &path).await
-        } else {
-            self.session.mkdir(&path).await
+    async fn make_folders(&mut self, path: &str) -> Result<(), ClientError> {
+        mkdir_all(self, path).await
+    }
+
+    async fn make_folder(&mut self, path: &str) -> Result<(), ClientError> {
+        self.mkdir(path).await
+    }
+
+    async fn remove_file(&mut self, path: &str) -> Result<(), ClientError> {
+        self.remove(path).await
+    }
+
+    async fn remove_folder(&mut self, path: &str) -> Result<(), ClientError> {
+        self.rmdir(path).await
+    }
+
+    /// SFTP gives times to the second, and SETSTAT sets them both ways.
+    fn time_rule(&self, _: Direction) -> TimeRule {
+        TimeRule {
+            precise: true,
+            target_keeps_times: true,
         }
     }
 
-    async fn remove_file(&mut self, rel: &str) -> Result<(), ClientError> {
-        let path = self.path(rel);
-        self.session.remove(&path).await
+    async fn open(connector: &mut SftpConnector) -> Option<SftpSession> {
+        connector
+            .open(|_: &str| None)
+            .await
+            .ok()
+            .map(|(session, _)| session)
     }
 
-    async fn remove_folder(&mut self, rel: &str) -> Result<(), ClientError> {
-        let path = self.path(rel);
-        self.session.rmdir(&path).await
+    async fn quit(self) {
+        SftpSession::quit(self).await;
     }
 
-    fn show(&self, rel: &str) -> String {
-        self.path(rel)
+    async fn move_one(
+        &mut self,
+        direction: Direction,
+        job: &Job,
+        resume: bool,
+        reporter: &mut dyn crate::progress::Progress,
+    ) -> Result<crate::transfer::TransferStats, ClientError> {
+        move_one(self, direction, job, resume, reporter).await
     }
-}
 
-/// Moves the queue's files over `session` until none is left. With `retry` and a
-/// `connector`, a file whose session dropped is resumed over a new one from where it stopped.
-async fn work(
-    session: &mut SftpSession,
-    connector: Option<&SftpConnector>,
-    (retry, verify): (Retry, bool),
-    direction: Direction,
-    queue: &MirrorQueue<Job>,
-    progress: &ProgressMode,
-) {
-    let retry = if connector.is_some() {
-        retry
-    } else {
-        Retry::default()
-    };
-    loop {
-        let Some(job) = queue.next() else {
-            return;
-        };
-        let mut reporter = progress.reporter();
-        let mut failures = 0;
-        let result = loop {
-            let again = failures > 0;
-            let result = move_one(session, direction, &job, again, reporter.as_mut()).await;
-            let Err(error) = &result else {
-                break result;
-            };
-            failures += 1;
-            if !wait_to_retry(retry, failures, error, crate::oneshot::note_retry).await {
-                break result;
-            }
-            // A session that cannot be opened yet fails the next try at once, which waits
-            // longer.
-            if let Some(connector) = connector
-                && let Ok((opened, _)) = connector.open(|_: &str| None).await
-            {
-                *session = opened;
-            }
-        };
-        let result = match result {
-            Ok(stats) if verify => {
-                match check_one(session, direction, &job, reporter.as_mut()).await {
-                    Ok(verified) => {
-                        queue.record_check(verified);
-                        Ok(stats)
-                    }
-                    Err(error) => Err(error),
-                }
-            }
-            result => result,
-        };
-        queue.record(&job.remote, result.map(|stats| stats.bytes));
+    async fn check(
+        &mut self,
+        (): &mut (),
+        direction: Direction,
+        job: &Job,
+        _: u64,
+        _: &MirrorQueue<Job>,
+        _: &ProgressMode,
+        reporter: &mut dyn crate::progress::Progress,
+    ) -> Option<Result<bool, ClientError>> {
+        Some(check_one(self, direction, job, reporter).await)
+    }
+
+    /// SFTP checks each file as it is moved: none waits.
+    async fn check_rest(
+        &mut self,
+        (): &mut (),
+        _: Direction,
+        _: &MirrorQueue<Job>,
+        _: &ProgressMode,
+    ) {
     }
 }
 

@@ -212,54 +212,122 @@ impl<J> MirrorQueue<J> {
     }
 }
 
-/// Mirrors a tree. `remote` is a remote folder path (relative or absolute; empty is the current
-/// folder), `local` a local folder. Files identical in size and modification time are skipped;
-/// downloaded files get the remote time, uploaded ones get the local time through MFMT when the
-/// server offers it. With `parallel > 1`, `connector` opens the extra connections. What to
-/// copy, skip and delete is decided in `super::plan`, shared with the SFTP mirror.
-pub async fn mirror(
-    connection: &mut Connection,
-    connector: &Connector,
+/// One session of a mirror's remote end, FTP or SFTP: the remote tree over it, how to open
+/// another (extra workers, and a session that dropped), and how one worker moves the queue's
+/// files. The steps around these are the same for both protocols and live once, in
+/// [`run_mirror`] and [`move_retrying`].
+pub(crate) trait MirrorSession: Sized + Send + 'static {
+    /// What opens more sessions like this one.
+    type Connector: Clone + Send + Sync + 'static;
+
+    /// The entries of the remote folder `path` (`""`: the login or current folder).
+    fn list_folder(
+        &mut self,
+        path: &str,
+    ) -> impl Future<Output = Result<Vec<Entry>, ClientError>> + Send;
+
+    /// Makes the remote folder `path` with its missing parents.
+    fn make_folders(&mut self, path: &str) -> impl Future<Output = Result<(), ClientError>> + Send;
+
+    /// Makes the remote folder `path`, whose parent exists.
+    fn make_folder(&mut self, path: &str) -> impl Future<Output = Result<(), ClientError>> + Send;
+
+    /// Removes the remote file `path`.
+    fn remove_file(&mut self, path: &str) -> impl Future<Output = Result<(), ClientError>> + Send;
+
+    /// Removes the empty remote folder `path`.
+    fn remove_folder(&mut self, path: &str)
+    -> impl Future<Output = Result<(), ClientError>> + Send;
+
+    /// How the planning of a mirror going `direction` compares times over this session.
+    fn time_rule(&self, direction: Direction) -> TimeRule;
+
+    /// A new session, or `None` when it cannot be opened (now).
+    fn open(connector: &mut Self::Connector) -> impl Future<Output = Option<Self>> + Send;
+
+    /// Ends the session politely.
+    fn quit(self) -> impl Future<Output = ()> + Send;
+
+    /// Moves one file; `resume` continues what an earlier try left.
+    fn move_one(
+        &mut self,
+        direction: Direction,
+        job: &Job,
+        resume: bool,
+        reporter: &mut dyn crate::progress::Progress,
+    ) -> impl Future<Output = Result<super::TransferStats, ClientError>> + Send;
+
+    /// What `--verify` keeps from file to file on one session (FTP: the digest command found,
+    /// and the files waiting for a batched check).
+    type Checks: Default + Send;
+
+    /// `--verify` of `job`, moved a moment ago with `bytes`: `Some` with the outcome (`Ok(true)`
+    /// verified, `Ok(false)` unverified; a download that differs is removed, an upload that
+    /// differs is sent again, once), or `None` when the check waits in `checks`, to be settled
+    /// and recorded in `queue` with others.
+    #[allow(clippy::too_many_arguments)]
+    fn check(
+        &mut self,
+        checks: &mut Self::Checks,
+        direction: Direction,
+        job: &Job,
+        bytes: u64,
+        queue: &MirrorQueue<Job>,
+        progress: &ProgressMode,
+        reporter: &mut dyn crate::progress::Progress,
+    ) -> impl Future<Output = Option<Result<bool, ClientError>>> + Send;
+
+    /// Settles and records in `queue` the checks still waiting in `checks` (the queue is
+    /// empty).
+    fn check_rest(
+        &mut self,
+        checks: &mut Self::Checks,
+        direction: Direction,
+        queue: &MirrorQueue<Job>,
+        progress: &ProgressMode,
+    ) -> impl Future<Output = ()> + Send;
+}
+
+/// The mirror both protocols run: plan from the listings, then (unless `--dry-run`) make the
+/// folders, move the files over `session` and, with `parallel > 1` and a `connector`, over
+/// extra sessions (one that cannot be opened leaves its share to the others), and last
+/// `--delete` what the source lacks when nothing failed.
+pub(crate) async fn run_mirror<S: MirrorSession>(
+    session: &mut S,
+    connector: Option<&S::Connector>,
     direction: Direction,
     remote: &str,
     local: &Path,
     options: &MirrorOptions,
     progress: &ProgressMode,
 ) -> Result<MirrorReport, ClientError> {
-    let precise = connection.features().has("MLST");
+    let rule = session.time_rule(direction);
     let mut local_tree = LocalTree {
         root: local.to_path_buf(),
     };
     let plan = match direction {
         Direction::Download => {
-            let rule = TimeRule {
-                precise,
-                target_keeps_times: true,
-            };
-            let mut source = FtpTree {
-                connection,
-                root: remote,
-            };
-            plan::plan(&mut source, &mut local_tree, options, rule).await?
+            plan::plan(
+                &mut RemoteTree::new(session, remote),
+                &mut local_tree,
+                options,
+                rule,
+            )
+            .await?
         }
         Direction::Upload => {
-            let rule = TimeRule {
-                precise,
-                target_keeps_times: connection.features().has("MFMT"),
-            };
-            let mut target = FtpTree {
-                connection,
-                root: remote,
-            };
-            plan::plan(&mut local_tree, &mut target, options, rule).await?
+            plan::plan(
+                &mut local_tree,
+                &mut RemoteTree::new(session, remote),
+                options,
+                rule,
+            )
+            .await?
         }
     };
     let mut report = MirrorReport::planned(&plan);
     if options.dry_run {
-        let remote_tree = FtpTree {
-            connection,
-            root: remote,
-        };
+        let remote_tree = RemoteTree::new(session, remote);
         let lines = match direction {
             Direction::Download => plan::describe(&remote_tree, &local_tree, &plan),
             Direction::Upload => plan::describe(&local_tree, &remote_tree, &plan),
@@ -271,41 +339,36 @@ pub async fn mirror(
     match direction {
         Direction::Download => plan::make_folders(&mut local_tree, &plan).await?,
         Direction::Upload => {
-            plan::make_folders(
-                &mut FtpTree {
-                    connection,
-                    root: remote,
-                },
-                &plan,
-            )
-            .await?;
+            plan::make_folders(&mut RemoteTree::new(session, remote), &plan).await?
         }
     }
     let jobs = Job::from_plan(&plan, direction, remote, local);
     let queue = MirrorQueue::new(jobs, report);
     let mut workers = tokio::task::JoinSet::new();
-    for _ in 0..queue.extra_sessions(options.parallel) {
-        let mut connector = connector.clone();
-        let (queue, progress) = (queue.clone(), progress.clone());
-        let (retry, verify) = (options.retry, options.verify);
-        workers.spawn(async move {
-            // A worker that cannot connect leaves its share to the others.
-            if let Ok(mut connection) = connector.open(|_: &str| None).await {
-                work(
-                    &mut connection,
-                    &connector,
-                    (retry, verify),
-                    direction,
-                    &queue,
-                    &progress,
-                )
-                .await;
-                connection.quit().await;
-            }
-        });
+    if let Some(connector) = connector {
+        for _ in 0..queue.extra_sessions(options.parallel) {
+            let mut connector = connector.clone();
+            let (queue, progress) = (queue.clone(), progress.clone());
+            let settings = (options.retry, options.verify);
+            workers.spawn(async move {
+                // A worker that cannot connect leaves its share to the others.
+                if let Some(mut session) = S::open(&mut connector).await {
+                    work(
+                        &mut session,
+                        Some(&connector),
+                        settings,
+                        direction,
+                        &queue,
+                        &progress,
+                    )
+                    .await;
+                    session.quit().await;
+                }
+            });
+        }
     }
     work(
-        connection,
+        session,
         connector,
         (options.retry, options.verify),
         direction,
@@ -319,14 +382,7 @@ pub async fn mirror(
         let (deleted, failed) = match direction {
             Direction::Download => plan::delete_extra(&mut local_tree, &plan).await,
             Direction::Upload => {
-                plan::delete_extra(
-                    &mut FtpTree {
-                        connection,
-                        root: remote,
-                    },
-                    &plan,
-                )
-                .await
+                plan::delete_extra(&mut RemoteTree::new(session, remote), &plan).await
             }
         };
         report.deleted = deleted;
@@ -335,76 +391,59 @@ pub async fn mirror(
     Ok(report)
 }
 
-/// Moves the queue's files over `connection` until none is left. With `retry`, a file whose
-/// connection dropped is resumed over a new one (`connector`), from where it stopped.
-async fn work(
-    connection: &mut Connection,
-    connector: &Connector,
+/// One worker of a mirror: moves the queue's files over `session` until none is left. With
+/// `retry` and a `connector`, a file whose session dropped is resumed over a new one from
+/// where it stopped; with `verify`, each file moved is checked ([`MirrorSession::check`]).
+async fn work<S: MirrorSession>(
+    session: &mut S,
+    connector: Option<&S::Connector>,
     (retry, verify): (Retry, bool),
     direction: Direction,
     queue: &MirrorQueue<Job>,
     progress: &ProgressMode,
 ) {
-    let mut connector = connector.clone();
-    let mut digests = FtpDigests::default();
-    // `--verify` against a server announcing HASH: files moved but not checked yet, checked
-    // VERIFY_BATCH at a time (and at the end) with their HASH commands pipelined.
-    let mut pending: Vec<(Job, super::TransferStats)> = Vec::new();
+    let retry = if connector.is_some() {
+        retry
+    } else {
+        Retry::default()
+    };
+    let mut connector = connector.cloned();
+    let mut checks = S::Checks::default();
     loop {
         let Some(job) = queue.next() else {
-            check_batch(
-                connection,
-                &digests,
-                direction,
-                &mut pending,
-                queue,
-                progress,
-            )
-            .await;
+            session
+                .check_rest(&mut checks, direction, queue, progress)
+                .await;
             return;
         };
         let mut reporter = progress.reporter();
-        let mut failures = 0;
-        let result = loop {
-            let again = failures > 0;
-            let result = move_one(connection, direction, &job, again, reporter.as_mut()).await;
-            let Err(error) = &result else {
-                break result;
-            };
-            failures += 1;
-            if !wait_to_retry(retry, failures, error, crate::oneshot::note_retry).await {
-                break result;
-            }
-            // A connection that cannot be made yet fails the next try at once, which waits
-            // longer.
-            if let Ok(opened) = connector.open(|_: &str| None).await {
-                *connection = opened;
-            }
-        };
+        let result = move_retrying(
+            session,
+            connector.as_mut(),
+            retry,
+            direction,
+            &job,
+            reporter.as_mut(),
+        )
+        .await;
         let result = match result {
-            Ok(stats) if verify && digests.batches() => {
-                pending.push((job, stats));
-                if pending.len() >= VERIFY_BATCH {
-                    check_batch(
-                        connection,
-                        &digests,
-                        direction,
-                        &mut pending,
-                        queue,
-                        progress,
-                    )
-                    .await;
-                }
-                continue;
-            }
             Ok(stats) if verify => {
-                match check_one(connection, &mut digests, direction, &job, reporter.as_mut()).await
-                {
-                    Ok(verified) => {
+                let check = session.check(
+                    &mut checks,
+                    direction,
+                    &job,
+                    stats.bytes,
+                    queue,
+                    progress,
+                    reporter.as_mut(),
+                );
+                match check.await {
+                    None => continue,
+                    Some(Ok(verified)) => {
                         queue.record_check(verified);
                         Ok(stats)
                     }
-                    Err(error) => Err(error),
+                    Some(Err(error)) => Err(error),
                 }
             }
             result => result,
@@ -413,20 +452,166 @@ async fn work(
     }
 }
 
+/// Moves `job` over `session`, trying again as `retry` says; after a failure, `connector`
+/// (when given) replaces the session, and a session that cannot be opened yet fails the next
+/// try at once, which waits longer. Each try after the first resumes where the last stopped.
+async fn move_retrying<S: MirrorSession>(
+    session: &mut S,
+    mut connector: Option<&mut S::Connector>,
+    retry: Retry,
+    direction: Direction,
+    job: &Job,
+    reporter: &mut dyn crate::progress::Progress,
+) -> Result<super::TransferStats, ClientError> {
+    let mut failures = 0;
+    loop {
+        let again = failures > 0;
+        let result = session.move_one(direction, job, again, reporter).await;
+        let Err(error) = &result else {
+            return result;
+        };
+        failures += 1;
+        if !wait_to_retry(retry, failures, error, crate::oneshot::note_retry).await {
+            return result;
+        }
+        if let Some(connector) = connector.as_deref_mut()
+            && let Some(opened) = S::open(connector).await
+        {
+            *session = opened;
+        }
+    }
+}
+
+/// Mirrors a tree. `remote` is a remote folder path (relative or absolute; empty is the current
+/// folder), `local` a local folder. Files identical in size and modification time are skipped;
+/// downloaded files get the remote time, uploaded ones get the local time through MFMT when the
+/// server offers it. With `parallel > 1`, `connector` opens the extra connections. What to
+/// copy, skip and delete is decided in `super::plan`, shared with the SFTP mirror, and the
+/// steps around it in `run_mirror`, shared too.
+pub async fn mirror(
+    connection: &mut Connection,
+    connector: &Connector,
+    direction: Direction,
+    remote: &str,
+    local: &Path,
+    options: &MirrorOptions,
+    progress: &ProgressMode,
+) -> Result<MirrorReport, ClientError> {
+    run_mirror(
+        connection,
+        Some(connector),
+        direction,
+        remote,
+        local,
+        options,
+        progress,
+    )
+    .await
+}
+
+impl MirrorSession for Connection {
+    type Connector = Connector;
+    type Checks = FtpChecks;
+
+    async fn list_folder(&mut self, path: &str) -> Result<Vec<Entry>, ClientError> {
+        self.list((!path.is_empty()).then_some(path)).await
+    }
+
+    async fn make_folders(&mut self, path: &str) -> Result<(), ClientError> {
+        self.mkdir_all(path).await
+    }
+
+    async fn make_folder(&mut self, path: &str) -> Result<(), ClientError> {
+        self.mkdir(path).await.map(|_| ())
+    }
+
+    async fn remove_file(&mut self, path: &str) -> Result<(), ClientError> {
+        self.delete(path).await.map(|_| ())
+    }
+
+    async fn remove_folder(&mut self, path: &str) -> Result<(), ClientError> {
+        self.rmdir(path).await.map(|_| ())
+    }
+
+    fn time_rule(&self, direction: Direction) -> TimeRule {
+        TimeRule {
+            precise: self.features().has("MLST"),
+            target_keeps_times: direction == Direction::Download || self.features().has("MFMT"),
+        }
+    }
+
+    async fn open(connector: &mut Connector) -> Option<Connection> {
+        connector.open(|_: &str| None).await.ok()
+    }
+
+    async fn quit(self) {
+        Connection::quit(self).await;
+    }
+
+    async fn move_one(
+        &mut self,
+        direction: Direction,
+        job: &Job,
+        resume: bool,
+        reporter: &mut dyn crate::progress::Progress,
+    ) -> Result<super::TransferStats, ClientError> {
+        move_one(self, direction, job, resume, reporter).await
+    }
+
+    async fn check(
+        &mut self,
+        checks: &mut FtpChecks,
+        direction: Direction,
+        job: &Job,
+        bytes: u64,
+        queue: &MirrorQueue<Job>,
+        progress: &ProgressMode,
+        reporter: &mut dyn crate::progress::Progress,
+    ) -> Option<Result<bool, ClientError>> {
+        if checks.digests.batches() {
+            checks.pending.push((job.clone(), bytes));
+            if checks.pending.len() >= VERIFY_BATCH {
+                check_batch(self, checks, direction, queue, progress).await;
+            }
+            return None;
+        }
+        Some(check_one(self, &mut checks.digests, direction, job, reporter).await)
+    }
+
+    async fn check_rest(
+        &mut self,
+        checks: &mut FtpChecks,
+        direction: Direction,
+        queue: &MirrorQueue<Job>,
+        progress: &ProgressMode,
+    ) {
+        check_batch(self, checks, direction, queue, progress).await;
+    }
+}
+
+/// What `--verify` keeps on one FTP connection: the digest command found (learnt at the first
+/// check), and, against a server announcing HASH, the files moved but not checked yet, checked
+/// [`VERIFY_BATCH`] at a time (and at the end) with their HASH commands pipelined.
+#[derive(Default)]
+pub(crate) struct FtpChecks {
+    digests: FtpDigests,
+    pending: Vec<(Job, u64)>,
+}
+
 /// How many files `--verify` checks with one pipelined write of HASH commands.
 const VERIFY_BATCH: usize = 32;
 
-/// `--verify` of the `pending` files (moved, not checked yet), emptying it: their HASH
+/// `--verify` of the files waiting in `checks` (moved, not checked yet), emptying it: their HASH
 /// commands in one write, then each file settled on its own as [`check_one`] does (a download
 /// that differs is removed, an upload that differs is sent again once) and recorded.
 async fn check_batch(
     connection: &mut Connection,
-    digests: &FtpDigests,
+    checks: &mut FtpChecks,
     direction: Direction,
-    pending: &mut Vec<(Job, super::TransferStats)>,
     queue: &MirrorQueue<Job>,
     progress: &ProgressMode,
 ) {
+    let FtpChecks { digests, pending } = checks;
     if pending.is_empty() {
         return;
     }
@@ -434,8 +619,8 @@ async fn check_batch(
         .iter()
         .map(|(job, _)| (job.remote.clone(), job.local.clone()))
         .collect();
-    let checks = digests.check_batch(connection, &files).await;
-    for ((job, stats), check) in pending.drain(..).zip(checks) {
+    let results = digests.check_batch(connection, &files).await;
+    for ((job, bytes), check) in pending.drain(..).zip(results) {
         let settled = match direction {
             Direction::Download => verify::settle_download(check, &job.local, &job.remote).await,
             Direction::Upload => match check {
@@ -456,7 +641,7 @@ async fn check_batch(
         };
         let result = settled.map(|verified| {
             queue.record_check(verified);
-            stats.bytes
+            bytes
         });
         queue.record(&job.remote, result);
     }
@@ -536,24 +721,26 @@ pub fn join_remote(folder: &str, name: &str) -> String {
     }
 }
 
-/// An FTP connection as one side of a mirror, rooted at `root`.
-struct FtpTree<'a> {
-    connection: &'a mut Connection,
+/// A mirror's remote side: a session (FTP or SFTP) rooted at the folder `root`.
+struct RemoteTree<'a, S> {
+    session: &'a mut S,
     root: &'a str,
 }
 
-impl FtpTree<'_> {
+impl<'a, S> RemoteTree<'a, S> {
+    fn new(session: &'a mut S, root: &'a str) -> RemoteTree<'a, S> {
+        RemoteTree { session, root }
+    }
+
     fn path(&self, rel: &str) -> String {
         plan::remote_path(self.root, rel)
     }
 }
 
-impl Tree for FtpTree<'_> {
+impl<S: MirrorSession> Tree for RemoteTree<'_, S> {
     async fn list(&mut self, rel: &str) -> Result<Vec<Entry>, ClientError> {
         let path = self.path(rel);
-        self.connection
-            .list((!path.is_empty()).then_some(path.as_str()))
-            .await
+        self.session.list_folder(&path).await
     }
 
     async fn make_folder(&mut self, rel: &str) -> Result<(), ClientError> {
@@ -561,20 +748,20 @@ impl Tree for FtpTree<'_> {
         if path.is_empty() {
             Ok(())
         } else if rel.is_empty() {
-            self.connection.mkdir_all(&path).await
+            self.session.make_folders(&path).await
         } else {
-            self.connection.mkdir(&path).await.map(|_| ())
+            self.session.make_folder(&path).await
         }
     }
 
     async fn remove_file(&mut self, rel: &str) -> Result<(), ClientError> {
         let path = self.path(rel);
-        self.connection.delete(&path).await.map(|_| ())
+        self.session.remove_file(&path).await
     }
 
     async fn remove_folder(&mut self, rel: &str) -> Result<(), ClientError> {
         let path = self.path(rel);
-        self.connection.rmdir(&path).await.map(|_| ())
+        self.session.remove_folder(&path).await
     }
 
     fn show(&self, rel: &str) -> String {
