@@ -35,9 +35,9 @@ use crate::service::FileService;
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
                    connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 const PAGE_CSS: &str = include_str!("page/page.css");
-const PAGE_JS: &str = include_str!("page/page.js");
+const PAGE_JS: &str = concat!(include_str!("page/rows.js"), include_str!("page/page.js"));
 /// The upload page of an upload-only share link ([`super::share`]).
-const UPLOAD_JS: &str = include_str!("page/upload.js");
+const UPLOAD_JS: &str = concat!(include_str!("page/rows.js"), include_str!("page/upload.js"));
 /// Entries a page shows at most (the JSON listing and WebDAV have no such limit).
 const MAX_ENTRIES: usize = 20_000;
 /// Largest login form body.

@@ -101,19 +101,7 @@
     if (!list || files.length === 0) return;
     let failed = 0;
     const jobs = Array.from(files).map(async (file) => {
-      const item = document.createElement('li');
-      item.className = 'upload';
-      const name = document.createElement('span');
-      name.className = 'file';
-      name.textContent = file.name;
-      const bar = document.createElement('progress');
-      bar.max = Math.max(file.size, 1);
-      bar.value = 0;
-      const why = document.createElement('span');
-      why.className = 'why';
-      why.textContent = 'waiting';
-      item.append(name, bar, why);
-      list.append(item);
+      const { item, bar, why } = uploadRow(file, list);
       try {
         await tusUpload(file, folderPath + file.name, (sent) => {
           bar.value = sent;

@@ -63,20 +63,7 @@
   }
 
   function row(file) {
-    const item = document.createElement('li');
-    item.className = 'upload';
-    const name = document.createElement('span');
-    name.className = 'file';
-    name.textContent = file.name;
-    const bar = document.createElement('progress');
-    bar.max = Math.max(file.size, 1);
-    bar.value = 0;
-    const why = document.createElement('span');
-    why.className = 'why';
-    why.textContent = 'waiting';
-    item.append(name, bar, why);
-    if (list) list.append(item);
-    return { file, item, bar, why };
+    return uploadRow(file, list);
   }
 
   function finish(item, problem) {
